@@ -1,0 +1,45 @@
+# Every dependency comes from a Debian package. When one is missing, say which.
+include(FindPackageHandleStandardArgs)
+find_package(PkgConfig)
+
+macro(destsim_require found what debian_package)
+  if(NOT ${found})
+    message(FATAL_ERROR "destsim needs ${what}: install the Debian package '${debian_package}' "
+                        "(apt-get install -y ${debian_package}), or run ./scripts/setup.sh")
+  endif()
+endmacro()
+
+find_package(Threads REQUIRED)
+
+find_package(nlohmann_json 3 QUIET CONFIG)
+destsim_require(nlohmann_json_FOUND "nlohmann/json" nlohmann-json3-dev)
+
+find_package(CLI11 QUIET CONFIG)
+destsim_require(CLI11_FOUND "CLI11" libcli11-dev)
+
+if(PkgConfig_FOUND)
+  pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+endif()
+destsim_require(HTTPLIB_FOUND "cpp-httplib (pkg-config cpp-httplib)" libcpp-httplib-dev)
+
+find_package(libssh QUIET CONFIG)
+destsim_require(libssh_FOUND "libssh" libssh-dev)
+
+find_package(SQLite3 QUIET)
+destsim_require(SQLite3_FOUND "SQLite 3" libsqlite3-dev)
+
+find_package(ZLIB QUIET)
+destsim_require(ZLIB_FOUND "zlib" zlib1g-dev)
+
+if(DESTSIM_BUILD_TESTS)
+  find_package(GTest QUIET CONFIG)
+  destsim_require(GTest_FOUND "GoogleTest/GoogleMock" "libgtest-dev libgmock-dev")
+  find_package(rapidcheck QUIET CONFIG)
+  destsim_require(rapidcheck_FOUND "RapidCheck" librapidcheck-dev)
+  include(GoogleTest)
+endif()
+
+if(DESTSIM_BUILD_BENCH)
+  find_package(benchmark QUIET CONFIG)
+  destsim_require(benchmark_FOUND "Google Benchmark" libbenchmark-dev)
+endif()

@@ -1,0 +1,221 @@
+#include "framework/loop.h"
+
+#include <algorithm>
+#include <string>
+
+namespace destsim {
+
+void SimClock::wait() {
+  // Nothing can wake a virtual clock: the loop must never wait on one.
+  DS_ASSERT(!"SimClock::wait: waiting for an external event in virtual time");
+}
+
+// ---------------------------------------------------------------------------
+// Scope
+
+struct Scope::Root {
+  struct promise_type {
+    Scope* scope;
+    std::uint64_t id;
+    TimerId start = 0;
+
+    promise_type(Task<void>&, Scope* s, std::uint64_t i) : scope(s), id(i) {}
+    ~promise_type() {
+      if (start) scope->loop_.cancel(start);
+      scope->roots_.erase(id);
+    }
+    Root get_return_object() { return Root{std::coroutine_handle<promise_type>::from_promise(*this)}; }
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { scope->loop_.report_failure(std::current_exception()); }
+  };
+  std::coroutine_handle<promise_type> handle;
+};
+
+namespace {
+Scope::Root run_root(Task<void> task, Scope* /*scope*/, std::uint64_t /*id*/) {
+  co_await std::move(task);
+}
+}  // namespace
+
+void Scope::spawn(Task<void> task) {
+  DS_ASSERT(task.valid());
+  std::uint64_t id = next_id_++;
+  Root root = run_root(std::move(task), this, id);
+  roots_.emplace(id, root.handle);
+  root.handle.promise().start = loop_.resume_soon(root.handle);
+}
+
+void Scope::cancel() {
+  while (!roots_.empty()) {
+    auto it = roots_.begin();
+    std::coroutine_handle<> h = it->second;
+    roots_.erase(it);
+    h.destroy();  // the promise destructor erases nothing more and cancels its start event
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Loop
+
+Loop::Loop(Clock& clock, LoopOptions options) : clock_(clock), options_(options), rng_(options.seed) {
+  root_ = new Scope(*this);
+}
+
+Loop::~Loop() {
+  delete root_;  // destroys every coroutine still owned by the loop
+  root_ = nullptr;
+}
+
+TimerId Loop::schedule(Time t, std::coroutine_handle<> h, std::function<void()> fn) {
+  std::uint32_t slot;
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(nodes_.size());
+    nodes_.emplace_back();
+  }
+  Node& n = nodes_[slot];
+  n.handle = h;
+  n.fn = std::move(fn);
+  n.live = true;
+  heap_.push_back(Entry{to_ns(t), seq_++, slot, n.gen});
+  std::push_heap(heap_.begin(), heap_.end(), EntryLater{});
+  return (static_cast<std::uint64_t>(slot) << 32 | n.gen) + 1;
+}
+
+TimerId Loop::call_at(Time t, std::function<void()> fn) { return schedule(t, {}, std::move(fn)); }
+
+TimerId Loop::resume_at(Time t, std::coroutine_handle<> h) { return schedule(t, h, nullptr); }
+
+void Loop::cancel(TimerId id) {
+  if (id == 0) return;
+  --id;
+  std::uint32_t slot = static_cast<std::uint32_t>(id >> 32);
+  std::uint32_t gen = static_cast<std::uint32_t>(id);
+  if (slot >= nodes_.size()) return;
+  Node& n = nodes_[slot];
+  if (!n.live || n.gen != gen) return;
+  n.live = false;
+  n.handle = {};
+  n.fn = nullptr;
+  ++n.gen;
+  free_.push_back(slot);
+}
+
+void Loop::spawn(Task<void> task) { root_->spawn(std::move(task)); }
+
+void Loop::report_failure(std::exception_ptr e) {
+  if (!failure_) failure_ = e;
+}
+
+void Loop::post_external(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(ext_mu_);  // determinism-ok: real-mode completions
+    ext_.push_back(std::move(fn));
+  }
+  clock_.wake();
+}
+
+void Loop::begin_external() { ++ext_pending_; }
+
+void Loop::end_external() {
+  DS_ASSERT(ext_pending_ > 0);
+  --ext_pending_;
+}
+
+bool Loop::drain_external() {
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard<std::mutex> lock(ext_mu_);  // determinism-ok: real-mode completions
+    if (ext_.empty()) return false;
+    batch.swap(ext_);
+  }
+  for (auto& fn : batch) call_at(now(), std::move(fn));
+  return true;
+}
+
+bool Loop::top_live() {
+  while (!heap_.empty()) {
+    const Entry& e = heap_.front();
+    const Node& n = nodes_[e.slot];
+    if (n.live && n.gen == e.gen) return true;
+    std::pop_heap(heap_.begin(), heap_.end(), EntryLater{});
+    heap_.pop_back();
+  }
+  return false;
+}
+
+Status Loop::run_until_idle() { return run(Time::max(), true); }
+
+Status Loop::run_until(Time t) { return run(t, false); }
+
+Status Loop::run(Time deadline, bool until_idle) {
+  std::uint64_t budget = options_.max_steps;
+  std::uint64_t ran = 0;
+  for (;;) {
+    if (failure_) {
+      std::exception_ptr e = failure_;
+      failure_ = nullptr;
+      std::string what = "unknown exception";
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        what = ex.what();
+      } catch (...) {
+      }
+      return Error::internal("a task failed at t=" + format_duration(now().time_since_epoch()) + ": " + what);
+    }
+    drain_external();
+    if (!top_live()) {
+      if (ext_pending_ > 0) {
+        if (clock_.is_virtual()) {
+          return Error::internal("waiting for an external operation on a virtual clock");
+        }
+        clock_.wait();
+        continue;
+      }
+      if (!until_idle && deadline > now()) clock_.wait_until(deadline);
+      return Status::success();
+    }
+    Entry e = heap_.front();
+    Time due = from_ns(e.t);
+    if (!until_idle && due > deadline) {
+      clock_.wait_until(deadline);
+      if (clock_.now() < deadline) continue;  // woken early by an external completion
+      return Status::success();
+    }
+    if (due > now()) {
+      clock_.wait_until(due);
+      if (clock_.now() < due) continue;  // woken early
+    }
+    std::pop_heap(heap_.begin(), heap_.end(), EntryLater{});
+    heap_.pop_back();
+    Node& n = nodes_[e.slot];
+    std::coroutine_handle<> h = n.handle;
+    std::function<void()> fn = std::move(n.fn);
+    n.live = false;
+    n.handle = {};
+    n.fn = nullptr;
+    ++n.gen;
+    free_.push_back(e.slot);
+    ++steps_;
+    if (++ran > budget) {
+      return Error{ErrorCode::step_bound, "step bound of " + std::to_string(budget) +
+                                              " events exceeded at t=" + format_duration(now().time_since_epoch())};
+    }
+    if (h) {
+      h.resume();
+    } else {
+      try {
+        fn();
+      } catch (...) {
+        report_failure(std::current_exception());
+      }
+    }
+  }
+}
+
+}  // namespace destsim

@@ -1,0 +1,17 @@
+#include "framework/result.h"
+
+namespace destsim {
+
+const char* error_code_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::bad_input: return "bad_input";
+    case ErrorCode::not_found: return "not_found";
+    case ErrorCode::io: return "io";
+    case ErrorCode::step_bound: return "step_bound";
+    case ErrorCode::internal: return "internal";
+    case ErrorCode::transport: return "transport";
+  }
+  return "unknown";
+}
+
+}  // namespace destsim

@@ -1,0 +1,68 @@
+#include "framework/trace.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sstream>
+
+namespace destsim {
+namespace {
+
+TEST(Trace, WritesOrderedFieldsAsJsonl) {
+  Trace t;
+  t.set_keep_lines(true);
+  t.event(from_ns(1500), "http.request").str("method", "POST").num("bytes", 12).flag("injected", false);
+  ASSERT_EQ(t.lines().size(), 1u);
+  EXPECT_EQ(t.lines()[0], R"({"t":1500,"kind":"http.request","method":"POST","bytes":12,"injected":false})");
+}
+
+TEST(Trace, EscapesStrings) {
+  Trace t;
+  t.set_keep_lines(true);
+  t.event(kTimeZero, "x").str("s", "a\"b\\c\n\x01");
+  EXPECT_EQ(t.lines()[0], R"({"t":0,"kind":"x","s":"a\"b\\c\n\u0001"})");
+}
+
+TEST(Trace, HashIsStableAndOrderSensitive) {
+  Trace a, b, c;
+  a.event(kTimeZero, "one").num("n", 1);
+  a.event(kTimeZero, "two").num("n", 2);
+  b.event(kTimeZero, "one").num("n", 1);
+  b.event(kTimeZero, "two").num("n", 2);
+  c.event(kTimeZero, "two").num("n", 2);
+  c.event(kTimeZero, "one").num("n", 1);
+  EXPECT_EQ(a.hash(), b.hash());
+  EXPECT_NE(a.hash(), c.hash());
+  EXPECT_EQ(a.hash_hex().size(), 16u);
+  // Pinned: FNV-1a 64 over the JSONL bytes of one known event.
+  Trace p;
+  p.event(kTimeZero, "x");
+  EXPECT_EQ(p.hash_hex(), "2ee194d3498b424f");
+}
+
+TEST(Trace, HashDoesNotDependOnKeepingLines) {
+  Trace kept, streamed;
+  kept.set_keep_lines(true);
+  std::ostringstream sink;
+  streamed.set_sink(&sink);
+  for (int i = 0; i < 10; ++i) {
+    kept.event(from_ns(i), "e").num("i", i);
+    streamed.event(from_ns(i), "e").num("i", i);
+  }
+  EXPECT_EQ(kept.hash(), streamed.hash());
+  EXPECT_EQ(streamed.lines().size(), 0u);
+  const std::string text = sink.str();
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 10);
+}
+
+TEST(Trace, RedactsSecretsInStringAndRawFields) {
+  Trace t;
+  t.set_keep_lines(true);
+  t.add_secret("sk-live-123");
+  t.event(kTimeZero, "config").str("header", "Api-Key: sk-live-123").raw("cfg", R"({"k":"sk-live-123"})");
+  EXPECT_EQ(t.lines()[0].find("sk-live-123"), std::string::npos) << t.lines()[0];
+  EXPECT_NE(t.lines()[0].find("***"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace destsim
