@@ -1,0 +1,34 @@
+// fake_api.h — the shape every HTTP fake has.
+//
+// A fake is a pure state machine: `handle(request, now) -> response`, plus an
+// inspectable record of what it truly accepted (the oracle the conformance suite
+// checks the framework's own account against). No socket code lives in a fake:
+// the sim door (SimTransport) and the HTTP door (HttpDoor) adapt it.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "framework/http.h"
+#include "framework/time.h"
+
+namespace destsim {
+
+class FakeApi {
+ public:
+  virtual ~FakeApi() = default;
+  /// A short name ("scripted", "iterable").
+  virtual std::string name() const = 0;
+  /// Applies one request at loop time `now` and answers it.
+  virtual Response handle(const Request& request, Time now) = 0;
+  /// What the fake accepted so far, as JSON (for the oracle and `/_destsim/accepted`).
+  virtual nlohmann::json accepted() const = 0;
+  /// Forgets all state, as if new.
+  virtual void reset() = 0;
+};
+
+/// A JSON response with `Content-Type: application/json`.
+Response json_response(int status, const nlohmann::json& body);
+
+}  // namespace destsim

@@ -1,0 +1,360 @@
+#include "fakes/fault_plan.h"
+
+#include "framework/json_in.h"
+
+namespace destsim {
+
+const char* fault_kind_name(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::respond: return "respond";
+    case FaultKind::rate_limit: return "rate_limit";
+    case FaultKind::too_large: return "too_large";
+    case FaultKind::latency: return "latency";
+    case FaultKind::timeout: return "timeout";
+    case FaultKind::reset: return "reset";
+    case FaultKind::garble: return "garble";
+    case FaultKind::outage: return "outage";
+  }
+  return "?";
+}
+
+const std::vector<FaultKind>& all_fault_kinds() {
+  static const std::vector<FaultKind> kinds = {FaultKind::respond, FaultKind::rate_limit, FaultKind::too_large,
+                                               FaultKind::latency, FaultKind::timeout,    FaultKind::reset,
+                                               FaultKind::garble,  FaultKind::outage};
+  return kinds;
+}
+
+bool glob_match(std::string_view pattern, std::string_view text) {
+  // Iterative wildcard match with backtracking to the last '*'.
+  std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool FaultRule::matches(std::string_view m, std::string_view h, std::string_view p, std::size_t body_bytes,
+                        Duration since_start) const {
+  if (times && applied >= *times) return false;
+  if (window_start && since_start < *window_start) return false;
+  if (window_end && since_start >= *window_end) return false;
+  if (!glob_match(method, m) || !glob_match(host, h) || !glob_match(path, p)) return false;
+  if (kind == FaultKind::too_large && static_cast<std::int64_t>(body_bytes) <= max_body_bytes) return false;
+  return true;
+}
+
+std::string FaultRule::describe() const {
+  std::string s = method + " " + (host == "*" ? "" : host) + path + " " + fault_kind_name(kind);
+  switch (kind) {
+    case FaultKind::respond: s += " " + std::to_string(status); break;
+    case FaultKind::rate_limit: s += " retry_after=" + format_duration(retry_after); break;
+    case FaultKind::too_large: s += " over " + format_size(max_body_bytes); break;
+    case FaultKind::latency: s += " " + format_duration(latency_min) + ".." + format_duration(latency_max); break;
+    case FaultKind::timeout:
+    case FaultKind::reset: s += after ? " after" : " before"; break;
+    case FaultKind::outage: s += status ? " " + std::to_string(status) : " refused"; break;
+    case FaultKind::garble: break;
+  }
+  if (times) s += " x" + std::to_string(*times);
+  if (probability.num != probability.den) s += " p=" + probability.to_string();
+  if (window_start || window_end) {
+    s += " in [" + format_duration(window_start.value_or(Duration(0))) + ", " +
+         (window_end ? format_duration(*window_end) : std::string("end")) + ")";
+  }
+  return s;
+}
+
+nlohmann::json FaultRule::to_json() const {
+  nlohmann::json j = nlohmann::json::object();
+  nlohmann::json match = nlohmann::json::object();
+  if (method != "*") match["method"] = method;
+  if (host != "*") match["host"] = host;
+  if (path != "*") match["path"] = path;
+  if (!match.empty()) j["match"] = match;
+  if (window_start || window_end) {
+    j["window"] = {format_duration(window_start.value_or(Duration(0))),
+                   window_end ? nlohmann::json(format_duration(*window_end)) : nlohmann::json(nullptr)};
+  }
+  if (times) j["times"] = *times;
+  if (probability.num != probability.den) j["probability"] = probability.to_string();
+  switch (kind) {
+    case FaultKind::respond: {
+      nlohmann::json r = {{"status", status}};
+      if (!headers.empty()) {
+        nlohmann::json h = nlohmann::json::object();
+        for (const auto& [k, v] : headers.items()) h[k] = v;
+        r["headers"] = h;
+      }
+      if (!body.empty()) r["body"] = body;
+      j["respond"] = r;
+      break;
+    }
+    case FaultKind::rate_limit: {
+      nlohmann::json r = nlohmann::json::object();
+      if (retry_after_omitted) r["retry_after"] = nullptr;
+      else r["retry_after"] = format_duration(retry_after);
+      if (retry_after_http_date) r["http_date"] = true;
+      j["rate_limit"] = r;
+      break;
+    }
+    case FaultKind::too_large: j["too_large"] = {{"max_body", max_body_bytes}}; break;
+    case FaultKind::latency:
+      j["latency"] = {{"min", format_duration(latency_min)}, {"max", format_duration(latency_max)}};
+      break;
+    case FaultKind::timeout: j["timeout"] = after ? "after" : "before"; break;
+    case FaultKind::reset: j["reset"] = after ? "after" : "before"; break;
+    case FaultKind::garble: j["garble"] = true; break;
+    case FaultKind::outage:
+      if (status) j["outage"] = {{"status", status}};
+      else j["outage"] = "refused";
+      break;
+  }
+  return j;
+}
+
+namespace {
+
+Result<FaultRule> parse_rule(const JsonIn& in) {
+  DS_CHECK(in.only_keys({"match", "window", "times", "probability", "about", "respond", "rate_limit", "too_large",
+                         "latency", "timeout", "reset", "garble", "outage"}));
+  FaultRule r;
+  if (in.has("match")) {
+    JsonIn m = in.at("match");
+    DS_CHECK(m.only_keys({"method", "host", "path", "op"}));
+    if (m.has("method")) { DS_TRY(r.method, m.at("method").string()); }
+    if (m.has("op")) { DS_TRY(r.method, m.at("op").string()); }
+    if (m.has("host")) { DS_TRY(r.host, m.at("host").string()); }
+    if (m.has("path")) { DS_TRY(r.path, m.at("path").string()); }
+  }
+  if (in.has("window")) {
+    JsonIn w = in.at("window");
+    if (!w.json().is_array() || w.size() != 2) return w.expected("[start, end] durations like [\"0s\", \"20m\"]");
+    DS_TRY(r.window_start, w.at(std::size_t{0}).duration());
+    if (!w.at(std::size_t{1}).json().is_null()) {
+      DS_TRY(r.window_end, w.at(std::size_t{1}).duration());
+      if (*r.window_end <= *r.window_start) return w.expected("a window whose end is after its start");
+    }
+  }
+  if (in.has("times")) { DS_TRY(r.times, in.at("times").integer(1)); }
+  if (in.has("probability")) { DS_TRY(r.probability, in.at("probability").ratio()); }
+
+  int actions = 0;
+  for (const char* k : {"respond", "rate_limit", "too_large", "latency", "timeout", "reset", "garble", "outage"})
+    actions += in.has(k);
+  if (actions != 1) {
+    return in.fail(
+        "expected exactly one action: respond, rate_limit, too_large, latency, timeout, reset, garble or outage");
+  }
+  auto before_after = [&](const JsonIn& v, bool& after) -> Status {
+    if (v.json().is_string() && (v.json() == "before" || v.json() == "after")) {
+      after = v.json() == "after";
+      return Status::success();
+    }
+    return v.expected("\"before\" or \"after\" (whether the fake applied the request first)");
+  };
+  if (in.has("respond")) {
+    JsonIn a = in.at("respond");
+    DS_CHECK(a.only_keys({"status", "headers", "body", "json"}));
+    DS_CHECK(a.require("status"));
+    r.kind = FaultKind::respond;
+    DS_TRY(std::int64_t st, a.at("status").integer(100, 599));
+    r.status = static_cast<int>(st);
+    if (a.has("headers")) {
+      JsonIn h = a.at("headers");
+      DS_CHECK(h.object());
+      for (auto it = h.json().begin(); it != h.json().end(); ++it) {
+        DS_TRY(std::string v, h.at(it.key()).string());
+        r.headers.add(it.key(), v);
+      }
+    }
+    if (a.has("body") && a.has("json")) return a.fail("give either \"body\" or \"json\", not both");
+    if (a.has("body")) { DS_TRY(r.body, a.at("body").string()); }
+    if (a.has("json")) {
+      r.body = a.at("json").json().dump();
+      if (!r.headers.get("Content-Type")) r.headers.add("Content-Type", "application/json");
+    }
+  } else if (in.has("rate_limit")) {
+    JsonIn a = in.at("rate_limit");
+    r.kind = FaultKind::rate_limit;
+    r.retry_after = std::chrono::seconds(1);
+    if (!a.json().is_boolean()) {
+      DS_CHECK(a.only_keys({"retry_after", "http_date"}));
+      if (a.has("retry_after")) {
+        if (a.at("retry_after").json().is_null()) {
+          r.retry_after_omitted = true;
+          r.retry_after = Duration(0);
+        } else {
+          DS_TRY(r.retry_after, a.at("retry_after").duration());
+        }
+      }
+      if (a.has("http_date")) { DS_TRY(r.retry_after_http_date, a.at("http_date").boolean()); }
+    } else if (!a.json().get<bool>()) {
+      return a.expected("true or an object {\"retry_after\": \"60s\"}");
+    }
+  } else if (in.has("too_large")) {
+    JsonIn a = in.at("too_large");
+    DS_CHECK(a.only_keys({"max_body"}));
+    DS_CHECK(a.require("max_body"));
+    r.kind = FaultKind::too_large;
+    DS_TRY(r.max_body_bytes, a.at("max_body").size_bytes());
+  } else if (in.has("latency")) {
+    JsonIn a = in.at("latency");
+    DS_CHECK(a.only_keys({"min", "max", "fixed"}));
+    r.kind = FaultKind::latency;
+    if (a.has("fixed")) {
+      if (a.has("min") || a.has("max")) return a.fail("give either \"fixed\" or \"min\"/\"max\"");
+      DS_TRY(r.latency_min, a.at("fixed").duration());
+      r.latency_max = r.latency_min;
+    } else {
+      DS_CHECK(a.require("min"));
+      DS_CHECK(a.require("max"));
+      DS_TRY(r.latency_min, a.at("min").duration());
+      DS_TRY(r.latency_max, a.at("max").duration());
+      if (r.latency_max < r.latency_min) return a.at("max").expected("a duration >= min");
+    }
+  } else if (in.has("timeout")) {
+    r.kind = FaultKind::timeout;
+    DS_CHECK(before_after(in.at("timeout"), r.after));
+  } else if (in.has("reset")) {
+    r.kind = FaultKind::reset;
+    DS_CHECK(before_after(in.at("reset"), r.after));
+  } else if (in.has("garble")) {
+    JsonIn a = in.at("garble");
+    if (!a.json().is_boolean() || !a.json().get<bool>()) return a.expected("true");
+    r.kind = FaultKind::garble;
+  } else if (in.has("outage")) {
+    JsonIn a = in.at("outage");
+    r.kind = FaultKind::outage;
+    if (a.json().is_string() && a.json() == "refused") {
+      r.status = 0;
+    } else {
+      DS_CHECK(a.only_keys({"status"}));
+      r.status = 503;
+      if (a.has("status")) {
+        DS_TRY(std::int64_t st, a.at("status").integer(100, 599));
+        r.status = static_cast<int>(st);
+      }
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<FaultPlan> FaultPlan::from_json(const nlohmann::json& doc, std::string_view where) {
+  JsonIn root(doc, std::string(where));
+  const nlohmann::json* rules = &doc;
+  std::string base;
+  if (doc.is_object()) {
+    DS_CHECK(root.only_keys({"rules", "about"}));
+    DS_CHECK(root.require("rules"));
+    rules = &doc["rules"];
+    base = "/rules";
+  }
+  JsonIn list(*rules, std::string(where), base);
+  DS_CHECK(list.array());
+  FaultPlan plan;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    DS_TRY(FaultRule rule, parse_rule(list.at(i)));
+    plan.rules_.push_back(std::move(rule));
+  }
+  return plan;
+}
+
+Result<FaultPlan> FaultPlan::load(const std::string& path) {
+  DS_TRY(nlohmann::json doc, read_json_file(path));
+  return from_json(doc, path);
+}
+
+nlohmann::json FaultPlan::to_json() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : rules_) out.push_back(r.to_json());
+  return out;
+}
+
+FaultDecision FaultPlan::decide(std::string_view method, std::string_view host, std::string_view path,
+                                std::size_t body_bytes, Duration since_start, Rng& rng) {
+  FaultDecision d;
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    FaultRule& r = rules_[i];
+    if (r.kind != FaultKind::latency && d.action) continue;
+    if (!r.matches(method, host, path, body_bytes, since_start)) continue;
+    if (r.probability.num != r.probability.den && !rng.chance(r.probability)) continue;
+    ++r.applied;
+    if (r.kind == FaultKind::latency) {
+      Duration extra = r.latency_min;
+      if (r.latency_max > r.latency_min) extra = Duration(rng.uniform(r.latency_min.count(), r.latency_max.count() + 1));
+      d.latency += extra;
+    } else {
+      d.action = &r;
+      d.rule = static_cast<int>(i);
+    }
+  }
+  return d;
+}
+
+void FaultPlan::reset_counters() {
+  for (auto& r : rules_) r.applied = 0;
+}
+
+Response injected_response(const FaultRule& rule, std::int64_t now_unix_ms) {
+  Response resp;
+  resp.injected = true;
+  switch (rule.kind) {
+    case FaultKind::respond:
+      resp.status = rule.status;
+      resp.headers = rule.headers;
+      resp.body = rule.body;
+      break;
+    case FaultKind::rate_limit: {
+      resp.status = 429;
+      resp.headers.set("Content-Type", "application/json");
+      resp.body = R"({"msg":"Too Many Requests","code":"RateLimitExceeded","injected":true})";
+      if (!rule.retry_after_omitted) {
+        auto secs = std::chrono::ceil<std::chrono::seconds>(rule.retry_after).count();
+        if (rule.retry_after_http_date) {
+          resp.headers.set("Retry-After", format_http_date(now_unix_ms + secs * 1000));
+        } else {
+          resp.headers.set("Retry-After", std::to_string(secs));
+        }
+      }
+      break;
+    }
+    case FaultKind::too_large:
+      resp.status = 413;
+      resp.headers.set("Content-Type", "application/json");
+      resp.body = R"({"msg":"Payload Too Large","code":"PayloadTooLarge","injected":true})";
+      break;
+    case FaultKind::outage:
+      resp.status = rule.status ? rule.status : 503;
+      resp.headers.set("Content-Type", "application/json");
+      resp.body = R"({"msg":"Service Unavailable","code":"Outage","injected":true})";
+      break;
+    default:
+      DS_ASSERT(!"injected_response: rule kind has no response of its own");
+  }
+  return resp;
+}
+
+std::string garble_body(std::string_view body, Rng& rng) {
+  std::size_t keep = body.empty() ? 0 : static_cast<std::size_t>(rng.below(body.size()));
+  std::string out(body.substr(0, keep));
+  std::size_t extra = 1 + static_cast<std::size_t>(rng.below(16));
+  for (std::size_t i = 0; i < extra; ++i) out.push_back(static_cast<char>(rng.below(256)));
+  return out;
+}
+
+}  // namespace destsim

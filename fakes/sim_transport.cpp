@@ -1,0 +1,115 @@
+#include "fakes/sim_transport.h"
+
+namespace destsim {
+
+SimTransport::SimTransport(Loop& loop, SimTransportOptions options)
+    : loop_(loop), options_(options), fault_rng_(loop.rng().fork()) {}
+
+void SimTransport::route(const std::string& host, FakeApi* api, FaultPlan* plan) {
+  DS_ASSERT(api != nullptr);
+  routes_[host] = Route{api, plan};
+}
+
+Task<HttpResult> SimTransport::send(Request request) {
+  const std::uint64_t id = ++stats_.requests;
+  const std::string path(request.path_only());
+  loop_.trace()
+      .event(loop_.now(), "http.request")
+      .num("req", static_cast<std::int64_t>(id))
+      .str("method", request.method)
+      .str("host", request.host)
+      .str("path", path)
+      .num("bytes", static_cast<std::int64_t>(request.body.size()));
+  ++stats_.in_flight;
+  stats_.in_flight_max = std::max(stats_.in_flight, stats_.in_flight_max);
+  struct InFlight {
+    SimTransportStats* s;
+    ~InFlight() { --s->in_flight; }
+  } in_flight_guard{&stats_};
+
+  auto fail = [&](TransportErrorKind kind, bool applied, bool injected, std::string message) -> HttpResult {
+    ++stats_.by_error[transport_error_kind_name(kind)];
+    loop_.trace()
+        .event(loop_.now(), "http.error")
+        .num("req", static_cast<std::int64_t>(id))
+        .str("error", transport_error_kind_name(kind))
+        .flag("applied", applied)
+        .flag("injected", injected);
+    TransportError e;
+    e.kind = kind;
+    e.message = std::move(message);
+    e.maybe_applied = kind != TransportErrorKind::connection_refused;
+    e.injected = injected;
+    return e;
+  };
+
+  auto it = routes_.find(request.host);
+  if (it == routes_.end()) {
+    co_await loop_.sleep(options_.base_latency);
+    co_return fail(TransportErrorKind::connection_refused, false, false, "no fake serves host " + request.host);
+  }
+  Route route = it->second;
+  FaultDecision decision;
+  if (route.plan) {
+    decision = route.plan->decide(request.method, request.host, path, request.body.size(),
+                                  loop_.now().time_since_epoch(), fault_rng_);
+  }
+  if (decision.action) {
+    ++stats_.faults[fault_kind_name(decision.action->kind)];
+    loop_.trace()
+        .event(loop_.now(), "fault")
+        .num("req", static_cast<std::int64_t>(id))
+        .num("rule", decision.rule)
+        .str("kind", fault_kind_name(decision.action->kind))
+        .flag("injected", true);
+  }
+  Duration latency = options_.base_latency + decision.latency;
+  if (decision.latency.count() > 0) ++stats_.faults["latency"];
+  co_await loop_.sleep(latency);
+
+  const FaultRule* rule = decision.action;
+  Response response;
+  if (!rule) {
+    response = route.api->handle(request, loop_.now());
+  } else {
+    switch (rule->kind) {
+      case FaultKind::respond:
+      case FaultKind::rate_limit:
+      case FaultKind::too_large:
+        response = injected_response(*rule, loop_.clock().unix_ms(loop_.now()));
+        break;
+      case FaultKind::outage:
+        if (rule->status == 0) {
+          co_return fail(TransportErrorKind::connection_refused, false, true, "connection refused (injected outage)");
+        }
+        response = injected_response(*rule, loop_.clock().unix_ms(loop_.now()));
+        break;
+      case FaultKind::timeout: {
+        if (rule->after) (void)route.api->handle(request, loop_.now());
+        Duration rest = options_.request_timeout - latency;
+        co_await loop_.sleep(rest);
+        co_return fail(TransportErrorKind::timeout, rule->after, true, "request timed out (injected)");
+      }
+      case FaultKind::reset:
+        if (rule->after) (void)route.api->handle(request, loop_.now());
+        co_return fail(TransportErrorKind::connection_reset, rule->after, true, "connection reset (injected)");
+      case FaultKind::garble:
+        response = route.api->handle(request, loop_.now());
+        response.body = garble_body(response.body, fault_rng_);
+        response.injected = true;
+        break;
+      case FaultKind::latency:
+        DS_ASSERT(!"latency rules never decide a request");
+    }
+  }
+  ++stats_.by_status[response.status];
+  loop_.trace()
+      .event(loop_.now(), "http.response")
+      .num("req", static_cast<std::int64_t>(id))
+      .num("status", response.status)
+      .num("bytes", static_cast<std::int64_t>(response.body.size()))
+      .flag("injected", response.injected);
+  co_return response;
+}
+
+}  // namespace destsim

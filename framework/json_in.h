@@ -1,0 +1,83 @@
+// json_in.h — reading JSON input with errors that name the file, the JSON path
+// and what was expected ("scenarios/x.json: /faults/2/status: expected an
+// integer, got \"500\"").
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "framework/result.h"
+#include "framework/rng.h"
+#include "framework/time.h"
+
+namespace destsim {
+
+#define DS_CONCAT_INNER(a, b) a##b
+#define DS_CONCAT(a, b) DS_CONCAT_INNER(a, b)
+/// `DS_TRY(auto x, expr);` — returns expr's error from the enclosing function,
+/// else binds its value.
+#define DS_TRY(lhs, expr)                                        \
+  auto DS_CONCAT(ds_try_, __LINE__) = (expr);                    \
+  if (!DS_CONCAT(ds_try_, __LINE__).ok())                        \
+    return DS_CONCAT(ds_try_, __LINE__).error();                 \
+  lhs = std::move(DS_CONCAT(ds_try_, __LINE__)).value()
+/// `DS_CHECK(status_expr);` — returns the error of a failed Status.
+#define DS_CHECK(expr)                                           \
+  do {                                                           \
+    auto ds_check_ = (expr);                                     \
+    if (!ds_check_.ok()) return ds_check_.error();               \
+  } while (0)
+
+/// A JSON value plus where it came from.
+class JsonIn {
+ public:
+  JsonIn(const nlohmann::json& j, std::string where, std::string path = "")
+      : j_(&j), where_(std::move(where)), path_(std::move(path)) {}
+
+  const nlohmann::json& json() const { return *j_; }
+  const std::string& where() const { return where_; }
+  /// The JSON pointer of this value ("/faults/2"), "/" for the root.
+  std::string path() const { return path_.empty() ? "/" : path_; }
+
+  bool has(std::string_view key) const { return j_->is_object() && j_->contains(key); }
+  /// The member `key` (asserts has(key)).
+  JsonIn at(std::string_view key) const;
+  JsonIn at(std::size_t index) const;
+  std::size_t size() const { return j_->size(); }
+
+  /// An error at this value: "<where>: <path>: expected <what>, got <summary>".
+  Error expected(std::string_view what) const;
+  /// An error at this value with a free message: "<where>: <path>: <message>".
+  Error fail(std::string_view message) const;
+
+  Status object() const;
+  Status array() const;
+  /// Fails on a key not in `allowed`, naming it and the allowed keys.
+  Status only_keys(std::initializer_list<std::string_view> allowed) const;
+  /// Fails unless `key` is present.
+  Status require(std::string_view key) const;
+
+  Result<std::string> string() const;
+  Result<std::int64_t> integer(std::int64_t min = INT64_MIN, std::int64_t max = INT64_MAX) const;
+  Result<bool> boolean() const;
+  Result<Duration> duration() const;
+  Result<std::int64_t> size_bytes() const;
+  Result<Ratio> ratio() const;
+
+ private:
+  const nlohmann::json* j_;
+  std::string where_;
+  std::string path_;
+};
+
+/// A short description of a JSON value for error messages ("\"500\"", "an object").
+std::string json_summary(const nlohmann::json& j);
+
+/// Reads and parses a JSON file; errors name the file (and line/column for syntax).
+Result<nlohmann::json> read_json_file(const std::string& path);
+
+}  // namespace destsim
