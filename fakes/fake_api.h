@@ -6,6 +6,7 @@
 // the sim door (SimTransport) and the HTTP door (HttpDoor) adapt it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +27,12 @@ class FakeApi {
   virtual nlohmann::json accepted() const = 0;
   /// Forgets all state, as if new.
   virtual void reset() = 0;
+  /// How many times the effect named by `key` (see framework/oracle.h) was
+  /// applied: the oracle for "was this job really delivered, and how often".
+  virtual std::int64_t applied(const std::string& key) const {
+    (void)key;
+    return 0;
+  }
 };
 
 /// A JSON response with `Content-Type: application/json`.

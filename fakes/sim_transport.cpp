@@ -103,12 +103,14 @@ Task<HttpResult> SimTransport::send(Request request) {
     }
   }
   ++stats_.by_status[response.status];
-  loop_.trace()
-      .event(loop_.now(), "http.response")
-      .num("req", static_cast<std::int64_t>(id))
-      .num("status", response.status)
-      .num("bytes", static_cast<std::int64_t>(response.body.size()))
-      .flag("injected", response.injected);
+  {
+    auto e = loop_.trace().event(loop_.now(), "http.response");
+    e.num("req", static_cast<std::int64_t>(id))
+        .num("status", response.status)
+        .num("bytes", static_cast<std::int64_t>(response.body.size()))
+        .flag("injected", response.injected);
+    if (auto ra = response.headers.get("Retry-After")) e.str("retry_after", *ra);
+  }
   co_return response;
 }
 

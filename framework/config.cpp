@@ -46,8 +46,14 @@ struct Entry {
 
 Result<Config> Config::resolve(const nlohmann::json& doc, std::string_view destination,
                                const std::vector<ConfigKey>& schema, std::string_view where) {
-  const std::string w(where);
-  if (!doc.is_null() && !doc.is_object()) return Error::bad_input(w + ": expected an object of configuration keys");
+  // "file: /json/path" → errors read "file: /json/path/key: …".
+  std::string w(where), base;
+  if (auto split = w.find(": /"); split != std::string::npos) {
+    base = w.substr(split + 2);
+    w.resize(split);
+  }
+  if (!doc.is_null() && !doc.is_object())
+    return Error::bad_input(w + ": " + (base.empty() ? "/" : base) + ": expected an object of configuration keys");
   const std::string dest_upper = upper(destination);
 
   std::map<std::string, const ConfigKey*, std::less<>> known;
@@ -56,7 +62,8 @@ Result<Config> Config::resolve(const nlohmann::json& doc, std::string_view desti
   // dest_layer: Router.<DEST>.<key> and bare keys; router_layer: Router.<key>.
   std::map<std::string, Entry, std::less<>> dest_layer, router_layer;
   auto put = [&](std::map<std::string, Entry, std::less<>>& layer, const std::string& key, const nlohmann::json& v,
-                 const std::string& path) -> Status {
+                 const std::string& rel) -> Status {
+    const std::string path = base + rel;
     if (!known.count(key)) {
       std::string names;
       for (const auto& k : schema) names += (names.empty() ? "" : ", ") + k.name;
@@ -90,7 +97,7 @@ Result<Config> Config::resolve(const nlohmann::json& doc, std::string_view desti
       const std::string& key = it.key();
       std::string path = "/" + json_pointer_escape(key);
       if (key == "Router") {
-        if (!it.value().is_object()) return Error::bad_input(w + ": " + path + ": expected an object");
+        if (!it.value().is_object()) return Error::bad_input(w + ": " + base + path + ": expected an object");
         Status s = handle_router_object(it.value(), path);
         if (!s) return s.error();
       } else if (key.rfind("Router.", 0) == 0) {
@@ -138,7 +145,8 @@ Result<Config> Config::resolve(const nlohmann::json& doc, std::string_view desti
         cfg.values_.emplace(k.name, std::move(v));
         continue;
       }
-      return Error::bad_input(w + ": missing required key \"" + k.name + "\" (" + config_type_name(k.type) + ")");
+      return Error::bad_input(w + ": " + (base.empty() ? "/" : base) + ": missing required key \"" + k.name +
+                              "\" (" + config_type_name(k.type) + ")");
     }
     v.j = raw;
     v.set = true;

@@ -17,6 +17,15 @@ std::string escape_pointer(std::string_view key) {
 }
 }  // namespace
 
+JsonIn::JsonIn(const nlohmann::json& j, std::string where, std::string path) : j_(&j), path_(std::move(path)) {
+  auto split = where.find(": /");
+  if (split != std::string::npos) {
+    path_ = where.substr(split + 2) + path_;
+    where.resize(split);
+  }
+  where_ = std::move(where);
+}
+
 std::string json_summary(const nlohmann::json& j) {
   switch (j.type()) {
     case nlohmann::json::value_t::object: return "an object";

@@ -16,27 +16,12 @@
 
 namespace destsim {
 
-#define DS_CONCAT_INNER(a, b) a##b
-#define DS_CONCAT(a, b) DS_CONCAT_INNER(a, b)
-/// `DS_TRY(auto x, expr);` — returns expr's error from the enclosing function,
-/// else binds its value.
-#define DS_TRY(lhs, expr)                                        \
-  auto DS_CONCAT(ds_try_, __LINE__) = (expr);                    \
-  if (!DS_CONCAT(ds_try_, __LINE__).ok())                        \
-    return DS_CONCAT(ds_try_, __LINE__).error();                 \
-  lhs = std::move(DS_CONCAT(ds_try_, __LINE__)).value()
-/// `DS_CHECK(status_expr);` — returns the error of a failed Status.
-#define DS_CHECK(expr)                                           \
-  do {                                                           \
-    auto ds_check_ = (expr);                                     \
-    if (!ds_check_.ok()) return ds_check_.error();               \
-  } while (0)
-
 /// A JSON value plus where it came from.
 class JsonIn {
  public:
-  JsonIn(const nlohmann::json& j, std::string where, std::string path = "")
-      : j_(&j), where_(std::move(where)), path_(std::move(path)) {}
+  /// `where` names the file; a JSON path may follow it ("x.json: /faults"),
+  /// which then prefixes every path below.
+  JsonIn(const nlohmann::json& j, std::string where, std::string path = "");
 
   const nlohmann::json& json() const { return *j_; }
   const std::string& where() const { return where_; }

@@ -91,4 +91,20 @@ class [[nodiscard]] Status {
   bool ok_ = true;
 };
 
+#define DS_CONCAT_INNER(a, b) a##b
+#define DS_CONCAT(a, b) DS_CONCAT_INNER(a, b)
+/// `DS_TRY(auto x, expr);` — returns expr's error from the enclosing function,
+/// else binds its value.
+#define DS_TRY(lhs, expr)                                        \
+  auto DS_CONCAT(ds_try_, __LINE__) = (expr);                    \
+  if (!DS_CONCAT(ds_try_, __LINE__).ok())                        \
+    return DS_CONCAT(ds_try_, __LINE__).error();                 \
+  lhs = std::move(DS_CONCAT(ds_try_, __LINE__)).value()
+/// `DS_CHECK(status_expr);` — returns the error of a failed Status.
+#define DS_CHECK(expr)                                           \
+  do {                                                           \
+    auto ds_check_ = (expr);                                     \
+    if (!ds_check_.ok()) return ds_check_.error();               \
+  } while (0)
+
 }  // namespace destsim

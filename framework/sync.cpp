@@ -24,6 +24,11 @@ void Notify::notify_one() {
   Waiter* w = head_;
   if (!w) return;
   unlink(w);
+  w->notified = true;
+  if (w->timer) {
+    loop_.cancel(w->timer);
+    w->timer = 0;
+  }
   w->wake = loop_.resume_soon(w->h);
 }
 

@@ -26,31 +26,56 @@ class Notify {
   Notify& operator=(const Notify&) = delete;
   ~Notify() { DS_ASSERT(head_ == nullptr); }
 
+  /// Awaiter for wait()/wait_until(); await_resume() is true when notified,
+  /// false when the deadline passed first.
   struct Waiter {
     Notify* n;
+    std::optional<Time> deadline;
     std::coroutine_handle<> h;
     Waiter* prev = nullptr;
     Waiter* next = nullptr;
-    TimerId wake = 0;      // scheduled resumption once notified
-    bool queued = false;   // in the waiter list
+    TimerId wake = 0;    // scheduled resumption
+    TimerId timer = 0;   // deadline timer
+    bool queued = false;
+    bool notified = false;
     bool resumed = false;
+
+    Waiter(Notify* notify, std::optional<Time> d) : n(notify), deadline(d) {}
+    Waiter(const Waiter&) = delete;
+    Waiter& operator=(const Waiter&) = delete;
 
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> handle) {
       h = handle;
       n->enqueue(this);
+      if (deadline) {
+        timer = n->loop_.call_at(*deadline, [this] {
+          timer = 0;
+          if (queued) {
+            n->unlink(this);
+            wake = n->loop_.resume_soon(h);
+          }
+        });
+      }
     }
-    void await_resume() noexcept { resumed = true; }
+    bool await_resume() noexcept {
+      resumed = true;
+      if (timer) n->loop_.cancel(timer);
+      timer = 0;
+      return notified;
+    }
     ~Waiter() {
       if (queued) n->unlink(this);
+      if (timer) n->loop_.cancel(timer);
       if (wake && !resumed) {
         n->loop_.cancel(wake);
-        n->notify_one();  // pass the notification on rather than lose it
+        if (notified) n->notify_one();  // pass the notification on rather than lose it
       }
     }
   };
 
-  Waiter wait() { return Waiter{this, {}}; }
+  Waiter wait() { return Waiter(this, std::nullopt); }
+  Waiter wait_until(Time deadline) { return Waiter(this, deadline); }
   /// Wakes the longest-waiting waiter, if any.
   void notify_one();
   /// Wakes every waiter.
@@ -126,6 +151,15 @@ class BoundedQueue {
     not_empty_.notify_one();
     co_return true;
   }
+  /// Like push(), but moves from `item` only when it was queued: after a false
+  /// (the queue closed while waiting) the caller still has it.
+  Task<bool> push_from(T& item) {
+    while (!closed_ && items_.size() >= capacity_) co_await not_full_.wait();
+    if (closed_) co_return false;
+    items_.push_back(std::move(item));
+    not_empty_.notify_one();
+    co_return true;
+  }
   /// Non-blocking push; false when full or closed.
   bool try_push(T item) {
     if (closed_ || items_.size() >= capacity_) return false;
@@ -135,6 +169,21 @@ class BoundedQueue {
   }
   Task<std::optional<T>> pop() {
     while (items_.empty() && !closed_) co_await not_empty_.wait();
+    if (items_.empty()) co_return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    co_return std::optional<T>(std::move(item));
+  }
+  /// Like pop(), but gives up at `deadline`: nullopt then, with `*timed_out` set.
+  Task<std::optional<T>> pop_until(Time deadline, bool* timed_out) {
+    *timed_out = false;
+    while (items_.empty() && !closed_) {
+      if (!(co_await not_empty_.wait_until(deadline)) && items_.empty() && !closed_) {
+        *timed_out = true;
+        co_return std::nullopt;
+      }
+    }
     if (items_.empty()) co_return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();

@@ -147,3 +147,43 @@ TEST_F(SyncFixture, CancelledWaiterPassesNotificationOn) {
 
 }  // namespace
 }  // namespace destsim
+
+namespace destsim {
+namespace {
+
+TEST_F(SyncFixture, WaitUntilTimesOutOrIsNotified) {
+  Notify n(loop);
+  std::vector<std::pair<bool, Time>> got;
+  loop.spawn([](Loop& l, Notify& nt, std::vector<std::pair<bool, Time>>& out) -> Task<void> {
+    bool a = co_await nt.wait_until(l.now() + std::chrono::seconds(5));
+    out.emplace_back(a, l.now());
+    bool b = co_await nt.wait_until(l.now() + std::chrono::seconds(5));
+    out.emplace_back(b, l.now());
+  }(loop, n, got));
+  loop.call_after(std::chrono::seconds(7), [&] { n.notify_one(); });
+  ASSERT_TRUE(loop.run_until_idle().ok());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_FALSE(got[0].first);
+  EXPECT_EQ(got[0].second, kTimeZero + std::chrono::seconds(5));
+  EXPECT_TRUE(got[1].first);
+  EXPECT_EQ(got[1].second, kTimeZero + std::chrono::seconds(7));
+}
+
+TEST_F(SyncFixture, PopUntilReturnsItemsOrTimesOut) {
+  BoundedQueue<int> q(loop, 4);
+  std::vector<std::string> got;
+  loop.spawn([](Loop& l, BoundedQueue<int>& queue, std::vector<std::string>& out) -> Task<void> {
+    for (int i = 0; i < 3; ++i) {
+      bool timed_out = false;
+      auto v = co_await queue.pop_until(l.now() + std::chrono::seconds(2), &timed_out);
+      out.push_back(v ? std::to_string(*v) : (timed_out ? "timeout" : "closed"));
+    }
+  }(loop, q, got));
+  loop.call_after(std::chrono::seconds(1), [&] { EXPECT_TRUE(q.try_push(42)); });
+  loop.call_after(std::chrono::seconds(10), [&] { q.close(); });
+  ASSERT_TRUE(loop.run_until_idle().ok());
+  EXPECT_EQ(got, (std::vector<std::string>{"42", "timeout", "timeout"}));
+}
+
+}  // namespace
+}  // namespace destsim

@@ -1,0 +1,150 @@
+#include "conformance/expect.h"
+
+#include <cstdio>
+
+namespace destsim {
+
+namespace {
+
+std::string bound_text(const CountBound& b) {
+  if (b.exactly) return "exactly " + std::to_string(*b.exactly);
+  std::string s;
+  if (b.min) s += ">= " + std::to_string(*b.min);
+  if (b.max) s += std::string(s.empty() ? "" : " and ") + "<= " + std::to_string(*b.max);
+  return s;
+}
+
+bool within(const CountBound& b, std::int64_t n) {
+  if (b.exactly && n != *b.exactly) return false;
+  if (b.min && n < *b.min) return false;
+  if (b.max && n > *b.max) return false;
+  return true;
+}
+
+}  // namespace
+
+Judgement judge(const Scenario& s, const Outcome& o) {
+  Judgement j;
+  if (!o.status.ok()) j.failures.push_back("the run did not end normally: " + o.status.error().message);
+  const JobCounts c = o.jobs().counts();
+  for (const auto& [what, want] : s.expect.jobs) {
+    std::int64_t got = what == "succeeded" ? c.succeeded
+                       : what == "failed"  ? c.failed
+                       : what == "aborted" ? c.aborted
+                       : what == "unknown" ? c.unknown
+                                           : static_cast<std::int64_t>(c.total());
+    if (got != want) {
+      std::string line = "jobs." + what + ": expected " + std::to_string(want) + ", got " + std::to_string(got);
+      if (what != "total" && what != "unknown") {
+        std::vector<JobId> ids;
+        for (JobId id : o.jobs().ids()) {
+          if (std::string(job_state_name(o.jobs().outcome(id).state)) == what) ids.push_back(id);
+          if (ids.size() >= 10) break;
+        }
+        if (!ids.empty()) {
+          line += " (e.g. jobs";
+          for (JobId id : ids) line += " " + std::to_string(id);
+          line += ")";
+        }
+      }
+      j.failures.push_back(line);
+    }
+  }
+  for (const auto& [id, je] : s.expect.job) {
+    if (!o.jobs().contains(id)) {
+      j.failures.push_back("job " + std::to_string(id) + ": expected " + job_state_name(je.state) +
+                           ", but no such job ran");
+      continue;
+    }
+    JobOutcome out = o.jobs().outcome(id);
+    std::string got = std::string(job_state_name(out.state)) + (out.reason.empty() ? "" : " (" + out.reason + ")");
+    if (out.state != je.state) {
+      j.failures.push_back("job " + std::to_string(id) + ": expected " + job_state_name(je.state) + ", got " + got);
+    } else if (!je.reason_contains.empty() && out.reason.find(je.reason_contains) == std::string::npos) {
+      j.failures.push_back("job " + std::to_string(id) + ": expected a reason containing \"" + je.reason_contains +
+                           "\", got " + got);
+    } else if (je.outcome_unknown && *je.outcome_unknown != out.outcome_unknown) {
+      j.failures.push_back("job " + std::to_string(id) + ": expected outcome_unknown " +
+                           (*je.outcome_unknown ? "true" : "false"));
+    }
+  }
+  const auto& t = o.transport();
+  if (!within(s.expect.requests, static_cast<std::int64_t>(t.requests)))
+    j.failures.push_back("requests: expected " + bound_text(s.expect.requests) + ", got " + std::to_string(t.requests));
+  for (const auto& [status, b] : s.expect.requests_by_status) {
+    auto it = t.by_status.find(status);
+    std::int64_t n = it == t.by_status.end() ? 0 : static_cast<std::int64_t>(it->second);
+    if (!within(b, n))
+      j.failures.push_back("requests with HTTP " + std::to_string(status) + ": expected " + bound_text(b) + ", got " +
+                           std::to_string(n));
+  }
+  if (s.expect.within && o.virtual_duration > *s.expect.within) {
+    j.failures.push_back("within: expected every job terminal within " + format_duration(*s.expect.within) +
+                         " of virtual time, took " + format_duration(o.virtual_duration));
+  }
+  if (s.expect.fake.is_object()) {
+    nlohmann::json accepted = o.fake().accepted();
+    for (auto it = s.expect.fake.begin(); it != s.expect.fake.end(); ++it) {
+      nlohmann::json got;
+      try {
+        got = accepted.at(nlohmann::json::json_pointer(it.key()));
+      } catch (const std::exception&) {
+        j.failures.push_back("fake " + it.key() + ": expected " + it.value().dump() + ", but the fake has no such path");
+        continue;
+      }
+      if (got != it.value())
+        j.failures.push_back("fake " + it.key() + ": expected " + it.value().dump() + ", got " + got.dump());
+    }
+  }
+  for (const auto& id : s.expect.properties) {
+    PropertyResult r = check_property(id, o, s);
+    if (r.verdict == Verdict3::fail) j.failures.push_back("property " + id + " failed: " + r.detail);
+    if (r.verdict == Verdict3::unchecked) j.unchecked.push_back(id);
+    j.properties.push_back(std::move(r));
+  }
+  return j;
+}
+
+void print_summary(std::ostream& out, const Scenario& s, const Outcome& o, const Judgement& j) {
+  out << "scenario: " << s.name << (s.file.empty() ? "" : " (" + s.file + ")") << "\n";
+  out << "seed=" << o.seed << " destination=" << s.destination << "\n";
+  out << "config:";
+  for (const auto& k : o.config.describe()) {
+    out << " " << k["key"].get<std::string>() << "=" << (k["value"].is_string() ? k["value"].get<std::string>()
+                                                                                 : k["value"].dump());
+  }
+  out << "\n";
+  const JobCounts c = o.jobs().counts();
+  out << "jobs: " << c.total() << " total, " << c.succeeded << " succeeded, " << c.failed << " failed, " << c.aborted
+      << " aborted, " << c.pending << " pending (" << c.unknown << " outcome_unknown)\n";
+  const auto& t = o.transport();
+  out << "requests: " << t.requests;
+  std::string by;
+  for (const auto& [status, n] : t.by_status) by += (by.empty() ? "" : ", ") + std::to_string(status) + ": " + std::to_string(n);
+  for (const auto& [kind, n] : t.by_error) by += (by.empty() ? "" : ", ") + kind + ": " + std::to_string(n);
+  if (!by.empty()) out << " (" << by << ")";
+  out << "\n";
+  if (!t.faults.empty()) {
+    out << "faults injected:";
+    for (const auto& [kind, n] : t.faults) out << " " << kind << "=" << n;
+    out << "\n";
+  }
+  out << "destination: " << o.destination_stats.dump() << "\n";
+  char wall[64];
+  std::snprintf(wall, sizeof wall, "%.3f s", o.wall_seconds);
+  out << "virtual time: " << format_duration(o.virtual_duration) << ", wall time: " << wall << ", loop events: "
+      << o.steps << "\n";
+  for (const auto& p : j.properties) {
+    out << "property " << p.id << ": " << verdict_name(p.verdict) << (p.detail.empty() ? "" : " — " + p.detail)
+        << "\n";
+  }
+  if (j.failures.empty()) {
+    out << "expectations: all hold\n";
+  } else {
+    out << "expectations: " << j.failures.size() << " failed\n";
+    for (const auto& f : j.failures) out << "  FAIL " << f << "\n";
+  }
+  out << "trace-hash: " << o.trace_hash << "\n";
+}
+
+}  // namespace destsim

@@ -1,0 +1,165 @@
+// End-to-end tests of the Iterable destination on the simulator: the runner,
+// the property checkers, peer parity with the Go client's fake transport.
+#include <gtest/gtest.h>
+
+#include "conformance/expect.h"
+#include "conformance/runner.h"
+#include "destinations/destination.h"
+#include "fakes/scripted/scripted_api.h"
+#include "fakes/sim_transport.h"
+
+namespace destsim {
+namespace {
+
+Scenario scenario(const std::string& json) {
+  auto s = parse_scenario(nlohmann::json::parse(json), "test");
+  EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+  return s.ok() ? std::move(s).value() : Scenario();
+}
+
+std::string all_lines(const Outcome& o) {
+  std::string s;
+  for (const auto& l : o.trace_lines) s += l + "\n";
+  return s;
+}
+
+TEST(IterableEndToEnd, CleanMixedRunHoldsEveryCheckedProperty) {
+  Scenario s = scenario(R"({"scenario": 1, "name": "clean", "seed": 11,
+    "destination": {"name": "iterable", "config": {"api_key": {"secret": "sk-clean"}}},
+    "input": {"generate": {"records": 2500, "invalid": "1/50"}, "pace": "1ms"},
+    "expect": {"properties": ["A1", "A2", "A3", "A4", "B1", "B4", "C5", "G1", "H1", "I1", "I2"]}})");
+  auto o = run_scenario(s);
+  ASSERT_TRUE(o.ok()) << o.error().message;
+  Judgement j = judge(s, *o);
+  for (const auto& f : j.failures) ADD_FAILURE() << f;
+  JobCounts c = o->jobs().counts();
+  EXPECT_EQ(c.total(), 2500u);
+  EXPECT_EQ(c.pending, 0u);
+  EXPECT_GT(c.failed, 20u);  // ~1/50 invalid emails
+  EXPECT_LT(c.failed, 90u);
+  EXPECT_EQ(c.aborted, 0u);
+  for (JobId id : o->jobs().ids()) {
+    JobOutcome out = o->jobs().outcome(id);
+    if (out.state == JobState::failed) EXPECT_NE(out.reason.find("invalid email"), std::string::npos) << out.reason;
+  }
+  EXPECT_EQ(all_lines(*o).find("sk-clean"), std::string::npos);  // the secret never reaches the trace
+}
+
+TEST(IterableEndToEnd, SameSeedSameHashDifferentSeedDifferentHash) {
+  Scenario s = scenario(R"({"scenario": 1, "name": "h", "seed": 3,
+    "destination": {"name": "iterable", "config": {"api_key": "k"}},
+    "input": {"generate": {"records": 300}},
+    "faults": [{"probability": "1/5", "respond": {"status": 503}}, {"latency": {"min": "1ms", "max": "300ms"}}]})");
+  auto a = run_scenario(s), b = run_scenario(s);
+  RunOptions other;
+  other.seed = 4;
+  auto c = run_scenario(s, other);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(a->trace_hash, b->trace_hash);
+  EXPECT_NE(a->trace_hash, c->trace_hash);
+}
+
+TEST(IterableEndToEnd, RecordsSharingAnEmailNeverShareABatch) {
+  Scenario s = scenario(R"({"scenario": 1, "name": "keys",
+    "destination": {"name": "iterable", "config": {"api_key": "k"}},
+    "fake": {"options": {"disallowed_event_names": ["banned"]}},
+    "input": {"records": [
+      {"id": 1, "payload": {"type": "track", "email": "a@x.io", "eventName": "buy"}},
+      {"id": 2, "payload": {"type": "track", "email": "a@x.io", "eventName": "banned"}},
+      {"id": 3, "payload": {"type": "track", "email": "a@x.io", "eventName": "buy"}},
+      {"id": 4, "payload": {"type": "track", "email": "b@x.io", "eventName": "buy"}}]},
+    "expect": {"job": {"1": "succeeded", "2": {"state": "failed", "reason_contains": "disallowed"},
+                       "3": "succeeded", "4": "succeeded"}, "properties": ["A2"]}})");
+  auto o = run_scenario(s);
+  ASSERT_TRUE(o.ok());
+  Judgement j = judge(s, *o);
+  for (const auto& f : j.failures) ADD_FAILURE() << f;
+  // Three batches: {1,4}, {2}, {3} — never two a@x.io in one request.
+  std::string lines = all_lines(*o);
+  int batches = 0;
+  for (std::size_t p = lines.find("\"kind\":\"batch\""); p != std::string::npos;
+       p = lines.find("\"kind\":\"batch\"", p + 1))
+    ++batches;
+  EXPECT_EQ(batches, 3);
+}
+
+// Peer parity: the Go client's fake transport gives 500, then 429, then 413,
+// then 200s. The peer documents (by its code; batch/processor.go + testing.go):
+//   MaxRetries >= 3: 500 → 429 → 413 → N single sends, 3 + N requests, all succeed;
+//   MaxRetries  = 2: 2 requests, every message comes back failed with the 429;
+//   MaxRetries  = 1: 1 request, every message failed with the 500.
+struct Parity {
+  std::int64_t requests;
+  JobCounts counts;
+  std::string reason;
+};
+
+Parity run_parity(int max_retries, int n) {
+  SimClock clock;
+  Loop loop(clock, LoopOptions{.seed = 1});
+  ScriptedApi api({.fail_count = 1, .rate_limit_count = 1, .content_too_large_count = 1});
+  SimTransport transport(loop);
+  transport.route("api.iterable.com", &api);
+  MemoryJobStore jobs;
+  DeliveryContext ctx{loop, transport, jobs};
+  const DestinationEntry* e = find_destination("iterable");
+  auto config = Config::resolve({{"api_key", "k"},
+                                 {"max_retries", max_retries},
+                                 {"split_on_413", false},
+                                 {"individual_concurrency", 1},
+                                 {"retry_delay_initial", "50ms"}},
+                                "iterable", e->schema);
+  EXPECT_TRUE(config.ok());
+  auto dest = e->make(ctx, *config);
+  EXPECT_TRUE(dest.ok());
+  loop.spawn([](Destination& d, int count) -> Task<void> {
+    for (int i = 1; i <= count; ++i) {
+      Record r;
+      r.id = static_cast<JobId>(i);
+      r.payload = {{"type", "track"}, {"email", "u" + std::to_string(i) + "@x.io"}, {"eventName", "buy"}};
+      co_await d.deliver(std::move(r));
+    }
+    co_await d.drain();
+  }(**dest, n));
+  EXPECT_TRUE(loop.run_until_idle().ok());
+  return {api.requests(), jobs.counts(), jobs.outcome(1).reason};
+}
+
+TEST(IterablePeerParity, FailThenRateLimitThenTooLargeThenSuccess) {
+  Parity three = run_parity(3, 10);
+  EXPECT_EQ(three.requests, 3 + 10);
+  EXPECT_EQ(three.counts.succeeded, 10u);
+
+  Parity two = run_parity(2, 10);
+  EXPECT_EQ(two.requests, 2);
+  EXPECT_EQ(two.counts.aborted, 10u);
+  EXPECT_NE(two.reason.find("attempts exhausted (2 of 2): HTTP 429"), std::string::npos) << two.reason;
+
+  Parity one = run_parity(1, 10);
+  EXPECT_EQ(one.requests, 1);
+  EXPECT_EQ(one.counts.aborted, 10u);
+  EXPECT_NE(one.reason.find("HTTP 500"), std::string::npos) << one.reason;
+}
+
+TEST(IterableEndToEnd, A413SplitsAndTheOversizedRecordFailsAlone) {
+  Scenario s = scenario(R"({"scenario": 1, "name": "413",
+    "destination": {"name": "iterable", "config": {"api_key": "k", "flush_queue_size": 8}},
+    "fake": {"options": {"body_bytes_max": 2000}},
+    "input": {"records": [
+      {"id": 1, "payload": {"type": "track", "email": "u1@x.io", "eventName": "e"}},
+      {"id": 2, "payload": {"type": "track", "email": "u2@x.io", "eventName": "e"}},
+      {"id": 3, "payload": {"type": "track", "email": "u3@x.io", "eventName": "e", "dataFields": {"blob": "BIG"}}},
+      {"id": 4, "payload": {"type": "track", "email": "u4@x.io", "eventName": "e"}}]},
+    "expect": {"jobs": {"succeeded": 3, "failed": 1},
+               "job": {"3": {"state": "failed", "reason_contains": "too large alone"}},
+               "properties": ["A1", "A2", "A4", "C5"]}})");
+  s.records[2].record.payload["dataFields"]["blob"] = std::string(2500, 'x');
+  auto o = run_scenario(s);
+  ASSERT_TRUE(o.ok());
+  Judgement j = judge(s, *o);
+  for (const auto& f : j.failures) ADD_FAILURE() << f;
+  EXPECT_GE(o->destination_stats["splits"].get<int>(), 1);
+}
+
+}  // namespace
+}  // namespace destsim

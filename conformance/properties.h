@@ -1,0 +1,40 @@
+// properties.h — the conformance catalogue (CONFORMANCE.md) and its checkers.
+//
+// Every property id of CONFORMANCE.md is listed, with the capability that makes
+// it applicable. A checker takes an Outcome (and so a registry entry), never a
+// concrete destination. A property whose machinery has not landed yet says so
+// ("not checked yet") instead of passing silently.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "conformance/runner.h"
+
+namespace destsim {
+
+enum class Verdict3 { pass, fail, not_applicable, unchecked };
+const char* verdict_name(Verdict3 v);
+
+struct PropertyResult {
+  std::string id;
+  Verdict3 verdict = Verdict3::pass;
+  /// For fail: what broke, naming jobs/requests; for n/a: the excluding capability.
+  std::string detail;
+};
+
+struct PropertyInfo {
+  std::string id;
+  std::string title;
+};
+
+const std::vector<PropertyInfo>& property_catalogue();
+const PropertyInfo* find_property(const std::string& id);
+/// "A1, A2, …" for error messages.
+std::string property_ids();
+
+/// Checks one property on an outcome. `scenario` is the scenario that ran
+/// (H1 reruns it).
+PropertyResult check_property(const std::string& id, const Outcome& outcome, const Scenario& scenario);
+
+}  // namespace destsim

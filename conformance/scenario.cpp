@@ -1,0 +1,294 @@
+#include "conformance/scenario.h"
+
+#include "conformance/properties.h"
+#include "destinations/destination.h"
+#include "framework/config.h"
+#include "framework/json_in.h"
+
+namespace destsim {
+
+namespace {
+
+Result<CountBound> parse_bound(const JsonIn& in) {
+  CountBound b;
+  if (in.json().is_number_integer()) {
+    DS_TRY(b.exactly, in.integer(0));
+    return b;
+  }
+  DS_CHECK(in.only_keys({"min", "max", "exactly"}));
+  if (in.has("min")) { DS_TRY(b.min, in.at("min").integer(0)); }
+  if (in.has("max")) { DS_TRY(b.max, in.at("max").integer(0)); }
+  if (in.has("exactly")) { DS_TRY(b.exactly, in.at("exactly").integer(0)); }
+  return b;
+}
+
+Result<JobState> parse_state(const JsonIn& in) {
+  DS_TRY(std::string s, in.string());
+  if (s == "succeeded") return JobState::succeeded;
+  if (s == "failed") return JobState::failed;
+  if (s == "aborted") return JobState::aborted;
+  return in.expected("\"succeeded\", \"failed\" or \"aborted\"");
+}
+
+Result<Expectations> parse_expect(const JsonIn& in) {
+  Expectations e;
+  DS_CHECK(in.only_keys({"jobs", "job", "requests", "within", "properties", "fake"}));
+  if (in.has("jobs")) {
+    JsonIn j = in.at("jobs");
+    DS_CHECK(j.only_keys({"succeeded", "failed", "aborted", "unknown", "total"}));
+    for (auto it = j.json().begin(); it != j.json().end(); ++it) {
+      DS_TRY(std::int64_t n, j.at(it.key()).integer(0));
+      e.jobs[it.key()] = n;
+    }
+  }
+  if (in.has("job")) {
+    JsonIn j = in.at("job");
+    DS_CHECK(j.object());
+    for (auto it = j.json().begin(); it != j.json().end(); ++it) {
+      JsonIn one = j.at(it.key());
+      std::uint64_t id = 0;
+      try {
+        std::size_t pos = 0;
+        id = std::stoull(it.key(), &pos);
+        if (pos != it.key().size()) throw std::invalid_argument("id");
+      } catch (const std::exception&) {
+        return one.fail("expected a job id (an integer) as the key, got \"" + it.key() + "\"");
+      }
+      JobExpectation je;
+      if (one.json().is_string()) {
+        DS_TRY(je.state, parse_state(one));
+      } else {
+        DS_CHECK(one.only_keys({"state", "reason_contains", "outcome_unknown"}));
+        DS_CHECK(one.require("state"));
+        DS_TRY(je.state, parse_state(one.at("state")));
+        if (one.has("reason_contains")) { DS_TRY(je.reason_contains, one.at("reason_contains").string()); }
+        if (one.has("outcome_unknown")) { DS_TRY(je.outcome_unknown, one.at("outcome_unknown").boolean()); }
+      }
+      e.job[id] = je;
+    }
+  }
+  if (in.has("requests")) {
+    JsonIn r = in.at("requests");
+    if (r.json().is_number_integer()) {
+      DS_TRY(e.requests, parse_bound(r));
+    } else {
+      DS_CHECK(r.only_keys({"min", "max", "exactly", "by_status"}));
+      nlohmann::json plain = r.json();
+      plain.erase("by_status");
+      DS_TRY(e.requests, parse_bound(JsonIn(plain, r.where(), r.path())));
+      if (r.has("by_status")) {
+        JsonIn bs = r.at("by_status");
+        DS_CHECK(bs.object());
+        for (auto it = bs.json().begin(); it != bs.json().end(); ++it) {
+          int status = 0;
+          try {
+            status = std::stoi(it.key());
+          } catch (const std::exception&) {
+            return bs.at(it.key()).fail("expected an HTTP status as the key, got \"" + it.key() + "\"");
+          }
+          DS_TRY(e.requests_by_status[status], parse_bound(bs.at(it.key())));
+        }
+      }
+    }
+  }
+  if (in.has("within")) { DS_TRY(e.within, in.at("within").duration()); }
+  if (in.has("properties")) {
+    JsonIn p = in.at("properties");
+    DS_CHECK(p.array());
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      DS_TRY(std::string id, p.at(i).string());
+      if (!find_property(id)) return p.at(i).expected("a property id of CONFORMANCE.md (" + property_ids() + ")");
+      e.properties.push_back(id);
+    }
+  }
+  if (in.has("fake")) {
+    JsonIn f = in.at("fake");
+    DS_CHECK(f.object());
+    for (auto it = f.json().begin(); it != f.json().end(); ++it) {
+      if (it.key().empty() || it.key()[0] != '/')
+        return f.at(it.key()).fail("expected a JSON pointer into the fake's accepted state as the key (\"/events\")");
+    }
+    e.fake = f.json();
+  }
+  return e;
+}
+
+Result<Record> parse_record(const JsonIn& in, JobId fallback_id, Duration* at) {
+  DS_CHECK(in.only_keys({"id", "stream", "payload", "at"}));
+  DS_CHECK(in.require("payload"));
+  Record r;
+  r.id = fallback_id;
+  if (in.has("id")) {
+    DS_TRY(std::int64_t id, in.at("id").integer(1));
+    r.id = static_cast<JobId>(id);
+  }
+  if (in.has("stream")) { DS_TRY(r.stream, in.at("stream").string()); }
+  r.payload = in.at("payload").json();
+  if (in.has("at")) { DS_TRY(*at, in.at("at").duration()); }
+  return r;
+}
+
+}  // namespace
+
+Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& where) {
+  JsonIn in(doc, where);
+  DS_CHECK(in.only_keys({"scenario", "name", "about", "seed", "destination", "fake", "input", "faults", "transport",
+                         "expect", "origin"}));
+  DS_CHECK(in.require("scenario"));
+  DS_TRY(std::int64_t version, in.at("scenario").integer());
+  if (version != kScenarioVersion)
+    return in.at("scenario").expected("scenario format version " + std::to_string(kScenarioVersion));
+  Scenario s;
+  s.file = where;
+  DS_CHECK(in.require("name"));
+  DS_TRY(s.name, in.at("name").string());
+  if (in.has("about")) { DS_TRY(s.about, in.at("about").string()); }
+  if (in.has("seed")) {
+    if (!doc["seed"].is_number_unsigned() && !doc["seed"].is_number_integer())
+      return in.at("seed").expected("a non-negative integer");
+    DS_TRY(std::int64_t seed, in.at("seed").integer(0));
+    s.seed = static_cast<std::uint64_t>(seed);
+  }
+  DS_CHECK(in.require("destination"));
+  JsonIn d = in.at("destination");
+  DS_CHECK(d.only_keys({"name", "config"}));
+  DS_CHECK(d.require("name"));
+  DS_TRY(s.destination, d.at("name").string());
+  const DestinationEntry* entry = find_destination(s.destination);
+  if (!entry) return d.at("name").expected("a registered destination (" + destination_names() + ")");
+  if (d.has("config")) {
+    DS_CHECK(d.at("config").object());
+    s.config = d.at("config").json();
+  }
+  // Resolving now reports unknown keys and bad types with their JSON path.
+  auto resolved = Config::resolve(s.config, s.destination, entry->schema, where + ": /destination/config");
+  if (!resolved.ok()) return resolved.error();
+  if (in.has("fake")) {
+    JsonIn f = in.at("fake");
+    DS_CHECK(f.only_keys({"options"}));
+    if (f.has("options")) {
+      DS_CHECK(f.at("options").object());
+      s.fake_options = f.at("options").json();
+    }
+  }
+  DS_CHECK(in.require("input"));
+  JsonIn input = in.at("input");
+  DS_CHECK(input.only_keys({"records", "generate", "pace"}));
+  if (input.has("records") == input.has("generate"))
+    return input.fail("expected exactly one of \"records\" (literal) or \"generate\" (seeded)");
+  if (input.has("records")) {
+    JsonIn recs = input.at("records");
+    DS_CHECK(recs.array());
+    std::map<JobId, std::size_t> seen;
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+      Duration at{0};
+      DS_TRY(Record r, parse_record(recs.at(i), static_cast<JobId>(i + 1), &at));
+      if (seen.count(r.id)) {
+        return recs.at(i).fail("duplicate record id " + std::to_string(r.id) + " (also at /input/records/" +
+                               std::to_string(seen[r.id]) + "); ids are unique per run");
+      }
+      seen[r.id] = i;
+      s.records.push_back({std::move(r), at});
+    }
+  } else {
+    JsonIn g = input.at("generate");
+    DS_CHECK(g.only_keys({"records", "type", "invalid", "payload_bytes"}));
+    DS_CHECK(g.require("records"));
+    GeneratedInput gi;
+    DS_TRY(gi.records, g.at("records").integer(0, 100'000'000));
+    if (g.has("type")) { DS_TRY(gi.type, g.at("type").string()); }
+    if (g.has("invalid")) { DS_TRY(gi.invalid, g.at("invalid").ratio()); }
+    if (g.has("payload_bytes")) { DS_TRY(gi.payload_bytes, g.at("payload_bytes").size_bytes()); }
+    s.generate = gi;
+  }
+  if (input.has("pace")) { DS_TRY(s.pace, input.at("pace").duration()); }
+  if (in.has("faults")) {
+    DS_TRY(s.faults, FaultPlan::from_json(doc["faults"], where + ": /faults"));
+  }
+  if (in.has("transport")) {
+    JsonIn t = in.at("transport");
+    DS_CHECK(t.only_keys({"request_timeout", "latency"}));
+    if (t.has("request_timeout")) { DS_TRY(s.request_timeout, t.at("request_timeout").duration()); }
+    if (t.has("latency")) { DS_TRY(s.latency, t.at("latency").duration()); }
+  }
+  if (in.has("expect")) { DS_TRY(s.expect, parse_expect(in.at("expect"))); }
+  if (in.has("origin")) s.origin = doc["origin"];
+  return s;
+}
+
+Result<Scenario> load_scenario(const std::string& path) {
+  DS_TRY(nlohmann::json doc, read_json_file(path));
+  return parse_scenario(doc, path);
+}
+
+nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
+  nlohmann::json out;
+  out["scenario"] = kScenarioVersion;
+  out["name"] = s.name;
+  if (!s.about.empty()) out["about"] = s.about;
+  out["seed"] = s.seed;
+  nlohmann::json config = s.config;
+  if (!with_secrets) {
+    if (const DestinationEntry* e = find_destination(s.destination)) {
+      for (const auto& k : e->schema) {
+        if (k.type == ConfigType::secret && config.contains(k.name)) config[k.name] = {{"secret", "***"}};
+      }
+    }
+  }
+  out["destination"] = {{"name", s.destination}, {"config", config}};
+  if (!s.fake_options.is_null()) out["fake"] = {{"options", s.fake_options}};
+  nlohmann::json input;
+  if (s.generate) {
+    nlohmann::json g = {{"records", s.generate->records}};
+    if (!s.generate->type.empty()) g["type"] = s.generate->type;
+    if (s.generate->invalid.num) g["invalid"] = s.generate->invalid.to_string();
+    if (s.generate->payload_bytes) g["payload_bytes"] = s.generate->payload_bytes;
+    input["generate"] = g;
+  } else {
+    nlohmann::json recs = nlohmann::json::array();
+    for (const auto& r : s.records) {
+      nlohmann::json j = {{"id", r.record.id}, {"stream", r.record.stream}, {"payload", r.record.payload}};
+      if (r.at.count()) j["at"] = format_duration(r.at);
+      recs.push_back(j);
+    }
+    input["records"] = recs;
+  }
+  if (s.pace.count()) input["pace"] = format_duration(s.pace);
+  out["input"] = input;
+  if (!s.faults.empty()) out["faults"] = s.faults.to_json();
+  out["transport"] = {{"request_timeout", format_duration(s.request_timeout)}, {"latency", format_duration(s.latency)}};
+  nlohmann::json e = nlohmann::json::object();
+  if (!s.expect.jobs.empty()) e["jobs"] = s.expect.jobs;
+  if (!s.expect.job.empty()) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& [id, je] : s.expect.job) {
+      nlohmann::json one = {{"state", job_state_name(je.state)}};
+      if (!je.reason_contains.empty()) one["reason_contains"] = je.reason_contains;
+      if (je.outcome_unknown) one["outcome_unknown"] = *je.outcome_unknown;
+      j[std::to_string(id)] = one;
+    }
+    e["job"] = j;
+  }
+  auto bound = [](const CountBound& b) {
+    nlohmann::json j = nlohmann::json::object();
+    if (b.exactly) j["exactly"] = *b.exactly;
+    if (b.min) j["min"] = *b.min;
+    if (b.max) j["max"] = *b.max;
+    return j;
+  };
+  nlohmann::json req = bound(s.expect.requests);
+  if (!s.expect.requests_by_status.empty()) {
+    nlohmann::json bs = nlohmann::json::object();
+    for (const auto& [st, b] : s.expect.requests_by_status) bs[std::to_string(st)] = bound(b);
+    req["by_status"] = bs;
+  }
+  if (!req.empty()) e["requests"] = req;
+  if (s.expect.within) e["within"] = format_duration(*s.expect.within);
+  if (!s.expect.properties.empty()) e["properties"] = s.expect.properties;
+  if (!s.expect.fake.is_null()) e["fake"] = s.expect.fake;
+  if (!e.empty()) out["expect"] = e;
+  if (!s.origin.is_null()) out["origin"] = s.origin;
+  return out;
+}
+
+}  // namespace destsim

@@ -1,0 +1,86 @@
+// scenario.h — scenario files, version 1: an incident as data.
+//
+// A scenario names a destination and its config, the input (literal records or a
+// seeded generator), a fault plan, the transport's timing, and expectations (job
+// states and counts, request bounds, a virtual-time deadline, conformance
+// properties). The reference is scenarios/README.md. Loading validates
+// everything and names the file, the JSON path and what was expected.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "fakes/fault_plan.h"
+#include "framework/job.h"
+#include "framework/result.h"
+#include "framework/rng.h"
+#include "framework/time.h"
+
+namespace destsim {
+
+inline constexpr int kScenarioVersion = 1;
+
+struct GeneratedInput {
+  std::int64_t records = 0;
+  std::string type;
+  Ratio invalid{0, 1};
+  std::int64_t payload_bytes = 0;
+};
+
+struct InputRecord {
+  Record record;
+  Duration at{0};  // arrival time
+};
+
+struct JobExpectation {
+  JobState state = JobState::pending;
+  std::string reason_contains;
+  std::optional<bool> outcome_unknown;
+};
+
+struct CountBound {
+  std::optional<std::int64_t> exactly, min, max;
+};
+
+struct Expectations {
+  std::map<std::string, std::int64_t> jobs;  // "succeeded" | "failed" | "aborted" | "unknown" → count
+  std::map<JobId, JobExpectation> job;
+  CountBound requests;
+  std::map<int, CountBound> requests_by_status;
+  std::optional<Duration> within;
+  std::vector<std::string> properties;
+  nlohmann::json fake;  // JSON pointer → expected value in the fake's accepted state
+};
+
+struct Scenario {
+  std::string file;  // where it came from ("" when built in memory)
+  std::string name;
+  std::string about;
+  std::uint64_t seed = 1;
+  std::string destination;
+  nlohmann::json config = nlohmann::json::object();
+  nlohmann::json fake_options;  // merged over what the destination config implies
+  std::vector<InputRecord> records;        // literal input
+  std::optional<GeneratedInput> generate;  // or generated input
+  Duration pace{0};                        // spacing of generated records
+  FaultPlan faults;
+  Duration request_timeout = std::chrono::seconds(30);
+  Duration latency = std::chrono::milliseconds(20);
+  Expectations expect;
+  /// Extra metadata written by certify (the property that broke, the case seed).
+  nlohmann::json origin;
+};
+
+/// Parses a scenario document; `where` names the file for errors.
+Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& where);
+/// Reads and parses a scenario file.
+Result<Scenario> load_scenario(const std::string& path);
+/// The scenario as a version-1 document (secrets redacted unless asked).
+nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets = false);
+
+}  // namespace destsim

@@ -1,0 +1,95 @@
+#include "conformance/scenario.h"
+
+#include <gtest/gtest.h>
+
+namespace destsim {
+namespace {
+
+nlohmann::json base() {
+  return nlohmann::json::parse(R"({
+    "scenario": 1, "name": "t", "seed": 7,
+    "destination": {"name": "iterable", "config": {"api_key": {"secret": "sk-test"}, "flush_interval": "2s"}},
+    "input": {"records": [
+      {"id": 1, "stream": "events", "payload": {"type": "track", "email": "a@x.io", "eventName": "buy"}},
+      {"id": 2, "payload": {"type": "identify", "email": "b@x.io"}, "at": "3s"}]},
+    "faults": [{"match": {"path": "/api/events/trackBulk"}, "times": 2, "respond": {"status": 503}}],
+    "expect": {"jobs": {"succeeded": 2}, "job": {"1": "succeeded", "2": {"state": "succeeded"}},
+               "requests": {"max": 10, "by_status": {"503": 2}}, "within": "1h", "properties": ["A1", "H1"]}
+  })");
+}
+
+std::string error_of(nlohmann::json doc) {
+  auto s = parse_scenario(doc, "x.json");
+  EXPECT_FALSE(s.ok());
+  return s.ok() ? "" : s.error().message;
+}
+
+TEST(Scenario, ParsesEverySection) {
+  auto s = parse_scenario(base(), "x.json");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->seed, 7u);
+  EXPECT_EQ(s->records.size(), 2u);
+  EXPECT_EQ(s->records[1].at, std::chrono::seconds(3));
+  EXPECT_EQ(s->records[1].record.stream, "default");
+  EXPECT_EQ(s->faults.rules().size(), 1u);
+  EXPECT_EQ(s->expect.job.at(2).state, JobState::succeeded);
+  EXPECT_EQ(*s->expect.requests.max, 10);
+  EXPECT_EQ(*s->expect.requests_by_status.at(503).exactly, 2);
+  EXPECT_EQ(s->expect.properties, (std::vector<std::string>{"A1", "H1"}));
+}
+
+TEST(Scenario, RoundTripsWithSecretsRedacted) {
+  auto s = parse_scenario(base(), "x.json");
+  ASSERT_TRUE(s.ok());
+  nlohmann::json out = scenario_to_json(*s);
+  EXPECT_EQ(out.dump().find("sk-test"), std::string::npos);
+  EXPECT_EQ(out["destination"]["config"]["api_key"]["secret"], "***");
+  auto again = parse_scenario(scenario_to_json(*s, true), "again");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(scenario_to_json(*again, true), scenario_to_json(*s, true));
+}
+
+TEST(Scenario, BadInputNamesFilePathAndExpectation) {
+  auto doc = base();
+  doc["destination"]["name"] = "iterabel";
+  EXPECT_NE(error_of(doc).find("x.json: /destination/name: expected a registered destination (iterable"),
+            std::string::npos);
+  doc = base();
+  doc["destination"]["config"]["flush_intervl"] = "1s";
+  EXPECT_NE(error_of(doc).find("x.json: /destination/config/flush_intervl: unknown key"), std::string::npos)
+      << error_of(doc);
+  doc = base();
+  doc["destination"]["config"]["max_retries"] = "five";
+  EXPECT_NE(error_of(doc).find("/max_retries: expected an integer"), std::string::npos) << error_of(doc);
+  doc = base();
+  doc["expect"]["properties"] = {"A1", "Z9"};
+  EXPECT_NE(error_of(doc).find("x.json: /expect/properties/1: expected a property id of CONFORMANCE.md"),
+            std::string::npos);
+  doc = base();
+  doc["faults"][0]["respond"]["status"] = "503";
+  EXPECT_EQ(error_of(doc), "x.json: /faults/0/respond/status: expected an integer, got \"503\"");
+  doc = base();
+  doc["input"]["records"][1]["id"] = 1;
+  EXPECT_NE(error_of(doc).find("duplicate record id 1"), std::string::npos);
+  doc = base();
+  doc["scenario"] = 2;
+  EXPECT_NE(error_of(doc).find("/scenario: expected scenario format version 1"), std::string::npos);
+  doc = base();
+  doc["expect"]["job"] = {{"one", "succeeded"}};
+  EXPECT_NE(error_of(doc).find("/expect/job/one: expected a job id"), std::string::npos);
+  doc = base();
+  doc["input"]["generate"] = {{"records", 3}};
+  EXPECT_NE(error_of(doc).find("exactly one of"), std::string::npos);
+  doc = base();
+  doc["extra"] = 1;
+  EXPECT_NE(error_of(doc).find("x.json: /extra: unknown key"), std::string::npos);
+}
+
+TEST(Scenario, LoadNamesUnreadableAndMalformedFiles) {
+  auto missing = load_scenario("/nonexistent/x.json");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("/nonexistent/x.json: cannot read"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace destsim

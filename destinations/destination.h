@@ -1,0 +1,96 @@
+// destination.h — what every destination gives the framework and the harness.
+//
+// A destination is one folder: its config schema with defaults, its handler or
+// manager, its declared capabilities, and one line in registry.cpp. The harness
+// (conformance/) builds it from a `DestinationEntry`, pairs it with its fake by
+// name, and asks it how to recognise a record's effect in the fake (the oracle).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "framework/batch.h"
+#include "framework/config.h"
+#include "framework/http.h"
+#include "framework/job_store.h"
+#include "framework/loop.h"
+
+namespace destsim {
+
+/// What a destination runs with.
+struct DeliveryContext {
+  Loop& loop;
+  Transport& transport;
+  JobStore& jobs;
+};
+
+/// A destination as the runner drives it: deliver records, then drain.
+class Destination {
+ public:
+  virtual ~Destination() = default;
+  /// Registers the job and queues it for delivery (waits under backpressure).
+  virtual Task<void> deliver(Record record) = 0;
+  /// Flushes everything; returns when every delivered job is terminal.
+  virtual Task<void> drain() = 0;
+  /// Counters for the run summary (batches, splits, retries, …).
+  virtual nlohmann::json stats() const = 0;
+};
+
+enum class DeliverySemantics { exactly_once, at_least_once };
+const char* delivery_semantics_name(DeliverySemantics d);
+
+/// What a destination declares about itself; the conformance suite holds it to it.
+struct Capabilities {
+  BatchLimits limits;  // records and bytes per request
+  DeliverySemantics delivery = DeliverySemantics::exactly_once;
+  /// HTTP statuses the destination retries (C1); others are permanent, 413 splits.
+  std::vector<int> retryable_statuses;
+  /// Whether writes are idempotent (re-sending after an unknown outcome is safe).
+  bool idempotent_writes = false;
+  /// Declared request rate per endpoint (I2), 0 = none declared.
+  std::int64_t rate_per_second = 0;
+  /// Bulk (upload + poll) destinations; batch destinations otherwise.
+  bool bulk = false;
+  std::int64_t import_concurrency = 0;
+};
+
+/// Options for generating input records for a destination.
+struct GenerateOptions {
+  std::string type;              // destination-specific record type ("track"); "" = a mix
+  Ratio invalid{0, 1};           // share of records made invalid for the API
+  std::int64_t payload_bytes = 0;  // extra payload per record (0 = small records)
+};
+
+struct DestinationEntry {
+  std::string name;
+  std::string about;
+  /// The fake (fakes/catalog.cpp) that models this destination's API, and the
+  /// host the destination sends to.
+  std::string fake;
+  std::string host;
+  std::vector<ConfigKey> schema;
+  Capabilities capabilities;
+  /// Builds the destination from resolved config.
+  std::function<Result<std::unique_ptr<Destination>>(DeliveryContext& ctx, const Config& config)> make;
+  /// Oracle keys (framework/oracle.h) naming the effect a record has when delivered.
+  std::function<std::vector<std::string>(const Record& record, const Config& config)> effects;
+  /// Generates record `id` of a seeded input.
+  std::function<Record(Rng& rng, JobId id, const GenerateOptions& options)> generate;
+  /// Fake options implied by the destination config (e.g. the API key it expects).
+  std::function<nlohmann::json(const Config& config)> fake_options;
+  /// False for the canary: certifiable by name, never among the shipped ones.
+  bool shipped = true;
+};
+
+/// Every destination, in one explicit list (registry.cpp).
+const std::vector<DestinationEntry>& destination_registry();
+const DestinationEntry* find_destination(const std::string& name);
+
+/// Names of the registered destinations, comma-separated (for error messages).
+std::string destination_names();
+
+}  // namespace destsim

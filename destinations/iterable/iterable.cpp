@@ -1,0 +1,486 @@
+#include "destinations/iterable/iterable.h"
+
+#include <map>
+#include <set>
+
+#include "framework/oracle.h"
+#include "framework/rate_limiter.h"
+#include "framework/router.h"
+
+namespace destsim {
+
+namespace {
+
+enum class Kind { track, identify, subscribe, unsubscribe, subscriptions };
+
+struct Endpoint {
+  Kind kind;
+  const char* bulk_path;
+  const char* one_path;
+  const char* list_field;  // the array in the bulk body
+  const char* effect;      // the oracle's name for what a delivered item does
+};
+
+const Endpoint& endpoint(Kind k) {
+  static const Endpoint eps[] = {
+      {Kind::track, "/api/events/trackBulk", "/api/events/track", "events", "iterable.event"},
+      {Kind::identify, "/api/users/bulkUpdate", "/api/users/update", "users", "iterable.user"},
+      {Kind::subscribe, "/api/lists/subscribe", "/api/lists/subscribe", "subscribers", "iterable.subscribe"},
+      {Kind::unsubscribe, "/api/lists/unsubscribe", "/api/lists/unsubscribe", "subscribers", "iterable.unsubscribe"},
+      {Kind::subscriptions, "/api/users/bulkUpdateSubscriptions", "/api/users/updateSubscriptions",
+       "updateSubscriptionsRequests", "iterable.subscriptions"},
+  };
+  return eps[static_cast<int>(k)];
+}
+
+std::string str(const nlohmann::json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
+// The item a record becomes, or an error naming what is wrong with it.
+struct Transformed {
+  Kind kind;
+  std::int64_t list_id = 0;
+  nlohmann::json item;
+};
+
+Result<Transformed> transform(const Record& r) {
+  const nlohmann::json& p = r.payload;
+  auto bad = [&](const std::string& what) {
+    return Error::bad_input("record " + std::to_string(r.id) + ": " + what);
+  };
+  if (!p.is_object()) return bad("payload: expected an object");
+  std::string type = str(p, "type");
+  Transformed t;
+  auto identity = [&](nlohmann::json& item) -> Status {
+    std::string email = str(p, "email"), user_id = str(p, "userId");
+    if (email.empty() && user_id.empty()) return bad("needs an email or a userId");
+    if (!email.empty()) item["email"] = email;
+    if (!user_id.empty()) item["userId"] = user_id;
+    return Status::success();
+  };
+  nlohmann::json item = nlohmann::json::object();
+  if (type == "track") {
+    t.kind = Kind::track;
+    DS_CHECK(identity(item));
+    std::string name = str(p, "eventName");
+    if (name.empty()) return bad("track needs an eventName");
+    item["eventName"] = name;
+    item["id"] = p.contains("id") && p["id"].is_string() ? p["id"].get<std::string>()
+                                                          : r.stream + ":" + std::to_string(r.id);
+    if (p.contains("createdAt")) item["createdAt"] = p["createdAt"];
+    if (p.contains("dataFields")) item["dataFields"] = p["dataFields"];
+  } else if (type == "identify") {
+    t.kind = Kind::identify;
+    DS_CHECK(identity(item));
+    for (const char* k : {"dataFields", "preferUserId", "mergeNestedObjects"})
+      if (p.contains(k)) item[k] = p[k];
+  } else if (type == "subscribe" || type == "unsubscribe") {
+    t.kind = type == "subscribe" ? Kind::subscribe : Kind::unsubscribe;
+    if (!p.contains("listId") || !p["listId"].is_number_integer()) return bad(type + " needs an integer listId");
+    t.list_id = p["listId"].get<std::int64_t>();
+    DS_CHECK(identity(item));
+  } else if (type == "subscriptions") {
+    t.kind = Kind::subscriptions;
+    DS_CHECK(identity(item));
+    for (const char* k : {"emailListIds", "unsubscribedChannelIds", "unsubscribedMessageTypeIds",
+                          "subscribedMessageTypeIds", "campaignId", "templateId"})
+      if (p.contains(k)) item[k] = p[k];
+  } else {
+    return bad("type: expected track, identify, subscribe, unsubscribe or subscriptions, got \"" + type + "\"");
+  }
+  t.item = std::move(item);
+  return t;
+}
+
+std::vector<std::string> keys_of(const nlohmann::json& item) {
+  std::vector<std::string> keys;
+  if (item.contains("email")) keys.push_back("email:" + item["email"].get<std::string>());
+  if (item.contains("userId")) keys.push_back("userId:" + item["userId"].get<std::string>());
+  return keys;
+}
+
+// Reads "code" and "msg" of an Iterable error body, tolerating anything.
+std::string describe_error(const Response& r, std::string* code_out = nullptr) {
+  nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
+  std::string code = str(b, "code"), msg = str(b, "msg");
+  if (code_out) *code_out = code;
+  std::string out = "HTTP " + std::to_string(r.status);
+  if (!code.empty()) out += " " + code;
+  if (!msg.empty()) out += ": " + msg;
+  return out;
+}
+
+class IterableHandler final : public BatchHandler {
+ public:
+  IterableHandler(DeliveryContext& ctx, RateLimiter& limiter, std::string host, std::string api_key, Kind kind,
+                  std::int64_t list_id, BatchLimits limits)
+      : ctx_(ctx), limiter_(limiter), host_(std::move(host)), api_key_(std::move(api_key)), ep_(endpoint(kind)),
+        list_id_(list_id), limits_(limits) {
+    const std::string open = envelope_open();
+    limits_.envelope_bytes = static_cast<std::int64_t>(open.size() + 2);  // "]}"
+    limits_.separator_bytes = 1;
+  }
+
+  std::string name() const override {
+    std::string n = std::string("iterable ") + (ep_.bulk_path + 5);
+    if (ep_.kind == Kind::subscribe || ep_.kind == Kind::unsubscribe) n += " list " + std::to_string(list_id_);
+    return n;
+  }
+  BatchLimits limits() const override { return limits_; }
+
+  Task<BatchResult> process_batch(const std::vector<const Message*>& batch) override {
+    std::string body = envelope_open();
+    body.reserve(body.size() + 2 + batch.size() * (batch.front()->body.size() + 1));
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (i) body.push_back(',');
+      body += batch[i]->body;
+    }
+    body += "]}";
+    co_await limiter_.acquire(ep_.bulk_path);
+    HttpResult res = co_await ctx_.transport.send(request(ep_.bulk_path, std::move(body)));
+    co_return classify_batch(res, batch);
+  }
+
+  Task<OneResult> process_one(const Message& m) override {
+    std::string body;
+    if (ep_.kind == Kind::subscribe || ep_.kind == Kind::unsubscribe) {
+      body = envelope_open() + m.body + "]}";
+    } else {
+      body = m.body;
+    }
+    co_await limiter_.acquire(ep_.one_path);
+    HttpResult res = co_await ctx_.transport.send(request(ep_.one_path, std::move(body)));
+    co_return classify_one(res, m);
+  }
+
+ private:
+  std::string envelope_open() const {
+    switch (ep_.kind) {
+      case Kind::subscribe: return "{\"listId\":" + std::to_string(list_id_) + ",\"subscribers\":[";
+      case Kind::unsubscribe:
+        return "{\"listId\":" + std::to_string(list_id_) + ",\"channelUnsubscribe\":false,\"subscribers\":[";
+      default: return std::string("{\"") + ep_.list_field + "\":[";
+    }
+  }
+
+  Request request(const char* path, std::string body) const {
+    Request r;
+    r.method = "POST";
+    r.host = host_;
+    r.path = path;
+    r.headers.set("Api-Key", api_key_);
+    r.headers.set("Content-Type", "application/json");
+    r.body = std::move(body);
+    return r;
+  }
+
+  std::optional<Duration> retry_after(const Response& r) const {
+    auto h = r.headers.get("Retry-After");
+    if (!h) return std::nullopt;
+    return parse_retry_after(*h, ctx_.loop.clock().unix_ms(ctx_.loop.now()));
+  }
+
+  static bool retry_batch_status(int s) { return s == 0 || s == 429 || s >= 500; }
+
+  BatchResult classify_batch(const HttpResult& res, const std::vector<const Message*>& batch) const {
+    BatchResult out;
+    if (!res.ok()) {
+      out.status = BatchStatus::retry_batch;
+      out.reason = std::string("transport ") + transport_error_kind_name(res.error().kind);
+      out.maybe_applied = res.error().maybe_applied;
+      return out;
+    }
+    const Response& r = *res;
+    out.retry_after = retry_after(r);
+    if (r.ok()) {
+      nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
+      if (b.is_discarded() || !b.is_object()) {
+        // The API answered 2xx but we cannot read what it applied: retry (writes are idempotent).
+        out.status = BatchStatus::retry_batch;
+        out.reason = "HTTP " + std::to_string(r.status) + " with an unreadable body";
+        out.maybe_applied = true;
+        return out;
+      }
+      return per_record(b, batch);
+    }
+    std::string code;
+    out.reason = describe_error(r, &code);
+    if (code == "RequestFieldsTypesMismatched") {
+      out.status = BatchStatus::retry_individual;
+    } else if (r.status == 413) {
+      out.status = BatchStatus::retry_individual;
+      out.too_large = true;
+    } else if (retry_batch_status(r.status)) {
+      out.status = BatchStatus::retry_batch;
+    } else if (r.status == 408 || r.status == 409) {
+      out.status = BatchStatus::retry_individual;
+    } else {
+      out.status = BatchStatus::cannot_retry;
+    }
+    return out;
+  }
+
+  // Per-record verdicts from a 2xx bulk body. Keys are unique within the batch,
+  // so each failure names exactly one record.
+  BatchResult per_record(const nlohmann::json& b, const std::vector<const Message*>& batch) const {
+    std::map<std::string, std::string> failed_keys;  // "email:x" → reason
+    std::set<std::string> disallowed;
+    auto collect = [&](const nlohmann::json& arr, const char* prefix, const std::string& reason) {
+      if (!arr.is_array()) return;
+      for (const auto& v : arr)
+        if (v.is_string()) failed_keys.emplace(std::string(prefix) + v.get<std::string>(), reason);
+    };
+    const bool lists = ep_.kind == Kind::subscribe || ep_.kind == Kind::unsubscribe;
+    collect(b.value("invalidEmails", nlohmann::json()), "email:", "invalid email (invalidEmails)");
+    collect(b.value("invalidUserIds", nlohmann::json()), "userId:", "invalid userId (invalidUserIds)");
+    collect(b.value("validEmailFailures", nlohmann::json()), "email:", "rejected (validEmailFailures)");
+    collect(b.value("validUserIdFailures", nlohmann::json()), "userId:", "rejected (validUserIdFailures)");
+    if (b.contains("disallowedEventNames") && b["disallowedEventNames"].is_array())
+      for (const auto& v : b["disallowedEventNames"])
+        if (v.is_string()) disallowed.insert(v.get<std::string>());
+    if (b.contains("failedUpdates") && b["failedUpdates"].is_object()) {
+      const auto& f = b["failedUpdates"];
+      for (auto it = f.begin(); it != f.end(); ++it) {
+        const std::string& list = it.key();
+        // Lists: forgotten users count as success; notFound on unsubscribe too (as the reference does).
+        if (lists && list.rfind("forgotten", 0) == 0) continue;
+        if (ep_.kind == Kind::unsubscribe && list.rfind("notFound", 0) == 0) continue;
+        bool emails = list.find("Emails") != std::string::npos;
+        std::string what = list.rfind("invalidEmails", 0) == 0     ? "invalid email"
+                           : list.rfind("invalidUserIds", 0) == 0  ? "invalid userId"
+                           : list.rfind("notFound", 0) == 0        ? "user not found"
+                           : list.rfind("forgotten", 0) == 0       ? "forgotten user"
+                           : list.rfind("conflict", 0) == 0        ? "email and userId conflict"
+                           : list.rfind("invalidData", 0) == 0     ? "invalid data"
+                                                                   : "rejected";
+        collect(it.value(), emails ? "email:" : "userId:", what + " (failedUpdates." + list + ")");
+      }
+    }
+    BatchResult out;
+    out.status = BatchStatus::success;
+    if (failed_keys.empty() && disallowed.empty()) return out;
+    out.status = BatchStatus::partial_success;
+    for (const Message* m : batch) {
+      MessageResult mr{m->id, Verdict::ok, ""};
+      for (const auto& k : m->keys) {
+        auto f = failed_keys.find(k);
+        if (f != failed_keys.end()) {
+          mr.verdict = Verdict::fail;
+          mr.reason = f->second;
+          break;
+        }
+      }
+      if (mr.verdict == Verdict::ok && !disallowed.empty()) {
+        nlohmann::json item = nlohmann::json::parse(m->body, nullptr, false);
+        std::string name = str(item, "eventName");
+        if (disallowed.count(name)) {
+          mr.verdict = Verdict::fail;
+          mr.reason = "disallowed event name \"" + name + "\" (disallowedEventNames)";
+        }
+      }
+      out.results.push_back(std::move(mr));
+    }
+    return out;
+  }
+
+  OneResult classify_one(const HttpResult& res, const Message& m) const {
+    OneResult out;
+    if (!res.ok()) {
+      out.verdict = Verdict::retry;
+      out.reason = std::string("transport ") + transport_error_kind_name(res.error().kind);
+      out.maybe_applied = res.error().maybe_applied;
+      return out;
+    }
+    const Response& r = *res;
+    out.retry_after = retry_after(r);
+    if (r.ok()) {
+      nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
+      if (b.is_discarded() || !b.is_object()) {
+        out.verdict = Verdict::retry;
+        out.reason = "HTTP " + std::to_string(r.status) + " with an unreadable body";
+        out.maybe_applied = true;
+        return out;
+      }
+      std::string msg = str(b, "msg");
+      if (msg.find("is disallowed from tracking") != std::string::npos) {
+        out.verdict = Verdict::fail;
+        out.reason = "disallowed event name: " + msg;
+        return out;
+      }
+      if (ep_.kind == Kind::subscribe || ep_.kind == Kind::unsubscribe) {
+        std::vector<const Message*> one{&m};
+        BatchResult br = per_record(b, one);
+        if (br.status == BatchStatus::partial_success && br.results[0].verdict == Verdict::fail) {
+          out.verdict = Verdict::fail;
+          out.reason = br.results[0].reason;
+        }
+      }
+      return out;
+    }
+    std::string code;
+    out.reason = describe_error(r, &code);
+    if (r.status == 413) {
+      out.verdict = Verdict::fail;
+      out.too_large = true;
+    } else if (code == "RequestFieldsTypesMismatched") {
+      out.verdict = Verdict::fail;
+    } else if (r.status == 0 || r.status == 408 || r.status == 429 || r.status >= 500) {
+      out.verdict = Verdict::retry;
+    } else {
+      out.verdict = Verdict::fail;
+    }
+    return out;
+  }
+
+  DeliveryContext& ctx_;
+  RateLimiter& limiter_;
+  std::string host_;
+  std::string api_key_;
+  const Endpoint& ep_;
+  std::int64_t list_id_;
+  BatchLimits limits_;
+};
+
+class IterableDestination final : public Destination, public BatchRoutes {
+ public:
+  IterableDestination(DeliveryContext& ctx, const Config& config, ProcessorConfig processor)
+      : ctx_(ctx),
+        host_(config.string("host")),
+        api_key_(config.secret("api_key").value),
+        limits_{.records_max = config.integer("records_max"),
+                .bytes_max = config.size("request_bytes_max"),
+                .envelope_bytes = 0,
+                .separator_bytes = 1},
+        limiter_(ctx.loop, config.integer("requests_per_second")),
+        router_(ctx.loop, *this, std::move(processor), ctx.jobs) {
+    ctx.loop.trace().add_secret(api_key_);
+  }
+
+  Result<Routed> route(const Record& record) override {
+    DS_TRY(Transformed t, transform(record));
+    std::string key = std::to_string(static_cast<int>(t.kind)) + ":" + std::to_string(t.list_id);
+    auto it = handlers_.find(key);
+    if (it == handlers_.end()) {
+      it = handlers_
+               .emplace(key, std::make_unique<IterableHandler>(ctx_, limiter_, host_, api_key_, t.kind, t.list_id,
+                                                               limits_))
+               .first;
+    }
+    Routed out;
+    out.handler = it->second.get();
+    out.message.id = record.id;
+    out.message.keys = keys_of(t.item);
+    out.message.body = t.item.dump();
+    return out;
+  }
+
+  Task<void> deliver(Record record) override { co_await router_.deliver(std::move(record)); }
+  Task<void> drain() override { co_await router_.drain(); }
+
+  nlohmann::json stats() const override {
+    ProcessorStats s = router_.stats();
+    return {{"batches", s.batches},         {"singles", s.singles},
+            {"splits", s.splits},           {"batch_retries", s.batch_retries},
+            {"retry_after_waits", s.retry_after_waits}, {"in_flight_max", s.in_flight_max},
+            {"buffered_max", s.buffered_max}, {"endpoints", router_.processors().size()},
+            {"rate_limit_waits", limiter_.waits()}};
+  }
+
+ private:
+  DeliveryContext& ctx_;
+  std::string host_;
+  std::string api_key_;
+  BatchLimits limits_;
+  RateLimiter limiter_;
+  std::map<std::string, std::unique_ptr<IterableHandler>> handlers_;  // before router_: outlives it
+  Router router_;
+};
+
+std::vector<ConfigKey> schema() {
+  ProcessorConfig d;  // the destination's own defaults over the peer's
+  d.flush_queue_size = 1000;
+  d.flush_interval = std::chrono::seconds(5);
+  d.max_retries = 5;
+  d.retry.delay_initial = std::chrono::seconds(1);
+  d.retry.delay_max = std::chrono::minutes(2);
+  d.retry.elapsed_max = std::chrono::hours(3);
+  d.individual_concurrency = 4;
+  d.max_buffer_size = 10000;
+  d.max_async_requests = 4;
+  std::vector<ConfigKey> keys = {
+      {"api_key", ConfigType::secret, nullptr, "Iterable API key (sent as the Api-Key header)"},
+      {"host", ConfigType::string, "api.iterable.com", "API host (api.eu.iterable.com for the EU)"},
+      {"records_max", ConfigType::integer, 1000, "items per request (Iterable's limit is 1000)", 1, 1000},
+      {"request_bytes_max", ConfigType::size, "4MB", "bytes per request body (Iterable's limit is 4 MB)", 1,
+       4'000'000},
+      {"requests_per_second", ConfigType::integer, 10,
+       "client-side pacing per endpoint (Iterable: 10 req/s per project on bulk endpoints; 0 = off)", 0, 100000},
+  };
+  for (auto& k : processor_config_keys(d)) keys.push_back(std::move(k));
+  return keys;
+}
+
+Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
+  static const char* kTypes[] = {"track", "track", "track", "identify", "subscribe", "subscriptions"};
+  std::string type = o.type.empty() ? kTypes[rng.below(6)] : o.type;
+  Record r;
+  r.id = id;
+  r.stream = type == "track" ? "events" : "users";
+  // Emails are unique per record, so every record's effect is distinguishable.
+  std::string email = "user" + std::to_string(id) + "@example.com";
+  if (rng.chance(o.invalid)) email = "user" + std::to_string(id) + "-at-example.com";  // invalid
+  nlohmann::json p = {{"type", type}, {"email", email}};
+  if (type == "track") {
+    static const char* kEvents[] = {"purchase", "page_view", "signup", "cart_add"};
+    p["eventName"] = kEvents[rng.below(4)];
+    p["createdAt"] = 1'704'067'200 + static_cast<std::int64_t>(id);
+    p["dataFields"] = {{"amount", static_cast<std::int64_t>(rng.below(10000))}, {"seq", id}};
+  } else if (type == "identify") {
+    p["dataFields"] = {{"plan", rng.chance(1, 2) ? "pro" : "free"}, {"seq", id}};
+  } else if (type == "subscribe") {
+    p["listId"] = 100 + static_cast<std::int64_t>(rng.below(3));
+  } else if (type == "subscriptions") {
+    p["emailListIds"] = {100 + static_cast<std::int64_t>(rng.below(3))};
+  }
+  if (o.payload_bytes > 0) {
+    std::string pad(static_cast<std::size_t>(o.payload_bytes), 'x');
+    p["dataFields"]["pad"] = pad;
+  }
+  r.payload = std::move(p);
+  return r;
+}
+
+}  // namespace
+
+DestinationEntry iterable_destination() {
+  DestinationEntry e;
+  e.name = "iterable";
+  e.about = "Iterable bulk endpoints (trackBulk, bulkUpdate, lists, subscriptions) on the batch path";
+  e.fake = "iterable";
+  e.host = "api.iterable.com";
+  e.schema = schema();
+  e.capabilities.limits = BatchLimits{.records_max = 1000, .bytes_max = 4'000'000};
+  e.capabilities.delivery = DeliverySemantics::exactly_once;
+  e.capabilities.retryable_statuses = {408, 409, 429, 500, 502, 503, 504};
+  e.capabilities.idempotent_writes = true;
+  e.capabilities.rate_per_second = 10;
+  e.make = [](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
+    DS_TRY(ProcessorConfig p, processor_config_from(config));
+    return std::unique_ptr<Destination>(std::make_unique<IterableDestination>(ctx, config, std::move(p)));
+  };
+  e.effects = [](const Record& r, const Config&) -> std::vector<std::string> {
+    auto t = transform(r);
+    if (!t.ok()) return {};
+    nlohmann::json item = t->item;
+    if (t->kind == Kind::subscribe || t->kind == Kind::unsubscribe) item["listId"] = t->list_id;
+    return {oracle_key(endpoint(t->kind).effect, item)};
+  };
+  e.generate = generate;
+  e.fake_options = [](const Config& config) -> nlohmann::json {
+    return {{"api_key", config.secret("api_key").value}};
+  };
+  return e;
+}
+
+}  // namespace destsim

@@ -1,0 +1,49 @@
+#include "fakes/catalog.h"
+
+#include "fakes/iterable/iterable_api.h"
+#include "fakes/scripted/scripted_api.h"
+#include "framework/json_in.h"
+
+namespace destsim {
+
+namespace {
+
+Result<std::unique_ptr<FakeApi>> make_scripted(const nlohmann::json& options, const std::string& where) {
+  JsonIn in(options, where);
+  ScriptedApiOptions o;
+  if (!options.is_null()) {
+    DS_CHECK(in.only_keys({"fail_count", "rate_limit_count", "content_too_large_count"}));
+    if (in.has("fail_count")) { DS_TRY(o.fail_count, in.at("fail_count").integer(0)); }
+    if (in.has("rate_limit_count")) { DS_TRY(o.rate_limit_count, in.at("rate_limit_count").integer(0)); }
+    if (in.has("content_too_large_count")) {
+      DS_TRY(o.content_too_large_count, in.at("content_too_large_count").integer(0));
+    }
+  }
+  return std::unique_ptr<FakeApi>(std::make_unique<ScriptedApi>(o));
+}
+
+Result<std::unique_ptr<FakeApi>> make_iterable(const nlohmann::json& options, const std::string& where) {
+  DS_TRY(IterableApiOptions o, IterableApiOptions::from_json(options, where));
+  return std::unique_ptr<FakeApi>(std::make_unique<IterableApi>(std::move(o)));
+}
+
+}  // namespace
+
+const std::vector<FakeEntry>& fake_catalog() {
+  static const std::vector<FakeEntry> catalog = {
+      {"scripted",
+       "generic fake with the Iterable Go client's fake-transport semantics (queued, 500s, 429s, 413s, success)",
+       make_scripted},
+      {"iterable", "Iterable's bulk API: users, events, lists, subscriptions; validation, 413, rate limits",
+       make_iterable},
+  };
+  return catalog;
+}
+
+const FakeEntry* find_fake(const std::string& name) {
+  for (const auto& e : fake_catalog())
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+}  // namespace destsim

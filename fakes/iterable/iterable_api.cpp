@@ -1,0 +1,525 @@
+#include "fakes/iterable/iterable_api.h"
+
+#include <algorithm>
+
+#include "framework/json_in.h"
+#include "framework/oracle.h"
+#include "framework/trace.h"
+
+namespace destsim {
+
+namespace {
+
+constexpr std::int64_t kUnit = 1'000'000'000;  // token units per request
+
+// A deliberately simple, strict email check: local@domain.tld, no spaces.
+bool valid_email(const std::string& e) {
+  auto at = e.find('@');
+  if (at == std::string::npos || at == 0 || e.find('@', at + 1) != std::string::npos) return false;
+  auto dot = e.find('.', at + 2);
+  if (dot == std::string::npos || dot + 1 >= e.size()) return false;
+  for (char c : e)
+    if (c == ' ' || c == ',' || c == '<' || c == '>') return false;
+  return true;
+}
+
+const char* json_type(const nlohmann::json& v) {
+  if (v.is_boolean()) return "boolean";
+  if (v.is_number_integer() || v.is_number_unsigned()) return "long";
+  if (v.is_number_float()) return "double";
+  if (v.is_string()) return "string";
+  if (v.is_object()) return "object";
+  if (v.is_array()) return "array";
+  return "null";
+}
+
+std::string str_field(const nlohmann::json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
+  return j[key].get<std::string>();
+}
+
+Response error(int status, const std::string& code, const std::string& msg, nlohmann::json params = nullptr) {
+  return json_response(status, {{"msg", msg}, {"code", code}, {"params", params}});
+}
+
+nlohmann::json failed_updates_skeleton(bool users) {
+  nlohmann::json f = {{"invalidEmails", nlohmann::json::array()},   {"invalidUserIds", nlohmann::json::array()},
+                      {"notFoundEmails", nlohmann::json::array()},  {"notFoundUserIds", nlohmann::json::array()},
+                      {"forgottenEmails", nlohmann::json::array()}, {"forgottenUserIds", nlohmann::json::array()}};
+  if (users) {
+    f["conflictEmails"] = nlohmann::json::array();
+    f["conflictUserIds"] = nlohmann::json::array();
+    f["invalidDataEmails"] = nlohmann::json::array();
+    f["invalidDataUserIds"] = nlohmann::json::array();
+  }
+  return f;
+}
+
+}  // namespace
+
+Result<IterableApiOptions> IterableApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
+  IterableApiOptions o;
+  if (j.is_null()) return o;
+  JsonIn in(j, where);
+  DS_CHECK(in.only_keys({"api_key", "disallowed_event_names", "items_max", "body_bytes_max", "rate_per_second",
+                         "burst", "retry_after", "list_ids"}));
+  if (in.has("api_key")) {
+    const auto& k = j["api_key"];
+    if (k.is_object() && k.contains("secret") && k["secret"].is_string()) o.api_key = k["secret"];
+    else { DS_TRY(o.api_key, in.at("api_key").string()); }
+  }
+  if (in.has("disallowed_event_names")) {
+    JsonIn a = in.at("disallowed_event_names");
+    DS_CHECK(a.array());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      DS_TRY(std::string n, a.at(i).string());
+      o.disallowed_event_names.push_back(n);
+    }
+  }
+  if (in.has("items_max")) { DS_TRY(o.items_max, in.at("items_max").integer(1)); }
+  if (in.has("body_bytes_max")) { DS_TRY(o.body_bytes_max, in.at("body_bytes_max").size_bytes()); }
+  if (in.has("rate_per_second")) { DS_TRY(o.rate_per_second, in.at("rate_per_second").integer(0)); }
+  if (in.has("burst")) { DS_TRY(o.burst, in.at("burst").integer(1)); }
+  if (in.has("retry_after")) { DS_TRY(o.retry_after, in.at("retry_after").boolean()); }
+  if (in.has("list_ids")) {
+    JsonIn a = in.at("list_ids");
+    DS_CHECK(a.array());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      DS_TRY(std::int64_t id, a.at(i).integer());
+      o.list_ids.push_back(id);
+    }
+  }
+  return o;
+}
+
+IterableApi::IterableApi(IterableApiOptions options) : options_(std::move(options)) {}
+
+void IterableApi::reset() {
+  users_.clear();
+  by_email_.clear();
+  by_user_id_.clear();
+  events_.clear();
+  anonymous_events_ = 0;
+  lists_.clear();
+  field_types_.clear();
+  applied_.clear();
+  buckets_.clear();
+  requests_ = 0;
+  next_user_ = 0;
+}
+
+std::int64_t IterableApi::applied(const std::string& key) const {
+  auto it = applied_.find(key);
+  return it == applied_.end() ? 0 : it->second;
+}
+
+void IterableApi::count(std::string_view effect, const nlohmann::json& item) { ++applied_[oracle_key(effect, item)]; }
+
+bool IterableApi::take_token(const std::string& path, Time now, Duration* wait) {
+  if (options_.rate_per_second <= 0) return true;
+  Bucket& b = buckets_[path];
+  const std::int64_t cap = options_.burst * kUnit;
+  if (!b.init) {
+    b.init = true;
+    b.units = cap;
+    b.last = now;
+  }
+  Int128 refill = static_cast<Int128>((now - b.last).count()) * options_.rate_per_second;
+  b.units = static_cast<std::int64_t>(std::min<Int128>(cap, b.units + refill));
+  b.last = now;
+  if (b.units >= kUnit) {
+    b.units -= kUnit;
+    return true;
+  }
+  std::int64_t missing = kUnit - b.units;
+  *wait = Duration((missing + options_.rate_per_second - 1) / options_.rate_per_second);
+  return false;
+}
+
+std::string IterableApi::type_mismatch(const std::string& scope, const nlohmann::json& fields) const {
+  if (!fields.is_object()) return "";
+  for (auto it = fields.begin(); it != fields.end(); ++it) {
+    if (it.value().is_null()) continue;
+    auto known = field_types_.find(scope + "." + it.key());
+    if (known == field_types_.end()) continue;
+    std::string got = json_type(it.value());
+    bool compatible = known->second == got || (known->second == "double" && got == "long");
+    if (!compatible) return it.key() + ": expected " + known->second + ", got " + got;
+  }
+  return "";
+}
+
+void IterableApi::learn_types(const std::string& scope, const nlohmann::json& fields) {
+  if (!fields.is_object()) return;
+  for (auto it = fields.begin(); it != fields.end(); ++it) {
+    if (it.value().is_null()) continue;
+    field_types_.emplace(scope + "." + it.key(), json_type(it.value()));
+  }
+}
+
+IterableApi::User* IterableApi::find_user(const std::string& email, const std::string& user_id) {
+  if (!email.empty()) {
+    auto it = by_email_.find(email);
+    if (it != by_email_.end()) return &users_.at(it->second);
+  }
+  if (!user_id.empty()) {
+    auto it = by_user_id_.find(user_id);
+    if (it != by_user_id_.end()) return &users_.at(it->second);
+  }
+  return nullptr;
+}
+
+IterableApi::User& IterableApi::upsert_user(const std::string& email, const std::string& user_id) {
+  if (User* u = find_user(email, user_id)) {
+    if (!email.empty() && u->email.empty()) {
+      u->email = email;
+      by_email_[email] = u->key;
+    }
+    if (!user_id.empty() && u->user_id.empty()) {
+      u->user_id = user_id;
+      by_user_id_[user_id] = u->key;
+    }
+    return *u;
+  }
+  std::string key = "u" + std::to_string(++next_user_);
+  User& u = users_[key];
+  u.key = key;
+  u.email = email;
+  u.user_id = user_id;
+  if (!email.empty()) by_email_[email] = key;
+  if (!user_id.empty()) by_user_id_[user_id] = key;
+  return u;
+}
+
+Response IterableApi::handle(const Request& request, Time now) {
+  ++requests_;
+  return route(request, now);
+}
+
+Response IterableApi::route(const Request& request, Time now) {
+  const std::string path(request.path_only());
+  auto key = request.headers.get("Api-Key");
+  if (!key || key->empty() || (!options_.api_key.empty() && *key != options_.api_key)) {
+    return error(401, "BadApiKey", "Invalid API key", {{"endpoint", path}});
+  }
+  static const std::map<std::string, Kind> kinds = {
+      {"/api/events/trackBulk", Kind::track_bulk},
+      {"/api/events/track", Kind::track},
+      {"/api/users/bulkUpdate", Kind::bulk_update},
+      {"/api/users/update", Kind::update},
+      {"/api/lists/subscribe", Kind::subscribe},
+      {"/api/lists/unsubscribe", Kind::unsubscribe},
+      {"/api/users/bulkUpdateSubscriptions", Kind::bulk_subs},
+      {"/api/users/updateSubscriptions", Kind::subs},
+  };
+  auto k = kinds.find(path);
+  if (k == kinds.end()) return error(404, "NotFound", "[" + path + "] Not found");
+  if (request.method != "POST") return error(405, "MethodNotAllowed", "[" + path + "] expects POST");
+  Duration wait{0};
+  if (!take_token(path, now, &wait)) {
+    Response r = error(429, "RateLimitExceeded", "[" + path + "] Rate limit exceeded");
+    if (options_.retry_after) {
+      r.headers.set("Retry-After", std::to_string(std::max<std::int64_t>(
+                                       1, std::chrono::ceil<std::chrono::seconds>(wait).count())));
+    }
+    return r;
+  }
+  if (static_cast<std::int64_t>(request.body.size()) > options_.body_bytes_max) {
+    return error(413, "PayloadTooLarge", "[" + path + "] Request body exceeds " +
+                                             std::to_string(options_.body_bytes_max) + " bytes");
+  }
+  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return error(400, "BadJsonBody", "[" + path + "] Invalid JSON body");
+  }
+  switch (k->second) {
+    case Kind::track_bulk: return track(body, true, path);
+    case Kind::track: return track(body, false, path);
+    case Kind::bulk_update: return update_users(body, true, path);
+    case Kind::update: return update_users(body, false, path);
+    case Kind::subscribe: return lists(body, true, path);
+    case Kind::unsubscribe: return lists(body, false, path);
+    case Kind::bulk_subs: return subscriptions(body, true, path);
+    case Kind::subs: return subscriptions(body, false, path);
+  }
+  return error(500, "Internal", "unreachable");
+}
+
+Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_view endpoint) {
+  std::vector<nlohmann::json> items;
+  if (bulk) {
+    if (!body.contains("events") || !body["events"].is_array())
+      return error(400, "BadParams", "[" + std::string(endpoint) + "] events: expected an array");
+    if (static_cast<std::int64_t>(body["events"].size()) > options_.items_max)
+      return error(400, "BatchTooLarge", "at most " + std::to_string(options_.items_max) + " events per request");
+    for (const auto& e : body["events"]) items.push_back(e);
+  } else {
+    items.push_back(body);
+  }
+  // Field types are checked for the whole request first: a mismatch rejects it all.
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::string m = type_mismatch("event", items[i].value("dataFields", nlohmann::json::object()));
+    if (!m.empty()) {
+      return error(400, "RequestFieldsTypesMismatched", "Request fields types mismatched",
+                   {{"validationErrors", {{(bulk ? "events[" + std::to_string(i) + "]." : std::string()) +
+                                               "dataFields." + m.substr(0, m.find(':')),
+                                           m}}}});
+    }
+  }
+  nlohmann::json res = {{"successCount", 0},
+                        {"failCount", 0},
+                        {"invalidEmails", nlohmann::json::array()},
+                        {"invalidUserIds", nlohmann::json::array()},
+                        {"disallowedEventNames", nlohmann::json::array()},
+                        {"filteredOutFields", nlohmann::json::array()},
+                        {"createdFields", nlohmann::json::array()},
+                        {"failedUpdates", failed_updates_skeleton(false)}};
+  std::int64_t ok = 0, failed = 0;
+  for (const auto& e : items) {
+    std::string email = str_field(e, "email"), user_id = str_field(e, "userId"), name = str_field(e, "eventName");
+    auto fail = [&](const char* list, const std::string& value, bool top_level) {
+      ++failed;
+      if (top_level) res[list].push_back(value);
+      else res["failedUpdates"][list].push_back(value);
+    };
+    if (name.empty()) {
+      if (!bulk) return error(400, "BadParams", "eventName: required");
+      fail("invalidEmails", email.empty() ? user_id : email, true);
+      continue;
+    }
+    if (email.empty() && user_id.empty()) {
+      if (!bulk) return error(400, "BadParams", "email or userId: required");
+      ++failed;
+      continue;
+    }
+    if (!email.empty() && !valid_email(email)) {
+      if (!bulk) return error(400, "InvalidEmailAddressError", "Invalid email: " + email);
+      fail("invalidEmails", email, true);
+      continue;
+    }
+    if (std::find(options_.disallowed_event_names.begin(), options_.disallowed_event_names.end(), name) !=
+        options_.disallowed_event_names.end()) {
+      if (!bulk) return json_response(200, {{"msg", "Event name " + name + " is disallowed from tracking"},
+                                            {"code", "Success"},
+                                            {"params", nullptr}});
+      ++failed;
+      res["disallowedEventNames"].push_back(name);
+      continue;
+    }
+    if (email.empty() && !find_user("", user_id)) {
+      if (!bulk) return error(400, "NotFound", "userId not found: " + user_id);
+      fail("notFoundUserIds", user_id, false);
+      continue;
+    }
+    // New fields become known; created fields are reported.
+    const nlohmann::json fields = e.value("dataFields", nlohmann::json::object());
+    for (auto it = fields.begin(); fields.is_object() && it != fields.end(); ++it) {
+      if (!field_types_.count("event." + it.key())) res["createdFields"].push_back(it.key());
+    }
+    learn_types("event", fields);
+    upsert_user(email, user_id);
+    std::string id = str_field(e, "id");
+    if (id.empty()) {
+      ++anonymous_events_;
+    } else {
+      events_[id] = e;  // an existing id is updated, not duplicated
+    }
+    count("iterable.event", e);
+    ++ok;
+  }
+  if (!bulk) return json_response(200, {{"msg", "Event with id: " + str_field(items[0], "id") + " tracked."},
+                                        {"code", "Success"},
+                                        {"params", {{"id", str_field(items[0], "id")}}}});
+  res["successCount"] = ok;
+  res["failCount"] = failed;
+  return json_response(200, res);
+}
+
+Response IterableApi::update_users(const nlohmann::json& body, bool bulk, std::string_view endpoint) {
+  std::vector<nlohmann::json> items;
+  if (bulk) {
+    if (!body.contains("users") || !body["users"].is_array())
+      return error(400, "BadParams", "[" + std::string(endpoint) + "] users: expected an array");
+    if (static_cast<std::int64_t>(body["users"].size()) > options_.items_max)
+      return error(400, "BatchTooLarge", "at most " + std::to_string(options_.items_max) + " users per request");
+    for (const auto& u : body["users"]) items.push_back(u);
+  } else {
+    items.push_back(body);
+  }
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::string m = type_mismatch("user", items[i].value("dataFields", nlohmann::json::object()));
+    if (!m.empty()) {
+      return error(400, "RequestFieldsTypesMismatched", "Request fields types mismatched",
+                   {{"validationErrors", {{(bulk ? "users[" + std::to_string(i) + "]." : std::string()) +
+                                               "dataFields." + m.substr(0, m.find(':')),
+                                           m}}}});
+    }
+  }
+  nlohmann::json res = {{"successCount", 0},
+                        {"failCount", 0},
+                        {"invalidEmails", nlohmann::json::array()},
+                        {"invalidUserIds", nlohmann::json::array()},
+                        {"filteredOutFields", nlohmann::json::array()},
+                        {"createdFields", nlohmann::json::array()},
+                        {"noOpEmails", nlohmann::json::array()},
+                        {"noOpUserIds", nlohmann::json::array()},
+                        {"failedUpdates", failed_updates_skeleton(true)}};
+  std::int64_t ok = 0, failed = 0;
+  for (const auto& u : items) {
+    std::string email = str_field(u, "email"), user_id = str_field(u, "userId");
+    if (email.empty() && user_id.empty()) {
+      if (!bulk) return error(400, "BadParams", "email or userId: required");
+      ++failed;
+      continue;
+    }
+    if (!email.empty() && !valid_email(email)) {
+      if (!bulk) return error(400, "InvalidEmailAddressError", "Invalid email: " + email);
+      ++failed;
+      res["failedUpdates"]["invalidEmails"].push_back(email);
+      continue;
+    }
+    // An email and a userId that belong to two different users conflict.
+    User* by_e = email.empty() ? nullptr : find_user(email, "");
+    User* by_u = user_id.empty() ? nullptr : find_user("", user_id);
+    if (by_e && by_u && by_e != by_u) {
+      if (!bulk) return error(409, "Conflict", "email and userId belong to different users");
+      ++failed;
+      res["failedUpdates"]["conflictEmails"].push_back(email);
+      continue;
+    }
+    const nlohmann::json fields = u.value("dataFields", nlohmann::json::object());
+    learn_types("user", fields);
+    User& user = upsert_user(email, user_id);
+    if (fields.is_object()) user.data_fields.update(fields);
+    count("iterable.user", u);
+    ++ok;
+  }
+  if (!bulk) return json_response(200, {{"msg", "User updated"}, {"code", "Success"}, {"params", nullptr}});
+  res["successCount"] = ok;
+  res["failCount"] = failed;
+  return json_response(200, res);
+}
+
+Response IterableApi::lists(const nlohmann::json& body, bool subscribe, std::string_view /*endpoint*/) {
+  if (!body.contains("listId") || !body["listId"].is_number_integer())
+    return error(400, "BadParams", "listId: expected an integer");
+  std::int64_t list_id = body["listId"].get<std::int64_t>();
+  if (!options_.list_ids.empty() &&
+      std::find(options_.list_ids.begin(), options_.list_ids.end(), list_id) == options_.list_ids.end()) {
+    return error(400, "BadParams", "listId " + std::to_string(list_id) + " does not exist");
+  }
+  if (!body.contains("subscribers") || !body["subscribers"].is_array())
+    return error(400, "BadParams", "subscribers: expected an array");
+  if (static_cast<std::int64_t>(body["subscribers"].size()) > options_.items_max)
+    return error(400, "BatchTooLarge", "at most " + std::to_string(options_.items_max) + " subscribers per request");
+  nlohmann::json res = {{"successCount", 0}, {"failCount", 0}, {"failedUpdates", failed_updates_skeleton(true)}};
+  std::int64_t ok = 0, failed = 0;
+  auto& members = lists_[list_id];
+  for (const auto& s : body["subscribers"]) {
+    std::string email = str_field(s, "email"), user_id = str_field(s, "userId");
+    if (!email.empty() && !valid_email(email)) {
+      ++failed;
+      res["failedUpdates"]["invalidEmails"].push_back(email);
+      continue;
+    }
+    if (email.empty() && user_id.empty()) {
+      ++failed;
+      continue;
+    }
+    if (email.empty() && !find_user("", user_id)) {
+      ++failed;
+      res["failedUpdates"]["notFoundUserIds"].push_back(user_id);
+      continue;
+    }
+    std::string member = email.empty() ? "userId:" + user_id : "email:" + email;
+    if (subscribe) {
+      upsert_user(email, user_id);
+      members.insert(member);
+    } else {
+      members.erase(member);
+    }
+    nlohmann::json item = s;
+    item["listId"] = list_id;
+    count(subscribe ? "iterable.subscribe" : "iterable.unsubscribe", item);
+    ++ok;
+  }
+  res["successCount"] = ok;
+  res["failCount"] = failed;
+  return json_response(200, res);
+}
+
+Response IterableApi::subscriptions(const nlohmann::json& body, bool bulk, std::string_view /*endpoint*/) {
+  std::vector<nlohmann::json> items;
+  if (bulk) {
+    if (!body.contains("updateSubscriptionsRequests") || !body["updateSubscriptionsRequests"].is_array())
+      return error(400, "BadParams", "updateSubscriptionsRequests: expected an array");
+    if (static_cast<std::int64_t>(body["updateSubscriptionsRequests"].size()) > options_.items_max)
+      return error(400, "BatchTooLarge", "at most " + std::to_string(options_.items_max) + " requests");
+    for (const auto& r : body["updateSubscriptionsRequests"]) items.push_back(r);
+  } else {
+    items.push_back(body);
+  }
+  nlohmann::json res = {{"successCount", 0},
+                        {"failCount", 0},
+                        {"invalidEmails", nlohmann::json::array()},
+                        {"invalidUserIds", nlohmann::json::array()},
+                        {"validEmailFailures", nlohmann::json::array()},
+                        {"validUserIdFailures", nlohmann::json::array()}};
+  std::int64_t ok = 0, failed = 0;
+  for (const auto& r : items) {
+    std::string email = str_field(r, "email"), user_id = str_field(r, "userId");
+    if (!email.empty() && !valid_email(email)) {
+      if (!bulk) return error(400, "InvalidEmailAddressError", "Invalid email: " + email);
+      ++failed;
+      res["invalidEmails"].push_back(email);
+      continue;
+    }
+    if (email.empty() && user_id.empty()) {
+      if (!bulk) return error(400, "BadParams", "email or userId: required");
+      ++failed;
+      continue;
+    }
+    if (email.empty() && !find_user("", user_id)) {
+      if (!bulk) return error(400, "NotFound", "userId not found: " + user_id);
+      ++failed;
+      res["invalidUserIds"].push_back(user_id);
+      continue;
+    }
+    User& u = upsert_user(email, user_id);
+    nlohmann::json subs = r;  // overwrites rather than merges (Iterable's documented behaviour)
+    subs.erase("email");
+    subs.erase("userId");
+    u.subscriptions = subs;
+    count("iterable.subscriptions", r);
+    ++ok;
+  }
+  if (!bulk) return json_response(200, {{"msg", "Subscriptions updated"}, {"code", "Success"}, {"params", nullptr}});
+  res["successCount"] = ok;
+  res["failCount"] = failed;
+  return json_response(200, res);
+}
+
+nlohmann::json IterableApi::accepted() const {
+  nlohmann::json users = nlohmann::json::array();
+  for (const auto& [key, u] : users_) {
+    nlohmann::json j = {{"dataFields", u.data_fields}};
+    if (!u.email.empty()) j["email"] = u.email;
+    if (!u.user_id.empty()) j["userId"] = u.user_id;
+    if (!u.subscriptions.is_null()) j["subscriptions"] = u.subscriptions;
+    users.push_back(j);
+  }
+  nlohmann::json lists = nlohmann::json::object();
+  for (const auto& [id, members] : lists_) lists[std::to_string(id)] = members;
+  return {{"requests", requests_},
+          {"events", events_.size() + static_cast<std::size_t>(anonymous_events_)},
+          {"event_ids", [&] {
+             nlohmann::json ids = nlohmann::json::array();
+             for (const auto& [id, _] : events_) ids.push_back(id);
+             return ids;
+           }()},
+          {"users", users},
+          {"lists", lists},
+          {"applied", applied_}};
+}
+
+}  // namespace destsim

@@ -1,0 +1,111 @@
+// iterable_api.h — a stateful fake of Iterable's bulk API (APIS.md §4).
+//
+// Models users (by email and by userId, with typed dataFields), events (an event
+// `id` updates the existing event instead of adding one, as Iterable documents),
+// list memberships and subscription preferences, and validates like the real API:
+// Api-Key (401 BadApiKey), JSON body (400 BadJsonBody), invalid emails, unknown
+// userIds, disallowed event names, and field types (the first type a field is
+// seen with is its type; a later mismatch is 400 RequestFieldsTypesMismatched).
+// It is stricter than the real service where the real one is vague:
+//   - more than `items_max` (1000) items per request → 400 BatchTooLarge;
+//   - a body over `body_bytes_max` (4 MB) → 413 (UNCONFIRMED for the real API);
+//   - a token bucket per endpoint path (`rate_per_second`, `burst`) → 429, with
+//     `Retry-After` in whole seconds when `retry_after` is set (UNCONFIRMED for
+//     the real API, so configurable; on by default).
+// Endpoints: events/trackBulk, events/track, users/bulkUpdate, users/update,
+// lists/subscribe, lists/unsubscribe, users/bulkUpdateSubscriptions,
+// users/updateSubscriptions, all under /api/.
+//
+// The oracle: every item the fake applied is counted under `oracle_key(effect,
+// item)` — the effect ("iterable.event", "iterable.user", "iterable.subscribe",
+// "iterable.unsubscribe", "iterable.subscriptions"; bulk and single endpoints
+// alike) plus a hash of the item's canonical JSON (list items carry their listId)
+// — so the conformance suite can ask how often a job's item really landed.
+// (The key convention is framework/oracle.h.)
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "fakes/fake_api.h"
+#include "framework/result.h"
+
+namespace destsim {
+
+struct IterableApiOptions {
+  std::string api_key;  // empty: any key is accepted (but one is required)
+  std::vector<std::string> disallowed_event_names;
+  std::int64_t items_max = 1000;
+  std::int64_t body_bytes_max = 4'000'000;
+  /// Requests per second per endpoint path; 0 disables the limiter.
+  std::int64_t rate_per_second = 10;
+  std::int64_t burst = 10;
+  bool retry_after = true;
+  /// List ids that exist (lists/subscribe to another id is 400); empty: any id.
+  std::vector<std::int64_t> list_ids;
+
+  /// Reads options from JSON (keys as above); errors name the key.
+  static Result<IterableApiOptions> from_json(const nlohmann::json& j, const std::string& where);
+};
+
+class IterableApi final : public FakeApi {
+ public:
+  explicit IterableApi(IterableApiOptions options = {});
+
+  std::string name() const override { return "iterable"; }
+  Response handle(const Request& request, Time now) override;
+  nlohmann::json accepted() const override;
+  void reset() override;
+
+  /// How often an item with this oracle key (framework/oracle.h) was applied.
+  std::int64_t applied(const std::string& key) const override;
+  std::int64_t events() const { return static_cast<std::int64_t>(events_.size()); }
+  std::int64_t users() const { return static_cast<std::int64_t>(users_.size()); }
+
+ private:
+  struct User {
+    std::string key;  // internal
+    std::string email;
+    std::string user_id;
+    nlohmann::json data_fields = nlohmann::json::object();
+    nlohmann::json subscriptions;  // the last updateSubscriptions request (it overwrites)
+  };
+  enum class Kind { track_bulk, track, bulk_update, update, subscribe, unsubscribe, bulk_subs, subs };
+
+  Response route(const Request& request, Time now);
+  bool take_token(const std::string& path, Time now, Duration* wait);
+  /// A type mismatch against the field schema, as "field: expected T, got U", or "".
+  std::string type_mismatch(const std::string& scope, const nlohmann::json& fields) const;
+  void learn_types(const std::string& scope, const nlohmann::json& fields);
+  User* find_user(const std::string& email, const std::string& user_id);
+  User& upsert_user(const std::string& email, const std::string& user_id);
+  void count(std::string_view effect, const nlohmann::json& item);
+
+  Response track(const nlohmann::json& body, bool bulk, std::string_view endpoint);
+  Response update_users(const nlohmann::json& body, bool bulk, std::string_view endpoint);
+  Response lists(const nlohmann::json& body, bool subscribe, std::string_view endpoint);
+  Response subscriptions(const nlohmann::json& body, bool bulk, std::string_view endpoint);
+
+  IterableApiOptions options_;
+  std::map<std::string, User> users_;                 // by internal key
+  std::map<std::string, std::string> by_email_;       // email → internal key
+  std::map<std::string, std::string> by_user_id_;     // userId → internal key
+  std::map<std::string, nlohmann::json> events_;      // event id → event
+  std::int64_t anonymous_events_ = 0;                 // events without an id
+  std::map<std::int64_t, std::set<std::string>> lists_;  // listId → member keys
+  std::map<std::string, std::string> field_types_;   // "user.x" / "event.x" → type
+  std::map<std::string, std::int64_t> applied_;      // oracle: item key → count
+  struct Bucket {
+    std::int64_t units = 0;  // 1e9 units = one request
+    Time last{};
+    bool init = false;
+  };
+  std::map<std::string, Bucket> buckets_;
+  std::int64_t requests_ = 0;
+  std::int64_t next_user_ = 0;
+};
+
+}  // namespace destsim

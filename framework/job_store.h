@@ -1,0 +1,76 @@
+// job_store.h — every job's state, the framework's own account of a run.
+//
+// `JobStore` is the interface; `MemoryJobStore` keeps it in memory for the
+// simulator (the durable SQLite store and crash semantics arrive with the bulk
+// path). The store enforces the accounting law: a job is added once, reaches
+// exactly one terminal state, and a terminal state never changes — a second
+// finish is a programmer error and asserts.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "framework/job.h"
+#include "framework/time.h"
+#include "framework/trace.h"
+
+namespace destsim {
+
+struct JobCounts {
+  std::uint64_t pending = 0, succeeded = 0, failed = 0, aborted = 0, unknown = 0;
+  std::uint64_t total() const { return pending + succeeded + failed + aborted; }
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+  /// Registers a new pending job (asserts the id is new).
+  virtual void add(JobId id) = 0;
+  /// Counts one more send of the job (for C2 bounds and reports).
+  virtual void attempt(JobId id) = 0;
+  /// Moves a pending job to its terminal state (asserts it was pending).
+  virtual void finish(JobId id, const JobOutcome& outcome, Time at) = 0;
+  virtual bool contains(JobId id) const = 0;
+  virtual JobOutcome outcome(JobId id) const = 0;
+  virtual int attempts(JobId id) const = 0;
+  virtual JobCounts counts() const = 0;
+  /// Every job id in ascending order.
+  virtual std::vector<JobId> ids() const = 0;
+};
+
+/// In-memory store: a compact row per job, reasons interned.
+class MemoryJobStore final : public JobStore {
+ public:
+  /// `trace` (optional) receives a "job" event for every terminal state.
+  explicit MemoryJobStore(Trace* trace = nullptr) : trace_(trace) {}
+
+  void add(JobId id) override;
+  void attempt(JobId id) override;
+  void finish(JobId id, const JobOutcome& outcome, Time at) override;
+  bool contains(JobId id) const override { return rows_.count(id) != 0; }
+  JobOutcome outcome(JobId id) const override;
+  int attempts(JobId id) const override;
+  JobCounts counts() const override { return counts_; }
+  std::vector<JobId> ids() const override;
+
+ private:
+  struct Row {
+    JobState state = JobState::pending;
+    bool unknown = false;
+    bool resent = false;
+    std::uint16_t attempts = 0;
+    std::uint32_t reason = 0;  // index into reasons_
+  };
+  std::uint32_t intern(const std::string& reason);
+
+  Trace* trace_;
+  std::map<JobId, Row> rows_;
+  std::vector<std::string> reasons_{""};
+  std::map<std::string, std::uint32_t, std::less<>> reason_index_{{"", 0}};
+  JobCounts counts_;
+};
+
+}  // namespace destsim

@@ -1,0 +1,56 @@
+#include "framework/job_store.h"
+
+#include <gtest/gtest.h>
+
+namespace destsim {
+namespace {
+
+TEST(MemoryJobStore, EveryJobEndsOnceWithItsReason) {
+  Trace trace;
+  trace.set_keep_lines(true);
+  MemoryJobStore s(&trace);
+  s.add(1);
+  s.add(2);
+  s.add(3);
+  EXPECT_EQ(s.counts().pending, 3u);
+  s.attempt(2);
+  s.attempt(2);
+  s.finish(1, {JobState::succeeded, "", false}, kTimeZero);
+  s.finish(2, {JobState::aborted, "attempts exhausted (2 of 2): HTTP 503", true}, kTimeZero);
+  s.finish(3, {JobState::failed, "HTTP 400 InvalidEmailAddressError", false}, kTimeZero);
+  JobCounts c = s.counts();
+  EXPECT_EQ(c.pending, 0u);
+  EXPECT_EQ(c.succeeded, 1u);
+  EXPECT_EQ(c.aborted, 1u);
+  EXPECT_EQ(c.failed, 1u);
+  EXPECT_EQ(c.unknown, 1u);
+  EXPECT_EQ(s.attempts(2), 2);
+  EXPECT_EQ(s.outcome(2).reason, "attempts exhausted (2 of 2): HTTP 503");
+  EXPECT_TRUE(s.outcome(2).outcome_unknown);
+  EXPECT_EQ(s.ids(), (std::vector<JobId>{1, 2, 3}));
+  ASSERT_EQ(trace.lines().size(), 3u);
+  EXPECT_EQ(trace.lines()[1],
+            R"({"t":0,"kind":"job","id":2,"state":"aborted","reason":"attempts exhausted (2 of 2): HTTP 503","outcome_unknown":true})");
+}
+
+TEST(MemoryJobStoreDeathTest, ATerminalStateNeverChanges) {
+  MemoryJobStore s;
+  s.add(1);
+  s.finish(1, {JobState::succeeded, "", false}, kTimeZero);
+  EXPECT_DEATH(s.finish(1, {JobState::failed, "late", false}, kTimeZero), "pending");
+}
+
+TEST(MemoryJobStoreDeathTest, IdsAreUnique) {
+  MemoryJobStore s;
+  s.add(7);
+  EXPECT_DEATH(s.add(7), "inserted");
+}
+
+TEST(MemoryJobStoreDeathTest, FailuresNeedAReason) {
+  MemoryJobStore s;
+  s.add(1);
+  EXPECT_DEATH(s.finish(1, {JobState::failed, "", false}, kTimeZero), "reason");
+}
+
+}  // namespace
+}  // namespace destsim

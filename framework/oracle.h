@@ -1,0 +1,20 @@
+// oracle.h — the shared convention by which a destination names the effect of a
+// record and a fake counts the effects it really applied.
+//
+// The key is the endpoint plus a hash of the item's canonical JSON (nlohmann's
+// objects are key-sorted, so dump() is canonical). Destinations compute it from
+// their transform; fakes compute it from what they applied. Neither includes the
+// other: this header is all they share.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace destsim {
+
+/// "<endpoint>#<16 hex digits of FNV-1a 64 over item.dump()>".
+std::string oracle_key(std::string_view endpoint, const nlohmann::json& item);
+
+}  // namespace destsim

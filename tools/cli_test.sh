@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# cli_test.sh DESTSIM — the command line's contract: exit codes, bad input named,
+# and `serve` answering real HTTP on loopback, stopping by itself and on SIGTERM.
+set -u
+bin=$1
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+fail() { echo "cli_test FAILED: $*" >&2; exit 1; }
+expect_exit() {  # expect_exit CODE ARGS...
+  local want=$1; shift
+  "$bin" "$@" > "$tmp/out" 2> "$tmp/err"
+  local got=$?
+  [ "$got" -eq "$want" ] || fail "destsim $* exited $got, expected $want; stderr: $(cat "$tmp/err")"
+}
+
+expect_exit 0 --help
+grep -q "serve" "$tmp/out" || fail "--help does not list serve"
+expect_exit 0 --version
+grep -qE '^destsim [0-9]+\.[0-9]+\.[0-9]+' "$tmp/out" || fail "--version printed: $(cat "$tmp/out")"
+expect_exit 2 --no-such-flag
+expect_exit 2
+expect_exit 2 serve
+expect_exit 0 list
+grep -q "scripted" "$tmp/out" || fail "list does not show the scripted fake"
+expect_exit 2 serve nosuchfake
+grep -q 'unknown fake "nosuchfake"' "$tmp/err" || fail "unknown fake not named: $(cat "$tmp/err")"
+printf '[{"respond": {"status": "500"}}]' > "$tmp/bad.json"
+expect_exit 2 serve scripted --faults "$tmp/bad.json"
+grep -q "$tmp/bad.json: /0/respond/status: expected an integer" "$tmp/err" || fail "bad plan not named: $(cat "$tmp/err")"
+expect_exit 2 serve scripted --options '{"fail_cnt": 1}'
+grep -q 'unknown key "fail_cnt"' "$tmp/err" || fail "bad options not named: $(cat "$tmp/err")"
+
+# http GET/POST over bash's /dev/tcp (no curl on a fresh machine): prints the status code.
+http() {  # http PORT METHOD PATH [BODY]
+  local port=$1 method=$2 path=$3 body=${4:-}
+  exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+  printf '%s %s HTTP/1.1\r\nHost: api.iterable.com\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+    "$method" "$path" "${#body}" "$body" >&3
+  local status_line
+  IFS= read -r -t 10 status_line <&3
+  exec 3<&- 3>&-
+  echo "$status_line" | awk '{print $2}'
+}
+wait_for_url() {  # wait_for_url LOGFILE -> prints port
+  for _ in $(seq 1 100); do
+    local url
+    url=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$1" | head -1)
+    [ -n "$url" ] && { echo "${url##*:}"; return 0; }
+    sleep 0.1
+  done
+  return 1
+}
+
+# A bounded server: one 500 then successes; a rate-limit rule from a fault plan; stops after 4 requests.
+printf '[{"match": {"path": "/api/users/*"}, "times": 1, "rate_limit": {"retry_after": "30s"}}]' > "$tmp/plan.json"
+"$bin" serve scripted --port 0 --options '{"fail_count": 1}' --faults "$tmp/plan.json" --max-requests 4 \
+  --max-lifetime 60s > "$tmp/serve.log" 2>&1 &
+pid=$!; pids+=("$pid")
+port=$(wait_for_url "$tmp/serve.log") || fail "serve printed no URL: $(cat "$tmp/serve.log")"
+grep -q '^seed=1 ' "$tmp/serve.log" || fail "serve does not print its seed first"
+s1=$(http "$port" POST /api/events/trackBulk '{"events":[]}')
+s2=$(http "$port" POST /api/users/bulkUpdate '{"users":[]}')
+s3=$(http "$port" POST /api/users/bulkUpdate '{"users":[]}')
+s4=$(http "$port" GET /_destsim/health)
+s5=$(http "$port" POST /api/events/trackBulk '{"events":[]}')
+[ "$s1 $s2 $s3 $s4 $s5" = "500 429 200 200 200" ] || fail "statuses were: $s1 $s2 $s3 $s4 $s5"
+for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "serve did not stop after --max-requests"
+wait "$pid"; rc=$?
+[ "$rc" -eq 0 ] || fail "bounded serve exited $rc"
+grep -q "stopped after 4 requests" "$tmp/serve.log" || fail "no stop line: $(cat "$tmp/serve.log")"
+
+# An unbounded-count server stops on SIGTERM with exit 0.
+"$bin" serve scripted --port 0 --max-lifetime 60s > "$tmp/serve2.log" 2>&1 &
+pid=$!; pids+=("$pid")
+port=$(wait_for_url "$tmp/serve2.log") || fail "serve printed no URL"
+[ "$(http "$port" POST /api/events/trackBulk '{}')" = "200" ] || fail "second server did not answer"
+kill -TERM "$pid"
+for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "serve ignored SIGTERM"
+wait "$pid"; rc=$?
+[ "$rc" -eq 0 ] || fail "serve exited $rc after SIGTERM"
+echo "cli_test passed"

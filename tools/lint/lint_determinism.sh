@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# lint_determinism.sh ROOT — the determinism law, enforced.
+#
+# framework/, destinations/ and fakes/ must not read the wall clock, sleep, start
+# threads, use unseeded or library-distribution randomness, or use unordered
+# containers (whose iteration order can leak into output). The few real-mode
+# lines that must (the HTTP and SFTP doors, RealClock, HttpTransport) carry
+# `// determinism-ok: <why>` on the same line. Tests (*_test.cpp) are exempt.
+# Exit 0 when clean; 1 with one "file:line: <rule>: <text>" per violation.
+set -u
+root=${1:-.}
+cd "$root" || { echo "lint_determinism: cannot enter $root" >&2; exit 2; }
+
+dirs=()
+for d in framework destinations fakes; do [ -d "$d" ] && dirs+=("$d"); done
+[ ${#dirs[@]} -eq 0 ] && { echo "lint_determinism: no framework/, destinations/ or fakes/ under $root" >&2; exit 2; }
+
+# rule name | extended regex
+rules=(
+  'wall clock|system_clock|steady_clock|high_resolution_clock|gettimeofday|clock_gettime|[^_[:alnum:]]time\((nullptr|NULL|0)\)|localtime|gmtime'
+  'sleep|this_thread|usleep\(|nanosleep\(|::sleep\(|[^_.>[:alnum:]]sleep\([0-9]'
+  'threads|std::thread|std::jthread|std::async|pthread_create|std::mutex|std::condition_variable'
+  'unseeded or library randomness|random_device|[^_[:alnum:]]s?rand\(|mt19937|minstd_rand|default_random_engine|_distribution<|std::shuffle|std::sample'
+  'unordered container|unordered_map|unordered_set|unordered_multimap|unordered_multiset'
+)
+
+status=0
+while IFS= read -r -d '' file; do
+  case "$file" in *_test.cpp|*_test.cc) continue ;; esac
+  for rule in "${rules[@]}"; do
+    name=${rule%%|*}
+    regex=${rule#*|}
+    while IFS= read -r hit; do
+      [ -z "$hit" ] && continue
+      line=${hit%%:*}
+      text=${hit#*:}
+      case "$text" in *"determinism-ok"*) continue ;; esac
+      # Skip comment-only lines.
+      trimmed=$(printf '%s' "$text" | sed -E 's/^[[:space:]]+//')
+      case "$trimmed" in //*|\**|/\**) continue ;; esac
+      printf '%s:%s: %s: %s\n' "$file" "$line" "$name" "$trimmed"
+      status=1
+    done < <(grep -nE -- "$regex" "$file" || true)
+  done
+done < <(find "${dirs[@]}" -type f \( -name '*.h' -o -name '*.hpp' -o -name '*.cpp' -o -name '*.cc' \) -print0 | sort -z)
+
+if [ $status -ne 0 ]; then
+  echo "lint_determinism: the lines above break the determinism law (see DESIGN.md); a real-mode door may mark a line '// determinism-ok: <why>'." >&2
+fi
+exit $status
