@@ -21,25 +21,39 @@ std::uint32_t MemoryJobStore::intern(const std::string& reason) {
   return idx;
 }
 
+MemoryJobStore::Row* MemoryJobStore::row(JobId id) {
+  if (id >= 1 && id <= dense_.size()) return &dense_[id - 1];
+  auto it = sparse_.find(id);
+  return it == sparse_.end() ? nullptr : &it->second;
+}
+
+const MemoryJobStore::Row* MemoryJobStore::row(JobId id) const {
+  return const_cast<MemoryJobStore*>(this)->row(id);
+}
+
 void MemoryJobStore::add(JobId id) {
-  auto [it, inserted] = rows_.emplace(id, Row{});
-  DS_ASSERT(inserted);  // ids are unique per run
+  DS_ASSERT(row(id) == nullptr && "ids are unique per run");
+  if (id == dense_.size() + 1) {
+    dense_.emplace_back();
+  } else {
+    sparse_.emplace(id, Row{});
+  }
   ++counts_.pending;
 }
 
 void MemoryJobStore::attempt(JobId id) {
-  auto it = rows_.find(id);
-  DS_ASSERT(it != rows_.end());
-  if (it->second.attempts < UINT16_MAX) ++it->second.attempts;
+  Row* r = row(id);
+  DS_ASSERT(r != nullptr);
+  if (r->attempts < UINT16_MAX) ++r->attempts;
 }
 
 void MemoryJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
-  auto it = rows_.find(id);
-  DS_ASSERT(it != rows_.end());
-  DS_ASSERT(it->second.state == JobState::pending);  // a terminal state never changes
+  Row* rp = row(id);
+  DS_ASSERT(rp != nullptr);
+  DS_ASSERT(rp->state == JobState::pending);  // a terminal state never changes
   DS_ASSERT(is_terminal(outcome.state));
   DS_ASSERT(outcome.state == JobState::succeeded || !outcome.reason.empty());  // A4: a reason names the cause
-  Row& r = it->second;
+  Row& r = *rp;
   r.state = outcome.state;
   r.unknown = outcome.outcome_unknown && outcome.state != JobState::succeeded;
   r.resent = outcome.resent_after_unknown && outcome.state == JobState::succeeded;
@@ -62,21 +76,22 @@ void MemoryJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
 }
 
 JobOutcome MemoryJobStore::outcome(JobId id) const {
-  auto it = rows_.find(id);
-  DS_ASSERT(it != rows_.end());
-  return JobOutcome{it->second.state, reasons_[it->second.reason], it->second.unknown, it->second.resent};
+  const Row* r = row(id);
+  DS_ASSERT(r != nullptr);
+  return JobOutcome{r->state, reasons_[r->reason], r->unknown, r->resent};
 }
 
 int MemoryJobStore::attempts(JobId id) const {
-  auto it = rows_.find(id);
-  DS_ASSERT(it != rows_.end());
-  return it->second.attempts;
+  const Row* r = row(id);
+  DS_ASSERT(r != nullptr);
+  return r->attempts;
 }
 
 std::vector<JobId> MemoryJobStore::ids() const {
   std::vector<JobId> out;
-  out.reserve(rows_.size());
-  for (const auto& [id, _] : rows_) out.push_back(id);
+  out.reserve(dense_.size() + sparse_.size());
+  for (JobId id = 1; id <= dense_.size(); ++id) out.push_back(id);
+  for (const auto& [id, _] : sparse_) out.push_back(id);  // all above the dense range
   return out;
 }
 

@@ -41,7 +41,7 @@ class JobStore {
   virtual std::vector<JobId> ids() const = 0;
 };
 
-/// In-memory store: a compact row per job, reasons interned.
+/// In-memory store: a compact row per job (8 bytes for dense ids), reasons interned.
 class MemoryJobStore final : public JobStore {
  public:
   /// `trace` (optional) receives a "job" event for every terminal state.
@@ -50,7 +50,7 @@ class MemoryJobStore final : public JobStore {
   void add(JobId id) override;
   void attempt(JobId id) override;
   void finish(JobId id, const JobOutcome& outcome, Time at) override;
-  bool contains(JobId id) const override { return rows_.count(id) != 0; }
+  bool contains(JobId id) const override { return row(id) != nullptr; }
   JobOutcome outcome(JobId id) const override;
   int attempts(JobId id) const override;
   JobCounts counts() const override { return counts_; }
@@ -65,9 +65,14 @@ class MemoryJobStore final : public JobStore {
     std::uint32_t reason = 0;  // index into reasons_
   };
   std::uint32_t intern(const std::string& reason);
+  Row* row(JobId id);
+  const Row* row(JobId id) const;
 
   Trace* trace_;
-  std::map<JobId, Row> rows_;
+  // Ids 1, 2, 3, … (the common case) live in a vector, 8 bytes a job; any other
+  // id lives in the map.
+  std::vector<Row> dense_;
+  std::map<JobId, Row> sparse_;
   std::vector<std::string> reasons_{""};
   std::map<std::string, std::uint32_t, std::less<>> reason_index_{{"", 0}};
   JobCounts counts_;

@@ -43,7 +43,7 @@ TEST(MemoryJobStoreDeathTest, ATerminalStateNeverChanges) {
 TEST(MemoryJobStoreDeathTest, IdsAreUnique) {
   MemoryJobStore s;
   s.add(7);
-  EXPECT_DEATH(s.add(7), "inserted");
+  EXPECT_DEATH(s.add(7), "unique");
 }
 
 TEST(MemoryJobStoreDeathTest, FailuresNeedAReason) {

@@ -4,14 +4,21 @@
 
 namespace destsim {
 
-std::string oracle_key(std::string_view endpoint, const nlohmann::json& item) {
-  const std::string canonical = item.dump();
+std::uint64_t fnv1a64(std::string_view s) {
   std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : canonical) {
+  for (unsigned char c : s) {
     h ^= c;
     h *= 0x100000001b3ULL;
   }
-  return std::string(endpoint) + "#" + hex16(h);
+  return h;
+}
+
+std::string oracle_key_of_dump(std::string_view endpoint, std::string_view canonical) {
+  return std::string(endpoint) + "#" + hex16(fnv1a64(canonical));
+}
+
+std::string oracle_key(std::string_view endpoint, const nlohmann::json& item) {
+  return oracle_key_of_dump(endpoint, item.dump());
 }
 
 }  // namespace destsim

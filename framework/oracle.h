@@ -7,6 +7,7 @@
 // other: this header is all they share.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,5 +17,9 @@ namespace destsim {
 
 /// "<endpoint>#<16 hex digits of FNV-1a 64 over item.dump()>".
 std::string oracle_key(std::string_view endpoint, const nlohmann::json& item);
+/// The same key from an item already dumped canonically.
+std::string oracle_key_of_dump(std::string_view endpoint, std::string_view canonical);
+/// FNV-1a 64 of a string (also how fakes index oracle keys).
+std::uint64_t fnv1a64(std::string_view s);
 
 }  // namespace destsim

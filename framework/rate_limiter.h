@@ -1,9 +1,12 @@
-// rate_limiter.h — client-side request pacing per endpoint, in loop time.
+// rate_limiter.h — client-side request pacing and Retry-After holds per
+// endpoint, in loop time; the last thing a request passes before it is sent.
 //
 // A destination that declares a request rate (CONFORMANCE I2) must not exceed
-// it. This limiter spaces requests to the same key (an endpoint path) at least
+// it: requests to the same key (an endpoint path) are spaced at least
 // 1 s / rate apart, in FIFO order of arrival, so any one-second window holds at
-// most `rate` requests. Deterministic: no clock but the loop's.
+// most `rate` requests. A Retry-After from the API holds the key until then
+// (I1): a request that got its pacing slot while a 429 arrived waits again.
+// Deterministic: no clock but the loop's.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +24,8 @@ class RateLimiter {
 
   /// Waits until a request to `key` may be sent, and books that slot.
   Task<void> acquire(std::string key);
+  /// Nothing is sent to `key` before `until` (a Retry-After).
+  void hold(const std::string& key, Time until);
   std::int64_t per_second() const { return per_second_; }
   /// How many acquisitions had to wait.
   std::uint64_t waits() const { return waits_; }
@@ -29,6 +34,7 @@ class RateLimiter {
   Loop& loop_;
   std::int64_t per_second_;
   std::map<std::string, Time> next_free_;
+  std::map<std::string, Time> held_until_;
   std::uint64_t waits_ = 0;
 };
 

@@ -139,6 +139,7 @@ class IterableHandler final : public BatchHandler {
     body += "]}";
     co_await limiter_.acquire(ep_.bulk_path);
     HttpResult res = co_await ctx_.transport.send(request(ep_.bulk_path, std::move(body)));
+    note_retry_after(res, ep_.bulk_path);
     co_return classify_batch(res, batch);
   }
 
@@ -151,6 +152,7 @@ class IterableHandler final : public BatchHandler {
     }
     co_await limiter_.acquire(ep_.one_path);
     HttpResult res = co_await ctx_.transport.send(request(ep_.one_path, std::move(body)));
+    note_retry_after(res, ep_.one_path);
     co_return classify_one(res, m);
   }
 
@@ -173,6 +175,12 @@ class IterableHandler final : public BatchHandler {
     r.headers.set("Content-Type", "application/json");
     r.body = std::move(body);
     return r;
+  }
+
+  // A Retry-After holds the endpoint for every batch, not just this one (I1).
+  void note_retry_after(const HttpResult& res, const char* path) {
+    if (!res.ok()) return;
+    if (auto d = retry_after(*res)) limiter_.hold(path, ctx_.loop.now() + *d);
   }
 
   std::optional<Duration> retry_after(const Response& r) const {

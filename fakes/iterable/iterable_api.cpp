@@ -101,19 +101,26 @@ void IterableApi::reset() {
   events_.clear();
   anonymous_events_ = 0;
   lists_.clear();
-  field_types_.clear();
+  event_types_.clear();
+  user_types_.clear();
   applied_.clear();
+  applications_ = 0;
   buckets_.clear();
   requests_ = 0;
   next_user_ = 0;
 }
 
 std::int64_t IterableApi::applied(const std::string& key) const {
-  auto it = applied_.find(key);
+  auto it = applied_.find(fnv1a64(key));
   return it == applied_.end() ? 0 : it->second;
 }
 
-void IterableApi::count(std::string_view effect, const nlohmann::json& item) { ++applied_[oracle_key(effect, item)]; }
+void IterableApi::count(std::string_view effect, const nlohmann::json& item) { count_dump(effect, item.dump()); }
+
+void IterableApi::count_dump(std::string_view effect, std::string_view canonical) {
+  ++applied_[fnv1a64(oracle_key_of_dump(effect, canonical))];
+  ++applications_;
+}
 
 bool IterableApi::take_token(const std::string& path, Time now, Duration* wait) {
   if (options_.rate_per_second <= 0) return true;
@@ -136,12 +143,12 @@ bool IterableApi::take_token(const std::string& path, Time now, Duration* wait) 
   return false;
 }
 
-std::string IterableApi::type_mismatch(const std::string& scope, const nlohmann::json& fields) const {
+std::string IterableApi::type_mismatch(const Types& types, const nlohmann::json& fields) const {
   if (!fields.is_object()) return "";
   for (auto it = fields.begin(); it != fields.end(); ++it) {
     if (it.value().is_null()) continue;
-    auto known = field_types_.find(scope + "." + it.key());
-    if (known == field_types_.end()) continue;
+    auto known = types.find(it.key());
+    if (known == types.end()) continue;
     std::string got = json_type(it.value());
     bool compatible = known->second == got || (known->second == "double" && got == "long");
     if (!compatible) return it.key() + ": expected " + known->second + ", got " + got;
@@ -149,45 +156,46 @@ std::string IterableApi::type_mismatch(const std::string& scope, const nlohmann:
   return "";
 }
 
-void IterableApi::learn_types(const std::string& scope, const nlohmann::json& fields) {
+void IterableApi::learn_types(Types& types, const nlohmann::json& fields) {
   if (!fields.is_object()) return;
   for (auto it = fields.begin(); it != fields.end(); ++it) {
     if (it.value().is_null()) continue;
-    field_types_.emplace(scope + "." + it.key(), json_type(it.value()));
+    if (types.find(it.key()) == types.end()) types.emplace(it.key(), json_type(it.value()));
   }
 }
 
 IterableApi::User* IterableApi::find_user(const std::string& email, const std::string& user_id) {
   if (!email.empty()) {
     auto it = by_email_.find(email);
-    if (it != by_email_.end()) return &users_.at(it->second);
+    if (it != by_email_.end()) return &users_[it->second];
   }
   if (!user_id.empty()) {
     auto it = by_user_id_.find(user_id);
-    if (it != by_user_id_.end()) return &users_.at(it->second);
+    if (it != by_user_id_.end()) return &users_[it->second];
   }
   return nullptr;
 }
 
 IterableApi::User& IterableApi::upsert_user(const std::string& email, const std::string& user_id) {
   if (User* u = find_user(email, user_id)) {
+    const std::size_t index = static_cast<std::size_t>(u - users_.data());
     if (!email.empty() && u->email.empty()) {
       u->email = email;
-      by_email_[email] = u->key;
+      by_email_[email] = index;
     }
     if (!user_id.empty() && u->user_id.empty()) {
       u->user_id = user_id;
-      by_user_id_[user_id] = u->key;
+      by_user_id_[user_id] = index;
     }
     return *u;
   }
-  std::string key = "u" + std::to_string(++next_user_);
-  User& u = users_[key];
-  u.key = key;
+  const std::size_t index = users_.size();
+  users_.emplace_back();
+  User& u = users_.back();
   u.email = email;
   u.user_id = user_id;
-  if (!email.empty()) by_email_[email] = key;
-  if (!user_id.empty()) by_user_id_[user_id] = key;
+  if (!email.empty()) by_email_[email] = index;
+  if (!user_id.empty()) by_user_id_[user_id] = index;
   return u;
 }
 
@@ -245,20 +253,30 @@ Response IterableApi::route(const Request& request, Time now) {
   return error(500, "Internal", "unreachable");
 }
 
+namespace {
+const nlohmann::json& member(const nlohmann::json& j, const char* key) {
+  static const nlohmann::json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+}  // namespace
+
 Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_view endpoint) {
-  std::vector<nlohmann::json> items;
+  std::vector<const nlohmann::json*> items;
   if (bulk) {
-    if (!body.contains("events") || !body["events"].is_array())
+    const nlohmann::json& events = member(body, "events");
+    if (!events.is_array())
       return error(400, "BadParams", "[" + std::string(endpoint) + "] events: expected an array");
-    if (static_cast<std::int64_t>(body["events"].size()) > options_.items_max)
+    if (static_cast<std::int64_t>(events.size()) > options_.items_max)
       return error(400, "BatchTooLarge", "at most " + std::to_string(options_.items_max) + " events per request");
-    for (const auto& e : body["events"]) items.push_back(e);
+    for (const auto& e : events) items.push_back(&e);
   } else {
-    items.push_back(body);
+    items.push_back(&body);
   }
   // Field types are checked for the whole request first: a mismatch rejects it all.
   for (std::size_t i = 0; i < items.size(); ++i) {
-    std::string m = type_mismatch("event", items[i].value("dataFields", nlohmann::json::object()));
+    std::string m = type_mismatch(event_types_, member(*items[i], "dataFields"));
     if (!m.empty()) {
       return error(400, "RequestFieldsTypesMismatched", "Request fields types mismatched",
                    {{"validationErrors", {{(bulk ? "events[" + std::to_string(i) + "]." : std::string()) +
@@ -275,7 +293,8 @@ Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_v
                         {"createdFields", nlohmann::json::array()},
                         {"failedUpdates", failed_updates_skeleton(false)}};
   std::int64_t ok = 0, failed = 0;
-  for (const auto& e : items) {
+  for (const nlohmann::json* ep : items) {
+    const nlohmann::json& e = *ep;
     std::string email = str_field(e, "email"), user_id = str_field(e, "userId"), name = str_field(e, "eventName");
     auto fail = [&](const char* list, const std::string& value, bool top_level) {
       ++failed;
@@ -312,42 +331,44 @@ Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_v
       continue;
     }
     // New fields become known; created fields are reported.
-    const nlohmann::json fields = e.value("dataFields", nlohmann::json::object());
+    const nlohmann::json& fields = member(e, "dataFields");
     for (auto it = fields.begin(); fields.is_object() && it != fields.end(); ++it) {
-      if (!field_types_.count("event." + it.key())) res["createdFields"].push_back(it.key());
+      if (event_types_.find(it.key()) == event_types_.end()) res["createdFields"].push_back(it.key());
     }
-    learn_types("event", fields);
+    learn_types(event_types_, fields);
     upsert_user(email, user_id);
+    const std::string canonical = e.dump();
     std::string id = str_field(e, "id");
     if (id.empty()) {
       ++anonymous_events_;
     } else {
-      events_[id] = e;  // an existing id is updated, not duplicated
+      events_[id] = fnv1a64(canonical);  // an existing id is updated, not duplicated
     }
-    count("iterable.event", e);
+    count_dump("iterable.event", canonical);
     ++ok;
   }
-  if (!bulk) return json_response(200, {{"msg", "Event with id: " + str_field(items[0], "id") + " tracked."},
+  if (!bulk) return json_response(200, {{"msg", "Event with id: " + str_field(*items[0], "id") + " tracked."},
                                         {"code", "Success"},
-                                        {"params", {{"id", str_field(items[0], "id")}}}});
+                                        {"params", {{"id", str_field(*items[0], "id")}}}});
   res["successCount"] = ok;
   res["failCount"] = failed;
   return json_response(200, res);
 }
 
 Response IterableApi::update_users(const nlohmann::json& body, bool bulk, std::string_view endpoint) {
-  std::vector<nlohmann::json> items;
+  std::vector<const nlohmann::json*> items;
   if (bulk) {
-    if (!body.contains("users") || !body["users"].is_array())
+    const nlohmann::json& users = member(body, "users");
+    if (!users.is_array())
       return error(400, "BadParams", "[" + std::string(endpoint) + "] users: expected an array");
-    if (static_cast<std::int64_t>(body["users"].size()) > options_.items_max)
+    if (static_cast<std::int64_t>(users.size()) > options_.items_max)
       return error(400, "BatchTooLarge", "at most " + std::to_string(options_.items_max) + " users per request");
-    for (const auto& u : body["users"]) items.push_back(u);
+    for (const auto& u : users) items.push_back(&u);
   } else {
-    items.push_back(body);
+    items.push_back(&body);
   }
   for (std::size_t i = 0; i < items.size(); ++i) {
-    std::string m = type_mismatch("user", items[i].value("dataFields", nlohmann::json::object()));
+    std::string m = type_mismatch(user_types_, member(*items[i], "dataFields"));
     if (!m.empty()) {
       return error(400, "RequestFieldsTypesMismatched", "Request fields types mismatched",
                    {{"validationErrors", {{(bulk ? "users[" + std::to_string(i) + "]." : std::string()) +
@@ -365,7 +386,8 @@ Response IterableApi::update_users(const nlohmann::json& body, bool bulk, std::s
                         {"noOpUserIds", nlohmann::json::array()},
                         {"failedUpdates", failed_updates_skeleton(true)}};
   std::int64_t ok = 0, failed = 0;
-  for (const auto& u : items) {
+  for (const nlohmann::json* up : items) {
+    const nlohmann::json& u = *up;
     std::string email = str_field(u, "email"), user_id = str_field(u, "userId");
     if (email.empty() && user_id.empty()) {
       if (!bulk) return error(400, "BadParams", "email or userId: required");
@@ -387,8 +409,8 @@ Response IterableApi::update_users(const nlohmann::json& body, bool bulk, std::s
       res["failedUpdates"]["conflictEmails"].push_back(email);
       continue;
     }
-    const nlohmann::json fields = u.value("dataFields", nlohmann::json::object());
-    learn_types("user", fields);
+    const nlohmann::json& fields = member(u, "dataFields");
+    learn_types(user_types_, fields);
     User& user = upsert_user(email, user_id);
     if (fields.is_object()) user.data_fields.update(fields);
     count("iterable.user", u);
@@ -501,7 +523,7 @@ Response IterableApi::subscriptions(const nlohmann::json& body, bool bulk, std::
 
 nlohmann::json IterableApi::accepted() const {
   nlohmann::json users = nlohmann::json::array();
-  for (const auto& [key, u] : users_) {
+  for (const auto& u : users_) {
     nlohmann::json j = {{"dataFields", u.data_fields}};
     if (!u.email.empty()) j["email"] = u.email;
     if (!u.user_id.empty()) j["userId"] = u.user_id;
@@ -513,13 +535,16 @@ nlohmann::json IterableApi::accepted() const {
   return {{"requests", requests_},
           {"events", events_.size() + static_cast<std::size_t>(anonymous_events_)},
           {"event_ids", [&] {
-             nlohmann::json ids = nlohmann::json::array();
-             for (const auto& [id, _] : events_) ids.push_back(id);
-             return ids;
+             std::vector<std::string> ids;
+             ids.reserve(events_.size());
+             for (const auto& kv : events_) ids.push_back(kv.first);  // determinism-ok: sorted below
+             std::sort(ids.begin(), ids.end());
+             return nlohmann::json(ids);
            }()},
           {"users", users},
           {"lists", lists},
-          {"applied", applied_}};
+          {"applications", applications_},
+          {"distinct_effects", applied_.size()}};
 }
 
 }  // namespace destsim

@@ -28,7 +28,10 @@
 #include <map>
 #include <set>
 #include <string>
+#include <unordered_map>  // determinism-ok: lookup-only indexes (see below)
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "fakes/fake_api.h"
 #include "framework/result.h"
@@ -67,7 +70,6 @@ class IterableApi final : public FakeApi {
 
  private:
   struct User {
-    std::string key;  // internal
     std::string email;
     std::string user_id;
     nlohmann::json data_fields = nlohmann::json::object();
@@ -78,11 +80,13 @@ class IterableApi final : public FakeApi {
   Response route(const Request& request, Time now);
   bool take_token(const std::string& path, Time now, Duration* wait);
   /// A type mismatch against the field schema, as "field: expected T, got U", or "".
-  std::string type_mismatch(const std::string& scope, const nlohmann::json& fields) const;
-  void learn_types(const std::string& scope, const nlohmann::json& fields);
+  using Types = std::map<std::string, std::string, std::less<>>;  // field → type
+  std::string type_mismatch(const Types& types, const nlohmann::json& fields) const;
+  void learn_types(Types& types, const nlohmann::json& fields);
   User* find_user(const std::string& email, const std::string& user_id);
   User& upsert_user(const std::string& email, const std::string& user_id);
   void count(std::string_view effect, const nlohmann::json& item);
+  void count_dump(std::string_view effect, std::string_view canonical);
 
   Response track(const nlohmann::json& body, bool bulk, std::string_view endpoint);
   Response update_users(const nlohmann::json& body, bool bulk, std::string_view endpoint);
@@ -90,14 +94,18 @@ class IterableApi final : public FakeApi {
   Response subscriptions(const nlohmann::json& body, bool bulk, std::string_view endpoint);
 
   IterableApiOptions options_;
-  std::map<std::string, User> users_;                 // by internal key
-  std::map<std::string, std::string> by_email_;       // email → internal key
-  std::map<std::string, std::string> by_user_id_;     // userId → internal key
-  std::map<std::string, nlohmann::json> events_;      // event id → event
-  std::int64_t anonymous_events_ = 0;                 // events without an id
-  std::map<std::int64_t, std::set<std::string>> lists_;  // listId → member keys
-  std::map<std::string, std::string> field_types_;   // "user.x" / "event.x" → type
-  std::map<std::string, std::int64_t> applied_;      // oracle: item key → count
+  // State is kept compact: a million-event run stores ids and hashes, not bodies.
+  // The hash maps below are lookup-only: accepted() sorts what it prints, so no
+  // order ever comes from them.
+  std::vector<User> users_;                                           // by internal index
+  std::unordered_map<std::string, std::size_t> by_email_;             // determinism-ok: lookup only
+  std::unordered_map<std::string, std::size_t> by_user_id_;           // determinism-ok: lookup only
+  std::unordered_map<std::string, std::uint64_t> events_;             // determinism-ok: sorted on output
+  std::int64_t anonymous_events_ = 0;                             // events without an id
+  std::map<std::int64_t, std::set<std::string>> lists_;           // listId → member keys
+  Types event_types_, user_types_;
+  std::unordered_map<std::uint64_t, std::int64_t> applied_;  // determinism-ok: oracle lookups only
+  std::int64_t applications_ = 0;
   struct Bucket {
     std::int64_t units = 0;  // 1e9 units = one request
     Time last{};
