@@ -82,4 +82,18 @@ for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "serve ignored SIGTERM"
 wait "$pid"; rc=$?
 [ "$rc" -eq 0 ] || fail "serve exited $rc after SIGTERM"
+# run: same file and seed → same trace hash; --trace writes the JSONL it hashed; no secret in it.
+src=$(cd "$(dirname "$0")/.." && pwd)
+scenario="$src/scenarios/iterable/5xx-then-recovery.json"
+"$bin" run "$scenario" --trace "$tmp/t1.jsonl" > "$tmp/r1" 2>&1 || fail "run failed: $(cat "$tmp/r1")"
+"$bin" run "$scenario" > "$tmp/r2" 2>&1 || fail "second run failed"
+h1=$(sed -n 's/^trace-hash: //p' "$tmp/r1"); h2=$(sed -n 's/^trace-hash: //p' "$tmp/r2")
+[ -n "$h1" ] && [ "$h1" = "$h2" ] || fail "trace hashes differ: $h1 vs $h2"
+[ "$(tail -1 "$tmp/r1")" = "trace-hash: $h1" ] || fail "trace-hash is not the last line"
+[ "$(wc -l < "$tmp/t1.jsonl")" -gt 100 ] || fail "trace file too short"
+grep -q "test-key" "$tmp/t1.jsonl" && fail "the API key leaked into the trace"
+"$bin" run "$scenario" --seed 99 > "$tmp/r3" 2>&1 || fail "run --seed failed"
+h3=$(sed -n 's/^trace-hash: //p' "$tmp/r3")
+[ "$h3" != "$h1" ] || fail "--seed did not change the run"
+grep -q '^seed=99 ' "$tmp/r3" || fail "run does not print the seed it used"
 echo "cli_test passed"

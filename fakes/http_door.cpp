@@ -1,0 +1,415 @@
+#include "fakes/http_door.h"
+
+#include <httplib.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "framework/real_clock.h"
+#include "framework/rng.h"
+
+namespace destsim {
+
+namespace {
+
+using Steady = std::chrono::steady_clock;  // determinism-ok: the door's real-mode bounds and holds
+
+/// The longest start() waits for the server thread to accept connections.
+constexpr Duration kStartWait = std::chrono::seconds(10);
+/// Idle keep-alive connections are closed after this long; it also bounds how
+/// long stop() waits for a client that keeps a connection open and idle.
+constexpr time_t kKeepAliveSeconds = 2;
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+/// "api.iterable.com:443" → "api.iterable.com"; "[::1]:80" → "[::1]".
+std::string host_without_port(std::string_view host) {
+  if (starts_with(host, "[")) {
+    auto end = host.find(']');
+    return std::string(end == std::string_view::npos ? host : host.substr(0, end + 1));
+  }
+  return std::string(host.substr(0, host.find(':')));
+}
+
+/// cpp-httplib 0.11 adds the socket addresses to the request headers; they are not the client's.
+bool is_httplib_meta_header(std::string_view name) {
+  return name == "REMOTE_ADDR" || name == "REMOTE_PORT" || name == "LOCAL_ADDR" || name == "LOCAL_PORT";
+}
+
+Request to_request(const httplib::Request& req) {
+  Request r;
+  r.method = req.method;
+  r.host = host_without_port(req.get_header_value("Host"));
+  // The raw target keeps the query exactly as sent (req.path is decoded, without it).
+  std::string_view target = req.target;
+  if (starts_with(target, "http://") || starts_with(target, "https://")) {  // absolute-form
+    auto slash = target.find('/', target.find("//") + 2);
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+  }
+  r.path = target.empty() ? req.path : std::string(target);
+  for (const auto& [name, value] : req.headers) {
+    if (!is_httplib_meta_header(name)) r.headers.add(name, value);
+  }
+  r.body = req.body;
+  return r;
+}
+
+/// Writes a destsim::Response; `injected` names the fault kind that produced or altered it.
+void write_response(const Response& r, httplib::Response& res, const char* injected) {
+  res.status = r.status;
+  for (const auto& [name, value] : r.headers.items()) {
+    // cpp-httplib frames the message itself.
+    if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") || iequals(name, "Connection")) continue;
+    res.headers.emplace(name, value);
+  }
+  if (injected) res.set_header(HttpDoor::kInjectedHeader, injected);
+  res.body = r.body;
+}
+
+void write_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+/// Cuts the exchange short: the status line and headers (with the marker) go
+/// out, then the body provider fails at once, so cpp-httplib closes the
+/// connection one promised byte short. Clients see a read error.
+void drop_connection(httplib::Response& res, const char* kind) {
+  res.status = 500;
+  res.set_header(HttpDoor::kInjectedHeader, kind);
+  res.set_content_provider(1, "application/octet-stream",
+                           [](std::size_t, std::size_t, httplib::DataSink&) { return false; });
+}
+
+}  // namespace
+
+struct HttpDoor::Impl {
+  Impl(FakeApi& a, FaultPlan p, HttpDoorOptions o) : api(a), options(std::move(o)), plan(std::move(p)), rng(options.seed) {}
+
+  void install_routes();
+  void serve(const httplib::Request& req, httplib::Response& res);
+  void admin(const httplib::Request& req, httplib::Response& res);
+  /// Holds the current request for `d`, or until the door stops.
+  void hold(Duration d);
+  void watch();
+
+  FakeApi& api;
+  HttpDoorOptions options;
+  RealClock clock;
+  httplib::Server server;
+
+  // The fake, the plan and the fault Rng: one request at a time.
+  std::mutex api_mu;  // determinism-ok: serialises concurrent HTTP requests onto the fake
+  FaultPlan plan;     // guarded by api_mu
+  Rng rng;            // guarded by api_mu
+
+  // Lifecycle. start() and stop() are serialised by life_mu; the rest by mu.
+  std::mutex life_mu;              // determinism-ok: start/stop from any thread
+  mutable std::mutex mu;           // determinism-ok: door state shared with server threads
+  std::condition_variable cv;      // determinism-ok: wakes the watchdog, holds and wait()
+  bool started = false;            // guarded by mu
+  bool stop_requested = false;     // guarded by mu: no new fake requests, holds end
+  bool closed = false;             // guarded by mu: the listening socket is closed (or never opened)
+  bool listen_returned = false;    // guarded by mu
+  std::uint64_t requests = 0;      // guarded by mu
+  int port = 0;                    // guarded by mu
+  std::thread server_thread;       // determinism-ok: cpp-httplib's accept loop
+  std::thread watchdog;            // determinism-ok: enforces max_requests and max_lifetime
+};
+
+void HttpDoor::Impl::install_routes() {
+  auto handler = [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); };
+  server.Get(".*", handler);
+  server.Post(".*", handler);
+  server.Put(".*", handler);
+  server.Patch(".*", handler);
+  server.Delete(".*", handler);
+  server.Options(".*", handler);
+  server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    write_json(res, 500, {{"error", "the fake threw: " + what}});
+  });
+  server.set_tcp_nodelay(true);
+  server.set_keep_alive_timeout(kKeepAliveSeconds);
+}
+
+void HttpDoor::Impl::hold(Duration d) {
+  if (d.count() <= 0) return;
+  std::unique_lock<std::mutex> lock(mu);  // determinism-ok: a real-mode hold
+  cv.wait_for(lock, d, [this] { return stop_requested; });  // determinism-ok: latency/timeout faults really wait
+}
+
+void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) {
+  if (req.path == "/_destsim" || starts_with(req.path, "/_destsim/")) {
+    admin(req, res);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);  // determinism-ok: count the request
+    bool over = options.max_requests > 0 && requests >= static_cast<std::uint64_t>(options.max_requests);
+    if (stop_requested || over) {
+      // Past its bound the door is going away: answer as a server that is gone.
+      drop_connection(res, "refused");
+      return;
+    }
+    ++requests;
+    if (options.max_requests > 0 && requests >= static_cast<std::uint64_t>(options.max_requests)) cv.notify_all();
+  }
+
+  Request request = to_request(req);
+  const std::string path(request.path_only());
+  std::optional<FaultRule> rule;  // a copy: a PUT /_destsim/faults may replace the plan meanwhile
+  Duration latency{0};
+  {
+    std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: the plan is shared by all requests
+    FaultDecision d = plan.decide(request.method, request.host, path, request.body.size(),
+                                  clock.now().time_since_epoch(), rng);
+    latency = d.latency;
+    if (d.action) rule = *d.action;
+  }
+  hold(latency);
+
+  auto apply = [&]() {
+    std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: one request at a time in the fake
+    return api.handle(request, clock.now());
+  };
+  if (!rule) {
+    write_response(apply(), res, nullptr);
+    return;
+  }
+  const char* kind = fault_kind_name(rule->kind);
+  switch (rule->kind) {
+    case FaultKind::respond:
+    case FaultKind::rate_limit:
+    case FaultKind::too_large:
+      write_response(injected_response(*rule, clock.unix_ms(clock.now())), res, kind);
+      return;
+    case FaultKind::outage:
+      if (rule->status == 0) {
+        drop_connection(res, "refused");
+        return;
+      }
+      write_response(injected_response(*rule, clock.unix_ms(clock.now())), res, kind);
+      return;
+    case FaultKind::timeout:
+      if (rule->after) (void)apply();
+      hold(options.timeout_hold);
+      drop_connection(res, kind);
+      return;
+    case FaultKind::reset:
+      if (rule->after) (void)apply();
+      drop_connection(res, kind);
+      return;
+    case FaultKind::garble: {
+      Response r = apply();
+      {
+        std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: the Rng is shared
+        r.body = garble_body(r.body, rng);
+      }
+      write_response(r, res, kind);
+      return;
+    }
+    case FaultKind::latency:
+      break;
+  }
+  DS_ASSERT(!"latency rules never decide a request");
+}
+
+void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) {
+  const std::string& p = req.path;
+  const std::string& m = req.method;
+  auto wrong_method = [&](const char* allowed) {
+    res.set_header("Allow", allowed);
+    write_json(res, 405, {{"error", m + " " + p + ": method not allowed (allowed: " + allowed + ")"}});
+  };
+  if (p == "/_destsim/accepted") {
+    if (m != "GET") return wrong_method("GET");
+    nlohmann::json accepted;
+    {
+      std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: read the fake's state
+      accepted = api.accepted();
+    }
+    write_json(res, 200, accepted);
+  } else if (p == "/_destsim/reset") {
+    if (m != "POST") return wrong_method("POST");
+    {
+      std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: reset the fake and the plan together
+      api.reset();
+      plan.reset_counters();
+    }
+    res.status = 204;
+  } else if (p == "/_destsim/faults") {
+    if (m == "GET") {
+      nlohmann::json doc;
+      {
+        std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: read the plan
+        doc = plan.to_json();
+      }
+      write_json(res, 200, doc);
+    } else if (m == "PUT") {
+      const std::string where = "PUT /_destsim/faults";
+      nlohmann::json doc = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+      if (doc.is_discarded()) return write_json(res, 400, {{"error", where + ": the body is not valid JSON"}});
+      Result<FaultPlan> parsed = FaultPlan::from_json(doc, where);
+      if (!parsed.ok()) return write_json(res, 400, {{"error", parsed.error().message}});
+      {
+        std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: replace the plan between requests
+        plan = std::move(parsed).value();
+      }
+      res.status = 204;
+    } else {
+      wrong_method("GET, PUT");
+    }
+  } else if (p == "/_destsim/health") {
+    if (m != "GET") return wrong_method("GET");
+    std::string name;
+    {
+      std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: read the fake's name
+      name = api.name();
+    }
+    std::uint64_t n = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu);  // determinism-ok: read the request count
+      n = requests;
+    }
+    write_json(res, 200, {{"ok", true}, {"fake", name}, {"requests", n}});
+  } else {
+    write_json(res, 404,
+               {{"error", p + ": no such admin endpoint (accepted, reset, faults, health under /_destsim/)"}});
+  }
+}
+
+void HttpDoor::Impl::watch() {
+  std::unique_lock<std::mutex> lock(mu);  // determinism-ok: the watchdog's state
+  auto done = [this] {
+    return stop_requested ||
+           (options.max_requests > 0 && requests >= static_cast<std::uint64_t>(options.max_requests));
+  };
+  if (options.max_lifetime.count() > 0) {
+    auto deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(options.max_lifetime);  // determinism-ok: lifetime bound
+    cv.wait_until(lock, deadline, done);  // determinism-ok: ends at the bound or on stop()
+  } else {
+    cv.wait(lock, done);  // determinism-ok: ends at the request bound or on stop()
+  }
+  stop_requested = true;
+  lock.unlock();
+  server.stop();  // closes the listening socket; listen_after_bind() returns once requests in flight end
+  lock.lock();
+  closed = true;
+  lock.unlock();
+  cv.notify_all();  // ends holds and wait()
+}
+
+HttpDoor::HttpDoor(FakeApi& api, FaultPlan plan, HttpDoorOptions options)
+    : impl_(std::make_unique<Impl>(api, std::move(plan), std::move(options))) {
+  impl_->install_routes();
+}
+
+HttpDoor::~HttpDoor() { stop(); }
+
+Result<int> HttpDoor::start() {
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> life(d.life_mu);  // determinism-ok: start/stop are serialised
+  {
+    std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
+    if (d.stop_requested) return Error::internal("http door: start() after stop()");
+    if (d.started) return Error::internal("http door: start() called twice");
+    d.started = true;
+  }
+  const std::string where = d.options.bind_host + ":" + std::to_string(d.options.port);
+  int port = -1;
+  if (d.options.port == 0) {
+    port = d.server.bind_to_any_port(d.options.bind_host);
+  } else if (d.server.bind_to_port(d.options.bind_host, d.options.port)) {
+    port = d.options.port;
+  }
+  auto fail = [&](std::string message) -> Error {
+    {
+      std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
+      d.stop_requested = true;
+      d.closed = true;
+    }
+    d.cv.notify_all();
+    return Error::io("http door: " + where + ": " + message);
+  };
+  if (port <= 0) return fail("cannot bind (address in use or not local?)");
+  {
+    std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
+    d.port = port;
+  }
+  d.server_thread = std::thread([&d] {  // determinism-ok: cpp-httplib serves on its own threads
+    d.server.listen_after_bind();
+    {
+      std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
+      d.listen_returned = true;
+    }
+    d.cv.notify_all();
+  });
+  // cpp-httplib 0.11 has no wait_until_ready(): poll is_running(), bounded.
+  bool running = false;
+  {
+    auto deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(kStartWait);  // determinism-ok: bounded start
+    std::unique_lock<std::mutex> lock(d.mu);  // determinism-ok: door state
+    while (!(running = d.server.is_running()) && !d.listen_returned && Steady::now() < deadline) {  // determinism-ok: bounded poll
+      d.cv.wait_for(lock, std::chrono::milliseconds(1));  // determinism-ok: poll interval of the bounded start
+    }
+  }
+  if (!running) {
+    d.server.stop();  // a no-op unless it started after all
+    d.server_thread.join();
+    return fail("the server did not start listening");
+  }
+  d.watchdog = std::thread([&d] { d.watch(); });  // determinism-ok: enforces the door's bounds
+  return port;
+}
+
+void HttpDoor::stop() {
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> life(d.life_mu);  // determinism-ok: start/stop are serialised
+  {
+    std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
+    d.stop_requested = true;
+  }
+  d.cv.notify_all();
+  // start() returns only with the server running and the watchdog started (or
+  // with neither), so the watchdog is the one to stop the server.
+  if (d.watchdog.joinable()) d.watchdog.join();
+  if (d.server_thread.joinable()) d.server_thread.join();
+  {
+    std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
+    d.closed = true;
+  }
+  d.cv.notify_all();
+}
+
+void HttpDoor::wait() {
+  Impl& d = *impl_;
+  std::unique_lock<std::mutex> lock(d.mu);  // determinism-ok: blocks the caller until the door stops
+  d.cv.wait(lock, [&d] { return d.closed; });  // determinism-ok: woken by the watchdog or stop()
+}
+
+int HttpDoor::port() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);  // determinism-ok: door state
+  return impl_->port;
+}
+
+std::string HttpDoor::url() const {
+  std::string host = impl_->options.bind_host;
+  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  return "http://" + host + ":" + std::to_string(port());
+}
+
+std::uint64_t HttpDoor::requests() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);  // determinism-ok: door state
+  return impl_->requests;
+}
+
+}  // namespace destsim

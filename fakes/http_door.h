@@ -1,0 +1,83 @@
+// http_door.h — the HTTP door: any FakeApi and FaultPlan, served on loopback.
+//
+// cpp-httplib serves the fake on a background thread, for manual use (`destsim
+// serve`) and for testing connectors outside this project; the sim door
+// (SimTransport) serves the same fake in-process. Every request — GET, POST,
+// PUT, PATCH, DELETE — becomes a destsim::Request answered by `api.handle()` at
+// the time of the door's own RealClock. One mutex serialises the fake and the
+// plan, so a fake needs no locking of its own.
+//
+// The fault plan applies as in the sim door. Injected answers carry the header
+// `X-Destsim-Injected: <kind>`. A fault that has no answer cuts the exchange
+// short on the wire: the status line and headers (with the marker) are sent,
+// then the connection closes before the promised body, which a client sees as a
+// read error. `reset` closes at once (after the fake applied the request for
+// "after"); `timeout` holds the request for `timeout_hold` first; an outage
+// with "refused" closes at once without the fake. destsim's HttpTransport reads
+// the marker and reports reset / timeout / refused exactly as the sim door does.
+//
+// Admin endpoints (never faulted, never counted): GET /_destsim/accepted,
+// POST /_destsim/reset, GET and PUT /_destsim/faults, GET /_destsim/health.
+//
+// Bounded: the door stops by itself after `max_requests` fake requests or after
+// `max_lifetime`; stop() ends it any time, even before start().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fakes/fake_api.h"
+#include "fakes/fault_plan.h"
+#include "framework/result.h"
+#include "framework/time.h"
+
+namespace destsim {
+
+struct HttpDoorOptions {
+  std::string bind_host = "127.0.0.1";
+  /// 0 = any free port.
+  int port = 0;
+  /// Seeds the door's Rng (fault probabilities, latency draws, garbled bytes).
+  std::uint64_t seed = 1;
+  /// Stop after this many fake requests (admin requests excluded); 0 = unbounded.
+  std::int64_t max_requests = 0;
+  /// Stop after this long; 0 = unbounded.
+  Duration max_lifetime{0};
+  /// How long a `timeout` fault holds the request before dropping the connection.
+  Duration timeout_hold = std::chrono::seconds(2);
+};
+
+class HttpDoor {
+ public:
+  /// Serves `api` (not owned; must outlive the door) with `plan`.
+  HttpDoor(FakeApi& api, FaultPlan plan, HttpDoorOptions options = {});
+  /// Stops the door and joins its threads.
+  ~HttpDoor();
+  HttpDoor(const HttpDoor&) = delete;
+  HttpDoor& operator=(const HttpDoor&) = delete;
+
+  /// Binds and serves on a background thread; returns the port once the server
+  /// is accepting. Errors: the bind failed, the door was already started or stopped.
+  Result<int> start();
+  /// Stops serving and joins the threads; idempotent, and a stopped door never starts.
+  void stop();
+  /// Blocks until the door stopped: stop(), max_requests or max_lifetime.
+  void wait();
+  /// The bound port (0 before start()).
+  int port() const;
+  /// "http://HOST:PORT".
+  std::string url() const;
+  /// Fake requests served so far (admin requests are not counted).
+  std::uint64_t requests() const;
+
+  /// The name of the header that marks injected faults.
+  static constexpr const char* kInjectedHeader = "X-Destsim-Injected";
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace destsim

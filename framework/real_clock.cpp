@@ -1,0 +1,48 @@
+#include "framework/real_clock.h"
+
+namespace destsim {
+
+namespace {
+// Waits longer than this are treated as "until woken": it keeps the steady
+// deadline arithmetic clear of overflow (run_until(Time::max()) and the like).
+constexpr Duration kWaitForever = std::chrono::hours(24 * 365 * 100);
+}  // namespace
+
+RealClock::RealClock()
+    : start_(Steady::now()),  // determinism-ok: loop time zero of a real run
+      unix_ms_at_zero_(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())  // determinism-ok: calendar anchor
+                           .count()) {}
+
+Time RealClock::now() const {
+  auto elapsed = Steady::now() - start_;  // determinism-ok: real mode reads the wall clock
+  return kTimeZero + std::chrono::duration_cast<Duration>(elapsed);
+}
+
+void RealClock::wait_until(Time t) {
+  Duration remaining = t - now();
+  if (remaining >= kWaitForever) {
+    wait();
+    return;
+  }
+  auto deadline = start_ + std::chrono::duration_cast<Steady::duration>(t.time_since_epoch());
+  std::unique_lock<std::mutex> lock(mu_);  // determinism-ok: real wait
+  cv_.wait_until(lock, deadline, [this] { return woken_; });
+  woken_ = false;
+}
+
+void RealClock::wait() {
+  std::unique_lock<std::mutex> lock(mu_);  // determinism-ok: real wait
+  cv_.wait(lock, [this] { return woken_; });
+  woken_ = false;
+}
+
+void RealClock::wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // determinism-ok: wake from another thread
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+}  // namespace destsim
