@@ -86,7 +86,8 @@ void drop_connection(httplib::Response& res, const char* kind) {
 }  // namespace
 
 struct HttpDoor::Impl {
-  Impl(FakeApi& a, FaultPlan p, HttpDoorOptions o) : api(a), options(std::move(o)), plan(std::move(p)), rng(options.seed) {}
+  Impl(FakeApi& a, FaultPlan p, HttpDoorOptions o)
+      : api(a), options(std::move(o)), plan(std::move(p)), rng(options.seed) {}
 
   void install_routes();
   void serve(const httplib::Request& req, httplib::Response& res);
@@ -137,6 +138,12 @@ void HttpDoor::Impl::install_routes() {
     }
     write_json(res, 500, {{"error", "the fake threw: " + what}});
   });
+  // cpp-httplib's default also sets SO_REUSEPORT, which lets a second server
+  // bind the same port and silently take half the connections: keep SO_REUSEADDR only.
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   server.set_tcp_nodelay(true);
   server.set_keep_alive_timeout(kKeepAliveSeconds);
 }
@@ -161,7 +168,9 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
       return;
     }
     ++requests;
-    if (options.max_requests > 0 && requests >= static_cast<std::uint64_t>(options.max_requests)) cv.notify_all();
+    if (options.max_requests > 0 && requests >= static_cast<std::uint64_t>(options.max_requests)) {
+      cv.notify_all();  // determinism-ok: wakes the watchdog at the request bound
+    }
   }
 
   Request request = to_request(req);
@@ -294,7 +303,8 @@ void HttpDoor::Impl::watch() {
            (options.max_requests > 0 && requests >= static_cast<std::uint64_t>(options.max_requests));
   };
   if (options.max_lifetime.count() > 0) {
-    auto deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(options.max_lifetime);  // determinism-ok: lifetime bound
+    auto lifetime = std::chrono::duration_cast<Steady::duration>(options.max_lifetime);
+    auto deadline = Steady::now() + lifetime;  // determinism-ok: the lifetime bound is wall time
     cv.wait_until(lock, deadline, done);  // determinism-ok: ends at the bound or on stop()
   } else {
     cv.wait(lock, done);  // determinism-ok: ends at the request bound or on stop()
@@ -305,7 +315,7 @@ void HttpDoor::Impl::watch() {
   lock.lock();
   closed = true;
   lock.unlock();
-  cv.notify_all();  // ends holds and wait()
+  cv.notify_all();  // determinism-ok: ends holds and wait()
 }
 
 HttpDoor::HttpDoor(FakeApi& api, FaultPlan plan, HttpDoorOptions options)
@@ -337,7 +347,7 @@ Result<int> HttpDoor::start() {
       d.stop_requested = true;
       d.closed = true;
     }
-    d.cv.notify_all();
+    d.cv.notify_all();  // determinism-ok: wakes wait()
     return Error::io("http door: " + where + ": " + message);
   };
   if (port <= 0) return fail("cannot bind (address in use or not local?)");
@@ -351,21 +361,28 @@ Result<int> HttpDoor::start() {
       std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
       d.listen_returned = true;
     }
-    d.cv.notify_all();
+    d.cv.notify_all();  // determinism-ok: wakes start()
   });
   // cpp-httplib 0.11 has no wait_until_ready(): poll is_running(), bounded.
   bool running = false;
   {
-    auto deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(kStartWait);  // determinism-ok: bounded start
+    auto deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(kStartWait);  // determinism-ok: start
     std::unique_lock<std::mutex> lock(d.mu);  // determinism-ok: door state
-    while (!(running = d.server.is_running()) && !d.listen_returned && Steady::now() < deadline) {  // determinism-ok: bounded poll
+    // determinism-ok on the next line: a bounded poll of is_running().
+    while (!(running = d.server.is_running()) && !d.listen_returned && Steady::now() < deadline) {  // determinism-ok
       d.cv.wait_for(lock, std::chrono::milliseconds(1));  // determinism-ok: poll interval of the bounded start
     }
   }
   if (!running) {
-    d.server.stop();  // a no-op unless it started after all
-    d.server_thread.join();
-    return fail("the server did not start listening");
+    // Server::stop() is a no-op until the server runs, so stop it if it ever does.
+    std::unique_lock<std::mutex> lock(d.mu);  // determinism-ok: door state
+    while (!d.listen_returned) {
+      if (d.server.is_running()) d.server.stop();
+      d.cv.wait_for(lock, std::chrono::milliseconds(1));  // determinism-ok: ends when the listen loop does
+    }
+    lock.unlock();
+    d.server_thread.join();  // determinism-ok: listen_after_bind has returned
+    return fail("the server did not start listening within " + format_duration(kStartWait));
   }
   d.watchdog = std::thread([&d] { d.watch(); });  // determinism-ok: enforces the door's bounds
   return port;
@@ -378,16 +395,17 @@ void HttpDoor::stop() {
     std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
     d.stop_requested = true;
   }
-  d.cv.notify_all();
+  d.cv.notify_all();  // determinism-ok: wakes the watchdog and holds
   // start() returns only with the server running and the watchdog started (or
   // with neither), so the watchdog is the one to stop the server.
-  if (d.watchdog.joinable()) d.watchdog.join();
-  if (d.server_thread.joinable()) d.server_thread.join();
+  if (d.watchdog.joinable()) d.watchdog.join();  // determinism-ok: the watchdog exits once stop_requested
+  // Bounded by the requests in flight and the keep-alive timeout.
+  if (d.server_thread.joinable()) d.server_thread.join();  // determinism-ok: joins the server thread
   {
     std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
     d.closed = true;
   }
-  d.cv.notify_all();
+  d.cv.notify_all();  // determinism-ok: wakes wait()
 }
 
 void HttpDoor::wait() {
@@ -404,6 +422,8 @@ int HttpDoor::port() const {
 std::string HttpDoor::url() const {
   std::string host = impl_->options.bind_host;
   if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";  // an IPv6 literal
   return "http://" + host + ":" + std::to_string(port());
 }
 

@@ -1,5 +1,7 @@
 #include "framework/config.h"
 
+#include "framework/json_in.h"
+
 #include <cctype>
 
 namespace destsim {
@@ -23,16 +25,6 @@ namespace {
 std::string upper(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string json_pointer_escape(std::string_view key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out.push_back(c);
-  }
   return out;
 }
 

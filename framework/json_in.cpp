@@ -5,8 +5,7 @@
 
 namespace destsim {
 
-namespace {
-std::string escape_pointer(std::string_view key) {
+std::string json_pointer_escape(std::string_view key) {
   std::string out;
   for (char c : key) {
     if (c == '~') out += "~0";
@@ -15,7 +14,6 @@ std::string escape_pointer(std::string_view key) {
   }
   return out;
 }
-}  // namespace
 
 JsonIn::JsonIn(const nlohmann::json& j, std::string where, std::string path) : j_(&j), path_(std::move(path)) {
   auto split = where.find(": /");
@@ -41,7 +39,7 @@ std::string json_summary(const nlohmann::json& j) {
 
 JsonIn JsonIn::at(std::string_view key) const {
   DS_ASSERT(has(key));
-  return JsonIn((*j_)[std::string(key)], where_, path_ + "/" + escape_pointer(key));
+  return JsonIn((*j_)[std::string(key)], where_, path_ + "/" + json_pointer_escape(key));
 }
 
 JsonIn JsonIn::at(std::size_t index) const {
@@ -75,7 +73,7 @@ Status JsonIn::only_keys(std::initializer_list<std::string_view> allowed) const 
     if (!ok) {
       std::string names;
       for (auto a : allowed) names += (names.empty() ? "" : ", ") + std::string(a);
-      return Error::bad_input(where_ + ": " + path_ + "/" + escape_pointer(it.key()) + ": unknown key \"" + it.key() +
+      return Error::bad_input(where_ + ": " + path_ + "/" + json_pointer_escape(it.key()) + ": unknown key \"" + it.key() +
                               "\" (expected one of: " + names + ")");
     }
   }

@@ -59,6 +59,9 @@ class JsonIn {
   std::string path_;
 };
 
+/// Escapes a key for a JSON pointer (RFC 6901: "~" → "~0", "/" → "~1").
+std::string json_pointer_escape(std::string_view key);
+
 /// A short description of a JSON value for error messages ("\"500\"", "an object").
 std::string json_summary(const nlohmann::json& j);
 

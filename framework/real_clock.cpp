@@ -25,15 +25,16 @@ void RealClock::wait_until(Time t) {
     wait();
     return;
   }
-  auto deadline = start_ + std::chrono::duration_cast<Steady::duration>(t.time_since_epoch());
+  auto since_zero = std::chrono::duration_cast<Steady::duration>(t.time_since_epoch());
+  auto deadline = start_ + since_zero;  // determinism-ok: steady deadline of a real wait
   std::unique_lock<std::mutex> lock(mu_);  // determinism-ok: real wait
-  cv_.wait_until(lock, deadline, [this] { return woken_; });
+  cv_.wait_until(lock, deadline, [this] { return woken_; });  // determinism-ok: real wait, ends early on wake()
   woken_ = false;
 }
 
 void RealClock::wait() {
   std::unique_lock<std::mutex> lock(mu_);  // determinism-ok: real wait
-  cv_.wait(lock, [this] { return woken_; });
+  cv_.wait(lock, [this] { return woken_; });  // determinism-ok: real wait for wake()
   woken_ = false;
 }
 
@@ -42,7 +43,7 @@ void RealClock::wake() {
     std::lock_guard<std::mutex> lock(mu_);  // determinism-ok: wake from another thread
     woken_ = true;
   }
-  cv_.notify_all();
+  cv_.notify_all();  // determinism-ok: wakes the loop thread
 }
 
 }  // namespace destsim

@@ -39,7 +39,7 @@ class RealClock final : public Clock {
  private:
   using Steady = std::chrono::steady_clock;  // determinism-ok: RealClock is the wall clock of real mode
 
-  Steady::time_point start_;
+  Steady::time_point start_;  // determinism-ok: loop time zero on the steady clock
   std::int64_t unix_ms_at_zero_;
   std::mutex mu_;                // determinism-ok: guards woken_ for wake() from other threads
   std::condition_variable cv_;   // determinism-ok: real waits end on wake()

@@ -51,7 +51,9 @@ TransportError map_error(httplib::Error error, const std::string& marker, Durati
     case httplib::Error::Read:
       // 0.11 reports a read timeout and a connection closed mid-response alike;
       // only a read that lasted the whole read timeout is a timeout.
-      if (elapsed >= read_timeout) return transport_error(TransportErrorKind::timeout, true, false, what + " (timed out)");
+      if (elapsed >= read_timeout) {
+        return transport_error(TransportErrorKind::timeout, true, false, what + " (timed out)");
+      }
       return transport_error(TransportErrorKind::connection_reset, true, false, what + " (connection closed)");
     case httplib::Error::Write:
       return transport_error(TransportErrorKind::connection_reset, true, false, what);
@@ -141,14 +143,14 @@ HttpTransport::~HttpTransport() {
       if (w->active) w->active->stop();  // aborts the exchange in flight (thread-safe in cpp-httplib)
     }
   }
-  cv_.notify_all();
+  cv_.notify_all();  // determinism-ok: wakes the workers to exit
   for (auto& job : unsent) {
     complete(loop_, std::move(job.completion),
              transport_error(TransportErrorKind::other, false, false,
                              job.request.method + " " + job.base_url + job.request.path +
                                  ": transport shut down before the request was sent"));
   }
-  for (auto& w : workers_) w->thread.join();
+  for (auto& w : workers_) w->thread.join();  // determinism-ok: bounded: in-flight exchanges were aborted
 }
 
 std::string HttpTransport::base_url(const std::string& host) const {
@@ -170,6 +172,7 @@ httplib::Client* HttpTransport::client_for(Worker& worker, const std::string& ba
     slot->set_keep_alive(true);
     slot->set_url_encode(false);  // Request::path is already a target, encoded by whoever built it
     slot->set_follow_location(false);
+    slot->set_tcp_nodelay(true);  // small requests: no Nagle delay behind the headers
   }
   return slot->is_valid() ? slot.get() : nullptr;
 }
@@ -235,7 +238,7 @@ Task<HttpResult> HttpTransport::send(Request request) {
     DS_ASSERT(!stopping_);
     queue_.push_back(std::move(job));
   }
-  cv_.notify_one();
+  cv_.notify_one();  // determinism-ok: wakes a worker
 
   HttpResult result = co_await done.wait();
   if (result.ok()) {

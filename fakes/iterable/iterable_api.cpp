@@ -1,6 +1,7 @@
 #include "fakes/iterable/iterable_api.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "framework/json_in.h"
 #include "framework/oracle.h"
@@ -262,28 +263,38 @@ const nlohmann::json& member(const nlohmann::json& j, const char* key) {
 }
 }  // namespace
 
-Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_view endpoint) {
-  std::vector<const nlohmann::json*> items;
+// The items of a request: the `field` array of a bulk body, or the body itself
+// for a single endpoint. Fails on a missing array, too many items, or a field
+// whose type contradicts the schema (which rejects the whole request).
+std::optional<Response> IterableApi::items_of(const nlohmann::json& body, bool bulk, const char* field,
+                                              std::string_view endpoint, const Types& types,
+                                              std::vector<const nlohmann::json*>& items) const {
   if (bulk) {
-    const nlohmann::json& events = member(body, "events");
-    if (!events.is_array())
-      return error(400, "BadParams", "[" + std::string(endpoint) + "] events: expected an array");
-    if (static_cast<std::int64_t>(events.size()) > options_.items_max)
-      return error(400, "BatchTooLarge", "at most " + std::to_string(options_.items_max) + " events per request");
-    for (const auto& e : events) items.push_back(&e);
+    const nlohmann::json& arr = member(body, field);
+    if (!arr.is_array())
+      return error(400, "BadParams", "[" + std::string(endpoint) + "] " + field + ": expected an array");
+    if (static_cast<std::int64_t>(arr.size()) > options_.items_max)
+      return error(400, "BatchTooLarge",
+                   "at most " + std::to_string(options_.items_max) + " " + field + " per request");
+    for (const auto& e : arr) items.push_back(&e);
   } else {
     items.push_back(&body);
   }
-  // Field types are checked for the whole request first: a mismatch rejects it all.
   for (std::size_t i = 0; i < items.size(); ++i) {
-    std::string m = type_mismatch(event_types_, member(*items[i], "dataFields"));
+    std::string m = type_mismatch(types, member(*items[i], "dataFields"));
     if (!m.empty()) {
       return error(400, "RequestFieldsTypesMismatched", "Request fields types mismatched",
-                   {{"validationErrors", {{(bulk ? "events[" + std::to_string(i) + "]." : std::string()) +
+                   {{"validationErrors", {{(bulk ? std::string(field) + "[" + std::to_string(i) + "]." : std::string()) +
                                                "dataFields." + m.substr(0, m.find(':')),
                                            m}}}});
     }
   }
+  return std::nullopt;
+}
+
+Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_view endpoint) {
+  std::vector<const nlohmann::json*> items;
+  if (auto rejected = items_of(body, bulk, "events", endpoint, event_types_, items)) return *rejected;
   nlohmann::json res = {{"successCount", 0},
                         {"failCount", 0},
                         {"invalidEmails", nlohmann::json::array()},
@@ -357,25 +368,7 @@ Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_v
 
 Response IterableApi::update_users(const nlohmann::json& body, bool bulk, std::string_view endpoint) {
   std::vector<const nlohmann::json*> items;
-  if (bulk) {
-    const nlohmann::json& users = member(body, "users");
-    if (!users.is_array())
-      return error(400, "BadParams", "[" + std::string(endpoint) + "] users: expected an array");
-    if (static_cast<std::int64_t>(users.size()) > options_.items_max)
-      return error(400, "BatchTooLarge", "at most " + std::to_string(options_.items_max) + " users per request");
-    for (const auto& u : users) items.push_back(&u);
-  } else {
-    items.push_back(&body);
-  }
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    std::string m = type_mismatch(user_types_, member(*items[i], "dataFields"));
-    if (!m.empty()) {
-      return error(400, "RequestFieldsTypesMismatched", "Request fields types mismatched",
-                   {{"validationErrors", {{(bulk ? "users[" + std::to_string(i) + "]." : std::string()) +
-                                               "dataFields." + m.substr(0, m.find(':')),
-                                           m}}}});
-    }
-  }
+  if (auto rejected = items_of(body, bulk, "users", endpoint, user_types_, items)) return *rejected;
   nlohmann::json res = {{"successCount", 0},
                         {"failCount", 0},
                         {"invalidEmails", nlohmann::json::array()},

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>  // determinism-ok: lookup-only indexes (see below)
@@ -88,6 +89,9 @@ class IterableApi final : public FakeApi {
   void count(std::string_view effect, const nlohmann::json& item);
   void count_dump(std::string_view effect, std::string_view canonical);
 
+  std::optional<Response> items_of(const nlohmann::json& body, bool bulk, const char* field,
+                                   std::string_view endpoint, const Types& types,
+                                   std::vector<const nlohmann::json*>& items) const;
   Response track(const nlohmann::json& body, bool bulk, std::string_view endpoint);
   Response update_users(const nlohmann::json& body, bool bulk, std::string_view endpoint);
   Response lists(const nlohmann::json& body, bool subscribe, std::string_view endpoint);
