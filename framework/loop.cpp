@@ -174,7 +174,12 @@ Status Loop::run(Time deadline, bool until_idle) {
         if (clock_.is_virtual()) {
           return Error::internal("waiting for an external operation on a virtual clock");
         }
-        clock_.wait();
+        if (until_idle) {
+          clock_.wait();
+        } else {
+          clock_.wait_until(deadline);  // run_until keeps its deadline with operations in flight
+          if (clock_.now() >= deadline) return Status::success();
+        }
         continue;
       }
       if (!until_idle && deadline > now()) clock_.wait_until(deadline);
