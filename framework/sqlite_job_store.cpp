@@ -1,0 +1,205 @@
+#include "framework/sqlite_job_store.h"
+
+#include <sqlite3.h>
+
+namespace destsim {
+
+namespace {
+enum Stmt { kAdd, kAttempt, kFinish, kGet, kCount, kIds, kBegin, kCommit };
+const char* kSql[] = {
+    "INSERT INTO jobs(id, state, attempts, unknown, resent, reason) VALUES(?1, 0, 0, 0, 0, '')",
+    "UPDATE jobs SET attempts = attempts + 1 WHERE id = ?1",
+    "UPDATE jobs SET state = ?2, reason = ?3, unknown = ?4, resent = ?5, finished_ns = ?6 WHERE id = ?1 AND state = 0",
+    "SELECT state, reason, unknown, resent, attempts FROM jobs WHERE id = ?1",
+    "SELECT state, unknown, COUNT(*) FROM jobs GROUP BY state, unknown",
+    "SELECT id FROM jobs ORDER BY id",
+    "BEGIN",
+    "COMMIT",
+};
+
+void check(int rc, sqlite3* db, const char* what) {
+  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    std::fprintf(stderr, "sqlite job store: %s: %s\n", what, sqlite3_errmsg(db));
+    DS_ASSERT(!"sqlite job store: a statement failed (disk full or the file was taken away?)");
+  }
+}
+}  // namespace
+
+Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(const SqliteJobStoreOptions& options, Trace* trace) {
+  if (options.commit_every < 1) return Error::bad_input("commit_every: expected an integer >= 1");
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(options.path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    if (db) sqlite3_close(db);
+    return Error::io(options.path + ": cannot open the job store: " + msg);
+  }
+  std::unique_ptr<SqliteJobStore> store(new SqliteJobStore(db, options, trace));
+  Status s = store->prepare();
+  if (!s.ok()) return s.error();
+  return store;
+}
+
+SqliteJobStore::SqliteJobStore(sqlite3* db, SqliteJobStoreOptions options, Trace* trace)
+    : db_(db), options_(std::move(options)), trace_(trace) {}
+
+Status SqliteJobStore::prepare() {
+  std::string schema = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
+                       (options_.synchronous_full ? "FULL" : "NORMAL") +
+                       "; CREATE TABLE IF NOT EXISTS jobs("
+                       "id INTEGER PRIMARY KEY, state INTEGER NOT NULL, attempts INTEGER NOT NULL, "
+                       "unknown INTEGER NOT NULL, resent INTEGER NOT NULL, reason TEXT NOT NULL, finished_ns INTEGER);"
+                       "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+                       "INSERT OR IGNORE INTO meta VALUES('schema', '1');";
+  char* err = nullptr;
+  if (sqlite3_exec(db_, schema.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Error::io(options_.path + ": not a usable job store: " + msg);
+  }
+  for (int i = 0; i < 8; ++i) {
+    if (sqlite3_prepare_v3(db_, kSql[i], -1, SQLITE_PREPARE_PERSISTENT, &stmts_[i], nullptr) != SQLITE_OK) {
+      return Error::io(options_.path + ": cannot prepare \"" + kSql[i] + "\": " + sqlite3_errmsg(db_));
+    }
+  }
+  return Status::success();
+}
+
+SqliteJobStore::~SqliteJobStore() {
+  if (in_tx_) commit();
+  for (auto* s : stmts_)
+    if (s) sqlite3_finalize(s);
+  sqlite3_close(db_);
+}
+
+void SqliteJobStore::wrote() {
+  if (++pending_writes_ >= options_.commit_every) commit();
+}
+
+void SqliteJobStore::commit() {
+  if (!in_tx_) return;
+  sqlite3_stmt* s = stmt(kCommit);
+  check(sqlite3_step(s), db_, "COMMIT");
+  sqlite3_reset(s);
+  in_tx_ = false;
+  pending_writes_ = 0;
+}
+
+void SqliteJobStore::add(JobId id) {
+  if (!in_tx_) {
+    check(sqlite3_step(stmt(kBegin)), db_, "BEGIN");
+    sqlite3_reset(stmt(kBegin));
+    in_tx_ = true;
+  }
+  sqlite3_stmt* s = stmt(kAdd);
+  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(id));
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  DS_ASSERT(rc == SQLITE_DONE && "ids are unique per run");
+  wrote();
+}
+
+void SqliteJobStore::attempt(JobId id) {
+  if (!in_tx_) {
+    check(sqlite3_step(stmt(kBegin)), db_, "BEGIN");
+    sqlite3_reset(stmt(kBegin));
+    in_tx_ = true;
+  }
+  sqlite3_stmt* s = stmt(kAttempt);
+  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(id));
+  check(sqlite3_step(s), db_, "attempt");
+  sqlite3_reset(s);
+  DS_ASSERT(sqlite3_changes(db_) == 1);
+  wrote();
+}
+
+void SqliteJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
+  DS_ASSERT(is_terminal(outcome.state));
+  DS_ASSERT(outcome.state == JobState::succeeded || !outcome.reason.empty());
+  if (!in_tx_) {
+    check(sqlite3_step(stmt(kBegin)), db_, "BEGIN");
+    sqlite3_reset(stmt(kBegin));
+    in_tx_ = true;
+  }
+  const bool unknown = outcome.outcome_unknown && outcome.state != JobState::succeeded;
+  const bool resent = outcome.resent_after_unknown && outcome.state == JobState::succeeded;
+  sqlite3_stmt* s = stmt(kFinish);
+  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(id));
+  sqlite3_bind_int(s, 2, static_cast<int>(outcome.state));
+  sqlite3_bind_text(s, 3, outcome.reason.c_str(), static_cast<int>(outcome.reason.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int(s, 4, unknown);
+  sqlite3_bind_int(s, 5, resent);
+  sqlite3_bind_int64(s, 6, to_ns(at));
+  check(sqlite3_step(s), db_, "finish");
+  sqlite3_reset(s);
+  DS_ASSERT(sqlite3_changes(db_) == 1 && "a job reaches one terminal state, once");
+  if (trace_) {
+    auto e = trace_->event(at, "job");
+    e.num("id", static_cast<std::int64_t>(id)).str("state", job_state_name(outcome.state));
+    if (!outcome.reason.empty()) e.str("reason", outcome.reason);
+    if (unknown) e.flag("outcome_unknown", true);
+    if (resent) e.flag("resent_after_unknown", true);
+  }
+  wrote();
+}
+
+bool SqliteJobStore::contains(JobId id) const {
+  sqlite3_stmt* s = stmt(kGet);
+  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(id));
+  bool found = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_reset(s);
+  return found;
+}
+
+JobOutcome SqliteJobStore::outcome(JobId id) const {
+  sqlite3_stmt* s = stmt(kGet);
+  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(id));
+  int rc = sqlite3_step(s);
+  DS_ASSERT(rc == SQLITE_ROW);
+  JobOutcome o;
+  o.state = static_cast<JobState>(sqlite3_column_int(s, 0));
+  o.reason = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
+  o.outcome_unknown = sqlite3_column_int(s, 2) != 0;
+  o.resent_after_unknown = sqlite3_column_int(s, 3) != 0;
+  sqlite3_reset(s);
+  return o;
+}
+
+int SqliteJobStore::attempts(JobId id) const {
+  sqlite3_stmt* s = stmt(kGet);
+  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(id));
+  int rc = sqlite3_step(s);
+  DS_ASSERT(rc == SQLITE_ROW);
+  int n = sqlite3_column_int(s, 4);
+  sqlite3_reset(s);
+  return n;
+}
+
+JobCounts SqliteJobStore::counts() const {
+  JobCounts c;
+  sqlite3_stmt* s = stmt(kCount);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    auto state = static_cast<JobState>(sqlite3_column_int(s, 0));
+    bool unknown = sqlite3_column_int(s, 1) != 0;
+    auto n = static_cast<std::uint64_t>(sqlite3_column_int64(s, 2));
+    switch (state) {
+      case JobState::pending: c.pending += n; break;
+      case JobState::succeeded: c.succeeded += n; break;
+      case JobState::failed: c.failed += n; break;
+      case JobState::aborted: c.aborted += n; break;
+    }
+    if (unknown) c.unknown += n;
+  }
+  sqlite3_reset(s);
+  return c;
+}
+
+std::vector<JobId> SqliteJobStore::ids() const {
+  std::vector<JobId> out;
+  sqlite3_stmt* s = stmt(kIds);
+  while (sqlite3_step(s) == SQLITE_ROW) out.push_back(static_cast<JobId>(sqlite3_column_int64(s, 0)));
+  sqlite3_reset(s);
+  return out;
+}
+
+}  // namespace destsim
