@@ -31,6 +31,41 @@ const MemoryJobStore::Row* MemoryJobStore::row(JobId id) const {
   return const_cast<MemoryJobStore*>(this)->row(id);
 }
 
+void MemoryJobStore::count(const Row& r, int sign) {
+  auto bump = [&](std::uint64_t& c) { c = static_cast<std::uint64_t>(static_cast<std::int64_t>(c) + sign); };
+  switch (r.state) {
+    case JobState::pending: bump(counts_.pending); break;
+    case JobState::succeeded: bump(counts_.succeeded); break;
+    case JobState::failed: bump(counts_.failed); break;
+    case JobState::aborted: bump(counts_.aborted); break;
+  }
+  if (r.unknown) bump(counts_.unknown);
+}
+
+void MemoryJobStore::remember(JobId id, bool added) {
+  if (autocommit_) return;
+  const Row* r = row(id);
+  undo_.push_back(Undo{id, added, added ? Row{} : *r});
+}
+
+std::size_t MemoryJobStore::crash() {
+  const std::size_t n = undo_.size();
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+    Row* r = row(it->id);
+    DS_ASSERT(r != nullptr);
+    count(*r, -1);
+    if (it->added) {
+      if (it->id == dense_.size()) dense_.pop_back();
+      else sparse_.erase(it->id);
+    } else {
+      *r = it->before;
+      count(*r, +1);
+    }
+  }
+  undo_.clear();
+  return n;
+}
+
 void MemoryJobStore::add(JobId id) {
   DS_ASSERT(row(id) == nullptr && "ids are unique per run");
   if (id == dense_.size() + 1) {
@@ -39,11 +74,13 @@ void MemoryJobStore::add(JobId id) {
     sparse_.emplace(id, Row{});
   }
   ++counts_.pending;
+  remember(id, true);
 }
 
 void MemoryJobStore::attempt(JobId id) {
   Row* r = row(id);
   DS_ASSERT(r != nullptr);
+  remember(id, false);
   if (r->attempts < UINT16_MAX) ++r->attempts;
 }
 
@@ -53,6 +90,7 @@ void MemoryJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
   DS_ASSERT(rp->state == JobState::pending);  // a terminal state never changes
   DS_ASSERT(is_terminal(outcome.state));
   DS_ASSERT(outcome.state == JobState::succeeded || !outcome.reason.empty());  // A4: a reason names the cause
+  remember(id, false);
   Row& r = *rp;
   r.state = outcome.state;
   r.unknown = outcome.outcome_unknown && outcome.state != JobState::succeeded;

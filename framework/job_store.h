@@ -1,8 +1,10 @@
 // job_store.h — every job's state, the framework's own account of a run.
 //
 // `JobStore` is the interface; `MemoryJobStore` keeps it in memory for the
-// simulator (the durable SQLite store and crash semantics arrive with the bulk
-// path). The store enforces the accounting law: a job is added once, reaches
+// simulator, `SqliteJobStore` (sqlite_job_store.h) on disk for real runs. Both
+// have the same crash semantics: writes become durable at `commit()`, and a
+// crash loses exactly the uncommitted ones (`MemoryJobStore::crash()` simulates
+// it). The store enforces the accounting law: a job is added once, reaches
 // exactly one terminal state, and a terminal state never changes — a second
 // finish is a programmer error and asserts.
 #pragma once
@@ -39,6 +41,9 @@ class JobStore {
   virtual JobCounts counts() const = 0;
   /// Every job id in ascending order.
   virtual std::vector<JobId> ids() const = 0;
+  /// Makes every write so far durable: after a crash, a restart sees exactly
+  /// what was committed (the bulk path commits at its durable steps).
+  virtual void commit() = 0;
 };
 
 /// In-memory store: a compact row per job (8 bytes for dense ids), reasons interned.
@@ -55,6 +60,16 @@ class MemoryJobStore final : public JobStore {
   int attempts(JobId id) const override;
   JobCounts counts() const override { return counts_; }
   std::vector<JobId> ids() const override;
+  /// With `autocommit` (the default) every write is durable at once.
+  void commit() override { undo_.clear(); }
+  void set_autocommit(bool on) {
+    autocommit_ = on;
+    if (on) commit();
+  }
+  /// Simulates a crash of the process that owns the store: every write since
+  /// the last commit is lost. Returns how many writes were undone.
+  std::size_t crash();
+  std::size_t uncommitted() const { return undo_.size(); }
 
  private:
   struct Row {
@@ -65,6 +80,8 @@ class MemoryJobStore final : public JobStore {
     std::uint32_t reason = 0;  // index into reasons_
   };
   std::uint32_t intern(const std::string& reason);
+  void count(const Row& r, int sign);
+  void remember(JobId id, bool added);
   Row* row(JobId id);
   const Row* row(JobId id) const;
 
@@ -76,6 +93,14 @@ class MemoryJobStore final : public JobStore {
   std::vector<std::string> reasons_{""};
   std::map<std::string, std::uint32_t, std::less<>> reason_index_{{"", 0}};
   JobCounts counts_;
+  // Undo log of uncommitted writes: the row before each write (or "added").
+  struct Undo {
+    JobId id;
+    bool added;
+    Row before;
+  };
+  std::vector<Undo> undo_;
+  bool autocommit_ = true;
 };
 
 }  // namespace destsim

@@ -54,3 +54,44 @@ TEST(MemoryJobStoreDeathTest, FailuresNeedAReason) {
 
 }  // namespace
 }  // namespace destsim
+
+namespace destsim {
+namespace {
+
+TEST(MemoryJobStoreCrash, ACrashLosesExactlyTheUncommittedWrites) {
+  MemoryJobStore s;
+  s.set_autocommit(false);
+  s.add(1);
+  s.add(2);
+  s.finish(1, {JobState::succeeded, "", false}, kTimeZero);
+  s.commit();
+  s.add(3);
+  s.attempt(2);
+  s.finish(2, {JobState::aborted, "attempts exhausted (1 of 1): HTTP 503", true}, kTimeZero);
+  s.add(10);  // a sparse id
+  EXPECT_EQ(s.uncommitted(), 4u);
+  EXPECT_EQ(s.crash(), 4u);
+  EXPECT_EQ(s.ids(), (std::vector<JobId>{1, 2}));
+  EXPECT_EQ(s.outcome(1).state, JobState::succeeded);
+  EXPECT_EQ(s.outcome(2).state, JobState::pending);
+  EXPECT_EQ(s.attempts(2), 0);
+  JobCounts c = s.counts();
+  EXPECT_EQ(c.pending, 1u);
+  EXPECT_EQ(c.succeeded, 1u);
+  EXPECT_EQ(c.aborted, 0u);
+  EXPECT_EQ(c.unknown, 0u);
+  // After the restart the job can still reach its one terminal state.
+  s.finish(2, {JobState::succeeded, "", false}, kTimeZero);
+  EXPECT_EQ(s.counts().succeeded, 2u);
+}
+
+TEST(MemoryJobStoreCrash, AutocommitMakesEveryWriteDurable) {
+  MemoryJobStore s;
+  s.add(1);
+  s.finish(1, {JobState::failed, "HTTP 400", false}, kTimeZero);
+  EXPECT_EQ(s.crash(), 0u);
+  EXPECT_EQ(s.outcome(1).state, JobState::failed);
+}
+
+}  // namespace
+}  // namespace destsim

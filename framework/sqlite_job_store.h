@@ -44,7 +44,7 @@ class SqliteJobStore final : public JobStore {
   std::vector<JobId> ids() const override;
 
   /// Makes every write so far durable.
-  void commit();
+  void commit() override;
   /// Writes since the last commit.
   int uncommitted() const { return pending_writes_; }
 
