@@ -1,0 +1,168 @@
+// bulk.h — the bulk (async) delivery path, in the shape of RudderStack's
+// AsyncDestinationManager, fixed where the peer is wrong.
+//
+// A destination's manager transforms each record into an item (a CSV row, a
+// JSON profile), uploads a staged file of items, polls the import until it is
+// terminal, and reads per-job outcomes back from the upload stats. The
+// BulkRouter drives it:
+//   - stages items into an upload within the manager's limits (records and
+//     bytes); an item that does not fit waits for the next upload, its attempt
+//     count unchanged (B5); an item too large for any upload fails at once;
+//   - uploads when the stage is full or `upload_interval` after its first item;
+//   - at most `imports_in_flight` imports at a time (D6);
+//   - polls every `poll_interval` until completed/failed; ends an import at
+//     `poll_timeout` (the peer polls forever), its jobs aborted with
+//     outcome_unknown (D2); a poll or stats fault is retried at the next poll,
+//     never failing the import (D5);
+//   - maps per-job outcomes from the stats; a job the stats do not mention is
+//     retried, never assumed delivered (D4);
+//   - retries failed uploads and retryable jobs with backoff until
+//     `max_attempts` or the retry window, then aborts with the last cause.
+// Fire-and-forget APIs answer the upload with final per-job results
+// (`UploadOutcome::completed`); nothing is polled then.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "framework/batch.h"
+#include "framework/job_store.h"
+#include "framework/loop.h"
+#include "framework/retry.h"
+#include "framework/sync.h"
+
+namespace destsim {
+
+struct BulkItem {
+  JobId id = 0;
+  std::string data;  // the transformed item as it goes into the upload file
+};
+
+/// An import the API accepted.
+struct ImportRef {
+  std::string import_id;
+  std::vector<JobId> jobs;
+  nlohmann::json params;  // manager-specific (e.g. the batch id, the file's row order)
+};
+
+struct UploadOutcome {
+  enum class Kind { importing, completed, retry, failed } kind = Kind::importing;
+  ImportRef import;                    // for importing
+  std::vector<MessageResult> results;  // for completed (per job); failed/retry may name jobs too
+  std::string reason;
+  std::optional<Duration> retry_after;
+  bool maybe_applied = false;          // a timeout or reset after sending the upload
+};
+
+enum class ImportStatus { running, completed, failed };
+
+struct PollOutcome {
+  ImportStatus status = ImportStatus::running;
+  /// The poll itself failed (429, 5xx, timeout, unreadable body): ask again later.
+  bool transient = false;
+  std::string reason;
+  std::optional<Duration> retry_after;
+};
+
+struct StatsOutcome {
+  bool transient = false;              // the stats request failed: ask again later
+  std::vector<MessageResult> results;  // per job: ok, fail (permanent) or retry
+  std::string reason;
+};
+
+struct BulkLimits {
+  std::int64_t records_max = 10'000;
+  std::int64_t bytes_max = 10'000'000;  // per upload file
+  std::int64_t header_bytes = 0;        // bytes every file carries (a CSV header)
+  std::int64_t separator_bytes = 1;     // per item (a newline)
+};
+
+class AsyncDestinationManager {
+ public:
+  virtual ~AsyncDestinationManager() = default;
+  virtual std::string name() const = 0;
+  virtual BulkLimits limits() const = 0;
+  /// The item a record becomes; an error fails the job permanently.
+  virtual Result<BulkItem> transform(const Record& record) = 0;
+  virtual Task<UploadOutcome> upload(const std::vector<const BulkItem*>& items) = 0;
+  virtual Task<PollOutcome> poll(const ImportRef& import) = 0;
+  virtual Task<StatsOutcome> upload_stats(const ImportRef& import) = 0;
+};
+
+struct BulkConfig {
+  Duration upload_interval = std::chrono::seconds(30);
+  Duration poll_interval = std::chrono::seconds(10);
+  Duration poll_timeout = std::chrono::hours(6);
+  int imports_in_flight = 2;
+  int max_buffer_size = 100'000;
+  /// Attempts per job (uploads that carried it); backoff between them.
+  RetryPolicy retry{.max_attempts = 5,
+                    .delay_initial = std::chrono::seconds(5),
+                    .delay_max = std::chrono::minutes(5),
+                    .multiplier_num = 2,
+                    .multiplier_den = 1,
+                    .jitter = {1, 5},
+                    .elapsed_max = std::chrono::hours(24)};
+  Status validate() const;
+};
+
+struct BulkStats {
+  std::uint64_t uploads = 0, polls = 0, poll_faults = 0, stats_calls = 0, stats_faults = 0;
+  std::uint64_t poll_timeouts = 0, overflow_waits = 0, upload_retries = 0;
+  std::uint64_t imports_in_flight_max = 0;
+};
+
+class BulkRouter {
+ public:
+  BulkRouter(Loop& loop, AsyncDestinationManager& manager, BulkConfig config, JobStore& jobs);
+  ~BulkRouter();
+  BulkRouter(const BulkRouter&) = delete;
+  BulkRouter& operator=(const BulkRouter&) = delete;
+
+  /// Registers the job, transforms it and stages it (waits when the buffer is full).
+  Task<void> deliver(Record record);
+  /// Uploads what is staged and returns when every job is terminal.
+  Task<void> drain();
+  const BulkStats& stats() const { return stats_; }
+
+ private:
+  struct Pending {
+    BulkItem item;
+    int attempts = 0;
+    bool unknown = false;
+    Time first{};
+    bool started = false;
+    Time queued_at{};
+  };
+
+  Task<void> stager();
+  Task<void> run_upload(std::vector<Pending> items, Semaphore::Permit permit);
+  Task<void> follow(ImportRef import, std::vector<Pending> items);
+  void settle(std::vector<Pending>& items, const std::vector<MessageResult>& results, const std::string& reason);
+  void requeue(std::vector<Pending> items, const std::string& reason, std::optional<Duration> retry_after);
+  void finish(const Pending& p, JobState state, std::string reason);
+  std::int64_t upload_bytes(std::int64_t items, std::int64_t item_bytes) const;
+
+  Loop& loop_;
+  AsyncDestinationManager& manager_;
+  BulkConfig config_;
+  BulkLimits limits_;
+  JobStore& jobs_;
+  Rng rng_;
+  BulkStats stats_;
+  std::deque<Pending> queue_;   // staged, in arrival (and retry-due) order
+  Notify changed_;              // queue_ or the state below changed
+  std::int64_t waiting_retry_ = 0;  // jobs sleeping before a retry
+  std::int64_t active_ = 0;     // uploads and follow-ups in flight
+  bool draining_ = false;
+  bool stager_done_ = false;
+  std::unique_ptr<Semaphore> imports_;
+  std::map<TimerId, bool> retry_timers_;  // pending requeues, cancelled on destruction
+  std::unique_ptr<Scope> scope_;
+};
+
+}  // namespace destsim

@@ -1,0 +1,228 @@
+#include "framework/bulk.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+namespace destsim {
+namespace {
+
+// A manager whose API behaviour each test scripts.
+class TestManager final : public AsyncDestinationManager {
+ public:
+  explicit TestManager(Loop& loop) : loop_(loop) {}
+  BulkLimits lim{.records_max = 10, .bytes_max = 1000, .header_bytes = 0, .separator_bytes = 1};
+  int polls_until_done = 2;
+  std::function<UploadOutcome(const std::vector<const BulkItem*>&, int)> on_upload;  // (items, call #)
+  std::function<PollOutcome(const ImportRef&, int)> on_poll;                          // (import, poll #)
+  std::function<StatsOutcome(const ImportRef&)> on_stats;
+
+  struct Upload {
+    Time at;
+    std::vector<JobId> ids;
+  };
+  std::vector<Upload> uploads;
+  std::vector<Time> polls;
+  int in_flight = 0, in_flight_max = 0;  // imports between upload and stats
+
+  std::string name() const override { return "test"; }
+  BulkLimits limits() const override { return lim; }
+  Result<BulkItem> transform(const Record& r) override {
+    if (r.payload.is_string() && r.payload == "bad") return Error::bad_input("record " + std::to_string(r.id) + ": invalid");
+    std::size_t size = r.payload.is_number_integer() ? static_cast<std::size_t>(r.payload.get<int>()) : 10;
+    return BulkItem{r.id, std::string(size, 'x')};
+  }
+  Task<UploadOutcome> upload(const std::vector<const BulkItem*>& items) override {
+    Upload u{loop_.now(), {}};
+    for (auto* i : items) u.ids.push_back(i->id);
+    uploads.push_back(u);
+    const int call = static_cast<int>(uploads.size());
+    co_await loop_.sleep(std::chrono::milliseconds(50));
+    if (on_upload) co_return on_upload(items, call);
+    UploadOutcome out;
+    out.import.import_id = "imp-" + std::to_string(call);
+    out.import.jobs = u.ids;
+    in_flight_max = std::max(in_flight_max, ++in_flight);
+    co_return out;
+  }
+  Task<PollOutcome> poll(const ImportRef& imp) override {
+    polls.push_back(loop_.now());
+    int n = ++poll_count_[imp.import_id];
+    co_await loop_.sleep(std::chrono::milliseconds(20));
+    if (on_poll) co_return on_poll(imp, n);
+    PollOutcome p;
+    p.status = n >= polls_until_done ? ImportStatus::completed : ImportStatus::running;
+    co_return p;
+  }
+  Task<StatsOutcome> upload_stats(const ImportRef& imp) override {
+    co_await loop_.sleep(std::chrono::milliseconds(20));
+    if (on_stats) co_return on_stats(imp);
+    --in_flight;
+    StatsOutcome s;
+    for (JobId id : imp.jobs) s.results.push_back({id, Verdict::ok, ""});
+    co_return s;
+  }
+
+ private:
+  Loop& loop_;
+  std::map<std::string, int> poll_count_;
+};
+
+struct BulkFixture : ::testing::Test {
+  SimClock clock;
+  Loop loop{clock, LoopOptions{.seed = 5}};
+  MemoryJobStore jobs;
+  TestManager manager{loop};
+  BulkConfig config() {
+    BulkConfig c;
+    c.upload_interval = std::chrono::seconds(30);
+    c.poll_interval = std::chrono::seconds(10);
+    c.poll_timeout = std::chrono::hours(1);
+    c.imports_in_flight = 2;
+    c.retry.max_attempts = 3;
+    c.retry.delay_initial = std::chrono::seconds(5);
+    return c;
+  }
+  void run(BulkRouter& r, int n, std::function<nlohmann::json(int)> payload = nullptr) {
+    loop.spawn([](BulkRouter& router, int count, std::function<nlohmann::json(int)> pl) -> Task<void> {
+      for (int i = 1; i <= count; ++i) {
+        Record rec;
+        rec.id = static_cast<JobId>(i);
+        rec.payload = pl ? pl(i) : nlohmann::json(10);
+        co_await router.deliver(std::move(rec));
+      }
+      co_await router.drain();
+    }(r, n, std::move(payload)));
+    ASSERT_TRUE(loop.run_until_idle().ok());
+  }
+};
+
+TEST_F(BulkFixture, UploadsWithinLimitsPollsUntilCompleteAndBoundsImportsInFlight) {
+  BulkRouter r(loop, manager, config(), jobs);
+  run(r, 45);
+  EXPECT_EQ(jobs.counts().succeeded, 45u);
+  ASSERT_EQ(manager.uploads.size(), 5u);
+  for (auto& u : manager.uploads) EXPECT_LE(u.ids.size(), 10u);
+  EXPECT_LE(manager.in_flight_max, 2);
+  EXPECT_EQ(r.stats().polls, 10u);  // two polls per import
+  for (std::size_t i = 1; i < manager.polls.size(); ++i) EXPECT_GE(manager.polls[i], manager.polls[i - 1]);
+}
+
+TEST_F(BulkFixture, AStuckImportEndsAtThePollTimeoutWithOutcomeUnknown) {
+  manager.polls_until_done = 1'000'000;
+  BulkConfig c = config();
+  c.poll_timeout = std::chrono::hours(6);
+  BulkRouter r(loop, manager, c, jobs);
+  run(r, 3);
+  EXPECT_EQ(jobs.counts().aborted, 3u);
+  EXPECT_TRUE(jobs.outcome(1).outcome_unknown);
+  EXPECT_NE(jobs.outcome(1).reason.find("poll timeout"), std::string::npos);
+  EXPECT_EQ(r.stats().poll_timeouts, 1u);
+  EXPECT_LE(loop.now(), kTimeZero + std::chrono::hours(6) + std::chrono::minutes(1));
+  EXPECT_LE(r.stats().polls, 6u * 360u);  // every 10 s for 6 h, not more
+}
+
+TEST_F(BulkFixture, PollFaultsAreRetriedLaterAndDoNotFailTheImport) {
+  manager.on_poll = [](const ImportRef&, int n) {
+    PollOutcome p;
+    if (n <= 3) {
+      p.transient = true;
+      p.reason = "HTTP 429";
+      p.retry_after = std::chrono::seconds(60);
+    } else {
+      p.status = ImportStatus::completed;
+    }
+    return p;
+  };
+  BulkRouter r(loop, manager, config(), jobs);
+  run(r, 5);
+  EXPECT_EQ(jobs.counts().succeeded, 5u);
+  EXPECT_EQ(r.stats().poll_faults, 3u);
+  ASSERT_GE(manager.polls.size(), 4u);
+  EXPECT_GE(manager.polls[1] - manager.polls[0], std::chrono::seconds(60));  // Retry-After honoured
+}
+
+TEST_F(BulkFixture, AJobTheStatsDoNotMentionIsRetriedNotAssumedDelivered) {
+  int stats_calls = 0;
+  manager.on_stats = [&](const ImportRef& imp) {
+    StatsOutcome s;
+    ++stats_calls;
+    for (JobId id : imp.jobs)
+      if (!(id == 3 && stats_calls == 1)) s.results.push_back({id, id == 4 ? Verdict::fail : Verdict::ok, "row rejected (1003)"});
+    return s;
+  };
+  BulkRouter r(loop, manager, config(), jobs);
+  run(r, 5);
+  EXPECT_EQ(jobs.outcome(3).state, JobState::succeeded);
+  EXPECT_EQ(jobs.attempts(3), 2);  // uploaded twice
+  EXPECT_EQ(jobs.outcome(4).state, JobState::failed);
+  EXPECT_EQ(jobs.outcome(4).reason, "row rejected (1003)");
+  ASSERT_EQ(manager.uploads.size(), 2u);
+  EXPECT_EQ(manager.uploads[1].ids, (std::vector<JobId>{3}));
+}
+
+TEST_F(BulkFixture, FailedUploadsAreRetriedThenAbortedWithTheCause) {
+  manager.on_upload = [](const std::vector<const BulkItem*>&, int) {
+    UploadOutcome o;
+    o.kind = UploadOutcome::Kind::retry;
+    o.reason = "HTTP 503";
+    return o;
+  };
+  BulkRouter r(loop, manager, config(), jobs);
+  run(r, 2);
+  EXPECT_EQ(manager.uploads.size(), 3u);  // max_attempts
+  EXPECT_EQ(jobs.counts().aborted, 2u);
+  EXPECT_NE(jobs.outcome(1).reason.find("attempts exhausted (3 of 3): HTTP 503"), std::string::npos)
+      << jobs.outcome(1).reason;
+}
+
+TEST_F(BulkFixture, OverflowWaitsForTheNextUploadWithoutSpendingAttempts) {
+  manager.lim.bytes_max = 100;  // three 30-byte items fit (plus separators), the fourth does not
+  BulkRouter r(loop, manager, config(), jobs);
+  run(r, 7, [](int) { return nlohmann::json(30); });
+  EXPECT_EQ(jobs.counts().succeeded, 7u);
+  for (auto& u : manager.uploads) EXPECT_LE(u.ids.size(), 3u);
+  for (JobId id = 1; id <= 7; ++id) EXPECT_EQ(jobs.attempts(id), 1);
+  EXPECT_GE(r.stats().overflow_waits, 1u);
+}
+
+TEST_F(BulkFixture, BadAndOversizedRecordsFailAtOnce) {
+  BulkRouter r(loop, manager, config(), jobs);
+  run(r, 3, [](int i) { return i == 1 ? nlohmann::json("bad") : i == 2 ? nlohmann::json(5000) : nlohmann::json(10); });
+  EXPECT_EQ(jobs.outcome(1).state, JobState::failed);
+  EXPECT_EQ(jobs.outcome(2).state, JobState::failed);
+  EXPECT_NE(jobs.outcome(2).reason.find("exceeds the upload limit"), std::string::npos);
+  EXPECT_EQ(jobs.outcome(3).state, JobState::succeeded);
+}
+
+TEST_F(BulkFixture, FireAndForgetUploadsCompleteWithoutPolling) {
+  manager.on_upload = [](const std::vector<const BulkItem*>& items, int) {
+    UploadOutcome o;
+    o.kind = UploadOutcome::Kind::completed;
+    for (auto* i : items) o.results.push_back({i->id, Verdict::ok, ""});
+    return o;
+  };
+  BulkRouter r(loop, manager, config(), jobs);
+  run(r, 4);
+  EXPECT_EQ(jobs.counts().succeeded, 4u);
+  EXPECT_EQ(r.stats().polls, 0u);
+}
+
+TEST_F(BulkFixture, APartialStageGoesOutAfterTheUploadInterval) {
+  BulkRouter r(loop, manager, config(), jobs);
+  loop.spawn([](BulkRouter& router) -> Task<void> {
+    Record rec;
+    rec.id = 1;
+    rec.payload = 10;
+    co_await router.deliver(std::move(rec));
+  }(r));
+  ASSERT_TRUE(loop.run_for(std::chrono::minutes(5)).ok());
+  ASSERT_EQ(manager.uploads.size(), 1u);
+  EXPECT_EQ(manager.uploads[0].at, kTimeZero + std::chrono::seconds(30));
+  EXPECT_EQ(jobs.outcome(1).state, JobState::succeeded);
+  loop.spawn([](BulkRouter& router) -> Task<void> { co_await router.drain(); }(r));
+  ASSERT_TRUE(loop.run_until_idle().ok());
+}
+
+}  // namespace
+}  // namespace destsim
