@@ -72,6 +72,13 @@ SqliteJobStore::~SqliteJobStore() {
   sqlite3_close(db_);
 }
 
+void SqliteJobStore::begin() {
+  if (in_tx_) return;
+  check(sqlite3_step(stmt(kBegin)), db_, "BEGIN");
+  sqlite3_reset(stmt(kBegin));
+  in_tx_ = true;
+}
+
 void SqliteJobStore::wrote() {
   if (++pending_writes_ >= options_.commit_every) commit();
 }
@@ -86,11 +93,7 @@ void SqliteJobStore::commit() {
 }
 
 void SqliteJobStore::add(JobId id) {
-  if (!in_tx_) {
-    check(sqlite3_step(stmt(kBegin)), db_, "BEGIN");
-    sqlite3_reset(stmt(kBegin));
-    in_tx_ = true;
-  }
+  begin();
   sqlite3_stmt* s = stmt(kAdd);
   sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(id));
   int rc = sqlite3_step(s);
@@ -100,11 +103,7 @@ void SqliteJobStore::add(JobId id) {
 }
 
 void SqliteJobStore::attempt(JobId id) {
-  if (!in_tx_) {
-    check(sqlite3_step(stmt(kBegin)), db_, "BEGIN");
-    sqlite3_reset(stmt(kBegin));
-    in_tx_ = true;
-  }
+  begin();
   sqlite3_stmt* s = stmt(kAttempt);
   sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(id));
   check(sqlite3_step(s), db_, "attempt");
@@ -116,11 +115,7 @@ void SqliteJobStore::attempt(JobId id) {
 void SqliteJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
   DS_ASSERT(is_terminal(outcome.state));
   DS_ASSERT(outcome.state == JobState::succeeded || !outcome.reason.empty());
-  if (!in_tx_) {
-    check(sqlite3_step(stmt(kBegin)), db_, "BEGIN");
-    sqlite3_reset(stmt(kBegin));
-    in_tx_ = true;
-  }
+  begin();
   const bool unknown = outcome.outcome_unknown && outcome.state != JobState::succeeded;
   const bool resent = outcome.resent_after_unknown && outcome.state == JobState::succeeded;
   sqlite3_stmt* s = stmt(kFinish);

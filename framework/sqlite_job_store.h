@@ -51,6 +51,7 @@ class SqliteJobStore final : public JobStore {
  private:
   SqliteJobStore(sqlite3* db, SqliteJobStoreOptions options, Trace* trace);
   Status prepare();
+  void begin();  // opens the write transaction if none is open
   void wrote();
   void exec(const char* sql) const;
   sqlite3_stmt* stmt(int i) const { return stmts_[i]; }
