@@ -68,6 +68,42 @@ Loop::~Loop() {
   root_ = nullptr;
 }
 
+// A 4-ary min-heap on (time, seq): shallower than a binary heap, so fewer cache
+// misses per push/pop with many timers pending. Ordering is total (seq is
+// unique), so the event order does not depend on the heap's shape.
+void Loop::heap_push(Entry e) {
+  std::size_t i = heap_.size();
+  heap_.push_back(e);
+  while (i > 0) {
+    std::size_t parent = (i - 1) / 4;
+    if (!EntryLater{}(heap_[parent], e)) break;
+    heap_[i] = heap_[parent];
+    i = parent;
+  }
+  heap_[i] = e;
+}
+
+void Loop::heap_pop() {
+  DS_ASSERT(!heap_.empty());
+  Entry last = heap_.back();
+  heap_.pop_back();
+  const std::size_t n = heap_.size();
+  if (n == 0) return;
+  std::size_t i = 0;
+  for (;;) {
+    std::size_t first = 4 * i + 1;
+    if (first >= n) break;
+    std::size_t best = first;
+    const std::size_t end = std::min(first + 4, n);
+    for (std::size_t c = first + 1; c < end; ++c)
+      if (EntryLater{}(heap_[best], heap_[c])) best = c;
+    if (!EntryLater{}(last, heap_[best])) break;
+    heap_[i] = heap_[best];
+    i = best;
+  }
+  heap_[i] = last;
+}
+
 TimerId Loop::schedule(Time t, std::coroutine_handle<> h, std::function<void()> fn) {
   std::uint32_t slot;
   if (!free_.empty()) {
@@ -81,8 +117,7 @@ TimerId Loop::schedule(Time t, std::coroutine_handle<> h, std::function<void()> 
   n.handle = h;
   n.fn = std::move(fn);
   n.live = true;
-  heap_.push_back(Entry{to_ns(t), seq_++, slot, n.gen});
-  std::push_heap(heap_.begin(), heap_.end(), EntryLater{});
+  heap_push(Entry{to_ns(t), seq_++, slot, n.gen});
   return (static_cast<std::uint64_t>(slot) << 32 | n.gen) + 1;
 }
 
@@ -142,8 +177,7 @@ bool Loop::top_live() {
     const Entry& e = heap_.front();
     const Node& n = nodes_[e.slot];
     if (n.live && n.gen == e.gen) return true;
-    std::pop_heap(heap_.begin(), heap_.end(), EntryLater{});
-    heap_.pop_back();
+    heap_pop();
   }
   return false;
 }
@@ -196,8 +230,7 @@ Status Loop::run(Time deadline, bool until_idle) {
       clock_.wait_until(due);
       if (clock_.now() < due) continue;  // woken early
     }
-    std::pop_heap(heap_.begin(), heap_.end(), EntryLater{});
-    heap_.pop_back();
+    heap_pop();
     Node& n = nodes_[e.slot];
     std::coroutine_handle<> h = n.handle;
     std::function<void()> fn = std::move(n.fn);

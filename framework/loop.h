@@ -123,6 +123,8 @@ class Loop {
   };
 
   TimerId schedule(Time t, std::coroutine_handle<> h, std::function<void()> fn);
+  void heap_push(Entry e);
+  void heap_pop();
   Status run(Time deadline, bool until_idle);
   bool drain_external();
   // Pops cancelled entries; true if a live entry is on top.
