@@ -50,7 +50,7 @@ Task<void> drive(Loop& loop, Destination& dest, const Scenario& s, std::uint64_t
       s.generate ? s.generate->records : static_cast<std::int64_t>(s.records.size());
   for (std::int64_t i = 0; i < n; ++i) {
     Duration at = s.generate ? s.pace * i : s.records[static_cast<std::size_t>(i)].at;
-    if (kTimeZero + at > loop.now()) co_await loop.sleep_until(kTimeZero + at);
+    if (kTimeZero + at > loop.now()) co_await loop.sleep_to(kTimeZero + at);
     Record r = s.generate ? generate_record(entry, seed, static_cast<JobId>(i + 1), *s.generate)
                           : s.records[static_cast<std::size_t>(i)].record;
     if (arrivals) arrivals->push_back(loop.now().time_since_epoch());

@@ -103,14 +103,7 @@ Task<HttpResult> SimTransport::send(Request request) {
     }
   }
   ++stats_.by_status[response.status];
-  {
-    auto e = loop_.trace().event(loop_.now(), "http.response");
-    e.num("req", static_cast<std::int64_t>(id))
-        .num("status", response.status)
-        .num("bytes", static_cast<std::int64_t>(response.body.size()))
-        .flag("injected", response.injected);
-    if (auto ra = response.headers.get("Retry-After")) e.str("retry_after", *ra);
-  }
+  trace_http_result(loop_.trace(), loop_.now(), id, response);
   co_return response;
 }
 

@@ -211,7 +211,7 @@ Task<void> Processor::flush(Items batch) {
 }
 
 Task<void> Processor::gate() {
-  while (loop_.now() < not_before_) co_await loop_.sleep_until(not_before_);
+  while (loop_.now() < not_before_) co_await loop_.sleep_to(not_before_);
 }
 
 void Processor::note_retry_after(const std::optional<Duration>& d) {

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "framework/trace.h"
+
 namespace destsim {
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -62,6 +64,25 @@ const char* transport_error_kind_name(TransportErrorKind kind) {
     case TransportErrorKind::other: return "other";
   }
   return "other";
+}
+
+void trace_http_result(Trace& trace, Time at, std::uint64_t id, const HttpResult& result) {
+  if (result.ok()) {
+    const Response& r = result.value();
+    auto e = trace.event(at, "http.response");
+    e.num("req", static_cast<std::int64_t>(id))
+        .num("status", r.status)
+        .num("bytes", static_cast<std::int64_t>(r.body.size()))
+        .flag("injected", r.injected);
+    if (auto ra = r.headers.get("Retry-After")) e.str("retry_after", *ra);
+  } else {
+    const TransportError& err = result.error();
+    trace.event(at, "http.error")
+        .num("req", static_cast<std::int64_t>(id))
+        .str("error", transport_error_kind_name(err.kind))
+        .flag("applied", err.maybe_applied)
+        .flag("injected", err.injected);
+  }
 }
 
 std::string url_encode(std::string_view s) {

@@ -93,6 +93,11 @@ class Transport {
   virtual Task<HttpResult> send(Request request) = 0;
 };
 
+class Trace;
+/// Traces the answer to request `id` the same way in every transport:
+/// "http.response" (status, bytes, injected, retry_after) or "http.error".
+void trace_http_result(Trace& trace, Time at, std::uint64_t id, const HttpResult& result);
+
 /// Percent-encodes for a query value (RFC 3986 unreserved kept).
 std::string url_encode(std::string_view s);
 /// Decodes %XX and '+' (as space).

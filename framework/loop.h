@@ -89,7 +89,7 @@ class Loop {
     }
   };
   SleepAwaiter sleep(Duration d) { return SleepAwaiter{this, now() + (d.count() > 0 ? d : Duration(0))}; }
-  SleepAwaiter sleep_until(Time t) { return SleepAwaiter{this, t < now() ? now() : t}; }
+  SleepAwaiter sleep_to(Time t) { return SleepAwaiter{this, t < now() ? now() : t}; }
   SleepAwaiter yield() { return SleepAwaiter{this, now()}; }
 
   // --- real mode: completions from other threads ---------------------------

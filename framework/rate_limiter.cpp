@@ -13,7 +13,7 @@ Task<void> RateLimiter::acquire(std::string key) {
     auto h = held_until_.find(key);
     if (h != held_until_.end() && h->second > loop_.now()) {
       ++waits_;
-      co_await loop_.sleep_until(h->second);
+      co_await loop_.sleep_to(h->second);
     }
     if (per_second_ > 0) {
       const Duration spacing((1'000'000'000 + per_second_ - 1) / per_second_);
@@ -22,7 +22,7 @@ Task<void> RateLimiter::acquire(std::string key) {
       next = slot + spacing;  // booked before waiting, so later callers queue behind
       if (slot > loop_.now()) {
         ++waits_;
-        co_await loop_.sleep_until(slot);
+        co_await loop_.sleep_to(slot);
       }
     }
     // A Retry-After may have arrived while this request waited for its slot.

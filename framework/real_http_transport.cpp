@@ -241,23 +241,7 @@ Task<HttpResult> HttpTransport::send(Request request) {
   cv_.notify_one();  // determinism-ok: wakes a worker
 
   HttpResult result = co_await done.wait();
-  if (result.ok()) {
-    const Response& response = result.value();
-    auto e = loop_.trace().event(loop_.now(), "http.response");
-    e.num("req", static_cast<std::int64_t>(id))
-        .num("status", response.status)
-        .num("bytes", static_cast<std::int64_t>(response.body.size()))
-        .flag("injected", response.injected);
-    if (auto ra = response.headers.get("Retry-After")) e.str("retry_after", *ra);
-  } else {
-    const TransportError& error = result.error();
-    loop_.trace()
-        .event(loop_.now(), "http.error")
-        .num("req", static_cast<std::int64_t>(id))
-        .str("error", transport_error_kind_name(error.kind))
-        .flag("applied", error.maybe_applied)
-        .flag("injected", error.injected);
-  }
+  trace_http_result(loop_.trace(), loop_.now(), id, result);
   co_return result;
 }
 

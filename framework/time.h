@@ -3,7 +3,7 @@
 // Framework code sees only `Time` (a time point of `LoopClock`) and `Duration`.
 // `LoopClock` has no now(): time comes from a `Loop`, which gets it from a
 // `SimClock` (virtual) or a `RealClock` (wall). Because `Time` is a time point of
-// its own clock, it cannot be compared with or assigned from a system_clock point.
+// its own clock, it cannot be compared with or assigned from a wall-clock point.
 #pragma once
 
 #include <chrono>

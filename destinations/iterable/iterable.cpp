@@ -191,26 +191,52 @@ class IterableHandler final : public BatchHandler {
 
   static bool retry_batch_status(int s) { return s == 0 || s == 429 || s >= 500; }
 
+  // What batch and single sends read the same way: a transport error, or a 2xx
+  // whose body cannot be read (the API may have applied it; writes are
+  // idempotent, so retry). `retry` set means the answer is decided.
+  struct FirstLook {
+    bool retry = false;
+    std::string reason;
+    bool maybe_applied = false;
+    std::optional<Duration> retry_after;
+    nlohmann::json body;  // the parsed 2xx body
+  };
+  FirstLook first_look(const HttpResult& res) const {
+    FirstLook f;
+    if (!res.ok()) {
+      f.retry = true;
+      f.reason = std::string("transport ") + transport_error_kind_name(res.error().kind);
+      f.maybe_applied = res.error().maybe_applied;
+      return f;
+    }
+    const Response& r = *res;
+    f.retry_after = retry_after(r);
+    if (r.ok()) {
+      f.body = nlohmann::json::parse(r.body, nullptr, false);
+      if (f.body.is_discarded() || !f.body.is_object()) {
+        f.retry = true;
+        f.reason = "HTTP " + std::to_string(r.status) + " with an unreadable body";
+        f.maybe_applied = true;
+      }
+    }
+    return f;
+  }
+
   BatchResult classify_batch(const HttpResult& res, const std::vector<const Message*>& batch) const {
     BatchResult out;
-    if (!res.ok()) {
+    FirstLook f = first_look(res);
+    out.retry_after = f.retry_after;
+    if (f.retry) {
       out.status = BatchStatus::retry_batch;
-      out.reason = std::string("transport ") + transport_error_kind_name(res.error().kind);
-      out.maybe_applied = res.error().maybe_applied;
+      out.reason = std::move(f.reason);
+      out.maybe_applied = f.maybe_applied;
       return out;
     }
     const Response& r = *res;
-    out.retry_after = retry_after(r);
     if (r.ok()) {
-      nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
-      if (b.is_discarded() || !b.is_object()) {
-        // The API answered 2xx but we cannot read what it applied: retry (writes are idempotent).
-        out.status = BatchStatus::retry_batch;
-        out.reason = "HTTP " + std::to_string(r.status) + " with an unreadable body";
-        out.maybe_applied = true;
-        return out;
-      }
-      return per_record(b, batch);
+      BatchResult ok = per_record(f.body, batch);
+      ok.retry_after = f.retry_after;
+      return ok;
     }
     std::string code;
     out.reason = describe_error(r, &code);
@@ -294,22 +320,17 @@ class IterableHandler final : public BatchHandler {
 
   OneResult classify_one(const HttpResult& res, const Message& m) const {
     OneResult out;
-    if (!res.ok()) {
+    FirstLook f = first_look(res);
+    out.retry_after = f.retry_after;
+    if (f.retry) {
       out.verdict = Verdict::retry;
-      out.reason = std::string("transport ") + transport_error_kind_name(res.error().kind);
-      out.maybe_applied = res.error().maybe_applied;
+      out.reason = std::move(f.reason);
+      out.maybe_applied = f.maybe_applied;
       return out;
     }
     const Response& r = *res;
-    out.retry_after = retry_after(r);
     if (r.ok()) {
-      nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
-      if (b.is_discarded() || !b.is_object()) {
-        out.verdict = Verdict::retry;
-        out.reason = "HTTP " + std::to_string(r.status) + " with an unreadable body";
-        out.maybe_applied = true;
-        return out;
-      }
+      const nlohmann::json& b = f.body;
       std::string msg = str(b, "msg");
       if (msg.find("is disallowed from tracking") != std::string::npos) {
         out.verdict = Verdict::fail;
