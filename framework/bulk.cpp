@@ -16,6 +16,57 @@ Status BulkConfig::validate() const {
   return Status::success();
 }
 
+std::vector<ConfigKey> bulk_config_keys(const BulkConfig& d) {
+  return {
+      {"upload_interval", ConfigType::duration, format_duration(d.upload_interval),
+       "a partial upload goes out this long after its first item", 1},
+      {"poll_interval", ConfigType::duration, format_duration(d.poll_interval), "time between polls of an import", 1},
+      {"poll_timeout", ConfigType::duration, format_duration(d.poll_timeout),
+       "an import not terminal this long after upload is ended; its jobs are aborted with outcome_unknown", 1},
+      {"imports_in_flight", ConfigType::integer, d.imports_in_flight,
+       "uploads and imports in flight at once (the API's import concurrency)", 1, 1000},
+      {"max_buffer_size", ConfigType::integer, d.max_buffer_size, "items staged before producers wait", 1,
+       10'000'000},
+      {"max_attempts", ConfigType::integer, d.retry.max_attempts, "uploads that may carry a job", 1, 1000},
+      {"retry_delay_initial", ConfigType::duration, format_duration(d.retry.delay_initial),
+       "backoff before the second attempt", 0},
+      {"retry_delay_max", ConfigType::duration, format_duration(d.retry.delay_max), "backoff cap", 0},
+      {"retry_jitter", ConfigType::ratio, d.retry.jitter.to_string(),
+       "the delay is drawn from [base x (1 - jitter), base]"},
+      {"retry_window", ConfigType::duration, format_duration(d.retry.elapsed_max),
+       "no upload of a job starts later than this after its first (0 = unbounded)", 0},
+  };
+}
+
+Result<BulkConfig> bulk_config_from(const Config& c) {
+  BulkConfig b;
+  b.upload_interval = c.duration("upload_interval");
+  b.poll_interval = c.duration("poll_interval");
+  b.poll_timeout = c.duration("poll_timeout");
+  b.imports_in_flight = static_cast<int>(c.integer("imports_in_flight"));
+  b.max_buffer_size = static_cast<int>(c.integer("max_buffer_size"));
+  b.retry.max_attempts = static_cast<int>(c.integer("max_attempts"));
+  b.retry.delay_initial = c.duration("retry_delay_initial");
+  b.retry.delay_max = c.duration("retry_delay_max");
+  b.retry.jitter = c.ratio("retry_jitter");
+  b.retry.elapsed_max = c.duration("retry_window");
+  Status s = b.validate();
+  if (!s.ok()) return s.error();
+  return b;
+}
+
+nlohmann::json bulk_stats_json(const BulkStats& s) {
+  return {{"uploads", s.uploads},
+          {"polls", s.polls},
+          {"poll_faults", s.poll_faults},
+          {"stats_calls", s.stats_calls},
+          {"stats_faults", s.stats_faults},
+          {"poll_timeouts", s.poll_timeouts},
+          {"overflow_waits", s.overflow_waits},
+          {"upload_retries", s.upload_retries},
+          {"imports_in_flight_max", s.imports_in_flight_max}};
+}
+
 BulkRouter::BulkRouter(Loop& loop, AsyncDestinationManager& manager, BulkConfig config, JobStore& jobs)
     : loop_(loop),
       manager_(manager),

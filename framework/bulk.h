@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "framework/batch.h"
+#include "framework/config.h"
 #include "framework/job_store.h"
 #include "framework/loop.h"
 #include "framework/retry.h"
@@ -42,11 +43,15 @@ struct BulkItem {
   std::string data;  // the transformed item as it goes into the upload file
 };
 
-/// An import the API accepted.
+/// An import the API accepted. The router stores it (JobStore::put_import)
+/// before it polls, and after a restart a fresh manager polls and reads the
+/// stats from this alone: everything needed to map per-record results back to
+/// jobs (the file's row order, which jobs produced identical rows) belongs in
+/// `params`, never only in the manager's memory.
 struct ImportRef {
   std::string import_id;
   std::vector<JobId> jobs;
-  nlohmann::json params;  // manager-specific (e.g. the batch id, the file's row order)
+  nlohmann::json params = nlohmann::json::object();  // manager-specific
 };
 
 struct UploadOutcome {
@@ -91,6 +96,11 @@ class AsyncDestinationManager {
   virtual Task<UploadOutcome> upload(const std::vector<const BulkItem*>& items) = 0;
   virtual Task<PollOutcome> poll(const ImportRef& import) = 0;
   virtual Task<StatsOutcome> upload_stats(const ImportRef& import) = 0;
+  /// Whether uploading the same items twice leaves the API as uploading them
+  /// once (upserts by key). After a crash between the API accepting an upload
+  /// and its import id being stored, the router re-uploads only then (E1);
+  /// otherwise those jobs are aborted with outcome_unknown.
+  virtual bool idempotent() const { return false; }
 };
 
 struct BulkConfig {
@@ -110,11 +120,19 @@ struct BulkConfig {
   Status validate() const;
 };
 
+/// The config keys of the bulk path (for a destination's schema), with the
+/// destination's defaults, and reading them back (errors name the key).
+std::vector<ConfigKey> bulk_config_keys(const BulkConfig& defaults);
+Result<BulkConfig> bulk_config_from(const Config& config);
+
 struct BulkStats {
   std::uint64_t uploads = 0, polls = 0, poll_faults = 0, stats_calls = 0, stats_faults = 0;
   std::uint64_t poll_timeouts = 0, overflow_waits = 0, upload_retries = 0;
   std::uint64_t imports_in_flight_max = 0;
 };
+
+/// The counters as JSON (run summaries, reachability).
+nlohmann::json bulk_stats_json(const BulkStats& s);
 
 class BulkRouter {
  public:

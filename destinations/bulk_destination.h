@@ -1,0 +1,30 @@
+// bulk_destination.h — any AsyncDestinationManager as a Destination: the
+// manager plus a BulkRouter over the run's job store. Bulk destinations
+// (Marketo, Klaviyo, declarative specs) build one of these in their `make`.
+#pragma once
+
+#include <memory>
+
+#include "destinations/destination.h"
+#include "framework/bulk.h"
+
+namespace destsim {
+
+class BulkDestination final : public Destination {
+ public:
+  BulkDestination(DeliveryContext& ctx, std::unique_ptr<AsyncDestinationManager> manager, BulkConfig config)
+      : manager_(std::move(manager)), router_(ctx.loop, *manager_, std::move(config), ctx.jobs) {}
+
+  Task<void> deliver(Record record) override { co_await router_.deliver(std::move(record)); }
+  Task<void> drain() override { co_await router_.drain(); }
+  nlohmann::json stats() const override { return bulk_stats_json(router_.stats()); }
+
+  AsyncDestinationManager& manager() { return *manager_; }
+  BulkRouter& router() { return router_; }
+
+ private:
+  std::unique_ptr<AsyncDestinationManager> manager_;  // outlives router_
+  BulkRouter router_;
+};
+
+}  // namespace destsim
