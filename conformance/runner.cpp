@@ -16,10 +16,23 @@ struct Outcome::World {
   std::unique_ptr<SimTransport> transport;
   std::unique_ptr<MemoryJobStore> jobs;
   std::unique_ptr<DeliveryContext> ctx;
-  std::unique_ptr<Destination> destination;  // destroyed first
+  std::unique_ptr<Destination> destination;  // destroyed before what it uses
+  std::unique_ptr<Scope> producer;           // the input feed; destroyed first
   // Input
   std::vector<Record> literal;
+  std::map<JobId, std::size_t> literal_index;
   std::optional<GeneratedInput> generate;
+  // Crashes (E1)
+  std::vector<int> step_seen;        // per crash point: times its step was reached
+  std::vector<bool> crash_done;
+  std::map<std::size_t, TimerId> crash_timers;
+  std::int64_t arrived = 0;          // input records that have arrived so far
+  std::uint64_t crashes = 0;
+  bool drained = false;
+  ~World() {
+    producer.reset();
+    destination.reset();
+  }
 };
 
 Outcome::Outcome() = default;
@@ -44,8 +57,12 @@ Record Outcome::record(std::int64_t i) const {
 
 namespace {
 
-Task<void> drive(Loop& loop, Destination& dest, const Scenario& s, std::uint64_t seed, const DestinationEntry& entry,
-                 std::vector<Duration>* arrivals) {
+// Feeds the input to the destination, then drains it. After a restart it runs
+// again from the start: records that already arrived are offered at once (the
+// destination skips what the store shows as done), the rest at their times.
+Task<void> drive(Outcome::World& w, Destination& dest, const Scenario& s, std::uint64_t seed,
+                 const DestinationEntry& entry, std::vector<Duration>* arrivals) {
+  Loop& loop = w.loop;
   const std::int64_t n =
       s.generate ? s.generate->records : static_cast<std::int64_t>(s.records.size());
   for (std::int64_t i = 0; i < n; ++i) {
@@ -53,12 +70,92 @@ Task<void> drive(Loop& loop, Destination& dest, const Scenario& s, std::uint64_t
     if (kTimeZero + at > loop.now()) co_await loop.sleep_to(kTimeZero + at);
     Record r = s.generate ? generate_record(entry, seed, static_cast<JobId>(i + 1), *s.generate)
                           : s.records[static_cast<std::size_t>(i)].record;
-    if (arrivals) arrivals->push_back(loop.now().time_since_epoch());
+    if (i >= w.arrived) {
+      w.arrived = i + 1;
+      if (arrivals) arrivals->push_back(loop.now().time_since_epoch());
+    }
     co_await dest.deliver(std::move(r));
   }
   co_await dest.drain();
+  w.drained = true;
+  for (const auto& [_, timer] : w.crash_timers) loop.cancel(timer);  // no crash after the run ended
+  w.crash_timers.clear();
   loop.trace().event(loop.now(), "run.drained").num("records", n);
 }
+
+// Wires the crash hook and the restart of a scenario with crash points.
+struct Crasher {
+  Outcome::World& w;
+  const Scenario& s;
+  const DestinationEntry& entry;
+  const Config& config;
+  Outcome& out;
+  std::vector<Duration>* arrivals;
+  Status failure = Status::success();
+
+  void install() {
+    w.destination->set_crash_hook([this](std::string_view step) {
+      for (std::size_t i = 0; i < s.crashes.size(); ++i) {
+        const CrashPoint& c = s.crashes[i];
+        if (w.crash_done[i] || c.at || c.step != step) continue;
+        if (++w.step_seen[i] < c.nth) continue;
+        w.crash_done[i] = true;
+        w.loop.call_after(Duration(0), [this, i] { crash(i, s.crashes[i].step); });
+        return true;
+      }
+      return false;
+    });
+  }
+
+  void schedule_timed() {
+    for (std::size_t i = 0; i < s.crashes.size(); ++i) {
+      if (!s.crashes[i].at) continue;
+      w.crash_timers[i] = w.loop.call_at(kTimeZero + *s.crashes[i].at, [this, i] {
+        w.crash_timers.erase(i);
+        w.crash_done[i] = true;
+        crash(i, "at " + format_duration(*s.crashes[i].at));
+      });
+    }
+  }
+
+  void crash(std::size_t i, const std::string& where) {
+    ++w.crashes;
+    w.producer.reset();
+    w.destination.reset();
+    const std::size_t undone = w.jobs->crash();
+    w.loop.trace()
+        .event(w.loop.now(), "run.crash")
+        .str("point", where)
+        .num("undone_writes", static_cast<std::int64_t>(undone));
+    w.loop.call_after(s.crashes[i].restart_after, [this] { restart(); });
+  }
+
+  void restart() {
+    auto made = entry.make(*w.ctx, config);
+    if (!made.ok()) {
+      failure = Error::internal("restart: " + made.error().message);
+      return;
+    }
+    w.destination = std::move(made).value();
+    install();
+    std::vector<JobId> taken = w.destination->resume([this](JobId id) -> Result<Record> {
+      if (w.generate) {
+        if (id < 1 || static_cast<std::int64_t>(id) > w.generate->records)
+          return Error::not_found("no input record " + std::to_string(id));
+        return generate_record(entry, out.seed, id, *w.generate);
+      }
+      auto it = w.literal_index.find(id);
+      if (it == w.literal_index.end()) return Error::not_found("no input record " + std::to_string(id));
+      return w.literal[it->second];
+    });
+    w.loop.trace()
+        .event(w.loop.now(), "run.restart")
+        .num("resumed_jobs", static_cast<std::int64_t>(taken.size()))
+        .num("pending", static_cast<std::int64_t>(w.jobs->counts().pending));
+    w.producer = std::make_unique<Scope>(w.loop);
+    w.producer->spawn(drive(w, *w.destination, s, out.seed, entry, arrivals));
+  }
+};
 
 }  // namespace
 
@@ -97,7 +194,10 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
   DS_TRY(w.destination, entry->make(*w.ctx, config));
   if (s.generate) w.generate = s.generate;
   else
-    for (const auto& r : s.records) w.literal.push_back(r.record);
+    for (const auto& r : s.records) {
+      w.literal_index[r.record.id] = w.literal.size();
+      w.literal.push_back(r.record);
+    }
   out.input_size = s.generate ? s.generate->records : static_cast<std::int64_t>(s.records.size());
 
   trace.event(w.loop.now(), "run.start")
@@ -105,16 +205,31 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
       .str("destination", entry->name)
       .num("seed", static_cast<std::int64_t>(out.seed))
       .num("records", out.input_size);
-  const auto wall_start = std::chrono::steady_clock::now();
-  w.loop.spawn(drive(w.loop, *w.destination, s, out.seed, *entry, o.keep_trace ? &out.arrivals : nullptr));
+  std::vector<Duration>* arrivals = o.keep_trace ? &out.arrivals : nullptr;
+  Crasher crasher{w, s, *entry, out.config, out, arrivals};
+  if (!s.crashes.empty()) {
+    // Only committed writes survive a crash, as in a real store.
+    w.jobs->set_autocommit(!w.destination->commits_at_durable_steps());
+    w.step_seen.assign(s.crashes.size(), 0);
+    w.crash_done.assign(s.crashes.size(), false);
+    crasher.install();
+    crasher.schedule_timed();
+  }
+  const auto wall_start = std::chrono::steady_clock::now();  // determinism-ok: wall time of the run, reported only
+  w.producer = std::make_unique<Scope>(w.loop);
+  w.producer->spawn(drive(w, *w.destination, s, out.seed, *entry, arrivals));
   out.status = w.loop.run_until_idle();
+  if (out.status.ok() && !crasher.failure.ok()) out.status = crasher.failure;
+  if (out.status.ok() && !w.drained)
+    out.status = Error::internal("the run went idle before the input was drained (a hang: something waits forever)");
+  out.crashes = w.crashes;
   out.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   out.virtual_duration = w.loop.now().time_since_epoch();
   out.steps = w.loop.steps();
   out.trace_hash = trace.hash_hex();
   out.trace_events = trace.size();
   if (o.keep_trace) out.trace_lines = trace.lines();
-  out.destination_stats = w.destination->stats();
+  out.destination_stats = w.destination ? w.destination->stats() : nlohmann::json::object();
   return out;
 }
 

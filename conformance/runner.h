@@ -46,6 +46,7 @@ struct Outcome {
   nlohmann::json destination_stats;
   std::int64_t input_size = 0;
   std::vector<Duration> arrivals;  // arrival time of each input record (when kept)
+  std::uint64_t crashes = 0;       // crashes of the framework during the run
 
   const JobStore& jobs() const;
   const FakeApi& fake() const;

@@ -133,7 +133,7 @@ Result<Record> parse_record(const JsonIn& in, JobId fallback_id, Duration* at) {
 Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& where) {
   JsonIn in(doc, where);
   DS_CHECK(in.only_keys({"scenario", "name", "about", "seed", "destination", "fake", "input", "faults", "transport",
-                         "expect", "origin"}));
+                         "crashes", "expect", "origin"}));
   DS_CHECK(in.require("scenario"));
   DS_TRY(std::int64_t version, in.at("scenario").integer());
   if (version != kScenarioVersion)
@@ -211,6 +211,30 @@ Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& wh
     if (t.has("request_timeout")) { DS_TRY(s.request_timeout, t.at("request_timeout").duration()); }
     if (t.has("latency")) { DS_TRY(s.latency, t.at("latency").duration()); }
   }
+  if (in.has("crashes")) {
+    JsonIn cs = in.at("crashes");
+    DS_CHECK(cs.array());
+    for (std::size_t i = 0; i < cs.size(); ++i) {
+      JsonIn c = cs.at(i);
+      DS_CHECK(c.only_keys({"at", "step", "nth", "restart_after"}));
+      CrashPoint cp;
+      if (c.has("at") == c.has("step"))
+        return c.fail("expected exactly one of \"at\" (a virtual time) or \"step\" (after_upload, mid_poll, mid_stats)");
+      if (c.has("at")) { DS_TRY(cp.at, c.at("at").duration()); }
+      if (c.has("step")) {
+        DS_TRY(cp.step, c.at("step").string());
+        bool known = false;
+        for (const char* k : kCrashSteps) known |= cp.step == k;
+        if (!known) return c.at("step").expected("a crash step: after_upload, mid_poll or mid_stats");
+      }
+      if (c.has("nth")) {
+        DS_TRY(std::int64_t nth, c.at("nth").integer(1, 1'000'000));
+        cp.nth = static_cast<int>(nth);
+      }
+      if (c.has("restart_after")) { DS_TRY(cp.restart_after, c.at("restart_after").duration()); }
+      s.crashes.push_back(std::move(cp));
+    }
+  }
   if (in.has("expect")) { DS_TRY(s.expect, parse_expect(in.at("expect"))); }
   if (in.has("origin")) s.origin = doc["origin"];
   return s;
@@ -257,6 +281,20 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
   out["input"] = input;
   if (!s.faults.empty()) out["faults"] = s.faults.to_json();
   out["transport"] = {{"request_timeout", format_duration(s.request_timeout)}, {"latency", format_duration(s.latency)}};
+  if (!s.crashes.empty()) {
+    nlohmann::json cs = nlohmann::json::array();
+    for (const auto& c : s.crashes) {
+      nlohmann::json j = nlohmann::json::object();
+      if (c.at) j["at"] = format_duration(*c.at);
+      else {
+        j["step"] = c.step;
+        j["nth"] = c.nth;
+      }
+      j["restart_after"] = format_duration(c.restart_after);
+      cs.push_back(j);
+    }
+    out["crashes"] = cs;
+  }
   nlohmann::json e = nlohmann::json::object();
   if (!s.expect.jobs.empty()) e["jobs"] = s.expect.jobs;
   if (!s.expect.job.empty()) {

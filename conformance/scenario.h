@@ -57,6 +57,16 @@ struct Expectations {
   nlohmann::json fake;  // JSON pointer → expected value in the fake's accepted state
 };
 
+/// A crash of the framework process (E1): at a virtual time, or the `nth` time
+/// a named step is reached (kCrashSteps in framework/job_store.h). The process
+/// restarts `restart_after` later and resumes from the job store.
+struct CrashPoint {
+  std::optional<Duration> at;
+  std::string step;
+  int nth = 1;
+  Duration restart_after = std::chrono::seconds(30);
+};
+
 struct Scenario {
   std::string file;  // where it came from ("" when built in memory)
   std::string name;
@@ -71,6 +81,7 @@ struct Scenario {
   FaultPlan faults;
   Duration request_timeout = std::chrono::seconds(30);
   Duration latency = std::chrono::milliseconds(20);
+  std::vector<CrashPoint> crashes;
   Expectations expect;
   /// Extra metadata written by certify (the property that broke, the case seed).
   nlohmann::json origin;

@@ -18,6 +18,9 @@ class BulkDestination final : public Destination {
   Task<void> deliver(Record record) override { co_await router_.deliver(std::move(record)); }
   Task<void> drain() override { co_await router_.drain(); }
   nlohmann::json stats() const override { return bulk_stats_json(router_.stats()); }
+  std::vector<JobId> resume(const RecordSource& source) override { return router_.resume(source); }
+  void set_crash_hook(CrashHook hook) override { router_.set_crash_hook(std::move(hook)); }
+  bool commits_at_durable_steps() const override { return true; }
 
   AsyncDestinationManager& manager() { return *manager_; }
   BulkRouter& router() { return router_; }

@@ -38,6 +38,19 @@ class Destination {
   virtual Task<void> drain() = 0;
   /// Counters for the run summary (batches, splits, retries, …).
   virtual nlohmann::json stats() const = 0;
+  /// Restart after a crash: take over what the job store holds (uploads in
+  /// flight, imports to poll). Records it does not take over are offered again
+  /// through deliver(), which skips jobs the store shows as terminal.
+  virtual std::vector<JobId> resume(const RecordSource& source) {
+    (void)source;
+    return {};
+  }
+  /// Lets the simulator crash the destination at a named step (kCrashSteps).
+  virtual void set_crash_hook(CrashHook hook) { (void)hook; }
+  /// True when the destination commits the job store at its own durable steps
+  /// (the simulator then keeps only committed writes across a crash); false
+  /// when every write is durable at once.
+  virtual bool commits_at_durable_steps() const { return false; }
 };
 
 enum class DeliverySemantics { exactly_once, at_least_once };

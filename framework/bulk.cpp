@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace destsim {
 
@@ -74,7 +75,8 @@ BulkRouter::BulkRouter(Loop& loop, AsyncDestinationManager& manager, BulkConfig 
       limits_(manager.limits()),
       jobs_(jobs),
       rng_(loop.rng().fork()),
-      changed_(loop) {
+      changed_(loop),
+      never_(loop) {
   DS_ASSERT(config_.validate().ok());
   imports_ = std::make_unique<Semaphore>(loop, config_.imports_in_flight);
   scope_ = std::make_unique<Scope>(loop);
@@ -97,8 +99,58 @@ void BulkRouter::finish(const Pending& p, JobState state, std::string reason) {
                loop_.now());
 }
 
+bool BulkRouter::crash_at(std::string_view step) {
+  if (!crash_hook_ || !crash_hook_(step)) return false;
+  crashed_ = true;
+  loop_.trace().event(loop_.now(), "bulk.crash_point").str("step", step);
+  return true;
+}
+
+Task<void> BulkRouter::halt() {
+  // A crashed process does nothing more; the harness destroys the router.
+  while (crashed_) co_await never_.wait();  // nothing notifies never_
+}
+
+void BulkRouter::hold(std::uint64_t key, StoredImport entry) {
+  jobs_.put_import(entry);
+  held_[key] = std::move(entry);
+}
+
+void BulkRouter::release(std::uint64_t key) {
+  if (held_.erase(key) > 0) jobs_.drop_import(key);
+}
+
+// Takes the items out of the stored entries that held them (they are about to
+// be uploaded again, or are terminal): an entry left empty is dropped.
+void BulkRouter::unhold(std::vector<Pending>& items) {
+  std::map<std::uint64_t, std::set<JobId>> out;
+  for (auto& p : items) {
+    if (p.held != 0) out[p.held].insert(p.item.id);
+    p.held = 0;
+  }
+  for (auto& [key, ids] : out) {
+    auto it = held_.find(key);
+    if (it == held_.end()) continue;
+    std::vector<JobId> keep;
+    for (JobId j : it->second.jobs)
+      if (ids.count(j) == 0) keep.push_back(j);
+    if (keep.empty()) {
+      release(key);
+    } else {
+      it->second.jobs = std::move(keep);
+      jobs_.put_import(it->second);
+    }
+  }
+}
+
 Task<void> BulkRouter::deliver(Record record) {
-  jobs_.add(record.id);
+  const bool known = jobs_.contains(record.id);
+  if (known) {
+    // A restart re-offers what the store does not show as done.
+    if (is_terminal(jobs_.outcome(record.id).state) || resumed_jobs_.count(record.id) > 0) co_return;
+  } else {
+    jobs_.add(record.id);
+  }
   Result<BulkItem> item = manager_.transform(record);
   if (!item.ok()) {
     jobs_.finish(record.id, JobOutcome{JobState::failed, item.error().message, false}, loop_.now());
@@ -118,6 +170,7 @@ Task<void> BulkRouter::deliver(Record record) {
   Pending p;
   p.item = std::move(item).value();
   p.queued_at = loop_.now();
+  p.attempts = known ? jobs_.attempts(record.id) : 0;  // uploads before a restart count
   queue_.push_back(std::move(p));
   changed_.notify_all();
 }
@@ -126,6 +179,76 @@ Task<void> BulkRouter::drain() {
   draining_ = true;
   changed_.notify_all();
   while (!stager_done_ || active_ > 0 || waiting_retry_ > 0) co_await changed_.wait();
+}
+
+std::vector<JobId> BulkRouter::resume(const RecordSource& source) {
+  std::vector<JobId> taken;
+  for (StoredImport& e : jobs_.imports()) {
+    next_key_ = std::max(next_key_, e.key + 1);
+    const bool id_lost = e.import_id.empty();
+    std::vector<Pending> items;
+    for (JobId id : e.jobs) {
+      if (!jobs_.contains(id) || is_terminal(jobs_.outcome(id).state)) continue;
+      Pending p;
+      p.item.id = id;
+      p.attempts = jobs_.attempts(id);
+      p.unknown = e.unknown || id_lost;
+      p.started = true;
+      p.first = e.started;
+      p.queued_at = loop_.now();
+      p.held = e.key;
+      Result<Record> rec = source(id);
+      Result<BulkItem> item = rec.ok() ? manager_.transform(*rec) : Result<BulkItem>(rec.error());
+      if (!item.ok()) {
+        finish(p, JobState::aborted, "record " + std::to_string(id) + " not available after a restart: " +
+                                         item.error().message);
+        continue;
+      }
+      p.item = std::move(item).value();
+      resumed_jobs_[id] = true;
+      taken.push_back(id);
+      items.push_back(std::move(p));
+    }
+    loop_.trace()
+        .event(loop_.now(), "bulk.resume")
+        .str("manager", manager_.name())
+        .num("upload", static_cast<std::int64_t>(e.key))
+        .str("import", e.import_id)
+        .num("jobs", static_cast<std::int64_t>(items.size()));
+    held_[e.key] = e;
+    if (items.empty()) {
+      release(e.key);
+    } else if (!id_lost) {
+      ++active_;
+      ImportRef ref{e.import_id, e.jobs, e.params};
+      scope_->spawn(resumed(e.key, std::move(ref), std::move(items), e.started));
+    } else if (manager_.idempotent()) {
+      // The API may hold these already; uploading the same items again is safe.
+      for (auto& p : items) queue_.push_back(std::move(p));
+    } else {
+      for (auto& p : items) {
+        resumed_jobs_.erase(p.item.id);
+        finish(p, JobState::aborted,
+               "upload " + std::to_string(e.key) +
+                   " was in flight at a crash and its import id was not stored: the API may have applied it "
+                   "(not uploaded again: writes are not idempotent)");
+      }
+      release(e.key);
+    }
+  }
+  jobs_.commit();
+  changed_.notify_all();
+  return taken;
+}
+
+Task<void> BulkRouter::resumed(std::uint64_t key, ImportRef import, std::vector<Pending> items, Time started) {
+  Semaphore::Permit permit = co_await imports_->acquire();
+  stats_.imports_in_flight_max =
+      std::max<std::uint64_t>(stats_.imports_in_flight_max, static_cast<std::uint64_t>(imports_->in_use()));
+  co_await follow(key, std::move(import), std::move(items), started);
+  permit.release();
+  --active_;
+  changed_.notify_all();
 }
 
 Task<void> BulkRouter::stager() {
@@ -183,8 +306,13 @@ Task<void> BulkRouter::stager() {
 }
 
 Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit permit) {
+  const std::uint64_t key = next_key_++;
   std::vector<const BulkItem*> view;
   view.reserve(items.size());
+  StoredImport intent;
+  intent.key = key;
+  intent.started = loop_.now();
+  unhold(items);
   for (auto& p : items) {
     if (!p.started) {
       p.started = true;
@@ -193,47 +321,123 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
     ++p.attempts;
     jobs_.attempt(p.item.id);
     view.push_back(&p.item);
+    intent.jobs.push_back(p.item.id);
+    intent.unknown |= p.unknown;
+    p.held = key;
   }
+  // Durable before the API sees the upload: a crash from here on finds it.
+  hold(key, intent);
+  jobs_.commit();
   ++stats_.uploads;
   UploadOutcome up = co_await manager_.upload(view);
+  const char* kind = up.kind == UploadOutcome::Kind::importing   ? "importing"
+                     : up.kind == UploadOutcome::Kind::completed ? "completed"
+                     : up.kind == UploadOutcome::Kind::retry     ? "retry"
+                                                                 : "failed";
+  // The upload's outcome sets (A5): jobs in the import, jobs the outcome names,
+  // and jobs it does not account for (retried), or names twice, or invents.
+  std::map<JobId, int> uploaded;
+  for (const auto& p : items) uploaded[p.item.id] = 0;
+  std::int64_t in_import = 0, named = 0, overlap = 0, foreign = 0;
+  if (up.kind == UploadOutcome::Kind::importing) {
+    for (JobId j : up.import.jobs) {
+      auto it = uploaded.find(j);
+      if (it == uploaded.end()) ++foreign;
+      else if (++it->second == 2) ++overlap;
+      ++in_import;
+    }
+  }
+  for (const auto& r : up.results) {
+    auto it = uploaded.find(r.id);
+    if (it == uploaded.end()) ++foreign;
+    else if (++it->second == 2) ++overlap;
+    ++named;
+  }
+  std::int64_t unaccounted = 0;
+  for (const auto& [_, n] : uploaded) unaccounted += n == 0 ? 1 : 0;
+  if (up.kind != UploadOutcome::Kind::importing && up.kind != UploadOutcome::Kind::completed) unaccounted = 0;
   loop_.trace()
       .event(loop_.now(), "bulk.upload")
       .str("manager", manager_.name())
+      .num("upload", static_cast<std::int64_t>(key))
       .num("records", static_cast<std::int64_t>(items.size()))
-      .str("outcome", up.kind == UploadOutcome::Kind::importing   ? "importing"
-                      : up.kind == UploadOutcome::Kind::completed ? "completed"
-                      : up.kind == UploadOutcome::Kind::retry     ? "retry"
-                                                                  : "failed")
-      .str("import", up.import.import_id);
+      .str("outcome", kind)
+      .str("import", up.import.import_id)
+      .num("importing", in_import)
+      .num("named", named)
+      .num("unaccounted", unaccounted)
+      .num("overlap", overlap)
+      .num("foreign", foreign);
   switch (up.kind) {
-    case UploadOutcome::Kind::importing:
-      co_await follow(std::move(up.import), std::move(items));
+    case UploadOutcome::Kind::importing: {
+      if (crash_at("after_upload")) {
+        co_await halt();
+        co_return;
+      }
+      std::map<JobId, const MessageResult*> by_id;
+      for (const auto& r : up.results) by_id.emplace(r.id, &r);
+      std::map<JobId, bool> follows;
+      for (JobId j : up.import.jobs) follows[j] = true;
+      std::vector<Pending> importing, settled, rest;
+      for (auto& p : items) {
+        if (follows.count(p.item.id) > 0 && by_id.count(p.item.id) == 0) importing.push_back(std::move(p));
+        else if (by_id.count(p.item.id) > 0) settled.push_back(std::move(p));
+        else rest.push_back(std::move(p));
+      }
+      StoredImport stored = held_[key];
+      stored.import_id = up.import.import_id;
+      stored.started = loop_.now();  // the poll timeout runs from here
+      stored.params = up.import.params;
+      stored.jobs.clear();
+      for (const auto& p : importing) stored.jobs.push_back(p.item.id);
+      for (auto& p : settled) p.held = 0;
+      for (auto& p : rest) p.held = 0;
+      if (importing.empty()) release(key);
+      else hold(key, std::move(stored));
+      if (!settled.empty()) settle(settled, up.results, up.reason, "upload");
+      if (!rest.empty()) requeue(std::move(rest), "not accounted for by the upload's outcome", std::nullopt);
+      jobs_.commit();
+      if (!importing.empty()) co_await follow(key, std::move(up.import), std::move(importing), loop_.now());
       break;
+    }
     case UploadOutcome::Kind::completed:
-      settle(items, up.results, up.reason);
+      for (auto& p : items) p.held = 0;
+      release(key);
+      settle(items, up.results, up.reason, "upload");
       break;
     case UploadOutcome::Kind::retry:
-      for (auto& p : items) p.unknown |= up.maybe_applied;
       ++stats_.upload_retries;
+      if (up.maybe_applied) {
+        // The API may hold these: the stored entry stays, marked, until they
+        // are uploaded again (a restart then knows their outcome is unknown).
+        for (auto& p : items) p.unknown = true;
+        StoredImport marked = held_[key];
+        marked.unknown = true;
+        hold(key, std::move(marked));
+      } else {
+        for (auto& p : items) p.held = 0;
+        release(key);
+      }
       requeue(std::move(items), up.reason, up.retry_after);
       break;
     case UploadOutcome::Kind::failed: {
-      std::map<JobId, const MessageResult*> named;
-      for (const auto& r : up.results) named.emplace(r.id, &r);
+      std::map<JobId, const MessageResult*> by_id;
+      for (const auto& r : up.results) by_id.emplace(r.id, &r);
+      release(key);
       for (auto& p : items) {
-        auto it = named.find(p.item.id);
-        finish(p, JobState::failed, it != named.end() && !it->second->reason.empty() ? it->second->reason : up.reason);
+        auto it = by_id.find(p.item.id);
+        finish(p, JobState::failed, it != by_id.end() && !it->second->reason.empty() ? it->second->reason : up.reason);
       }
       break;
     }
   }
+  jobs_.commit();
   permit.release();
   --active_;
   changed_.notify_all();
 }
 
-Task<void> BulkRouter::follow(ImportRef import, std::vector<Pending> items) {
-  const Time started = loop_.now();
+Task<void> BulkRouter::follow(std::uint64_t key, ImportRef import, std::vector<Pending> items, Time started) {
   std::optional<Duration> wait;
   bool completed = false;
   bool over = false;
@@ -242,17 +446,36 @@ Task<void> BulkRouter::follow(ImportRef import, std::vector<Pending> items) {
     wait.reset();
     if (loop_.now() - started >= config_.poll_timeout) {
       ++stats_.poll_timeouts;
+      loop_.trace()
+          .event(loop_.now(), "bulk.poll_timeout")
+          .num("upload", static_cast<std::int64_t>(key))
+          .str("import", import.import_id)
+          .num("jobs", static_cast<std::int64_t>(items.size()));
+      release(key);
       for (auto& p : items) {
         p.unknown = true;  // the import may still complete after we stop looking
         finish(p, JobState::aborted,
                "poll timeout: import " + import.import_id + " not terminal after " +
                    format_duration(config_.poll_timeout));
       }
+      jobs_.commit();
       co_return;
     }
     if (!completed) {
       ++stats_.polls;
       PollOutcome poll = co_await manager_.poll(import);
+      if (crash_at("mid_poll")) {
+        co_await halt();
+        co_return;
+      }
+      loop_.trace()
+          .event(loop_.now(), "bulk.poll")
+          .num("upload", static_cast<std::int64_t>(key))
+          .str("import", import.import_id)
+          .str("status", poll.transient                              ? "fault"
+                         : poll.status == ImportStatus::running      ? "running"
+                         : poll.status == ImportStatus::completed    ? "completed"
+                                                                     : "failed");
       if (poll.transient) {
         ++stats_.poll_faults;  // asked again at the next poll (D5)
         wait = poll.retry_after;
@@ -260,49 +483,76 @@ Task<void> BulkRouter::follow(ImportRef import, std::vector<Pending> items) {
       }
       if (poll.status == ImportStatus::running) continue;
       if (poll.status == ImportStatus::failed) {
+        for (auto& p : items) p.held = 0;
+        release(key);
         requeue(std::move(items), "import " + import.import_id + " failed: " + poll.reason, std::nullopt);
+        jobs_.commit();
         co_return;
       }
       completed = true;
     }
     ++stats_.stats_calls;
     StatsOutcome st = co_await manager_.upload_stats(import);
+    if (crash_at("mid_stats")) {
+      co_await halt();
+      co_return;
+    }
     if (st.transient) {
       ++stats_.stats_faults;
+      loop_.trace()
+          .event(loop_.now(), "bulk.stats")
+          .num("upload", static_cast<std::int64_t>(key))
+          .str("import", import.import_id)
+          .str("status", "fault");
       continue;
     }
-    settle(items, st.results, st.reason);
+    for (auto& p : items) p.held = 0;
+    release(key);
+    settle(items, st.results, st.reason, "stats");
+    jobs_.commit();
     over = true;
   }
 }
 
 void BulkRouter::settle(std::vector<Pending>& items, const std::vector<MessageResult>& results,
-                        const std::string& reason) {
+                        const std::string& reason, const char* source) {
   std::map<JobId, const MessageResult*> by_id;
   for (const auto& r : results) by_id.emplace(r.id, &r);
   std::vector<Pending> again;
   std::string again_reason = reason;
+  std::int64_t ok = 0, failed = 0, retry = 0, unmentioned = 0;
   for (auto& p : items) {
     auto it = by_id.find(p.item.id);
     if (it == by_id.end()) {
+      ++unmentioned;
       again_reason = "not in the import's per-record results";
       again.push_back(std::move(p));  // retried, never assumed delivered (D4)
     } else if (it->second->verdict == Verdict::ok) {
+      ++ok;
       finish(p, JobState::succeeded, "");
     } else if (it->second->verdict == Verdict::fail) {
+      ++failed;
       finish(p, JobState::failed, it->second->reason.empty() ? reason : it->second->reason);
     } else {
+      ++retry;
       again_reason = it->second->reason.empty() ? reason : it->second->reason;
       again.push_back(std::move(p));
     }
   }
+  loop_.trace()
+      .event(loop_.now(), "bulk.settle")
+      .str("from", source)
+      .num("ok", ok)
+      .num("failed", failed)
+      .num("retry", retry)
+      .num("unmentioned", unmentioned);
   if (!again.empty()) requeue(std::move(again), again_reason, std::nullopt);
 }
 
 void BulkRouter::requeue(std::vector<Pending> items, const std::string& reason,
                          std::optional<Duration> retry_after) {
   // Items that failed together retry together, after one backoff.
-  std::vector<Pending> again;
+  std::vector<Pending> again, done;
   Time earliest = loop_.now();
   int attempts = 0;
   for (auto& p : items) {
@@ -310,6 +560,7 @@ void BulkRouter::requeue(std::vector<Pending> items, const std::string& reason,
       finish(p, JobState::aborted,
              "attempts exhausted (" + std::to_string(p.attempts) + " of " +
                  std::to_string(config_.retry.max_attempts) + "): " + reason);
+      done.push_back(std::move(p));
       continue;
     }
     earliest = std::min(earliest, p.first);
@@ -317,15 +568,19 @@ void BulkRouter::requeue(std::vector<Pending> items, const std::string& reason,
     again.push_back(std::move(p));
   }
   if (again.empty()) {
+    unhold(done);
     changed_.notify_all();
     return;
   }
   RetryDecision d = config_.retry.next(attempts, loop_.now() - earliest, retry_after, rng_);
   if (!d.retry) {
     for (auto& p : again) finish(p, JobState::aborted, d.reason + ": " + reason);
+    unhold(done);
+    unhold(again);
     changed_.notify_all();
     return;
   }
+  unhold(done);
   waiting_retry_ += static_cast<std::int64_t>(again.size());
   auto holder = std::make_shared<std::vector<Pending>>(std::move(again));
   auto id = std::make_shared<TimerId>(0);

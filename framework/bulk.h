@@ -24,9 +24,11 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "framework/batch.h"
@@ -141,10 +143,19 @@ class BulkRouter {
   BulkRouter(const BulkRouter&) = delete;
   BulkRouter& operator=(const BulkRouter&) = delete;
 
-  /// Registers the job, transforms it and stages it (waits when the buffer is full).
+  /// Registers the job, transforms it and stages it (waits when the buffer is
+  /// full). After resume(): a job already terminal in the store is not sent
+  /// again, and a job of a resumed upload is already being followed.
   Task<void> deliver(Record record);
   /// Uploads what is staged and returns when every job is terminal.
   Task<void> drain();
+  /// Restart: picks up every upload the store holds. An import whose id was
+  /// stored is polled by that id (never uploaded again); an upload whose id was
+  /// not stored had an unknown outcome: its jobs are uploaded again when the
+  /// manager is idempotent, otherwise aborted with outcome_unknown (E1).
+  /// Returns the jobs it took over.
+  std::vector<JobId> resume(const RecordSource& source);
+  void set_crash_hook(CrashHook hook) { crash_hook_ = std::move(hook); }
   const BulkStats& stats() const { return stats_; }
 
  private:
@@ -155,14 +166,22 @@ class BulkRouter {
     Time first{};
     bool started = false;
     Time queued_at{};
+    std::uint64_t held = 0;  // the stored upload entry that holds this job (0 = none)
   };
 
   Task<void> stager();
   Task<void> run_upload(std::vector<Pending> items, Semaphore::Permit permit);
-  Task<void> follow(ImportRef import, std::vector<Pending> items);
-  void settle(std::vector<Pending>& items, const std::vector<MessageResult>& results, const std::string& reason);
+  Task<void> follow(std::uint64_t key, ImportRef import, std::vector<Pending> items, Time started);
+  Task<void> resumed(std::uint64_t key, ImportRef import, std::vector<Pending> items, Time started);
+  Task<void> halt();
+  bool crash_at(std::string_view step);
+  void settle(std::vector<Pending>& items, const std::vector<MessageResult>& results, const std::string& reason,
+              const char* source);
   void requeue(std::vector<Pending> items, const std::string& reason, std::optional<Duration> retry_after);
   void finish(const Pending& p, JobState state, std::string reason);
+  void hold(std::uint64_t key, StoredImport entry);
+  void release(std::uint64_t key);
+  void unhold(std::vector<Pending>& items);
   std::int64_t upload_bytes(std::int64_t items, std::int64_t item_bytes) const;
 
   Loop& loop_;
@@ -174,10 +193,16 @@ class BulkRouter {
   BulkStats stats_;
   std::deque<Pending> queue_;   // staged, in arrival (and retry-due) order
   Notify changed_;              // queue_ or the state below changed
+  Notify never_;                // what a crashed router waits on
   std::int64_t waiting_retry_ = 0;  // jobs sleeping before a retry
   std::int64_t active_ = 0;     // uploads and follow-ups in flight
   bool draining_ = false;
   bool stager_done_ = false;
+  bool crashed_ = false;
+  std::uint64_t next_key_ = 1;
+  std::map<std::uint64_t, StoredImport> held_;  // what this router keeps in the store
+  std::map<JobId, bool> resumed_jobs_;           // taken over by resume()
+  CrashHook crash_hook_;
   std::unique_ptr<Semaphore> imports_;
   std::map<TimerId, bool> retry_timers_;  // pending requeues, cancelled on destruction
   std::unique_ptr<Scope> scope_;

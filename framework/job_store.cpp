@@ -45,12 +45,17 @@ void MemoryJobStore::count(const Row& r, int sign) {
 void MemoryJobStore::remember(JobId id, bool added) {
   if (autocommit_) return;
   const Row* r = row(id);
-  undo_.push_back(Undo{id, added, added ? Row{} : *r});
+  undo_.push_back(Undo{id, added, added ? Row{} : *r, false, 0, std::nullopt});
 }
 
 std::size_t MemoryJobStore::crash() {
   const std::size_t n = undo_.size();
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+    if (it->import_write) {
+      if (it->import_before) imports_[it->import_key] = std::move(*it->import_before);
+      else imports_.erase(it->import_key);
+      continue;
+    }
     Row* r = row(it->id);
     DS_ASSERT(r != nullptr);
     count(*r, -1);
@@ -111,6 +116,30 @@ void MemoryJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
     if (r.unknown) e.flag("outcome_unknown", true);
     if (r.resent) e.flag("resent_after_unknown", true);
   }
+}
+
+void MemoryJobStore::put_import(const StoredImport& import) {
+  if (!autocommit_) {
+    auto it = imports_.find(import.key);
+    Undo u{0, false, Row{}, true, import.key, std::nullopt};
+    if (it != imports_.end()) u.import_before = it->second;
+    undo_.push_back(std::move(u));
+  }
+  imports_[import.key] = import;
+}
+
+void MemoryJobStore::drop_import(std::uint64_t key) {
+  auto it = imports_.find(key);
+  if (it == imports_.end()) return;
+  if (!autocommit_) undo_.push_back(Undo{0, false, Row{}, true, key, it->second});
+  imports_.erase(it);
+}
+
+std::vector<StoredImport> MemoryJobStore::imports() const {
+  std::vector<StoredImport> out;
+  out.reserve(imports_.size());
+  for (const auto& [_, imp] : imports_) out.push_back(imp);
+  return out;
 }
 
 JobOutcome MemoryJobStore::outcome(JobId id) const {

@@ -10,21 +10,54 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "framework/job.h"
+#include "framework/result.h"
 #include "framework/time.h"
 #include "framework/trace.h"
 
 namespace destsim {
 
+/// An upload of the bulk path as the store keeps it, so that a restart can
+/// resume it: `import_id` empty means the upload was in flight (the API may or
+/// may not have accepted it); otherwise the import is polled by that id, and
+/// `params` holds whatever maps its per-record results back to `jobs`.
+struct StoredImport {
+  std::uint64_t key = 0;  // unique per store (the router's upload number)
+  std::string import_id;
+  std::vector<JobId> jobs;
+  nlohmann::json params = nlohmann::json::object();
+  Time started{};
+  /// An earlier upload of these jobs had an unknown outcome (crash before the
+  /// import id was stored, or a timeout after sending).
+  bool unknown = false;
+  bool operator==(const StoredImport&) const = default;
+};
+
 struct JobCounts {
   std::uint64_t pending = 0, succeeded = 0, failed = 0, aborted = 0, unknown = 0;
   std::uint64_t total() const { return pending + succeeded + failed + aborted; }
 };
+
+/// Where a framework component may be crashed by the simulator (E1): the hook
+/// is asked at each named step and, when it answers true, the component stops
+/// there for good (the harness then destroys it and crashes the job store).
+/// The bulk path's steps:
+///   "after_upload" — the API accepted an upload; its import id is not stored yet
+///   "mid_poll"     — a poll answered; nothing acted on yet
+///   "mid_stats"    — the upload stats answered; no job settled yet
+using CrashHook = std::function<bool(std::string_view step)>;
+inline constexpr const char* kCrashSteps[] = {"after_upload", "mid_poll", "mid_stats"};
+
+/// Where a restarted component gets the record of a job it resumes (the
+/// upstream queue or source keeps records until their jobs are terminal).
+using RecordSource = std::function<Result<Record>(JobId id)>;
 
 class JobStore {
  public:
@@ -44,6 +77,13 @@ class JobStore {
   /// Makes every write so far durable: after a crash, a restart sees exactly
   /// what was committed (the bulk path commits at its durable steps).
   virtual void commit() = 0;
+
+  /// Inserts or replaces the upload with `import.key`.
+  virtual void put_import(const StoredImport& import) = 0;
+  /// Forgets an upload (its jobs are terminal or staged again); no-op if absent.
+  virtual void drop_import(std::uint64_t key) = 0;
+  /// Every stored upload, by key.
+  virtual std::vector<StoredImport> imports() const = 0;
 };
 
 /// In-memory store: a compact row per job (8 bytes for dense ids), reasons interned.
@@ -60,6 +100,9 @@ class MemoryJobStore final : public JobStore {
   int attempts(JobId id) const override;
   JobCounts counts() const override { return counts_; }
   std::vector<JobId> ids() const override;
+  void put_import(const StoredImport& import) override;
+  void drop_import(std::uint64_t key) override;
+  std::vector<StoredImport> imports() const override;
   /// With `autocommit` (the default) every write is durable at once.
   void commit() override { undo_.clear(); }
   void set_autocommit(bool on) {
@@ -98,8 +141,13 @@ class MemoryJobStore final : public JobStore {
     JobId id;
     bool added;
     Row before;
+    // An import write: the upload as it was before (nullopt = absent).
+    bool import_write = false;
+    std::uint64_t import_key = 0;
+    std::optional<StoredImport> import_before;
   };
   std::vector<Undo> undo_;
+  std::map<std::uint64_t, StoredImport> imports_;
   bool autocommit_ = true;
 };
 

@@ -85,6 +85,28 @@ TEST(MemoryJobStoreCrash, ACrashLosesExactlyTheUncommittedWrites) {
   EXPECT_EQ(s.counts().succeeded, 2u);
 }
 
+TEST(MemoryJobStoreCrash, ImportsSurviveACrashExactlyAsCommitted) {
+  MemoryJobStore s;
+  s.set_autocommit(false);
+  StoredImport a{1, "", {1, 2}, nlohmann::json::object(), kTimeZero, false};
+  s.put_import(a);
+  s.commit();
+  StoredImport a2 = a;
+  a2.import_id = "imp-1";
+  a2.params = {{"order", {2, 1}}};
+  s.put_import(a2);  // the import id is not committed yet
+  s.put_import(StoredImport{2, "", {3}, {}, kTimeZero, true});
+  s.drop_import(1);
+  EXPECT_EQ(s.imports().size(), 1u);
+  EXPECT_EQ(s.crash(), 3u);
+  ASSERT_EQ(s.imports().size(), 1u);
+  EXPECT_EQ(s.imports()[0], a);  // as committed: in flight, no import id
+  s.put_import(a2);
+  s.commit();
+  s.crash();
+  EXPECT_EQ(s.imports()[0], a2);
+}
+
 TEST(MemoryJobStoreCrash, AutocommitMakesEveryWriteDurable) {
   MemoryJobStore s;
   s.add(1);

@@ -17,7 +17,11 @@ Processor& Router::processor_for(BatchHandler* handler) {
 }
 
 Task<void> Router::deliver(Record record) {
-  jobs_.add(record.id);
+  if (!jobs_.contains(record.id)) {
+    jobs_.add(record.id);
+  } else if (is_terminal(jobs_.outcome(record.id).state)) {
+    co_return;  // offered again after a restart: already done
+  }
   Result<Routed> routed = routes_.route(record);
   if (!routed.ok()) {
     jobs_.finish(record.id, JobOutcome{JobState::failed, routed.error().message, false}, loop_.now());

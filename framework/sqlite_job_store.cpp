@@ -5,7 +5,7 @@
 namespace destsim {
 
 namespace {
-enum Stmt { kAdd, kAttempt, kFinish, kGet, kCount, kIds, kBegin, kCommit };
+enum Stmt { kAdd, kAttempt, kFinish, kGet, kCount, kIds, kBegin, kCommit, kPutImport, kDropImport, kImports, kStmts };
 const char* kSql[] = {
     "INSERT INTO jobs(id, state, attempts, unknown, resent, reason) VALUES(?1, 0, 0, 0, 0, '')",
     "UPDATE jobs SET attempts = attempts + 1 WHERE id = ?1",
@@ -15,7 +15,11 @@ const char* kSql[] = {
     "SELECT id FROM jobs ORDER BY id",
     "BEGIN",
     "COMMIT",
+    "INSERT OR REPLACE INTO imports(key, import_id, jobs, params, started_ns, unknown) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    "DELETE FROM imports WHERE key = ?1",
+    "SELECT key, import_id, jobs, params, started_ns, unknown FROM imports ORDER BY key",
 };
+static_assert(sizeof(kSql) / sizeof(kSql[0]) == kStmts);
 
 void check(int rc, sqlite3* db, const char* what) {
   if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -49,15 +53,18 @@ Status SqliteJobStore::prepare() {
                        "; CREATE TABLE IF NOT EXISTS jobs("
                        "id INTEGER PRIMARY KEY, state INTEGER NOT NULL, attempts INTEGER NOT NULL, "
                        "unknown INTEGER NOT NULL, resent INTEGER NOT NULL, reason TEXT NOT NULL, finished_ns INTEGER);"
+                       "CREATE TABLE IF NOT EXISTS imports("
+                       "key INTEGER PRIMARY KEY, import_id TEXT NOT NULL, jobs TEXT NOT NULL, params TEXT NOT NULL, "
+                       "started_ns INTEGER NOT NULL, unknown INTEGER NOT NULL);"
                        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
-                       "INSERT OR IGNORE INTO meta VALUES('schema', '1');";
+                       "INSERT OR REPLACE INTO meta VALUES('schema', '2');";
   char* err = nullptr;
   if (sqlite3_exec(db_, schema.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
     return Error::io(options_.path + ": not a usable job store: " + msg);
   }
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < kStmts; ++i) {
     if (sqlite3_prepare_v3(db_, kSql[i], -1, SQLITE_PREPARE_PERSISTENT, &stmts_[i], nullptr) != SQLITE_OK) {
       return Error::io(options_.path + ": cannot prepare \"" + kSql[i] + "\": " + sqlite3_errmsg(db_));
     }
@@ -187,6 +194,53 @@ JobCounts SqliteJobStore::counts() const {
   }
   sqlite3_reset(s);
   return c;
+}
+
+void SqliteJobStore::put_import(const StoredImport& import) {
+  begin();
+  sqlite3_stmt* s = stmt(kPutImport);
+  const std::string jobs = nlohmann::json(import.jobs).dump();
+  const std::string params = import.params.dump();
+  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(import.key));
+  sqlite3_bind_text(s, 2, import.import_id.c_str(), static_cast<int>(import.import_id.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 3, jobs.c_str(), static_cast<int>(jobs.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 4, params.c_str(), static_cast<int>(params.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s, 5, to_ns(import.started));
+  sqlite3_bind_int(s, 6, import.unknown ? 1 : 0);
+  check(sqlite3_step(s), db_, "put_import");
+  sqlite3_reset(s);
+  wrote();
+}
+
+void SqliteJobStore::drop_import(std::uint64_t key) {
+  begin();
+  sqlite3_stmt* s = stmt(kDropImport);
+  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(key));
+  check(sqlite3_step(s), db_, "drop_import");
+  sqlite3_reset(s);
+  wrote();
+}
+
+std::vector<StoredImport> SqliteJobStore::imports() const {
+  std::vector<StoredImport> out;
+  sqlite3_stmt* s = stmt(kImports);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    StoredImport imp;
+    imp.key = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+    imp.import_id = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
+    // Written by put_import from a vector and a JSON value; a row that does not
+    // parse means the file was edited or damaged, which the store cannot repair.
+    auto jobs = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(s, 2)), nullptr, false);
+    auto params = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(s, 3)), nullptr, false);
+    DS_ASSERT(jobs.is_array() && !params.is_discarded() && "sqlite job store: a damaged imports row");
+    imp.jobs = jobs.get<std::vector<JobId>>();
+    imp.params = std::move(params);
+    imp.started = from_ns(sqlite3_column_int64(s, 4));
+    imp.unknown = sqlite3_column_int(s, 5) != 0;
+    out.push_back(std::move(imp));
+  }
+  sqlite3_reset(s);
+  return out;
 }
 
 std::vector<JobId> SqliteJobStore::ids() const {

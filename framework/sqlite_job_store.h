@@ -42,6 +42,9 @@ class SqliteJobStore final : public JobStore {
   int attempts(JobId id) const override;
   JobCounts counts() const override;
   std::vector<JobId> ids() const override;
+  void put_import(const StoredImport& import) override;
+  void drop_import(std::uint64_t key) override;
+  std::vector<StoredImport> imports() const override;
 
   /// Makes every write so far durable.
   void commit() override;
@@ -59,7 +62,7 @@ class SqliteJobStore final : public JobStore {
   sqlite3* db_;
   SqliteJobStoreOptions options_;
   Trace* trace_;
-  sqlite3_stmt* stmts_[8] = {};
+  sqlite3_stmt* stmts_[11] = {};
   int pending_writes_ = 0;
   bool in_tx_ = false;
 };

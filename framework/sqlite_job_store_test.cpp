@@ -82,6 +82,37 @@ TEST(SqliteJobStore, AProcessThatDiesKeepsExactlyWhatItCommitted) {
   EXPECT_EQ((*s)->outcome(2).state, JobState::pending);  // its finish was not committed
 }
 
+TEST(SqliteJobStore, KeepsImportsAcrossADeathExactlyAsCommitted) {
+  const std::string path = temp_db("imports");
+  StoredImport a{1, "3404", {1, 2, 3}, {{"rows", {{"a@x.com", {1, 3}}, {"b@x.com", {2}}}}}, from_ns(5'000'000'000), false};
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto s = SqliteJobStore::open({path, 1000});
+    if (!s.ok()) _exit(2);
+    (*s)->put_import(a);
+    (*s)->put_import(StoredImport{2, "", {4, 5}, nlohmann::json::object(), kTimeZero, false});
+    (*s)->commit();
+    (*s)->drop_import(2);                                                  // not committed
+    (*s)->put_import(StoredImport{3, "", {6}, {}, kTimeZero, true});       // not committed
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  auto s = SqliteJobStore::open({path});
+  ASSERT_TRUE(s.ok());
+  std::vector<StoredImport> got = (*s)->imports();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], a);  // the import id, its jobs and the per-record map survive
+  EXPECT_EQ(got[1].key, 2u);
+  EXPECT_TRUE(got[1].import_id.empty());
+  (*s)->drop_import(1);
+  (*s)->commit();
+  EXPECT_EQ((*s)->imports().size(), 1u);
+}
+
 TEST(SqliteJobStore, BadPathIsAnErrorNamingTheFile) {
   auto s = SqliteJobStore::open({"/nonexistent-dir/x/jobs.db"});
   ASSERT_FALSE(s.ok());
