@@ -61,19 +61,42 @@ struct Resp {
   int status = 0;
   std::string retry_after;
 };
+// The bulk path's account of one upload (by the router's upload number).
+struct Upload {
+  std::int64_t key = 0;
+  std::int64_t start = -1;        // upload_start (or a resume)
+  std::int64_t accepted = -1;     // the upload answered "importing"
+  std::string outcome;            // importing | completed | retry | failed
+  std::int64_t records = 0, importing = 0, named = 0, unaccounted = 0, overlap = 0, foreign = 0;
+  std::vector<std::int64_t> polls;       // poll request times
+  std::vector<std::string> statuses;     // poll answers in order
+  bool timed_out = false, settled = false, resumed = false, crashed = false;
+  std::int64_t resumed_at = -1;
+  std::string import;
+};
+struct Interval {
+  std::int64_t from, to;
+};
+
 struct Events {
   std::vector<Req> requests;
   std::vector<Resp> responses;
   std::vector<std::int64_t> batch_records;
   std::int64_t hidden_faults = 0;  // timeouts/resets after applying, garbles
+  std::map<std::int64_t, Upload> uploads;
+  std::vector<Interval> in_flight;         // per upload slot: start .. end (or crash)
+  std::vector<std::int64_t> crashes, restarts;
+  std::int64_t settled_ok = 0, unmentioned = 0;
 };
 
 Events parse_events(const Outcome& o) {
   Events ev;
+  std::map<std::int64_t, std::int64_t> open;  // upload → when it took an import slot
   for (const auto& line : o.trace_lines) {
     // Cheap pre-filter before parsing.
     if (line.find("\"kind\":\"http.") == std::string::npos && line.find("\"kind\":\"batch\"") == std::string::npos &&
-        line.find("\"kind\":\"fault\"") == std::string::npos)
+        line.find("\"kind\":\"fault\"") == std::string::npos && line.find("\"kind\":\"bulk.") == std::string::npos &&
+        line.find("\"kind\":\"run.") == std::string::npos)
       continue;
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded()) continue;
@@ -89,8 +112,59 @@ Events parse_events(const Outcome& o) {
       if (j.value("kind", "") == "garble") ++ev.hidden_faults;
     } else if (kind == "batch") {
       ev.batch_records.push_back(j.value("records", 0));
+    } else if (kind.rfind("bulk.", 0) == 0 || kind.rfind("run.", 0) == 0) {
+      const std::int64_t t = j.value("t", std::int64_t{0});
+      const std::int64_t key = j.value("upload", std::int64_t{-1});
+      Upload* u = key >= 0 ? &ev.uploads[key] : nullptr;
+      if (u) u->key = key;
+      if (kind == "bulk.upload_start") {
+        u->start = t;
+        u->records = j.value("records", 0);
+        open[key] = t;
+      } else if (kind == "bulk.upload") {
+        u->outcome = j.value("outcome", "");
+        u->import = j.value("import", "");
+        if (u->outcome == "importing") u->accepted = t;
+        u->importing = j.value("importing", 0);
+        u->named = j.value("named", 0);
+        u->unaccounted = j.value("unaccounted", 0);
+        u->overlap = j.value("overlap", 0);
+        u->foreign = j.value("foreign", 0);
+      } else if (kind == "bulk.poll") {
+        u->polls.push_back(t);
+      } else if (kind == "bulk.polled") {
+        u->statuses.push_back(j.value("status", ""));
+      } else if (kind == "bulk.poll_timeout") {
+        u->timed_out = true;
+      } else if (kind == "bulk.settle") {
+        if (j.value("from", "") == "stats") u->settled = true;
+        ev.settled_ok += j.value("ok", 0);
+        ev.unmentioned += j.value("unmentioned", 0);
+      } else if (kind == "bulk.resume") {
+        u->resumed = true;
+        u->resumed_at = t;
+        if (u->import.empty()) u->import = j.value("import", "");
+      } else if (kind == "bulk.resume_start") {
+        open[key] = t;
+      } else if (kind == "bulk.import_end") {
+        auto it = open.find(key);
+        if (it != open.end()) {
+          ev.in_flight.push_back({it->second, t});
+          open.erase(it);
+        }
+      } else if (kind == "run.crash") {
+        ev.crashes.push_back(t);
+        for (auto& [k, from] : open) {
+          ev.in_flight.push_back({from, t});
+          ev.uploads[k].crashed = true;
+        }
+        open.clear();
+      } else if (kind == "run.restart") {
+        ev.restarts.push_back(t);
+      }
     }
   }
+  for (auto& [k, from] : open) ev.in_flight.push_back({from, INT64_MAX});
   return ev;
 }
 
@@ -272,6 +346,181 @@ PropertyResult check_i2(const Outcome& o, const Events& ev) {
   return pass("I2");
 }
 
+std::string upload_name(const Upload& u) {
+  return "upload " + std::to_string(u.key) + (u.import.empty() ? "" : " (import " + u.import + ")");
+}
+
+Duration config_duration(const Outcome& o, const char* key, Duration otherwise) {
+  for (const auto& k : o.entry->schema)
+    if (k.name == key) return o.config.duration(key);
+  return otherwise;
+}
+
+PropertyResult check_a5(const Events& ev) {
+  for (const auto& [k, u] : ev.uploads) {
+    if (u.overlap > 0)
+      return fail("A5", upload_name(u) + ": " + std::to_string(u.overlap) +
+                            " jobs are both in the import and named by the upload's results");
+    if (u.foreign > 0)
+      return fail("A5", upload_name(u) + ": the outcome names " + std::to_string(u.foreign) +
+                            " jobs that were not uploaded");
+    if (u.unaccounted > 0)
+      return fail("A5", upload_name(u) + ": the outcome sets miss " + std::to_string(u.unaccounted) + " of " +
+                            std::to_string(u.records) + " uploaded jobs");
+  }
+  return pass("A5");
+}
+
+PropertyResult check_b5(const Outcome& o, const Events& ev) {
+  // Attempts grow only by uploads that carried the job: the store's attempts
+  // add up to the records uploaded, so waiting for room never costs one.
+  std::int64_t uploaded = 0, attempts = 0;
+  for (const auto& [k, u] : ev.uploads) uploaded += u.records;
+  for (JobId id : o.jobs().ids()) attempts += o.jobs().attempts(id);
+  if (attempts != uploaded)
+    return fail("B5", "jobs count " + std::to_string(attempts) + " attempts but uploads carried " +
+                          std::to_string(uploaded) + " records (an attempt without an upload)");
+  for (JobId id : o.jobs().ids()) {
+    JobOutcome out = o.jobs().outcome(id);
+    if (out.state == JobState::aborted && out.reason.find("overflow") != std::string::npos)
+      return fail("B5", "job " + std::to_string(id) + " aborted for not fitting an upload: " + out.reason);
+  }
+  return pass("B5");
+}
+
+PropertyResult check_d1(const Outcome& o, const Events& ev) {
+  const Duration interval = config_duration(o, "poll_interval", Duration(0));
+  for (const auto& [k, u] : ev.uploads) {
+    for (std::size_t i = 1; i < u.polls.size(); ++i) {
+      if (u.resumed && u.polls[i - 1] < u.resumed_at && u.polls[i] >= u.resumed_at) continue;  // a new process
+      if (u.polls[i] - u.polls[i - 1] < interval.count())
+        return fail("D1", upload_name(u) + ": polls at " + format_duration(Duration(u.polls[i - 1])) + " and " +
+                              format_duration(Duration(u.polls[i])) + ", closer than the poll interval " +
+                              format_duration(interval));
+    }
+    if (u.accepted < 0 || u.crashed) continue;
+    const bool terminal = !u.statuses.empty() && (u.statuses.back() == "completed" || u.statuses.back() == "failed");
+    if (!terminal && !u.timed_out)
+      return fail("D1", upload_name(u) + ": stopped being polled before a terminal status (last: " +
+                            (u.statuses.empty() ? std::string("none") : u.statuses.back()) + ")");
+  }
+  return pass("D1");
+}
+
+PropertyResult check_d2(const Outcome& o, const Events& ev) {
+  const Duration timeout = config_duration(o, "poll_timeout", Duration(0));
+  const Duration interval = config_duration(o, "poll_interval", Duration(0));
+  if (timeout.count() <= 0) return fail("D2", "the destination declares no poll_timeout: an import could be polled forever");
+  for (const auto& [k, u] : ev.uploads) {
+    if (u.accepted < 0 || u.polls.empty()) continue;
+    if (u.polls.back() - u.accepted > (timeout + interval).count())
+      return fail("D2", upload_name(u) + ": polled at " + format_duration(Duration(u.polls.back())) +
+                            ", past the poll timeout " + format_duration(timeout) + " from its upload at " +
+                            format_duration(Duration(u.accepted)));
+  }
+  return pass("D2");
+}
+
+PropertyResult check_d3(const Outcome& o, const Events& ev) {
+  // Every answer maps to running/completed/failed (or a fault, asked again);
+  // an import is never polled more often than the timeout allows.
+  const Duration timeout = config_duration(o, "poll_timeout", Duration(0));
+  const Duration interval = config_duration(o, "poll_interval", Duration(1));
+  const std::int64_t cap = timeout.count() / std::max<std::int64_t>(1, interval.count()) + 2;
+  for (const auto& [k, u] : ev.uploads) {
+    for (const auto& s : u.statuses)
+      if (s != "running" && s != "completed" && s != "failed" && s != "fault")
+        return fail("D3", upload_name(u) + ": a poll answer mapped to \"" + s + "\"");
+    std::int64_t since = 0;
+    for (std::size_t i = 0; i < u.polls.size(); ++i) {
+      if (u.resumed && i > 0 && u.polls[i - 1] < u.resumed_at && u.polls[i] >= u.resumed_at) since = 0;
+      if (++since > cap)
+        return fail("D3", upload_name(u) + ": more than " + std::to_string(cap) +
+                              " polls in one process: a status that never maps to an end");
+    }
+  }
+  return pass("D3");
+}
+
+PropertyResult check_d4(const Outcome& o, const Events& ev) {
+  std::vector<JobId> assumed;
+  for (std::int64_t i = 0; i < o.input_size; ++i) {
+    Record r = o.record(i);
+    if (!o.jobs().contains(r.id)) continue;
+    if (o.jobs().outcome(r.id).state == JobState::succeeded && applied_count(o, r) == 0) assumed.push_back(r.id);
+  }
+  if (!assumed.empty())
+    return fail("D4", "reported succeeded without the API's per-record results holding them: " + ids_sample(assumed));
+  if (static_cast<std::int64_t>(o.jobs().counts().succeeded) > ev.settled_ok && ev.crashes.empty())
+    return fail("D4", std::to_string(o.jobs().counts().succeeded) + " jobs succeeded but the per-record results named " +
+                          std::to_string(ev.settled_ok) + " as ok");
+  return pass("D4");
+}
+
+PropertyResult check_d5(const Events& ev) {
+  for (const auto& [k, u] : ev.uploads) {
+    for (std::size_t i = 0; i < u.statuses.size(); ++i) {
+      if (u.statuses[i] != "fault") continue;
+      const bool asked_again = i + 1 < u.statuses.size();
+      if (!asked_again && !u.timed_out && !u.crashed)
+        return fail("D5", upload_name(u) + ": a poll fault ended the import (it was not asked again)");
+    }
+  }
+  return pass("D5");
+}
+
+PropertyResult check_d6(const Outcome& o, const Events& ev) {
+  std::int64_t limit = o.entry->capabilities.import_concurrency;
+  for (const auto& k : o.entry->schema)
+    if (k.name == "imports_in_flight") limit = std::min<std::int64_t>(limit > 0 ? limit : INT64_MAX, o.config.integer("imports_in_flight"));
+  if (limit <= 0) return fail("D6", "the destination declares no import concurrency");
+  std::vector<std::pair<std::int64_t, int>> edges;
+  for (const auto& iv : ev.in_flight) {
+    edges.push_back({iv.from, +1});
+    edges.push_back({iv.to, -1});
+  }
+  std::sort(edges.begin(), edges.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second < b.second;  // ends before starts
+  });
+  std::int64_t now = 0;
+  for (const auto& [t, d] : edges) {
+    now += d;
+    if (now > limit)
+      return fail("D6", std::to_string(now) + " imports in flight at " + format_duration(Duration(t)) +
+                            ", over the declared " + std::to_string(limit));
+  }
+  return pass("D6");
+}
+
+PropertyResult check_e1(const Outcome& o, const Events& ev) {
+  if (ev.crashes.empty()) return pass("E1");
+  if (ev.restarts.size() != ev.crashes.size())
+    return fail("E1", std::to_string(ev.crashes.size()) + " crashes but " + std::to_string(ev.restarts.size()) +
+                          " restarts");
+  PropertyResult a1 = check_a1(o);
+  if (a1.verdict == Verdict3::fail) return fail("E1", "after a crash: " + a1.detail);
+  // An import whose id was stored is polled again by that id after the restart.
+  for (const auto& [k, u] : ev.uploads) {
+    if (!u.resumed || u.import.empty()) continue;
+    bool polled = false;
+    for (auto t : u.polls) polled |= t >= u.resumed_at;
+    if (!polled && !u.timed_out && !u.settled)
+      return fail("E1", upload_name(u) + " was stored but not polled after the restart");
+  }
+  // Nothing applied twice unless a fault (the crash among them) hid an outcome.
+  std::vector<JobId> twice;
+  for (std::int64_t i = 0; i < o.input_size; ++i) {
+    Record r = o.record(i);
+    if (!o.jobs().contains(r.id) || applied_count(o, r) <= 1) continue;
+    JobOutcome out = o.jobs().outcome(r.id);
+    if (!out.outcome_unknown && !out.resent_after_unknown) twice.push_back(r.id);
+  }
+  if (!twice.empty())
+    return fail("E1", "applied more than once though no fault hid their outcome (uploaded again after a restart?): " +
+                          ids_sample(twice));
+  return pass("E1");
+}
+
 // A virtual-time bound derived from the configuration and the input.
 Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev) {
   Duration last_arrival = o.arrivals.empty() ? Duration(0) : o.arrivals.back();
@@ -282,6 +531,8 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
     if (k.name == "retry_window") window = o.config.duration("retry_window");
     if (k.name == "retry_delay_max") delay_max = o.config.duration("retry_delay_max");
     if (k.name == "max_retries") attempts = o.config.integer("max_retries");
+    if (k.name == "max_attempts") attempts = o.config.integer("max_attempts");
+    if (k.name == "upload_interval") flush = o.config.duration("upload_interval");
   }
   Duration longest_retry_after{0};
   for (const auto& r : ev.responses) {
@@ -293,7 +544,20 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
   Duration phase = window.count() > 0 ? window + per_attempt : per_attempt * attempts;
   std::int64_t rate = o.entry->capabilities.rate_per_second;
   Duration pacing = rate > 0 ? std::chrono::seconds(1) * (o.input_size / rate + 1) : Duration(0);
-  return last_arrival + flush + 2 * phase + pacing + std::chrono::minutes(1);
+  Duration restarts{0};
+  for (const auto& c : s.crashes) restarts += c.restart_after + (c.at ? *c.at : Duration(0));
+  if (o.entry->capabilities.bulk) {
+    // Each attempt is an upload that may be polled up to the poll timeout; the
+    // imports queue behind the import concurrency.
+    const Duration timeout = o.config.duration("poll_timeout") + o.config.duration("poll_interval");
+    const std::int64_t per_upload = std::max<std::int64_t>(1, o.entry->capabilities.limits.records_max);
+    const std::int64_t concurrency = std::max<std::int64_t>(1, o.config.integer("imports_in_flight"));
+    const std::int64_t imports = (o.input_size + per_upload - 1) / per_upload + 1;
+    const std::int64_t rounds = (imports + concurrency - 1) / concurrency;
+    return last_arrival + flush + (timeout + per_attempt) * (rounds * attempts) + phase + restarts + pacing +
+           std::chrono::minutes(1);
+  }
+  return last_arrival + flush + 2 * phase + pacing + restarts + std::chrono::minutes(1);
 }
 
 }  // namespace
@@ -312,6 +576,15 @@ PropertyResult check_property(const std::string& id, const Outcome& o, const Sce
   if (id == "B4") return check_b4(o);
   if (id == "C5") return check_c5(o);
   if (id == "I1") return check_i1(o, ev);
+  if (id == "A5") return check_a5(ev);
+  if (id == "B5") return check_b5(o, ev);
+  if (id == "D1") return check_d1(o, ev);
+  if (id == "D2") return check_d2(o, ev);
+  if (id == "D3") return check_d3(o, ev);
+  if (id == "D4") return check_d4(o, ev);
+  if (id == "D5") return check_d5(ev);
+  if (id == "D6") return check_d6(o, ev);
+  if (id == "E1") return check_e1(o, ev);
   if (id == "I2") return check_i2(o, ev);
   if (id == "G1") {
     Duration bound = s.expect.within.value_or(quiescence_bound(o, s, ev));

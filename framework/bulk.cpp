@@ -245,7 +245,9 @@ Task<void> BulkRouter::resumed(std::uint64_t key, ImportRef import, std::vector<
   Semaphore::Permit permit = co_await imports_->acquire();
   stats_.imports_in_flight_max =
       std::max<std::uint64_t>(stats_.imports_in_flight_max, static_cast<std::uint64_t>(imports_->in_use()));
+  loop_.trace().event(loop_.now(), "bulk.resume_start").num("upload", static_cast<std::int64_t>(key));
   co_await follow(key, std::move(import), std::move(items), started);
+  loop_.trace().event(loop_.now(), "bulk.import_end").num("upload", static_cast<std::int64_t>(key));
   permit.release();
   --active_;
   changed_.notify_all();
@@ -329,6 +331,10 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
   hold(key, intent);
   jobs_.commit();
   ++stats_.uploads;
+  loop_.trace()
+      .event(loop_.now(), "bulk.upload_start")
+      .num("upload", static_cast<std::int64_t>(key))
+      .num("records", static_cast<std::int64_t>(items.size()));
   UploadOutcome up = co_await manager_.upload(view);
   const char* kind = up.kind == UploadOutcome::Kind::importing   ? "importing"
                      : up.kind == UploadOutcome::Kind::completed ? "completed"
@@ -394,7 +400,7 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
       for (auto& p : rest) p.held = 0;
       if (importing.empty()) release(key);
       else hold(key, std::move(stored));
-      if (!settled.empty()) settle(settled, up.results, up.reason, "upload");
+      if (!settled.empty()) settle(settled, up.results, up.reason, "upload", key);
       if (!rest.empty()) requeue(std::move(rest), "not accounted for by the upload's outcome", std::nullopt);
       jobs_.commit();
       if (!importing.empty()) co_await follow(key, std::move(up.import), std::move(importing), loop_.now());
@@ -403,7 +409,7 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
     case UploadOutcome::Kind::completed:
       for (auto& p : items) p.held = 0;
       release(key);
-      settle(items, up.results, up.reason, "upload");
+      settle(items, up.results, up.reason, "upload", key);
       break;
     case UploadOutcome::Kind::retry:
       ++stats_.upload_retries;
@@ -432,6 +438,7 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
     }
   }
   jobs_.commit();
+  loop_.trace().event(loop_.now(), "bulk.import_end").num("upload", static_cast<std::int64_t>(key));
   permit.release();
   --active_;
   changed_.notify_all();
@@ -463,13 +470,17 @@ Task<void> BulkRouter::follow(std::uint64_t key, ImportRef import, std::vector<P
     }
     if (!completed) {
       ++stats_.polls;
+      loop_.trace()
+          .event(loop_.now(), "bulk.poll")
+          .num("upload", static_cast<std::int64_t>(key))
+          .str("import", import.import_id);
       PollOutcome poll = co_await manager_.poll(import);
       if (crash_at("mid_poll")) {
         co_await halt();
         co_return;
       }
       loop_.trace()
-          .event(loop_.now(), "bulk.poll")
+          .event(loop_.now(), "bulk.polled")
           .num("upload", static_cast<std::int64_t>(key))
           .str("import", import.import_id)
           .str("status", poll.transient                              ? "fault"
@@ -483,7 +494,10 @@ Task<void> BulkRouter::follow(std::uint64_t key, ImportRef import, std::vector<P
       }
       if (poll.status == ImportStatus::running) continue;
       if (poll.status == ImportStatus::failed) {
-        for (auto& p : items) p.held = 0;
+        for (auto& p : items) {
+          p.held = 0;
+          p.unknown |= poll.outcome_unknown;
+        }
         release(key);
         requeue(std::move(items), "import " + import.import_id + " failed: " + poll.reason, std::nullopt);
         jobs_.commit();
@@ -508,14 +522,14 @@ Task<void> BulkRouter::follow(std::uint64_t key, ImportRef import, std::vector<P
     }
     for (auto& p : items) p.held = 0;
     release(key);
-    settle(items, st.results, st.reason, "stats");
+    settle(items, st.results, st.reason, "stats", key);
     jobs_.commit();
     over = true;
   }
 }
 
 void BulkRouter::settle(std::vector<Pending>& items, const std::vector<MessageResult>& results,
-                        const std::string& reason, const char* source) {
+                        const std::string& reason, const char* source, std::uint64_t key) {
   std::map<JobId, const MessageResult*> by_id;
   for (const auto& r : results) by_id.emplace(r.id, &r);
   std::vector<Pending> again;
@@ -541,6 +555,7 @@ void BulkRouter::settle(std::vector<Pending>& items, const std::vector<MessageRe
   }
   loop_.trace()
       .event(loop_.now(), "bulk.settle")
+      .num("upload", static_cast<std::int64_t>(key))
       .str("from", source)
       .num("ok", ok)
       .num("failed", failed)

@@ -73,6 +73,9 @@ struct PollOutcome {
   bool transient = false;
   std::string reason;
   std::optional<Duration> retry_after;
+  /// With status failed: the API's answer does not say whether the import
+  /// applied anything (an unknown status): its jobs carry outcome_unknown.
+  bool outcome_unknown = false;
 };
 
 struct StatsOutcome {
@@ -176,7 +179,7 @@ class BulkRouter {
   Task<void> halt();
   bool crash_at(std::string_view step);
   void settle(std::vector<Pending>& items, const std::vector<MessageResult>& results, const std::string& reason,
-              const char* source);
+              const char* source, std::uint64_t key);
   void requeue(std::vector<Pending> items, const std::string& reason, std::optional<Duration> retry_after);
   void finish(const Pending& p, JobState state, std::string reason);
   void hold(std::uint64_t key, StoredImport entry);

@@ -1,1 +1,281 @@
-// (being written)
+#include "fakes/async_job/async_job_api.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "framework/json_in.h"
+#include "framework/oracle.h"
+
+namespace destsim {
+
+namespace {
+
+constexpr std::string_view kEffect = "async_job.record";
+
+// A deliberately strict email check: local@domain.tld, no spaces.
+bool valid_email(const std::string& e) {
+  auto at = e.find('@');
+  if (at == std::string::npos || at == 0 || e.find('@', at + 1) != std::string::npos) return false;
+  auto dot = e.find('.', at + 2);
+  if (dot == std::string::npos || dot + 1 >= e.size()) return false;
+  for (char c : e)
+    if (c == ' ' || c == ',' || c == '<' || c == '>') return false;
+  return true;
+}
+
+// SendGrid's error shape: {"errors": [{"field": ..., "message": ...}]}.
+Response error(int status, const std::string& message, const std::string& field = "") {
+  nlohmann::json f = field.empty() ? nlohmann::json(nullptr) : nlohmann::json(field);
+  return json_response(status, {{"errors", {{{"field", f}, {"message", message}}}}});
+}
+
+std::int64_t ms(Time t) { return to_ns(t) / 1'000'000; }
+
+Result<std::set<std::int64_t>> ordinals(const JsonIn& in) {
+  DS_CHECK(in.array());
+  std::set<std::int64_t> out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    DS_TRY(std::int64_t n, in.at(i).integer(1));
+    out.insert(n);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<AsyncJobApiOptions> AsyncJobApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
+  AsyncJobApiOptions o;
+  if (j.is_null()) return o;
+  JsonIn in(j, where);
+  DS_CHECK(in.object());
+  DS_CHECK(in.only_keys({"api_key", "path", "records_field", "max_records", "max_bytes", "pending_for",
+                         "final_status", "fail_jobs", "stall_jobs", "status_values", "results", "invalid_field",
+                         "id_field", "max_pending_jobs"}));
+  if (in.has("api_key")) {
+    const auto& k = j["api_key"];
+    if (k.is_object() && k.size() == 1 && k.contains("secret") && k["secret"].is_string()) {
+      o.api_key = k["secret"];
+    } else {
+      DS_TRY(o.api_key, in.at("api_key").string());
+    }
+  }
+  if (in.has("path")) {
+    DS_TRY(o.path, in.at("path").string());
+    if (o.path.empty() || o.path[0] != '/' || o.path.back() == '/' || o.path.find('?') != std::string::npos)
+      return in.at("path").expected("a path starting with \"/\", without a trailing \"/\" or a query");
+  }
+  if (in.has("records_field")) {
+    DS_TRY(o.records_field, in.at("records_field").string());
+    if (o.records_field.empty()) return in.at("records_field").expected("a non-empty field name");
+  }
+  if (in.has("max_records")) { DS_TRY(o.max_records, in.at("max_records").integer(1)); }
+  if (in.has("max_bytes")) {
+    DS_TRY(o.max_bytes, in.at("max_bytes").size_bytes());
+    if (o.max_bytes < 1) return in.at("max_bytes").expected("a size of at least 1 byte");
+  }
+  if (in.has("pending_for")) { DS_TRY(o.pending_for, in.at("pending_for").duration()); }
+  if (in.has("final_status")) {
+    DS_TRY(o.final_status, in.at("final_status").string());
+    if (o.final_status != "ready" && o.final_status != "failure")
+      return in.at("final_status").expected("\"ready\" or \"failure\"");
+  }
+  if (in.has("fail_jobs")) { DS_TRY(o.fail_jobs, ordinals(in.at("fail_jobs"))); }
+  if (in.has("stall_jobs")) { DS_TRY(o.stall_jobs, ordinals(in.at("stall_jobs"))); }
+  if (in.has("status_values")) {
+    JsonIn sv = in.at("status_values");
+    DS_CHECK(sv.object());
+    DS_CHECK(sv.only_keys({"pending", "ready", "failure"}));
+    for (const char* k : {"pending", "ready", "failure"}) {
+      if (!sv.has(k)) continue;
+      DS_TRY(std::string v, sv.at(k).string());
+      if (v.empty()) return sv.at(k).expected("a non-empty status string");
+      o.status_values[k] = v;
+    }
+  }
+  if (in.has("results")) {
+    DS_TRY(std::string r, in.at("results").string());
+    if (r != "job" && r != "record") return in.at("results").expected("\"job\" or \"record\"");
+    o.record_results = r == "record";
+  }
+  if (in.has("invalid_field")) { DS_TRY(o.invalid_field, in.at("invalid_field").string()); }
+  if (in.has("id_field")) { DS_TRY(o.id_field, in.at("id_field").string()); }
+  if (in.has("max_pending_jobs")) { DS_TRY(o.max_pending_jobs, in.at("max_pending_jobs").integer(0)); }
+  return o;
+}
+
+AsyncJobApi::AsyncJobApi(AsyncJobApiOptions options) : options_(std::move(options)) {}
+
+void AsyncJobApi::reset() {
+  jobs_.clear();
+  by_id_.clear();
+  applied_.clear();
+  requests_ = 0;
+  records_applied_ = 0;
+}
+
+std::int64_t AsyncJobApi::applied(const std::string& key) const {
+  auto it = applied_.find(fnv1a64(key));
+  return it == applied_.end() ? 0 : it->second;
+}
+
+std::string AsyncJobApi::wire(State s) const {
+  const char* canonical = s == State::pending ? "pending" : s == State::ready ? "ready" : "failure";
+  auto it = options_.status_values.find(canonical);
+  return it == options_.status_values.end() ? std::string(canonical) : it->second;
+}
+
+// What the job's state is at `now`, from its creation time alone.
+AsyncJobApi::State AsyncJobApi::due_state(const Job& job, Time now) const {
+  if (options_.stall_jobs.count(job.ordinal)) return State::pending;
+  if (now - job.created < options_.pending_for) return State::pending;
+  if (options_.fail_jobs.count(job.ordinal)) return State::failure;
+  return options_.final_status == "failure" ? State::failure : State::ready;
+}
+
+void AsyncJobApi::finish(Job& job, State state, Time at) {
+  DS_ASSERT(job.state == State::pending && state != State::pending);
+  job.state = state;
+  job.completed = at;
+  if (state == State::failure) {
+    job.message = "import job " + job.id + " failed";
+    return;
+  }
+  if (options_.record_results) job.results = nlohmann::json::array();
+  for (std::size_t i = 0; i < job.records.size(); ++i) {
+    const nlohmann::json& r = job.records[i];
+    bool ok = true;
+    if (options_.record_results) {
+      auto f = r.find(options_.invalid_field);
+      ok = f != r.end() && f->is_string() && valid_email(f->get<std::string>());
+      nlohmann::json res = {{"index", i}, {"status", ok ? "ok" : "error"}};
+      auto id = r.find(options_.id_field);
+      res["id"] = id == r.end() ? nlohmann::json(nullptr) : *id;
+      if (!ok) res["error"] = "invalid email in field \"" + options_.invalid_field + "\"";
+      job.results.push_back(std::move(res));
+    }
+    if (ok) {
+      ++applied_[fnv1a64(oracle_key(kEffect, r))];
+      ++job.applied;
+      ++records_applied_;
+    }
+  }
+}
+
+void AsyncJobApi::settle(Time now) {
+  for (Job& job : jobs_) {
+    if (job.state != State::pending) continue;
+    State s = due_state(job, now);
+    if (s != State::pending) finish(job, s, job.created + options_.pending_for);
+  }
+}
+
+std::int64_t AsyncJobApi::pending_jobs() const {
+  std::int64_t n = 0;
+  for (const Job& j : jobs_) n += j.state == State::pending ? 1 : 0;
+  return n;
+}
+
+Response AsyncJobApi::handle(const Request& request, Time now) {
+  ++requests_;
+  settle(now);
+  auto auth = request.headers.get("Authorization");
+  const std::string_view bearer = "Bearer ";
+  if (!auth || auth->size() <= bearer.size() || auth->substr(0, bearer.size()) != bearer ||
+      (!options_.api_key.empty() && auth->substr(bearer.size()) != options_.api_key)) {
+    return error(401, "authorization required");
+  }
+  const std::string path(request.path_only());
+  if (path == options_.path) {
+    if (request.method == "POST") return create(request, now);
+    if (request.method == "GET") {
+      nlohmann::json list = nlohmann::json::array();
+      for (const Job& j : jobs_) list.push_back({{"id", j.id}, {"status", wire(j.state)}});
+      return json_response(200, {{"result", list}});
+    }
+    return error(405, "method " + request.method + " not allowed on " + path);
+  }
+  const std::string prefix = options_.path + "/";
+  if (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0) {
+    const std::string id = path.substr(prefix.size());
+    if (request.method != "GET") return error(405, "method " + request.method + " not allowed on " + path);
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return error(404, "job " + id + " not found", "id");
+    return show(jobs_[it->second]);
+  }
+  return error(404, "no such endpoint: " + request.method + " " + path);
+}
+
+Response AsyncJobApi::create(const Request& request, Time now) {
+  if (static_cast<std::int64_t>(request.body.size()) > options_.max_bytes)
+    return error(413, "request body of " + std::to_string(request.body.size()) + " bytes exceeds the limit of " +
+                          std::to_string(options_.max_bytes) + " bytes");
+  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return error(400, "the body must be a JSON object");
+  auto arr = body.find(options_.records_field);
+  if (arr == body.end() || !arr->is_array() || arr->empty())
+    return error(400, options_.records_field + ": expected a non-empty array", options_.records_field);
+  if (static_cast<std::int64_t>(arr->size()) > options_.max_records)
+    return error(400,
+                 options_.records_field + ": at most " + std::to_string(options_.max_records) +
+                     " records per job, got " + std::to_string(arr->size()),
+                 options_.records_field);
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    if (!(*arr)[i].is_object())
+      return error(400, options_.records_field + "[" + std::to_string(i) + "]: expected an object",
+                   options_.records_field);
+  }
+  if (options_.max_pending_jobs > 0 && pending_jobs() >= options_.max_pending_jobs) {
+    Response r = error(429, "too many jobs in progress (at most " + std::to_string(options_.max_pending_jobs) + ")");
+    r.headers.set("Retry-After", "60");
+    return r;
+  }
+  Job job;
+  job.ordinal = static_cast<std::int64_t>(jobs_.size()) + 1;
+  char id[32];
+  std::snprintf(id, sizeof id, "job-%06lld", static_cast<long long>(job.ordinal));
+  job.id = id;
+  job.created = now;
+  job.records.assign(arr->begin(), arr->end());
+  by_id_.emplace(job.id, jobs_.size());
+  jobs_.push_back(std::move(job));
+  // A zero pending_for completes the job at once.
+  Job& j = jobs_.back();
+  if (State s = due_state(j, now); s != State::pending) finish(j, s, now);
+  return json_response(202, {{"id", j.id},
+                             {"status", wire(State::pending)},
+                             {"record_count", j.records.size()},
+                             {"urls", nlohmann::json::array()},
+                             {"message", ""}});
+}
+
+Response AsyncJobApi::show(const Job& job) const {
+  nlohmann::json b = {{"id", job.id},
+                      {"status", wire(job.state)},
+                      {"record_count", job.records.size()},
+                      {"created_at_ms", ms(job.created)},
+                      {"urls", nlohmann::json::array()}};
+  if (job.state != State::pending) {
+    b["completed_at_ms"] = ms(job.completed);
+    b["applied_count"] = job.applied;
+  }
+  if (job.state == State::failure) b["message"] = job.message;
+  if (job.state == State::ready && options_.record_results) b["results"] = job.results;
+  return json_response(200, b);
+}
+
+nlohmann::json AsyncJobApi::accepted() const {
+  nlohmann::json jobs = nlohmann::json::array();
+  std::map<std::string, std::int64_t> by_status;
+  for (const Job& j : jobs_) {
+    jobs.push_back({{"id", j.id}, {"status", wire(j.state)}, {"records", j.records.size()}, {"applied", j.applied}});
+    ++by_status[wire(j.state)];
+  }
+  return {{"requests", requests_},
+          {"jobs", jobs},
+          {"jobs_created", jobs_.size()},
+          {"jobs_by_status", by_status},
+          {"records_applied", records_applied_},
+          {"distinct_records", applied_.size()}};
+}
+
+}  // namespace destsim
