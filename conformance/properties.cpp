@@ -73,6 +73,7 @@ struct Upload {
   bool timed_out = false, settled = false, resumed = false, crashed = false;
   std::int64_t resumed_at = -1;
   std::string import;
+  std::string resumed_import;  // the import id the store held at a restart ("" = lost)
 };
 struct Interval {
   std::int64_t from, to;
@@ -83,7 +84,11 @@ struct Events {
   std::vector<Resp> responses;
   std::vector<std::int64_t> batch_records;
   std::int64_t hidden_faults = 0;  // timeouts/resets after applying, garbles
-  std::map<std::int64_t, Upload> uploads;
+  // Upload numbers are unique among the uploads the store holds; a restarted
+  // process may reuse the number of one that is long done, so each
+  // upload_start opens a new entry.
+  std::vector<Upload> uploads;
+  std::map<std::int64_t, std::size_t> current;
   std::vector<Interval> in_flight;         // per upload slot: start .. end (or crash)
   std::vector<std::int64_t> crashes, restarts;
   std::int64_t settled_ok = 0, unmentioned = 0;
@@ -115,8 +120,17 @@ Events parse_events(const Outcome& o) {
     } else if (kind.rfind("bulk.", 0) == 0 || kind.rfind("run.", 0) == 0) {
       const std::int64_t t = j.value("t", std::int64_t{0});
       const std::int64_t key = j.value("upload", std::int64_t{-1});
-      Upload* u = key >= 0 ? &ev.uploads[key] : nullptr;
-      if (u) u->key = key;
+      Upload* u = nullptr;
+      if (key >= 0) {
+        auto it = ev.current.find(key);
+        const bool fresh = it == ev.current.end() || (kind == "bulk.upload_start" && ev.uploads[it->second].start >= 0);
+        if (fresh) {
+          ev.current[key] = ev.uploads.size();
+          ev.uploads.emplace_back();
+          ev.uploads.back().key = key;
+        }
+        u = &ev.uploads[ev.current[key]];
+      }
       if (kind == "bulk.upload_start") {
         u->start = t;
         u->records = j.value("records", 0);
@@ -143,7 +157,7 @@ Events parse_events(const Outcome& o) {
       } else if (kind == "bulk.resume") {
         u->resumed = true;
         u->resumed_at = t;
-        if (u->import.empty()) u->import = j.value("import", "");
+        u->resumed_import = j.value("import", "");
       } else if (kind == "bulk.resume_start") {
         open[key] = t;
       } else if (kind == "bulk.import_end") {
@@ -156,7 +170,7 @@ Events parse_events(const Outcome& o) {
         ev.crashes.push_back(t);
         for (auto& [k, from] : open) {
           ev.in_flight.push_back({from, t});
-          ev.uploads[k].crashed = true;
+          ev.uploads[ev.current[k]].crashed = true;
         }
         open.clear();
       } else if (kind == "run.restart") {
@@ -357,7 +371,7 @@ Duration config_duration(const Outcome& o, const char* key, Duration otherwise) 
 }
 
 PropertyResult check_a5(const Events& ev) {
-  for (const auto& [k, u] : ev.uploads) {
+  for (const auto& u : ev.uploads) {
     if (u.overlap > 0)
       return fail("A5", upload_name(u) + ": " + std::to_string(u.overlap) +
                             " jobs are both in the import and named by the upload's results");
@@ -375,7 +389,7 @@ PropertyResult check_b5(const Outcome& o, const Events& ev) {
   // Attempts grow only by uploads that carried the job: the store's attempts
   // add up to the records uploaded, so waiting for room never costs one.
   std::int64_t uploaded = 0, attempts = 0;
-  for (const auto& [k, u] : ev.uploads) uploaded += u.records;
+  for (const auto& u : ev.uploads) uploaded += u.records;
   for (JobId id : o.jobs().ids()) attempts += o.jobs().attempts(id);
   if (attempts != uploaded)
     return fail("B5", "jobs count " + std::to_string(attempts) + " attempts but uploads carried " +
@@ -390,7 +404,7 @@ PropertyResult check_b5(const Outcome& o, const Events& ev) {
 
 PropertyResult check_d1(const Outcome& o, const Events& ev) {
   const Duration interval = config_duration(o, "poll_interval", Duration(0));
-  for (const auto& [k, u] : ev.uploads) {
+  for (const auto& u : ev.uploads) {
     for (std::size_t i = 1; i < u.polls.size(); ++i) {
       if (u.resumed && u.polls[i - 1] < u.resumed_at && u.polls[i] >= u.resumed_at) continue;  // a new process
       if (u.polls[i] - u.polls[i - 1] < interval.count())
@@ -411,7 +425,7 @@ PropertyResult check_d2(const Outcome& o, const Events& ev) {
   const Duration timeout = config_duration(o, "poll_timeout", Duration(0));
   const Duration interval = config_duration(o, "poll_interval", Duration(0));
   if (timeout.count() <= 0) return fail("D2", "the destination declares no poll_timeout: an import could be polled forever");
-  for (const auto& [k, u] : ev.uploads) {
+  for (const auto& u : ev.uploads) {
     if (u.accepted < 0 || u.polls.empty()) continue;
     if (u.polls.back() - u.accepted > (timeout + interval).count())
       return fail("D2", upload_name(u) + ": polled at " + format_duration(Duration(u.polls.back())) +
@@ -427,7 +441,7 @@ PropertyResult check_d3(const Outcome& o, const Events& ev) {
   const Duration timeout = config_duration(o, "poll_timeout", Duration(0));
   const Duration interval = config_duration(o, "poll_interval", Duration(1));
   const std::int64_t cap = timeout.count() / std::max<std::int64_t>(1, interval.count()) + 2;
-  for (const auto& [k, u] : ev.uploads) {
+  for (const auto& u : ev.uploads) {
     for (const auto& s : u.statuses)
       if (s != "running" && s != "completed" && s != "failed" && s != "fault")
         return fail("D3", upload_name(u) + ": a poll answer mapped to \"" + s + "\"");
@@ -458,7 +472,7 @@ PropertyResult check_d4(const Outcome& o, const Events& ev) {
 }
 
 PropertyResult check_d5(const Events& ev) {
-  for (const auto& [k, u] : ev.uploads) {
+  for (const auto& u : ev.uploads) {
     for (std::size_t i = 0; i < u.statuses.size(); ++i) {
       if (u.statuses[i] != "fault") continue;
       const bool asked_again = i + 1 < u.statuses.size();
@@ -492,7 +506,10 @@ PropertyResult check_d6(const Outcome& o, const Events& ev) {
   return pass("D6");
 }
 
-PropertyResult check_e1(const Outcome& o, const Events& ev) {
+PropertyResult check_e1(const Outcome& o, const Scenario& s, const Events& ev) {
+  if (o.crashes < s.crashes.size())
+    return fail("E1", "the scenario declares " + std::to_string(s.crashes.size()) + " crash points but " +
+                          std::to_string(o.crashes) + " happened (a step never reached, or a time after the run ended)");
   if (ev.crashes.empty()) return pass("E1");
   if (ev.restarts.size() != ev.crashes.size())
     return fail("E1", std::to_string(ev.crashes.size()) + " crashes but " + std::to_string(ev.restarts.size()) +
@@ -500,8 +517,8 @@ PropertyResult check_e1(const Outcome& o, const Events& ev) {
   PropertyResult a1 = check_a1(o);
   if (a1.verdict == Verdict3::fail) return fail("E1", "after a crash: " + a1.detail);
   // An import whose id was stored is polled again by that id after the restart.
-  for (const auto& [k, u] : ev.uploads) {
-    if (!u.resumed || u.import.empty()) continue;
+  for (const auto& u : ev.uploads) {
+    if (!u.resumed || u.resumed_import.empty()) continue;
     bool polled = false;
     for (auto t : u.polls) polled |= t >= u.resumed_at;
     if (!polled && !u.timed_out && !u.settled)
@@ -584,7 +601,7 @@ PropertyResult check_property(const std::string& id, const Outcome& o, const Sce
   if (id == "D4") return check_d4(o, ev);
   if (id == "D5") return check_d5(ev);
   if (id == "D6") return check_d6(o, ev);
-  if (id == "E1") return check_e1(o, ev);
+  if (id == "E1") return check_e1(o, s, ev);
   if (id == "I2") return check_i2(o, ev);
   if (id == "G1") {
     Duration bound = s.expect.within.value_or(quiescence_bound(o, s, ev));

@@ -119,6 +119,12 @@ struct Crasher {
   }
 
   void crash(std::size_t i, const std::string& where) {
+    if (!w.destination) {
+      // The process is already down (waiting to restart): nothing to crash.
+      w.loop.trace().event(w.loop.now(), "run.crash_skipped").str("point", where);
+      ++w.crashes;
+      return;
+    }
     ++w.crashes;
     w.producer.reset();
     w.destination.reset();
@@ -131,6 +137,7 @@ struct Crasher {
   }
 
   void restart() {
+    DS_ASSERT(!w.destination && "a restart replaces a crashed process, never a live one");
     auto made = entry.make(*w.ctx, config);
     if (!made.ok()) {
       failure = Error::internal("restart: " + made.error().message);

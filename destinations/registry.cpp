@@ -1,13 +1,19 @@
 // registry.cpp — the one explicit list of destinations. Adding a destination
 // adds one line here (and its folder, and its fake's folder).
+#include "destinations/declarative/declarative.h"
 #include "destinations/destination.h"
 #include "destinations/iterable/iterable.h"
+#include "destinations/klaviyo/klaviyo.h"
+#include "destinations/marketo/marketo.h"
 
 namespace destsim {
 
 const std::vector<DestinationEntry>& destination_registry() {
   static const std::vector<DestinationEntry> registry = {
       iterable_destination(),
+      declarative_destination(),
+      klaviyo_destination(),
+      marketo_destination(),
   };
   return registry;
 }

@@ -1,6 +1,9 @@
 #include "fakes/catalog.h"
 
+#include "fakes/async_job/async_job_api.h"
 #include "fakes/iterable/iterable_api.h"
+#include "fakes/klaviyo/klaviyo_api.h"
+#include "fakes/marketo/marketo_api.h"
 #include "fakes/scripted/scripted_api.h"
 #include "framework/json_in.h"
 
@@ -22,9 +25,24 @@ Result<std::unique_ptr<FakeApi>> make_scripted(const nlohmann::json& options, co
   return std::unique_ptr<FakeApi>(std::make_unique<ScriptedApi>(o));
 }
 
+Result<std::unique_ptr<FakeApi>> make_async_job(const nlohmann::json& options, const std::string& where) {
+  DS_TRY(AsyncJobApiOptions o, AsyncJobApiOptions::from_json(options, where));
+  return std::unique_ptr<FakeApi>(std::make_unique<AsyncJobApi>(std::move(o)));
+}
+
 Result<std::unique_ptr<FakeApi>> make_iterable(const nlohmann::json& options, const std::string& where) {
   DS_TRY(IterableApiOptions o, IterableApiOptions::from_json(options, where));
   return std::unique_ptr<FakeApi>(std::make_unique<IterableApi>(std::move(o)));
+}
+
+Result<std::unique_ptr<FakeApi>> make_klaviyo(const nlohmann::json& options, const std::string& where) {
+  DS_TRY(KlaviyoApiOptions o, KlaviyoApiOptions::from_json(options, where));
+  return std::unique_ptr<FakeApi>(std::make_unique<KlaviyoApi>(std::move(o)));
+}
+
+Result<std::unique_ptr<FakeApi>> make_marketo(const nlohmann::json& options, const std::string& where) {
+  DS_TRY(MarketoApiOptions o, MarketoApiOptions::from_json(options, where));
+  return std::unique_ptr<FakeApi>(std::make_unique<MarketoApi>(std::move(o)));
 }
 
 }  // namespace
@@ -36,6 +54,12 @@ const std::vector<FakeEntry>& fake_catalog() {
        make_scripted},
       {"iterable", "Iterable's bulk API: users, events, lists, subscriptions; validation, 413, rate limits",
        make_iterable},
+      {"klaviyo", "Klaviyo Bulk Profile Import: JSON:API jobs, all-or-nothing validation, lazy lifecycle, import errors",
+       make_klaviyo},
+      {"async_job", "generic async-job API (SendGrid-like): create a job with records, poll pending/ready/failure",
+       make_async_job},
+      {"marketo", "Marketo Bulk Lead Import: OAuth token, multipart CSV upload, import queue, failures/warnings files",
+       make_marketo},
   };
   return catalog;
 }

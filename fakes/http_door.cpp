@@ -53,6 +53,28 @@ Request to_request(const httplib::Request& req) {
     if (!is_httplib_meta_header(name)) r.headers.add(name, value);
   }
   r.body = req.body;
+  if (req.is_multipart_form_data() && r.body.empty() && !req.files.empty()) {
+    // cpp-httplib parses multipart bodies into `files` and keeps no raw body:
+    // re-encode the parts (RFC 7578) so the fake sees a multipart body, under
+    // the boundary the client chose.
+    std::string content_type = req.get_header_value("Content-Type");
+    std::string boundary;
+    auto pos = content_type.find("boundary=");
+    if (pos != std::string::npos) {
+      boundary = content_type.substr(pos + 9);
+      if (auto semi = boundary.find(';'); semi != std::string::npos) boundary.resize(semi);
+      if (boundary.size() >= 2 && boundary.front() == '"' && boundary.back() == '"')
+        boundary = boundary.substr(1, boundary.size() - 2);
+    }
+    for (const auto& [name, part] : req.files) {
+      r.body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + part.name + "\"";
+      if (!part.filename.empty()) r.body += "; filename=\"" + part.filename + "\"";
+      r.body += "\r\n";
+      if (!part.content_type.empty()) r.body += "Content-Type: " + part.content_type + "\r\n";
+      r.body += "\r\n" + part.content + "\r\n";
+    }
+    r.body += "--" + boundary + "--\r\n";
+  }
   return r;
 }
 

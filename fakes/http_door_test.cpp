@@ -227,6 +227,27 @@ TEST(HttpDoor, MapsEveryMethodHostPathQueryHeaderAndBody) {
   EXPECT_EQ(door.requests(), 5u);
 }
 
+TEST(HttpDoor, AMultipartBodyReachesTheFakeWithItsParts) {
+  // cpp-httplib keeps no raw body for multipart/form-data; the door re-encodes it.
+  EchoApi api;
+  HttpDoor door(api, FaultPlan(), bounded());
+  auto port = door.start();
+  ASSERT_TRUE(port.ok());
+  httplib::Client c("127.0.0.1", *port);
+  httplib::MultipartFormDataItems items = {{"format", "csv", "", ""},
+                                           {"file", "email\na@b.c\n", "leads.csv", "text/csv"}};
+  auto res = c.Post("/bulk/v1/leads.json", items);
+  ASSERT_TRUE(res);
+  auto j = nlohmann::json::parse(res->body);
+  const std::string body = j["body"];
+  EXPECT_NE(body.find("Content-Disposition: form-data; name=\"file\"; filename=\"leads.csv\"\r\n"
+                      "Content-Type: text/csv\r\n\r\nemail\na@b.c\n\r\n"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("name=\"format\"\r\n\r\ncsv\r\n"), std::string::npos) << body;
+  EXPECT_EQ(body.substr(body.size() - 4), "--\r\n");
+}
+
 TEST(HttpDoor, AdminEndpoints) {
   ScriptedApi api;
   HttpDoor door(api, FaultPlan(), bounded());
