@@ -12,8 +12,9 @@ struct Outcome::World {
   SimClock clock;
   Loop loop;
   FaultPlan plan;
-  std::unique_ptr<FakeApi> fake;
+  std::unique_ptr<Fake> fake;
   std::unique_ptr<SimTransport> transport;
+  std::unique_ptr<FileTransport> files;  // file destinations: the session to the file fake
   std::unique_ptr<MemoryJobStore> jobs;
   std::unique_ptr<DeliveryContext> ctx;
   std::unique_ptr<Destination> destination;  // destroyed before what it uses
@@ -41,7 +42,7 @@ Outcome::Outcome(Outcome&&) noexcept = default;
 Outcome& Outcome::operator=(Outcome&&) noexcept = default;
 
 const JobStore& Outcome::jobs() const { return *world->jobs; }
-const FakeApi& Outcome::fake() const { return *world->fake; }
+const Fake& Outcome::fake() const { return *world->fake; }
 const SimTransportStats& Outcome::transport() const { return world->transport->stats(); }
 
 Record generate_record(const DestinationEntry& entry, std::uint64_t seed, JobId id, const GeneratedInput& g) {
@@ -195,9 +196,16 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
   std::string host = entry->host;
   for (const auto& k : entry->schema)
     if (k.name == "host") host = config.string("host");
-  w.transport->route(host, w.fake.get(), &w.plan);
+  if (auto* api = dynamic_cast<FakeApi*>(w.fake.get())) {
+    w.transport->route(host, api, &w.plan);
+  } else if (auto* ff = dynamic_cast<FileFake*>(w.fake.get())) {
+    nlohmann::json login = entry->file_login ? entry->file_login(config) : nlohmann::json::object();
+    w.files = ff->sim_transport(w.loop, &w.plan, s.latency, s.request_timeout, login);
+  } else {
+    return Error::internal("fake " + entry->fake + " is neither an HTTP fake nor a file fake");
+  }
   w.jobs = std::make_unique<MemoryJobStore>(&trace);
-  w.ctx = std::make_unique<DeliveryContext>(DeliveryContext{w.loop, *w.transport, *w.jobs});
+  w.ctx = std::make_unique<DeliveryContext>(DeliveryContext{w.loop, *w.transport, *w.jobs, w.files.get()});
   DS_TRY(w.destination, entry->make(*w.ctx, config));
   if (s.generate) w.generate = s.generate;
   else

@@ -49,7 +49,7 @@ struct Outcome {
   std::uint64_t crashes = 0;       // crashes of the framework during the run
 
   const JobStore& jobs() const;
-  const FakeApi& fake() const;
+  const Fake& fake() const;
   const SimTransportStats& transport() const;
   /// Input record i (0-based), regenerated for generated input.
   Record record(std::int64_t i) const;

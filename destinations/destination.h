@@ -15,6 +15,7 @@
 
 #include "framework/batch.h"
 #include "framework/config.h"
+#include "framework/file_transport.h"
 #include "framework/http.h"
 #include "framework/job_store.h"
 #include "framework/loop.h"
@@ -26,6 +27,9 @@ struct DeliveryContext {
   Loop& loop;
   Transport& transport;
   JobStore& jobs;
+  /// File destinations (SFTP): the session to the file server in the
+  /// simulator; null in real mode, where the destination opens its own.
+  FileTransport* files = nullptr;
 };
 
 /// A destination as the runner drives it: deliver records, then drain.
@@ -95,6 +99,9 @@ struct DestinationEntry {
   std::function<Record(Rng& rng, JobId id, const GenerateOptions& options)> generate;
   /// Fake options implied by the destination config (e.g. the API key it expects).
   std::function<nlohmann::json(const Config& config)> fake_options;
+  /// File destinations: the credentials the simulator's file session logs in
+  /// with, from the destination config ({"user", "password"} or {"user", "private_key"}).
+  std::function<nlohmann::json(const Config& config)> file_login;
   /// False for the canary: certifiable by name, never among the shipped ones.
   bool shipped = true;
 };

@@ -11,7 +11,7 @@ namespace destsim {
 
 namespace {
 
-Result<std::unique_ptr<FakeApi>> make_scripted(const nlohmann::json& options, const std::string& where) {
+Result<std::unique_ptr<Fake>> make_scripted(const nlohmann::json& options, const std::string& where) {
   JsonIn in(options, where);
   ScriptedApiOptions o;
   if (!options.is_null()) {
@@ -22,27 +22,27 @@ Result<std::unique_ptr<FakeApi>> make_scripted(const nlohmann::json& options, co
       DS_TRY(o.content_too_large_count, in.at("content_too_large_count").integer(0));
     }
   }
-  return std::unique_ptr<FakeApi>(std::make_unique<ScriptedApi>(o));
+  return std::unique_ptr<Fake>(std::make_unique<ScriptedApi>(o));
 }
 
-Result<std::unique_ptr<FakeApi>> make_async_job(const nlohmann::json& options, const std::string& where) {
+Result<std::unique_ptr<Fake>> make_async_job(const nlohmann::json& options, const std::string& where) {
   DS_TRY(AsyncJobApiOptions o, AsyncJobApiOptions::from_json(options, where));
-  return std::unique_ptr<FakeApi>(std::make_unique<AsyncJobApi>(std::move(o)));
+  return std::unique_ptr<Fake>(std::make_unique<AsyncJobApi>(std::move(o)));
 }
 
-Result<std::unique_ptr<FakeApi>> make_iterable(const nlohmann::json& options, const std::string& where) {
+Result<std::unique_ptr<Fake>> make_iterable(const nlohmann::json& options, const std::string& where) {
   DS_TRY(IterableApiOptions o, IterableApiOptions::from_json(options, where));
-  return std::unique_ptr<FakeApi>(std::make_unique<IterableApi>(std::move(o)));
+  return std::unique_ptr<Fake>(std::make_unique<IterableApi>(std::move(o)));
 }
 
-Result<std::unique_ptr<FakeApi>> make_klaviyo(const nlohmann::json& options, const std::string& where) {
+Result<std::unique_ptr<Fake>> make_klaviyo(const nlohmann::json& options, const std::string& where) {
   DS_TRY(KlaviyoApiOptions o, KlaviyoApiOptions::from_json(options, where));
-  return std::unique_ptr<FakeApi>(std::make_unique<KlaviyoApi>(std::move(o)));
+  return std::unique_ptr<Fake>(std::make_unique<KlaviyoApi>(std::move(o)));
 }
 
-Result<std::unique_ptr<FakeApi>> make_marketo(const nlohmann::json& options, const std::string& where) {
+Result<std::unique_ptr<Fake>> make_marketo(const nlohmann::json& options, const std::string& where) {
   DS_TRY(MarketoApiOptions o, MarketoApiOptions::from_json(options, where));
-  return std::unique_ptr<FakeApi>(std::make_unique<MarketoApi>(std::move(o)));
+  return std::unique_ptr<Fake>(std::make_unique<MarketoApi>(std::move(o)));
 }
 
 }  // namespace

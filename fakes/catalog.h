@@ -21,7 +21,8 @@ struct FakeEntry {
   std::string name;
   std::string about;
   /// Builds a fake; `options` is an object of fake-specific settings.
-  std::function<Result<std::unique_ptr<FakeApi>>(const nlohmann::json& options, const std::string& where)> make;
+  /// An HTTP fake (FakeApi) or a file-server fake (FileFake).
+  std::function<Result<std::unique_ptr<Fake>>(const nlohmann::json& options, const std::string& where)> make;
 };
 
 const std::vector<FakeEntry>& fake_catalog();

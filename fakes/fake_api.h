@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -16,13 +17,12 @@
 
 namespace destsim {
 
-class FakeApi {
+/// What every fake has: a name, what it accepted, and the oracle.
+class Fake {
  public:
-  virtual ~FakeApi() = default;
-  /// A short name ("scripted", "iterable").
+  virtual ~Fake() = default;
+  /// A short name ("scripted", "iterable", "sftp").
   virtual std::string name() const = 0;
-  /// Applies one request at loop time `now` and answers it.
-  virtual Response handle(const Request& request, Time now) = 0;
   /// What the fake accepted so far, as JSON (for the oracle and `/_destsim/accepted`).
   virtual nlohmann::json accepted() const = 0;
   /// Forgets all state, as if new.
@@ -33,6 +33,29 @@ class FakeApi {
     (void)key;
     return 0;
   }
+};
+
+/// An HTTP fake: a pure state machine from request to response.
+class FakeApi : public Fake {
+ public:
+  /// Applies one request at loop time `now` and answers it.
+  virtual Response handle(const Request& request, Time now) = 0;
+};
+
+class Loop;
+class FaultPlan;
+class FileTransport;
+
+/// A file-server fake (SFTP): the simulator reaches it through a FileTransport
+/// that runs in virtual time and applies the run's fault plan.
+class FileFake : public Fake {
+ public:
+  /// A client session for a destination in the simulator. `plan` (not owned,
+  /// may be null) is matched by operation name and path; `latency` is the base
+  /// delay of each operation; `timeout` is how long a call waits on a server
+  /// that does not answer.
+  virtual std::unique_ptr<FileTransport> sim_transport(Loop& loop, FaultPlan* plan, Duration latency,
+                                                       Duration timeout, const nlohmann::json& login) = 0;
 };
 
 /// A JSON response with `Content-Type: application/json`.

@@ -81,6 +81,8 @@ int cmd_serve(const ServeArgs& a) {
   }
   auto fake = entry->make(options, "--options");
   if (!fake.ok()) return report(fake.error());
+  auto* api = dynamic_cast<FakeApi*>(fake->get());
+  if (!api) return report(Error::bad_input("fake \"" + a.fake + "\" is not an HTTP fake"));
   FaultPlan plan;
   if (!a.faults_file.empty()) {
     auto p = FaultPlan::load(a.faults_file);
@@ -103,7 +105,7 @@ int cmd_serve(const ServeArgs& a) {
   o.seed = a.seed;
   o.max_requests = a.max_requests;
   o.max_lifetime = *lifetime;
-  HttpDoor door(**fake, std::move(plan), o);
+  HttpDoor door(*api, std::move(plan), o);
   auto port = door.start();
   if (!port.ok()) return report(port.error());
   std::printf("seed=%llu fake=%s faults=%s max_requests=%lld max_lifetime=%s\n",
