@@ -56,6 +56,20 @@ Result<BulkConfig> bulk_config_from(const Config& c) {
   return b;
 }
 
+Task<PollOutcome> SimpleDestinationManager::poll(const ImportRef& import) {
+  PollOutcome out;
+  out.status = ImportStatus::failed;
+  out.reason = "manager " + name() + " is fire-and-forget but its upload answered importing (import " +
+               import.import_id + ")";
+  co_return out;
+}
+
+Task<StatsOutcome> SimpleDestinationManager::upload_stats(const ImportRef& import) {
+  StatsOutcome out;  // names no job: every job is retried, never assumed delivered
+  out.reason = "manager " + name() + " is fire-and-forget: no stats for import " + import.import_id;
+  co_return out;
+}
+
 nlohmann::json bulk_stats_json(const BulkStats& s) {
   return {{"uploads", s.uploads},
           {"polls", s.polls},

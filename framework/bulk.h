@@ -108,6 +108,17 @@ class AsyncDestinationManager {
   virtual bool idempotent() const { return false; }
 };
 
+/// The simple variant, for fire-and-forget destinations (a file drop, an API
+/// that answers the upload with final per-record results): upload() answers
+/// completed, retry or failed; there is no import to poll.
+class SimpleDestinationManager : public AsyncDestinationManager {
+ public:
+  /// Never called: upload() never answers `importing`. Answers failed,
+  /// naming the mistake, if a subclass does.
+  Task<PollOutcome> poll(const ImportRef& import) final;
+  Task<StatsOutcome> upload_stats(const ImportRef& import) final;
+};
+
 struct BulkConfig {
   Duration upload_interval = std::chrono::seconds(30);
   Duration poll_interval = std::chrono::seconds(10);

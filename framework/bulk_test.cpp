@@ -256,6 +256,47 @@ TEST_F(BulkFixture, AnImportingUploadsOutcomeSetsAreSettledAndWhatTheyMissIsRetr
   EXPECT_TRUE(saw) << "the upload event reports the job its outcome missed (A5)";
 }
 
+// The simple (fire-and-forget) variant: upload answers, nothing is polled.
+class DropManager final : public SimpleDestinationManager {
+ public:
+  explicit DropManager(Loop& loop) : loop_(loop) {}
+  int uploads = 0;
+  std::string name() const override { return "drop"; }
+  BulkLimits limits() const override { return {.records_max = 3, .bytes_max = 1000, .header_bytes = 0, .separator_bytes = 1}; }
+  Result<BulkItem> transform(const Record& r) override { return BulkItem{r.id, "row"}; }
+  Task<UploadOutcome> upload(const std::vector<const BulkItem*>& items) override {
+    co_await loop_.sleep(std::chrono::milliseconds(5));
+    UploadOutcome o;
+    if (++uploads == 1) {
+      o.kind = UploadOutcome::Kind::retry;
+      o.reason = "disconnected during write";
+      co_return o;
+    }
+    o.kind = UploadOutcome::Kind::completed;
+    for (auto* i : items) o.results.push_back({i->id, Verdict::ok, ""});
+    co_return o;
+  }
+
+ private:
+  Loop& loop_;
+};
+
+TEST_F(BulkFixture, TheSimpleVariantCompletesOnUploadAndNeverPolls) {
+  DropManager drop(loop);
+  BulkRouter r(loop, drop, config(), jobs);
+  run(r, 5);
+  EXPECT_EQ(jobs.counts().succeeded, 5u);
+  EXPECT_EQ(r.stats().polls, 0u);
+  EXPECT_EQ(drop.uploads, 3);  // 3 + 2 records, the first attempt retried
+  ImportRef stray{"x", {1}, {}};
+  auto p = [](DropManager& m, ImportRef ref) -> Task<PollOutcome> { co_return co_await m.poll(ref); }(drop, stray);
+  PollOutcome got;
+  loop.spawn([](Task<PollOutcome> t, PollOutcome* out) -> Task<void> { *out = co_await std::move(t); }(std::move(p), &got));
+  ASSERT_TRUE(loop.run_until_idle().ok());
+  EXPECT_EQ(got.status, ImportStatus::failed);
+  EXPECT_NE(got.reason.find("fire-and-forget"), std::string::npos);
+}
+
 // Crash and restart: the hook stops the router at a step, then the "process"
 // dies (router destroyed, uncommitted store writes lost) and a new router
 // resumes from the store while the producer offers every record again.
