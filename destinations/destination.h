@@ -108,7 +108,14 @@ struct DestinationEntry {
 
 /// Every destination, in one explicit list (registry.cpp).
 const std::vector<DestinationEntry>& destination_registry();
+/// Adds a destination at run time (an out-of-tree destination certified by its
+/// own binary, a canary or a test double); its name must be new. Entries live
+/// until the process ends, in the order added, after the registry's.
+Status add_destination(DestinationEntry entry);
+/// A registered or added destination, or null.
 const DestinationEntry* find_destination(const std::string& name);
+/// Every destination: the registry's, then the added ones.
+std::vector<const DestinationEntry*> all_destinations();
 
 /// Names of the registered destinations, comma-separated (for error messages).
 std::string destination_names();

@@ -1,5 +1,7 @@
 // registry.cpp — the one explicit list of destinations. Adding a destination
 // adds one line here (and its folder, and its fake's folder).
+#include <deque>
+
 #include "destinations/declarative/declarative.h"
 #include "destinations/destination.h"
 #include "destinations/iterable/iterable.h"
@@ -18,15 +20,40 @@ const std::vector<DestinationEntry>& destination_registry() {
   return registry;
 }
 
+namespace {
+std::deque<DestinationEntry>& added() {
+  static std::deque<DestinationEntry> entries;  // a deque: pointers stay valid as it grows
+  return entries;
+}
+}  // namespace
+
+Status add_destination(DestinationEntry entry) {
+  if (entry.name.empty()) return Error::bad_input("a destination needs a name");
+  if (find_destination(entry.name)) return Error::bad_input("destination \"" + entry.name + "\" is already registered");
+  if (!entry.make || !entry.generate || !entry.effects)
+    return Error::bad_input("destination \"" + entry.name + "\": make, generate and effects are required");
+  added().push_back(std::move(entry));
+  return Status::success();
+}
+
 const DestinationEntry* find_destination(const std::string& name) {
   for (const auto& e : destination_registry())
+    if (e.name == name) return &e;
+  for (const auto& e : added())
     if (e.name == name) return &e;
   return nullptr;
 }
 
+std::vector<const DestinationEntry*> all_destinations() {
+  std::vector<const DestinationEntry*> out;
+  for (const auto& e : destination_registry()) out.push_back(&e);
+  for (const auto& e : added()) out.push_back(&e);
+  return out;
+}
+
 std::string destination_names() {
   std::string out;
-  for (const auto& e : destination_registry()) out += (out.empty() ? "" : ", ") + e.name;
+  for (const auto* e : all_destinations()) out += (out.empty() ? "" : ", ") + e->name;
   return out;
 }
 
