@@ -28,14 +28,16 @@ destsim_require(libssh_FOUND "libssh" libssh-dev)
 find_package(SQLite3 QUIET)
 destsim_require(SQLite3_FOUND "SQLite 3" libsqlite3-dev)
 
+# certify shrinks failing cases with RapidCheck.
+find_package(rapidcheck QUIET CONFIG)
+destsim_require(rapidcheck_FOUND "RapidCheck" librapidcheck-dev)
+
 find_package(ZLIB QUIET)
 destsim_require(ZLIB_FOUND "zlib" zlib1g-dev)
 
 if(DESTSIM_BUILD_TESTS)
   find_package(GTest QUIET CONFIG)
   destsim_require(GTest_FOUND "GoogleTest/GoogleMock" "libgtest-dev libgmock-dev")
-  find_package(rapidcheck QUIET CONFIG)
-  destsim_require(rapidcheck_FOUND "RapidCheck" librapidcheck-dev)
   include(GoogleTest)
 endif()
 

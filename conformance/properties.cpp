@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
+
+#include "framework/retry.h"
 
 namespace destsim {
 
@@ -74,15 +77,49 @@ struct Upload {
   std::int64_t resumed_at = -1;
   std::string import;
   std::string resumed_import;  // the import id the store held at a restart ("" = lost)
+  std::vector<JobId> ids;
+  std::int64_t oldest = -1, slot_wait = 0;
+  int attempt = 0;
 };
 struct Interval {
   std::int64_t from, to;
 };
+// One send of the batch path, as the Processor traced it ("batch" or "one").
+struct Send {
+  std::int64_t t = 0;      // when the answer was classified
+  bool one = false;        // a record sent alone
+  std::string handler;
+  std::vector<JobId> ids;
+  int attempt = 0;
+  std::string status;      // batch status, or the single verdict (ok/retry/fail)
+  std::int64_t sent = 0, held = 0;
+  int http = -1;
+  std::int64_t retry_after = -1;  // ns, -1 = none
+  bool too_large = false;
+  std::int64_t oldest = -1, flushed = -1;  // first attempts of a batch
+};
+
+std::vector<JobId> parse_ranges(const std::string& text) {
+  std::vector<JobId> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t comma = text.find(',', i);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string part = text.substr(i, comma - i);
+    const std::size_t dash = part.find('-');
+    const JobId a = std::stoull(part.substr(0, dash));
+    const JobId b = dash == std::string::npos ? a : std::stoull(part.substr(dash + 1));
+    for (JobId id = a; id <= b; ++id) out.push_back(id);
+    i = comma + 1;
+  }
+  return out;
+}
 
 struct Events {
   std::vector<Req> requests;
   std::vector<Resp> responses;
   std::vector<std::int64_t> batch_records;
+  std::vector<Send> sends;
   std::int64_t hidden_faults = 0;  // timeouts/resets after applying, garbles
   // Upload numbers are unique among the uploads the store holds; a restarted
   // process may reuse the number of one that is long done, so each
@@ -100,6 +137,7 @@ Events parse_events(const Outcome& o) {
   for (const auto& line : o.trace_lines) {
     // Cheap pre-filter before parsing.
     if (line.find("\"kind\":\"http.") == std::string::npos && line.find("\"kind\":\"batch\"") == std::string::npos &&
+        line.find("\"kind\":\"one\"") == std::string::npos &&
         line.find("\"kind\":\"fault\"") == std::string::npos && line.find("\"kind\":\"bulk.") == std::string::npos &&
         line.find("\"kind\":\"run.") == std::string::npos)
       continue;
@@ -115,8 +153,24 @@ Events parse_events(const Outcome& o) {
     } else if (kind == "fault") {
       // (Counted via http.error/garble below.)
       if (j.value("kind", "") == "garble") ++ev.hidden_faults;
-    } else if (kind == "batch") {
-      ev.batch_records.push_back(j.value("records", 0));
+    } else if (kind == "batch" || kind == "one") {
+      Send sd;
+      sd.t = j.value("t", std::int64_t{0});
+      sd.one = kind == "one";
+      sd.handler = j.value("handler", "");
+      if (sd.one) sd.ids = {j.value("id", JobId{0})};
+      else sd.ids = parse_ranges(j.value("ids", ""));
+      sd.attempt = j.value("attempt", 0);
+      sd.status = j.value(sd.one ? "verdict" : "status", "");
+      sd.sent = j.value("sent", sd.t);
+      sd.held = j.value("held", std::int64_t{0});
+      sd.http = j.value("http", -1);
+      sd.retry_after = j.value("retry_after", std::int64_t{-1});
+      sd.too_large = j.value("too_large", false);
+      sd.oldest = j.value("oldest", std::int64_t{-1});
+      sd.flushed = j.value("flushed", std::int64_t{-1});
+      if (!sd.one) ev.batch_records.push_back(j.value("records", 0));
+      ev.sends.push_back(std::move(sd));
     } else if (kind.rfind("bulk.", 0) == 0 || kind.rfind("run.", 0) == 0) {
       const std::int64_t t = j.value("t", std::int64_t{0});
       const std::int64_t key = j.value("upload", std::int64_t{-1});
@@ -134,6 +188,10 @@ Events parse_events(const Outcome& o) {
       if (kind == "bulk.upload_start") {
         u->start = t;
         u->records = j.value("records", 0);
+        u->ids = parse_ranges(j.value("ids", ""));
+        u->oldest = j.value("oldest", std::int64_t{-1});
+        u->slot_wait = j.value("slot_wait", std::int64_t{0});
+        u->attempt = j.value("attempt", 0);
         open[key] = t;
       } else if (kind == "bulk.upload") {
         u->outcome = j.value("outcome", "");
@@ -199,6 +257,12 @@ PropertyResult fail(const std::string& id, std::string detail) { return {id, Ver
 PropertyResult pass(const std::string& id) { return {id, Verdict3::pass, ""}; }
 PropertyResult na(const std::string& id, std::string why) { return {id, Verdict3::not_applicable, std::move(why)}; }
 
+bool has_key(const Outcome& o, const char* key) {
+  for (const auto& k : o.entry->schema)
+    if (k.name == key) return true;
+  return false;
+}
+
 PropertyResult check_a1(const Outcome& o) {
   std::vector<JobId> missing, pending;
   std::set<JobId> input;
@@ -257,7 +321,8 @@ PropertyResult check_a3(const Outcome& o) {
 PropertyResult check_a4(const Outcome& o) {
   static const char* kCauses[] = {"HTTP",      "transport", "timeout", "exhausted", "limit",   "too large",
                                   "invalid",   "rejected",  "disallowed", "record", "reset",   "refused",
-                                  "needs",     "expected",  "window",  "code",      "not found"};
+                                  "needs",     "expected",  "window",  "code",      "not found", "crash",
+                                  "import",    "status",    "permission", "auth",  "space",   "disconnect"};
   std::vector<JobId> vague;
   for (JobId id : o.jobs().ids()) {
     JobOutcome out = o.jobs().outcome(id);
@@ -287,6 +352,16 @@ PropertyResult check_b1(const Outcome& o, const Events& ev) {
 
 PropertyResult check_b4(const Outcome& o) {
   const auto& st = o.destination_stats;
+  if (o.entry->capabilities.bulk) {
+    // Uploads and imports in flight ≤ imports_in_flight (each holds a slot).
+    if (!has_key(o, "imports_in_flight")) return na("B4", "bulk: the destination declares no import concurrency");
+    const std::int64_t bound = o.config.integer("imports_in_flight");
+    const std::int64_t seen = st.is_object() ? st.value("imports_in_flight_max", std::int64_t{0}) : 0;
+    if (seen > bound)
+      return fail("B4", std::to_string(seen) + " uploads/imports in flight, over imports_in_flight " + std::to_string(bound));
+    return pass("B4");
+  }
+  if (!has_key(o, "max_async_requests")) return na("B4", "the destination declares no request concurrency");
   std::int64_t async = o.config.integer("max_async_requests");
   std::int64_t individual = o.config.integer("individual_concurrency");
   std::int64_t endpoints = st.value("endpoints", 1);
@@ -507,8 +582,10 @@ PropertyResult check_d6(const Outcome& o, const Events& ev) {
 }
 
 PropertyResult check_e1(const Outcome& o, const Scenario& s, const Events& ev) {
-  if (o.crashes < s.crashes.size())
-    return fail("E1", "the scenario declares " + std::to_string(s.crashes.size()) + " crash points but " +
+  std::uint64_t required = 0;
+  for (const auto& c : s.crashes) required += c.optional ? 0 : 1;
+  if (o.crashes < required)
+    return fail("E1", "the scenario declares " + std::to_string(required) + " required crash points but " +
                           std::to_string(o.crashes) + " happened (a step never reached, or a time after the run ended)");
   if (ev.crashes.empty()) return pass("E1");
   if (ev.restarts.size() != ev.crashes.size())
@@ -539,6 +616,251 @@ PropertyResult check_e1(const Outcome& o, const Scenario& s, const Events& ev) {
 }
 
 // A virtual-time bound derived from the configuration and the input.
+// ---------------------------------------------------------------- B2 B3 C G2
+
+// The retry policy the run was configured with (batch or bulk keys alike).
+RetryPolicy configured_retry(const Outcome& o) {
+  RetryPolicy p;
+  if (has_key(o, "max_retries")) p.max_attempts = static_cast<int>(o.config.integer("max_retries"));
+  if (has_key(o, "max_attempts")) p.max_attempts = static_cast<int>(o.config.integer("max_attempts"));
+  p.delay_initial = config_duration(o, "retry_delay_initial", p.delay_initial);
+  p.delay_max = config_duration(o, "retry_delay_max", p.delay_max);
+  if (has_key(o, "retry_jitter")) p.jitter = o.config.ratio("retry_jitter");
+  p.elapsed_max = config_duration(o, "retry_window", p.elapsed_max);
+  return p;
+}
+
+std::string send_name(const Send& s) {
+  return (s.one ? "single send of job " + std::to_string(s.ids.front()) : "batch of " + std::to_string(s.ids.size())) +
+         " (" + s.handler + ", attempt " + std::to_string(s.attempt) + " at " + format_duration(Duration(s.sent)) + ")";
+}
+
+PropertyResult check_b2(const Outcome& o, const Events& ev) {
+  if (has_key(o, "flush_interval")) {
+    const Duration flush = o.config.duration("flush_interval");
+    for (const auto& s : ev.sends) {
+      if (s.one || s.attempt != 1 || s.oldest < 0) continue;
+      if (s.flushed - s.oldest > flush.count())
+        return fail("B2", send_name(s) + ": its oldest record waited " + format_duration(Duration(s.flushed - s.oldest)) +
+                              " in a partial batch, over the flush interval " + format_duration(flush));
+    }
+    return pass("B2");
+  }
+  if (has_key(o, "upload_interval")) {
+    const Duration interval = o.config.duration("upload_interval");
+    for (const auto& u : ev.uploads) {
+      if (u.start < 0 || u.oldest < 0) continue;
+      const std::int64_t waited = u.start - u.oldest - u.slot_wait;
+      if (waited > interval.count())
+        return fail("B2", upload_name(u) + ": its oldest job was staged " + format_duration(Duration(waited)) +
+                              " (not counting " + format_duration(Duration(u.slot_wait)) +
+                              " waiting for an import slot), over the upload interval " + format_duration(interval));
+    }
+    return pass("B2");
+  }
+  return na("B2", "the destination declares no flush or upload interval");
+}
+
+PropertyResult check_b3(const Outcome& o) {
+  if (!has_key(o, "max_buffer_size")) return na("B3", "the destination declares no buffer");
+  const std::int64_t cap = o.config.integer("max_buffer_size");
+  const auto& st = o.destination_stats;
+  const char* key = st.contains("buffered_max") ? "buffered_max" : st.contains("staged_max") ? "staged_max" : nullptr;
+  if (!key) return fail("B3", "the destination declares max_buffer_size but reports no buffered_max/staged_max");
+  const std::int64_t seen = st.value(key, std::int64_t{0});
+  if (seen > cap)
+    return fail("B3", std::to_string(seen) + " records buffered at once, over max_buffer_size " + std::to_string(cap));
+  // Never drops: every input job is registered and terminal (A1's count).
+  for (std::int64_t i = 0; i < o.input_size; ++i)
+    if (!o.jobs().contains(o.record(i).id))
+      return fail("B3", "record " + std::to_string(o.record(i).id) + " never reached the job store (dropped)");
+  return pass("B3");
+}
+
+bool retryable_status(const Outcome& o, int http) {
+  if (http == 0 || http == 429 || http >= 500) return true;
+  const auto& t = o.entry->capabilities.retryable_statuses;
+  return std::find(t.begin(), t.end(), http) != t.end();
+}
+
+PropertyResult check_c1(const Outcome& o, const Events& ev) {
+  std::int64_t checked = 0;
+  for (std::size_t i = 0; i < ev.sends.size(); ++i) {
+    const Send& s = ev.sends[i];
+    if (s.http < 0 || (s.http >= 200 && s.http < 300)) continue;
+    ++checked;
+    if (s.http == 413) continue;  // C4
+    const bool again = s.one ? s.status == "retry" : s.status == "retry_batch" || s.status == "retry_individual";
+    if (retryable_status(o, s.http) && !again)
+      return fail("C1", send_name(s) + ": " + (s.http == 0 ? std::string("a transport error") : "HTTP " + std::to_string(s.http)) +
+                            " is retryable but was classified " + s.status);
+    if (!retryable_status(o, s.http)) {
+      if (s.one && s.status != "fail")
+        return fail("C1", send_name(s) + ": HTTP " + std::to_string(s.http) +
+                              " is not in the declared retryable table but was classified " + s.status);
+      if (!s.one) {
+        // Not retried as it was: no later batch of the same handler sends the same jobs.
+        for (std::size_t k = i + 1; k < ev.sends.size(); ++k)
+          if (!ev.sends[k].one && ev.sends[k].handler == s.handler && ev.sends[k].ids == s.ids)
+            return fail("C1", send_name(s) + ": HTTP " + std::to_string(s.http) +
+                                  " is not retryable, yet the same batch was sent again (" + send_name(ev.sends[k]) + ")");
+      }
+    }
+  }
+  if (checked == 0 && ev.sends.empty()) {
+    // The bulk path: a permanently failed upload must not have met a retryable answer.
+    if (o.entry->capabilities.bulk) {
+      for (const auto& u : ev.uploads)
+        if (u.outcome == "failed" && u.attempt > 0)
+          for (JobId id : u.ids)
+            if (o.jobs().contains(id) && o.jobs().outcome(id).state == JobState::failed &&
+                o.jobs().outcome(id).reason.find("HTTP 5") != std::string::npos)
+              return fail("C1", "job " + std::to_string(id) + " failed permanently on a 5xx: " +
+                                    o.jobs().outcome(id).reason);
+    }
+  }
+  return pass("C1");
+}
+
+PropertyResult check_c2(const Outcome& o, const Events& ev) {
+  const RetryPolicy p = configured_retry(o);
+  for (const auto& s : ev.sends)
+    if (s.attempt > p.max_attempts)
+      return fail("C2", send_name(s) + ": over the configured " + std::to_string(p.max_attempts) + " attempts");
+  for (const auto& u : ev.uploads)
+    if (u.attempt > p.max_attempts)
+      return fail("C2", upload_name(u) + " carries a job on attempt " + std::to_string(u.attempt) + ", over the configured " +
+                            std::to_string(p.max_attempts));
+  for (JobId id : o.jobs().ids()) {
+    JobOutcome out = o.jobs().outcome(id);
+    if (out.state != JobState::aborted || out.reason.rfind("attempts exhausted", 0) != 0) continue;
+    const auto colon = out.reason.find(": ");
+    if (colon == std::string::npos || colon + 2 >= out.reason.size())
+      return fail("C2", "job " + std::to_string(id) + " aborted without its last cause: \"" + out.reason + "\"");
+  }
+  return pass("C2");
+}
+
+PropertyResult check_c3(const Outcome& o, const Events& ev) {
+  const RetryPolicy p = configured_retry(o);
+  std::int64_t chains = 0;
+  for (std::size_t i = 0; i < ev.sends.size(); ++i) {
+    const Send& next = ev.sends[i];
+    if (next.attempt < 2) continue;
+    // The previous attempt of the same chain: same handler and kind, attempt
+    // n-1, carrying every job of this one.
+    const Send* prev = nullptr;
+    for (std::size_t k = i; k-- > 0;) {
+      const Send& c = ev.sends[k];
+      if (c.one != next.one || c.handler != next.handler || c.attempt != next.attempt - 1) continue;
+      std::set<JobId> had(c.ids.begin(), c.ids.end());
+      bool all = true;
+      for (JobId id : next.ids) all &= had.count(id) != 0;
+      if (all) {
+        prev = &c;
+        break;
+      }
+    }
+    if (!prev) continue;
+    ++chains;
+    const std::int64_t gap = next.sent - prev->t;
+    const auto [lo, hi] = p.delay_bounds(next.attempt);
+    if (gap < lo.count())
+      return fail("C3", send_name(next) + " came " + format_duration(Duration(gap)) + " after the answer to attempt " +
+                            std::to_string(prev->attempt) + ", under the policy's least delay " + format_duration(lo));
+    if (prev->retry_after >= 0 && gap < prev->retry_after)
+      return fail("C3", send_name(next) + " came " + format_duration(Duration(gap)) + " after a Retry-After of " +
+                            format_duration(Duration(prev->retry_after)));
+    const std::int64_t most = std::max<std::int64_t>(hi.count(), prev->retry_after) + next.held;
+    if (gap > most)
+      return fail("C3", send_name(next) + " came " + format_duration(Duration(gap)) +
+                            " after the previous answer, over the policy's longest delay " + format_duration(hi) +
+                            (prev->retry_after >= 0 ? " (and the Retry-After " + format_duration(Duration(prev->retry_after)) + ")" : "") +
+                            " plus " + format_duration(Duration(next.held)) + " held by the endpoint's Retry-After");
+  }
+  // The bulk path: a job's next upload never starts sooner than the policy's
+  // least delay after the previous one ended.
+  std::map<JobId, std::int64_t> last_start;
+  for (const auto& u : ev.uploads) {
+    if (u.start < 0) continue;
+    for (JobId id : u.ids) {
+      auto it = last_start.find(id);
+      if (it != last_start.end() && u.attempt >= 2) {
+        const auto [lo, hi] = p.delay_bounds(u.attempt);
+        (void)hi;
+        if (u.start - it->second < lo.count())
+          return fail("C3", upload_name(u) + " carries job " + std::to_string(id) + " again " +
+                                format_duration(Duration(u.start - it->second)) +
+                                " after its previous upload, under the least delay " + format_duration(lo));
+      }
+      last_start[id] = u.start;
+    }
+  }
+  return pass("C3");
+}
+
+PropertyResult check_c4(const Outcome& o, const Events& ev) {
+  if (o.entry->capabilities.bulk) return na("C4", "bulk: an upload is sized within the declared limits before it is sent (no 413 split)");
+  for (std::size_t i = 0; i < ev.sends.size(); ++i) {
+    const Send& s = ev.sends[i];
+    if (!s.too_large) continue;
+    if (s.one) {
+      if (s.status != "fail") return fail("C4", send_name(s) + ": a 413 alone was classified " + s.status);
+      const JobOutcome out = o.jobs().outcome(s.ids.front());
+      if (out.state != JobState::failed || out.reason.find("too large") == std::string::npos)
+        return fail("C4", "job " + std::to_string(s.ids.front()) + " got 413 alone but ended " +
+                              std::string(job_state_name(out.state)) + " (\"" + out.reason + "\"), not failed as too large");
+    }
+    for (std::size_t k = i + 1; k < ev.sends.size(); ++k) {
+      const Send& n = ev.sends[k];
+      if (n.one == s.one && n.handler == s.handler && n.ids == s.ids)
+        return fail("C4", send_name(s) + " was rejected as too large and sent again unchanged (" + send_name(n) + ")");
+    }
+  }
+  return pass("C4");
+}
+
+PropertyResult check_c6(const Outcome& o, const Events& ev) {
+  const RetryPolicy p = configured_retry(o);
+  if (p.elapsed_max.count() == 0) return na("C6", "retry_window is 0 (unbounded) in this configuration");
+  std::map<JobId, std::int64_t> first;
+  auto check = [&](JobId id, std::int64_t at, const std::string& what) -> std::optional<PropertyResult> {
+    auto [it, fresh] = first.emplace(id, at);
+    if (!fresh && at - it->second > p.elapsed_max.count())
+      return fail("C6", what + ": job " + std::to_string(id) + " sent " + format_duration(Duration(at - it->second)) +
+                            " after its first attempt, past the retry window " + format_duration(p.elapsed_max));
+    return std::nullopt;
+  };
+  for (const auto& s : ev.sends)
+    for (JobId id : s.ids)
+      if (auto r = check(id, s.sent, send_name(s))) return *r;
+  for (const auto& u : ev.uploads)
+    if (u.start >= 0)
+      for (JobId id : u.ids)
+        if (auto r = check(id, u.start, upload_name(u))) return *r;
+  return pass("C6");
+}
+
+PropertyResult check_g2(const Outcome& o, const Events& ev) {
+  // Events the loop ran, against what the run had to do: each record, request
+  // and poll may cost a bounded number of events, and time itself a few per
+  // virtual second (timers, pacing). A poll or retry loop without a wait blows
+  // through this long before the step bound.
+  const double seconds = std::chrono::duration<double>(o.virtual_duration).count();
+  std::int64_t polls = 0;
+  for (const auto& u : ev.uploads) polls += static_cast<std::int64_t>(u.polls.size());
+  const std::int64_t work = o.input_size + static_cast<std::int64_t>(ev.requests.size()) + polls + 1;
+  const auto bound = static_cast<std::uint64_t>(200.0 * static_cast<double>(work) + 20.0 * seconds + 10'000);
+  if (o.steps > bound)
+    return fail("G2", std::to_string(o.steps) + " loop events for " + std::to_string(work) + " records+requests+polls over " +
+                          format_duration(o.virtual_duration) + ", over the bound " + std::to_string(bound) + " (a loop without a wait)");
+  for (const auto& u : ev.uploads)
+    for (std::size_t i = 1; i < u.polls.size(); ++i)
+      if (u.polls[i] == u.polls[i - 1])
+        return fail("G2", upload_name(u) + " polled twice at " + format_duration(Duration(u.polls[i])) + " without a wait");
+  return pass("G2");
+}
+
 Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev) {
   Duration last_arrival = o.arrivals.empty() ? Duration(0) : o.arrivals.back();
   Duration flush{0}, window{0}, delay_max{0};
@@ -590,7 +912,15 @@ PropertyResult check_property(const std::string& id, const Outcome& o, const Sce
   if (id == "A3") return check_a3(o);
   if (id == "A4") return check_a4(o);
   if (id == "B1") return check_b1(o, ev);
+  if (id == "B2") return check_b2(o, ev);
+  if (id == "B3") return check_b3(o);
   if (id == "B4") return check_b4(o);
+  if (id == "C1") return check_c1(o, ev);
+  if (id == "C2") return check_c2(o, ev);
+  if (id == "C3") return check_c3(o, ev);
+  if (id == "C4") return check_c4(o, ev);
+  if (id == "C6") return check_c6(o, ev);
+  if (id == "G2") return check_g2(o, ev);
   if (id == "C5") return check_c5(o);
   if (id == "I1") return check_i1(o, ev);
   if (id == "A5") return check_a5(ev);

@@ -146,8 +146,12 @@ Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& wh
   if (in.has("seed")) {
     if (!doc["seed"].is_number_unsigned() && !doc["seed"].is_number_integer())
       return in.at("seed").expected("a non-negative integer");
-    DS_TRY(std::int64_t seed, in.at("seed").integer(0));
-    s.seed = static_cast<std::uint64_t>(seed);
+    if (doc["seed"].is_number_unsigned()) {
+      s.seed = doc["seed"].get<std::uint64_t>();  // the whole 64-bit range (derived case seeds use it)
+    } else {
+      DS_TRY(std::int64_t seed, in.at("seed").integer(0));
+      s.seed = static_cast<std::uint64_t>(seed);
+    }
   }
   DS_CHECK(in.require("destination"));
   JsonIn d = in.at("destination");
@@ -216,7 +220,7 @@ Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& wh
     DS_CHECK(cs.array());
     for (std::size_t i = 0; i < cs.size(); ++i) {
       JsonIn c = cs.at(i);
-      DS_CHECK(c.only_keys({"at", "step", "nth", "restart_after"}));
+      DS_CHECK(c.only_keys({"at", "step", "nth", "restart_after", "optional"}));
       CrashPoint cp;
       if (c.has("at") == c.has("step"))
         return c.fail("expected exactly one of \"at\" (a virtual time) or \"step\" (after_upload, mid_poll, mid_stats)");
@@ -232,6 +236,7 @@ Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& wh
         cp.nth = static_cast<int>(nth);
       }
       if (c.has("restart_after")) { DS_TRY(cp.restart_after, c.at("restart_after").duration()); }
+      if (c.has("optional")) { DS_TRY(cp.optional, c.at("optional").boolean()); }
       s.crashes.push_back(std::move(cp));
     }
   }
@@ -291,6 +296,7 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
         j["nth"] = c.nth;
       }
       j["restart_after"] = format_duration(c.restart_after);
+      if (c.optional) j["optional"] = true;
       cs.push_back(j);
     }
     out["crashes"] = cs;

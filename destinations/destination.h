@@ -102,6 +102,9 @@ struct DestinationEntry {
   /// File destinations: the credentials the simulator's file session logs in
   /// with, from the destination config ({"user", "password"} or {"user", "private_key"}).
   std::function<nlohmann::json(const Config& config)> file_login;
+  /// The config `destsim certify` runs cases with (null: the schema's required
+  /// keys filled with test values).
+  nlohmann::json certify_config;
   /// False for the canary: certifiable by name, never among the shipped ones.
   bool shipped = true;
 };

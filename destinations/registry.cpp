@@ -16,6 +16,7 @@ const std::vector<DestinationEntry>& destination_registry() {
       declarative_destination(),
       klaviyo_destination(),
       marketo_destination(),
+      canary_destination(),  // not shipped: certify must fail it
   };
   return registry;
 }

@@ -17,6 +17,20 @@ const char* batch_status_name(BatchStatus s) {
   return "?";
 }
 
+std::string id_ranges(const std::vector<JobId>& ids) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < ids.size()) {
+    std::size_t j = i;
+    while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    out += std::to_string(ids[i]);
+    if (j > i) out += '-' + std::to_string(ids[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
 Status ProcessorConfig::validate() const {
   if (flush_queue_size < 1) return Error::bad_input("flush_queue_size: expected an integer >= 1");
   if (flush_interval.count() <= 0) return Error::bad_input("flush_interval: expected a duration > 0");
@@ -185,6 +199,7 @@ Task<void> Processor::listen(BoundedQueue<Message>* buffer) {
     bytes += size;
     for (const auto& k : m->keys) keys.insert(k);
     batch.push_back(Item{std::move(*m)});
+    batch.back().queued = loop_.now();
     if (static_cast<std::int64_t>(batch.size()) >= cap) {
       co_await flush(std::move(batch));
       reset();
@@ -196,6 +211,7 @@ Task<void> Processor::listen(BoundedQueue<Message>* buffer) {
 }
 
 Task<void> Processor::flush(Items batch) {
+  for (auto& it : batch) it.flushed = loop_.now();
   if (!config_.async) {
     co_await process(std::move(batch));
     co_return;
@@ -232,12 +248,20 @@ Task<void> Processor::process(Items pending) {
   }
   int attempt = 0;
   while (!pending.empty()) {
+    const Time ready = loop_.now();
     co_await gate();
+    const Time sent = loop_.now();
     ++attempt;
     std::vector<const Message*> view;
+    std::vector<JobId> ids;
     view.reserve(pending.size());
+    ids.reserve(pending.size());
+    Time oldest = pending.front().queued, flushed = pending.front().flushed;
     for (auto& it : pending) {
       view.push_back(&it.m);
+      ids.push_back(it.m.id);
+      oldest = std::min(oldest, it.queued);
+      flushed = std::max(flushed, it.flushed);
       jobs_.attempt(it.m.id);
     }
     ++in_flight_;
@@ -246,12 +270,23 @@ Task<void> Processor::process(Items pending) {
     BatchResult r = co_await handler_.process_batch(view);
     --in_flight_;
     note_retry_after(r.retry_after);
-    loop_.trace()
-        .event(loop_.now(), "batch")
-        .str("handler", handler_.name())
-        .num("records", static_cast<std::int64_t>(pending.size()))
-        .num("attempt", attempt)
-        .str("status", batch_status_name(r.status));
+    {
+      // What the conformance checkers read (B2, C1-C4, C6): the jobs sent,
+      // when (after any Retry-After hold), the answer and how it was classified.
+      auto e = loop_.trace().event(loop_.now(), "batch");
+      e.str("handler", handler_.name())
+          .num("records", static_cast<std::int64_t>(pending.size()))
+          .num("attempt", attempt)
+          .str("status", batch_status_name(r.status))
+          .str("ids", id_ranges(ids))
+          .num("sent", sent.time_since_epoch().count())
+          .num("held", (sent - ready).count())
+          .num("http", r.http_status);
+      if (attempt == 1)
+        e.num("oldest", oldest.time_since_epoch().count()).num("flushed", flushed.time_since_epoch().count());
+      if (r.retry_after) e.num("retry_after", r.retry_after->count());
+      if (r.too_large) e.flag("too_large", true);
+    }
 
     std::map<JobId, const MessageResult*> by_id;
     for (const auto& mr : r.results) by_id.emplace(mr.id, &mr);
@@ -371,7 +406,9 @@ Task<void> Processor::send_one(Item item) {
   int attempt = 0;
   bool done = false;  // not for(;;): see add()
   while (!done) {
+    const Time ready = loop_.now();
     co_await gate();
+    const Time sent = loop_.now();
     ++attempt;
     jobs_.attempt(item.m.id);
     ++in_flight_;
@@ -380,6 +417,18 @@ Task<void> Processor::send_one(Item item) {
     OneResult r = co_await handler_.process_one(item.m);
     --in_flight_;
     note_retry_after(r.retry_after);
+    {
+      auto e = loop_.trace().event(loop_.now(), "one");
+      e.str("handler", handler_.name())
+          .num("id", static_cast<std::int64_t>(item.m.id))
+          .num("attempt", attempt)
+          .str("verdict", r.verdict == Verdict::ok ? "ok" : r.verdict == Verdict::retry ? "retry" : "fail")
+          .num("sent", sent.time_since_epoch().count())
+          .num("held", (sent - ready).count())
+          .num("http", r.http_status);
+      if (r.retry_after) e.num("retry_after", r.retry_after->count());
+      if (r.too_large) e.flag("too_large", true);
+    }
     item.unknown |= r.maybe_applied;
     done = true;
     if (r.verdict == Verdict::ok) {

@@ -69,6 +69,10 @@ struct BatchResult {
   bool maybe_applied = false;
   /// The API rejected the request as too large (413): never resend it unchanged.
   bool too_large = false;
+  /// The HTTP status the answer came with (0 = a transport error, -1 = not
+  /// HTTP): traced, so the conformance suite checks the classification (C1)
+  /// against the destination's declared table.
+  int http_status = -1;
 };
 
 struct OneResult {
@@ -77,7 +81,11 @@ struct OneResult {
   std::optional<Duration> retry_after;
   bool maybe_applied = false;
   bool too_large = false;
+  int http_status = -1;  // as in BatchResult
 };
+
+/// Job ids as compact ranges ("1-40,42,45-50"), in the order given (traces).
+std::string id_ranges(const std::vector<JobId>& ids);
 
 /// Limits a handler declares for one request.
 struct BatchLimits {
@@ -177,6 +185,8 @@ class Processor {
     bool unknown = false;
     Time first{};
     bool started = false;
+    Time queued{};   // when the listener took it from the buffer
+    Time flushed{};  // when its batch was flushed (B2)
   };
   using Items = std::vector<Item>;
 

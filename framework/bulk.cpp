@@ -79,7 +79,8 @@ nlohmann::json bulk_stats_json(const BulkStats& s) {
           {"poll_timeouts", s.poll_timeouts},
           {"overflow_waits", s.overflow_waits},
           {"upload_retries", s.upload_retries},
-          {"imports_in_flight_max", s.imports_in_flight_max}};
+          {"imports_in_flight_max", s.imports_in_flight_max},
+          {"staged_max", s.staged_max}};
 }
 
 BulkRouter::BulkRouter(Loop& loop, AsyncDestinationManager& manager, BulkConfig config, JobStore& jobs)
@@ -186,6 +187,7 @@ Task<void> BulkRouter::deliver(Record record) {
   p.queued_at = loop_.now();
   p.attempts = known ? jobs_.attempts(record.id) : 0;  // uploads before a restart count
   queue_.push_back(std::move(p));
+  stats_.staged_max = std::max<std::uint64_t>(stats_.staged_max, queue_.size());
   changed_.notify_all();
 }
 
@@ -296,7 +298,11 @@ Task<void> BulkRouter::stager() {
       co_await changed_.wait_until(due);
       continue;
     }
+    const Time want = loop_.now();
     Semaphore::Permit permit = co_await imports_->acquire();
+    // The upload endpoint's Retry-After hold, checked after the slot wait.
+    while (loop_.now() < upload_not_before_) co_await loop_.sleep_to(upload_not_before_);
+    const Duration slot_wait = loop_.now() - want;
     std::vector<Pending> stage;
     bytes = 0;
     while (!queue_.empty()) {
@@ -308,6 +314,7 @@ Task<void> BulkRouter::stager() {
       }
       bytes += size;
       stage.push_back(std::move(queue_.front()));
+      stage.back().slot_wait = slot_wait;
       queue_.pop_front();
     }
     if (stage.empty()) continue;
@@ -345,10 +352,27 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
   hold(key, intent);
   jobs_.commit();
   ++stats_.uploads;
-  loop_.trace()
-      .event(loop_.now(), "bulk.upload_start")
-      .num("upload", static_cast<std::int64_t>(key))
-      .num("records", static_cast<std::int64_t>(items.size()));
+  {
+    // What the conformance checkers read (B2, C2, C3, C6): the jobs, how long
+    // the oldest was staged, the wait for an import slot, the attempt number.
+    std::vector<JobId> ids;
+    ids.reserve(items.size());
+    Time oldest = items.front().queued_at;
+    int attempt = 0;
+    for (const auto& p : items) {
+      ids.push_back(p.item.id);
+      oldest = std::min(oldest, p.queued_at);
+      attempt = std::max(attempt, p.attempts);
+    }
+    loop_.trace()
+        .event(loop_.now(), "bulk.upload_start")
+        .num("upload", static_cast<std::int64_t>(key))
+        .num("records", static_cast<std::int64_t>(items.size()))
+        .str("ids", id_ranges(ids))
+        .num("oldest", to_ns(oldest))
+        .num("slot_wait", items.front().slot_wait.count())
+        .num("attempt", attempt);
+  }
   UploadOutcome up = co_await manager_.upload(view);
   const char* kind = up.kind == UploadOutcome::Kind::importing   ? "importing"
                      : up.kind == UploadOutcome::Kind::completed ? "completed"
@@ -438,6 +462,8 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
         for (auto& p : items) p.held = 0;
         release(key);
       }
+      // A Retry-After on an upload holds every upload, not just this one (I1).
+      if (up.retry_after) upload_not_before_ = std::max(upload_not_before_, loop_.now() + *up.retry_after);
       requeue(std::move(items), up.reason, up.retry_after);
       break;
     case UploadOutcome::Kind::failed: {
@@ -554,7 +580,10 @@ void BulkRouter::settle(std::vector<Pending>& items, const std::vector<MessageRe
     if (it == by_id.end()) {
       ++unmentioned;
       again_reason = "not in the import's per-record results";
-      again.push_back(std::move(p));  // retried, never assumed delivered (D4)
+      // Retried, never assumed delivered (D4) — nor assumed not delivered: the
+      // import may have applied it, so its outcome is unknown from here on.
+      p.unknown = true;
+      again.push_back(std::move(p));
     } else if (it->second->verdict == Verdict::ok) {
       ++ok;
       finish(p, JobState::succeeded, "");

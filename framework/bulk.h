@@ -145,6 +145,7 @@ struct BulkStats {
   std::uint64_t uploads = 0, polls = 0, poll_faults = 0, stats_calls = 0, stats_faults = 0;
   std::uint64_t poll_timeouts = 0, overflow_waits = 0, upload_retries = 0;
   std::uint64_t imports_in_flight_max = 0;
+  std::uint64_t staged_max = 0;  // items staged at once by producers (B3: ≤ max_buffer_size)
 };
 
 /// The counters as JSON (run summaries, reachability).
@@ -173,6 +174,8 @@ class BulkRouter {
   const BulkStats& stats() const { return stats_; }
 
  private:
+  Time upload_not_before_{};  // uploads wait for the API's last Retry-After on an upload
+
   struct Pending {
     BulkItem item;
     int attempts = 0;
@@ -181,6 +184,7 @@ class BulkRouter {
     bool started = false;
     Time queued_at{};
     std::uint64_t held = 0;  // the stored upload entry that holds this job (0 = none)
+    Duration slot_wait{0};   // how long its upload waited for an import slot (B2)
   };
 
   Task<void> stager();

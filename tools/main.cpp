@@ -15,6 +15,7 @@
 #include <optional>
 #include <thread>
 
+#include "conformance/certify_cli.h"
 #include "conformance/expect.h"
 #include "conformance/runner.h"
 #include "conformance/scenario.h"
@@ -163,7 +164,7 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", std::string("destsim ") + DESTSIM_VERSION);
   app.require_subcommand(1);
 
-  auto* list = app.add_subcommand("list", "List the fakes (and, as they land, destinations and scenarios)");
+  auto* list = app.add_subcommand("list", "List the destinations and the fakes");
 
   ServeArgs serve_args;
   auto* serve = app.add_subcommand("serve", "Serve a fake over real HTTP on loopback, with a fault plan");
@@ -184,6 +185,11 @@ int run(int argc, char** argv) {
   auto* seed_opt = run->add_option("--seed", run_seed, "Override the scenario's seed");
   run->add_option("--trace", run_args.trace_file, "Write the trace as JSONL to this file");
 
+  CertifyArgs certify_args;
+  auto* certify = app.add_subcommand(
+      "certify", "Certify destinations against the conformance suite (CONFORMANCE.md); exit 0 certified, 1 a property failed");
+  add_certify_options(*certify, certify_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -197,6 +203,7 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
   if (*list) return cmd_list();
+  if (*certify) return run_certify(certify_args);
   if (*serve) return cmd_serve(serve_args);
   if (*run) {
     if (*seed_opt) run_args.seed = run_seed;

@@ -111,12 +111,18 @@ std::string describe_error(const Response& r, std::string* code_out = nullptr) {
   return out;
 }
 
+// The canary's deliberate bugs (canary_destination()); both off for Iterable.
+struct Bugs {
+  bool ignore_retry_after = false;  // sends again at once after a 429/503 with Retry-After (breaks I1)
+  bool resend_partial = false;      // retries a partial success whole, successes included (breaks C5)
+};
+
 class IterableHandler final : public BatchHandler {
  public:
   IterableHandler(DeliveryContext& ctx, RateLimiter& limiter, std::string host, std::string api_key, Kind kind,
-                  std::int64_t list_id, BatchLimits limits)
+                  std::int64_t list_id, BatchLimits limits, Bugs bugs)
       : ctx_(ctx), limiter_(limiter), host_(std::move(host)), api_key_(std::move(api_key)), ep_(endpoint(kind)),
-        list_id_(list_id), limits_(limits) {
+        list_id_(list_id), limits_(limits), bugs_(bugs) {
     const std::string open = envelope_open();
     limits_.envelope_bytes = static_cast<std::int64_t>(open.size() + 2);  // "]}"
     limits_.separator_bytes = 1;
@@ -179,7 +185,7 @@ class IterableHandler final : public BatchHandler {
 
   // A Retry-After holds the endpoint for every batch, not just this one (I1).
   void note_retry_after(const HttpResult& res, const char* path) {
-    if (!res.ok()) return;
+    if (!res.ok() || bugs_.ignore_retry_after) return;
     if (auto d = retry_after(*res)) limiter_.hold(path, ctx_.loop.now() + *d);
   }
 
@@ -210,7 +216,7 @@ class IterableHandler final : public BatchHandler {
       return f;
     }
     const Response& r = *res;
-    f.retry_after = retry_after(r);
+    if (!bugs_.ignore_retry_after) f.retry_after = retry_after(r);
     if (r.ok()) {
       f.body = nlohmann::json::parse(r.body, nullptr, false);
       if (f.body.is_discarded() || !f.body.is_object()) {
@@ -223,6 +229,12 @@ class IterableHandler final : public BatchHandler {
   }
 
   BatchResult classify_batch(const HttpResult& res, const std::vector<const Message*>& batch) const {
+    BatchResult out = classify_batch_answer(res, batch);
+    out.http_status = res.ok() ? res->status : 0;
+    return out;
+  }
+
+  BatchResult classify_batch_answer(const HttpResult& res, const std::vector<const Message*>& batch) const {
     BatchResult out;
     FirstLook f = first_look(res);
     out.retry_after = f.retry_after;
@@ -236,6 +248,12 @@ class IterableHandler final : public BatchHandler {
     if (r.ok()) {
       BatchResult ok = per_record(f.body, batch);
       ok.retry_after = f.retry_after;
+      if (bugs_.resend_partial && ok.status == BatchStatus::partial_success) {
+        // The bug: the whole batch again, its successes with it.
+        ok.status = BatchStatus::retry_batch;
+        ok.results.clear();
+        ok.reason = "partial success (the canary retries the whole batch)";
+      }
       return ok;
     }
     std::string code;
@@ -319,6 +337,12 @@ class IterableHandler final : public BatchHandler {
   }
 
   OneResult classify_one(const HttpResult& res, const Message& m) const {
+    OneResult out = classify_one_answer(res, m);
+    out.http_status = res.ok() ? res->status : 0;
+    return out;
+  }
+
+  OneResult classify_one_answer(const HttpResult& res, const Message& m) const {
     OneResult out;
     FirstLook f = first_look(res);
     out.retry_after = f.retry_after;
@@ -369,12 +393,14 @@ class IterableHandler final : public BatchHandler {
   const Endpoint& ep_;
   std::int64_t list_id_;
   BatchLimits limits_;
+  Bugs bugs_;
 };
 
 class IterableDestination final : public Destination, public BatchRoutes {
  public:
-  IterableDestination(DeliveryContext& ctx, const Config& config, ProcessorConfig processor)
+  IterableDestination(DeliveryContext& ctx, const Config& config, ProcessorConfig processor, Bugs bugs = {})
       : ctx_(ctx),
+        bugs_(bugs),
         host_(config.string("host")),
         api_key_(config.secret("api_key").value),
         limits_{.records_max = config.integer("records_max"),
@@ -393,7 +419,7 @@ class IterableDestination final : public Destination, public BatchRoutes {
     if (it == handlers_.end()) {
       it = handlers_
                .emplace(key, std::make_unique<IterableHandler>(ctx_, limiter_, host_, api_key_, t.kind, t.list_id,
-                                                               limits_))
+                                                               limits_, bugs_))
                .first;
     }
     Routed out;
@@ -418,6 +444,7 @@ class IterableDestination final : public Destination, public BatchRoutes {
 
  private:
   DeliveryContext& ctx_;
+  Bugs bugs_;
   std::string host_;
   std::string api_key_;
   BatchLimits limits_;
@@ -508,6 +535,21 @@ DestinationEntry iterable_destination() {
   e.generate = generate;
   e.fake_options = [](const Config& config) -> nlohmann::json {
     return {{"api_key", config.secret("api_key").value}};
+  };
+  return e;
+}
+
+DestinationEntry canary_destination() {
+  DestinationEntry e = iterable_destination();
+  e.name = "canary";
+  e.about = "Iterable with two deliberate bugs (ignores Retry-After; retries a partial success whole) — must fail certify";
+  e.shipped = false;
+  e.make = [](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
+    DS_TRY(ProcessorConfig p, processor_config_from(config));
+    Bugs bugs;
+    bugs.ignore_retry_after = true;
+    bugs.resend_partial = true;
+    return std::unique_ptr<Destination>(std::make_unique<IterableDestination>(ctx, config, std::move(p), bugs));
   };
   return e;
 }

@@ -25,4 +25,9 @@ namespace destsim {
 
 DestinationEntry iterable_destination();
 
+/// The canary: Iterable with two deliberate bugs — it sends again at once after
+/// a Retry-After (I1) and retries a partial success whole, re-sending its
+/// successes (C5). Not shipped; `destsim certify canary` must fail (exit 1).
+DestinationEntry canary_destination();
+
 }  // namespace destsim

@@ -1,0 +1,608 @@
+#include "conformance/certify.h"
+
+#include <rapidcheck.h>
+#include <rapidcheck/detail/TestListener.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "conformance/runner.h"
+
+namespace destsim {
+
+namespace {
+
+// ---------------------------------------------------------------- case shapes
+
+bool is_file_destination(const DestinationEntry& e) { return e.fake == "sftp"; }
+
+bool schema_has(const DestinationEntry& e, const char* key) {
+  for (const auto& k : e.schema)
+    if (k.name == key) return true;
+  return false;
+}
+
+// The config a case runs with: the destination's certification config, or its
+// required keys filled with test values (the fake is told the same values).
+nlohmann::json base_config(const DestinationEntry& e) {
+  if (e.certify_config.is_object()) return e.certify_config;
+  nlohmann::json c = nlohmann::json::object();
+  for (const auto& k : e.schema) {
+    if (!k.default_value.is_null()) continue;
+    if (k.type == ConfigType::secret) c[k.name] = {{"secret", "certify-" + k.name}};
+    else if (k.type == ConfigType::string) c[k.name] = "certify";
+  }
+  return c;
+}
+
+FaultRule fault_of(FaultKind kind, Rng& r, bool file) {
+  FaultRule f;
+  f.kind = kind;
+  // Weight: the share of matching operations the rule hits.
+  static const std::uint64_t kDen[] = {4, 8, 16, 32};
+  f.probability = Ratio{1, kDen[r.below(4)]};
+  f.times = 1 + static_cast<std::int64_t>(r.below(12));  // finite: G1 needs the faults to end
+  switch (kind) {
+    case FaultKind::respond: {
+      static const int kStatus[] = {500, 502, 503, 504};
+      f.status = kStatus[r.below(4)];
+      break;
+    }
+    case FaultKind::rate_limit:
+      f.retry_after = std::chrono::seconds(1 + static_cast<std::int64_t>(r.below(60)));
+      f.retry_after_http_date = r.chance(1, 4);
+      break;
+    case FaultKind::too_large:
+      // Under a typical batch, and matched often: a 413 only shows on a big request.
+      f.max_body_bytes = 300 + static_cast<std::int64_t>(r.below(3'000));
+      f.probability = Ratio{1, 1 + r.below(2)};
+      break;
+    case FaultKind::latency:
+      f.latency_min = std::chrono::milliseconds(r.below(200));
+      f.latency_max = f.latency_min + std::chrono::milliseconds(1 + r.below(2'000));
+      f.times.reset();
+      break;
+    case FaultKind::timeout:
+    case FaultKind::reset:
+      f.after = r.chance(1, 2);
+      break;
+    case FaultKind::garble:
+      break;
+    case FaultKind::outage: {
+      f.status = r.chance(1, 3) ? 0 : 503;
+      Duration start = std::chrono::seconds(r.below(120));
+      f.window_start = start;
+      f.window_end = start + std::chrono::seconds(5 + r.below(120));
+      f.probability = Ratio{1, 1};
+      f.times.reset();
+      break;
+    }
+  }
+  (void)file;
+  return f;
+}
+
+// Fault kinds that make sense for the destination's door.
+std::vector<FaultKind> kinds_for(const DestinationEntry& e) {
+  if (is_file_destination(e)) return {FaultKind::latency, FaultKind::timeout, FaultKind::reset, FaultKind::outage};
+  std::vector<FaultKind> k = all_fault_kinds();
+  // A bulk upload is one file: a 413 fails it (nothing to split), which the
+  // destination's limits already prevent; keep 413 for the batch path.
+  if (e.capabilities.bulk) k.erase(std::remove(k.begin(), k.end(), FaultKind::too_large), k.end());
+  return k;
+}
+
+}  // namespace
+
+CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::int64_t index,
+                       const CertifyOptions& options) {
+  CaseSpec c;
+  c.index = index;
+  c.seed = derive_seed(seed, entry.name, static_cast<std::uint64_t>(index));
+  Rng r(derive_seed(c.seed, "case-shape"));
+  c.records = 1 + static_cast<std::int64_t>(r.below(static_cast<std::uint64_t>(std::max<std::int64_t>(1, options.records_max))));
+  static const std::int64_t kPaceMs[] = {0, 0, 5, 50, 500};
+  c.pace = std::chrono::milliseconds(kPaceMs[r.below(5)]);
+  if (r.chance(1, 3)) c.invalid = Ratio{1, 10};
+  // Swarm testing: each case enables a random subset of fault kinds, each with
+  // a random weight, so some cases see one kind hard and others a mix.
+  // Each case also always enables one kind in turn (index mod kinds), so every
+  // kind — and the recovery path it leads to — shows up in a run of a few cases.
+  const std::vector<FaultKind> kinds = kinds_for(entry);
+  const FaultKind forced = kinds[static_cast<std::size_t>(index) % kinds.size()];
+  for (FaultKind k : kinds) {
+    if (k != forced && !r.chance(1, 3)) continue;
+    const int rules = 1 + static_cast<int>(r.below(2));
+    for (int i = 0; i < rules; ++i) c.faults.push_back(fault_of(k, r, is_file_destination(entry)));
+  }
+  if (entry.capabilities.bulk && r.chance(1, 3)) {
+    CrashPoint p;
+    if (r.chance(1, 4)) {
+      p.at = std::chrono::seconds(1 + r.below(300));
+    } else {
+      p.step = kCrashSteps[r.below(3)];
+      p.nth = 1 + static_cast<int>(r.below(2));
+    }
+    p.restart_after = std::chrono::seconds(1 + r.below(120));
+    p.optional = true;  // a drawn step or time the run may never reach
+    c.crashes.push_back(p);
+  }
+  c.short_poll_timeout = entry.capabilities.bulk && schema_has(entry, "poll_timeout") && r.chance(1, 5);
+  return c;
+}
+
+Scenario case_scenario(const DestinationEntry& entry, const CaseSpec& c) {
+  Scenario s;
+  s.name = entry.name + "-case-" + std::to_string(c.index);
+  s.about = "certify case " + std::to_string(c.index) + " of " + entry.name;
+  s.seed = c.seed;
+  s.destination = entry.name;
+  s.config = base_config(entry);
+  if (c.short_poll_timeout) {
+    // An import that outlives this is ended (D2): the poll-timeout path.
+    s.config["poll_timeout"] = "30s";
+    if (schema_has(entry, "poll_interval")) s.config["poll_interval"] = "10s";
+  }
+  s.generate = GeneratedInput{c.records, "", c.invalid, 0};
+  s.pace = c.pace;
+  for (const auto& f : c.faults) s.faults.add(f);
+  s.crashes = c.crashes;
+  return s;
+}
+
+// ------------------------------------------------------------------ checking
+
+namespace {
+
+// The recovery paths a destination's capabilities make reachable, and how a
+// run shows that it took one.
+struct Path {
+  const char* name;
+  bool bulk_only, batch_only, needs_crash;
+};
+const Path kPaths[] = {
+    {"retry", false, false, false},             // a transient failure retried
+    {"retry_after_wait", false, true, false},   // a 429/503 Retry-After waited out
+    {"split_413", false, true, false},          // a 413 batch split or sent alone
+    {"poll_fault_retry", true, false, false},   // a poll/stats fault asked again
+    {"poll_timeout", true, false, false},       // an import ended at the poll timeout
+    {"crash_resume", true, false, true},        // a restart resumed from the store
+};
+
+void count_reached(const Outcome& o, std::map<std::string, std::int64_t>& reached) {
+  for (const auto& [kind, n] : o.transport().faults) reached["fault." + kind] += static_cast<std::int64_t>(n);
+  const auto& st = o.destination_stats;
+  auto stat = [&](const char* k) { return st.is_object() ? st.value(k, std::int64_t{0}) : std::int64_t{0}; };
+  std::int64_t retry = stat("batch_retries") + stat("upload_retries"), after = 0, split = 0, pollf = 0, timeout = 0,
+               resume = 0;
+  for (const auto& line : o.trace_lines) {
+    if (line.find("\"kind\":\"retry_after\"") != std::string::npos) ++after;
+    else if (line.find("\"kind\":\"split\"") != std::string::npos) ++split;
+    else if (line.find("\"kind\":\"bulk.poll_timeout\"") != std::string::npos) ++timeout;
+    else if (line.find("\"kind\":\"run.restart\"") != std::string::npos) ++resume;
+    else if ((line.find("\"kind\":\"bulk.polled\"") != std::string::npos ||
+              line.find("\"kind\":\"bulk.stats\"") != std::string::npos) &&
+             line.find("\"status\":\"fault\"") != std::string::npos)
+      ++pollf;
+    else if (line.find("\"kind\":\"job\"") != std::string::npos && line.find("attempts exhausted") != std::string::npos)
+      ++retry;
+  }
+  // A single-record retry shows as more attempts than sends of one record.
+  if (retry == 0) {
+    for (JobId id : o.jobs().ids())
+      if (o.jobs().attempts(id) > 1) {
+        retry = 1;
+        break;
+      }
+  }
+  reached["path.retry"] += retry;
+  reached["path.retry_after_wait"] += after;
+  reached["path.split_413"] += split;
+  reached["path.poll_fault_retry"] += pollf;
+  reached["path.poll_timeout"] += timeout;
+  reached["path.crash_resume"] += resume;
+}
+
+std::vector<std::string> applicable_paths(const DestinationEntry& e) {
+  std::vector<std::string> out;
+  for (const Path& p : kPaths) {
+    if (p.bulk_only && !e.capabilities.bulk) continue;
+    if (p.batch_only && e.capabilities.bulk) continue;
+    if (is_file_destination(e) && (p.bulk_only && std::string(p.name) != "crash_resume")) continue;  // no imports
+    out.push_back(p.name);
+  }
+  return out;
+}
+
+struct CaseRun {
+  bool ran = false;
+  std::string error;  // the run itself failed (bad config: an input error)
+  std::vector<PropertyResult> results;
+};
+
+CaseRun run_case(const DestinationEntry& entry, const CaseSpec& c, bool with_h1,
+                 std::map<std::string, std::int64_t>* reached, const std::string& only = "") {
+  CaseRun cr;
+  Scenario s = case_scenario(entry, c);
+  RunOptions o;
+  auto out = run_scenario(s, o);
+  if (!out.ok()) {
+    cr.error = out.error().message;
+    return cr;
+  }
+  cr.ran = true;
+  if (reached) count_reached(*out, *reached);
+  for (const auto& p : property_catalogue()) {
+    if (!only.empty() && p.id != only) continue;
+    if (p.id == "H1" && !with_h1) continue;
+    cr.results.push_back(check_property(p.id, *out, s));
+  }
+  return cr;
+}
+
+bool breaks(const DestinationEntry& entry, const CaseSpec& c, const std::string& property, std::string* detail) {
+  CaseRun cr = run_case(entry, c, property == "H1", nullptr, property);
+  if (!cr.ran) return false;
+  for (const auto& r : cr.results) {
+    if (r.id == property && r.verdict == Verdict3::fail) {
+      if (detail) *detail = r.detail;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Smaller versions of a case, most promising first: RapidCheck walks them and
+// keeps the first that still fails, then shrinks that.
+rc::Seq<CaseSpec> shrink_case(const CaseSpec& c) {
+  std::vector<CaseSpec> out;
+  for (std::size_t i = 0; i < c.crashes.size(); ++i) {
+    CaseSpec s = c;
+    s.crashes.erase(s.crashes.begin() + static_cast<std::ptrdiff_t>(i));
+    out.push_back(std::move(s));
+  }
+  for (std::size_t i = 0; i < c.faults.size(); ++i) {
+    CaseSpec s = c;
+    s.faults.erase(s.faults.begin() + static_cast<std::ptrdiff_t>(i));
+    out.push_back(std::move(s));
+  }
+  if (c.records > 1) {
+    CaseSpec half = c;
+    half.records = c.records / 2;
+    out.push_back(std::move(half));
+    CaseSpec less = c;
+    less.records = c.records - 1;
+    out.push_back(std::move(less));
+  }
+  if (c.short_poll_timeout) {
+    CaseSpec s = c;
+    s.short_poll_timeout = false;
+    out.push_back(std::move(s));
+  }
+  if (c.pace.count() > 0) {
+    CaseSpec s = c;
+    s.pace = Duration(0);
+    out.push_back(std::move(s));
+  }
+  if (c.invalid.num > 0) {
+    CaseSpec s = c;
+    s.invalid = Ratio{0, 1};
+    out.push_back(std::move(s));
+  }
+  for (std::size_t i = 0; i < c.faults.size(); ++i) {
+    if (c.faults[i].times && *c.faults[i].times > 1) {
+      CaseSpec s = c;
+      s.faults[i].times = *c.faults[i].times / 2;
+      out.push_back(std::move(s));
+    }
+    if (c.faults[i].probability.num < c.faults[i].probability.den) {
+      CaseSpec s = c;
+      s.faults[i].probability = Ratio{1, 1};
+      s.faults[i].times = std::min<std::int64_t>(c.faults[i].times.value_or(1), 3);
+      out.push_back(std::move(s));
+    }
+  }
+  return rc::seq::fromContainer(std::move(out));
+}
+
+std::string safe_name(std::string s) {
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') ch = '_';
+  return s;
+}
+
+Status write_case(const DestinationEntry& entry, const CaseSpec& c, const std::string& property,
+                  const std::string& detail, const std::string& path, std::uint64_t run_seed) {
+  Scenario s = case_scenario(entry, c);
+  s.name = entry.name + "-" + property + "-case-" + std::to_string(c.index);
+  s.about = "certify: " + property + " broke — " + detail;
+  s.expect.properties = {property};
+  s.origin = {{"property", property},
+              {"destination", entry.name},
+              {"run_seed", run_seed},
+              {"case", c.index},
+              {"case_seed", c.seed},
+              {"detail", detail}};
+  std::ofstream f(path);
+  if (!f) return Error::io(path + ": cannot write the failing case");
+  f << scenario_to_json(s).dump(2) << "\n";
+  if (!f) return Error::io(path + ": write failed");
+  return Status::success();
+}
+
+// Shrinks a failing case with RapidCheck: the generator yields the failing case
+// with `shrink_case` as its shrink tree; the property writes the scenario each
+// time the case still fails, so the file left last is the minimal one (the
+// public API of RapidCheck 2021 does not hand back the shrunk value).
+FailingCase shrink_and_write(const DestinationEntry& entry, const CaseSpec& failing, const std::string& property,
+                             const std::string& detail, const CertifyOptions& options) {
+  const auto start = std::chrono::steady_clock::now();  // determinism-ok: reported shrink time only
+  FailingCase fc;
+  fc.property = property;
+  fc.index = failing.index;
+  fc.case_seed = failing.seed;
+  fc.detail = detail;
+  CaseSpec minimal = failing;
+  std::string minimal_detail = detail;
+  if (options.shrink) {
+    rc::Gen<CaseSpec> gen([failing](const rc::Random&, int) { return rc::shrinkable::shrinkRecur(failing, &shrink_case); });
+    auto prop = [&] {
+      const CaseSpec c = *gen;
+      std::string d;
+      const bool broke = breaks(entry, c, property, &d);
+      if (broke) {
+        minimal = c;
+        minimal_detail = d;
+      }
+      RC_ASSERT(!broke);
+    };
+    rc::detail::TestParams params;
+    params.seed = failing.seed;
+    params.maxSuccess = 1;
+    params.maxSize = 0;
+    rc::detail::TestMetadata meta;
+    meta.id = entry.name + "/" + property;
+    // Our own listener: RapidCheck's default one prints a reproduce string at
+    // exit, which means nothing here (the scenario file is the reproduction).
+    struct Quiet final : rc::detail::TestListener {
+      std::int64_t tried = 0, accepted = 0;
+      void onTestCaseFinished(const rc::detail::CaseDescription&) override {}
+      void onShrinkTried(const rc::detail::CaseDescription&, bool ok) override {
+        ++tried;
+        accepted += ok ? 1 : 0;
+      }
+      void onTestFinished(const rc::detail::TestMetadata&, const rc::detail::TestResult&) override {}
+    } quiet;
+    rc::detail::checkTestable(prop, meta, params, quiet);
+    fc.shrink_steps = quiet.accepted;
+    fc.shrink_tries = quiet.tried;
+  }
+  fc.records = minimal.records;
+  fc.fault_rules = static_cast<std::int64_t>(minimal.faults.size());
+  fc.detail = minimal_detail;
+  if (!options.out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.out_dir, ec);
+    const std::string path = options.out_dir + "/" + safe_name(entry.name) + "-" + property + "-case-" +
+                             std::to_string(failing.index) + ".json";
+    if (write_case(entry, minimal, property, minimal_detail, path, options.seed).ok()) fc.scenario_file = path;
+  }
+  fc.shrink_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();  // determinism-ok: reported only
+  return fc;
+}
+
+}  // namespace
+
+bool DestinationReport::certified() const {
+  if (!unreached.empty()) return false;
+  for (const auto& [_, t] : properties)
+    if (t.fail > 0) return false;
+  return cases > 0;
+}
+
+bool CertifyReport::ok() const {
+  for (const auto& d : destinations)
+    if (!d.certified()) return false;
+  return true;
+}
+
+Result<CertifyReport> certify(const std::vector<const DestinationEntry*>& entries, const CertifyOptions& options) {
+  if (options.cases < 1) return Error::bad_input("--cases: expected an integer >= 1");
+  if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count)
+    return Error::bad_input("--shard: expected I/N with 0 <= I < N");
+  CertifyReport report;
+  report.seed = options.seed;
+  report.shard_index = options.shard_index;
+  report.shard_count = options.shard_count;
+  for (const DestinationEntry* entry : entries) {
+    const auto start = std::chrono::steady_clock::now();  // determinism-ok: reported wall time only
+    DestinationReport d;
+    d.name = entry->name;
+    d.shipped = entry->shipped;
+    for (const auto& p : property_catalogue()) d.properties[p.id];
+    std::set<std::string> shrunk;  // one written case per property
+    std::int64_t mine = 0;
+    for (std::int64_t i = 0; i < options.cases; ++i)
+      if (i % options.shard_count == options.shard_index) ++mine;
+    std::int64_t done = 0;
+    for (std::int64_t i = 0; i < options.cases; ++i) {
+      if (i % options.shard_count != options.shard_index) continue;
+      CaseSpec c = generate_case(*entry, options.seed, i, options);
+      CaseRun cr = run_case(*entry, c, options.h1_every > 0 && i % options.h1_every == 0, &d.reached);
+      if (!cr.ran) return Error::bad_input(entry->name + ": case " + std::to_string(i) + " cannot run: " + cr.error);
+      ++d.cases;
+      for (const auto& r : cr.results) {
+        PropertyTally& t = d.properties[r.id];
+        switch (r.verdict) {
+          case Verdict3::pass: ++t.pass; break;
+          case Verdict3::not_applicable:
+            ++t.not_applicable;
+            if (t.detail.empty()) t.detail = r.detail;
+            break;
+          case Verdict3::unchecked:
+            ++t.unchecked;
+            if (t.detail.empty()) t.detail = r.detail;
+            break;
+          case Verdict3::fail:
+            if (t.fail++ == 0) t.detail = "case " + std::to_string(i) + ": " + r.detail;
+            if (shrunk.insert(r.id).second) d.failures.push_back(shrink_and_write(*entry, c, r.id, r.detail, options));
+            break;
+        }
+      }
+      ++done;
+      if (options.progress) options.progress(entry->name, done, mine);
+    }
+    for (const auto& p : applicable_paths(*entry)) {
+      if (p == "crash_resume" && !entry->capabilities.bulk) continue;
+      if (d.reached["path." + p] == 0) d.unreached.push_back(p);
+    }
+    d.wall_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();  // determinism-ok: reported only
+    report.destinations.push_back(std::move(d));
+  }
+  return report;
+}
+
+nlohmann::json CertifyReport::to_json() const {
+  nlohmann::json j;
+  j["seed"] = seed;
+  j["shard"] = std::to_string(shard_index) + "/" + std::to_string(shard_count);
+  j["certified"] = ok();
+  j["destinations"] = nlohmann::json::array();
+  for (const auto& d : destinations) {
+    nlohmann::json dj = {{"name", d.name},     {"shipped", d.shipped},        {"certified", d.certified()},
+                         {"cases", d.cases},   {"wall_seconds", d.wall_seconds}, {"reached", d.reached},
+                         {"unreached", d.unreached}};
+    nlohmann::json props = nlohmann::json::object();
+    for (const auto& p : property_catalogue()) {
+      auto it = d.properties.find(p.id);
+      if (it == d.properties.end()) continue;
+      const PropertyTally& t = it->second;
+      std::string verdict = t.fail > 0 ? "fail" : t.pass > 0 ? "pass" : t.not_applicable > 0 ? "n/a" : "unchecked";
+      props[p.id] = {{"verdict", verdict}, {"pass", t.pass}, {"fail", t.fail}, {"n/a", t.not_applicable},
+                     {"detail", t.detail}};
+    }
+    dj["properties"] = props;
+    nlohmann::json fails = nlohmann::json::array();
+    for (const auto& f : d.failures)
+      fails.push_back({{"property", f.property},         {"case", f.index},         {"case_seed", f.case_seed},
+                       {"detail", f.detail},             {"scenario", f.scenario_file}, {"records", f.records},
+                       {"fault_rules", f.fault_rules},   {"shrink_seconds", f.shrink_seconds},
+                       {"shrink_steps", f.shrink_steps}, {"shrink_tries", f.shrink_tries}});
+    dj["failures"] = fails;
+    j["destinations"].push_back(dj);
+  }
+  return j;
+}
+
+namespace {
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += ' ';
+        else out += c;
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::string CertifyReport::to_junit() const {
+  std::ostringstream x;
+  x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"destsim certify\">\n";
+  for (const auto& d : destinations) {
+    std::int64_t failures = 0, skipped = 0, tests = 0;
+    for (const auto& [_, t] : d.properties) {
+      ++tests;
+      if (t.fail > 0) ++failures;
+      else if (t.pass == 0) ++skipped;
+    }
+    if (!d.unreached.empty()) {
+      ++tests;
+      ++failures;
+    }
+    x << "  <testsuite name=\"" << xml_escape(d.name) << "\" tests=\"" << tests << "\" failures=\"" << failures
+      << "\" skipped=\"" << skipped << "\" time=\"" << d.wall_seconds << "\">\n";
+    for (const auto& p : property_catalogue()) {
+      auto it = d.properties.find(p.id);
+      if (it == d.properties.end()) continue;
+      const PropertyTally& t = it->second;
+      x << "    <testcase classname=\"" << xml_escape(d.name) << "\" name=\"" << p.id << " " << xml_escape(p.title)
+        << "\">";
+      if (t.fail > 0) x << "<failure message=\"" << xml_escape(t.detail) << "\"/>";
+      else if (t.pass == 0) x << "<skipped message=\"" << xml_escape(t.detail) << "\"/>";
+      x << "</testcase>\n";
+    }
+    if (!d.unreached.empty()) {
+      std::string names;
+      for (const auto& u : d.unreached) names += (names.empty() ? "" : ", ") + u;
+      x << "    <testcase classname=\"" << xml_escape(d.name) << "\" name=\"reachability\"><failure message=\""
+        << xml_escape("never reached: " + names) << "\"/></testcase>\n";
+    }
+    x << "  </testsuite>\n";
+  }
+  x << "</testsuites>\n";
+  return x.str();
+}
+
+void print_certify_table(std::ostream& out, const CertifyReport& report) {
+  // One row per destination, one column per property: pass, FAIL, n/a or "-".
+  std::size_t w = 11;
+  for (const auto& d : report.destinations) w = std::max(w, d.name.size() + 1);
+  out << std::string(w, ' ');
+  for (const auto& p : property_catalogue()) out << (p.id.size() < 4 ? std::string(4 - p.id.size(), ' ') : "") << p.id << ' ';
+  out << " cases  verdict\n";
+  for (const auto& d : report.destinations) {
+    out << d.name << std::string(w - d.name.size(), ' ');
+    for (const auto& p : property_catalogue()) {
+      auto it = d.properties.find(p.id);
+      std::string cell = "-";
+      if (it != d.properties.end()) {
+        const PropertyTally& t = it->second;
+        cell = t.fail > 0 ? "FAIL" : t.pass > 0 ? "ok" : t.not_applicable > 0 ? "n/a" : "-";
+      }
+      out << std::string(4 - std::min<std::size_t>(4, cell.size()), ' ') << cell << ' ';
+    }
+    out << ' ' << std::string(d.cases < 10 ? 5 : d.cases < 100 ? 4 : 3, ' ') << d.cases << "  "
+        << (d.certified() ? "certified" : "NOT certified") << "\n";
+  }
+  for (const auto& d : report.destinations) {
+    for (const auto& p : property_catalogue()) {
+      auto it = d.properties.find(p.id);
+      if (it == d.properties.end()) continue;
+      const PropertyTally& t = it->second;
+      if (t.fail > 0) out << d.name << " " << p.id << " " << p.title << ": FAIL (" << t.fail << " cases) — " << t.detail << "\n";
+    }
+    for (const auto& f : d.failures)
+      if (!f.scenario_file.empty())
+        out << d.name << " " << f.property << ": minimal case (" << f.records << " records, " << f.fault_rules
+            << " fault rules, shrunk in " << static_cast<std::int64_t>(f.shrink_seconds * 1000) << " ms): destsim run "
+            << f.scenario_file << "\n";
+    for (const auto& u : d.unreached)
+      out << d.name << ": recovery path \"" << u << "\" is applicable but no case reached it\n";
+    // n/a, grouped by the capability that excludes them.
+    std::map<std::string, std::string> na;
+    for (const auto& p : property_catalogue()) {
+      auto it = d.properties.find(p.id);
+      if (it != d.properties.end() && it->second.fail == 0 && it->second.pass == 0 && it->second.not_applicable > 0)
+        na[it->second.detail] += (na[it->second.detail].empty() ? "" : " ") + p.id;
+    }
+    for (const auto& [why, ids] : na) out << d.name << " n/a " << ids << " — " << why << "\n";
+  }
+  out << "seed: " << report.seed << " (rerun: destsim certify --seed " << report.seed;
+  if (report.shard_count > 1) out << " --shard " << report.shard_index << "/" << report.shard_count;
+  out << ")\n";
+}
+
+}  // namespace destsim

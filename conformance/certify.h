@@ -1,0 +1,107 @@
+// certify.h — the conformance suite as one engine: for each destination,
+// generated cases (random input, a random mix of faults — swarm testing — and,
+// for bulk destinations, random crash points), each run once in virtual time
+// with every applicable CONFORMANCE.md property checked on its outcome. A case
+// that breaks a property is shrunk with RapidCheck and written out as a
+// scenario file that `destsim run` replays to the same failure.
+//
+// Case i of destination D under run seed S has seed derive_seed(S, D, i): any
+// case reruns alone, and `--shard I/N` takes the cases with i % N == I.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "conformance/properties.h"
+#include "conformance/scenario.h"
+#include "destinations/destination.h"
+
+namespace destsim {
+
+struct CertifyOptions {
+  std::int64_t cases = 40;       // per destination
+  std::uint64_t seed = 1;
+  std::int64_t shard_index = 0;  // this machine's shard
+  std::int64_t shard_count = 1;
+  std::int64_t records_max = 100;  // records per case, at most
+  std::string out_dir;           // failing cases are written here (empty = not written)
+  std::int64_t h1_every = 10;    // H1 reruns every n-th case
+  bool shrink = true;
+  /// Progress callback (destination, cases done, cases in all), for a bar.
+  std::function<void(const std::string&, std::int64_t, std::int64_t)> progress;
+};
+
+/// A case as data: what the generator chose (and what shrinking reduces).
+struct CaseSpec {
+  std::uint64_t seed = 0;        // the case seed (input, jitter, fault draws)
+  std::int64_t index = 0;
+  std::int64_t records = 0;
+  Duration pace{0};
+  Ratio invalid{0, 1};
+  std::vector<FaultRule> faults;
+  std::vector<CrashPoint> crashes;
+  bool short_poll_timeout = false;  // bulk: a poll timeout short enough to reach
+};
+
+struct PropertyTally {
+  std::int64_t pass = 0, fail = 0, not_applicable = 0, unchecked = 0;
+  std::string detail;            // the first failure (or why n/a)
+};
+
+struct FailingCase {
+  std::string property;
+  std::int64_t index = 0;
+  std::uint64_t case_seed = 0;
+  std::string detail;
+  std::string scenario_file;     // written under out_dir ("" if not written)
+  std::int64_t records = 0;      // after shrinking
+  std::int64_t fault_rules = 0;  // after shrinking
+  double shrink_seconds = 0;
+  std::int64_t shrink_steps = 0, shrink_tries = 0;  // smaller failing cases found / tried
+};
+
+struct DestinationReport {
+  std::string name;
+  bool shipped = true;
+  std::int64_t cases = 0;
+  double wall_seconds = 0;
+  std::map<std::string, PropertyTally> properties;  // by id, catalogue order via property_catalogue()
+  std::vector<FailingCase> failures;
+  /// How often each fault kind and each recovery path was exercised.
+  std::map<std::string, std::int64_t> reached;
+  /// Recovery paths the destination's capabilities make applicable but no case reached.
+  std::vector<std::string> unreached;
+  bool certified() const;
+};
+
+struct CertifyReport {
+  std::uint64_t seed = 0;
+  std::int64_t shard_index = 0, shard_count = 1;
+  std::vector<DestinationReport> destinations;
+  bool ok() const;
+  nlohmann::json to_json() const;
+  std::string to_junit() const;
+};
+
+/// The case generator: case `index` of `entry` under `seed`.
+CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::int64_t index,
+                       const CertifyOptions& options);
+/// The scenario a case runs as (and is written as when it fails).
+Scenario case_scenario(const DestinationEntry& entry, const CaseSpec& c);
+
+/// Certifies each destination; never throws; bad input is an Error.
+Result<CertifyReport> certify(const std::vector<const DestinationEntry*>& entries, const CertifyOptions& options);
+
+/// Prints the per-destination × per-property verdict table and the seed.
+void print_certify_table(std::ostream& out, const CertifyReport& report);
+
+/// `destsim certify` as a library call, for a binary that adds destinations of
+/// its own (out-of-tree certification): the same options and exit codes as
+/// `destsim certify` (0 certified, 1 a property failed, 2 bad input).
+int certify_main(int argc, char** argv, const std::vector<DestinationEntry>& extra);
+
+}  // namespace destsim

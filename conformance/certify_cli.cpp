@@ -1,0 +1,123 @@
+#include "conformance/certify_cli.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "conformance/certify.h"
+#include "destinations/declarative/declarative.h"
+#include "framework/json_in.h"
+
+namespace destsim {
+
+void add_certify_options(CLI::App& app, CertifyArgs& a) {
+  app.add_option("names", a.names, "Destinations to certify (default: every shipped destination)");
+  app.add_option("--spec", a.specs, "Certify a declarative destination straight from its JSON spec file")
+      ->check(CLI::ExistingFile);
+  app.add_option("--cases", a.cases, "Generated cases per destination")->check(CLI::Range(1, 1'000'000));
+  app.add_option("--seed", a.seed, "Run seed: case i of destination D has seed derive(seed, D, i)");
+  app.add_option("--shard", a.shard, "I/N: run the cases whose index % N == I (N machines cover them once)");
+  app.add_option("--report", a.report_json, "Write the report as JSON");
+  app.add_option("--junit", a.junit_xml, "Write the report as JUnit XML");
+  app.add_option("--out", a.out_dir, "Directory for failing cases, each a minimal scenario file");
+  app.add_flag("--no-shrink", a.no_shrink, "Write failing cases without shrinking them");
+}
+
+namespace {
+
+int bad(const std::string& message) {
+  std::fprintf(stderr, "destsim certify: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int run_certify(const CertifyArgs& a) {
+  CertifyOptions o;
+  o.cases = a.cases;
+  o.seed = a.seed;
+  o.out_dir = a.out_dir;
+  o.shrink = !a.no_shrink;
+  {
+    auto slash = a.shard.find('/');
+    char* end = nullptr;
+    if (slash == std::string::npos) return bad("--shard: expected I/N, got \"" + a.shard + "\"");
+    o.shard_index = std::strtoll(a.shard.c_str(), &end, 10);
+    if (end != a.shard.c_str() + slash) return bad("--shard: expected I/N, got \"" + a.shard + "\"");
+    o.shard_count = std::strtoll(a.shard.c_str() + slash + 1, &end, 10);
+    if (*end != '\0' || o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count)
+      return bad("--shard: expected I/N with 0 <= I < N, got \"" + a.shard + "\"");
+  }
+  std::vector<const DestinationEntry*> entries;
+  for (const auto& file : a.specs) {
+    auto doc = read_json_file(file);
+    if (!doc.ok()) return bad(doc.error().message);
+    auto entry = declarative_entry_from_spec(*doc, file);
+    if (!entry.ok()) return bad(entry.error().message);
+    std::string name = entry->name;
+    if (!find_destination(name)) {
+      Status s = add_destination(std::move(entry).value());
+      if (!s.ok()) return bad(file + ": " + s.error().message);
+    }
+    entries.push_back(find_destination(name));
+  }
+  for (const auto& name : a.names) {
+    const DestinationEntry* e = find_destination(name);
+    if (!e) return bad("unknown destination \"" + name + "\" (known: " + destination_names() + ")");
+    entries.push_back(e);
+  }
+  if (a.names.empty() && a.specs.empty())
+    for (const auto* e : all_destinations())
+      if (e->shipped) entries.push_back(e);
+
+  const bool tty = isatty(fileno(stderr)) != 0;
+  o.progress = [tty](const std::string& name, std::int64_t done, std::int64_t all) {
+    if (tty) {
+      const int width = 30;
+      const int filled = all > 0 ? static_cast<int>(done * width / all) : width;
+      std::fprintf(stderr, "\r%-24s [%s%s] %lld/%lld", name.c_str(), std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                   std::string(static_cast<std::size_t>(width - filled), '.').c_str(), static_cast<long long>(done),
+                   static_cast<long long>(all));
+      if (done == all) std::fprintf(stderr, "\n");
+    } else if (done == all) {
+      std::fprintf(stderr, "certify %s: %lld cases\n", name.c_str(), static_cast<long long>(all));
+    }
+  };
+  auto report = certify(entries, o);
+  if (!report.ok()) return bad(report.error().message);
+  print_certify_table(std::cout, *report);
+  if (!a.report_json.empty()) {
+    std::ofstream f(a.report_json);
+    f << report->to_json().dump(2) << "\n";
+    if (!f) return bad(a.report_json + ": cannot write the report");
+  }
+  if (!a.junit_xml.empty()) {
+    std::ofstream f(a.junit_xml);
+    f << report->to_junit();
+    if (!f) return bad(a.junit_xml + ": cannot write the JUnit report");
+  }
+  return report->ok() ? 0 : 1;
+}
+
+int certify_main(int argc, char** argv, const std::vector<DestinationEntry>& extra) {
+  for (const auto& e : extra) {
+    Status s = add_destination(e);
+    if (!s.ok()) return bad(s.error().message);
+  }
+  CLI::App app{"Certify destinations against the conformance suite (CONFORMANCE.md)"};
+  CertifyArgs args;
+  add_certify_options(app, args);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  // An out-of-tree binary certifies its own destinations by default.
+  if (args.names.empty() && args.specs.empty())
+    for (const auto& e : extra) args.names.push_back(e.name);
+  return run_certify(args);
+}
+
+}  // namespace destsim

@@ -1,0 +1,26 @@
+// certify_cli.h — the `destsim certify` command line, shared by the destsim
+// binary and by out-of-tree binaries (certify_main in certify.h).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace destsim {
+
+struct CertifyArgs {
+  std::vector<std::string> names;
+  std::vector<std::string> specs;
+  std::int64_t cases = 40;
+  std::uint64_t seed = 1;
+  std::string shard = "0/1";
+  std::string report_json, junit_xml, out_dir = "certify-failures";
+  bool no_shrink = false;
+};
+
+void add_certify_options(CLI::App& app, CertifyArgs& args);
+/// Runs certification; returns the exit code (0 certified, 1 failed, 2 bad input).
+int run_certify(const CertifyArgs& args);
+
+}  // namespace destsim
