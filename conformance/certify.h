@@ -75,6 +75,8 @@ struct DestinationReport {
   std::map<std::string, std::int64_t> reached;
   /// Recovery paths the destination's capabilities make applicable but no case reached.
   std::vector<std::string> unreached;
+  /// In a shard run: paths this shard did not reach (not a failure by itself).
+  std::vector<std::string> unreached_in_shard;
   bool certified() const;
 };
 
@@ -86,6 +88,10 @@ struct CertifyReport {
   nlohmann::json to_json() const;
   std::string to_junit() const;
 };
+
+/// The config certify runs a destination with: its certify_config, or the
+/// schema's required keys filled with test values.
+nlohmann::json certify_base_config(const DestinationEntry& entry);
 
 /// The case generator: case `index` of `entry` under `seed`.
 CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::int64_t index,

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # main.sh [ARGS…] — set up (packages, configure, build) and run destsim's main job.
 #
-# With no arguments: replay the whole incident library (every scenario under
-# scenarios/) in virtual time and report each verdict; exit 1 if any fails.
-# (`destsim certify` of every shipped destination becomes the main job when the
-# conformance suite lands.) With arguments: run `destsim ARGS…`.
+# With no arguments: `destsim certify` — the conformance suite (CONFORMANCE.md)
+# on every shipped destination, in virtual time on the embedded simulator; a
+# per-destination × per-property verdict table; failing cases written as
+# scenario files under certify-failures/; exit 0 when every shipped destination
+# is certified, 1 when a property failed.
+# `main.sh incidents` replays the incident library (every file under scenarios/)
+# and prints one verdict line per incident. Other arguments run `destsim ARGS…`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh default >&2
 bin=./build/default/tools/destsim
-if [ $# -gt 0 ]; then exec "$bin" "$@"; fi
+if [ $# -eq 0 ]; then exec "$bin" certify --report certify-report.json --junit certify-report.xml; fi
+if [ "$1" != "incidents" ]; then exec "$bin" "$@"; fi
 
 failed=0
 total=0

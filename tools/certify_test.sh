@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# certify_test.sh DESTSIM MODE — `destsim certify` against the built binary.
+#   shipped  every shipped destination is certified on a CI budget of cases (exit 0)
+#   canary   the canary fails (exit 1), names what it broke, and each written
+#            failing case replays with `destsim run` to the same failure
+#   shards   the shards 0/3, 1/3, 2/3 together run exactly the cases of one run
+#   input    bad input exits 2 and names it
+set -u
+bin=$1
+mode=$2
+cases=${DESTSIM_CERTIFY_CASES:-24}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "certify_test ($mode) FAILED: $*" >&2; exit 1; }
+
+case "$mode" in
+shipped)
+  "$bin" certify --cases "$cases" --report "$tmp/r.json" --junit "$tmp/r.xml" --out "$tmp/failures" > "$tmp/out" 2> "$tmp/err"
+  rc=$?
+  cat "$tmp/out"
+  [ "$rc" -eq 0 ] || fail "certify of the shipped destinations exited $rc"
+  grep -q '"certified": true' "$tmp/r.json" || fail "the JSON report does not say certified"
+  grep -q '<testsuites' "$tmp/r.xml" || fail "no JUnit report"
+  grep -q 'canary' "$tmp/out" && fail "the canary is not shipped, yet certify ran it"
+  for d in iterable marketo_bulk_upload klaviyo_bulk_upload declarative; do
+    grep -qE "^$d .* certified$" "$tmp/out" || fail "$d is not in the verdict table as certified"
+  done
+  grep -q '^seed: ' "$tmp/out" || fail "no seed printed"
+  ;;
+canary)
+  "$bin" certify canary --cases "$cases" --out "$tmp/failures" --report "$tmp/r.json" > "$tmp/out" 2> "$tmp/err"
+  rc=$?
+  cat "$tmp/out"
+  [ "$rc" -eq 1 ] || fail "certify canary exited $rc, expected 1"
+  for p in I1 C5; do
+    grep -qE "^canary $p .*FAIL" "$tmp/out" || fail "the canary's broken property $p is not named"
+  done
+  n=0
+  for f in "$tmp"/failures/*.json; do
+    [ -e "$f" ] || fail "no failing case written under --out"
+    n=$((n + 1))
+    "$bin" run "$f" > "$tmp/replay" 2>&1
+    rrc=$?
+    prop=$(sed -n 's/.*"property": "\([A-Z][0-9]\)".*/\1/p' "$f" | head -1)
+    [ "$rrc" -eq 1 ] || fail "destsim run $f exited $rrc, expected 1 (the same failure): $(cat "$tmp/replay")"
+    grep -q "property $prop: FAIL" "$tmp/replay" || fail "destsim run $f does not fail $prop again: $(cat "$tmp/replay")"
+    # Minimal after shrinking: a handful of records and fault rules.
+    records=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['input']['generate']['records'])" "$f" 2>/dev/null || echo 0)
+    [ "$records" -le 20 ] || fail "$f keeps $records records after shrinking (target <= 20)"
+  done
+  echo "canary: $n failing cases written, each replays to its failure"
+  ;;
+shards)
+  "$bin" certify iterable declarative --cases 12 --report "$tmp/all.json" > /dev/null 2>&1 || fail "the unsharded run failed"
+  for i in 0 1 2; do
+    "$bin" certify iterable declarative --cases 12 --shard "$i/3" --report "$tmp/s$i.json" > /dev/null 2>&1 \
+      || fail "shard $i/3 failed"
+  done
+  python3 - "$tmp" <<'PY' || fail "the shards do not partition the cases"
+import json, sys
+t = sys.argv[1]
+whole = json.load(open(f"{t}/all.json"))
+shards = [json.load(open(f"{t}/s{i}.json")) for i in range(3)]
+for di, d in enumerate(whole["destinations"]):
+    total = sum(s["destinations"][di]["cases"] for s in shards)
+    assert total == d["cases"], (d["name"], total, d["cases"])
+    assert all(s["destinations"][di]["cases"] > 0 for s in shards), d["name"]
+    for pid, p in d["properties"].items():
+        counts = [s["destinations"][di]["properties"][pid] for s in shards]
+        for k in ("pass", "fail", "n/a"):
+            assert sum(c[k] for c in counts) == p[k], (d["name"], pid, k)
+    # Reachability counts add up too: the shards ran exactly the whole run's cases.
+    for k, v in d["reached"].items():
+        assert sum(s["destinations"][di]["reached"].get(k, 0) for s in shards) == v, (d["name"], k)
+print("shards partition the cases")
+PY
+  ;;
+input)
+  "$bin" certify nosuch > "$tmp/out" 2> "$tmp/err"; rc=$?
+  [ "$rc" -eq 2 ] || fail "unknown destination exited $rc"
+  grep -q 'unknown destination "nosuch"' "$tmp/err" || fail "unknown destination not named: $(cat "$tmp/err")"
+  "$bin" certify --shard 3/3 > "$tmp/out" 2> "$tmp/err"; rc=$?
+  [ "$rc" -eq 2 ] || fail "--shard 3/3 exited $rc"
+  grep -q -- '--shard' "$tmp/err" || fail "bad shard not named: $(cat "$tmp/err")"
+  printf '{"name": "x", "creation": 5}' > "$tmp/spec.json"
+  "$bin" certify --spec "$tmp/spec.json" > "$tmp/out" 2> "$tmp/err"; rc=$?
+  [ "$rc" -eq 2 ] || fail "a bad spec exited $rc"
+  grep -q "$tmp/spec.json" "$tmp/err" || fail "bad spec file not named: $(cat "$tmp/err")"
+  # A good spec certifies straight from the file.
+  "$bin" certify --spec "$(dirname "$0")/../destinations/declarative/specs/record_results_import.json" --cases 8 \
+    > "$tmp/out" 2> "$tmp/err"; rc=$?
+  [ "$rc" -eq 0 ] || fail "certify --spec of a shipped spec exited $rc: $(cat "$tmp/out" "$tmp/err")"
+  ;;
+*) fail "unknown mode" ;;
+esac
+echo "certify_test ($mode): ok"
