@@ -108,7 +108,9 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
   c.index = index;
   c.seed = derive_seed(seed, entry.name, static_cast<std::uint64_t>(index));
   Rng r(derive_seed(c.seed, "case-shape"));
-  c.records = 1 + static_cast<std::int64_t>(r.below(static_cast<std::uint64_t>(std::max<std::int64_t>(1, options.records_max))));
+  const std::int64_t lo = std::max<std::int64_t>(1, options.records_min);
+  const std::int64_t hi = std::max(lo, options.records_max);
+  c.records = lo + static_cast<std::int64_t>(r.below(static_cast<std::uint64_t>(hi - lo + 1)));
   static const std::int64_t kPaceMs[] = {0, 0, 5, 50, 500};
   c.pace = std::chrono::milliseconds(kPaceMs[r.below(5)]);
   if (r.chance(1, 3)) c.invalid = Ratio{1, 10};
@@ -240,11 +242,13 @@ CaseRun run_case(const DestinationEntry& entry, const CaseSpec& c, bool with_h1,
   }
   cr.ran = true;
   if (reached) count_reached(*out, *reached);
+  std::vector<std::string> ids;
   for (const auto& p : property_catalogue()) {
     if (!only.empty() && p.id != only) continue;
     if (p.id == "H1" && !with_h1) continue;
-    cr.results.push_back(check_property(p.id, *out, s));
+    ids.push_back(p.id);
   }
+  cr.results = check_properties(ids, *out, s);
   return cr;
 }
 

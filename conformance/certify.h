@@ -27,6 +27,7 @@ struct CertifyOptions {
   std::uint64_t seed = 1;
   std::int64_t shard_index = 0;  // this machine's shard
   std::int64_t shard_count = 1;
+  std::int64_t records_min = 1;    // records per case, at least
   std::int64_t records_max = 100;  // records per case, at most
   std::string out_dir;           // failing cases are written here (empty = not written)
   std::int64_t h1_every = 10;    // H1 reruns every n-th case

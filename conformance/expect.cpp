@@ -96,10 +96,9 @@ Judgement judge(const Scenario& s, const Outcome& o) {
         j.failures.push_back("fake " + it.key() + ": expected " + it.value().dump() + ", got " + got.dump());
     }
   }
-  for (const auto& id : s.expect.properties) {
-    PropertyResult r = check_property(id, o, s);
-    if (r.verdict == Verdict3::fail) j.failures.push_back("property " + id + " failed: " + r.detail);
-    if (r.verdict == Verdict3::unchecked) j.unchecked.push_back(id);
+  for (PropertyResult& r : check_properties(s.expect.properties, o, s)) {
+    if (r.verdict == Verdict3::fail) j.failures.push_back("property " + r.id + " failed: " + r.detail);
+    if (r.verdict == Verdict3::unchecked) j.unchecked.push_back(r.id);
     j.properties.push_back(std::move(r));
   }
   return j;

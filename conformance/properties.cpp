@@ -901,12 +901,13 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
 
 }  // namespace
 
-PropertyResult check_property(const std::string& id, const Outcome& o, const Scenario& s) {
+namespace {
+
+PropertyResult check_one(const std::string& id, const Outcome& o, const Scenario& s, const Events& ev) {
   const Capabilities& caps = o.entry->capabilities;
   if (!o.status.ok()) return fail(id, "the run did not end normally: " + o.status.error().message);
   static const std::set<std::string> bulk_only = {"A5", "B5", "D1", "D2", "D3", "D4", "D5", "D6"};
   if (!caps.bulk && bulk_only.count(id)) return na(id, "bulk: the destination is on the batch path");
-  Events ev = parse_events(o);
   if (id == "A1") return check_a1(o);
   if (id == "A2") return check_a2(o);
   if (id == "A3") return check_a3(o);
@@ -954,6 +955,21 @@ PropertyResult check_property(const std::string& id, const Outcome& o, const Sce
   }
   if (id == "E2" || id == "F1" || id == "F2") return na(id, "sync lifecycle: the run is not under a Sync");
   return {id, Verdict3::unchecked, "its checker arrives with the conformance suite"};
+}
+
+}  // namespace
+
+PropertyResult check_property(const std::string& id, const Outcome& o, const Scenario& s) {
+  return check_one(id, o, s, parse_events(o));
+}
+
+std::vector<PropertyResult> check_properties(const std::vector<std::string>& ids, const Outcome& o,
+                                             const Scenario& s) {
+  const Events ev = parse_events(o);  // once for every property
+  std::vector<PropertyResult> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) out.push_back(check_one(id, o, s, ev));
+  return out;
 }
 
 }  // namespace destsim

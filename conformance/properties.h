@@ -36,5 +36,8 @@ std::string property_ids();
 /// Checks one property on an outcome. `scenario` is the scenario that ran
 /// (H1 reruns it).
 PropertyResult check_property(const std::string& id, const Outcome& outcome, const Scenario& scenario);
+/// Checks several properties on one outcome, reading its trace once.
+std::vector<PropertyResult> check_properties(const std::vector<std::string>& ids, const Outcome& outcome,
+                                             const Scenario& scenario);
 
 }  // namespace destsim

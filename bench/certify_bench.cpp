@@ -1,0 +1,103 @@
+// certify_bench — the conformance suite's throughput and its shrinking.
+//
+// Cases/<destination>: certify cases of 100 records each with random fault
+// mixes (swarm), every property checked on each (H1 rerun every 10th case);
+// reports cases/s. RunOnly/<destination> (the baseline, same run): the same
+// cases run with no property checked — what the simulation alone costs, so the
+// difference is the checkers' share.
+// ShrinkCanary: certify the canary (which breaks I1, C5, A2) with shrinking on;
+// reports the seconds spent shrinking per written case and the size of the
+// written scenario (records, fault rules) — targets: <= 20 records, <= 3 rules,
+// <= 10 s.
+//
+//   build/default/bench/certify_bench
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+
+#include "conformance/certify.h"
+#include "conformance/runner.h"
+
+namespace destsim {
+namespace {
+
+const char* kDestinations[] = {"iterable", "marketo_bulk_upload", "klaviyo_bulk_upload", "declarative"};
+
+CertifyOptions hundred_records(std::int64_t cases) {
+  CertifyOptions o;
+  o.cases = cases;
+  o.records_min = 100;
+  o.records_max = 100;
+  o.shrink = false;
+  return o;
+}
+
+void Cases(benchmark::State& state) {
+  const DestinationEntry* e = find_destination(kDestinations[state.range(0)]);
+  state.SetLabel(e->name);
+  const std::int64_t n = 20;
+  std::int64_t cases = 0;
+  for (auto _ : state) {
+    auto r = certify({e}, hundred_records(n));
+    if (!r.ok()) state.SkipWithError(r.error().message.c_str());
+    cases += n;
+  }
+  state.counters["cases/s"] = benchmark::Counter(static_cast<double>(cases), benchmark::Counter::kIsRate);
+}
+BENCHMARK(Cases)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+
+void RunOnly(benchmark::State& state) {
+  const DestinationEntry* e = find_destination(kDestinations[state.range(0)]);
+  state.SetLabel(e->name);
+  const CertifyOptions o = hundred_records(20);
+  std::int64_t cases = 0;
+  for (auto _ : state) {
+    for (std::int64_t i = 0; i < o.cases; ++i) {
+      Scenario s = case_scenario(*e, generate_case(*e, o.seed, i, o));
+      RunOptions ro;
+      auto out = run_scenario(s, ro);
+      benchmark::DoNotOptimize(out);
+      ++cases;
+    }
+  }
+  state.counters["cases/s"] = benchmark::Counter(static_cast<double>(cases), benchmark::Counter::kIsRate);
+}
+BENCHMARK(RunOnly)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+
+void ShrinkCanary(benchmark::State& state) {
+  const DestinationEntry* e = find_destination("canary");
+  const std::string dir = (std::filesystem::temp_directory_path() / "destsim-certify-bench").string();
+  double shrink_s = 0, written = 0, records = 0, rules = 0, records_max = 0, rules_max = 0;
+  for (auto _ : state) {
+    CertifyOptions o;
+    o.cases = 40;
+    o.out_dir = dir;
+    auto r = certify({e}, o);
+    if (!r.ok()) {
+      state.SkipWithError(r.error().message.c_str());
+      break;
+    }
+    for (const auto& f : r->destinations.front().failures) {
+      shrink_s += f.shrink_seconds;
+      records += static_cast<double>(f.records);
+      rules += static_cast<double>(f.fault_rules);
+      records_max = std::max(records_max, static_cast<double>(f.records));
+      rules_max = std::max(rules_max, static_cast<double>(f.fault_rules));
+      ++written;
+    }
+  }
+  std::filesystem::remove_all(dir);
+  if (written > 0) {
+    state.counters["shrink_s_per_case"] = shrink_s / written;
+    state.counters["records_avg"] = records / written;
+    state.counters["records_max"] = records_max;
+    state.counters["fault_rules_avg"] = rules / written;
+    state.counters["fault_rules_max"] = rules_max;
+  }
+}
+BENCHMARK(ShrinkCanary)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+}  // namespace
+}  // namespace destsim
+
+BENCHMARK_MAIN();
