@@ -130,7 +130,7 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
     if (r.chance(1, 4)) {
       p.at = std::chrono::seconds(1 + r.below(300));
     } else {
-      p.step = kCrashSteps[r.below(3)];
+      p.step = kCrashSteps[r.below(kBulkCrashSteps)];
       p.nth = 1 + static_cast<int>(r.below(2));
     }
     p.restart_after = std::chrono::seconds(1 + r.below(120));

@@ -223,13 +223,13 @@ Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& wh
       DS_CHECK(c.only_keys({"at", "step", "nth", "restart_after", "optional"}));
       CrashPoint cp;
       if (c.has("at") == c.has("step"))
-        return c.fail("expected exactly one of \"at\" (a virtual time) or \"step\" (after_upload, mid_poll, mid_stats)");
+        return c.fail("expected exactly one of \"at\" (a virtual time) or \"step\" (after_upload, mid_poll, mid_stats, before_commit)");
       if (c.has("at")) { DS_TRY(cp.at, c.at("at").duration()); }
       if (c.has("step")) {
         DS_TRY(cp.step, c.at("step").string());
         bool known = false;
         for (const char* k : kCrashSteps) known |= cp.step == k;
-        if (!known) return c.at("step").expected("a crash step: after_upload, mid_poll or mid_stats");
+        if (!known) return c.at("step").expected("a crash step: after_upload, mid_poll, mid_stats or before_commit");
       }
       if (c.has("nth")) {
         DS_TRY(std::int64_t nth, c.at("nth").integer(1, 1'000'000));

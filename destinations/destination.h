@@ -32,7 +32,24 @@ struct DeliveryContext {
   FileTransport* files = nullptr;
 };
 
-/// A destination as the runner drives it: deliver records, then drain.
+/// A stream of a sync, as the destination is told it at open (Airbyte's
+/// configured stream): how its rows land in the table.
+struct StreamSpec {
+  std::string name;
+  /// append: add rows · dedupe: upsert by primary_key · truncate: replace the
+  /// table's contents with this generation's rows (older generations are
+  /// deleted only when the stream succeeds).
+  std::string mode = "append";
+  std::vector<std::string> primary_key;
+  /// Truncate refresh: the generation this sync writes (the same again when an
+  /// interrupted sync is resumed).
+  std::int64_t generation = 0;
+};
+
+/// A destination as the runner drives it: deliver records, then drain. Under
+/// a Sync (framework/lifecycle.h) it is also told the lifecycle: setup, each
+/// stream's open and close, teardown. The defaults suit destinations that apply
+/// records as they send them (no staging).
 class Destination {
  public:
   virtual ~Destination() = default;
@@ -55,6 +72,44 @@ class Destination {
   /// (the simulator then keeps only committed writes across a crash); false
   /// when every write is durable at once.
   virtual bool commits_at_durable_steps() const { return false; }
+
+  // --- the sync lifecycle (F1, F2, E2). Each is called exactly once per sync
+  // (per stream for open/close), in order: setup, open each stream, records,
+  // close each stream, teardown.
+  /// Before any record. An error fails the sync (its failure path runs).
+  virtual Task<Status> setup(const std::vector<StreamSpec>& streams) {
+    (void)streams;
+    co_return Status::success();
+  }
+  /// Before the stream's first record. An error fails the stream.
+  virtual Task<Status> open_stream(const StreamSpec& stream) {
+    (void)stream;
+    co_return Status::success();
+  }
+  /// True when the destination stages records and settles their jobs only when
+  /// the stream closes (commit): the Sync then calls flush_stream at the end of
+  /// the stream's input instead of waiting for its jobs to be terminal.
+  virtual bool stages() const { return false; }
+  /// Staging destinations: send everything buffered for the stream to the
+  /// stage; returns when each of its jobs is staged or terminal.
+  virtual Task<Status> flush_stream(const std::string& stream) {
+    (void)stream;
+    co_return Status::success();
+  }
+  /// After every record of the stream is terminal (or staged): commit = true
+  /// commits the stream's staged data (an error fails the stream; its jobs are
+  /// then failed), false discards it (the stream failed) and fails its staged
+  /// jobs. Non-staging destinations have nothing to do.
+  virtual Task<Status> close_stream(const std::string& stream, bool commit) {
+    (void)stream;
+    (void)commit;
+    co_return Status::success();
+  }
+  /// After every stream closed; `success` is false on the failure path.
+  virtual Task<void> teardown(bool success) {
+    (void)success;
+    co_return;
+  }
 };
 
 enum class DeliverySemantics { exactly_once, at_least_once };

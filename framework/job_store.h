@@ -53,7 +53,9 @@ struct JobCounts {
 ///   "mid_poll"     — a poll answered; nothing acted on yet
 ///   "mid_stats"    — the upload stats answered; no job settled yet
 using CrashHook = std::function<bool(std::string_view step)>;
-inline constexpr const char* kCrashSteps[] = {"after_upload", "mid_poll", "mid_stats"};
+inline constexpr const char* kCrashSteps[] = {"after_upload", "mid_poll", "mid_stats", "before_commit"};
+/// The bulk path's steps (certify draws its crash points from these).
+inline constexpr int kBulkCrashSteps = 3;
 
 /// Where a restarted component gets the record of a job it resumes (the
 /// upstream queue or source keeps records until their jobs are terminal).
