@@ -138,6 +138,13 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
     c.crashes.push_back(p);
   }
   c.short_poll_timeout = entry.capabilities.bulk && schema_has(entry, "poll_timeout") && r.chance(1, 5);
+  // Half the cases run under a Sync, so the lifecycle properties are checked
+  // for every destination.
+  c.sync = r.chance(1, 2);
+  if (c.sync) {
+    c.state_every = 1 + static_cast<std::int64_t>(r.below(20));
+    if (r.chance(1, 5)) c.stream_error_after = static_cast<std::int64_t>(r.below(static_cast<std::uint64_t>(c.records)));
+  }
   return c;
 }
 
@@ -157,6 +164,23 @@ Scenario case_scenario(const DestinationEntry& entry, const CaseSpec& c) {
   s.pace = c.pace;
   for (const auto& f : c.faults) s.faults.add(f);
   s.crashes = c.crashes;
+  if (c.sync) {
+    SyncInput in;
+    std::set<std::string> streams;
+    for (std::int64_t i = 0; i < c.records; ++i)
+      streams.insert(generate_record(entry, c.seed, static_cast<JobId>(i + 1), *s.generate).stream);
+    for (const auto& name : streams) in.streams.push_back(StreamSpec{name, "append", {}, 0});
+    in.state_every = c.state_every;
+    if (c.stream_error_after >= 0 && !streams.empty()) {
+      SyncInput::Placed p;
+      p.after = c.stream_error_after;
+      p.message.kind = SyncMessage::Kind::error;
+      p.message.stream = *streams.begin();
+      p.message.error = "certify: the source failed stream " + p.message.stream;
+      in.messages.push_back(std::move(p));
+    }
+    s.sync = std::move(in);
+  }
   return s;
 }
 
@@ -295,6 +319,17 @@ rc::Seq<CaseSpec> shrink_case(const CaseSpec& c) {
     CaseSpec s = c;
     s.pace = Duration(0);
     out.push_back(std::move(s));
+  }
+  if (c.sync) {
+    CaseSpec s = c;
+    s.sync = false;
+    s.stream_error_after = -1;
+    out.push_back(std::move(s));
+    if (c.stream_error_after >= 0) {
+      CaseSpec e = c;
+      e.stream_error_after = -1;
+      out.push_back(std::move(e));
+    }
   }
   if (c.invalid.num > 0) {
     CaseSpec s = c;

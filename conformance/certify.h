@@ -46,6 +46,12 @@ struct CaseSpec {
   std::vector<FaultRule> faults;
   std::vector<CrashPoint> crashes;
   bool short_poll_timeout = false;  // bulk: a poll timeout short enough to reach
+  // Run under a Sync (E2, F1, F2): the streams the records use, a checkpoint
+  // every `state_every` records of a stream, and perhaps one stream failing
+  // after input record `stream_error_after`.
+  bool sync = false;
+  std::int64_t state_every = 0;
+  std::int64_t stream_error_after = -1;
 };
 
 struct PropertyTally {

@@ -114,9 +114,10 @@ int certify_main(int argc, char** argv, const std::vector<DestinationEntry>& ext
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  // An out-of-tree binary certifies its own destinations by default.
+  // An out-of-tree binary certifies its own shipped destinations by default.
   if (args.names.empty() && args.specs.empty())
-    for (const auto& e : extra) args.names.push_back(e.name);
+    for (const auto& e : extra)
+      if (e.shipped) args.names.push_back(e.name);  // a canary is certified by name only
   return run_certify(args);
 }
 

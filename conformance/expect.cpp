@@ -82,6 +82,29 @@ Judgement judge(const Scenario& s, const Outcome& o) {
     j.failures.push_back("within: expected every job terminal within " + format_duration(*s.expect.within) +
                          " of virtual time, took " + format_duration(o.virtual_duration));
   }
+  if (s.expect.sync) {
+    const SyncExpectation& se = *s.expect.sync;
+    if (!o.sync) {
+      j.failures.push_back("sync: expected a sync outcome, but the sync never ended");
+    } else {
+      if (se.ok && *se.ok != o.sync->ok)
+        j.failures.push_back(std::string("sync: expected ") + (*se.ok ? "success" : "failure") + ", got " +
+                             (o.sync->ok ? "success" : "failure" + (o.sync->error.empty() ? "" : " (" + o.sync->error + ")")));
+      for (const auto& [stream, want] : se.streams) {
+        auto it = o.sync->streams.find(stream);
+        const std::string got = it == o.sync->streams.end() ? "never closed" : it->second;
+        if (got.rfind(want, 0) != 0) j.failures.push_back("sync stream " + stream + ": expected " + want + ", got " + got);
+      }
+      for (const auto& [stream, want] : se.checkpoints) {
+        std::vector<std::int64_t> got;
+        for (const auto& r : o.released)
+          if (r.stream == stream) got.push_back(r.records);
+        if (got != want)
+          j.failures.push_back("sync checkpoints of " + stream + ": expected records " + nlohmann::json(want).dump() +
+                               ", released " + nlohmann::json(got).dump());
+      }
+    }
+  }
   if (s.expect.fake.is_object()) {
     nlohmann::json accepted = o.fake().accepted();
     for (auto it = s.expect.fake.begin(); it != s.expect.fake.end(); ++it) {
@@ -129,6 +152,18 @@ void print_summary(std::ostream& out, const Scenario& s, const Outcome& o, const
     out << "\n";
   }
   out << "destination: " << o.destination_stats.dump() << "\n";
+  if (o.sync) {
+    out << "sync: " << (o.sync->ok ? "succeeded" : "failed") << (o.sync->error.empty() ? "" : " (" + o.sync->error + ")");
+    for (const auto& [stream, verdict] : o.sync->streams) out << "; " << stream << " " << verdict;
+    out << "\n";
+    std::map<std::string, std::string> released;
+    for (const auto& r : o.released)
+      released[r.stream] += (released[r.stream].empty() ? "" : ",") + std::to_string(r.records);
+    out << "checkpoints released:";
+    if (released.empty()) out << " none";
+    for (const auto& [stream, list] : released) out << " " << stream << "@[" << list << "]";
+    out << "\n";
+  }
   char wall[64];
   std::snprintf(wall, sizeof wall, "%.3f s", o.wall_seconds);
   out << "virtual time: " << format_duration(o.virtual_duration) << ", wall time: " << wall << ", loop events: "

@@ -120,6 +120,16 @@ struct Events {
   std::vector<Resp> responses;
   std::vector<std::int64_t> batch_records;
   std::vector<Send> sends;
+  // The sync lifecycle, as the Sync traced it (in trace order).
+  struct SyncEvent {
+    std::string kind;    // start setup open first_record end state close teardown failure stream_failed restart
+    std::int64_t t = 0;
+    std::string stream;
+    bool flag = true;    // setup/open/teardown ok, close committed
+    std::int64_t records = 0, seq = 0;
+  };
+  std::vector<SyncEvent> sync;
+  std::map<JobId, std::int64_t> terminal_at;  // first terminal state of each job
   std::int64_t hidden_faults = 0;  // timeouts/resets after applying, garbles
   // Upload numbers are unique among the uploads the store holds; a restarted
   // process may reuse the number of one that is long done, so each
@@ -137,7 +147,8 @@ Events parse_events(const Outcome& o) {
   for (const auto& line : o.trace_lines) {
     // Cheap pre-filter before parsing.
     if (line.find("\"kind\":\"http.") == std::string::npos && line.find("\"kind\":\"batch\"") == std::string::npos &&
-        line.find("\"kind\":\"one\"") == std::string::npos &&
+        line.find("\"kind\":\"one\"") == std::string::npos && line.find("\"kind\":\"sync.") == std::string::npos &&
+        line.find("\"kind\":\"job\"") == std::string::npos &&
         line.find("\"kind\":\"fault\"") == std::string::npos && line.find("\"kind\":\"bulk.") == std::string::npos &&
         line.find("\"kind\":\"run.") == std::string::npos)
       continue;
@@ -153,6 +164,17 @@ Events parse_events(const Outcome& o) {
     } else if (kind == "fault") {
       // (Counted via http.error/garble below.)
       if (j.value("kind", "") == "garble") ++ev.hidden_faults;
+    } else if (kind == "job") {
+      ev.terminal_at.emplace(j.value("id", JobId{0}), j.value("t", std::int64_t{0}));
+    } else if (kind.rfind("sync.", 0) == 0) {
+      Events::SyncEvent e;
+      e.kind = kind.substr(5);
+      e.t = j.value("t", std::int64_t{0});
+      e.stream = j.value("stream", "");
+      e.flag = e.kind == "close" ? j.value("committed", false) : j.value("ok", true);
+      e.records = j.value("records", std::int64_t{0});
+      e.seq = j.value("seq", std::int64_t{0});
+      ev.sync.push_back(std::move(e));
     } else if (kind == "batch" || kind == "one") {
       Send sd;
       sd.t = j.value("t", std::int64_t{0});
@@ -233,6 +255,10 @@ Events parse_events(const Outcome& o) {
         open.clear();
       } else if (kind == "run.restart") {
         ev.restarts.push_back(t);
+        Events::SyncEvent e;
+        e.kind = "restart";
+        e.t = t;
+        ev.sync.push_back(std::move(e));
       }
     }
   }
@@ -322,7 +348,8 @@ PropertyResult check_a4(const Outcome& o) {
   static const char* kCauses[] = {"HTTP",      "transport", "timeout", "exhausted", "limit",   "too large",
                                   "invalid",   "rejected",  "disallowed", "record", "reset",   "refused",
                                   "needs",     "expected",  "window",  "code",      "not found", "crash",
-                                  "import",    "status",    "permission", "auth",  "space",   "disconnect"};
+                                  "import",    "status",    "permission", "auth",  "space",   "disconnect",
+                                  "stream",    "sync"};
   std::vector<JobId> vague;
   for (JobId id : o.jobs().ids()) {
     JobOutcome out = o.jobs().outcome(id);
@@ -861,6 +888,152 @@ PropertyResult check_g2(const Outcome& o, const Events& ev) {
   return pass("G2");
 }
 
+// ------------------------------------------------------------ E2 F1 F2 (sync)
+
+// The sync's events split by restarts: each process runs one whole lifecycle.
+std::vector<std::vector<const Events::SyncEvent*>> sync_segments(const Events& ev) {
+  std::vector<std::vector<const Events::SyncEvent*>> out(1);
+  for (const auto& e : ev.sync) {
+    if (e.kind == "restart") out.emplace_back();
+    else out.back().push_back(&e);
+  }
+  return out;
+}
+
+// Input records of each stream, in input order.
+std::map<std::string, std::vector<JobId>> records_by_stream(const Outcome& o) {
+  std::map<std::string, std::vector<JobId>> out;
+  for (std::int64_t i = 0; i < o.input_size; ++i) {
+    Record r = o.record(i);
+    out[r.stream].push_back(r.id);
+  }
+  return out;
+}
+
+PropertyResult check_f1(const Outcome& o, const Events& ev) {
+  const auto by_stream = records_by_stream(o);
+  const auto segments = sync_segments(ev);
+  for (std::size_t si = 0; si < segments.size(); ++si) {
+    const auto& seg = segments[si];
+    const bool last = si + 1 == segments.size();
+    std::map<std::string, std::int64_t> kinds;
+    std::map<std::string, int> opens, closes;
+    std::map<std::string, std::int64_t> opened_at;
+    std::int64_t setup_at = -1;
+    bool torn_down = false;
+    for (const auto* e : seg) {
+      ++kinds[e->kind];
+      const std::string where = "process " + std::to_string(si + 1) + ": ";
+      if (e->kind == "setup") setup_at = e->t;
+      if (torn_down) return fail("F1", where + "sync." + e->kind + " after teardown");
+      if (e->kind == "open") {
+        if (setup_at < 0) return fail("F1", where + "stream " + e->stream + " opened before setup");
+        if (++opens[e->stream] > 1) return fail("F1", where + "stream " + e->stream + " opened twice");
+        opened_at[e->stream] = e->t;
+      } else if (e->kind == "first_record") {
+        if (setup_at < 0) return fail("F1", where + "a record of " + e->stream + " before setup");
+        if (!opened_at.count(e->stream))
+          return fail("F1", where + "a record of " + e->stream + " before the stream opened");
+      } else if (e->kind == "close") {
+        if (++closes[e->stream] > 1) return fail("F1", where + "stream " + e->stream + " closed twice");
+        if (e->flag) {
+          // Committed: every record of the stream is terminal by now.
+          auto it = by_stream.find(e->stream);
+          if (it != by_stream.end())
+            for (JobId id : it->second) {
+              auto t = ev.terminal_at.find(id);
+              if (t == ev.terminal_at.end() || t->second > e->t)
+                return fail("F1", where + "stream " + e->stream + " closed at " + format_duration(Duration(e->t)) +
+                                      " before its job " + std::to_string(id) + " was terminal");
+            }
+        }
+      } else if (e->kind == "teardown") {
+        for (const auto& [stream, n] : opens)
+          if (closes[stream] != 1) return fail("F1", where + "teardown before stream " + stream + " closed");
+        torn_down = true;
+      }
+    }
+    if (kinds["setup"] > 1) return fail("F1", "setup ran " + std::to_string(kinds["setup"]) + " times in one process");
+    if (last) {
+      if (kinds["teardown"] != 1)
+        return fail("F1", "the sync's last process ran teardown " + std::to_string(kinds["teardown"]) + " times");
+      if (o.sync)
+        for (const auto& [stream, verdict] : o.sync->streams)
+          if (closes[stream] != 1) return fail("F1", "stream " + stream + " closed " + std::to_string(closes[stream]) + " times");
+    }
+  }
+  return pass("F1");
+}
+
+PropertyResult check_f2(const Outcome& o, const Events& ev) {
+  if (!o.sync) return fail("F2", "the sync never ended (a hang)");
+  const auto segments = sync_segments(ev);
+  for (const auto& seg : segments) {
+    int failures = 0;
+    for (const auto* e : seg) failures += e->kind == "failure" ? 1 : 0;
+    if (failures > 1) return fail("F2", "the sync's failure path ran " + std::to_string(failures) + " times in one process");
+  }
+  // The sync ended once, with teardown told whether it failed.
+  const Events::SyncEvent* teardown = nullptr;
+  for (const auto* e : segments.back())
+    if (e->kind == "teardown") teardown = e;
+  if (!teardown) return fail("F2", "the sync ended without teardown");
+  if (teardown->flag != o.sync->ok)
+    return fail("F2", std::string("teardown was told ") + (teardown->flag ? "success" : "failure") + " but the sync " +
+                          (o.sync->ok ? "succeeded" : "failed"));
+  // A failed stream commits none of its staged data: none of its records is in
+  // the destination unless its job succeeded (committed by an earlier process).
+  if (o.entry->capabilities.stages) {
+    const auto by_stream = records_by_stream(o);
+    for (const auto& [stream, verdict] : o.sync->streams) {
+      if (verdict.rfind("failed", 0) != 0) continue;
+      auto it = by_stream.find(stream);
+      if (it == by_stream.end()) continue;
+      for (JobId id : it->second) {
+        if (o.jobs().contains(id) && o.jobs().outcome(id).state == JobState::succeeded) continue;
+        if (applied_count(o, o.record(static_cast<std::int64_t>(id) - 1)) > 0)
+          return fail("F2", "stream " + stream + " failed (" + verdict + "), yet record " + std::to_string(id) +
+                                " of it reached the destination");
+      }
+    }
+  }
+  return pass("F2");
+}
+
+PropertyResult check_e2(const Outcome& o, const Events& ev) {
+  const auto by_stream = records_by_stream(o);
+  for (const auto& e : ev.sync) {
+    if (e.kind != "state") continue;
+    auto it = by_stream.find(e.stream);
+    const std::vector<JobId> none;
+    const auto& ids = it == by_stream.end() ? none : it->second;
+    if (e.records > static_cast<std::int64_t>(ids.size()))
+      return fail("E2", "checkpoint " + std::to_string(e.seq) + " of " + e.stream + " claims " +
+                            std::to_string(e.records) + " records; the stream has " + std::to_string(ids.size()));
+    for (std::int64_t k = 0; k < e.records; ++k) {
+      const JobId id = ids[static_cast<std::size_t>(k)];
+      auto t = ev.terminal_at.find(id);
+      if (t == ev.terminal_at.end() || t->second > e.t)
+        return fail("E2", "checkpoint " + std::to_string(e.seq) + " of " + e.stream + " released at " +
+                              format_duration(Duration(e.t)) + " before record " + std::to_string(id) +
+                              " (one of the " + std::to_string(e.records) + " before it) was terminal");
+    }
+  }
+  // Per process, released in order.
+  for (const auto& seg : sync_segments(ev)) {
+    std::map<std::string, std::pair<std::int64_t, std::int64_t>> prev;  // seq, records
+    for (const auto* e : seg) {
+      if (e->kind != "state") continue;
+      auto p = prev.find(e->stream);
+      if (p != prev.end() && (e->seq <= p->second.first || e->records < p->second.second))
+        return fail("E2", "checkpoints of " + e->stream + " released out of order (" + std::to_string(p->second.first) +
+                              " then " + std::to_string(e->seq) + ")");
+      prev[e->stream] = {e->seq, e->records};
+    }
+  }
+  return pass("E2");
+}
+
 Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev) {
   Duration last_arrival = o.arrivals.empty() ? Duration(0) : o.arrivals.back();
   Duration flush{0}, window{0}, delay_max{0};
@@ -953,7 +1126,12 @@ PropertyResult check_one(const std::string& id, const Outcome& o, const Scenario
       return fail("H1", "same scenario and seed gave trace " + o.trace_hash + " then " + second->trace_hash);
     return pass("H1");
   }
-  if (id == "E2" || id == "F1" || id == "F2") return na(id, "sync lifecycle: the run is not under a Sync");
+  if (id == "E2" || id == "F1" || id == "F2") {
+    if (!s.sync) return na(id, "sync lifecycle: the run is not under a Sync");
+    if (id == "E2") return check_e2(o, ev);
+    if (id == "F1") return check_f1(o, ev);
+    return check_f2(o, ev);
+  }
   return {id, Verdict3::unchecked, "its checker arrives with the conformance suite"};
 }
 

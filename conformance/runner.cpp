@@ -1,6 +1,8 @@
 #include "conformance/runner.h"
 
 #include <chrono>
+#include <memory>
+#include <set>
 
 #include "fakes/catalog.h"
 #include "framework/json_in.h"
@@ -30,6 +32,9 @@ struct Outcome::World {
   std::int64_t arrived = 0;          // input records that have arrived so far
   std::uint64_t crashes = 0;
   bool drained = false;
+  // Under a Sync
+  std::optional<SyncOutcome> sync_outcome;
+  std::vector<ReleasedState> released;
   ~World() {
     producer.reset();
     destination.reset();
@@ -58,11 +63,102 @@ Record Outcome::record(std::int64_t i) const {
 
 namespace {
 
+// The input of a scenario under a Sync: records at their times, with the
+// placed messages and the generated checkpoints and ends between them.
+struct SyncFeed {
+  struct Item {
+    Duration at;
+    std::int64_t index = -1;  // input record index, or -1 for a message
+    SyncMessage message;
+  };
+  std::vector<Item> items;
+  std::size_t next = 0;
+
+  static SyncFeed build(const Scenario& s, const DestinationEntry& entry, std::uint64_t seed) {
+    SyncFeed f;
+    const SyncInput& in = *s.sync;
+    const std::int64_t n = s.generate ? s.generate->records : static_cast<std::int64_t>(s.records.size());
+    std::map<std::string, std::int64_t> per_stream;
+    std::set<std::string> ended;
+    auto placed = [&](std::int64_t after, Duration at) {
+      for (const auto& p : in.messages) {
+        if (p.after != after && !(after == n && p.after > n)) continue;
+        if (p.message.kind == SyncMessage::Kind::end) ended.insert(p.message.stream);
+        f.items.push_back(Item{at, -1, p.message});
+      }
+    };
+    Duration at{0};
+    placed(0, at);
+    for (std::int64_t i = 0; i < n; ++i) {
+      at = s.generate ? s.pace * i : s.records[static_cast<std::size_t>(i)].at;
+      const std::string stream = s.generate ? generate_record(entry, seed, static_cast<JobId>(i + 1), *s.generate).stream
+                                            : s.records[static_cast<std::size_t>(i)].record.stream;
+      f.items.push_back(Item{at, i, SyncMessage{}});
+      const std::int64_t c = ++per_stream[stream];
+      if (in.state_every > 0 && c % in.state_every == 0) {
+        SyncMessage st;
+        st.kind = SyncMessage::Kind::state;
+        st.stream = stream;
+        st.state = {{"cursor", c}};
+        f.items.push_back(Item{at, -1, st});
+      }
+      placed(i + 1, at);
+    }
+    if (in.end) {
+      for (const auto& spec : in.streams) {
+        if (ended.count(spec.name)) continue;
+        SyncMessage e;
+        e.kind = SyncMessage::Kind::end;
+        e.stream = spec.name;
+        f.items.push_back(Item{at, -1, e});
+      }
+    }
+    return f;
+  }
+};
+
+Task<void> drive_sync(Outcome::World& w, Destination& dest, const Scenario& s, std::uint64_t seed,
+                      const DestinationEntry& entry, std::vector<Duration>* arrivals) {
+  Loop& loop = w.loop;
+  auto feed = std::make_shared<SyncFeed>(SyncFeed::build(s, entry, seed));
+  Sync sync(loop, dest, *w.jobs, s.sync->streams);
+  sync.on_release([&w](const ReleasedState& r) { w.released.push_back(r); });
+  auto next = [&w, &s, &entry, seed, arrivals, feed]() -> Task<std::optional<SyncMessage>> {
+    return [](Outcome::World* w, const Scenario* s, const DestinationEntry* entry, std::uint64_t seed,
+              std::vector<Duration>* arrivals, std::shared_ptr<SyncFeed> feed) -> Task<std::optional<SyncMessage>> {
+      if (feed->next >= feed->items.size()) co_return std::nullopt;
+      SyncFeed::Item item = feed->items[feed->next++];
+      if (kTimeZero + item.at > w->loop.now()) co_await w->loop.sleep_to(kTimeZero + item.at);
+      if (item.index < 0) co_return item.message;
+      if (item.index >= w->arrived) {
+        w->arrived = item.index + 1;
+        if (arrivals) arrivals->push_back(w->loop.now().time_since_epoch());
+      }
+      SyncMessage m;
+      m.kind = SyncMessage::Kind::record;
+      m.record = s->generate ? generate_record(*entry, seed, static_cast<JobId>(item.index + 1), *s->generate)
+                             : s->records[static_cast<std::size_t>(item.index)].record;
+      co_return m;
+    }(&w, &s, &entry, seed, arrivals, feed);
+  };
+  SyncOutcome out = co_await sync.run(next);
+  w.sync_outcome = std::move(out);
+  w.drained = true;
+  for (const auto& [_, timer] : w.crash_timers) loop.cancel(timer);  // no crash after the run ended
+  w.crash_timers.clear();
+  loop.trace().event(loop.now(), "run.drained").num("records", static_cast<std::int64_t>(w.arrived));
+}
+
 // Feeds the input to the destination, then drains it. After a restart it runs
 // again from the start: records that already arrived are offered at once (the
 // destination skips what the store shows as done), the rest at their times.
+// Under a Sync, the Sync does the feeding and resumes after its checkpoints.
 Task<void> drive(Outcome::World& w, Destination& dest, const Scenario& s, std::uint64_t seed,
                  const DestinationEntry& entry, std::vector<Duration>* arrivals) {
+  if (s.sync) {
+    co_await drive_sync(w, dest, s, seed, entry, arrivals);
+    co_return;
+  }
   Loop& loop = w.loop;
   const std::int64_t n =
       s.generate ? s.generate->records : static_cast<std::int64_t>(s.records.size());
@@ -238,6 +334,8 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
   if (out.status.ok() && !w.drained)
     out.status = Error::internal("the run went idle before the input was drained (a hang: something waits forever)");
   out.crashes = w.crashes;
+  out.sync = w.sync_outcome;
+  out.released = w.released;
   out.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   out.virtual_duration = w.loop.now().time_since_epoch();
   out.steps = w.loop.steps();

@@ -47,6 +47,10 @@ struct Outcome {
   std::int64_t input_size = 0;
   std::vector<Duration> arrivals;  // arrival time of each input record (when kept)
   std::uint64_t crashes = 0;       // crashes of the framework during the run
+  /// Under a Sync: how the last sync ended, and every checkpoint released
+  /// during the run (across restarts), in order.
+  std::optional<SyncOutcome> sync;
+  std::vector<ReleasedState> released;
 
   const JobStore& jobs() const;
   const Fake& fake() const;

@@ -32,7 +32,37 @@ Result<JobState> parse_state(const JsonIn& in) {
 
 Result<Expectations> parse_expect(const JsonIn& in) {
   Expectations e;
-  DS_CHECK(in.only_keys({"jobs", "job", "requests", "within", "properties", "fake"}));
+  DS_CHECK(in.only_keys({"jobs", "job", "requests", "within", "properties", "fake", "sync"}));
+  if (in.has("sync")) {
+    JsonIn sy = in.at("sync");
+    DS_CHECK(sy.only_keys({"ok", "streams", "checkpoints"}));
+    SyncExpectation se;
+    if (sy.has("ok")) { DS_TRY(se.ok, sy.at("ok").boolean()); }
+    if (sy.has("streams")) {
+      JsonIn st = sy.at("streams");
+      DS_CHECK(st.object());
+      for (auto it = st.json().begin(); it != st.json().end(); ++it) {
+        DS_TRY(std::string v, st.at(it.key()).string());
+        if (v != "committed" && v != "failed") return st.at(it.key()).expected("\"committed\" or \"failed\"");
+        se.streams[it.key()] = v;
+      }
+    }
+    if (sy.has("checkpoints")) {
+      JsonIn cp = sy.at("checkpoints");
+      DS_CHECK(cp.object());
+      for (auto it = cp.json().begin(); it != cp.json().end(); ++it) {
+        JsonIn list = cp.at(it.key());
+        DS_CHECK(list.array());
+        std::vector<std::int64_t> counts;
+        for (std::size_t i = 0; i < list.size(); ++i) {
+          DS_TRY(std::int64_t n, list.at(i).integer(0));
+          counts.push_back(n);
+        }
+        se.checkpoints[it.key()] = std::move(counts);
+      }
+    }
+    e.sync = std::move(se);
+  }
   if (in.has("jobs")) {
     JsonIn j = in.at("jobs");
     DS_CHECK(j.only_keys({"succeeded", "failed", "aborted", "unknown", "total"}));
@@ -128,12 +158,72 @@ Result<Record> parse_record(const JsonIn& in, JobId fallback_id, Duration* at) {
   return r;
 }
 
+Result<SyncInput> parse_sync(const JsonIn& in) {
+  DS_CHECK(in.only_keys({"streams", "state_every", "messages", "end"}));
+  SyncInput si;
+  DS_CHECK(in.require("streams"));
+  JsonIn st = in.at("streams");
+  DS_CHECK(st.array());
+  for (std::size_t i = 0; i < st.size(); ++i) {
+    JsonIn one = st.at(i);
+    StreamSpec spec;
+    if (one.json().is_string()) {
+      DS_TRY(spec.name, one.string());
+    } else {
+      DS_CHECK(one.only_keys({"name", "mode", "primary_key", "generation"}));
+      DS_CHECK(one.require("name"));
+      DS_TRY(spec.name, one.at("name").string());
+      if (one.has("mode")) { DS_TRY(spec.mode, one.at("mode").string()); }
+      if (one.has("primary_key")) {
+        JsonIn pk = one.at("primary_key");
+        DS_CHECK(pk.array());
+        for (std::size_t k = 0; k < pk.size(); ++k) {
+          DS_TRY(std::string key, pk.at(k).string());
+          spec.primary_key.push_back(std::move(key));
+        }
+      }
+      if (one.has("generation")) { DS_TRY(spec.generation, one.at("generation").integer(0)); }
+    }
+    si.streams.push_back(std::move(spec));
+  }
+  Status valid = Sync::validate(si.streams);
+  if (!valid.ok()) return st.fail(valid.error().message);
+  if (in.has("state_every")) { DS_TRY(si.state_every, in.at("state_every").integer(0, 1'000'000'000)); }
+  if (in.has("end")) { DS_TRY(si.end, in.at("end").boolean()); }
+  if (in.has("messages")) {
+    JsonIn ms = in.at("messages");
+    DS_CHECK(ms.array());
+    for (std::size_t i = 0; i < ms.size(); ++i) {
+      JsonIn m = ms.at(i);
+      DS_CHECK(m.only_keys({"after", "state", "end", "error", "stream"}));
+      SyncInput::Placed p;
+      if (m.has("after")) { DS_TRY(p.after, m.at("after").integer(0)); }
+      const int kinds = (m.has("state") ? 1 : 0) + (m.has("end") ? 1 : 0) + (m.has("error") ? 1 : 0);
+      if (kinds != 1) return m.fail("expected exactly one of \"state\", \"end\" or \"error\"");
+      if (m.has("stream")) { DS_TRY(p.message.stream, m.at("stream").string()); }
+      if (m.has("state")) {
+        p.message.kind = SyncMessage::Kind::state;
+        p.message.state = m.at("state").json();
+        if (p.message.stream.empty()) return m.fail("a state message needs a \"stream\"");
+      } else if (m.has("end")) {
+        p.message.kind = SyncMessage::Kind::end;
+        DS_TRY(p.message.stream, m.at("end").string());
+      } else {
+        p.message.kind = SyncMessage::Kind::error;
+        DS_TRY(p.message.error, m.at("error").string());
+      }
+      si.messages.push_back(std::move(p));
+    }
+  }
+  return si;
+}
+
 }  // namespace
 
 Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& where) {
   JsonIn in(doc, where);
   DS_CHECK(in.only_keys({"scenario", "name", "about", "seed", "destination", "fake", "input", "faults", "transport",
-                         "crashes", "expect", "origin"}));
+                         "crashes", "sync", "expect", "origin"}));
   DS_CHECK(in.require("scenario"));
   DS_TRY(std::int64_t version, in.at("scenario").integer());
   if (version != kScenarioVersion)
@@ -240,7 +330,9 @@ Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& wh
       s.crashes.push_back(std::move(cp));
     }
   }
+  if (in.has("sync")) { DS_TRY(s.sync, parse_sync(in.at("sync"))); }
   if (in.has("expect")) { DS_TRY(s.expect, parse_expect(in.at("expect"))); }
+  if (s.expect.sync && !s.sync) return in.at("expect").at("sync").fail("expectations on a sync, but the scenario has no \"sync\"");
   if (in.has("origin")) s.origin = doc["origin"];
   return s;
 }
@@ -301,6 +393,32 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
     }
     out["crashes"] = cs;
   }
+  if (s.sync) {
+    nlohmann::json sy;
+    nlohmann::json streams = nlohmann::json::array();
+    for (const auto& st : s.sync->streams) {
+      nlohmann::json j = {{"name", st.name}, {"mode", st.mode}};
+      if (!st.primary_key.empty()) j["primary_key"] = st.primary_key;
+      if (st.generation) j["generation"] = st.generation;
+      streams.push_back(j);
+    }
+    sy["streams"] = streams;
+    if (s.sync->state_every) sy["state_every"] = s.sync->state_every;
+    if (!s.sync->end) sy["end"] = false;
+    if (!s.sync->messages.empty()) {
+      nlohmann::json ms = nlohmann::json::array();
+      for (const auto& p : s.sync->messages) {
+        nlohmann::json j = {{"after", p.after}};
+        if (!p.message.stream.empty()) j["stream"] = p.message.stream;
+        if (p.message.kind == SyncMessage::Kind::state) j["state"] = p.message.state;
+        else if (p.message.kind == SyncMessage::Kind::end) j["end"] = p.message.stream, j.erase("stream");
+        else j["error"] = p.message.error;
+        ms.push_back(j);
+      }
+      sy["messages"] = ms;
+    }
+    out["sync"] = sy;
+  }
   nlohmann::json e = nlohmann::json::object();
   if (!s.expect.jobs.empty()) e["jobs"] = s.expect.jobs;
   if (!s.expect.job.empty()) {
@@ -330,6 +448,13 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
   if (s.expect.within) e["within"] = format_duration(*s.expect.within);
   if (!s.expect.properties.empty()) e["properties"] = s.expect.properties;
   if (!s.expect.fake.is_null()) e["fake"] = s.expect.fake;
+  if (s.expect.sync) {
+    nlohmann::json sy = nlohmann::json::object();
+    if (s.expect.sync->ok) sy["ok"] = *s.expect.sync->ok;
+    if (!s.expect.sync->streams.empty()) sy["streams"] = s.expect.sync->streams;
+    if (!s.expect.sync->checkpoints.empty()) sy["checkpoints"] = s.expect.sync->checkpoints;
+    e["sync"] = sy;
+  }
   if (!e.empty()) out["expect"] = e;
   if (!s.origin.is_null()) out["origin"] = s.origin;
   return out;

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fakes/fault_plan.h"
+#include "framework/lifecycle.h"
 #include "framework/job.h"
 #include "framework/result.h"
 #include "framework/rng.h"
@@ -47,6 +48,26 @@ struct CountBound {
   std::optional<std::int64_t> exactly, min, max;
 };
 
+/// A scenario run under a Sync (framework/lifecycle.h): the configured streams
+/// and the non-record messages placed in the input.
+struct SyncInput {
+  struct Placed {
+    std::int64_t after = 0;  // after the n-th input record (0 = before any)
+    SyncMessage message;     // state, end or error
+  };
+  std::vector<StreamSpec> streams;
+  std::int64_t state_every = 0;  // a state message after every n records of a stream (0 = none)
+  std::vector<Placed> messages;
+  bool end = true;               // end every stream not ended yet after the last record
+};
+
+struct SyncExpectation {
+  std::optional<bool> ok;
+  std::map<std::string, std::string> streams;  // "committed" | "failed"
+  /// Per stream: the record counts of the released checkpoints, in order.
+  std::map<std::string, std::vector<std::int64_t>> checkpoints;
+};
+
 struct Expectations {
   std::map<std::string, std::int64_t> jobs;  // "succeeded" | "failed" | "aborted" | "unknown" → count
   std::map<JobId, JobExpectation> job;
@@ -55,6 +76,7 @@ struct Expectations {
   std::optional<Duration> within;
   std::vector<std::string> properties;
   nlohmann::json fake;  // JSON pointer → expected value in the fake's accepted state
+  std::optional<SyncExpectation> sync;
 };
 
 /// A crash of the framework process (E1): at a virtual time, or the `nth` time
@@ -85,6 +107,7 @@ struct Scenario {
   Duration request_timeout = std::chrono::seconds(30);
   Duration latency = std::chrono::milliseconds(20);
   std::vector<CrashPoint> crashes;
+  std::optional<SyncInput> sync;  // run under a Sync
   Expectations expect;
   /// Extra metadata written by certify (the property that broke, the case seed).
   nlohmann::json origin;

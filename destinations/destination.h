@@ -18,6 +18,7 @@
 #include "framework/file_transport.h"
 #include "framework/http.h"
 #include "framework/job_store.h"
+#include "framework/lifecycle.h"
 #include "framework/loop.h"
 
 namespace destsim {
@@ -32,31 +33,14 @@ struct DeliveryContext {
   FileTransport* files = nullptr;
 };
 
-/// A stream of a sync, as the destination is told it at open (Airbyte's
-/// configured stream): how its rows land in the table.
-struct StreamSpec {
-  std::string name;
-  /// append: add rows · dedupe: upsert by primary_key · truncate: replace the
-  /// table's contents with this generation's rows (older generations are
-  /// deleted only when the stream succeeds).
-  std::string mode = "append";
-  std::vector<std::string> primary_key;
-  /// Truncate refresh: the generation this sync writes (the same again when an
-  /// interrupted sync is resumed).
-  std::int64_t generation = 0;
-};
-
 /// A destination as the runner drives it: deliver records, then drain. Under
 /// a Sync (framework/lifecycle.h) it is also told the lifecycle: setup, each
 /// stream's open and close, teardown. The defaults suit destinations that apply
 /// records as they send them (no staging).
-class Destination {
+class Destination : public SyncTarget {
  public:
-  virtual ~Destination() = default;
-  /// Registers the job and queues it for delivery (waits under backpressure).
-  virtual Task<void> deliver(Record record) = 0;
-  /// Flushes everything; returns when every delivered job is terminal.
-  virtual Task<void> drain() = 0;
+  // deliver(record) and drain() come from SyncTarget, with the lifecycle hooks
+  // (setup, open/flush/close stream, teardown) and their no-staging defaults.
   /// Counters for the run summary (batches, splits, retries, …).
   virtual nlohmann::json stats() const = 0;
   /// Restart after a crash: take over what the job store holds (uploads in
@@ -72,44 +56,6 @@ class Destination {
   /// (the simulator then keeps only committed writes across a crash); false
   /// when every write is durable at once.
   virtual bool commits_at_durable_steps() const { return false; }
-
-  // --- the sync lifecycle (F1, F2, E2). Each is called exactly once per sync
-  // (per stream for open/close), in order: setup, open each stream, records,
-  // close each stream, teardown.
-  /// Before any record. An error fails the sync (its failure path runs).
-  virtual Task<Status> setup(const std::vector<StreamSpec>& streams) {
-    (void)streams;
-    co_return Status::success();
-  }
-  /// Before the stream's first record. An error fails the stream.
-  virtual Task<Status> open_stream(const StreamSpec& stream) {
-    (void)stream;
-    co_return Status::success();
-  }
-  /// True when the destination stages records and settles their jobs only when
-  /// the stream closes (commit): the Sync then calls flush_stream at the end of
-  /// the stream's input instead of waiting for its jobs to be terminal.
-  virtual bool stages() const { return false; }
-  /// Staging destinations: send everything buffered for the stream to the
-  /// stage; returns when each of its jobs is staged or terminal.
-  virtual Task<Status> flush_stream(const std::string& stream) {
-    (void)stream;
-    co_return Status::success();
-  }
-  /// After every record of the stream is terminal (or staged): commit = true
-  /// commits the stream's staged data (an error fails the stream; its jobs are
-  /// then failed), false discards it (the stream failed) and fails its staged
-  /// jobs. Non-staging destinations have nothing to do.
-  virtual Task<Status> close_stream(const std::string& stream, bool commit) {
-    (void)stream;
-    (void)commit;
-    co_return Status::success();
-  }
-  /// After every stream closed; `success` is false on the failure path.
-  virtual Task<void> teardown(bool success) {
-    (void)success;
-    co_return;
-  }
 };
 
 enum class DeliverySemantics { exactly_once, at_least_once };
@@ -128,6 +74,9 @@ struct Capabilities {
   /// Bulk (upload + poll) destinations; batch destinations otherwise.
   bool bulk = false;
   std::int64_t import_concurrency = 0;
+  /// Stages records and commits them when a stream closes (F2 then checks
+  /// that a failed stream's records never reach the destination).
+  bool stages = false;
 };
 
 /// Options for generating input records for a destination.

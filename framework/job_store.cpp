@@ -51,6 +51,11 @@ void MemoryJobStore::remember(JobId id, bool added) {
 std::size_t MemoryJobStore::crash() {
   const std::size_t n = undo_.size();
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+    if (it->checkpoint_write) {
+      if (it->checkpoint_before) checkpoints_[it->stream] = std::move(*it->checkpoint_before);
+      else checkpoints_.erase(it->stream);
+      continue;
+    }
     if (it->import_write) {
       if (it->import_before) imports_[it->import_key] = std::move(*it->import_before);
       else imports_.erase(it->import_key);
@@ -116,6 +121,19 @@ void MemoryJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
     if (r.unknown) e.flag("outcome_unknown", true);
     if (r.resent) e.flag("resent_after_unknown", true);
   }
+  notify_finish(id, outcome.state);
+}
+
+void MemoryJobStore::put_checkpoint(const std::string& stream, const nlohmann::json& checkpoint) {
+  if (!autocommit_) {
+    Undo u{0, false, Row{}, false, 0, std::nullopt};
+    u.checkpoint_write = true;
+    u.stream = stream;
+    auto it = checkpoints_.find(stream);
+    if (it != checkpoints_.end()) u.checkpoint_before = it->second;
+    undo_.push_back(std::move(u));
+  }
+  checkpoints_[stream] = checkpoint;
 }
 
 void MemoryJobStore::put_import(const StoredImport& import) {

@@ -86,6 +86,24 @@ class JobStore {
   virtual void drop_import(std::uint64_t key) = 0;
   /// Every stored upload, by key.
   virtual std::vector<StoredImport> imports() const = 0;
+
+  /// The last released checkpoint of a sync stream (framework/lifecycle.h):
+  /// {"state": …, "records": n, "seq": k}. A resumed sync restarts after it.
+  virtual void put_checkpoint(const std::string& stream, const nlohmann::json& checkpoint) = 0;
+  /// Every stream's last released checkpoint, by stream name.
+  virtual std::map<std::string, nlohmann::json> checkpoints() const = 0;
+
+  /// Called after every finish() (the Sync waits on terminal states with it).
+  using FinishObserver = std::function<void(JobId id, JobState state)>;
+  void set_finish_observer(FinishObserver observer) { observer_ = std::move(observer); }
+
+ protected:
+  void notify_finish(JobId id, JobState state) {
+    if (observer_) observer_(id, state);
+  }
+
+ private:
+  FinishObserver observer_;
 };
 
 /// In-memory store: a compact row per job (8 bytes for dense ids), reasons interned.
@@ -105,6 +123,8 @@ class MemoryJobStore final : public JobStore {
   void put_import(const StoredImport& import) override;
   void drop_import(std::uint64_t key) override;
   std::vector<StoredImport> imports() const override;
+  void put_checkpoint(const std::string& stream, const nlohmann::json& checkpoint) override;
+  std::map<std::string, nlohmann::json> checkpoints() const override { return checkpoints_; }
   /// With `autocommit` (the default) every write is durable at once.
   void commit() override { undo_.clear(); }
   void set_autocommit(bool on) {
@@ -147,9 +167,14 @@ class MemoryJobStore final : public JobStore {
     bool import_write = false;
     std::uint64_t import_key = 0;
     std::optional<StoredImport> import_before;
+    // A checkpoint write: the stream's checkpoint before (nullopt = absent).
+    bool checkpoint_write = false;
+    std::string stream;
+    std::optional<nlohmann::json> checkpoint_before;
   };
   std::vector<Undo> undo_;
   std::map<std::uint64_t, StoredImport> imports_;
+  std::map<std::string, nlohmann::json> checkpoints_;
   bool autocommit_ = true;
 };
 

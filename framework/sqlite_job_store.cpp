@@ -5,7 +5,10 @@
 namespace destsim {
 
 namespace {
-enum Stmt { kAdd, kAttempt, kFinish, kGet, kCount, kIds, kBegin, kCommit, kPutImport, kDropImport, kImports, kStmts };
+enum Stmt {
+  kAdd, kAttempt, kFinish, kGet, kCount, kIds, kBegin, kCommit, kPutImport, kDropImport, kImports,
+  kPutCheckpoint, kCheckpoints, kStmts
+};
 const char* kSql[] = {
     "INSERT INTO jobs(id, state, attempts, unknown, resent, reason) VALUES(?1, 0, 0, 0, 0, '')",
     "UPDATE jobs SET attempts = attempts + 1 WHERE id = ?1",
@@ -18,6 +21,8 @@ const char* kSql[] = {
     "INSERT OR REPLACE INTO imports(key, import_id, jobs, params, started_ns, unknown) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     "DELETE FROM imports WHERE key = ?1",
     "SELECT key, import_id, jobs, params, started_ns, unknown FROM imports ORDER BY key",
+    "INSERT OR REPLACE INTO checkpoints(stream, checkpoint) VALUES(?1, ?2)",
+    "SELECT stream, checkpoint FROM checkpoints ORDER BY stream",
 };
 static_assert(sizeof(kSql) / sizeof(kSql[0]) == kStmts);
 
@@ -56,8 +61,9 @@ Status SqliteJobStore::prepare() {
                        "CREATE TABLE IF NOT EXISTS imports("
                        "key INTEGER PRIMARY KEY, import_id TEXT NOT NULL, jobs TEXT NOT NULL, params TEXT NOT NULL, "
                        "started_ns INTEGER NOT NULL, unknown INTEGER NOT NULL);"
+                       "CREATE TABLE IF NOT EXISTS checkpoints(stream TEXT PRIMARY KEY, checkpoint TEXT NOT NULL);"
                        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
-                       "INSERT OR REPLACE INTO meta VALUES('schema', '2');";
+                       "INSERT OR REPLACE INTO meta VALUES('schema', '3');";
   char* err = nullptr;
   if (sqlite3_exec(db_, schema.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
@@ -143,6 +149,7 @@ void SqliteJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
     if (resent) e.flag("resent_after_unknown", true);
   }
   wrote();
+  notify_finish(id, outcome.state);
 }
 
 bool SqliteJobStore::contains(JobId id) const {
@@ -247,6 +254,29 @@ std::vector<JobId> SqliteJobStore::ids() const {
   std::vector<JobId> out;
   sqlite3_stmt* s = stmt(kIds);
   while (sqlite3_step(s) == SQLITE_ROW) out.push_back(static_cast<JobId>(sqlite3_column_int64(s, 0)));
+  sqlite3_reset(s);
+  return out;
+}
+
+void SqliteJobStore::put_checkpoint(const std::string& stream, const nlohmann::json& checkpoint) {
+  begin();
+  sqlite3_stmt* s = stmt(kPutCheckpoint);
+  const std::string text = checkpoint.dump();
+  sqlite3_bind_text(s, 1, stream.c_str(), static_cast<int>(stream.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 2, text.c_str(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  check(sqlite3_step(s), db_, "put_checkpoint");
+  sqlite3_reset(s);
+  wrote();
+}
+
+std::map<std::string, nlohmann::json> SqliteJobStore::checkpoints() const {
+  std::map<std::string, nlohmann::json> out;
+  sqlite3_stmt* s = stmt(kCheckpoints);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    auto value = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(s, 1)), nullptr, false);
+    DS_ASSERT(!value.is_discarded() && "sqlite job store: a damaged checkpoints row");
+    out[reinterpret_cast<const char*>(sqlite3_column_text(s, 0))] = std::move(value);
+  }
   sqlite3_reset(s);
   return out;
 }

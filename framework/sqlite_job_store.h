@@ -45,6 +45,8 @@ class SqliteJobStore final : public JobStore {
   void put_import(const StoredImport& import) override;
   void drop_import(std::uint64_t key) override;
   std::vector<StoredImport> imports() const override;
+  void put_checkpoint(const std::string& stream, const nlohmann::json& checkpoint) override;
+  std::map<std::string, nlohmann::json> checkpoints() const override;
 
   /// Makes every write so far durable.
   void commit() override;
@@ -62,7 +64,7 @@ class SqliteJobStore final : public JobStore {
   sqlite3* db_;
   SqliteJobStoreOptions options_;
   Trace* trace_;
-  sqlite3_stmt* stmts_[11] = {};
+  sqlite3_stmt* stmts_[13] = {};
   int pending_writes_ = 0;
   bool in_tx_ = false;
 };
