@@ -20,6 +20,9 @@ namespace {
 
 bool is_file_destination(const DestinationEntry& e) { return e.fake == "sftp"; }
 
+// Destinations that commit their job store at durable steps and resume from it.
+bool crashable(const DestinationEntry& e) { return e.capabilities.bulk || e.capabilities.stages; }
+
 bool schema_has(const DestinationEntry& e, const char* key) {
   for (const auto& k : e.schema)
     if (k.name == key) return true;
@@ -125,10 +128,17 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
     const int rules = 1 + static_cast<int>(r.below(2));
     for (int i = 0; i < rules; ++i) c.faults.push_back(fault_of(k, r, is_file_destination(entry)));
   }
-  if (entry.capabilities.bulk && r.chance(1, 3)) {
+  // Destinations with a durable store to resume from get a random crash point:
+  // bulk ones at a named step of the bulk path or a time, staging ones before a
+  // commit or at a time, file destinations at a time early in the run.
+  if (crashable(entry) && r.chance(1, 3)) {
     CrashPoint p;
-    if (r.chance(1, 4)) {
+    if (is_file_destination(entry)) {
+      p.at = std::chrono::milliseconds(100 + r.below(20'000));
+    } else if (r.chance(1, 4)) {
       p.at = std::chrono::seconds(1 + r.below(300));
+    } else if (entry.capabilities.stages) {
+      p.step = "before_commit";
     } else {
       p.step = kCrashSteps[r.below(kBulkCrashSteps)];
       p.nth = 1 + static_cast<int>(r.below(2));
@@ -240,6 +250,10 @@ void count_reached(const Outcome& o, std::map<std::string, std::int64_t>& reache
 std::vector<std::string> applicable_paths(const DestinationEntry& e) {
   std::vector<std::string> out;
   for (const Path& p : kPaths) {
+    if (p.needs_crash) {
+      if (crashable(e)) out.push_back(p.name);
+      continue;
+    }
     if (p.bulk_only && !e.capabilities.bulk) continue;
     if (p.batch_only && e.capabilities.bulk) continue;
     if (is_file_destination(e) && (p.bulk_only && std::string(p.name) != "crash_resume")) continue;  // no imports
@@ -501,7 +515,6 @@ Result<CertifyReport> certify(const std::vector<const DestinationEntry*>& entrie
       if (options.progress) options.progress(entry->name, done, mine);
     }
     for (const auto& p : applicable_paths(*entry)) {
-      if (p == "crash_resume" && !entry->capabilities.bulk) continue;
       if (d.reached["path." + p] != 0) continue;
       // A shard runs a slice of the cases: whether a path was reached is a
       // question for the union of the shards (sum their reports' "reached").

@@ -266,6 +266,13 @@ Events parse_events(const Outcome& o) {
   return ev;
 }
 
+// No restart between two times: the same process sent both.
+bool same_process(const Events& ev, std::int64_t t1, std::int64_t t2) {
+  for (std::int64_t r : ev.restarts)
+    if (r > t1 && r <= t2) return false;
+  return true;
+}
+
 std::string ids_sample(const std::vector<JobId>& ids) {
   std::string out;
   for (std::size_t i = 0; i < ids.size() && i < 10; ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
@@ -434,7 +441,8 @@ PropertyResult check_i1(const Outcome& o, const Events& ev) {
     if (!req) continue;
     std::int64_t until = resp.t + ra->count();
     for (const auto& r : ev.requests) {
-      if (r.endpoint == req->endpoint && r.t > resp.t && r.t < until) {
+      // (A process restarted after a crash never saw the Retry-After.)
+      if (r.endpoint == req->endpoint && r.t > resp.t && r.t < until && same_process(ev, resp.t, r.t)) {
         return fail("I1", "request " + std::to_string(r.id) + " to " + r.endpoint + " at " +
                               format_duration(Duration(r.t)) + " came before the Retry-After of response to request " +
                               std::to_string(resp.req) + " (" + resp.retry_after + " at " +
@@ -728,7 +736,8 @@ PropertyResult check_c1(const Outcome& o, const Events& ev) {
       if (!s.one) {
         // Not retried as it was: no later batch of the same handler sends the same jobs.
         for (std::size_t k = i + 1; k < ev.sends.size(); ++k)
-          if (!ev.sends[k].one && ev.sends[k].handler == s.handler && ev.sends[k].ids == s.ids)
+          if (!ev.sends[k].one && ev.sends[k].handler == s.handler && ev.sends[k].ids == s.ids &&
+              same_process(ev, s.t, ev.sends[k].sent))
             return fail("C1", send_name(s) + ": HTTP " + std::to_string(s.http) +
                                   " is not retryable, yet the same batch was sent again (" + send_name(ev.sends[k]) + ")");
       }
@@ -807,13 +816,17 @@ PropertyResult check_c3(const Outcome& o, const Events& ev) {
   }
   // The bulk path: a job's next upload never starts sooner than the policy's
   // least delay after the previous one ended.
+  // (The job's own attempt number: uploads that carried it so far; an upload
+  // mixes jobs on different attempts.)
   std::map<JobId, std::int64_t> last_start;
+  std::map<JobId, int> carried;
   for (const auto& u : ev.uploads) {
     if (u.start < 0) continue;
     for (JobId id : u.ids) {
       auto it = last_start.find(id);
-      if (it != last_start.end() && u.attempt >= 2) {
-        const auto [lo, hi] = p.delay_bounds(u.attempt);
+      const int attempt = ++carried[id];
+      if (it != last_start.end() && attempt >= 2 && same_process(ev, it->second, u.start)) {
+        const auto [lo, hi] = p.delay_bounds(attempt);
         (void)hi;
         if (u.start - it->second < lo.count())
           return fail("C3", upload_name(u) + " carries job " + std::to_string(id) + " again " +
@@ -840,7 +853,8 @@ PropertyResult check_c4(const Outcome& o, const Events& ev) {
     }
     for (std::size_t k = i + 1; k < ev.sends.size(); ++k) {
       const Send& n = ev.sends[k];
-      if (n.one == s.one && n.handler == s.handler && n.ids == s.ids)
+      // (A restarted process knows nothing of the 413 and may try again.)
+      if (n.one == s.one && n.handler == s.handler && n.ids == s.ids && same_process(ev, s.t, n.sent))
         return fail("C4", send_name(s) + " was rejected as too large and sent again unchanged (" + send_name(n) + ")");
     }
   }

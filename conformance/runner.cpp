@@ -5,6 +5,7 @@
 #include <set>
 
 #include "fakes/catalog.h"
+#include "fakes/sftp/sftp_fake.h"
 #include "framework/json_in.h"
 
 namespace destsim {
@@ -293,8 +294,15 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
   for (const auto& k : entry->schema)
     if (k.name == "host") host = config.string("host");
   if (auto* api = dynamic_cast<FakeApi*>(w.fake.get())) {
+    for (std::size_t i = 0; i < w.plan.rules().size(); ++i) {
+      const FaultRule& r = w.plan.rules()[i];
+      if (r.kind == FaultKind::respond && r.status < 100)
+        return Error::bad_input(where + ": /faults/" + std::to_string(i) + "/respond/status: " +
+                                std::to_string(r.status) + " is an SFTP status; an HTTP fake needs 100-599");
+    }
     w.transport->route(host, api, &w.plan);
   } else if (auto* ff = dynamic_cast<FileFake*>(w.fake.get())) {
+    if (entry->fake == "sftp") DS_CHECK(check_sftp_fault_plan(w.plan, where + ": /faults"));
     nlohmann::json login = entry->file_login ? entry->file_login(config) : nlohmann::json::object();
     w.files = ff->sim_transport(w.loop, &w.plan, s.latency, s.request_timeout, login);
   } else {

@@ -7,6 +7,8 @@
 #include "destinations/iterable/iterable.h"
 #include "destinations/klaviyo/klaviyo.h"
 #include "destinations/marketo/marketo.h"
+#include "destinations/staged_table/staged_table.h"
+#include "destinations/sftp/sftp.h"
 
 namespace destsim {
 
@@ -16,6 +18,8 @@ const std::vector<DestinationEntry>& destination_registry() {
       declarative_destination(),
       klaviyo_destination(),
       marketo_destination(),
+      staged_table_destination(),
+      sftp_destination(),
       canary_destination(),  // not shipped: certify must fail it
   };
   return registry;

@@ -5,6 +5,8 @@
 #include "fakes/klaviyo/klaviyo_api.h"
 #include "fakes/marketo/marketo_api.h"
 #include "fakes/scripted/scripted_api.h"
+#include "fakes/warehouse/warehouse_api.h"
+#include "fakes/sftp/sftp_fake.h"
 #include "framework/json_in.h"
 
 namespace destsim {
@@ -45,6 +47,11 @@ Result<std::unique_ptr<Fake>> make_marketo(const nlohmann::json& options, const 
   return std::unique_ptr<Fake>(std::make_unique<MarketoApi>(std::move(o)));
 }
 
+Result<std::unique_ptr<Fake>> make_sftp(const nlohmann::json& options, const std::string& where) {
+  DS_TRY(SftpFakeOptions o, SftpFakeOptions::from_json(options, where));
+  return std::unique_ptr<Fake>(std::make_unique<SftpFake>(std::move(o)));
+}
+
 }  // namespace
 
 const std::vector<FakeEntry>& fake_catalog() {
@@ -60,6 +67,13 @@ const std::vector<FakeEntry>& fake_catalog() {
        make_async_job},
       {"marketo", "Marketo Bulk Lead Import: OAuth token, multipart CSV upload, import queue, failures/warnings files",
        make_marketo},
+      {"warehouse", "bulk-loading warehouse: tables, staging areas, atomic commit (append, dedupe, truncate refresh)",
+       [](const nlohmann::json& options, const std::string& where) -> Result<std::unique_ptr<Fake>> {
+         DS_TRY(WarehouseApiOptions o, WarehouseApiOptions::from_json(options, where));
+         return std::unique_ptr<Fake>(std::make_unique<WarehouseApi>(std::move(o)));
+       }},
+      {"sftp", "SFTP server: a jailed file tree with quota and permissions (sim door; `serve sftp` = real libssh server)",
+       make_sftp},
   };
   return catalog;
 }

@@ -170,7 +170,9 @@ Result<FaultRule> parse_rule(const JsonIn& in) {
     DS_CHECK(a.only_keys({"status", "headers", "body", "json"}));
     DS_CHECK(a.require("status"));
     r.kind = FaultKind::respond;
-    DS_TRY(std::int64_t st, a.at("status").integer(100, 599));
+    // 100–599 for HTTP; below 100, an SFTP status code for the file fakes
+    // (2 no such file, 3 permission denied, 4 failure, 14 no space).
+    DS_TRY(std::int64_t st, a.at("status").integer(1, 599));
     r.status = static_cast<int>(st);
     if (a.has("headers")) {
       JsonIn h = a.at("headers");

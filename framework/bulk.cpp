@@ -185,6 +185,7 @@ Task<void> BulkRouter::deliver(Record record) {
   Pending p;
   p.item = std::move(item).value();
   p.queued_at = loop_.now();
+  p.stalled_at_queue = stalled_;
   p.attempts = known ? jobs_.attempts(record.id) : 0;  // uploads before a restart count
   queue_.push_back(std::move(p));
   stats_.staged_max = std::max<std::uint64_t>(stats_.staged_max, queue_.size());
@@ -302,7 +303,7 @@ Task<void> BulkRouter::stager() {
     Semaphore::Permit permit = co_await imports_->acquire();
     // The upload endpoint's Retry-After hold, checked after the slot wait.
     while (loop_.now() < upload_not_before_) co_await loop_.sleep_to(upload_not_before_);
-    const Duration slot_wait = loop_.now() - want;
+    stalled_ += loop_.now() - want;
     std::vector<Pending> stage;
     bytes = 0;
     while (!queue_.empty()) {
@@ -314,7 +315,8 @@ Task<void> BulkRouter::stager() {
       }
       bytes += size;
       stage.push_back(std::move(queue_.front()));
-      stage.back().slot_wait = slot_wait;
+      // Every wait of the stager since this item was staged held it back.
+      stage.back().slot_wait = stalled_ - stage.back().stalled_at_queue;
       queue_.pop_front();
     }
     if (stage.empty()) continue;
@@ -358,9 +360,11 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
     std::vector<JobId> ids;
     ids.reserve(items.size());
     Time oldest = items.front().queued_at;
+    Duration slot_wait{0};
     int attempt = 0;
     for (const auto& p : items) {
       ids.push_back(p.item.id);
+      slot_wait = std::max(slot_wait, p.slot_wait);
       oldest = std::min(oldest, p.queued_at);
       attempt = std::max(attempt, p.attempts);
     }
@@ -370,7 +374,7 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
         .num("records", static_cast<std::int64_t>(items.size()))
         .str("ids", id_ranges(ids))
         .num("oldest", to_ns(oldest))
-        .num("slot_wait", items.front().slot_wait.count())
+        .num("slot_wait", slot_wait.count())
         .num("attempt", attempt);
   }
   UploadOutcome up = co_await manager_.upload(view);
@@ -646,6 +650,7 @@ void BulkRouter::requeue(std::vector<Pending> items, const std::string& reason,
     retry_timers_.erase(*id);
     for (auto& p : *holder) {
       p.queued_at = loop_.now();
+      p.stalled_at_queue = stalled_;
       queue_.push_back(std::move(p));
     }
     waiting_retry_ -= static_cast<std::int64_t>(holder->size());

@@ -175,6 +175,7 @@ class BulkRouter {
 
  private:
   Time upload_not_before_{};  // uploads wait for the API's last Retry-After on an upload
+  Duration stalled_{0};       // total time the stager waited for import slots and Retry-After holds
 
   struct Pending {
     BulkItem item;
@@ -184,7 +185,8 @@ class BulkRouter {
     bool started = false;
     Time queued_at{};
     std::uint64_t held = 0;  // the stored upload entry that holds this job (0 = none)
-    Duration slot_wait{0};   // how long its upload waited for an import slot (B2)
+    Duration slot_wait{0};   // how long uploads waited for import slots since it was staged (B2)
+    Duration stalled_at_queue{0};  // stalled_ when it was staged
   };
 
   Task<void> stager();

@@ -59,7 +59,10 @@ void Sync::on_finish(JobId id) {
 // now covers, in order (E2).
 void Sync::advance(Stream& s) {
   while (s.terminal_prefix < s.ids.size() && terminal_.count(s.ids[s.terminal_prefix]) != 0) ++s.terminal_prefix;
-  if (s.failed) return;  // a failed stream releases nothing more
+  // A failed stream releases nothing more; a committing one waits for the
+  // commit's answer (its jobs settle inside the commit, and a refused commit
+  // must not have released a checkpoint over data it did not persist).
+  if (s.failed || s.committing) return;
   const std::int64_t done = s.base + static_cast<std::int64_t>(s.terminal_prefix);
   std::size_t released = 0;
   while (released < s.pending.size() && s.pending[released].records <= done) {
@@ -118,10 +121,13 @@ Task<void> Sync::close(Stream* s, bool commit) {
     }
   }
   // A stream that never opened (the setup failed) has nothing to close.
+  s->committing = commit;
   Status st = s->opened ? co_await target_.close_stream(s->spec.name, commit) : Status::success();
+  s->committing = false;
   if (commit && !st.ok()) {
     s->failed = true;
     s->failure = "close: " + st.error().message;
+    s->pending.clear();
     commit = false;
   }
   if (commit) {

@@ -164,7 +164,7 @@ class Sync {
   };
   struct Stream {
     StreamSpec spec;
-    bool opened = false, ended = false, closing = false, closed = false, failed = false;
+    bool opened = false, ended = false, closing = false, closed = false, failed = false, committing = false;
     std::string failure;
     std::int64_t base = 0;       // records before the resume point (skipped)
     std::int64_t base_seq = 0;   // state messages before it (skipped)

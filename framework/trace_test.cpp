@@ -23,6 +23,15 @@ TEST(Trace, EscapesStrings) {
   EXPECT_EQ(t.lines()[0], R"({"t":0,"kind":"x","s":"a\"b\\c\n\u0001"})");
 }
 
+TEST(Trace, InvalidUtf8BecomesAReplacementCharacterAndTheLineStaysJson) {
+  Trace t;
+  t.set_keep_lines(true);
+  // Valid multi-byte text is kept; a stray byte, a truncated sequence and a
+  // surrogate (a garbled API answer quoted in a reason) are replaced.
+  t.event(kTimeZero, "x").str("s", "caf\xc3\xa9 \xff end\xe2\x82 \xed\xa0\x80");
+  EXPECT_EQ(t.lines()[0], "{\"t\":0,\"kind\":\"x\",\"s\":\"caf\xc3\xa9 \\ufffd end\\ufffd\\ufffd \\ufffd\\ufffd\\ufffd\"}");
+}
+
 TEST(Trace, HashIsStableAndOrderSensitive) {
   Trace a, b, c;
   a.event(kTimeZero, "one").num("n", 1);

@@ -23,6 +23,7 @@
 #include "fakes/catalog.h"
 #include "fakes/fault_plan.h"
 #include "fakes/http_door.h"
+#include "fakes/sftp/serve_sftp.h"
 #include "framework/json_in.h"
 
 #ifndef DESTSIM_VERSION
@@ -168,7 +169,10 @@ int run(int argc, char** argv) {
 
   ServeArgs serve_args;
   auto* serve = app.add_subcommand("serve", "Serve a fake over real HTTP on loopback, with a fault plan");
-  serve->add_option("fake", serve_args.fake, "Fake to serve (see `destsim list`)")->required();
+  // (Not ->required(): a required positional would swallow the `sftp` subcommand.)
+  serve->add_option("fake", serve_args.fake, "Fake to serve over HTTP (see `destsim list`)");
+  int serve_sftp_exit = 0;
+  CLI::App* serve_sftp = add_serve_sftp_command(*serve, serve_sftp_exit);
   serve->add_option("--port", serve_args.port, "TCP port (0 = any free port)")->check(CLI::Range(0, 65535));
   serve->add_option("--host", serve_args.host, "Address to bind (loopback by default)");
   serve->add_option("--faults", serve_args.faults_file, "Fault plan JSON file")->check(CLI::ExistingFile);
@@ -204,7 +208,12 @@ int run(int argc, char** argv) {
   }
   if (*list) return cmd_list();
   if (*certify) return run_certify(certify_args);
-  if (*serve) return cmd_serve(serve_args);
+  if (*serve) {
+    if (serve_sftp->parsed()) return serve_sftp_exit;  // the SFTP server ran in the subcommand's callback
+    if (serve_args.fake.empty())
+      return report(Error::bad_input("serve: name a fake to serve over HTTP (see `destsim list`), or `serve sftp`"));
+    return cmd_serve(serve_args);
+  }
   if (*run) {
     if (*seed_opt) run_args.seed = run_seed;
     return cmd_run(run_args);

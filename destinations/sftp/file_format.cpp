@@ -1,1 +1,217 @@
-// (being written)
+#include "destinations/sftp/file_format.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "framework/oracle.h"
+
+namespace destsim {
+
+namespace {
+
+std::string compact(const nlohmann::json& j) {
+  // Invalid UTF-8 cannot come from parsed JSON, but a payload built in code
+  // could carry it: replace it rather than throw.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Error bad_record(const Record& r, const std::string& what) {
+  return Error::bad_input("record " + std::to_string(r.id) + ": " + what);
+}
+
+}  // namespace
+
+const char* file_format_name(FileFormat f) { return f == FileFormat::csv ? "csv" : "jsonl"; }
+
+Result<FileFormat> parse_file_format(std::string_view text, std::string_view where) {
+  if (text == "csv") return FileFormat::csv;
+  if (text == "jsonl" || text == "json") return FileFormat::jsonl;
+  return Error::bad_input(std::string(where) + ": expected \"csv\" or \"jsonl\", got \"" + std::string(text) + "\"");
+}
+
+Result<nlohmann::json> record_row(const Record& record, const RowOptions& o) {
+  if (!record.payload.is_object()) return bad_record(record, "payload: expected an object of fields");
+  nlohmann::json row = nlohmann::json::object();
+  if (!o.job_id_column.empty()) {
+    if (record.payload.contains(o.job_id_column))
+      return bad_record(record, "field \"" + o.job_id_column +
+                                    "\" is the job id column (job_id_column); rename the field or the column");
+    if (o.format == FileFormat::csv) row[o.job_id_column] = std::to_string(record.id);
+    else row[o.job_id_column] = record.id;
+  }
+  for (auto it = record.payload.begin(); it != record.payload.end(); ++it) {
+    if (it.key().empty()) return bad_record(record, "a field with an empty name");
+    if (o.format == FileFormat::jsonl) {
+      row[it.key()] = it.value();
+      continue;
+    }
+    if (!o.columns.empty() && std::find(o.columns.begin(), o.columns.end(), it.key()) == o.columns.end())
+      return bad_record(record, "field \"" + it.key() + "\" is not one of the configured columns");
+    const nlohmann::json& v = it.value();
+    if (v.is_string()) row[it.key()] = v.get<std::string>();
+    else if (v.is_null()) row[it.key()] = "";
+    else if (v.is_boolean()) row[it.key()] = v.get<bool>() ? "true" : "false";
+    else row[it.key()] = compact(v);  // numbers as JSON writes them; objects and arrays as compact JSON
+  }
+  return row;
+}
+
+std::string row_text(const nlohmann::json& row) { return compact(row); }
+
+std::string row_effect_key(const nlohmann::json& row, FileFormat format) {
+  if (format == FileFormat::jsonl) return oracle_key("sftp.row", row);
+  nlohmann::json cells = nlohmann::json::object();
+  for (auto it = row.begin(); it != row.end(); ++it)
+    if (it->is_string() && !it->get<std::string>().empty()) cells[it.key()] = *it;
+  return oracle_key("sftp.row", cells);
+}
+
+std::string csv_cell(std::string_view value) {
+  if (value.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(value);
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+Result<std::string> build_file(const std::vector<std::string_view>& rows, const RowOptions& o) {
+  std::string out;
+  if (o.format == FileFormat::jsonl) {
+    std::size_t bytes = 0;
+    for (auto r : rows) bytes += r.size() + 1;
+    out.reserve(bytes);
+    for (auto r : rows) {
+      out.append(r);
+      out.push_back('\n');
+    }
+    return out;
+  }
+  std::vector<nlohmann::json> parsed;
+  parsed.reserve(rows.size());
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    nlohmann::json j = nlohmann::json::parse(rows[i], nullptr, false);
+    if (!j.is_object()) return Error::internal("csv row " + std::to_string(i) + ": not a row object");
+    for (auto it = j.begin(); it != j.end(); ++it) names.insert(it.key());
+    parsed.push_back(std::move(j));
+  }
+  std::vector<std::string> columns;
+  if (!o.job_id_column.empty()) columns.push_back(o.job_id_column);
+  if (!o.columns.empty()) {
+    for (const auto& c : o.columns) columns.push_back(c);
+  } else {
+    for (const auto& n : names)
+      if (n != o.job_id_column) columns.push_back(n);
+  }
+  auto line = [&out](const std::vector<std::string>& cells) {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (i) out.push_back(',');
+      out += csv_cell(cells[i]);
+    }
+    out += "\r\n";
+  };
+  line(columns);
+  std::vector<std::string> cells(columns.size());
+  for (const auto& row : parsed) {
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+      auto it = row.find(columns[c]);
+      cells[c] = it != row.end() && it->is_string() ? it->get<std::string>() : std::string();
+    }
+    line(cells);
+  }
+  return out;
+}
+
+Result<std::vector<std::vector<std::string>>> parse_csv(std::string_view text) {
+  std::vector<std::vector<std::string>> rows;
+  std::size_t pos = 0;
+  std::int64_t line = 0;
+  while (pos < text.size()) {
+    ++line;
+    std::vector<std::string> row;
+    bool end = false;
+    while (!end) {
+      std::string field;
+      if (pos < text.size() && text[pos] == '"') {
+        ++pos;
+        bool closed = false;
+        while (pos < text.size() && !closed) {
+          const char ch = text[pos++];
+          if (ch != '"') {
+            field.push_back(ch);
+          } else if (pos < text.size() && text[pos] == '"') {
+            field.push_back('"');
+            ++pos;
+          } else {
+            closed = true;
+          }
+        }
+        if (!closed) return Error::bad_input("CSV line " + std::to_string(line) + ": unterminated quote");
+      }
+      while (pos < text.size() && text[pos] != ',' && text[pos] != '\n' && text[pos] != '\r') {
+        if (text[pos] == '"') return Error::bad_input("CSV line " + std::to_string(line) + ": stray quote");
+        field.push_back(text[pos++]);
+      }
+      row.push_back(std::move(field));
+      if (pos < text.size() && text[pos] == ',') {
+        ++pos;
+        continue;
+      }
+      if (pos < text.size() && text[pos] == '\r') ++pos;
+      if (pos < text.size() && text[pos] == '\n') ++pos;
+      end = true;
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+Result<std::string> gzip_compress(std::string_view data, int level) {
+  if (level < 1 || level > 9) return Error::bad_input("gzip level: expected 1..9, got " + std::to_string(level));
+  z_stream z{};
+  // windowBits 15 + 16: a gzip wrapper with a zeroed header (no name, mtime 0).
+  if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return Error::internal("gzip: deflateInit2 failed");
+  std::string out;
+  out.resize(deflateBound(&z, static_cast<uLong>(data.size())) + 32);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  const auto produced = z.total_out;
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) return Error::internal("gzip: deflate did not finish (" + std::to_string(rc) + ")");
+  out.resize(produced);
+  return out;
+}
+
+Result<std::string> gzip_decompress(std::string_view data) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) return Error::internal("gunzip: inflateInit2 failed");
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  std::string out;
+  char buf[65536];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;  // input ended mid-stream
+  }
+  const bool trailing = z.avail_in != 0;
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END) return Error::bad_input("gunzip: not a complete gzip stream (zlib " + std::to_string(rc) + ")");
+  if (trailing) return Error::bad_input("gunzip: bytes after the end of the gzip stream");
+  return out;
+}
+
+}  // namespace destsim

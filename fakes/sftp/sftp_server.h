@@ -1,0 +1,104 @@
+// sftp_server.h — the SFTP fake's real door: an SSH/SFTP server on libssh.
+//
+// Listens on 127.0.0.1 (a free port when `port` is 0), authenticates one user
+// by password and/or public key (an OpenSSH authorized_keys file), and serves
+// SFTP v3 over the `sftp` subsystem. libssh 0.10 has only the low-level server
+// calls, so this file dispatches the SFTP messages itself: OPEN, CLOSE, READ,
+// WRITE, LSTAT/STAT/FSTAT, SETSTAT/FSETSTAT (accepted, no effect), OPENDIR/
+// READDIR, REMOVE, MKDIR, RMDIR, REALPATH, RENAME (no overwrite, as v3 says)
+// and the extension posix-rename@openssh.com (atomic replace). READLINK,
+// SYMLINK and other extensions answer OP_UNSUPPORTED: no client can make a link.
+//
+// Every path goes through the on-disk RemoteFs (remote_fs.h) jailed under
+// `root`: ".." above the root and symbolic links that lead outside are refused
+// with SSH_FX_PERMISSION_DENIED; the quota answers SSH_FX_NO_SPACE_ON_FILESYSTEM
+// (14). The fault plan applies with the operation names of sftp_fake.h: a
+// decision is made once per operation (for an upload, at OPEN; its latency is
+// then paid on every WRITE). Faults at the server:
+//   connect: outage → the connection is closed before the SSH handshake;
+//            respond → every authentication is refused; reset → closed after
+//            the handshake; timeout → authentication is never answered.
+//   respond → that SFTP status (HTTP-style codes map as in sftp_status_kind);
+//   reset   → the session is closed ("after": once the operation is done; for
+//             put, after half of the first WRITE's bytes are written);
+//   timeout → the session stops answering (until the client leaves, the idle
+//             timeout or stop());
+//   outage  → the session is closed;
+//   too_large → a WRITE past max_body bytes fails (SSH_FX_FAILURE); these rules
+//             are checked on every WRITE and are not counted as applied;
+//   garble  → put: each written chunk has one byte flipped; get: each read
+//             chunk has one byte flipped (lengths are kept: offsets matter);
+//   latency → a real delay (per WRITE for put).
+// What the server accepted is kept in an SftpLedger: `accepted()` and
+// `applied(path)` as for the sim door.
+//
+// Threads: one accept thread, one thread per session (the only threads in
+// fakes/, marked determinism-ok). `stop()` stops accepting, shuts every session
+// socket down and joins all threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "fakes/fault_plan.h"
+#include "fakes/sftp/remote_fs.h"
+#include "fakes/sftp/sftp_fake.h"
+#include "framework/result.h"
+#include "framework/time.h"
+
+namespace destsim {
+
+struct SftpServerOptions {
+  std::string bind = "127.0.0.1";
+  int port = 0;               // 0: a free port (see SftpServer::port())
+  std::string root;           // the directory served as "/" (must exist)
+  std::string user;           // the one user that may log in
+  std::string password;       // empty: no password login
+  std::string authorized_keys_file;  // empty: no public-key login
+  /// The host key (OpenSSH private key file). Missing: an ed25519 key is
+  /// generated and written there on first start. Empty: an ephemeral key.
+  std::string host_key_file;
+  std::optional<FaultPlan> faults;
+  std::uint64_t seed = 1;     // for probabilistic fault rules
+  int max_sessions = 8;       // sessions at once; more are closed at once
+  Duration idle_timeout = std::chrono::seconds(60);  // a silent session is closed
+  RemoteFsOptions fs;         // quota and deny rules
+};
+
+class SftpServer {
+ public:
+  explicit SftpServer(SftpServerOptions options);
+  ~SftpServer();  // stop()
+  SftpServer(const SftpServer&) = delete;
+  SftpServer& operator=(const SftpServer&) = delete;
+
+  /// Binds, loads or generates the host key, and starts accepting. Errors name
+  /// the option at fault (root, host key, authorized keys, port).
+  Status start();
+  /// The port listened on (after start()).
+  int port() const { return port_; }
+  /// The host key's SHA256 fingerprint ("SHA256:…").
+  const std::string& host_key_fingerprint() const { return fingerprint_; }
+  /// Stops accepting, closes every session and joins every thread. Idempotent.
+  void stop();
+
+  /// Sessions that ended so far (authenticated or not).
+  std::int64_t sessions_finished() const;
+  /// What the server accepted (SftpLedger JSON + "used_bytes").
+  nlohmann::json accepted() const;
+  /// Complete files committed at `path` (see sftp_fake.h, the oracle).
+  std::int64_t applied(const std::string& path) const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+  std::string fingerprint_;
+};
+
+}  // namespace destsim
