@@ -577,7 +577,8 @@ TEST(StagedTableScenario, SyncWithACrashBeforeCommitHoldsEveryProperty) {
     "faults": [{"match": {"path": "/v1/stages/*/rows"}, "probability": "1/6", "times": 6, "respond": {"status": 503}},
                {"match": {"path": "/v1/tables/*/commit"}, "times": 1, "timeout": "after"}],
     "expect": {"sync": {"ok": true, "streams": {"users": "committed", "events": "committed"}},
-               "properties": ["A1", "A2", "A3", "A4", "B1", "C1", "C2", "C4", "E1", "E2", "F1", "F2", "G1", "H1", "I1"]}})");
+               "properties": ["A1", "A2", "A3", "A4", "B1", "C1", "C2", "C4", "E1", "E2", "F1", "F2", "G1", "H1",
+                              "I1"]}})");
   Outcome o = run_ok(s);
   ASSERT_TRUE(o.world);
   EXPECT_EQ(o.crashes, 1u);
@@ -638,7 +639,9 @@ TEST(StagedTableScenario, PlainRunUnderRandomFaultsHoldsTheBatchProperties) {
   Outcome o = run_ok(s);
   ASSERT_TRUE(o.world);
   EXPECT_GT(o.destination_stats["splits"].get<std::int64_t>(), 0) << o.destination_stats.dump();
-  EXPECT_GT(o.destination_stats["control_retries"].get<std::int64_t>() + o.destination_stats["batch_retries"].get<std::int64_t>(), 0);
+  EXPECT_GT(o.destination_stats["control_retries"].get<std::int64_t>() +
+                o.destination_stats["batch_retries"].get<std::int64_t>(),
+            0);
   std::int64_t succeeded = 0;
   for (std::int64_t i = 0; i < o.input_size; ++i) {
     Record r = o.record(i);

@@ -45,7 +45,11 @@ void MemoryJobStore::count(const Row& r, int sign) {
 void MemoryJobStore::remember(JobId id, bool added) {
   if (autocommit_) return;
   const Row* r = row(id);
-  undo_.push_back(Undo{id, added, added ? Row{} : *r, false, 0, std::nullopt});
+  Undo u;
+  u.id = id;
+  u.added = added;
+  if (!added) u.before = *r;
+  undo_.push_back(std::move(u));
 }
 
 std::size_t MemoryJobStore::crash() {
@@ -126,7 +130,7 @@ void MemoryJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
 
 void MemoryJobStore::put_checkpoint(const std::string& stream, const nlohmann::json& checkpoint) {
   if (!autocommit_) {
-    Undo u{0, false, Row{}, false, 0, std::nullopt};
+    Undo u;
     u.checkpoint_write = true;
     u.stream = stream;
     auto it = checkpoints_.find(stream);
@@ -139,7 +143,9 @@ void MemoryJobStore::put_checkpoint(const std::string& stream, const nlohmann::j
 void MemoryJobStore::put_import(const StoredImport& import) {
   if (!autocommit_) {
     auto it = imports_.find(import.key);
-    Undo u{0, false, Row{}, true, import.key, std::nullopt};
+    Undo u;
+    u.import_write = true;
+    u.import_key = import.key;
     if (it != imports_.end()) u.import_before = it->second;
     undo_.push_back(std::move(u));
   }
@@ -149,7 +155,13 @@ void MemoryJobStore::put_import(const StoredImport& import) {
 void MemoryJobStore::drop_import(std::uint64_t key) {
   auto it = imports_.find(key);
   if (it == imports_.end()) return;
-  if (!autocommit_) undo_.push_back(Undo{0, false, Row{}, true, key, it->second});
+  if (!autocommit_) {
+    Undo u;
+    u.import_write = true;
+    u.import_key = key;
+    u.import_before = it->second;
+    undo_.push_back(std::move(u));
+  }
   imports_.erase(it);
 }
 

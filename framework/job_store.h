@@ -160,8 +160,8 @@ class MemoryJobStore final : public JobStore {
   JobCounts counts_;
   // Undo log of uncommitted writes: the row before each write (or "added").
   struct Undo {
-    JobId id;
-    bool added;
+    JobId id = 0;
+    bool added = false;
     Row before;
     // An import write: the upload as it was before (nullopt = absent).
     bool import_write = false;

@@ -94,6 +94,17 @@ SyncMessage end(std::string stream) {
   return m;
 }
 
+// Streams with these names, in append mode.
+std::vector<StreamSpec> named(std::initializer_list<const char*> names) {
+  std::vector<StreamSpec> out;
+  for (const char* n : names) {
+    StreamSpec s;
+    s.name = n;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 struct LifecycleFixture : ::testing::Test {
   SimClock clock;
   Loop loop{clock, LoopOptions{.seed = 3}};
@@ -131,7 +142,7 @@ struct LifecycleFixture : ::testing::Test {
 TEST_F(LifecycleFixture, OrderAndCheckpointsReleasedOnlyAfterTheRecordsBeforeThem) {
   target.delay = std::chrono::seconds(5);  // records settle long after their state messages arrive
   // (b's only record settles before a's last, so b closes first.)
-  SyncOutcome o = run({{"a"}, {"b"}}, {rec(1, "a"), rec(2, "b"), state("a", 1), rec(3, "a"), state("a", 2),
+  SyncOutcome o = run(named({"a", "b"}), {rec(1, "a"), rec(2, "b"), state("a", 1), rec(3, "a"), state("a", 2),
                                        state("b", 1), end("a"), end("b")});
   EXPECT_TRUE(o.ok);
   ASSERT_EQ(o.released.size(), 3u);
@@ -152,7 +163,7 @@ TEST_F(LifecycleFixture, OrderAndCheckpointsReleasedOnlyAfterTheRecordsBeforeThe
 }
 
 TEST_F(LifecycleFixture, AnEmptyStreamClosesAtOnce) {
-  SyncOutcome o = run({{"a"}, {"empty"}}, {end("empty"), rec(1, "a"), end("a")});
+  SyncOutcome o = run(named({"a", "empty"}), {end("empty"), rec(1, "a"), end("a")});
   EXPECT_TRUE(o.ok);
   // "empty" closed before the first record of "a" was even delivered.
   auto at = [&](const std::string& what) { return std::find(target.log.begin(), target.log.end(), what) - target.log.begin(); };
@@ -162,7 +173,7 @@ TEST_F(LifecycleFixture, AnEmptyStreamClosesAtOnce) {
 
 TEST_F(LifecycleFixture, AFailedSetupRunsTheFailurePathOnceAndEnds) {
   target.setup_error = "cannot reach the warehouse";
-  SyncOutcome o = run({{"a"}}, {rec(1, "a"), state("a", 1), end("a")});
+  SyncOutcome o = run(named({"a"}), {rec(1, "a"), state("a", 1), end("a")});
   EXPECT_FALSE(o.ok);
   EXPECT_NE(o.error.find("cannot reach the warehouse"), std::string::npos);
   EXPECT_TRUE(o.released.empty());
@@ -177,7 +188,7 @@ TEST_F(LifecycleFixture, AFailedSetupRunsTheFailurePathOnceAndEnds) {
 TEST_F(LifecycleFixture, AnErrorInCloseFailsThatStreamOnly) {
   target.staging = true;
   target.close_error_stream = "b";
-  SyncOutcome o = run({{"a"}, {"b"}}, {rec(1, "a"), rec(2, "b"), state("b", 1), end("a"), end("b")});
+  SyncOutcome o = run(named({"a", "b"}), {rec(1, "a"), rec(2, "b"), state("b", 1), end("a"), end("b")});
   EXPECT_FALSE(o.ok);
   EXPECT_EQ(o.streams.at("a"), "committed");
   EXPECT_EQ(o.streams.at("b").rfind("failed: close: commit refused", 0), 0u) << o.streams.at("b");
@@ -189,7 +200,7 @@ TEST_F(LifecycleFixture, AnErrorInCloseFailsThatStreamOnly) {
 }
 
 TEST_F(LifecycleFixture, AStateForAnUnknownStreamFailsTheSyncNamingIt) {
-  SyncOutcome o = run({{"a"}}, {rec(1, "a"), state("orders", 1), rec(2, "a"), end("a")});
+  SyncOutcome o = run(named({"a"}), {rec(1, "a"), state("orders", 1), rec(2, "a"), end("a")});
   EXPECT_FALSE(o.ok);
   EXPECT_NE(o.error.find("unknown stream \"orders\""), std::string::npos) << o.error;
   // Every record still ends: 1 was delivered and succeeds, 2 fails with the reason.
@@ -200,7 +211,7 @@ TEST_F(LifecycleFixture, AStateForAnUnknownStreamFailsTheSyncNamingIt) {
 }
 
 TEST_F(LifecycleFixture, InputEndingWithoutEndOfStreamFailsThatStream) {
-  SyncOutcome o = run({{"a"}, {"b"}}, {rec(1, "a"), rec(2, "b"), end("a")});
+  SyncOutcome o = run(named({"a", "b"}), {rec(1, "a"), rec(2, "b"), end("a")});
   EXPECT_FALSE(o.ok);
   EXPECT_EQ(o.streams.at("a"), "committed");
   EXPECT_NE(o.streams.at("b").find("the input ended before the end of stream b"), std::string::npos);
@@ -208,7 +219,7 @@ TEST_F(LifecycleFixture, InputEndingWithoutEndOfStreamFailsThatStream) {
 
 TEST_F(LifecycleFixture, StagedJobsSettleAtCommitAndCheckpointsFollow) {
   target.staging = true;
-  SyncOutcome o = run({{"a"}}, {rec(1, "a"), rec(2, "a"), state("a", 2), end("a")});
+  SyncOutcome o = run(named({"a"}), {rec(1, "a"), rec(2, "a"), state("a", 2), end("a")});
   EXPECT_TRUE(o.ok);
   ASSERT_EQ(o.released.size(), 1u);
   // Released at the commit (after the end of input), not when the records were staged.
@@ -225,7 +236,7 @@ TEST_F(LifecycleFixture, AResumedSyncRestartsAfterTheLastReleasedCheckpoint) {
   }
   jobs.add(3);  // in flight at the crash
   jobs.put_checkpoint("a", {{"state", {{"cursor", 2}}}, {"records", 2}, {"seq", 1}});
-  SyncOutcome o = run({{"a"}}, {rec(1, "a"), rec(2, "a"), state("a", 2), rec(3, "a"), rec(4, "a"),
+  SyncOutcome o = run(named({"a"}), {rec(1, "a"), rec(2, "a"), state("a", 2), rec(3, "a"), rec(4, "a"),
                                 state("a", 4), end("a")});
   EXPECT_TRUE(o.ok);
   // Nothing before the checkpoint is offered again; 3 and 4 are.
@@ -238,13 +249,13 @@ TEST_F(LifecycleFixture, AResumedSyncRestartsAfterTheLastReleasedCheckpoint) {
 }
 
 TEST(LifecycleValidate, StreamsAreCheckedWithTheirNames) {
-  EXPECT_FALSE(Sync::validate({{"a"}, {"a"}}).ok());
+  EXPECT_FALSE(Sync::validate(named({"a", "a"})).ok());
   Status s = Sync::validate({{"users", "dedupe", {}, 0}});
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("users"), std::string::npos);
   EXPECT_NE(s.error().message.find("primary_key"), std::string::npos);
   EXPECT_FALSE(Sync::validate({{"x", "upsert", {}, 0}}).ok());
-  EXPECT_TRUE(Sync::validate({{"users", "dedupe", {"id"}, 3}, {"events"}}).ok());
+  EXPECT_TRUE(Sync::validate({StreamSpec{"users", "dedupe", {"id"}, 3}, StreamSpec{"events", "append", {}, 0}}).ok());
 }
 
 }  // namespace

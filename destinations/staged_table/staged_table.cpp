@@ -1,8 +1,10 @@
 #include "destinations/staged_table/staged_table.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
+#include <utility>
 
 #include "framework/oracle.h"
 #include "framework/rate_limiter.h"

@@ -83,7 +83,7 @@ Result<WarehouseApiOptions> WarehouseApiOptions::from_json(const nlohmann::json&
   if (j.is_null()) return o;
   JsonIn in(j, where);
   DS_CHECK(in.object());
-  DS_CHECK(in.only_keys({"api_key", "rows_max", "body_bytes_max", "row_bytes_max", "stages_max"}));
+  DS_CHECK(in.only_keys({"api_key", "rows_max", "body_bytes_max", "row_bytes_max", "stages_max", "tables"}));
   if (in.has("api_key")) {
     const auto& k = j["api_key"];
     if (k.is_object()) {
@@ -99,18 +99,58 @@ Result<WarehouseApiOptions> WarehouseApiOptions::from_json(const nlohmann::json&
   if (in.has("body_bytes_max")) { DS_TRY(o.body_bytes_max, in.at("body_bytes_max").size_bytes()); }
   if (in.has("row_bytes_max")) { DS_TRY(o.row_bytes_max, in.at("row_bytes_max").size_bytes()); }
   if (in.has("stages_max")) { DS_TRY(o.stages_max, in.at("stages_max").integer(1)); }
+  if (in.has("tables")) {
+    JsonIn ts = in.at("tables");
+    DS_CHECK(ts.object());
+    for (auto it = j["tables"].begin(); it != j["tables"].end(); ++it) {
+      JsonIn t = ts.at(it.key());
+      if (!valid_table_name(it.key()))
+        return t.expected("a table name (letters, digits and _, not starting with a digit, at most 128)");
+      DS_CHECK(t.object());
+      DS_CHECK(t.only_keys({"generation", "rows"}));
+      WarehouseApiOptions::Table table;
+      if (t.has("generation")) { DS_TRY(table.generation, t.at("generation").integer(0)); }
+      if (t.has("rows")) {
+        JsonIn rows = t.at("rows");
+        DS_CHECK(rows.array());
+        for (std::size_t i = 0; i < it.value()["rows"].size(); ++i) {
+          const nlohmann::json& row = it.value()["rows"][i];
+          JsonIn r = rows.at(i);
+          DS_CHECK(r.object());
+          for (auto c = row.begin(); c != row.end(); ++c) {
+            if (!valid_column_name(c.key()))
+              return r.at(c.key()).expected("a column name (letters, digits and _, not starting with a digit or _)");
+            if (c.value().is_structured()) return r.at(c.key()).expected("a scalar (string, number, boolean or null)");
+          }
+          table.rows.push_back(row);
+        }
+      }
+      o.tables[it.key()] = std::move(table);
+    }
+  }
   if (o.body_bytes_max < 1) return in.at("body_bytes_max").expected("a size of at least 1 byte");
   if (o.row_bytes_max < 1) return in.at("row_bytes_max").expected("a size of at least 1 byte");
   return o;
 }
 
-WarehouseApi::WarehouseApi(WarehouseApiOptions options) : options_(std::move(options)) {}
+WarehouseApi::WarehouseApi(WarehouseApiOptions options) : options_(std::move(options)) { reset(); }
 
 void WarehouseApi::reset() {
   stages_.clear();
   tables_.clear();
   applied_.clear();
   commits_ = 0;
+  for (const auto& [name, seed] : options_.tables) {
+    Table& t = tables_[name];
+    for (std::size_t i = 0; i < seed.rows.size(); ++i) {
+      nlohmann::json row = seed.rows[i];
+      row["_id"] = i + 1;
+      row["_generation"] = seed.generation;
+      t.rows.push_back(std::move(row));
+    }
+    t.generation_max = seed.generation;
+    t.has_generation = true;
+  }
 }
 
 std::int64_t WarehouseApi::applied(const std::string& key) const {
@@ -137,7 +177,11 @@ const char* WarehouseApi::state_name(StageState s) {
 }
 
 nlohmann::json WarehouseApi::describe(const Stage& s) {
-  return {{"stage", s.id}, {"table", s.table}, {"label", s.label}, {"state", state_name(s.state)}, {"rows", s.row_count}};
+  return {{"stage", s.id},
+          {"table", s.table},
+          {"label", s.label},
+          {"state", state_name(s.state)},
+          {"rows", s.row_count}};
 }
 
 WarehouseApi::Stage* WarehouseApi::find_stage(const std::string& id) {
@@ -301,7 +345,8 @@ Response WarehouseApi::drop_stage(Stage& stage) {
 }
 
 Response WarehouseApi::commit(const std::string& table_name, const nlohmann::json& body) {
-  if (!body.contains("stage") || !body["stage"].is_string()) return error(400, "BadRequest", "stage: expected a string");
+  if (!body.contains("stage") || !body["stage"].is_string())
+    return error(400, "BadRequest", "stage: expected a string");
   const std::string mode = body.value("mode", std::string());
   if (mode != "append" && mode != "dedupe" && mode != "truncate")
     return error(400, "BadRequest", "mode: expected append, dedupe or truncate");
@@ -406,14 +451,22 @@ Response WarehouseApi::get_table(const std::string& name) const {
 
 nlohmann::json WarehouseApi::accepted() const {
   nlohmann::json tables = nlohmann::json::object();
-  for (const auto& [name, t] : tables_) tables[name] = t.rows;
+  nlohmann::json stats = nlohmann::json::object();
+  for (const auto& [name, t] : tables_) {
+    tables[name] = t.rows;
+    std::map<std::int64_t, std::int64_t> generations;
+    for (const auto& r : t.rows) ++generations[r["_generation"].get<std::int64_t>()];
+    nlohmann::json g = nlohmann::json::object();
+    for (const auto& [gen, n] : generations) g[std::to_string(gen)] = n;
+    stats[name] = {{"rows", t.rows.size()}, {"generation_max", t.generation_max}, {"generations", g}};
+  }
   nlohmann::json stages = nlohmann::json::object();
   for (const auto& s : stages_) {
     nlohmann::json d = describe(s);
     d.erase("stage");
     stages[s.id] = d;
   }
-  return {{"tables", tables}, {"stages", stages}, {"commits", commits_}};
+  return {{"tables", tables}, {"table_stats", stats}, {"stages", stages}, {"commits", commits_}};
 }
 
 }  // namespace destsim

@@ -8,7 +8,8 @@
 // Bodies are JSON; errors are {"error": {"code", "message"}}.
 //
 //   POST   /v1/stages                 {"table", "label"?} → 201 {"stage": "stg-7", "table", "label", "state": "open"}
-//   GET    /v1/stages?label=&state=   → 200 {"stages": [{"stage", "table", "label", "state", "rows"}…]} (creation order)
+//   GET    /v1/stages?label=&state=   → 200 {"stages": [{"stage", "table", "label", "state", "rows"}…]}
+//                                       (creation order)
 //   GET    /v1/stages/{id}            → 200 {"stage", "table", "label", "state", "rows"}
 //   PUT    /v1/stages/{id}/rows       {"rows": [{"id": <uint>, "row": {column: scalar…}}…]}
 //                                     → 200 {"staged": n, "rejected": [{"id", "reason"}…]}
@@ -77,6 +78,14 @@ struct WarehouseApiOptions {
   std::int64_t body_bytes_max = 4'000'000;    // bytes per request body
   std::int64_t row_bytes_max = 1'000'000;     // bytes of one row's JSON
   std::int64_t stages_max = 100;              // open stages at once
+  /// Tables that exist before the run (and again after reset()): each row is
+  /// stored with `_id` = its 1-based position and `_generation` = the table's
+  /// generation — e.g. a previous sync's truncate-refresh load.
+  struct Table {
+    std::int64_t generation = 0;
+    std::vector<nlohmann::json> rows;  // objects of scalars
+  };
+  std::map<std::string, Table> tables;
 
   /// Reads options from JSON (keys as above; api_key may be {"secret": …});
   /// errors name the key.
@@ -92,7 +101,8 @@ class WarehouseApi final : public FakeApi {
 
   std::string name() const override { return "warehouse"; }
   Response handle(const Request& request, Time now) override;
-  /// {"tables": {name: [rows…]}, "stages": {id: {"table", "label", "state", "rows"}}, "commits": n}
+  /// {"tables": {name: [rows…]}, "table_stats": {name: {"rows": n, "generation_max": g,
+  ///  "generations": {"<g>": rows…}}}, "stages": {id: {"table", "label", "state", "rows"}}, "commits": n}
   nlohmann::json accepted() const override;
   void reset() override;
   std::int64_t applied(const std::string& key) const override;

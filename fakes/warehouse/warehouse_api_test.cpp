@@ -320,5 +320,58 @@ TEST(WarehouseCatalog, BuildsFromOptionsAndNamesBadKeys) {
   EXPECT_NE(unknown.error().message.find("colour"), std::string::npos);
 }
 
+TEST(WarehouseSeed, TablesGivenInOptionsExistFromTheStartAndAfterReset) {
+  auto o = WarehouseApiOptions::from_json(
+      {{"api_key", kKey},
+       {"tables", {{"users", {{"generation", 7}, {"rows", {{{"id", 1}, {"email", "old@example.com"}}, {{"id", 2}}}}}}}}},
+      "opts.json");
+  ASSERT_TRUE(o.ok()) << o.error().message;
+  WarehouseApi api(*o);
+  auto check = [&] {
+    auto rows = api.rows("users");
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0]["email"], "old@example.com");
+    EXPECT_EQ(rows[0]["_id"], 1);
+    EXPECT_EQ(rows[1]["_generation"], 7);
+    nlohmann::json a = api.accepted();
+    EXPECT_EQ(a["table_stats"]["users"]["rows"], 2);
+    EXPECT_EQ(a["table_stats"]["users"]["generation_max"], 7);
+    EXPECT_EQ(a["table_stats"]["users"]["generations"], nlohmann::json({{"7", 2}}));
+  };
+  check();
+  // A truncate refresh of an older generation is refused; a newer one replaces the seed.
+  Response s = api.handle(req("POST", "/v1/stages", {{"table", "users"}}), kTimeZero);
+  ASSERT_EQ(s.status, 201);
+  const std::string stage = body_of(s)["stage"];
+  nlohmann::json rows = nlohmann::json::array({{{"id", 5}, {"row", {{"id", 5}}}}});
+  ASSERT_EQ(api.handle(req("PUT", "/v1/stages/" + stage + "/rows", {{"rows", rows}}), kTimeZero).status, 200);
+  Response stale = api.handle(
+      req("POST", "/v1/tables/users/commit", {{"stage", stage}, {"mode", "truncate"}, {"generation", 6}}), kTimeZero);
+  EXPECT_EQ(stale.status, 409);
+  EXPECT_EQ(code_of(stale), "StaleGeneration");
+  check();  // nothing applied
+  Response ok = api.handle(
+      req("POST", "/v1/tables/users/commit", {{"stage", stage}, {"mode", "truncate"}, {"generation", 8}}), kTimeZero);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(body_of(ok)["deleted"], 2);
+  EXPECT_EQ(api.accepted()["table_stats"]["users"]["generations"], nlohmann::json({{"8", 1}}));
+  api.reset();
+  check();
+}
+
+TEST(WarehouseSeed, BadSeedTablesNameThePath) {
+  auto name = WarehouseApiOptions::from_json({{"tables", {{"9lives", {{"rows", nlohmann::json::array()}}}}}}, "opts.json");
+  ASSERT_FALSE(name.ok());
+  EXPECT_NE(name.error().message.find("/tables/9lives"), std::string::npos) << name.error().message;
+  auto nested = WarehouseApiOptions::from_json(
+      {{"tables", {{"users", {{"rows", {{{"id", 1}, {"tags", {{"a", 1}}}}}}}}}}}, "opts.json");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_NE(nested.error().message.find("/tables/users/rows/0/tags"), std::string::npos) << nested.error().message;
+  EXPECT_NE(nested.error().message.find("scalar"), std::string::npos);
+  auto column = WarehouseApiOptions::from_json({{"tables", {{"users", {{"rows", {{{"_id", 1}}}}}}}}}, "opts.json");
+  ASSERT_FALSE(column.ok());
+  EXPECT_NE(column.error().message.find("/tables/users/rows/0/_id"), std::string::npos) << column.error().message;
+}
+
 }  // namespace
 }  // namespace destsim
