@@ -225,6 +225,8 @@ struct LibsshFileTransport::Session {
     ssh_options_set(ssh, SSH_OPTIONS_PORT, &port);
     ssh_options_set(ssh, SSH_OPTIONS_USER, opts.user.c_str());
     ssh_options_set(ssh, SSH_OPTIONS_PROCESS_CONFIG, &no);  // ~/.ssh/config must not change what a run does
+    int nodelay = 1;  // sftp_write waits for each chunk's status: Nagle would hold the next small packet
+    ssh_options_set(ssh, SSH_OPTIONS_NODELAY, &nodelay);
     ssh_options_set(ssh, SSH_OPTIONS_TIMEOUT, &secs);
     ssh_options_set(ssh, SSH_OPTIONS_TIMEOUT_USEC, &usecs);
     if (!opts.known_hosts.empty()) ssh_options_set(ssh, SSH_OPTIONS_KNOWNHOSTS, opts.known_hosts.c_str());

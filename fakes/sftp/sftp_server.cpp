@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -806,6 +808,8 @@ void SftpServer::Impl::accept_loop() {
     }
     auto session = std::make_unique<Session>();
     session->fd = ssh_get_fd(s);
+    int nodelay = 1;  // each SFTP status answers a waiting client: don't let Nagle hold it
+    ::setsockopt(session->fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay);
     Session* raw = session.get();
     sessions.push_back(std::move(session));
     raw->thread = std::thread([this, raw, s] { run_session(raw, s); });  // determinism-ok: one thread per real session
