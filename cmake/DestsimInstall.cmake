@@ -84,6 +84,7 @@ if(DESTSIM_BUILD_TESTS)
   # Out-of-tree certification end to end: install this build into a temporary
   # prefix, build examples/out_of_tree against it, and certify its destination.
   add_test(NAME out_of_tree.certify
-    COMMAND bash ${PROJECT_SOURCE_DIR}/tools/out_of_tree_test.sh ${CMAKE_BINARY_DIR} ${CMAKE_CXX_COMPILER})
+    COMMAND bash ${PROJECT_SOURCE_DIR}/tools/out_of_tree_test.sh ${CMAKE_BINARY_DIR} ${CMAKE_CXX_COMPILER}
+            "${CMAKE_CXX_FLAGS}" "${CMAKE_EXE_LINKER_FLAGS}")
   set_tests_properties(out_of_tree.certify PROPERTIES TIMEOUT 900)
 endif()

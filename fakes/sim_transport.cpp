@@ -1,5 +1,7 @@
 #include "fakes/sim_transport.h"
 
+#include <optional>
+
 namespace destsim {
 
 SimTransport::SimTransport(Loop& loop, SimTransportOptions options)
@@ -65,9 +67,13 @@ Task<HttpResult> SimTransport::send(Request request) {
   }
   Duration latency = options_.base_latency + decision.latency;
   if (decision.latency.count() > 0) ++stats_.faults["latency"];
+  // The deciding rule, copied before the wait: the plan may change meanwhile
+  // (a fault injected or healed mid-run reallocates its rules).
+  std::optional<FaultRule> decided;
+  if (decision.action) decided = *decision.action;
   co_await loop_.sleep(latency);
 
-  const FaultRule* rule = decision.action;
+  const FaultRule* rule = decided ? &*decided : nullptr;
   Response response;
   if (!rule) {
     response = route.api->handle(request, loop_.now());

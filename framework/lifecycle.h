@@ -62,7 +62,9 @@ struct StreamSpec {
 
 /// What a Sync drives: a destination. The lifecycle defaults suit destinations
 /// that apply records as they send them (no staging). Each hook is called once
-/// per sync (open/close once per stream), in lifecycle order.
+/// per sync (open/close once per stream), in lifecycle order. The hooks are
+/// coroutines, so they take their arguments by value: a reference would
+/// dangle when the caller's argument dies while the hook is suspended.
 class SyncTarget {
  public:
   virtual ~SyncTarget() = default;
@@ -72,12 +74,12 @@ class SyncTarget {
   virtual Task<void> drain() = 0;
 
   /// Before any record. An error fails the sync (its failure path runs).
-  virtual Task<Status> setup(const std::vector<StreamSpec>& streams) {
+  virtual Task<Status> setup(std::vector<StreamSpec> streams) {
     (void)streams;
     co_return Status::success();
   }
   /// Before the stream's first record. An error fails the stream.
-  virtual Task<Status> open_stream(const StreamSpec& stream) {
+  virtual Task<Status> open_stream(StreamSpec stream) {
     (void)stream;
     co_return Status::success();
   }
@@ -87,7 +89,7 @@ class SyncTarget {
   virtual bool stages() const { return false; }
   /// Staging destinations: send everything buffered for the stream to the
   /// stage; returns when each of its jobs is staged or terminal.
-  virtual Task<Status> flush_stream(const std::string& stream) {
+  virtual Task<Status> flush_stream(std::string stream) {
     (void)stream;
     co_return Status::success();
   }
@@ -95,7 +97,7 @@ class SyncTarget {
   /// commits the stream's staged data (an error fails the stream; its jobs are
   /// then failed), false discards it (the stream failed) and fails its staged
   /// jobs. Non-staging destinations have nothing to do.
-  virtual Task<Status> close_stream(const std::string& stream, bool commit) {
+  virtual Task<Status> close_stream(std::string stream, bool commit) {
     (void)stream;
     (void)commit;
     co_return Status::success();

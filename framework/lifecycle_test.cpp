@@ -30,20 +30,20 @@ class Target final : public SyncTarget {
     log.push_back("drain");
     co_return;
   }
-  Task<Status> setup(const std::vector<StreamSpec>& streams) override {
+  Task<Status> setup(std::vector<StreamSpec> streams) override {
     log.push_back("setup " + std::to_string(streams.size()));
     co_return setup_error.empty() ? Status::success() : Status(Error::io(setup_error));
   }
-  Task<Status> open_stream(const StreamSpec& s) override {
+  Task<Status> open_stream(StreamSpec s) override {
     log.push_back("open " + s.name);
     co_return Status::success();
   }
   bool stages() const override { return staging; }
-  Task<Status> flush_stream(const std::string& s) override {
+  Task<Status> flush_stream(std::string s) override {
     log.push_back("flush " + s);
     co_return Status::success();
   }
-  Task<Status> close_stream(const std::string& s, bool commit) override {
+  Task<Status> close_stream(std::string s, bool commit) override {
     log.push_back("close " + s + (commit ? " commit" : " discard"));
     if (commit && s == close_error_stream) {
       for (JobId id : staged[s]) jobs_.finish(id, JobOutcome{JobState::failed, "commit refused", false}, loop_.now());

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# out_of_tree_test.sh BUILD_DIR CXX_COMPILER — out-of-tree certification, end to end.
+# out_of_tree_test.sh BUILD_DIR CXX_COMPILER [CXX_FLAGS [LINKER_FLAGS]] — out-of-tree
+# certification, end to end. The flags are the installed build's (a sanitizer
+# build's libraries need the consumer built with the same sanitizers).
 #
 # Installs destsim from BUILD_DIR into a temporary prefix, copies
 # examples/out_of_tree to a directory of its own (a repository of its own: it
@@ -9,6 +11,8 @@
 set -u
 build=$(cd "${1:?usage: out_of_tree_test.sh BUILD_DIR CXX_COMPILER}" && pwd) || exit 1
 cxx=${2:?usage: out_of_tree_test.sh BUILD_DIR CXX_COMPILER}
+cxx_flags=${3:-}
+ld_flags=${4:-}
 src=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -46,6 +50,7 @@ cp -r "$src/examples/out_of_tree" "$repo"
 generator=()
 command -v ninja > /dev/null && generator=(-G Ninja)
 cmake -S "$repo" -B "$tmp/build" "${generator[@]}" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_FLAGS="$cxx_flags" -DCMAKE_EXE_LINKER_FLAGS="$ld_flags" \
   -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON > "$tmp/configure.log" 2>&1 \
   || { cat "$tmp/configure.log"; fail "configuring the example against the install failed"; }
 grep -q "$src" "$tmp/build/compile_commands.json" \

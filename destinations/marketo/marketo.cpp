@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "destinations/bulk_destination.h"
+#include "framework/csv.h"
 #include "framework/oracle.h"
 
 namespace destsim {
@@ -66,73 +67,6 @@ Result<Settings> settings_from(const Config& c) {
     }
   }
   return s;
-}
-
-std::string csv_quote(const std::string& v) {
-  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
-std::string csv_line(const std::vector<std::string>& values) {
-  std::string out;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out.push_back(',');
-    out += csv_quote(values[i]);
-  }
-  return out;
-}
-
-// Parses CSV text (RFC 4180; LF or CRLF line ends) into records; an error names the line.
-Result<std::vector<std::vector<std::string>>> parse_csv(std::string_view text) {
-  std::vector<std::vector<std::string>> rows;
-  std::size_t pos = 0;
-  std::int64_t line = 0;
-  while (pos < text.size()) {
-    ++line;
-    std::vector<std::string> row;
-    bool end = false;
-    while (!end) {
-      std::string field;
-      if (pos < text.size() && text[pos] == '"') {
-        ++pos;
-        bool closed = false;
-        while (pos < text.size() && !closed) {
-          char ch = text[pos++];
-          if (ch == '"') {
-            if (pos < text.size() && text[pos] == '"') {
-              field.push_back('"');
-              ++pos;
-            } else {
-              closed = true;
-            }
-          } else {
-            field.push_back(ch);
-          }
-        }
-        if (!closed) return Error::bad_input("CSV line " + std::to_string(line) + ": unterminated quote");
-      }
-      while (pos < text.size() && text[pos] != ',' && text[pos] != '\n' && text[pos] != '\r') {
-        if (text[pos] == '"') return Error::bad_input("CSV line " + std::to_string(line) + ": stray quote");
-        field.push_back(text[pos++]);
-      }
-      row.push_back(std::move(field));
-      if (pos < text.size() && text[pos] == ',') {
-        ++pos;
-        continue;
-      }
-      if (pos < text.size() && text[pos] == '\r') ++pos;
-      if (pos < text.size() && text[pos] == '\n') ++pos;
-      end = true;
-    }
-    rows.push_back(std::move(row));
-  }
-  return rows;
 }
 
 // The row a record becomes: one value per column (empty when absent).

@@ -69,17 +69,6 @@ std::string row_effect_key(const nlohmann::json& row, FileFormat format) {
   return oracle_key("sftp.row", cells);
 }
 
-std::string csv_cell(std::string_view value) {
-  if (value.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(value);
-  std::string out = "\"";
-  for (char c : value) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
 Result<std::string> build_file(const std::vector<std::string_view>& rows, const RowOptions& o) {
   std::string out;
   if (o.format == FileFormat::jsonl) {
@@ -126,50 +115,6 @@ Result<std::string> build_file(const std::vector<std::string_view>& rows, const 
     line(cells);
   }
   return out;
-}
-
-Result<std::vector<std::vector<std::string>>> parse_csv(std::string_view text) {
-  std::vector<std::vector<std::string>> rows;
-  std::size_t pos = 0;
-  std::int64_t line = 0;
-  while (pos < text.size()) {
-    ++line;
-    std::vector<std::string> row;
-    bool end = false;
-    while (!end) {
-      std::string field;
-      if (pos < text.size() && text[pos] == '"') {
-        ++pos;
-        bool closed = false;
-        while (pos < text.size() && !closed) {
-          const char ch = text[pos++];
-          if (ch != '"') {
-            field.push_back(ch);
-          } else if (pos < text.size() && text[pos] == '"') {
-            field.push_back('"');
-            ++pos;
-          } else {
-            closed = true;
-          }
-        }
-        if (!closed) return Error::bad_input("CSV line " + std::to_string(line) + ": unterminated quote");
-      }
-      while (pos < text.size() && text[pos] != ',' && text[pos] != '\n' && text[pos] != '\r') {
-        if (text[pos] == '"') return Error::bad_input("CSV line " + std::to_string(line) + ": stray quote");
-        field.push_back(text[pos++]);
-      }
-      row.push_back(std::move(field));
-      if (pos < text.size() && text[pos] == ',') {
-        ++pos;
-        continue;
-      }
-      if (pos < text.size() && text[pos] == '\r') ++pos;
-      if (pos < text.size() && text[pos] == '\n') ++pos;
-      end = true;
-    }
-    rows.push_back(std::move(row));
-  }
-  return rows;
 }
 
 Result<std::string> gzip_compress(std::string_view data, int level) {

@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "framework/csv.h"  // csv_cell, parse_csv (used with these files)
 #include "framework/job.h"
 #include "framework/result.h"
 
@@ -63,13 +64,6 @@ Result<std::string> build_file(const std::vector<std::string_view>& rows, const 
 /// JSONL the line's object. A file fake computes the same key from each row of
 /// each file in place (see docs/sftp.md, "The oracle").
 std::string row_effect_key(const nlohmann::json& row, FileFormat format);
-
-/// Quotes one CSV cell when RFC 4180 requires it.
-std::string csv_cell(std::string_view value);
-
-/// Parses CSV text (RFC 4180; CRLF or LF line ends) into records; an error
-/// names the line. Used to read files back (tests, verification).
-Result<std::vector<std::vector<std::string>>> parse_csv(std::string_view text);
 
 /// Deflates `data` into a gzip stream (level 1–9).
 Result<std::string> gzip_compress(std::string_view data, int level = 6);

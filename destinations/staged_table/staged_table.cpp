@@ -265,7 +265,7 @@ class StagedTableDestination final : public Destination {
 
   // ------------------------------------------------------------ lifecycle
 
-  Task<Status> setup(const std::vector<StreamSpec>& streams) override {
+  Task<Status> setup(std::vector<StreamSpec> streams) override {
     co_await ready();
     for (const auto& spec : streams) {
       const std::string table = settings_.table_prefix + spec.name;
@@ -275,7 +275,7 @@ class StagedTableDestination final : public Destination {
     co_return Status::success();
   }
 
-  Task<Status> open_stream(const StreamSpec& spec) override {
+  Task<Status> open_stream(StreamSpec spec) override {
     const std::string table = settings_.table_prefix + spec.name;
     if (!valid_table_name(table)) co_return Error::bad_input(table_problem(spec.name, table));
     configure(spec);
@@ -284,7 +284,7 @@ class StagedTableDestination final : public Destination {
 
   bool stages() const override { return true; }
 
-  Task<Status> flush_stream(const std::string& name) override {
+  Task<Status> flush_stream(std::string name) override {
     co_await ready();
     Stream* s = find(name);
     if (s && s->processor) co_await s->processor->stop();
@@ -292,7 +292,7 @@ class StagedTableDestination final : public Destination {
     co_return Status::success();
   }
 
-  Task<Status> close_stream(const std::string& name, bool commit) override {
+  Task<Status> close_stream(std::string name, bool commit) override {
     Stream* s = find(name);
     if (!s) {
       // A stream with no record that setup never named: only truncate has work
