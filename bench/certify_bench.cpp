@@ -21,7 +21,8 @@
 namespace destsim {
 namespace {
 
-const char* kDestinations[] = {"iterable", "marketo_bulk_upload", "klaviyo_bulk_upload", "declarative"};
+const char* kDestinations[] = {"iterable",    "marketo_bulk_upload", "klaviyo_bulk_upload",
+                               "declarative", "staged_table",        "sftp"};
 
 CertifyOptions hundred_records(std::int64_t cases) {
   CertifyOptions o;
@@ -44,7 +45,7 @@ void Cases(benchmark::State& state) {
   }
   state.counters["cases/s"] = benchmark::Counter(static_cast<double>(cases), benchmark::Counter::kIsRate);
 }
-BENCHMARK(Cases)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+BENCHMARK(Cases)->DenseRange(0, 5)->Unit(benchmark::kMillisecond);
 
 void RunOnly(benchmark::State& state) {
   const DestinationEntry* e = find_destination(kDestinations[state.range(0)]);
@@ -62,7 +63,7 @@ void RunOnly(benchmark::State& state) {
   }
   state.counters["cases/s"] = benchmark::Counter(static_cast<double>(cases), benchmark::Counter::kIsRate);
 }
-BENCHMARK(RunOnly)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+BENCHMARK(RunOnly)->DenseRange(0, 5)->Unit(benchmark::kMillisecond);
 
 void ShrinkCanary(benchmark::State& state) {
   const DestinationEntry* e = find_destination("canary");
