@@ -256,7 +256,7 @@ std::vector<std::string> applicable_paths(const DestinationEntry& e) {
     }
     if (p.bulk_only && !e.capabilities.bulk) continue;
     if (p.batch_only && e.capabilities.bulk) continue;
-    if (is_file_destination(e) && (p.bulk_only && std::string(p.name) != "crash_resume")) continue;  // no imports
+    if (is_file_destination(e) && p.bulk_only) continue;  // no imports
     out.push_back(p.name);
   }
   return out;

@@ -99,10 +99,7 @@ Result<std::string> build_file(const std::vector<std::string_view>& rows, const 
       if (n != o.job_id_column) columns.push_back(n);
   }
   auto line = [&out](const std::vector<std::string>& cells) {
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      if (i) out.push_back(',');
-      out += csv_cell(cells[i]);
-    }
+    out += csv_line(cells);
     out += "\r\n";
   };
   line(columns);

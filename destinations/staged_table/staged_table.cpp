@@ -100,6 +100,7 @@ struct Stream {
   std::string discard_reason;
   std::vector<JobId> jobs;    // delivered by this process and not yet known terminal
   std::vector<JobId> staged;  // staged into `stage`, awaiting its commit
+  std::unique_ptr<JobStore> staging;  // what the processor reports to (StagingJobs): outlives it
   std::unique_ptr<BatchHandler> handler;
   std::unique_ptr<Processor> processor;  // declared after handler: destroyed first
 };
@@ -157,8 +158,7 @@ class StagedTableDestination final : public Destination {
         rng_(ctx.loop.rng().fork()),
         limiter_(ctx.loop, 0),
         changed_(ctx.loop),
-        never_(ctx.loop),
-        proxy_(ctx.jobs, [this](JobId id, const JobOutcome& o, Time at) { on_processor_finish(id, o, at); }) {
+        never_(ctx.loop) {
     policy_ = processor_config_.retry;
     policy_.max_attempts = processor_config_.max_retries;
     commit_policy_ = policy_;
@@ -424,7 +424,6 @@ class StagedTableDestination final : public Destination {
       }
     }
     s.jobs.push_back(id);
-    stream_of_[id] = &s;
     co_await processor_for(s).add(std::move(m).value());
   }
 
@@ -482,10 +481,7 @@ class StagedTableDestination final : public Destination {
   }
 
   // The batch processor's verdict on a row.
-  void on_processor_finish(JobId id, const JobOutcome& outcome, Time at) {
-    auto it = stream_of_.find(id);
-    DS_ASSERT(it != stream_of_.end());
-    Stream& s = *it->second;
+  void on_processor_finish(Stream& s, JobId id, const JobOutcome& outcome, Time at) {
     if (is_terminal(ctx_.jobs.outcome(id).state)) {
       DS_ASSERT(s.discarded && "only a discarded stream finishes its jobs behind the processor's back");
       return;
@@ -927,7 +923,6 @@ class StagedTableDestination final : public Destination {
   RateLimiter limiter_;  // no pacing: Retry-After holds only
   Notify changed_;       // a stage, a close, a deliver or the recovery moved on
   Notify never_;         // what a crashed process waits on
-  StagingJobs proxy_;
   CrashHook crash_hook_;
   bool crashed_ = false;
   bool recovery_started_ = false;
@@ -937,7 +932,6 @@ class StagedTableDestination final : public Destination {
   std::uint64_t next_key_ = 1;
   Stats stats_;
   std::map<std::string, std::size_t> by_name_;
-  std::map<JobId, Stream*> stream_of_;
   std::vector<std::unique_ptr<Stream>> streams_;  // in order of first sight
   std::unique_ptr<Scope> scope_;                  // the recovery task; destroyed first
 };
@@ -966,7 +960,10 @@ class RowsHandler final : public BatchHandler {
 Processor& StagedTableDestination::processor_for(Stream& s) {
   if (!s.processor) {
     s.handler = std::make_unique<RowsHandler>(*this, s, settings_.limits);
-    s.processor = std::make_unique<Processor>(ctx_.loop, *s.handler, processor_config_, proxy_);
+    Stream* sp = &s;  // streams are heap-allocated and live as long as the destination
+    s.staging = std::make_unique<StagingJobs>(
+        ctx_.jobs, [this, sp](JobId id, const JobOutcome& o, Time at) { on_processor_finish(*sp, id, o, at); });
+    s.processor = std::make_unique<Processor>(ctx_.loop, *s.handler, processor_config_, *s.staging);
   }
   return *s.processor;
 }
