@@ -20,35 +20,6 @@ const char* verdict_name(Verdict3 v) {
   return "?";
 }
 
-const std::vector<PropertyInfo>& property_catalogue() {
-  static const std::vector<PropertyInfo> c = {
-      {"A1", "conservation"},      {"A2", "truth"},           {"A3", "duplicates"},
-      {"A4", "reasons"},           {"A5", "upload accounting"}, {"B1", "limits"},
-      {"B2", "flush"},             {"B3", "backpressure"},    {"B4", "concurrency"},
-      {"B5", "overflow"},          {"C1", "classification"},  {"C2", "bounded attempts"},
-      {"C3", "backoff"},           {"C4", "413"},             {"C5", "partial success"},
-      {"C6", "time budget"},       {"D1", "until terminal"},  {"D2", "poll timeout"},
-      {"D3", "total mapping"},     {"D4", "per-job results"}, {"D5", "poll faults"},
-      {"D6", "import concurrency"}, {"E1", "crash anywhere"}, {"E2", "checkpoints"},
-      {"F1", "order"},             {"F2", "failure"},         {"G1", "quiescence"},
-      {"G2", "no busy loops"},     {"H1", "replay"},          {"I1", "Retry-After"},
-      {"I2", "declared rate"},
-  };
-  return c;
-}
-
-const PropertyInfo* find_property(const std::string& id) {
-  for (const auto& p : property_catalogue())
-    if (p.id == id) return &p;
-  return nullptr;
-}
-
-std::string property_ids() {
-  std::string out;
-  for (const auto& p : property_catalogue()) out += (out.empty() ? "" : ", ") + p.id;
-  return out;
-}
-
 namespace {
 
 // Trace events as the checkers need them.
@@ -99,22 +70,6 @@ struct Send {
   std::int64_t oldest = -1, flushed = -1;  // first attempts of a batch
 };
 
-std::vector<JobId> parse_ranges(const std::string& text) {
-  std::vector<JobId> out;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    std::size_t comma = text.find(',', i);
-    if (comma == std::string::npos) comma = text.size();
-    const std::string part = text.substr(i, comma - i);
-    const std::size_t dash = part.find('-');
-    const JobId a = std::stoull(part.substr(0, dash));
-    const JobId b = dash == std::string::npos ? a : std::stoull(part.substr(dash + 1));
-    for (JobId id = a; id <= b; ++id) out.push_back(id);
-    i = comma + 1;
-  }
-  return out;
-}
-
 struct Events {
   std::vector<Req> requests;
   std::vector<Resp> responses;
@@ -131,6 +86,7 @@ struct Events {
   std::vector<SyncEvent> sync;
   std::map<JobId, std::int64_t> terminal_at;  // first terminal state of each job
   std::int64_t hidden_faults = 0;  // timeouts/resets after applying, garbles
+  std::int64_t foreign_answers = 0;  // ids batch answers named that their batch did not hold
   // Upload numbers are unique among the uploads the store holds; a restarted
   // process may reuse the number of one that is long done, so each
   // upload_start opens a new entry.
@@ -141,126 +97,149 @@ struct Events {
   std::int64_t settled_ok = 0, unmentioned = 0;
 };
 
+// Builds the checkers' view from the run's typed events (framework/trace_events.h):
+// no text is read back, and every field comes from the struct that wrote it.
 Events parse_events(const Outcome& o) {
   Events ev;
   std::map<std::int64_t, std::int64_t> open;  // upload → when it took an import slot
-  for (const auto& line : o.trace_lines) {
-    // Cheap pre-filter before parsing.
-    if (line.find("\"kind\":\"http.") == std::string::npos && line.find("\"kind\":\"batch\"") == std::string::npos &&
-        line.find("\"kind\":\"one\"") == std::string::npos && line.find("\"kind\":\"sync.") == std::string::npos &&
-        line.find("\"kind\":\"job\"") == std::string::npos &&
-        line.find("\"kind\":\"fault\"") == std::string::npos && line.find("\"kind\":\"bulk.") == std::string::npos &&
-        line.find("\"kind\":\"run.") == std::string::npos)
-      continue;
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded()) continue;
-    const std::string kind = j.value("kind", "");
-    if (kind == "http.request") {
-      ev.requests.push_back({j["req"], j["t"], j.value("host", "") + j.value("path", ""), j.value("bytes", 0)});
-    } else if (kind == "http.response") {
-      ev.responses.push_back({j["req"], j["t"], j.value("status", 0), j.value("retry_after", "")});
-    } else if (kind == "http.error") {
-      if (j.value("applied", false)) ++ev.hidden_faults;
-    } else if (kind == "fault") {
-      // (Counted via http.error/garble below.)
-      if (j.value("kind", "") == "garble") ++ev.hidden_faults;
-    } else if (kind == "job") {
-      ev.terminal_at.emplace(j.value("id", JobId{0}), j.value("t", std::int64_t{0}));
-    } else if (kind.rfind("sync.", 0) == 0) {
-      Events::SyncEvent e;
-      e.kind = kind.substr(5);
-      e.t = j.value("t", std::int64_t{0});
-      e.stream = j.value("stream", "");
-      e.flag = e.kind == "close" ? j.value("committed", false) : j.value("ok", true);
-      e.records = j.value("records", std::int64_t{0});
-      e.seq = j.value("seq", std::int64_t{0});
-      ev.sync.push_back(std::move(e));
-    } else if (kind == "batch" || kind == "one") {
-      Send sd;
-      sd.t = j.value("t", std::int64_t{0});
-      sd.one = kind == "one";
-      sd.handler = j.value("handler", "");
-      if (sd.one) sd.ids = {j.value("id", JobId{0})};
-      else sd.ids = parse_ranges(j.value("ids", ""));
-      sd.attempt = j.value("attempt", 0);
-      sd.status = j.value(sd.one ? "verdict" : "status", "");
-      sd.sent = j.value("sent", sd.t);
-      sd.held = j.value("held", std::int64_t{0});
-      sd.http = j.value("http", -1);
-      sd.retry_after = j.value("retry_after", std::int64_t{-1});
-      sd.too_large = j.value("too_large", false);
-      sd.oldest = j.value("oldest", std::int64_t{-1});
-      sd.flushed = j.value("flushed", std::int64_t{-1});
-      if (!sd.one) ev.batch_records.push_back(j.value("records", 0));
-      ev.sends.push_back(std::move(sd));
-    } else if (kind.rfind("bulk.", 0) == 0 || kind.rfind("run.", 0) == 0) {
-      const std::int64_t t = j.value("t", std::int64_t{0});
-      const std::int64_t key = j.value("upload", std::int64_t{-1});
-      Upload* u = nullptr;
-      if (key >= 0) {
-        auto it = ev.current.find(key);
-        const bool fresh = it == ev.current.end() || (kind == "bulk.upload_start" && ev.uploads[it->second].start >= 0);
-        if (fresh) {
-          ev.current[key] = ev.uploads.size();
-          ev.uploads.emplace_back();
-          ev.uploads.back().key = key;
-        }
-        u = &ev.uploads[ev.current[key]];
-      }
-      if (kind == "bulk.upload_start") {
-        u->start = t;
-        u->records = j.value("records", 0);
-        u->ids = parse_ranges(j.value("ids", ""));
-        u->oldest = j.value("oldest", std::int64_t{-1});
-        u->slot_wait = j.value("slot_wait", std::int64_t{0});
-        u->attempt = j.value("attempt", 0);
-        open[key] = t;
-      } else if (kind == "bulk.upload") {
-        u->outcome = j.value("outcome", "");
-        u->import = j.value("import", "");
-        if (u->outcome == "importing") u->accepted = t;
-        u->importing = j.value("importing", 0);
-        u->named = j.value("named", 0);
-        u->unaccounted = j.value("unaccounted", 0);
-        u->overlap = j.value("overlap", 0);
-        u->foreign = j.value("foreign", 0);
-      } else if (kind == "bulk.poll") {
-        u->polls.push_back(t);
-      } else if (kind == "bulk.polled") {
-        u->statuses.push_back(j.value("status", ""));
-      } else if (kind == "bulk.poll_timeout") {
-        u->timed_out = true;
-      } else if (kind == "bulk.settle") {
-        if (j.value("from", "") == "stats") u->settled = true;
-        ev.settled_ok += j.value("ok", 0);
-        ev.unmentioned += j.value("unmentioned", 0);
-      } else if (kind == "bulk.resume") {
-        u->resumed = true;
-        u->resumed_at = t;
-        u->resumed_import = j.value("import", "");
-      } else if (kind == "bulk.resume_start") {
-        open[key] = t;
-      } else if (kind == "bulk.import_end") {
-        auto it = open.find(key);
-        if (it != open.end()) {
-          ev.in_flight.push_back({it->second, t});
-          open.erase(it);
-        }
-      } else if (kind == "run.crash") {
-        ev.crashes.push_back(t);
-        for (auto& [k, from] : open) {
-          ev.in_flight.push_back({from, t});
-          ev.uploads[ev.current[k]].crashed = true;
-        }
-        open.clear();
-      } else if (kind == "run.restart") {
-        ev.restarts.push_back(t);
-        Events::SyncEvent e;
-        e.kind = "restart";
-        e.t = t;
-        ev.sync.push_back(std::move(e));
-      }
+  auto upload = [&](std::int64_t key, bool start) -> Upload& {
+    auto it = ev.current.find(key);
+    const bool fresh = it == ev.current.end() || (start && ev.uploads[it->second].start >= 0);
+    if (fresh) {
+      ev.current[key] = ev.uploads.size();
+      ev.uploads.emplace_back();
+      ev.uploads.back().key = key;
     }
+    return ev.uploads[ev.current[key]];
+  };
+  auto sync = [&](const char* kind, std::int64_t t, std::string stream = "", bool flag = true, std::int64_t records = 0,
+                  std::int64_t seq = 0) {
+    ev.sync.push_back(Events::SyncEvent{kind, t, std::move(stream), flag, records, seq});
+  };
+  for (const TimedEvent& te : o.events) {
+    const std::int64_t t = te.t;
+    std::visit(
+        [&](const auto& e) {
+          using E = std::decay_t<decltype(e)>;
+          if constexpr (std::is_same_v<E, ev::HttpRequest>) {
+            ev.requests.push_back({e.req, t, e.host + e.path, e.bytes});
+          } else if constexpr (std::is_same_v<E, ev::HttpResponse>) {
+            ev.responses.push_back({e.req, t, static_cast<int>(e.status), e.retry_after.value_or("")});
+          } else if constexpr (std::is_same_v<E, ev::HttpError>) {
+            if (e.applied) ++ev.hidden_faults;
+          } else if constexpr (std::is_same_v<E, ev::Fault>) {
+            if (e.fault == "garble" || e.after.value_or(false)) ++ev.hidden_faults;
+          } else if constexpr (std::is_same_v<E, ev::JobTerminal>) {
+            ev.terminal_at.emplace(static_cast<JobId>(e.id), t);
+          } else if constexpr (std::is_same_v<E, ev::BatchSent>) {
+            Send sd;
+            sd.t = t;
+            sd.handler = e.handler;
+            sd.ids = e.ids.ids;
+            sd.attempt = static_cast<int>(e.attempt);
+            sd.status = e.status;
+            sd.sent = e.sent;
+            sd.held = e.held;
+            sd.http = static_cast<int>(e.http);
+            sd.retry_after = e.retry_after.value_or(-1);
+            sd.too_large = e.too_large;
+            sd.oldest = e.oldest.value_or(-1);
+            sd.flushed = e.flushed.value_or(-1);
+            ev.foreign_answers += e.foreign;
+            ev.batch_records.push_back(e.records);
+            ev.sends.push_back(std::move(sd));
+          } else if constexpr (std::is_same_v<E, ev::OneSent>) {
+            Send sd;
+            sd.t = t;
+            sd.one = true;
+            sd.handler = e.handler;
+            sd.ids = {static_cast<JobId>(e.id)};
+            sd.attempt = static_cast<int>(e.attempt);
+            sd.status = e.verdict;
+            sd.sent = e.sent;
+            sd.held = e.held;
+            sd.http = static_cast<int>(e.http);
+            sd.retry_after = e.retry_after.value_or(-1);
+            sd.too_large = e.too_large;
+            ev.sends.push_back(std::move(sd));
+          } else if constexpr (std::is_same_v<E, ev::UploadStart>) {
+            Upload& u = upload(e.upload, true);
+            u.start = t;
+            u.records = e.records;
+            u.ids = e.ids.ids;
+            u.oldest = e.oldest;
+            u.slot_wait = e.slot_wait;
+            u.attempt = static_cast<int>(e.attempt);
+            open[e.upload] = t;
+          } else if constexpr (std::is_same_v<E, ev::UploadResult>) {
+            Upload& u = upload(e.upload, false);
+            u.outcome = e.outcome;
+            u.import = e.import;
+            if (u.outcome == "importing") u.accepted = t;
+            u.importing = e.importing;
+            u.named = e.named;
+            u.unaccounted = e.unaccounted;
+            u.overlap = e.overlap;
+            u.foreign = e.foreign;
+          } else if constexpr (std::is_same_v<E, ev::Poll>) {
+            upload(e.upload, false).polls.push_back(t);
+          } else if constexpr (std::is_same_v<E, ev::Polled>) {
+            upload(e.upload, false).statuses.push_back(e.status);
+          } else if constexpr (std::is_same_v<E, ev::PollTimeout>) {
+            upload(e.upload, false).timed_out = true;
+          } else if constexpr (std::is_same_v<E, ev::Settle>) {
+            Upload& u = upload(e.upload, false);
+            if (e.from == "stats") u.settled = true;
+            ev.settled_ok += e.ok;
+            ev.unmentioned += e.unmentioned;
+          } else if constexpr (std::is_same_v<E, ev::Resume>) {
+            Upload& u = upload(e.upload, false);
+            u.resumed = true;
+            u.resumed_at = t;
+            u.resumed_import = e.import;
+          } else if constexpr (std::is_same_v<E, ev::ResumeStart>) {
+            upload(e.upload, false);
+            open[e.upload] = t;
+          } else if constexpr (std::is_same_v<E, ev::ImportEnd>) {
+            upload(e.upload, false);
+            auto it = open.find(e.upload);
+            if (it != open.end()) {
+              ev.in_flight.push_back({it->second, t});
+              open.erase(it);
+            }
+          } else if constexpr (std::is_same_v<E, ev::RunCrash>) {
+            ev.crashes.push_back(t);
+            for (auto& [k, from] : open) {
+              ev.in_flight.push_back({from, t});
+              ev.uploads[ev.current[k]].crashed = true;
+            }
+            open.clear();
+          } else if constexpr (std::is_same_v<E, ev::RunRestart>) {
+            ev.restarts.push_back(t);
+            sync("restart", t);
+          } else if constexpr (std::is_same_v<E, ev::SyncStart>) {
+            sync("start", t);
+          } else if constexpr (std::is_same_v<E, ev::SyncSetup>) {
+            sync("setup", t, "", e.ok);
+          } else if constexpr (std::is_same_v<E, ev::SyncOpen>) {
+            sync("open", t, e.stream, e.ok);
+          } else if constexpr (std::is_same_v<E, ev::SyncFirstRecord>) {
+            sync("first_record", t, e.stream);
+          } else if constexpr (std::is_same_v<E, ev::SyncState>) {
+            sync("state", t, e.stream, true, e.records, e.seq);
+          } else if constexpr (std::is_same_v<E, ev::SyncEnd>) {
+            sync("end", t, e.stream);
+          } else if constexpr (std::is_same_v<E, ev::SyncClose>) {
+            sync("close", t, e.stream, e.committed, e.records);
+          } else if constexpr (std::is_same_v<E, ev::SyncStreamFailed>) {
+            sync("stream_failed", t, e.stream);
+          } else if constexpr (std::is_same_v<E, ev::SyncFailure>) {
+            sync("failure", t);
+          } else if constexpr (std::is_same_v<E, ev::SyncTeardown>) {
+            sync("teardown", t, "", e.ok);
+          }
+        },
+        te.event);
   }
   for (auto& [k, from] : open) ev.in_flight.push_back({from, INT64_MAX});
   return ev;
@@ -296,7 +275,10 @@ bool has_key(const Outcome& o, const char* key) {
   return false;
 }
 
-PropertyResult check_a1(const Outcome& o) {
+PropertyResult check_a1(const Outcome& o, const Events& ev) {
+  if (ev.foreign_answers > 0)
+    return fail("A1", "batch answers named " + std::to_string(ev.foreign_answers) +
+                          " job ids that were not in the batch they answered (invented results)");
   std::vector<JobId> missing, pending;
   std::set<JobId> input;
   for (std::int64_t i = 0; i < o.input_size; ++i) {
@@ -317,7 +299,7 @@ PropertyResult check_a1(const Outcome& o) {
 PropertyResult check_a2(const Outcome& o) {
   std::vector<JobId> lost, phantom;
   for (std::int64_t i = 0; i < o.input_size; ++i) {
-    Record r = o.record(i);
+    const Record& r = o.record(i);
     if (!o.jobs().contains(r.id)) continue;
     JobOutcome out = o.jobs().outcome(r.id);
     std::int64_t n = applied_count(o, r);
@@ -340,7 +322,7 @@ PropertyResult check_a3(const Outcome& o) {
   }
   std::vector<JobId> dup;
   for (std::int64_t i = 0; i < o.input_size; ++i) {
-    Record r = o.record(i);
+    const Record& r = o.record(i);
     std::int64_t n = applied_count(o, r);
     if (n <= 1) continue;
     JobOutcome out = o.jobs().outcome(r.id);
@@ -411,7 +393,7 @@ PropertyResult check_b4(const Outcome& o) {
 PropertyResult check_c5(const Outcome& o) {
   std::vector<JobId> resent;
   for (std::int64_t i = 0; i < o.input_size; ++i) {
-    Record r = o.record(i);
+    const Record& r = o.record(i);
     std::int64_t n = applied_count(o, r);
     if (n <= 1) continue;
     JobOutcome out = o.jobs().outcome(r.id);
@@ -569,7 +551,7 @@ PropertyResult check_d3(const Outcome& o, const Events& ev) {
 PropertyResult check_d4(const Outcome& o, const Events& ev) {
   std::vector<JobId> assumed;
   for (std::int64_t i = 0; i < o.input_size; ++i) {
-    Record r = o.record(i);
+    const Record& r = o.record(i);
     if (!o.jobs().contains(r.id)) continue;
     if (o.jobs().outcome(r.id).state == JobState::succeeded && applied_count(o, r) == 0) assumed.push_back(r.id);
   }
@@ -626,7 +608,7 @@ PropertyResult check_e1(const Outcome& o, const Scenario& s, const Events& ev) {
   if (ev.restarts.size() != ev.crashes.size())
     return fail("E1", std::to_string(ev.crashes.size()) + " crashes but " + std::to_string(ev.restarts.size()) +
                           " restarts");
-  PropertyResult a1 = check_a1(o);
+  PropertyResult a1 = check_a1(o, ev);
   if (a1.verdict == Verdict3::fail) return fail("E1", "after a crash: " + a1.detail);
   // An import whose id was stored is polled again by that id after the restart.
   for (const auto& u : ev.uploads) {
@@ -639,7 +621,7 @@ PropertyResult check_e1(const Outcome& o, const Scenario& s, const Events& ev) {
   // Nothing applied twice unless a fault (the crash among them) hid an outcome.
   std::vector<JobId> twice;
   for (std::int64_t i = 0; i < o.input_size; ++i) {
-    Record r = o.record(i);
+    const Record& r = o.record(i);
     if (!o.jobs().contains(r.id) || applied_count(o, r) <= 1) continue;
     JobOutcome out = o.jobs().outcome(r.id);
     if (!out.outcome_unknown && !out.resent_after_unknown) twice.push_back(r.id);
@@ -918,7 +900,7 @@ std::vector<std::vector<const Events::SyncEvent*>> sync_segments(const Events& e
 std::map<std::string, std::vector<JobId>> records_by_stream(const Outcome& o) {
   std::map<std::string, std::vector<JobId>> out;
   for (std::int64_t i = 0; i < o.input_size; ++i) {
-    Record r = o.record(i);
+    const Record& r = o.record(i);
     out[r.stream].push_back(r.id);
   }
   return out;
@@ -1016,6 +998,19 @@ PropertyResult check_f2(const Outcome& o, const Events& ev) {
 
 PropertyResult check_e2(const Outcome& o, const Events& ev) {
   const auto by_stream = records_by_stream(o);
+  // Per stream, the latest terminal time among its first k+1 records (INT64_MAX
+  // once one of them never ended): each checkpoint is then one lookup.
+  std::map<std::string, std::vector<std::int64_t>> done_by;
+  for (const auto& [stream, ids] : by_stream) {
+    auto& v = done_by[stream];
+    v.reserve(ids.size());
+    std::int64_t latest = 0;
+    for (JobId id : ids) {
+      auto t = ev.terminal_at.find(id);
+      latest = t == ev.terminal_at.end() ? INT64_MAX : std::max(latest, t->second);
+      v.push_back(latest);
+    }
+  }
   for (const auto& e : ev.sync) {
     if (e.kind != "state") continue;
     auto it = by_stream.find(e.stream);
@@ -1024,7 +1019,10 @@ PropertyResult check_e2(const Outcome& o, const Events& ev) {
     if (e.records > static_cast<std::int64_t>(ids.size()))
       return fail("E2", "checkpoint " + std::to_string(e.seq) + " of " + e.stream + " claims " +
                             std::to_string(e.records) + " records; the stream has " + std::to_string(ids.size()));
-    for (std::int64_t k = 0; k < e.records; ++k) {
+    if (e.records == 0) continue;
+    const auto& latest = done_by[e.stream];
+    if (latest[static_cast<std::size_t>(e.records - 1)] <= e.t) continue;
+    for (std::int64_t k = 0; k < e.records; ++k) {  // name the first record that was not terminal
       const JobId id = ids[static_cast<std::size_t>(k)];
       auto t = ev.terminal_at.find(id);
       if (t == ev.terminal_at.end() || t->second > e.t)
@@ -1095,7 +1093,7 @@ PropertyResult check_one(const std::string& id, const Outcome& o, const Scenario
   if (!o.status.ok()) return fail(id, "the run did not end normally: " + o.status.error().message);
   static const std::set<std::string> bulk_only = {"A5", "B5", "D1", "D2", "D3", "D4", "D5", "D6"};
   if (!caps.bulk && bulk_only.count(id)) return na(id, "bulk: the destination is on the batch path");
-  if (id == "A1") return check_a1(o);
+  if (id == "A1") return check_a1(o, ev);
   if (id == "A2") return check_a2(o);
   if (id == "A3") return check_a3(o);
   if (id == "A4") return check_a4(o);

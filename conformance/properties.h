@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "conformance/catalogue.h"
 #include "conformance/runner.h"
 
 namespace destsim {
@@ -22,16 +23,6 @@ struct PropertyResult {
   /// For fail: what broke, naming jobs/requests; for n/a: the excluding capability.
   std::string detail;
 };
-
-struct PropertyInfo {
-  std::string id;
-  std::string title;
-};
-
-const std::vector<PropertyInfo>& property_catalogue();
-const PropertyInfo* find_property(const std::string& id);
-/// "A1, A2, …" for error messages.
-std::string property_ids();
 
 /// Checks one property on an outcome. `scenario` is the scenario that ran
 /// (H1 reruns it).

@@ -10,6 +10,80 @@
 
 namespace destsim {
 
+Record generate_record(const DestinationEntry& entry, std::uint64_t seed, JobId id, const GeneratedInput& g) {
+  Rng rng(derive_seed(seed, "input", id));
+  GenerateOptions o{g.type, g.invalid, g.payload_bytes};
+  return entry.generate(rng, id, o);
+}
+
+namespace {
+
+// A scenario's input: literal records, or generated ones (by seed, each
+// independent). Built once per run when kept (the checks read every record
+// several times); generated on demand otherwise (million-record benchmarks).
+class Input {
+ public:
+  Input(const Scenario& s, const DestinationEntry& entry, std::uint64_t seed, bool keep)
+      : s_(s), entry_(entry), seed_(seed) {
+    size_ = s.generate ? s.generate->records : static_cast<std::int64_t>(s.records.size());
+    if (!s.generate) {
+      for (std::size_t i = 0; i < s.records.size(); ++i) index_[s.records[i].record.id] = i;
+    } else if (keep) {
+      kept_.reserve(static_cast<std::size_t>(size_));
+      for (std::int64_t i = 0; i < size_; ++i) kept_.push_back(make(i));
+    }
+  }
+  std::int64_t size() const { return size_; }
+  /// When record i arrives (from the run's start).
+  Duration at(std::int64_t i) const { return s_.generate ? s_.pace * i : s_.records[static_cast<std::size_t>(i)].at; }
+  /// Record i, without copying where it is held.
+  const Record& record(std::int64_t i, Record& scratch) const {
+    if (!s_.generate) return s_.records[static_cast<std::size_t>(i)].record;
+    if (!kept_.empty()) return kept_[static_cast<std::size_t>(i)];
+    scratch = make(i);
+    return scratch;
+  }
+  Record copy(std::int64_t i) const {
+    Record scratch;
+    return record(i, scratch);
+  }
+  /// The record with job id `id` (a restart takes jobs back by id).
+  Result<Record> by_id(JobId id) const {
+    if (s_.generate) {
+      if (id < 1 || static_cast<std::int64_t>(id) > size_) return Error::not_found("no input record " + std::to_string(id));
+      return copy(static_cast<std::int64_t>(id) - 1);
+    }
+    auto it = index_.find(id);
+    if (it == index_.end()) return Error::not_found("no input record " + std::to_string(id));
+    return s_.records[it->second].record;
+  }
+  /// Every record, in order (moves the kept ones out: call once, at the end).
+  std::vector<Record> take_all() {
+    if (!kept_.empty()) return std::move(kept_);
+    std::vector<Record> out;
+    out.reserve(static_cast<std::size_t>(size_));
+    for (std::int64_t i = 0; i < size_; ++i) out.push_back(copy(i));
+    return out;
+  }
+
+ private:
+  Record make(std::int64_t i) const { return generate_record(entry_, seed_, static_cast<JobId>(i + 1), *s_.generate); }
+  const Scenario& s_;
+  const DestinationEntry& entry_;
+  std::uint64_t seed_;
+  std::int64_t size_ = 0;
+  std::vector<Record> kept_;
+  std::map<JobId, std::size_t> index_;
+};
+
+// Keeps every typed event the trace commits.
+struct EventLog final : TraceObserver {
+  std::vector<TimedEvent> events;
+  void on_event(const TimedEvent& e) override { events.push_back(e); }
+};
+
+}  // namespace
+
 struct Outcome::World {
   explicit World(std::uint64_t seed, std::uint64_t max_steps) : loop(clock, LoopOptions{seed, max_steps}) {}
   SimClock clock;
@@ -22,10 +96,8 @@ struct Outcome::World {
   std::unique_ptr<DeliveryContext> ctx;
   std::unique_ptr<Destination> destination;  // destroyed before what it uses
   std::unique_ptr<Scope> producer;           // the input feed; destroyed first
-  // Input
-  std::vector<Record> literal;
-  std::map<JobId, std::size_t> literal_index;
-  std::optional<GeneratedInput> generate;
+  std::unique_ptr<Input> input;
+  EventLog log;
   // Crashes (E1)
   std::vector<int> step_seen;        // per crash point: times its step was reached
   std::vector<bool> crash_done;
@@ -47,20 +119,7 @@ Outcome::~Outcome() = default;
 Outcome::Outcome(Outcome&&) noexcept = default;
 Outcome& Outcome::operator=(Outcome&&) noexcept = default;
 
-const JobStore& Outcome::jobs() const { return *world->jobs; }
-const Fake& Outcome::fake() const { return *world->fake; }
-const SimTransportStats& Outcome::transport() const { return world->transport->stats(); }
 
-Record generate_record(const DestinationEntry& entry, std::uint64_t seed, JobId id, const GeneratedInput& g) {
-  Rng rng(derive_seed(seed, "input", id));
-  GenerateOptions o{g.type, g.invalid, g.payload_bytes};
-  return entry.generate(rng, id, o);
-}
-
-Record Outcome::record(std::int64_t i) const {
-  if (world->generate) return generate_record(*entry, seed, static_cast<JobId>(i + 1), *world->generate);
-  return world->literal.at(static_cast<std::size_t>(i));
-}
 
 namespace {
 
@@ -75,10 +134,10 @@ struct SyncFeed {
   std::vector<Item> items;
   std::size_t next = 0;
 
-  static SyncFeed build(const Scenario& s, const DestinationEntry& entry, std::uint64_t seed) {
+  static SyncFeed build(const Scenario& s, const Input& input) {
     SyncFeed f;
     const SyncInput& in = *s.sync;
-    const std::int64_t n = s.generate ? s.generate->records : static_cast<std::int64_t>(s.records.size());
+    const std::int64_t n = input.size();
     std::map<std::string, std::int64_t> per_stream;
     std::set<std::string> ended;
     auto placed = [&](std::int64_t after, Duration at) {
@@ -91,9 +150,9 @@ struct SyncFeed {
     Duration at{0};
     placed(0, at);
     for (std::int64_t i = 0; i < n; ++i) {
-      at = s.generate ? s.pace * i : s.records[static_cast<std::size_t>(i)].at;
-      const std::string stream = s.generate ? generate_record(entry, seed, static_cast<JobId>(i + 1), *s.generate).stream
-                                            : s.records[static_cast<std::size_t>(i)].record.stream;
+      at = input.at(i);
+      Record scratch;
+      const std::string& stream = input.record(i, scratch).stream;
       f.items.push_back(Item{at, i, SyncMessage{}});
       const std::int64_t c = ++per_stream[stream];
       if (in.state_every > 0 && c % in.state_every == 0) {
@@ -118,15 +177,14 @@ struct SyncFeed {
   }
 };
 
-Task<void> drive_sync(Outcome::World& w, Destination& dest, const Scenario& s, std::uint64_t seed,
-                      const DestinationEntry& entry, std::vector<Duration>* arrivals) {
+Task<void> drive_sync(Outcome::World& w, Destination& dest, const Scenario& s, std::vector<Duration>* arrivals) {
   Loop& loop = w.loop;
-  auto feed = std::make_shared<SyncFeed>(SyncFeed::build(s, entry, seed));
+  auto feed = std::make_shared<SyncFeed>(SyncFeed::build(s, *w.input));
   Sync sync(loop, dest, *w.jobs, s.sync->streams);
   sync.on_release([&w](const ReleasedState& r) { w.released.push_back(r); });
-  auto next = [&w, &s, &entry, seed, arrivals, feed]() -> Task<std::optional<SyncMessage>> {
-    return [](Outcome::World* w, const Scenario* s, const DestinationEntry* entry, std::uint64_t seed,
-              std::vector<Duration>* arrivals, std::shared_ptr<SyncFeed> feed) -> Task<std::optional<SyncMessage>> {
+  auto next = [&w, arrivals, feed]() -> Task<std::optional<SyncMessage>> {
+    return [](Outcome::World* w, std::vector<Duration>* arrivals,
+              std::shared_ptr<SyncFeed> feed) -> Task<std::optional<SyncMessage>> {
       if (feed->next >= feed->items.size()) co_return std::nullopt;
       SyncFeed::Item item = feed->items[feed->next++];
       if (kTimeZero + item.at > w->loop.now()) co_await w->loop.sleep_to(kTimeZero + item.at);
@@ -137,48 +195,43 @@ Task<void> drive_sync(Outcome::World& w, Destination& dest, const Scenario& s, s
       }
       SyncMessage m;
       m.kind = SyncMessage::Kind::record;
-      m.record = s->generate ? generate_record(*entry, seed, static_cast<JobId>(item.index + 1), *s->generate)
-                             : s->records[static_cast<std::size_t>(item.index)].record;
+      m.record = w->input->copy(item.index);
       co_return m;
-    }(&w, &s, &entry, seed, arrivals, feed);
+    }(&w, arrivals, feed);
   };
   SyncOutcome out = co_await sync.run(next);
   w.sync_outcome = std::move(out);
   w.drained = true;
   for (const auto& [_, timer] : w.crash_timers) loop.cancel(timer);  // no crash after the run ended
   w.crash_timers.clear();
-  loop.trace().event(loop.now(), "run.drained").num("records", static_cast<std::int64_t>(w.arrived));
+  emit(loop.trace(), loop.now(), ev::RunDrained{w.arrived});
 }
 
 // Feeds the input to the destination, then drains it. After a restart it runs
 // again from the start: records that already arrived are offered at once (the
 // destination skips what the store shows as done), the rest at their times.
 // Under a Sync, the Sync does the feeding and resumes after its checkpoints.
-Task<void> drive(Outcome::World& w, Destination& dest, const Scenario& s, std::uint64_t seed,
-                 const DestinationEntry& entry, std::vector<Duration>* arrivals) {
+Task<void> drive(Outcome::World& w, Destination& dest, const Scenario& s, std::vector<Duration>* arrivals) {
   if (s.sync) {
-    co_await drive_sync(w, dest, s, seed, entry, arrivals);
+    co_await drive_sync(w, dest, s, arrivals);
     co_return;
   }
   Loop& loop = w.loop;
-  const std::int64_t n =
-      s.generate ? s.generate->records : static_cast<std::int64_t>(s.records.size());
+  const std::int64_t n = w.input->size();
   for (std::int64_t i = 0; i < n; ++i) {
-    Duration at = s.generate ? s.pace * i : s.records[static_cast<std::size_t>(i)].at;
+    const Duration at = w.input->at(i);
     if (kTimeZero + at > loop.now()) co_await loop.sleep_to(kTimeZero + at);
-    Record r = s.generate ? generate_record(entry, seed, static_cast<JobId>(i + 1), *s.generate)
-                          : s.records[static_cast<std::size_t>(i)].record;
     if (i >= w.arrived) {
       w.arrived = i + 1;
       if (arrivals) arrivals->push_back(loop.now().time_since_epoch());
     }
-    co_await dest.deliver(std::move(r));
+    co_await dest.deliver(w.input->copy(i));
   }
   co_await dest.drain();
   w.drained = true;
   for (const auto& [_, timer] : w.crash_timers) loop.cancel(timer);  // no crash after the run ended
   w.crash_timers.clear();
-  loop.trace().event(loop.now(), "run.drained").num("records", n);
+  emit(loop.trace(), loop.now(), ev::RunDrained{n});
 }
 
 // Wires the crash hook and the restart of a scenario with crash points.
@@ -219,7 +272,7 @@ struct Crasher {
   void crash(std::size_t i, const std::string& where) {
     if (!w.destination) {
       // The process is already down (waiting to restart): nothing to crash.
-      w.loop.trace().event(w.loop.now(), "run.crash_skipped").str("point", where);
+      emit(w.loop.trace(), w.loop.now(), ev::RunCrashSkipped{where});
       ++w.crashes;
       return;
     }
@@ -227,10 +280,7 @@ struct Crasher {
     w.producer.reset();
     w.destination.reset();
     const std::size_t undone = w.jobs->crash();
-    w.loop.trace()
-        .event(w.loop.now(), "run.crash")
-        .str("point", where)
-        .num("undone_writes", static_cast<std::int64_t>(undone));
+    emit(w.loop.trace(), w.loop.now(), ev::RunCrash{where, static_cast<std::int64_t>(undone)});
     w.loop.call_after(s.crashes[i].restart_after, [this] { restart(); });
   }
 
@@ -243,22 +293,11 @@ struct Crasher {
     }
     w.destination = std::move(made).value();
     install();
-    std::vector<JobId> taken = w.destination->resume([this](JobId id) -> Result<Record> {
-      if (w.generate) {
-        if (id < 1 || static_cast<std::int64_t>(id) > w.generate->records)
-          return Error::not_found("no input record " + std::to_string(id));
-        return generate_record(entry, out.seed, id, *w.generate);
-      }
-      auto it = w.literal_index.find(id);
-      if (it == w.literal_index.end()) return Error::not_found("no input record " + std::to_string(id));
-      return w.literal[it->second];
-    });
-    w.loop.trace()
-        .event(w.loop.now(), "run.restart")
-        .num("resumed_jobs", static_cast<std::int64_t>(taken.size()))
-        .num("pending", static_cast<std::int64_t>(w.jobs->counts().pending));
+    std::vector<JobId> taken = w.destination->resume([this](JobId id) { return w.input->by_id(id); });
+    emit(w.loop.trace(), w.loop.now(),
+         ev::RunRestart{static_cast<std::int64_t>(taken.size()), static_cast<std::int64_t>(w.jobs->counts().pending)});
     w.producer = std::make_unique<Scope>(w.loop);
-    w.producer->spawn(drive(w, *w.destination, s, out.seed, entry, arrivals));
+    w.producer->spawn(drive(w, *w.destination, s, arrivals));
   }
 };
 
@@ -280,8 +319,9 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
   out.world = std::make_unique<Outcome::World>(out.seed, o.max_steps);
   Outcome::World& w = *out.world;
   Trace& trace = w.loop.trace();
-  trace.set_keep_lines(o.keep_trace);
+  trace.set_keep_lines(o.keep_trace && o.keep_lines);
   trace.set_sink(o.trace_sink);
+  if (o.keep_trace) trace.set_observer(&w.log);
   for (const auto& secret : config.secret_values()) trace.add_secret(secret);
 
   nlohmann::json fake_options = entry->fake_options ? entry->fake_options(config) : nlohmann::json::object();
@@ -311,19 +351,10 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
   w.jobs = std::make_unique<MemoryJobStore>(&trace);
   w.ctx = std::make_unique<DeliveryContext>(DeliveryContext{w.loop, *w.transport, *w.jobs, w.files.get()});
   DS_TRY(w.destination, entry->make(*w.ctx, config));
-  if (s.generate) w.generate = s.generate;
-  else
-    for (const auto& r : s.records) {
-      w.literal_index[r.record.id] = w.literal.size();
-      w.literal.push_back(r.record);
-    }
-  out.input_size = s.generate ? s.generate->records : static_cast<std::int64_t>(s.records.size());
+  w.input = std::make_unique<Input>(s, *entry, out.seed, o.keep_trace);
+  out.input_size = w.input->size();
 
-  trace.event(w.loop.now(), "run.start")
-      .str("scenario", s.name)
-      .str("destination", entry->name)
-      .num("seed", static_cast<std::int64_t>(out.seed))
-      .num("records", out.input_size);
+  emit(trace, w.loop.now(), ev::RunStart{s.name, entry->name, static_cast<std::int64_t>(out.seed), out.input_size});
   std::vector<Duration>* arrivals = o.keep_trace ? &out.arrivals : nullptr;
   Crasher crasher{w, s, *entry, out.config, out, arrivals};
   if (!s.crashes.empty()) {
@@ -336,7 +367,7 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
   }
   const auto wall_start = std::chrono::steady_clock::now();  // determinism-ok: wall time of the run, reported only
   w.producer = std::make_unique<Scope>(w.loop);
-  w.producer->spawn(drive(w, *w.destination, s, out.seed, *entry, arrivals));
+  w.producer->spawn(drive(w, *w.destination, s, arrivals));
   out.status = w.loop.run_until_idle();
   if (out.status.ok() && !crasher.failure.ok()) out.status = crasher.failure;
   if (out.status.ok() && !w.drained)
@@ -349,7 +380,15 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
   out.steps = w.loop.steps();
   out.trace_hash = trace.hash_hex();
   out.trace_events = trace.size();
-  if (o.keep_trace) out.trace_lines = trace.lines();
+  if (o.keep_trace) {
+    trace.set_observer(nullptr);
+    out.events = std::move(w.log.events);
+    out.trace_lines = trace.lines();
+    out.records = w.input->take_all();
+  }
+  out.job_store = w.jobs.get();
+  out.oracle = w.fake.get();
+  out.transport_stats = w.transport->stats();
   out.destination_stats = w.destination ? w.destination->stats() : nlohmann::json::object();
   return out;
 }

@@ -16,17 +16,25 @@
 #include "fakes/sim_transport.h"
 #include "framework/config.h"
 #include "framework/job_store.h"
+#include "framework/trace_events.h"
 
 namespace destsim {
 
 struct RunOptions {
   std::optional<std::uint64_t> seed;  // overrides the scenario's
-  bool keep_trace = true;             // keep trace lines in memory (property checks need them)
+  /// Keep what the property checks read: the typed trace events and the input
+  /// records (built once). Off for long benchmark runs.
+  bool keep_trace = true;
+  /// With keep_trace: also keep the JSONL lines in memory (tests that read them).
+  bool keep_lines = true;
   std::ostream* trace_sink = nullptr; // also stream the trace (JSONL)
   std::uint64_t max_steps = 500'000'000;
 };
 
-/// Everything a run produced. Owns the simulated world it ran in.
+/// Everything a run produced — the evidence the property checkers judge from.
+/// `run_scenario` fills it and owns the simulated world it ran in; a test may
+/// build one by hand (no world): the records, the job store, the fake (the
+/// oracle), the typed events and the declared contract (entry + config).
 struct Outcome {
   struct World;
   std::unique_ptr<World> world;
@@ -42,21 +50,29 @@ struct Outcome {
   std::uint64_t steps = 0;
   std::string trace_hash;
   std::uint64_t trace_events = 0;
+  /// The typed trace (framework/trace_events.h), in order, when kept.
+  std::vector<TimedEvent> events;
   std::vector<std::string> trace_lines;  // when kept
   nlohmann::json destination_stats;
   std::int64_t input_size = 0;
+  /// The input records, in input order (built once per run, when kept).
+  std::vector<Record> records;
   std::vector<Duration> arrivals;  // arrival time of each input record (when kept)
   std::uint64_t crashes = 0;       // crashes of the framework during the run
   /// Under a Sync: how the last sync ended, and every checkpoint released
   /// during the run (across restarts), in order.
   std::optional<SyncOutcome> sync;
   std::vector<ReleasedState> released;
+  /// The job store, the fake and the sim door's counters (the world's, or a test's).
+  const JobStore* job_store = nullptr;
+  const Fake* oracle = nullptr;
+  SimTransportStats transport_stats;
 
-  const JobStore& jobs() const;
-  const Fake& fake() const;
-  const SimTransportStats& transport() const;
-  /// Input record i (0-based), regenerated for generated input.
-  Record record(std::int64_t i) const;
+  const JobStore& jobs() const { return *job_store; }
+  const Fake& fake() const { return *oracle; }
+  const SimTransportStats& transport() const { return transport_stats; }
+  /// Input record i (0-based); needs the records kept (RunOptions::keep_trace).
+  const Record& record(std::int64_t i) const { return records.at(static_cast<std::size_t>(i)); }
 
   Outcome();
   ~Outcome();

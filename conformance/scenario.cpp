@@ -1,6 +1,6 @@
 #include "conformance/scenario.h"
 
-#include "conformance/properties.h"
+#include "conformance/catalogue.h"
 #include "destinations/destination.h"
 #include "framework/config.h"
 #include "framework/json_in.h"

@@ -1,5 +1,7 @@
 #include "fakes/sim_transport.h"
 
+#include "framework/trace_events.h"
+
 #include <optional>
 
 namespace destsim {
@@ -15,13 +17,7 @@ void SimTransport::route(const std::string& host, FakeApi* api, FaultPlan* plan)
 Task<HttpResult> SimTransport::send(Request request) {
   const std::uint64_t id = ++stats_.requests;
   const std::string path(request.path_only());
-  loop_.trace()
-      .event(loop_.now(), "http.request")
-      .num("req", static_cast<std::int64_t>(id))
-      .str("method", request.method)
-      .str("host", request.host)
-      .str("path", path)
-      .num("bytes", static_cast<std::int64_t>(request.body.size()));
+  trace_http_request(loop_.trace(), loop_.now(), id, request);
   ++stats_.in_flight;
   stats_.in_flight_max = std::max(stats_.in_flight, stats_.in_flight_max);
   struct InFlight {
@@ -31,12 +27,7 @@ Task<HttpResult> SimTransport::send(Request request) {
 
   auto fail = [&](TransportErrorKind kind, bool applied, bool injected, std::string message) -> HttpResult {
     ++stats_.by_error[transport_error_kind_name(kind)];
-    loop_.trace()
-        .event(loop_.now(), "http.error")
-        .num("req", static_cast<std::int64_t>(id))
-        .str("error", transport_error_kind_name(kind))
-        .flag("applied", applied)
-        .flag("injected", injected);
+    trace_http_error(loop_.trace(), loop_.now(), id, kind, applied, injected);
     TransportError e;
     e.kind = kind;
     e.message = std::move(message);
@@ -58,12 +49,11 @@ Task<HttpResult> SimTransport::send(Request request) {
   }
   if (decision.action) {
     ++stats_.faults[fault_kind_name(decision.action->kind)];
-    loop_.trace()
-        .event(loop_.now(), "fault")
-        .num("req", static_cast<std::int64_t>(id))
-        .num("rule", decision.rule)
-        .str("kind", fault_kind_name(decision.action->kind))
-        .flag("injected", true);
+    ev::Fault f;
+    f.req = static_cast<std::int64_t>(id);
+    f.rule = decision.rule;
+    f.fault = fault_kind_name(decision.action->kind);
+    emit(loop_.trace(), loop_.now(), f);
   }
   Duration latency = options_.base_latency + decision.latency;
   if (decision.latency.count() > 0) ++stats_.faults["latency"];

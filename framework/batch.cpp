@@ -4,6 +4,8 @@
 #include <map>
 #include <set>
 
+#include "framework/trace_events.h"
+
 namespace destsim {
 
 const char* batch_status_name(BatchStatus s) {
@@ -15,20 +17,6 @@ const char* batch_status_name(BatchStatus s) {
     case BatchStatus::cannot_retry: return "cannot_retry";
   }
   return "?";
-}
-
-std::string id_ranges(const std::vector<JobId>& ids) {
-  std::string out;
-  std::size_t i = 0;
-  while (i < ids.size()) {
-    std::size_t j = i;
-    while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) ++j;
-    if (!out.empty()) out += ',';
-    out += std::to_string(ids[i]);
-    if (j > i) out += '-' + std::to_string(ids[j]);
-    i = j + 1;
-  }
-  return out;
 }
 
 Status ProcessorConfig::validate() const {
@@ -235,7 +223,7 @@ void Processor::note_retry_after(const std::optional<Duration>& d) {
   Time until = loop_.now() + *d;
   if (until > not_before_) {
     not_before_ = until;
-    loop_.trace().event(loop_.now(), "retry_after").str("handler", handler_.name()).dur("wait", *d);
+    emit(loop_.trace(), loop_.now(), ev::RetryAfterHold{handler_.name(), *d});
   }
 }
 
@@ -267,25 +255,40 @@ Task<void> Processor::process(Items pending) {
     ++in_flight_;
     stats_.in_flight_max = std::max(stats_.in_flight_max, in_flight_);
     ++stats_.batches;
+    // Paired assertions at the handler boundary: what it is handed is a
+    // non-empty batch within the declared limits...
+    DS_ASSERT(!view.empty() && static_cast<std::int64_t>(view.size()) <= limits_.records_max);
     BatchResult r = co_await handler_.process_batch(view);
+    // ...and every id its answer names belongs to that batch (one that does not
+    // is counted in the trace, where A1 fails it, never silently ignored).
+    std::int64_t foreign = 0;
+    {
+      std::vector<JobId> sorted(ids);
+      std::sort(sorted.begin(), sorted.end());
+      for (const auto& mr : r.results) foreign += std::binary_search(sorted.begin(), sorted.end(), mr.id) ? 0 : 1;
+    }
     --in_flight_;
     note_retry_after(r.retry_after);
     {
       // What the conformance checkers read (B2, C1-C4, C6): the jobs sent,
       // when (after any Retry-After hold), the answer and how it was classified.
-      auto e = loop_.trace().event(loop_.now(), "batch");
-      e.str("handler", handler_.name())
-          .num("records", static_cast<std::int64_t>(pending.size()))
-          .num("attempt", attempt)
-          .str("status", batch_status_name(r.status))
-          .str("ids", id_ranges(ids))
-          .num("sent", sent.time_since_epoch().count())
-          .num("held", (sent - ready).count())
-          .num("http", r.http_status);
-      if (attempt == 1)
-        e.num("oldest", oldest.time_since_epoch().count()).num("flushed", flushed.time_since_epoch().count());
-      if (r.retry_after) e.num("retry_after", r.retry_after->count());
-      if (r.too_large) e.flag("too_large", true);
+      ev::BatchSent e;
+      e.handler = handler_.name();
+      e.records = static_cast<std::int64_t>(pending.size());
+      e.attempt = attempt;
+      e.status = batch_status_name(r.status);
+      e.ids.ids = std::move(ids);
+      e.sent = to_ns(sent);
+      e.held = (sent - ready).count();
+      e.http = r.http_status;
+      if (attempt == 1) {
+        e.oldest = to_ns(oldest);
+        e.flushed = to_ns(flushed);
+      }
+      if (r.retry_after) e.retry_after = r.retry_after->count();
+      e.too_large = r.too_large;
+      e.foreign = foreign;
+      emit(loop_.trace(), loop_.now(), e);
     }
 
     std::map<JobId, const MessageResult*> by_id;
@@ -346,8 +349,7 @@ Task<void> Processor::process(Items pending) {
         }
         if (r.too_large && config_.split_on_413) {
           ++stats_.splits;
-          loop_.trace().event(loop_.now(), "split").str("handler", handler_.name()).num(
-              "records", static_cast<std::int64_t>(pending.size()));
+          emit(loop_.trace(), loop_.now(), ev::Split{handler_.name(), static_cast<std::int64_t>(pending.size())});
           auto mid = pending.begin() + static_cast<std::ptrdiff_t>(pending.size() / 2);
           Items left(std::make_move_iterator(pending.begin()), std::make_move_iterator(mid));
           Items right(std::make_move_iterator(mid), std::make_move_iterator(pending.end()));
@@ -418,16 +420,17 @@ Task<void> Processor::send_one(Item item) {
     --in_flight_;
     note_retry_after(r.retry_after);
     {
-      auto e = loop_.trace().event(loop_.now(), "one");
-      e.str("handler", handler_.name())
-          .num("id", static_cast<std::int64_t>(item.m.id))
-          .num("attempt", attempt)
-          .str("verdict", r.verdict == Verdict::ok ? "ok" : r.verdict == Verdict::retry ? "retry" : "fail")
-          .num("sent", sent.time_since_epoch().count())
-          .num("held", (sent - ready).count())
-          .num("http", r.http_status);
-      if (r.retry_after) e.num("retry_after", r.retry_after->count());
-      if (r.too_large) e.flag("too_large", true);
+      ev::OneSent e;
+      e.handler = handler_.name();
+      e.id = static_cast<std::int64_t>(item.m.id);
+      e.attempt = attempt;
+      e.verdict = r.verdict == Verdict::ok ? "ok" : r.verdict == Verdict::retry ? "retry" : "fail";
+      e.sent = to_ns(sent);
+      e.held = (sent - ready).count();
+      e.http = r.http_status;
+      if (r.retry_after) e.retry_after = r.retry_after->count();
+      e.too_large = r.too_large;
+      emit(loop_.trace(), loop_.now(), e);
     }
     item.unknown |= r.maybe_applied;
     done = true;

@@ -84,8 +84,6 @@ struct OneResult {
   int http_status = -1;  // as in BatchResult
 };
 
-/// Job ids as compact ranges ("1-40,42,45-50"), in the order given (traces).
-std::string id_ranges(const std::vector<JobId>& ids);
 
 /// Limits a handler declares for one request.
 struct BatchLimits {

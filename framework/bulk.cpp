@@ -4,6 +4,8 @@
 #include <map>
 #include <set>
 
+#include "framework/trace_events.h"
+
 namespace destsim {
 
 Status BulkConfig::validate() const {
@@ -117,7 +119,7 @@ void BulkRouter::finish(const Pending& p, JobState state, std::string reason) {
 bool BulkRouter::crash_at(std::string_view step) {
   if (!crash_hook_ || !crash_hook_(step)) return false;
   crashed_ = true;
-  loop_.trace().event(loop_.now(), "bulk.crash_point").str("step", step);
+  emit(loop_.trace(), loop_.now(), ev::CrashPointHit{std::string(step)});
   return true;
 }
 
@@ -226,12 +228,9 @@ std::vector<JobId> BulkRouter::resume(const RecordSource& source) {
       taken.push_back(id);
       items.push_back(std::move(p));
     }
-    loop_.trace()
-        .event(loop_.now(), "bulk.resume")
-        .str("manager", manager_.name())
-        .num("upload", static_cast<std::int64_t>(e.key))
-        .str("import", e.import_id)
-        .num("jobs", static_cast<std::int64_t>(items.size()));
+    emit(loop_.trace(), loop_.now(),
+         ev::Resume{manager_.name(), static_cast<std::int64_t>(e.key), e.import_id,
+                    static_cast<std::int64_t>(items.size())});
     held_[e.key] = e;
     if (items.empty()) {
       release(e.key);
@@ -262,9 +261,9 @@ Task<void> BulkRouter::resumed(std::uint64_t key, ImportRef import, std::vector<
   Semaphore::Permit permit = co_await imports_->acquire();
   stats_.imports_in_flight_max =
       std::max<std::uint64_t>(stats_.imports_in_flight_max, static_cast<std::uint64_t>(imports_->in_use()));
-  loop_.trace().event(loop_.now(), "bulk.resume_start").num("upload", static_cast<std::int64_t>(key));
+  emit(loop_.trace(), loop_.now(), ev::ResumeStart{static_cast<std::int64_t>(key)});
   co_await follow(key, std::move(import), std::move(items), started);
-  loop_.trace().event(loop_.now(), "bulk.import_end").num("upload", static_cast<std::int64_t>(key));
+  emit(loop_.trace(), loop_.now(), ev::ImportEnd{static_cast<std::int64_t>(key)});
   permit.release();
   --active_;
   changed_.notify_all();
@@ -368,14 +367,9 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
       oldest = std::min(oldest, p.queued_at);
       attempt = std::max(attempt, p.attempts);
     }
-    loop_.trace()
-        .event(loop_.now(), "bulk.upload_start")
-        .num("upload", static_cast<std::int64_t>(key))
-        .num("records", static_cast<std::int64_t>(items.size()))
-        .str("ids", id_ranges(ids))
-        .num("oldest", to_ns(oldest))
-        .num("slot_wait", slot_wait.count())
-        .num("attempt", attempt);
+    emit(loop_.trace(), loop_.now(),
+         ev::UploadStart{static_cast<std::int64_t>(key), static_cast<std::int64_t>(items.size()), JobIds{std::move(ids)},
+                         to_ns(oldest), slot_wait.count(), attempt});
   }
   UploadOutcome up = co_await manager_.upload(view);
   const char* kind = up.kind == UploadOutcome::Kind::importing   ? "importing"
@@ -404,18 +398,9 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
   std::int64_t unaccounted = 0;
   for (const auto& [_, n] : uploaded) unaccounted += n == 0 ? 1 : 0;
   if (up.kind != UploadOutcome::Kind::importing && up.kind != UploadOutcome::Kind::completed) unaccounted = 0;
-  loop_.trace()
-      .event(loop_.now(), "bulk.upload")
-      .str("manager", manager_.name())
-      .num("upload", static_cast<std::int64_t>(key))
-      .num("records", static_cast<std::int64_t>(items.size()))
-      .str("outcome", kind)
-      .str("import", up.import.import_id)
-      .num("importing", in_import)
-      .num("named", named)
-      .num("unaccounted", unaccounted)
-      .num("overlap", overlap)
-      .num("foreign", foreign);
+  emit(loop_.trace(), loop_.now(),
+       ev::UploadResult{manager_.name(), static_cast<std::int64_t>(key), static_cast<std::int64_t>(items.size()), kind,
+                        up.import.import_id, in_import, named, unaccounted, overlap, foreign});
   switch (up.kind) {
     case UploadOutcome::Kind::importing: {
       if (crash_at("after_upload")) {
@@ -482,7 +467,7 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
     }
   }
   jobs_.commit();
-  loop_.trace().event(loop_.now(), "bulk.import_end").num("upload", static_cast<std::int64_t>(key));
+  emit(loop_.trace(), loop_.now(), ev::ImportEnd{static_cast<std::int64_t>(key)});
   permit.release();
   --active_;
   changed_.notify_all();
@@ -497,11 +482,8 @@ Task<void> BulkRouter::follow(std::uint64_t key, ImportRef import, std::vector<P
     wait.reset();
     if (loop_.now() - started >= config_.poll_timeout) {
       ++stats_.poll_timeouts;
-      loop_.trace()
-          .event(loop_.now(), "bulk.poll_timeout")
-          .num("upload", static_cast<std::int64_t>(key))
-          .str("import", import.import_id)
-          .num("jobs", static_cast<std::int64_t>(items.size()));
+      emit(loop_.trace(), loop_.now(),
+           ev::PollTimeout{static_cast<std::int64_t>(key), import.import_id, static_cast<std::int64_t>(items.size())});
       release(key);
       for (auto& p : items) {
         p.unknown = true;  // the import may still complete after we stop looking
@@ -514,23 +496,18 @@ Task<void> BulkRouter::follow(std::uint64_t key, ImportRef import, std::vector<P
     }
     if (!completed) {
       ++stats_.polls;
-      loop_.trace()
-          .event(loop_.now(), "bulk.poll")
-          .num("upload", static_cast<std::int64_t>(key))
-          .str("import", import.import_id);
+      emit(loop_.trace(), loop_.now(), ev::Poll{static_cast<std::int64_t>(key), import.import_id});
       PollOutcome poll = co_await manager_.poll(import);
       if (crash_at("mid_poll")) {
         co_await halt();
         co_return;
       }
-      loop_.trace()
-          .event(loop_.now(), "bulk.polled")
-          .num("upload", static_cast<std::int64_t>(key))
-          .str("import", import.import_id)
-          .str("status", poll.transient                              ? "fault"
+      emit(loop_.trace(), loop_.now(),
+           ev::Polled{static_cast<std::int64_t>(key), import.import_id,
+                           poll.transient                              ? "fault"
                          : poll.status == ImportStatus::running      ? "running"
                          : poll.status == ImportStatus::completed    ? "completed"
-                                                                     : "failed");
+                                                                     : "failed"});
       if (poll.transient) {
         ++stats_.poll_faults;  // asked again at the next poll (D5)
         wait = poll.retry_after;
@@ -557,11 +534,7 @@ Task<void> BulkRouter::follow(std::uint64_t key, ImportRef import, std::vector<P
     }
     if (st.transient) {
       ++stats_.stats_faults;
-      loop_.trace()
-          .event(loop_.now(), "bulk.stats")
-          .num("upload", static_cast<std::int64_t>(key))
-          .str("import", import.import_id)
-          .str("status", "fault");
+      emit(loop_.trace(), loop_.now(), ev::StatsFault{static_cast<std::int64_t>(key), import.import_id, "fault"});
       continue;
     }
     for (auto& p : items) p.held = 0;
@@ -600,14 +573,7 @@ void BulkRouter::settle(std::vector<Pending>& items, const std::vector<MessageRe
       again.push_back(std::move(p));
     }
   }
-  loop_.trace()
-      .event(loop_.now(), "bulk.settle")
-      .num("upload", static_cast<std::int64_t>(key))
-      .str("from", source)
-      .num("ok", ok)
-      .num("failed", failed)
-      .num("retry", retry)
-      .num("unmentioned", unmentioned);
+  emit(loop_.trace(), loop_.now(), ev::Settle{static_cast<std::int64_t>(key), source, ok, failed, retry, unmentioned});
   if (!again.empty()) requeue(std::move(again), again_reason, std::nullopt);
 }
 

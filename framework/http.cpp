@@ -1,5 +1,7 @@
 #include "framework/http.h"
 
+#include "framework/trace_events.h"
+
 #include <cctype>
 #include <charconv>
 
@@ -69,20 +71,24 @@ const char* transport_error_kind_name(TransportErrorKind kind) {
 void trace_http_result(Trace& trace, Time at, std::uint64_t id, const HttpResult& result) {
   if (result.ok()) {
     const Response& r = result.value();
-    auto e = trace.event(at, "http.response");
-    e.num("req", static_cast<std::int64_t>(id))
-        .num("status", r.status)
-        .num("bytes", static_cast<std::int64_t>(r.body.size()))
-        .flag("injected", r.injected);
-    if (auto ra = r.headers.get("Retry-After")) e.str("retry_after", *ra);
+    ev::HttpResponse e{static_cast<std::int64_t>(id), r.status, static_cast<std::int64_t>(r.body.size()), r.injected,
+                       std::nullopt};
+    if (auto ra = r.headers.get("Retry-After")) e.retry_after = std::string(*ra);
+    emit(trace, at, e);
   } else {
     const TransportError& err = result.error();
-    trace.event(at, "http.error")
-        .num("req", static_cast<std::int64_t>(id))
-        .str("error", transport_error_kind_name(err.kind))
-        .flag("applied", err.maybe_applied)
-        .flag("injected", err.injected);
+    trace_http_error(trace, at, id, err.kind, err.maybe_applied, err.injected);
   }
+}
+
+void trace_http_request(Trace& trace, Time at, std::uint64_t id, const Request& request) {
+  emit(trace, at,
+       ev::HttpRequest{static_cast<std::int64_t>(id), request.method, request.host, std::string(request.path_only()),
+                       static_cast<std::int64_t>(request.body.size())});
+}
+
+void trace_http_error(Trace& trace, Time at, std::uint64_t id, TransportErrorKind kind, bool applied, bool injected) {
+  emit(trace, at, ev::HttpError{static_cast<std::int64_t>(id), transport_error_kind_name(kind), applied, injected});
 }
 
 std::string url_encode(std::string_view s) {

@@ -97,6 +97,10 @@ class Trace;
 /// Traces the answer to request `id` the same way in every transport:
 /// "http.response" (status, bytes, injected, retry_after) or "http.error".
 void trace_http_result(Trace& trace, Time at, std::uint64_t id, const HttpResult& result);
+/// Traces request `id` leaving a transport (`http.request`).
+void trace_http_request(Trace& trace, Time at, std::uint64_t id, const Request& request);
+/// Traces request `id` ending in a transport error (`http.error`).
+void trace_http_error(Trace& trace, Time at, std::uint64_t id, TransportErrorKind kind, bool applied, bool injected);
 
 /// Percent-encodes for a query value (RFC 3986 unreserved kept).
 std::string url_encode(std::string_view s);

@@ -1,5 +1,7 @@
 #include "framework/job_store.h"
 
+#include "framework/trace_events.h"
+
 namespace destsim {
 
 const char* job_state_name(JobState s) {
@@ -10,6 +12,11 @@ const char* job_state_name(JobState s) {
     case JobState::aborted: return "aborted";
   }
   return "?";
+}
+
+void trace_job_terminal(Trace& trace, Time at, JobId id, JobState state, const std::string& reason, bool unknown,
+                        bool resent) {
+  emit(trace, at, ev::JobTerminal{static_cast<std::int64_t>(id), job_state_name(state), reason, unknown, resent});
 }
 
 std::uint32_t MemoryJobStore::intern(const std::string& reason) {
@@ -119,11 +126,7 @@ void MemoryJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
   }
   if (r.unknown) ++counts_.unknown;
   if (trace_) {
-    auto e = trace_->event(at, "job");
-    e.num("id", static_cast<std::int64_t>(id)).str("state", job_state_name(outcome.state));
-    if (!outcome.reason.empty()) e.str("reason", outcome.reason);
-    if (r.unknown) e.flag("outcome_unknown", true);
-    if (r.resent) e.flag("resent_after_unknown", true);
+    trace_job_terminal(*trace_, at, id, outcome.state, outcome.reason, r.unknown, r.resent);
   }
   notify_finish(id, outcome.state);
 }

@@ -61,6 +61,11 @@ inline constexpr int kBulkCrashSteps = 3;
 /// upstream queue or source keeps records until their jobs are terminal).
 using RecordSource = std::function<Result<Record>(JobId id)>;
 
+class Trace;
+/// Traces a job's terminal state (the `job` event every store writes).
+void trace_job_terminal(Trace& trace, Time at, JobId id, JobState state, const std::string& reason, bool unknown,
+                        bool resent);
+
 class JobStore {
  public:
   virtual ~JobStore() = default;

@@ -30,7 +30,7 @@ TEST(MemoryJobStore, EveryJobEndsOnceWithItsReason) {
   EXPECT_EQ(s.ids(), (std::vector<JobId>{1, 2, 3}));
   ASSERT_EQ(trace.lines().size(), 3u);
   EXPECT_EQ(trace.lines()[1],
-            R"({"t":0,"kind":"job","id":2,"state":"aborted","reason":"attempts exhausted (2 of 2): HTTP 503","outcome_unknown":true})");
+            R"({"t":0,"kind":"job","id":2,"state":"aborted","reason":"attempts exhausted (2 of 2): HTTP 503","outcome_unknown":true,"resent_after_unknown":false})");
 }
 
 TEST(MemoryJobStoreDeathTest, ATerminalStateNeverChanges) {

@@ -1,5 +1,7 @@
 #include "framework/lifecycle.h"
 
+#include "framework/trace_events.h"
+
 #include <set>
 
 namespace destsim {
@@ -70,12 +72,7 @@ void Sync::advance(Stream& s) {
     jobs_.put_checkpoint(s.spec.name, {{"state", c.state}, {"records", c.records}, {"seq", c.seq}});
     outcome_.released.push_back(ReleasedState{s.spec.name, c.state, c.records, c.seq, loop_.now()});
     if (sink_) sink_(outcome_.released.back());
-    loop_.trace()
-        .event(loop_.now(), "sync.state")
-        .str("stream", s.spec.name)
-        .num("seq", c.seq)
-        .num("records", c.records)
-        .raw("state", c.state.dump());
+    emit(loop_.trace(), loop_.now(), ev::SyncState{s.spec.name, c.seq, c.records, c.state});
     ++released;
   }
   if (released > 0) s.pending.erase(s.pending.begin(), s.pending.begin() + static_cast<std::ptrdiff_t>(released));
@@ -86,7 +83,7 @@ void Sync::fail_stream(Stream& s, const std::string& reason) {
   s.failed = true;
   s.failure = reason;
   s.pending.clear();
-  loop_.trace().event(loop_.now(), "sync.stream_failed").str("stream", s.spec.name).str("reason", reason);
+  emit(loop_.trace(), loop_.now(), ev::SyncStreamFailed{s.spec.name, reason});
   if (!s.closing) closers_->spawn(close(&s, false));
 }
 
@@ -94,7 +91,7 @@ void Sync::fail_sync(const std::string& reason) {
   if (failed_) return;  // the failure path runs once
   failed_ = true;
   outcome_.error = reason;
-  loop_.trace().event(loop_.now(), "sync.failure").str("reason", reason);
+  emit(loop_.trace(), loop_.now(), ev::SyncFailure{reason});
   for (auto& s : streams_) fail_stream(*s, "the sync failed: " + reason);
 }
 
@@ -136,29 +133,26 @@ Task<void> Sync::close(Stream* s, bool commit) {
   }
   s->closed = true;
   outcome_.streams[s->spec.name] = commit ? "committed" : "failed: " + s->failure;
-  loop_.trace()
-      .event(loop_.now(), "sync.close")
-      .str("stream", s->spec.name)
-      .flag("committed", commit)
-      .num("records", s->base + static_cast<std::int64_t>(s->ids.size()));
+  emit(loop_.trace(), loop_.now(),
+       ev::SyncClose{s->spec.name, commit, s->base + static_cast<std::int64_t>(s->ids.size())});
   --closing_;
   changed_.notify_all();
 }
 
 Task<SyncOutcome> Sync::run(SyncSource next) {
-  loop_.trace().event(loop_.now(), "sync.start").num("streams", static_cast<std::int64_t>(streams_.size()));
+  emit(loop_.trace(), loop_.now(), ev::SyncStart{static_cast<std::int64_t>(streams_.size())});
   std::vector<StreamSpec> specs;
   for (const auto& s : streams_) specs.push_back(s->spec);
   Status v = validate(specs);
   Status setup = v.ok() ? co_await target_.setup(specs) : v;
-  loop_.trace().event(loop_.now(), "sync.setup").flag("ok", setup.ok());
+  emit(loop_.trace(), loop_.now(), ev::SyncSetup{setup.ok()});
   if (!setup.ok()) {
     fail_sync("setup: " + setup.error().message);
   } else {
     for (auto& s : streams_) {
       Status o = co_await target_.open_stream(s->spec);
       s->opened = true;
-      loop_.trace().event(loop_.now(), "sync.open").str("stream", s->spec.name).flag("ok", o.ok());
+      emit(loop_.trace(), loop_.now(), ev::SyncOpen{s->spec.name, o.ok()});
       if (!o.ok()) fail_stream(*s, "open: " + o.error().message);
     }
   }
@@ -199,7 +193,7 @@ Task<SyncOutcome> Sync::run(SyncSource next) {
       stream_of_[id] = s;
       if (s->first_record) {
         s->first_record = false;
-        loop_.trace().event(loop_.now(), "sync.first_record").str("stream", s->spec.name).num("id", static_cast<std::int64_t>(id));
+        emit(loop_.trace(), loop_.now(), ev::SyncFirstRecord{s->spec.name, static_cast<std::int64_t>(id)});
       }
       co_await target_.deliver(std::move(m->record));
       // Already terminal (a restart re-offered a finished job, or it failed at once)?
@@ -223,7 +217,7 @@ Task<SyncOutcome> Sync::run(SyncSource next) {
       }
       if (s->ended) continue;
       s->ended = true;
-      loop_.trace().event(loop_.now(), "sync.end").str("stream", s->spec.name);
+      emit(loop_.trace(), loop_.now(), ev::SyncEnd{s->spec.name});
       if (!s->failed && !s->closing) closers_->spawn(close(s, true));
     } else {  // error
       if (m->stream.empty()) {
@@ -249,7 +243,7 @@ Task<SyncOutcome> Sync::run(SyncSource next) {
   outcome_.ok = !failed_;
   for (const auto& s : streams_) outcome_.ok = outcome_.ok && !s->failed;
   co_await target_.teardown(outcome_.ok);
-  loop_.trace().event(loop_.now(), "sync.teardown").flag("ok", outcome_.ok);
+  emit(loop_.trace(), loop_.now(), ev::SyncTeardown{outcome_.ok});
   co_return outcome_;
 }
 

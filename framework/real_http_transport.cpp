@@ -221,13 +221,7 @@ void HttpTransport::run_worker(Worker* worker) {
 
 Task<HttpResult> HttpTransport::send(Request request) {
   const std::uint64_t id = ++next_id_;
-  loop_.trace()
-      .event(loop_.now(), "http.request")
-      .num("req", static_cast<std::int64_t>(id))
-      .str("method", request.method)
-      .str("host", request.host)
-      .str("path", request.path_only())
-      .num("bytes", static_cast<std::int64_t>(request.body.size()));
+  trace_http_request(loop_.trace(), loop_.now(), id, request);
 
   Completion<HttpResult> done(loop_);
   loop_.begin_external();

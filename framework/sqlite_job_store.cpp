@@ -142,11 +142,7 @@ void SqliteJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
   sqlite3_reset(s);
   DS_ASSERT(sqlite3_changes(db_) == 1 && "a job reaches one terminal state, once");
   if (trace_) {
-    auto e = trace_->event(at, "job");
-    e.num("id", static_cast<std::int64_t>(id)).str("state", job_state_name(outcome.state));
-    if (!outcome.reason.empty()) e.str("reason", outcome.reason);
-    if (unknown) e.flag("outcome_unknown", true);
-    if (resent) e.flag("resent_after_unknown", true);
+    trace_job_terminal(*trace_, at, id, outcome.state, outcome.reason, unknown, resent);
   }
   wrote();
   notify_finish(id, outcome.state);

@@ -18,6 +18,8 @@
 
 namespace destsim {
 
+class TraceObserver;  // framework/trace_events.h
+
 /// Appends `s` to `out` as a JSON string literal (quotes and escapes included).
 void append_json_string(std::string& out, std::string_view s);
 
@@ -55,6 +57,10 @@ class Trace {
   void set_keep_lines(bool keep) { keep_lines_ = keep; }
   /// Streams every committed line (with '\n') to `sink`; nullptr stops streaming.
   void set_sink(std::ostream* sink) { sink_ = sink; }
+  /// Receives every typed event (framework/trace_events.h) as it is committed;
+  /// nullptr stops. Not owned.
+  void set_observer(TraceObserver* observer) { observer_ = observer; }
+  TraceObserver* observer() const { return observer_; }
   /// A secret value that must never appear in the trace.
   void add_secret(std::string value);
 
@@ -74,6 +80,7 @@ class Trace {
   std::uint64_t count_ = 0;
   bool keep_lines_ = false;
   std::ostream* sink_ = nullptr;
+  TraceObserver* observer_ = nullptr;
   std::vector<std::string> lines_;
   std::vector<std::string> secrets_;
 };

@@ -1,5 +1,7 @@
 #include "fakes/sftp/sftp_fake.h"
 
+#include "framework/trace_events.h"
+
 #include <libssh/libssh.h>
 #include <zlib.h>
 
@@ -737,13 +739,12 @@ class SimSftpTransport final : public FileTransport {
         .num("bytes", static_cast<std::int64_t>(bytes));
     if (f.rule >= 0) {
       fake_.ledger().count(std::string("fault.") + action_name(f.action));
-      loop_.trace()
-          .event(loop_.now(), "fault")
-          .str("op", op)
-          .num("rule", f.rule)
-          .str("kind", action_name(f.action))
-          .flag("after", f.after)
-          .flag("injected", true);
+      ev::Fault e;
+      e.op = std::string(op);
+      e.rule = f.rule;
+      e.fault = action_name(f.action);
+      e.after = f.after;
+      emit(loop_.trace(), loop_.now(), e);
     }
     return f;
   }
