@@ -23,9 +23,9 @@
 #include "destinations/sftp/file_format.h"
 #include "destinations/sftp/sftp.h"
 #include "fakes/sftp/sftp_fake.h"
-#include "fakes/sftp/sftp_server.h"
-#include "framework/libssh_file_transport.h"
-#include "framework/real_clock.h"
+#include "fakes/doors/sftp_server.h"
+#include "framework/real/libssh_file_transport.h"
+#include "framework/real/real_clock.h"
 
 namespace destsim {
 namespace {

@@ -8,7 +8,7 @@
 #include "destinations/bulk_destination.h"
 #include "destinations/sftp/file_format.h"
 #include "destinations/sftp/path_template.h"
-#include "framework/libssh_file_transport.h"
+#include "framework/real/libssh_file_transport.h"
 #include "framework/oracle.h"
 #include "framework/sync.h"
 

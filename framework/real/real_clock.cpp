@@ -1,4 +1,4 @@
-#include "framework/real_clock.h"
+#include "framework/real/real_clock.h"
 
 namespace destsim {
 

@@ -1,4 +1,4 @@
-#include "fakes/sftp/serve_sftp.h"
+#include "fakes/doors/serve_sftp.h"
 
 #include <CLI/CLI.hpp>
 
@@ -10,7 +10,7 @@
 #include <ctime>
 #include <memory>
 
-#include "fakes/sftp/sftp_server.h"
+#include "fakes/doors/sftp_server.h"
 
 namespace destsim {
 

@@ -1,4 +1,4 @@
-#include "fakes/sftp/sftp_server.h"
+#include "fakes/doors/sftp_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-#include "fakes/http_door.h"
+#include "fakes/doors/http_door.h"
 
 #include <httplib.h>
 
@@ -7,7 +7,7 @@
 #include <optional>
 #include <thread>
 
-#include "framework/real_clock.h"
+#include "framework/real/real_clock.h"
 #include "framework/rng.h"
 
 namespace destsim {

@@ -1,4 +1,4 @@
-#include "framework/libssh_file_transport.h"
+#include "framework/real/libssh_file_transport.h"
 
 #include <fcntl.h>
 #include <libssh/libssh.h>

@@ -1,4 +1,4 @@
-#include "framework/real_http_transport.h"
+#include "framework/real/real_http_transport.h"
 
 #include <httplib.h>
 
