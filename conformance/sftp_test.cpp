@@ -467,7 +467,7 @@ TEST_F(ServerFixture, TheDestinationInRealModeDeliversAtomicallyThroughFaults) {
   struct NoHttp final : Transport {
     Task<HttpResult> send(Request) override { co_return TransportError{}; }
   } http;
-  DeliveryContext ctx{loop, http, jobs, nullptr};
+  DeliveryContext ctx{loop, http, jobs, nullptr, libssh_session_opener(loop)};
   auto made = e->make(ctx, *config);
   ASSERT_TRUE(made.ok()) << made.error().message;
   std::unique_ptr<Destination> dest = std::move(made).value();

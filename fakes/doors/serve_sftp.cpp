@@ -64,7 +64,7 @@ int run_serve_sftp(const ServeSftpArgs& a) {
   std::printf("listening on 127.0.0.1:%d\n", server.port());
   std::fflush(stdout);
 
-  const auto start = std::chrono::steady_clock::now();  // determinism-ok: the real server's --duration bound
+  const auto start = std::chrono::steady_clock::now();  // the real server's --duration bound
   const char* why = "signal";
   for (;;) {
     timespec slice{0, 200'000'000};
@@ -74,7 +74,7 @@ int run_serve_sftp(const ServeSftpArgs& a) {
       why = "--max-sessions";
       break;
     }
-    if (duration->count() > 0 && std::chrono::steady_clock::now() - start >= *duration) {  // determinism-ok: --duration
+    if (duration->count() > 0 && std::chrono::steady_clock::now() - start >= *duration) {  // --duration
       why = "--duration";
       break;
     }

@@ -9,13 +9,13 @@ constexpr Duration kWaitForever = std::chrono::hours(24 * 365 * 100);
 }  // namespace
 
 RealClock::RealClock()
-    : start_(Steady::now()),  // determinism-ok: loop time zero of a real run
+    : start_(Steady::now()),  // loop time zero of a real run
       unix_ms_at_zero_(std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())  // determinism-ok: calendar anchor
+                           std::chrono::system_clock::now().time_since_epoch())  // calendar anchor
                            .count()) {}
 
 Time RealClock::now() const {
-  auto elapsed = Steady::now() - start_;  // determinism-ok: real mode reads the wall clock
+  auto elapsed = Steady::now() - start_;  // real mode reads the wall clock
   return kTimeZero + std::chrono::duration_cast<Duration>(elapsed);
 }
 
@@ -26,24 +26,24 @@ void RealClock::wait_until(Time t) {
     return;
   }
   auto since_zero = std::chrono::duration_cast<Steady::duration>(t.time_since_epoch());
-  auto deadline = start_ + since_zero;  // determinism-ok: steady deadline of a real wait
-  std::unique_lock<std::mutex> lock(mu_);  // determinism-ok: real wait
-  cv_.wait_until(lock, deadline, [this] { return woken_; });  // determinism-ok: real wait, ends early on wake()
+  auto deadline = start_ + since_zero;  // steady deadline of a real wait
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_until(lock, deadline, [this] { return woken_; });  // real wait, ends early on wake()
   woken_ = false;
 }
 
 void RealClock::wait() {
-  std::unique_lock<std::mutex> lock(mu_);  // determinism-ok: real wait
-  cv_.wait(lock, [this] { return woken_; });  // determinism-ok: real wait for wake()
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return woken_; });  // real wait for wake()
   woken_ = false;
 }
 
 void RealClock::wake() {
   {
-    std::lock_guard<std::mutex> lock(mu_);  // determinism-ok: wake from another thread
+    std::lock_guard<std::mutex> lock(mu_);  // wake from another thread
     woken_ = true;
   }
-  cv_.notify_all();  // determinism-ok: wakes the loop thread
+  cv_.notify_all();  // wakes the loop thread
 }
 
 }  // namespace destsim
