@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "fakes/http_door.h"
+#include "fakes/doors/http_door.h"
 #include "fakes/scripted/scripted_api.h"
 
 namespace destsim {

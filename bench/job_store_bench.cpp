@@ -6,7 +6,7 @@
 
 #include <cstdio>
 
-#include "framework/sqlite_job_store.h"
+#include "framework/real/sqlite_job_store.h"
 
 namespace destsim {
 namespace {

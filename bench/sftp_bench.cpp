@@ -20,9 +20,9 @@
 #include <memory>
 #include <string>
 
-#include "fakes/sftp/sftp_server.h"
-#include "framework/libssh_file_transport.h"
-#include "framework/real_clock.h"
+#include "fakes/doors/sftp_server.h"
+#include "framework/real/libssh_file_transport.h"
+#include "framework/real/real_clock.h"
 
 namespace destsim {
 namespace {

@@ -7,25 +7,28 @@
 #   destsim_add_certification(NAME my.certify TARGET my_certify CASES 24)
 #
 # Installed layout under the prefix:
-#   include/destsim/{framework,fakes,destinations,conformance}/*.h
-#       (sources include "framework/x.h", so include/destsim is the include dir)
-#   lib/libdestsim_{framework,fakes,destinations,conformance}.a
+#   include/destsim/{framework,fakes,destinations,conformance}/*.h (framework/real/,
+#       fakes/doors/ included; sources include "framework/x.h", so include/destsim
+#       is the include dir)
+#   lib/libdestsim_{framework,real,fakes,doors,destinations,conformance}.a
 #   lib/cmake/destsim/  destsimConfig.cmake, destsimConfigVersion.cmake,
 #                       destsimTargets*.cmake, DestsimCertify.cmake
 #   bin/destsim         when it was built (optional: the libraries suffice)
 #
-# Installing needs only the four libraries built (`--target destsim_conformance`
-# builds them all); tests and benchmarks are never installed.
+# Installing needs only the six libraries built (`--target destsim_conformance
+# destsim_doors` builds them all); tests and benchmarks are never installed.
+# destsim_real (real I/O) and destsim_doors (the fakes' server doors) are for
+# real-mode callers; certifying needs only destsim::conformance.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(DESTSIM_INSTALL_INCLUDEDIR ${CMAKE_INSTALL_INCLUDEDIR}/destsim)
 set(DESTSIM_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/destsim)
 
-# The libraries, exported as destsim::framework, destsim::fakes,
-# destsim::destinations and destsim::conformance (aliases of the same names
+# The libraries, exported as destsim::framework, destsim::real, destsim::fakes,
+# destsim::doors, destsim::destinations and destsim::conformance (aliases of the same names
 # exist in this build, so a project added with add_subdirectory links alike).
-set(DESTSIM_EXPORTED_LIBRARIES framework fakes destinations conformance)
+set(DESTSIM_EXPORTED_LIBRARIES framework real fakes doors destinations conformance)
 foreach(lib IN LISTS DESTSIM_EXPORTED_LIBRARIES)
   set_target_properties(destsim_${lib} PROPERTIES EXPORT_NAME ${lib})
   # A consumer compiles the headers (coroutines, designated initialisers) as C++20.
@@ -40,7 +43,7 @@ set_target_properties(destsim_framework PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES
     "$<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>;$<INSTALL_INTERFACE:${DESTSIM_INSTALL_INCLUDEDIR}>")
 
-install(TARGETS destsim_framework destsim_fakes destsim_destinations destsim_conformance
+install(TARGETS destsim_framework destsim_real destsim_fakes destsim_doors destsim_destinations destsim_conformance
   EXPORT destsimTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -23,9 +23,9 @@
 #include "destinations/sftp/file_format.h"
 #include "destinations/sftp/sftp.h"
 #include "fakes/sftp/sftp_fake.h"
-#include "fakes/sftp/sftp_server.h"
-#include "framework/libssh_file_transport.h"
-#include "framework/real_clock.h"
+#include "fakes/doors/sftp_server.h"
+#include "framework/real/libssh_file_transport.h"
+#include "framework/real/real_clock.h"
 
 namespace destsim {
 namespace {
@@ -467,7 +467,7 @@ TEST_F(ServerFixture, TheDestinationInRealModeDeliversAtomicallyThroughFaults) {
   struct NoHttp final : Transport {
     Task<HttpResult> send(Request) override { co_return TransportError{}; }
   } http;
-  DeliveryContext ctx{loop, http, jobs, nullptr};
+  DeliveryContext ctx{loop, http, jobs, nullptr, libssh_session_opener(loop)};
   auto made = e->make(ctx, *config);
   ASSERT_TRUE(made.ok()) << made.error().message;
   std::unique_ptr<Destination> dest = std::move(made).value();

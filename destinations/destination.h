@@ -29,8 +29,13 @@ struct DeliveryContext {
   Transport& transport;
   JobStore& jobs;
   /// File destinations (SFTP): the session to the file server in the
-  /// simulator; null in real mode, where the destination opens its own.
+  /// simulator; null in real mode, where the destination opens its own
+  /// through `open_files`.
   FileTransport* files = nullptr;
+  /// Real mode, file destinations: opens a session to the file server (the
+  /// caller builds it, e.g. framework/real: libssh_session_opener); null in
+  /// the simulator. Destinations never construct a real transport themselves.
+  FileSessionOpener open_files = nullptr;
 };
 
 /// A destination as the runner drives it: deliver records, then drain. Under

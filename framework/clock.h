@@ -1,7 +1,7 @@
 // clock.h — where the loop's time comes from.
 //
 // `SimClock` is virtual time: waiting until t simply makes t the present.
-// `RealClock` (real_clock.h) maps wall time onto the same `Time` type and
+// `RealClock` (real/real_clock.h) maps wall time onto the same `Time` type and
 // really waits. The loop and all framework code run unchanged on either.
 #pragma once
 

@@ -16,4 +16,21 @@ const char* file_error_kind_name(FileError::Kind kind) {
   return "failure";
 }
 
+const char* host_key_policy_name(HostKeyPolicy p) {
+  switch (p) {
+    case HostKeyPolicy::strict: return "strict";
+    case HostKeyPolicy::accept_new: return "accept_new";
+    case HostKeyPolicy::accept_any: return "accept_any";
+  }
+  return "strict";
+}
+
+Result<HostKeyPolicy> parse_host_key_policy(std::string_view text, std::string_view where) {
+  if (text == "strict") return HostKeyPolicy::strict;
+  if (text == "accept_new") return HostKeyPolicy::accept_new;
+  if (text == "accept_any") return HostKeyPolicy::accept_any;
+  return Error::bad_input(std::string(where) + ": expected \"strict\", \"accept_new\" or \"accept_any\", got \"" +
+                          std::string(text) + "\"");
+}
+
 }  // namespace destsim

@@ -1,7 +1,9 @@
 // file_transport.h — how a file destination talks to a remote file system
 // (SFTP), whichever door is behind it: the simulator's in-process door
 // (fakes/sftp, virtual time, faults from the fault plan) or a real server
-// (the libssh client, real mode).
+// (the libssh client, real mode: framework/real/libssh_file_transport.h). A
+// destination never opens a real session itself: the real-mode caller hands it
+// a `FileSessionOpener` (destinations/destination.h, DeliveryContext).
 //
 // Paths are absolute on the remote side ("/exports/dest_1/run_7/file.csv").
 // Every operation answers Status: ok, or an error whose FileError kind says
@@ -10,6 +12,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,5 +64,36 @@ class FileTransport {
   /// Reads a whole file (tests and verification).
   virtual Task<FileResult<std::string>> get(std::string path) = 0;
 };
+
+/// How a real file server's host key is checked.
+enum class HostKeyPolicy {
+  strict,      // must be in the known_hosts file
+  accept_new,  // an unknown host is added to known_hosts; a changed key is refused
+  accept_any,  // no check (tests against a throwaway server only)
+};
+const char* host_key_policy_name(HostKeyPolicy p);
+/// "strict", "accept_new" or "accept_any"; an error names `where`.
+Result<HostKeyPolicy> parse_host_key_policy(std::string_view text, std::string_view where);
+
+/// Where a real-mode file session connects and how it logs in.
+struct FileSessionOptions {
+  std::string host = "127.0.0.1";
+  int port = 22;
+  std::string user;
+  /// Password authentication when set; otherwise `private_key`.
+  std::string password;
+  /// A private key: PEM/OpenSSH text ("-----BEGIN …") or the path of a key file.
+  std::string private_key;
+  HostKeyPolicy host_key = HostKeyPolicy::strict;
+  /// known_hosts file; empty = the client's default (~/.ssh/known_hosts).
+  std::string known_hosts;
+  Duration connect_timeout = std::chrono::seconds(10);
+  /// Longest wait for one server reply.
+  Duration op_timeout = std::chrono::seconds(30);
+};
+
+/// Opens a real-mode file session (not yet connected). The real-mode caller
+/// builds one (framework/real: libssh_session_opener) and injects it.
+using FileSessionOpener = std::function<std::unique_ptr<FileTransport>(FileSessionOptions options)>;
 
 }  // namespace destsim

@@ -1,7 +1,7 @@
 // job_store.h — every job's state, the framework's own account of a run.
 //
 // `JobStore` is the interface; `MemoryJobStore` keeps it in memory for the
-// simulator, `SqliteJobStore` (sqlite_job_store.h) on disk for real runs. Both
+// simulator, `SqliteJobStore` (real/sqlite_job_store.h) on disk for real runs. Both
 // have the same crash semantics: writes become durable at `commit()`, and a
 // crash loses exactly the uncommitted ones (`MemoryJobStore::crash()` simulates
 // it). The store enforces the accounting law: a job is added once, reaches

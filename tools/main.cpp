@@ -22,8 +22,8 @@
 #include "destinations/destination.h"
 #include "fakes/catalog.h"
 #include "fakes/fault_plan.h"
-#include "fakes/http_door.h"
-#include "fakes/sftp/serve_sftp.h"
+#include "fakes/doors/http_door.h"
+#include "fakes/doors/serve_sftp.h"
 #include "framework/json_in.h"
 
 #ifndef DESTSIM_VERSION

@@ -19,11 +19,11 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "out_of_tree_test FAILED: $*" >&2; exit 1; }
 step() { echo "== $*"; }
 
-# Installing needs the four libraries built (as every ctest needs its targets
-# built): `cmake --build BUILD_DIR --target destsim_conformance` builds them.
-for lib in framework fakes destinations conformance; do
-  [ -e "$build/$lib/libdestsim_$lib.a" ] \
-    || fail "$build/$lib/libdestsim_$lib.a is not built: run cmake --build $build --target destsim_conformance first"
+# Installing needs the six libraries built (as every ctest needs its targets
+# built): `cmake --build BUILD_DIR --target destsim_conformance destsim_doors` builds them.
+for lib in framework framework/real fakes fakes/doors destinations conformance; do
+  [ -e "$build/$lib/libdestsim_${lib##*/}.a" ] \
+    || fail "$build/$lib/libdestsim_${lib##*/}.a is not built: run cmake --build $build --target destsim_conformance destsim_doors first"
 done
 
 step "cmake --install $build --prefix <tmp>/prefix"
@@ -32,9 +32,10 @@ cmake --install "$build" --prefix "$prefix" > "$tmp/install.log" 2>&1 \
   || { cat "$tmp/install.log"; fail "cmake --install failed"; }
 for f in include/destsim/framework/loop.h include/destsim/framework/router.h \
          include/destsim/destinations/destination.h include/destsim/fakes/catalog.h \
-         include/destsim/conformance/certify.h \
+         include/destsim/conformance/certify.h include/destsim/framework/real/real_clock.h \
+         include/destsim/fakes/doors/http_door.h \
          lib/libdestsim_framework.a lib/libdestsim_fakes.a lib/libdestsim_destinations.a \
-         lib/libdestsim_conformance.a \
+         lib/libdestsim_conformance.a lib/libdestsim_real.a lib/libdestsim_doors.a \
          lib/cmake/destsim/destsimConfig.cmake lib/cmake/destsim/destsimConfigVersion.cmake \
          lib/cmake/destsim/destsimTargets.cmake lib/cmake/destsim/DestsimCertify.cmake; do
   [ -e "$prefix/$f" ] || fail "the install lacks $f (installed: $(cd "$prefix" && find . -maxdepth 3 | sort | head -40 | tr '\n' ' '))"

@@ -8,7 +8,7 @@
 #include "destinations/bulk_destination.h"
 #include "destinations/sftp/file_format.h"
 #include "destinations/sftp/path_template.h"
-#include "framework/libssh_file_transport.h"
+#include "framework/file_transport.h"
 #include "framework/oracle.h"
 #include "framework/sync.h"
 
@@ -566,7 +566,9 @@ DestinationEntry sftp_destination() {
       if (ctx.loop.clock().is_virtual())
         return Error::bad_input("sftp: no file session: the simulator provides one (DeliveryContext::files); "
                                 "opening a real SFTP session needs a real clock");
-      LibsshOptions lo;
+      if (!ctx.open_files)
+        return Error::bad_input("sftp: no file session: real mode needs a session opener (DeliveryContext::open_files)");
+      FileSessionOptions lo;
       lo.host = s.host;
       lo.port = s.port;
       lo.user = s.username;
@@ -576,7 +578,8 @@ DestinationEntry sftp_destination() {
       lo.known_hosts = s.known_hosts;
       lo.connect_timeout = s.connect_timeout;
       lo.op_timeout = s.op_timeout;
-      own = std::make_unique<LibsshFileTransport>(ctx.loop, std::move(lo));
+      own = ctx.open_files(std::move(lo));
+      if (!own) return Error::bad_input("sftp: the session opener (DeliveryContext::open_files) gave no session");
       files = own.get();
     }
     return std::unique_ptr<Destination>(

@@ -48,7 +48,8 @@
 //     upload whose outcome a crash hid is uploaded again, not dropped).
 //
 // Real mode: when the DeliveryContext has no file session, the destination
-// opens its own LibsshFileTransport from host/port/credentials (real clock only).
+// opens its own from host/port/credentials through DeliveryContext::open_files
+// (the caller injects it, e.g. libssh_session_opener; real clock only).
 #pragma once
 
 #include "destinations/destination.h"

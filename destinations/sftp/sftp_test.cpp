@@ -529,6 +529,60 @@ TEST(SftpConfig, RealModeNeedsARealClockWhenNoSessionIsGiven) {
   EXPECT_NE(d.error().message.find("real clock"), std::string::npos);
 }
 
+// A clock that says it is real; the tests below only build the destination.
+class NotVirtualClock final : public Clock {
+ public:
+  Time now() const override { return kTimeZero; }
+  void wait_until(Time) override {}
+  void wait() override {}
+  void wake() override {}
+  bool is_virtual() const override { return false; }
+  std::int64_t unix_ms_at_zero() const override { return SimClock::kDefaultEpochUnixMs; }
+};
+
+TEST(SftpConfig, RealModeOpensItsSessionThroughTheInjectedOpener) {
+  const auto& e = entry();
+  auto c = Config::resolve({{"username", "u"}, {"password", {{"secret", "p"}}}, {"host", "files.example"},
+                            {"port", 2222}, {"host_key_policy", "accept_new"}, {"known_hosts", "/kh"},
+                            {"connect_timeout", "3s"}, {"op_timeout", "4s"}, {"destination_id", "d"},
+                            {"job_run_id", "r"}},
+                           "sftp", e.schema);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  NotVirtualClock clock;
+  Loop loop(clock);
+  NoHttp http;
+  MemoryJobStore jobs;
+  DeliveryContext no_opener{loop, http, jobs, nullptr};
+  auto refused = e.make(no_opener, *c);
+  ASSERT_FALSE(refused.ok()) << "real mode without an opener must not open a session of its own";
+  EXPECT_NE(refused.error().message.find("open_files"), std::string::npos) << refused.error().message;
+
+  std::vector<FileSessionOptions> opened;
+  DeliveryContext ctx{loop, http, jobs, nullptr, [&](FileSessionOptions o) -> std::unique_ptr<FileTransport> {
+                        opened.push_back(o);
+                        return std::make_unique<MemoryFiles>(loop);
+                      }};
+  auto d = e.make(ctx, *c);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  ASSERT_EQ(opened.size(), 1u);
+  EXPECT_EQ(opened[0].host, "files.example");
+  EXPECT_EQ(opened[0].port, 2222);
+  EXPECT_EQ(opened[0].user, "u");
+  EXPECT_EQ(opened[0].password, "p");
+  EXPECT_TRUE(opened[0].private_key.empty());
+  EXPECT_EQ(opened[0].host_key, HostKeyPolicy::accept_new);
+  EXPECT_EQ(opened[0].known_hosts, "/kh");
+  EXPECT_EQ(opened[0].connect_timeout, Duration(std::chrono::seconds(3)));
+  EXPECT_EQ(opened[0].op_timeout, Duration(std::chrono::seconds(4)));
+
+  DeliveryContext null_session{loop, http, jobs, nullptr, [](FileSessionOptions) -> std::unique_ptr<FileTransport> {
+                                 return nullptr;
+                               }};
+  auto none = e.make(null_session, *c);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("no session"), std::string::npos) << none.error().message;
+}
+
 TEST(SftpConfig, LoginAndEffectsComeFromTheConfig) {
   const auto& e = entry();
   auto c = Config::resolve({{"username", "u"}, {"auth_method", "key"}, {"private_key", {{"secret", "KEY"}}},

@@ -2,7 +2,7 @@
 //
 // One model of a remote file system (RemoteFs, remote_fs.h) with two doors:
 // the in-process door here (`sim_transport`: a FileTransport running in the
-// loop's virtual time) and a real SSH/SFTP server on libssh (sftp_server.h,
+// loop's virtual time) and a real SSH/SFTP server on libssh (fakes/doors/sftp_server.h,
 // `destsim serve sftp`). Both doors take faults from the same FaultPlan.
 //
 // ---------------------------------------------------------------- CONTRACT

@@ -3,9 +3,15 @@
 #
 # framework/, destinations/ and fakes/ must not read the wall clock, sleep, start
 # threads, use unseeded or library-distribution randomness, or use unordered
-# containers (whose iteration order can leak into output). The few real-mode
-# lines that must (the HTTP and SFTP doors, RealClock, HttpTransport) carry
+# containers (whose iteration order can leak into output). Real I/O lives in
+# folders of its own, exempt as a whole: framework/real/ (RealClock, the HTTP
+# client, the libssh file transport, the SQLite job store) and fakes/doors/ (the
+# HTTP door, the SFTP server). The few real-mode lines elsewhere that must carry
 # `// determinism-ok: <why>` on the same line. Tests (*_test.cpp) are exempt.
+#
+# The seam, enforced too (tests included): no file in framework/ outside real/,
+# and none in destinations/, includes httplib, libssh or sqlite3 headers, or
+# anything from framework/real/ (destinations get their transports injected).
 # Exit 0 when clean; 1 with one "file:line: <rule>: <text>" per violation.
 set -u
 root=${1:-.}
@@ -24,9 +30,28 @@ rules=(
   'unordered container|unordered_map|unordered_set|unordered_multimap|unordered_multiset'
 )
 
+# Folders of real I/O, exempt from the rules above.
+exempt_dirs=(framework/real fakes/doors)
+
+# The seam: what the deterministic core and the destinations must not include.
+seam_regex='^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](httplib\.h|libssh/|sqlite3\.h|framework/real/)'
+
 status=0
 while IFS= read -r -d '' file; do
+  case "$file" in
+    framework/real/*) ;;
+    framework/*|destinations/*)
+      while IFS= read -r hit; do
+        [ -z "$hit" ] && continue
+        printf '%s:%s: real I/O include outside framework/real/: %s\n' "$file" "${hit%%:*}" "${hit#*:}"
+        status=1
+      done < <(grep -nE -- "$seam_regex" "$file" || true)
+      ;;
+  esac
   case "$file" in *_test.cpp|*_test.cc) continue ;; esac
+  exempt=0
+  for d in "${exempt_dirs[@]}"; do case "$file" in "$d"/*) exempt=1 ;; esac; done
+  [ $exempt -eq 1 ] && continue
   for rule in "${rules[@]}"; do
     name=${rule%%|*}
     regex=${rule#*|}
@@ -45,6 +70,6 @@ while IFS= read -r -d '' file; do
 done < <(find "${dirs[@]}" -type f \( -name '*.h' -o -name '*.hpp' -o -name '*.cpp' -o -name '*.cc' \) -print0 | sort -z)
 
 if [ $status -ne 0 ]; then
-  echo "lint_determinism: the lines above break the determinism law (see DESIGN.md); a real-mode door may mark a line '// determinism-ok: <why>'." >&2
+  echo "lint_determinism: the lines above break the determinism law (see DESIGN.md); real I/O belongs in framework/real/ or fakes/doors/ (a rare real-mode line elsewhere may be marked '// determinism-ok: <why>')." >&2
 fi
 exit $status

@@ -1,4 +1,4 @@
-#include "fakes/http_door.h"
+#include "fakes/doors/http_door.h"
 
 #include <httplib.h>
 
@@ -7,14 +7,14 @@
 #include <optional>
 #include <thread>
 
-#include "framework/real_clock.h"
+#include "framework/real/real_clock.h"
 #include "framework/rng.h"
 
 namespace destsim {
 
 namespace {
 
-using Steady = std::chrono::steady_clock;  // determinism-ok: the door's real-mode bounds and holds
+using Steady = std::chrono::steady_clock;  // the door's real-mode bounds and holds
 
 /// The longest start() waits for the server thread to accept connections.
 constexpr Duration kStartWait = std::chrono::seconds(10);
@@ -124,22 +124,22 @@ struct HttpDoor::Impl {
   httplib::Server server;
 
   // The fake, the plan and the fault Rng: one request at a time.
-  std::mutex api_mu;  // determinism-ok: serialises concurrent HTTP requests onto the fake
+  std::mutex api_mu;  // serialises concurrent HTTP requests onto the fake
   FaultPlan plan;     // guarded by api_mu
   Rng rng;            // guarded by api_mu
 
   // Lifecycle. start() and stop() are serialised by life_mu; the rest by mu.
-  std::mutex life_mu;              // determinism-ok: start/stop from any thread
-  mutable std::mutex mu;           // determinism-ok: door state shared with server threads
-  std::condition_variable cv;      // determinism-ok: wakes the watchdog, holds and wait()
+  std::mutex life_mu;              // start/stop from any thread
+  mutable std::mutex mu;           // door state shared with server threads
+  std::condition_variable cv;      // wakes the watchdog, holds and wait()
   bool started = false;            // guarded by mu
   bool stop_requested = false;     // guarded by mu: no new fake requests, holds end
   bool closed = false;             // guarded by mu: the listening socket is closed (or never opened)
   bool listen_returned = false;    // guarded by mu
   std::uint64_t requests = 0;      // guarded by mu
   int port = 0;                    // guarded by mu
-  std::thread server_thread;       // determinism-ok: cpp-httplib's accept loop
-  std::thread watchdog;            // determinism-ok: enforces max_requests and max_lifetime
+  std::thread server_thread;       // cpp-httplib's accept loop
+  std::thread watchdog;            // enforces max_requests and max_lifetime
 };
 
 void HttpDoor::Impl::install_routes() {
@@ -172,8 +172,8 @@ void HttpDoor::Impl::install_routes() {
 
 void HttpDoor::Impl::hold(Duration d) {
   if (d.count() <= 0) return;
-  std::unique_lock<std::mutex> lock(mu);  // determinism-ok: a real-mode hold
-  cv.wait_for(lock, d, [this] { return stop_requested; });  // determinism-ok: latency/timeout faults really wait
+  std::unique_lock<std::mutex> lock(mu);  // a real-mode hold
+  cv.wait_for(lock, d, [this] { return stop_requested; });  // latency/timeout faults really wait
 }
 
 void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) {
@@ -182,7 +182,7 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(mu);  // determinism-ok: count the request
+    std::lock_guard<std::mutex> lock(mu);  // count the request
     bool over = options.max_requests > 0 && requests >= static_cast<std::uint64_t>(options.max_requests);
     if (stop_requested || over) {
       // Past its bound the door is going away: answer as a server that is gone.
@@ -191,7 +191,7 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
     }
     ++requests;
     if (options.max_requests > 0 && requests >= static_cast<std::uint64_t>(options.max_requests)) {
-      cv.notify_all();  // determinism-ok: wakes the watchdog at the request bound
+      cv.notify_all();  // wakes the watchdog at the request bound
     }
   }
 
@@ -200,7 +200,7 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
   std::optional<FaultRule> rule;  // a copy: a PUT /_destsim/faults may replace the plan meanwhile
   Duration latency{0};
   {
-    std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: the plan is shared by all requests
+    std::lock_guard<std::mutex> lock(api_mu);  // the plan is shared by all requests
     FaultDecision d = plan.decide(request.method, request.host, path, request.body.size(),
                                   clock.now().time_since_epoch(), rng);
     latency = d.latency;
@@ -209,7 +209,7 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
   hold(latency);
 
   auto apply = [&]() {
-    std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: one request at a time in the fake
+    std::lock_guard<std::mutex> lock(api_mu);  // one request at a time in the fake
     return api.handle(request, clock.now());
   };
   if (!rule) {
@@ -242,7 +242,7 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
     case FaultKind::garble: {
       Response r = apply();
       {
-        std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: the Rng is shared
+        std::lock_guard<std::mutex> lock(api_mu);  // the Rng is shared
         r.body = garble_body(r.body, rng);
       }
       write_response(r, res, kind);
@@ -265,14 +265,14 @@ void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) 
     if (m != "GET") return wrong_method("GET");
     nlohmann::json accepted;
     {
-      std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: read the fake's state
+      std::lock_guard<std::mutex> lock(api_mu);  // read the fake's state
       accepted = api.accepted();
     }
     write_json(res, 200, accepted);
   } else if (p == "/_destsim/reset") {
     if (m != "POST") return wrong_method("POST");
     {
-      std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: reset the fake and the plan together
+      std::lock_guard<std::mutex> lock(api_mu);  // reset the fake and the plan together
       api.reset();
       plan.reset_counters();
     }
@@ -281,7 +281,7 @@ void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) 
     if (m == "GET") {
       nlohmann::json doc;
       {
-        std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: read the plan
+        std::lock_guard<std::mutex> lock(api_mu);  // read the plan
         doc = plan.to_json();
       }
       write_json(res, 200, doc);
@@ -292,7 +292,7 @@ void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) 
       Result<FaultPlan> parsed = FaultPlan::from_json(doc, where);
       if (!parsed.ok()) return write_json(res, 400, {{"error", parsed.error().message}});
       {
-        std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: replace the plan between requests
+        std::lock_guard<std::mutex> lock(api_mu);  // replace the plan between requests
         plan = std::move(parsed).value();
       }
       res.status = 204;
@@ -303,12 +303,12 @@ void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) 
     if (m != "GET") return wrong_method("GET");
     std::string name;
     {
-      std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: read the fake's name
+      std::lock_guard<std::mutex> lock(api_mu);  // read the fake's name
       name = api.name();
     }
     std::uint64_t n = 0;
     {
-      std::lock_guard<std::mutex> lock(mu);  // determinism-ok: read the request count
+      std::lock_guard<std::mutex> lock(mu);  // read the request count
       n = requests;
     }
     write_json(res, 200, {{"ok", true}, {"fake", name}, {"requests", n}});
@@ -319,17 +319,17 @@ void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) 
 }
 
 void HttpDoor::Impl::watch() {
-  std::unique_lock<std::mutex> lock(mu);  // determinism-ok: the watchdog's state
+  std::unique_lock<std::mutex> lock(mu);  // the watchdog's state
   auto done = [this] {
     return stop_requested ||
            (options.max_requests > 0 && requests >= static_cast<std::uint64_t>(options.max_requests));
   };
   if (options.max_lifetime.count() > 0) {
     auto lifetime = std::chrono::duration_cast<Steady::duration>(options.max_lifetime);
-    auto deadline = Steady::now() + lifetime;  // determinism-ok: the lifetime bound is wall time
-    cv.wait_until(lock, deadline, done);  // determinism-ok: ends at the bound or on stop()
+    auto deadline = Steady::now() + lifetime;  // the lifetime bound is wall time
+    cv.wait_until(lock, deadline, done);  // ends at the bound or on stop()
   } else {
-    cv.wait(lock, done);  // determinism-ok: ends at the request bound or on stop()
+    cv.wait(lock, done);  // ends at the request bound or on stop()
   }
   stop_requested = true;
   lock.unlock();
@@ -337,7 +337,7 @@ void HttpDoor::Impl::watch() {
   lock.lock();
   closed = true;
   lock.unlock();
-  cv.notify_all();  // determinism-ok: ends holds and wait()
+  cv.notify_all();  // ends holds and wait()
 }
 
 HttpDoor::HttpDoor(FakeApi& api, FaultPlan plan, HttpDoorOptions options)
@@ -349,9 +349,9 @@ HttpDoor::~HttpDoor() { stop(); }
 
 Result<int> HttpDoor::start() {
   Impl& d = *impl_;
-  std::lock_guard<std::mutex> life(d.life_mu);  // determinism-ok: start/stop are serialised
+  std::lock_guard<std::mutex> life(d.life_mu);  // start/stop are serialised
   {
-    std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
+    std::lock_guard<std::mutex> lock(d.mu);
     if (d.stop_requested) return Error::internal("http door: start() after stop()");
     if (d.started) return Error::internal("http door: start() called twice");
     d.started = true;
@@ -365,79 +365,79 @@ Result<int> HttpDoor::start() {
   }
   auto fail = [&](std::string message) -> Error {
     {
-      std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
+      std::lock_guard<std::mutex> lock(d.mu);
       d.stop_requested = true;
       d.closed = true;
     }
-    d.cv.notify_all();  // determinism-ok: wakes wait()
+    d.cv.notify_all();  // wakes wait()
     return Error::io("http door: " + where + ": " + message);
   };
   if (port <= 0) return fail("cannot bind (address in use or not local?)");
   {
-    std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
+    std::lock_guard<std::mutex> lock(d.mu);
     d.port = port;
   }
-  d.server_thread = std::thread([&d] {  // determinism-ok: cpp-httplib serves on its own threads
+  d.server_thread = std::thread([&d] {  // cpp-httplib serves on its own threads
     d.server.listen_after_bind();
     {
-      std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
+      std::lock_guard<std::mutex> lock(d.mu);
       d.listen_returned = true;
     }
-    d.cv.notify_all();  // determinism-ok: wakes start()
+    d.cv.notify_all();  // wakes start()
   });
   // cpp-httplib 0.11 has no wait_until_ready(): poll is_running(), bounded.
   bool running = false;
   {
-    auto deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(kStartWait);  // determinism-ok: start
-    std::unique_lock<std::mutex> lock(d.mu);  // determinism-ok: door state
-    // determinism-ok on the next line: a bounded poll of is_running().
-    while (!(running = d.server.is_running()) && !d.listen_returned && Steady::now() < deadline) {  // determinism-ok
-      d.cv.wait_for(lock, std::chrono::milliseconds(1));  // determinism-ok: poll interval of the bounded start
+    auto deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(kStartWait);  // start
+    std::unique_lock<std::mutex> lock(d.mu);
+    // A bounded poll of is_running().
+    while (!(running = d.server.is_running()) && !d.listen_returned && Steady::now() < deadline) {
+      d.cv.wait_for(lock, std::chrono::milliseconds(1));  // poll interval of the bounded start
     }
   }
   if (!running) {
     // Server::stop() is a no-op until the server runs, so stop it if it ever does.
-    std::unique_lock<std::mutex> lock(d.mu);  // determinism-ok: door state
+    std::unique_lock<std::mutex> lock(d.mu);
     while (!d.listen_returned) {
       if (d.server.is_running()) d.server.stop();
-      d.cv.wait_for(lock, std::chrono::milliseconds(1));  // determinism-ok: ends when the listen loop does
+      d.cv.wait_for(lock, std::chrono::milliseconds(1));  // ends when the listen loop does
     }
     lock.unlock();
-    d.server_thread.join();  // determinism-ok: listen_after_bind has returned
+    d.server_thread.join();  // listen_after_bind has returned
     return fail("the server did not start listening within " + format_duration(kStartWait));
   }
-  d.watchdog = std::thread([&d] { d.watch(); });  // determinism-ok: enforces the door's bounds
+  d.watchdog = std::thread([&d] { d.watch(); });  // enforces the door's bounds
   return port;
 }
 
 void HttpDoor::stop() {
   Impl& d = *impl_;
-  std::lock_guard<std::mutex> life(d.life_mu);  // determinism-ok: start/stop are serialised
+  std::lock_guard<std::mutex> life(d.life_mu);  // start/stop are serialised
   {
-    std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
+    std::lock_guard<std::mutex> lock(d.mu);
     d.stop_requested = true;
   }
-  d.cv.notify_all();  // determinism-ok: wakes the watchdog and holds
+  d.cv.notify_all();  // wakes the watchdog and holds
   // start() returns only with the server running and the watchdog started (or
   // with neither), so the watchdog is the one to stop the server.
-  if (d.watchdog.joinable()) d.watchdog.join();  // determinism-ok: the watchdog exits once stop_requested
+  if (d.watchdog.joinable()) d.watchdog.join();  // the watchdog exits once stop_requested
   // Bounded by the requests in flight and the keep-alive timeout.
-  if (d.server_thread.joinable()) d.server_thread.join();  // determinism-ok: joins the server thread
+  if (d.server_thread.joinable()) d.server_thread.join();  // joins the server thread
   {
-    std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: door state
+    std::lock_guard<std::mutex> lock(d.mu);
     d.closed = true;
   }
-  d.cv.notify_all();  // determinism-ok: wakes wait()
+  d.cv.notify_all();  // wakes wait()
 }
 
 void HttpDoor::wait() {
   Impl& d = *impl_;
-  std::unique_lock<std::mutex> lock(d.mu);  // determinism-ok: blocks the caller until the door stops
-  d.cv.wait(lock, [&d] { return d.closed; });  // determinism-ok: woken by the watchdog or stop()
+  std::unique_lock<std::mutex> lock(d.mu);  // blocks the caller until the door stops
+  d.cv.wait(lock, [&d] { return d.closed; });  // woken by the watchdog or stop()
 }
 
 int HttpDoor::port() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);  // determinism-ok: door state
+  std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->port;
 }
 
@@ -450,7 +450,7 @@ std::string HttpDoor::url() const {
 }
 
 std::uint64_t HttpDoor::requests() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);  // determinism-ok: door state
+  std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->requests;
 }
 

@@ -3,7 +3,7 @@
 // outcomes, the same accepted state and the same trace shape in sim mode
 // (SimClock + SimTransport) and in real mode (RealClock + HttpTransport + door).
 // Every server binds 127.0.0.1 on a free port, has a max_lifetime, and stops.
-#include "fakes/http_door.h"
+#include "fakes/doors/http_door.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -13,8 +13,8 @@
 
 #include "fakes/scripted/scripted_api.h"
 #include "fakes/sim_transport.h"
-#include "framework/real_clock.h"
-#include "framework/real_http_transport.h"
+#include "framework/real/real_clock.h"
+#include "framework/real/real_http_transport.h"
 #include "framework/sync.h"
 
 namespace destsim {

@@ -1,4 +1,4 @@
-#include "fakes/sftp/serve_sftp.h"
+#include "fakes/doors/serve_sftp.h"
 
 #include <CLI/CLI.hpp>
 
@@ -10,7 +10,7 @@
 #include <ctime>
 #include <memory>
 
-#include "fakes/sftp/sftp_server.h"
+#include "fakes/doors/sftp_server.h"
 
 namespace destsim {
 
@@ -64,7 +64,7 @@ int run_serve_sftp(const ServeSftpArgs& a) {
   std::printf("listening on 127.0.0.1:%d\n", server.port());
   std::fflush(stdout);
 
-  const auto start = std::chrono::steady_clock::now();  // determinism-ok: the real server's --duration bound
+  const auto start = std::chrono::steady_clock::now();  // the real server's --duration bound
   const char* why = "signal";
   for (;;) {
     timespec slice{0, 200'000'000};
@@ -74,7 +74,7 @@ int run_serve_sftp(const ServeSftpArgs& a) {
       why = "--max-sessions";
       break;
     }
-    if (duration->count() > 0 && std::chrono::steady_clock::now() - start >= *duration) {  // determinism-ok: --duration
+    if (duration->count() > 0 && std::chrono::steady_clock::now() - start >= *duration) {  // --duration
       why = "--duration";
       break;
     }

@@ -32,8 +32,8 @@
 // What the server accepted is kept in an SftpLedger: `accepted()` and
 // `applied(path)` as for the sim door.
 //
-// Threads: one accept thread, one thread per session (the only threads in
-// fakes/, marked determinism-ok). `stop()` stops accepting, shuts every session
+// Threads: one accept thread, one thread per session (threads in fakes/ live
+// only in fakes/doors/, which the determinism lint exempts). `stop()` stops accepting, shuts every session
 // socket down and joins all threads.
 #pragma once
 

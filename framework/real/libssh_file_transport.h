@@ -48,30 +48,8 @@
 
 namespace destsim {
 
-/// How the server's host key is checked.
-enum class HostKeyPolicy {
-  strict,      // must be in the known_hosts file
-  accept_new,  // an unknown host is added to known_hosts; a changed key is refused
-  accept_any,  // no check (tests against a throwaway server only)
-};
-const char* host_key_policy_name(HostKeyPolicy p);
-/// "strict", "accept_new" or "accept_any"; an error names `where`.
-Result<HostKeyPolicy> parse_host_key_policy(std::string_view text, std::string_view where);
-
-struct LibsshOptions {
-  std::string host = "127.0.0.1";
-  int port = 22;
-  std::string user;
-  /// Password authentication when set; otherwise `private_key`.
-  std::string password;
-  /// A private key: PEM/OpenSSH text ("-----BEGIN …") or the path of a key file.
-  std::string private_key;
-  HostKeyPolicy host_key = HostKeyPolicy::strict;
-  /// known_hosts file; empty = libssh's default (~/.ssh/known_hosts).
-  std::string known_hosts;
-  Duration connect_timeout = std::chrono::seconds(10);
-  /// Longest wait for one server reply.
-  Duration op_timeout = std::chrono::seconds(30);
+/// The session's options, and the client's own.
+struct LibsshOptions : FileSessionOptions {
   /// Bytes per SFTP write request.
   std::size_t write_chunk_bytes = 32 * 1024;
 };
@@ -117,14 +95,17 @@ class LibsshFileTransport final : public FileTransport {
   bool connected_ = false;            // loop thread's view
   bool atomic_rename_ = false;        // loop thread's view
 
-  std::mutex mu_;               // determinism-ok: real-mode SFTP client (hands calls to the worker)
-  std::condition_variable cv_;  // determinism-ok: real-mode SFTP client (wakes the worker)
+  std::mutex mu_;               // hands calls to the worker
+  std::condition_variable cv_;  // wakes the worker
   std::deque<Job> queue_;       // guarded by mu_
   bool stopping_ = false;       // guarded by mu_
   struct Socket;                    // the session's socket, to abort a blocked call at shutdown
   std::unique_ptr<Socket> socket_;
-  std::thread worker_;          // determinism-ok: real-mode SFTP client (libssh blocks)
-  std::thread watchdog_;        // determinism-ok: real-mode SFTP client (ends calls that outlive op_timeout)
+  std::thread worker_;          // libssh blocks
+  std::thread watchdog_;        // ends calls that outlive op_timeout
 };
+
+/// A DeliveryContext::open_files that opens LibsshFileTransport sessions on `loop`.
+FileSessionOpener libssh_session_opener(Loop& loop);
 
 }  // namespace destsim

@@ -2,7 +2,7 @@
 // 127.0.0.1 (a free port, a temporary root) driven by OpenSSH's `sftp -b` with
 // key auth and by the libssh client with password auth. Every client call is
 // bounded (libssh timeouts, `timeout` around the OpenSSH client).
-#include "fakes/sftp/sftp_server.h"
+#include "fakes/doors/sftp_server.h"
 
 #include <cstdlib>
 
@@ -21,7 +21,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "fakes/sftp/serve_sftp.h"
+#include "fakes/doors/serve_sftp.h"
 
 namespace destsim {
 namespace {

@@ -1,4 +1,4 @@
-#include "framework/libssh_file_transport.h"
+#include "framework/real/libssh_file_transport.h"
 
 #include <fcntl.h>
 #include <libssh/libssh.h>
@@ -15,7 +15,7 @@ namespace destsim {
 
 namespace {
 
-using Steady = std::chrono::steady_clock;  // determinism-ok: real-mode SFTP client (tells a timeout from a drop)
+using Steady = std::chrono::steady_clock;  // tells a timeout from a drop
 
 constexpr int kNoSpaceStatus = 14;  // SSH_FX_NO_SPACE_ON_FILESYSTEM (SFTP v5+, sent by destsim's server)
 constexpr const char* kPosixRename = "posix-rename@openssh.com";
@@ -45,23 +45,6 @@ std::uint32_t get_u32(const unsigned char* p) {
 
 }  // namespace
 
-const char* host_key_policy_name(HostKeyPolicy p) {
-  switch (p) {
-    case HostKeyPolicy::strict: return "strict";
-    case HostKeyPolicy::accept_new: return "accept_new";
-    case HostKeyPolicy::accept_any: return "accept_any";
-  }
-  return "strict";
-}
-
-Result<HostKeyPolicy> parse_host_key_policy(std::string_view text, std::string_view where) {
-  if (text == "strict") return HostKeyPolicy::strict;
-  if (text == "accept_new") return HostKeyPolicy::accept_new;
-  if (text == "accept_any") return HostKeyPolicy::accept_any;
-  return Error::bad_input(std::string(where) + ": expected \"strict\", \"accept_new\" or \"accept_any\", got \"" +
-                          std::string(text) + "\"");
-}
-
 // The socket of the current session, shared with two other threads: the
 // watchdog, which shuts it down when one libssh call outlives its limit
 // (libssh 0.10's blocking SFTP calls wait for a reply without end, whatever
@@ -69,46 +52,46 @@ Result<HostKeyPolicy> parse_host_key_policy(std::string_view text, std::string_v
 // shuts it down to end a call in flight. The lock makes sure a socket is never
 // shut down after libssh closed it (its number could belong to another socket).
 struct LibsshFileTransport::Socket {
-  std::mutex mu;                // determinism-ok: real-mode SFTP client (guards the fields below)
-  std::condition_variable cv;   // determinism-ok: real-mode SFTP client (wakes the watchdog)
+  std::mutex mu;                // guards the fields below
+  std::condition_variable cv;   // wakes the watchdog
   int fd = -1;
   bool armed = false;
   bool stopping = false;
   Steady::time_point deadline{};
 
   void set(int f) {
-    std::lock_guard<std::mutex> lock(mu);  // determinism-ok: real-mode SFTP client
+    std::lock_guard<std::mutex> lock(mu);
     fd = f;
   }
   void shutdown() {
-    std::lock_guard<std::mutex> lock(mu);  // determinism-ok: real-mode SFTP client
+    std::lock_guard<std::mutex> lock(mu);
     if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
   }
   /// The next libssh call must end within `limit`.
   void arm(Duration limit) {
-    std::lock_guard<std::mutex> lock(mu);  // determinism-ok: real-mode SFTP client
+    std::lock_guard<std::mutex> lock(mu);
     armed = true;
-    deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(limit);  // determinism-ok: real-mode SFTP client
-    cv.notify_one();  // determinism-ok: real-mode SFTP client
+    deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(limit);
+    cv.notify_one();
   }
   void disarm() {
-    std::lock_guard<std::mutex> lock(mu);  // determinism-ok: real-mode SFTP client
+    std::lock_guard<std::mutex> lock(mu);
     armed = false;
   }
   void stop() {
-    std::lock_guard<std::mutex> lock(mu);  // determinism-ok: real-mode SFTP client
+    std::lock_guard<std::mutex> lock(mu);
     stopping = true;
-    cv.notify_one();  // determinism-ok: real-mode SFTP client
+    cv.notify_one();
   }
   void watch() {
-    std::unique_lock<std::mutex> lock(mu);  // determinism-ok: real-mode SFTP client
+    std::unique_lock<std::mutex> lock(mu);
     while (!stopping) {
       if (!armed) {
-        cv.wait(lock);  // determinism-ok: real-mode SFTP client
+        cv.wait(lock);
         continue;
       }
-      cv.wait_until(lock, deadline);  // determinism-ok: real-mode SFTP client
-      if (armed && !stopping && Steady::now() >= deadline) {  // determinism-ok: real-mode SFTP client
+      cv.wait_until(lock, deadline);
+      if (armed && !stopping && Steady::now() >= deadline) {
         if (fd >= 0) ::shutdown(fd, SHUT_RDWR);  // the blocked call fails; the session is closed
         armed = false;
       }
@@ -150,13 +133,13 @@ struct LibsshFileTransport::Session {
   // Before each libssh call: times it, arms the watchdog, clears the last status.
   void begin() { begin_with(opts.op_timeout); }
   void begin_with(Duration limit) {
-    started = Steady::now();  // determinism-ok: real-mode SFTP client (timing one call)
+    started = Steady::now();  // timing one call
     socket.arm(limit);
     if (sftp) sftp->errnum = SSH_FX_OK;  // sftp_get_error() keeps the last status otherwise
   }
 
   bool lasted_timeout(Duration timeout) const {
-    const auto elapsed = Steady::now() - started;  // determinism-ok: real-mode SFTP client (timing one call)
+    const auto elapsed = Steady::now() - started;  // timing one call
     return elapsed >= std::chrono::duration_cast<Steady::duration>(timeout) * 9 / 10;
   }
 
@@ -486,34 +469,34 @@ LibsshFileTransport::LibsshFileTransport(Loop& loop, LibsshOptions options)
   DS_ASSERT(options_.write_chunk_bytes > 0);
   socket_ = std::make_unique<Socket>();
   session_ = std::make_unique<Session>(options_, *socket_);
-  watchdog_ = std::thread([this] { socket_->watch(); });  // determinism-ok: real-mode SFTP client (call timeouts)
-  worker_ = std::thread([this] { run_worker(); });  // determinism-ok: real-mode SFTP client (libssh blocks)
+  watchdog_ = std::thread([this] { socket_->watch(); });  // call timeouts
+  worker_ = std::thread([this] { run_worker(); });  // libssh blocks
 }
 
 LibsshFileTransport::~LibsshFileTransport() {
   std::deque<Job> unsent;
   {
-    std::lock_guard<std::mutex> lock(mu_);  // determinism-ok: real-mode SFTP client (shutdown)
+    std::lock_guard<std::mutex> lock(mu_);  // shutdown
     stopping_ = true;
     unsent.swap(queue_);
   }
   // A call blocked on the network ends when its socket does.
   socket_->shutdown();
-  cv_.notify_all();  // determinism-ok: real-mode SFTP client (wakes the worker to exit)
+  cv_.notify_all();  // wakes the worker to exit
   for (auto& job : unsent) job.cancel();
-  worker_.join();  // determinism-ok: real-mode SFTP client (bounded: the socket was shut down)
+  worker_.join();  // bounded: the socket was shut down
   session_.reset();
   socket_->stop();
-  watchdog_.join();  // determinism-ok: real-mode SFTP client (stopped above)
+  watchdog_.join();  // stopped above
 }
 
 void LibsshFileTransport::enqueue(Job job) {
   {
-    std::lock_guard<std::mutex> lock(mu_);  // determinism-ok: real-mode SFTP client (hand a call to the worker)
+    std::lock_guard<std::mutex> lock(mu_);  // hand a call to the worker
     DS_ASSERT(!stopping_);
     queue_.push_back(std::move(job));
   }
-  cv_.notify_one();  // determinism-ok: real-mode SFTP client (wakes the worker)
+  cv_.notify_one();  // wakes the worker
 }
 
 void LibsshFileTransport::run_worker() {
@@ -521,8 +504,8 @@ void LibsshFileTransport::run_worker() {
   while (!done) {
     Job job;
     {
-      std::unique_lock<std::mutex> lock(mu_);  // determinism-ok: real-mode SFTP client (waiting for calls)
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });  // determinism-ok: real-mode SFTP client
+      std::unique_lock<std::mutex> lock(mu_);  // waiting for calls
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) {
         done = true;  // stopping, and the destructor cancels anything queued later
         continue;
@@ -623,6 +606,14 @@ Task<FileResult<std::vector<RemoteEntry>>> LibsshFileTransport::list(std::string
 Task<FileResult<std::string>> LibsshFileTransport::get(std::string path) {
   Session* s = session_.get();
   co_return co_await submit<std::string>("get", path, [s, path]() { return s->get(path); });
+}
+
+FileSessionOpener libssh_session_opener(Loop& loop) {
+  return [&loop](FileSessionOptions options) -> std::unique_ptr<FileTransport> {
+    LibsshOptions o;
+    static_cast<FileSessionOptions&>(o) = std::move(options);
+    return std::make_unique<LibsshFileTransport>(loop, std::move(o));
+  };
 }
 
 }  // namespace destsim

@@ -1,4 +1,4 @@
-#include "framework/sqlite_job_store.h"
+#include "framework/real/sqlite_job_store.h"
 
 #include <sqlite3.h>
 

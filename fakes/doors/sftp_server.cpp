@@ -1,4 +1,4 @@
-#include "fakes/sftp/sftp_server.h"
+#include "fakes/doors/sftp_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -99,40 +99,40 @@ struct SftpServer::Impl {
 
   // Shared by the session threads: the model, the ledger, the plan and its Rng.
   // Recursive: a reply helper may count into the ledger while an operation holds the lock.
-  std::recursive_mutex mu;  // determinism-ok: the real server's sessions run on threads
+  std::recursive_mutex mu;  // the real server's sessions run on threads
   SftpLedger ledger;
   Rng rng{1};
-  std::chrono::steady_clock::time_point started;  // determinism-ok: fault windows in real time
+  std::chrono::steady_clock::time_point started;  // fault windows in real time
 
   // Sessions and stopping.
   struct Session {
-    std::thread thread;  // determinism-ok: one thread per real session
+    std::thread thread;  // one thread per real session
     int fd = -1;         // guarded by sessions_mu; -1 once the session closed its socket
     bool done = false;   // guarded by sessions_mu
   };
-  std::mutex sessions_mu;  // determinism-ok: guards the session list
-  std::condition_variable stop_cv;  // determinism-ok: wakes interruptible delays on stop()
+  std::mutex sessions_mu;  // guards the session list
+  std::condition_variable stop_cv;  // wakes interruptible delays on stop()
   std::list<std::unique_ptr<Session>> sessions;
   std::int64_t finished = 0;
   bool stopping = false;  // guarded by sessions_mu
-  std::thread acceptor;   // determinism-ok: the accept loop
+  std::thread acceptor;   // the accept loop
 
   bool stop_requested() {
-    std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real server
+    std::lock_guard<std::mutex> lock(sessions_mu);
     return stopping;
   }
 
   // A real delay that ends early when the server stops.
   void delay(Duration d) {
     if (d.count() <= 0) return;
-    std::unique_lock<std::mutex> lock(sessions_mu);  // determinism-ok: real server
-    stop_cv.wait_for(lock, d, [&] { return stopping; });  // determinism-ok: real latency, interruptible
+    std::unique_lock<std::mutex> lock(sessions_mu);
+    stop_cv.wait_for(lock, d, [&] { return stopping; });  // real latency, interruptible
   }
 
   SftpFault decide(std::string_view op, std::string_view path, std::size_t bytes) {
-    std::lock_guard<std::recursive_mutex> lock(mu);  // determinism-ok: real server
+    std::lock_guard<std::recursive_mutex> lock(mu);
     if (!o.faults) return {};
-    const auto since = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started);  // determinism-ok: real-time fault windows
+    const auto since = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started);
     SftpFault f = decide_sftp_fault(*o.faults, op, path, bytes, since, rng);
     if (f.rule >= 0) ledger.count(std::string("fault.") + fault_kind_name(o.faults->rules()[f.rule].kind));
     return f;
@@ -140,9 +140,9 @@ struct SftpServer::Impl {
 
   // A too_large rule that a WRITE ending at `end` breaks (checked per WRITE, not counted).
   const FaultRule* too_large_rule(const std::string& path, std::int64_t end) {
-    std::lock_guard<std::recursive_mutex> lock(mu);  // determinism-ok: real server
+    std::lock_guard<std::recursive_mutex> lock(mu);
     if (!o.faults) return nullptr;
-    const auto since = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started);  // determinism-ok: real-time fault windows
+    const auto since = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started);
     for (const auto& r : o.faults->rules())
       if (r.kind == FaultKind::too_large && r.matches("put", "sftp", path, static_cast<std::size_t>(end), since))
         return &r;
@@ -347,7 +347,7 @@ class SessionLoop {
     if (before(msg, f, op, raw, next) == Gate::done) return next;
     auto h = std::make_unique<Handle>();
     {
-      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);  // determinism-ok: real server
+      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
       RemoteFs& fs = *s_.impl_->fs;
       auto p = RemoteFs::normalize(raw, op);
       if (!p.ok()) return reply_error(msg, p.error());
@@ -400,7 +400,7 @@ class SessionLoop {
         drop_handle(h);
         return Next::close;
       }
-      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);  // determinism-ok: real server
+      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
       auto st = s_.impl_->fs->stat(h->path);
       if (st.ok()) s_.impl_->ledger.committed(h->path, st->size, "put");
     }
@@ -430,12 +430,12 @@ class SessionLoop {
     }
     if (h->reset_mid_upload) {
       // Disconnect mid-upload: half of this chunk reaches the file, then the session dies.
-      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);  // determinism-ok: real server
+      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
       (void)s_.impl_->fs->write(h->path, offset, std::string_view(data).substr(0, data.size() / 2));
       h->failed = true;
       return Next::close;
     }
-    std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);  // determinism-ok: real server
+    std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
     if (h->garble && !data.empty()) data[s_.impl_->rng.below(data.size())] ^= 0x5a;
     auto r = s_.impl_->fs->write(h->path, offset, data);
     if (!r.ok()) {
@@ -453,7 +453,7 @@ class SessionLoop {
     if (!h || h->write || h->dir) return bad_handle(msg);
     FileResult<std::string> r = std::string();
     {
-      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);  // determinism-ok: real server
+      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
       r = s_.impl_->fs->read(h->path, static_cast<std::int64_t>(msg->offset), msg->len);
       if (r.ok() && h->garble && !r->empty()) (*r)[s_.impl_->rng.below(r->size())] ^= 0x5a;
     }
@@ -472,7 +472,7 @@ class SessionLoop {
     if (before(msg, f, op, path, next) == Gate::done) return next;
     FileResult<RemoteStat> st = RemoteStat{};
     {
-      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);  // determinism-ok: real server
+      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
       st = s_.impl_->fs->stat(path);
     }
     if (lost_answer(f, next)) return next;
@@ -495,7 +495,7 @@ class SessionLoop {
     auto h = std::make_unique<Handle>();
     h->dir = true;
     {
-      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);  // determinism-ok: real server
+      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
       auto entries = s_.impl_->fs->list(raw);
       if (!entries.ok()) return reply_error(msg, entries.error());
       h->entries = std::move(entries).value();
@@ -526,7 +526,7 @@ class SessionLoop {
       const RemoteEntry& e = h->entries[h->next];
       RemoteStat st;
       {
-        std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);  // determinism-ok: real server
+        std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
         auto full = s_.impl_->fs->stat(h->path == "/" ? "/" + e.name : h->path + "/" + e.name);
         if (full.ok()) st = *full;
         else st = RemoteStat{e.directory, e.size, e.directory ? 040755u : 0100644u, 0};
@@ -546,7 +546,7 @@ class SessionLoop {
     if (before(msg, f, op, path, next) == Gate::done) return next;
     FileResult<bool> r = true;
     {
-      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);  // determinism-ok: real server
+      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
       RemoteFs& fs = *s_.impl_->fs;
       if (std::string_view(op) == "remove") {
         r = fs.remove(path);
@@ -584,7 +584,7 @@ class SessionLoop {
     if (before(msg, f, "rename", from, next) == Gate::done) return next;
     FileResult<bool> r = true;
     {
-      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);  // determinism-ok: real server
+      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
       r = s_.impl_->fs->rename(from, to, overwrite);
       if (r.ok()) {
         const std::string t = *RemoteFs::normalize(to);
@@ -603,7 +603,7 @@ class SessionLoop {
   struct Access {
     SftpServer::Impl* impl_;
     void ledger_count(std::string_view what) {
-      std::lock_guard<std::recursive_mutex> lock(impl_->mu);  // determinism-ok: real server
+      std::lock_guard<std::recursive_mutex> lock(impl_->mu);
       impl_->ledger.count(what);
     }
     void impl_delay(Duration d) { impl_->delay(d); }
@@ -637,24 +637,24 @@ bool key_authorized(ssh_key key, const std::vector<std::string>& authorized) {
 void SftpServer::Impl::run_session(Session* me, ssh_session s) {
   auto finish = [&] {
     {
-      std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real server
+      std::lock_guard<std::mutex> lock(sessions_mu);
       me->fd = -1;
     }
     ssh_disconnect(s);
     ssh_free(s);
-    std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real server
+    std::lock_guard<std::mutex> lock(sessions_mu);
     me->done = true;
     ++finished;
   };
 
   // The connect fault is decided once, before the handshake.
   {
-    std::lock_guard<std::recursive_mutex> lock(mu);  // determinism-ok: real server
+    std::lock_guard<std::recursive_mutex> lock(mu);
     ledger.count("connect");
   }
   SftpFault cf = decide("connect", "/", 0);
   if (cf.action == SftpFault::Action::refuse) {
-    std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real server
+    std::lock_guard<std::mutex> lock(sessions_mu);
     if (me->fd >= 0) ::shutdown(me->fd, SHUT_RDWR);
   }
   if (cf.action != SftpFault::Action::refuse) delay(cf.latency);
@@ -701,13 +701,13 @@ void SftpServer::Impl::run_session(Session* me, ssh_session s) {
       if (ok) {
         ssh_message_auth_reply_success(m, 0);
         authed = true;
-        std::lock_guard<std::recursive_mutex> lock(mu);  // determinism-ok: real server
+        std::lock_guard<std::recursive_mutex> lock(mu);
         ledger.count("login");
       } else if (pk_ok) {
         ssh_message_auth_reply_pk_ok_simple(m);
       } else {
         if (sub == SSH_AUTH_METHOD_PASSWORD || sub == SSH_AUTH_METHOD_PUBLICKEY) {
-          std::lock_guard<std::recursive_mutex> lock(mu);  // determinism-ok: real server
+          std::lock_guard<std::recursive_mutex> lock(mu);
           ledger.count("auth_failed");
         }
         ssh_message_auth_set_methods(m, methods);
@@ -754,16 +754,16 @@ void SftpServer::Impl::run_session(Session* me, ssh_session s) {
   }
   {
     SessionLoop loop(*this, sftp);
-    auto last = std::chrono::steady_clock::now();  // determinism-ok: real idle timeout
+    auto last = std::chrono::steady_clock::now();
     for (;;) {
       if (stop_requested()) break;
       const int ready = ssh_channel_poll_timeout(chan, 200, 0);
       if (ready == SSH_ERROR || ready == SSH_EOF) break;
       if (ready == 0) {
-        if (std::chrono::steady_clock::now() - last > o.idle_timeout) break;  // determinism-ok: real idle timeout
+        if (std::chrono::steady_clock::now() - last > o.idle_timeout) break;
         continue;
       }
-      last = std::chrono::steady_clock::now();  // determinism-ok: real idle timeout
+      last = std::chrono::steady_clock::now();
       sftp_client_message msg = sftp_get_client_message(sftp);
       if (!msg) break;
       const auto next = loop.handle(msg);
@@ -783,7 +783,7 @@ void SftpServer::Impl::accept_loop() {
     const int ready = ::poll(&p, 1, 100);
     {
       // Reap finished sessions.
-      std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real server
+      std::lock_guard<std::mutex> lock(sessions_mu);
       for (auto it = sessions.begin(); it != sessions.end();) {
         if ((*it)->done) {
           (*it)->thread.join();
@@ -800,7 +800,7 @@ void SftpServer::Impl::accept_loop() {
       ssh_free(s);
       continue;
     }
-    std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real server
+    std::lock_guard<std::mutex> lock(sessions_mu);
     if (stopping || static_cast<int>(sessions.size()) >= o.max_sessions) {
       ssh_free(s);  // over the bound: closed at once
       ++finished;
@@ -812,7 +812,7 @@ void SftpServer::Impl::accept_loop() {
     ::setsockopt(session->fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay);
     Session* raw = session.get();
     sessions.push_back(std::move(session));
-    raw->thread = std::thread([this, raw, s] { run_session(raw, s); });  // determinism-ok: one thread per real session
+    raw->thread = std::thread([this, raw, s] { run_session(raw, s); });  // one thread per real session
   }
 }
 
@@ -900,15 +900,15 @@ Status SftpServer::start() {
   sockaddr_in addr{};
   socklen_t alen = sizeof(addr);
   if (::getsockname(ssh_bind_get_fd(m.bind), reinterpret_cast<sockaddr*>(&addr), &alen) == 0) port_ = ntohs(addr.sin_port);
-  m.started = std::chrono::steady_clock::now();  // determinism-ok: real-time fault windows
-  m.acceptor = std::thread([&m] { m.accept_loop(); });  // determinism-ok: the real server's accept loop
+  m.started = std::chrono::steady_clock::now();
+  m.acceptor = std::thread([&m] { m.accept_loop(); });  // the real server's accept loop
   return Status::success();
 }
 
 void SftpServer::stop() {
   Impl& m = *impl_;
   {
-    std::lock_guard<std::mutex> lock(m.sessions_mu);  // determinism-ok: real server
+    std::lock_guard<std::mutex> lock(m.sessions_mu);
     if (m.stopping) return;
     m.stopping = true;
     for (auto& s : m.sessions)
@@ -918,7 +918,7 @@ void SftpServer::stop() {
   if (m.acceptor.joinable()) m.acceptor.join();
   std::list<std::unique_ptr<Impl::Session>> sessions;
   {
-    std::lock_guard<std::mutex> lock(m.sessions_mu);  // determinism-ok: real server
+    std::lock_guard<std::mutex> lock(m.sessions_mu);
     sessions.swap(m.sessions);
   }
   for (auto& s : sessions)
@@ -930,19 +930,19 @@ void SftpServer::stop() {
 }
 
 std::int64_t SftpServer::sessions_finished() const {
-  std::lock_guard<std::mutex> lock(impl_->sessions_mu);  // determinism-ok: real server
+  std::lock_guard<std::mutex> lock(impl_->sessions_mu);
   return impl_->finished;
 }
 
 nlohmann::json SftpServer::accepted() const {
-  std::lock_guard<std::recursive_mutex> lock(impl_->mu);  // determinism-ok: real server
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   nlohmann::json out = impl_->ledger.to_json();
   out["used_bytes"] = impl_->fs ? impl_->fs->used_bytes() : 0;
   return out;
 }
 
 std::int64_t SftpServer::applied(const std::string& path) const {
-  std::lock_guard<std::recursive_mutex> lock(impl_->mu);  // determinism-ok: real server
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   return impl_->ledger.commits_at(path);
 }
 
