@@ -14,7 +14,7 @@ namespace destsim {
 
 void add_certify_options(CLI::App& app, CertifyArgs& a) {
   app.add_option("names", a.names, "Destinations to certify (default: every shipped destination)");
-  app.add_option("--spec", a.specs, "Certify a declarative destination straight from its JSON spec file")
+  app.add_option("--spec", a.specs, "Certify a destination built straight from its JSON spec file")
       ->check(CLI::ExistingFile);
   app.add_option("--cases", a.cases, "Generated cases per destination")->check(CLI::Range(1, 1'000'000));
   app.add_option("--seed", a.seed, "Run seed: case i of destination D has seed derive(seed, D, i)");

@@ -32,6 +32,7 @@ cmake --install "$build" --prefix "$prefix" > "$tmp/install.log" 2>&1 \
   || { cat "$tmp/install.log"; fail "cmake --install failed"; }
 for f in include/destsim/framework/loop.h include/destsim/framework/router.h \
          include/destsim/destinations/destination.h include/destsim/fakes/catalog.h \
+         include/destsim/fakes/fake_options.h include/destsim/fakes/fake_api.h \
          include/destsim/conformance/certify.h \
          lib/libdestsim_framework.a lib/libdestsim_fakes.a lib/libdestsim_destinations.a \
          lib/libdestsim_conformance.a \

@@ -19,7 +19,7 @@ namespace {
 
 int fail(const Error& e) {
   std::fprintf(stderr, "destsim: serve sftp: %s\n", e.message.c_str());
-  return fail(e);
+  return exit_code_of(e);
 }
 
 }  // namespace
