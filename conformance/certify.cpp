@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "conformance/runner.h"
+#include "fakes/catalog.h"
 
 namespace destsim {
 
@@ -18,7 +19,8 @@ namespace {
 
 // ---------------------------------------------------------------- case shapes
 
-bool is_file_destination(const DestinationEntry& e) { return e.fake == "sftp"; }
+// The door of the destination's fake (http when the fake is unknown: the run then reports it).
+FakeDoor fake_door_of(const DestinationEntry& e) { return find_fake(e.fake) ? find_fake(e.fake)->door : FakeDoor::http; }
 
 // Destinations that commit their job store at durable steps and resume from it.
 bool crashable(const DestinationEntry& e) { return e.capabilities.bulk || e.capabilities.stages; }
@@ -95,8 +97,7 @@ FaultRule fault_of(FaultKind kind, Rng& r, bool file) {
 
 // Fault kinds that make sense for the destination's door.
 std::vector<FaultKind> kinds_for(const DestinationEntry& e) {
-  if (is_file_destination(e)) return {FaultKind::latency, FaultKind::timeout, FaultKind::reset, FaultKind::outage};
-  std::vector<FaultKind> k = all_fault_kinds();
+  std::vector<FaultKind> k = find_fake(e.fake) ? find_fake(e.fake)->fault_kinds : all_fault_kinds();
   // A bulk upload is one file: a 413 fails it (nothing to split), which the
   // destination's limits already prevent; keep 413 for the batch path.
   if (e.capabilities.bulk) k.erase(std::remove(k.begin(), k.end(), FaultKind::too_large), k.end());
@@ -126,14 +127,14 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
   for (FaultKind k : kinds) {
     if (k != forced && !r.chance(1, 3)) continue;
     const int rules = 1 + static_cast<int>(r.below(2));
-    for (int i = 0; i < rules; ++i) c.faults.push_back(fault_of(k, r, is_file_destination(entry)));
+    for (int i = 0; i < rules; ++i) c.faults.push_back(fault_of(k, r, fake_door_of(entry) == FakeDoor::file));
   }
   // Destinations with a durable store to resume from get a random crash point:
   // bulk ones at a named step of the bulk path or a time, staging ones before a
   // commit or at a time, file destinations at a time early in the run.
   if (crashable(entry) && r.chance(1, 3)) {
     CrashPoint p;
-    if (is_file_destination(entry)) {
+    if (fake_door_of(entry) == FakeDoor::file) {
       p.at = std::chrono::milliseconds(100 + r.below(20'000));
     } else if (r.chance(1, 4)) {
       p.at = std::chrono::seconds(1 + r.below(300));
@@ -254,7 +255,7 @@ std::vector<std::string> applicable_paths(const DestinationEntry& e) {
     }
     if (p.bulk_only && !e.capabilities.bulk) continue;
     if (p.batch_only && e.capabilities.bulk) continue;
-    if (is_file_destination(e) && p.bulk_only) continue;  // no imports
+    if (fake_door_of(e) == FakeDoor::file && p.bulk_only) continue;  // no imports
     out.push_back(p.name);
   }
   return out;

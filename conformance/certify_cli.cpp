@@ -7,14 +7,14 @@
 #include <iostream>
 
 #include "conformance/certify.h"
-#include "destinations/declarative/declarative.h"
+#include "destinations/destination.h"
 #include "framework/json_in.h"
 
 namespace destsim {
 
 void add_certify_options(CLI::App& app, CertifyArgs& a) {
   app.add_option("names", a.names, "Destinations to certify (default: every shipped destination)");
-  app.add_option("--spec", a.specs, "Certify a declarative destination straight from its JSON spec file")
+  app.add_option("--spec", a.specs, "Certify a destination built straight from its JSON spec file")
       ->check(CLI::ExistingFile);
   app.add_option("--cases", a.cases, "Generated cases per destination")->check(CLI::Range(1, 1'000'000));
   app.add_option("--seed", a.seed, "Run seed: case i of destination D has seed derive(seed, D, i)");
@@ -27,9 +27,9 @@ void add_certify_options(CLI::App& app, CertifyArgs& a) {
 
 namespace {
 
-int bad(const std::string& message) {
-  std::fprintf(stderr, "destsim certify: %s\n", message.c_str());
-  return 2;
+int bad(const Error& e) {
+  std::fprintf(stderr, "destsim certify: %s\n", e.message.c_str());
+  return exit_code_of(e);
 }
 
 }  // namespace
@@ -43,29 +43,29 @@ int run_certify(const CertifyArgs& a) {
   {
     auto slash = a.shard.find('/');
     char* end = nullptr;
-    if (slash == std::string::npos) return bad("--shard: expected I/N, got \"" + a.shard + "\"");
+    if (slash == std::string::npos) return bad(Error::bad_input("--shard: expected I/N, got \"" + a.shard + "\""));
     o.shard_index = std::strtoll(a.shard.c_str(), &end, 10);
-    if (end != a.shard.c_str() + slash) return bad("--shard: expected I/N, got \"" + a.shard + "\"");
+    if (end != a.shard.c_str() + slash) return bad(Error::bad_input("--shard: expected I/N, got \"" + a.shard + "\""));
     o.shard_count = std::strtoll(a.shard.c_str() + slash + 1, &end, 10);
     if (*end != '\0' || o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count)
-      return bad("--shard: expected I/N with 0 <= I < N, got \"" + a.shard + "\"");
+      return bad(Error::bad_input("--shard: expected I/N with 0 <= I < N, got \"" + a.shard + "\""));
   }
   std::vector<const DestinationEntry*> entries;
   for (const auto& file : a.specs) {
     auto doc = read_json_file(file);
-    if (!doc.ok()) return bad(doc.error().message);
-    auto entry = declarative_entry_from_spec(*doc, file);
-    if (!entry.ok()) return bad(entry.error().message);
+    if (!doc.ok()) return bad(doc.error());
+    auto entry = destination_from_spec(*doc, file);
+    if (!entry.ok()) return bad(entry.error());
     std::string name = entry->name;
     if (!find_destination(name)) {
       Status s = add_destination(std::move(entry).value());
-      if (!s.ok()) return bad(file + ": " + s.error().message);
+      if (!s.ok()) return bad(Error{s.error().code, file + ": " + s.error().message});
     }
     entries.push_back(find_destination(name));
   }
   for (const auto& name : a.names) {
     const DestinationEntry* e = find_destination(name);
-    if (!e) return bad("unknown destination \"" + name + "\" (known: " + destination_names() + ")");
+    if (!e) return bad(Error::not_found("unknown destination \"" + name + "\" (known: " + destination_names() + ")"));
     entries.push_back(e);
   }
   if (a.names.empty() && a.specs.empty())
@@ -86,25 +86,25 @@ int run_certify(const CertifyArgs& a) {
     }
   };
   auto report = certify(entries, o);
-  if (!report.ok()) return bad(report.error().message);
+  if (!report.ok()) return bad(report.error());
   print_certify_table(std::cout, *report);
   if (!a.report_json.empty()) {
     std::ofstream f(a.report_json);
     f << report->to_json().dump(2) << "\n";
-    if (!f) return bad(a.report_json + ": cannot write the report");
+    if (!f) return bad(Error::io(a.report_json + ": cannot write the report"));
   }
   if (!a.junit_xml.empty()) {
     std::ofstream f(a.junit_xml);
     f << report->to_junit();
-    if (!f) return bad(a.junit_xml + ": cannot write the JUnit report");
+    if (!f) return bad(Error::io(a.junit_xml + ": cannot write the JUnit report"));
   }
-  return report->ok() ? 0 : 1;
+  return report->ok() ? kExitOk : kExitFailed;
 }
 
 int certify_main(int argc, char** argv, const std::vector<DestinationEntry>& extra) {
   for (const auto& e : extra) {
     Status s = add_destination(e);
-    if (!s.ok()) return bad(s.error().message);
+    if (!s.ok()) return bad(s.error());
   }
   CLI::App app{"Certify destinations against the conformance suite (CONFORMANCE.md)"};
   CertifyArgs args;
@@ -112,7 +112,7 @@ int certify_main(int argc, char** argv, const std::vector<DestinationEntry>& ext
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   // An out-of-tree binary certifies its own shipped destinations by default.
   if (args.names.empty() && args.specs.empty())

@@ -5,7 +5,6 @@
 #include <set>
 
 #include "fakes/catalog.h"
-#include "fakes/sftp/sftp_fake.h"
 #include "framework/json_in.h"
 
 namespace destsim {
@@ -333,20 +332,18 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
   std::string host = entry->host;
   for (const auto& k : entry->schema)
     if (k.name == "host") host = config.string("host");
-  if (auto* api = dynamic_cast<FakeApi*>(w.fake.get())) {
-    for (std::size_t i = 0; i < w.plan.rules().size(); ++i) {
-      const FaultRule& r = w.plan.rules()[i];
-      if (r.kind == FaultKind::respond && r.status < 100)
-        return Error::bad_input(where + ": /faults/" + std::to_string(i) + "/respond/status: " +
-                                std::to_string(r.status) + " is an SFTP status; an HTTP fake needs 100-599");
+  DS_CHECK(w.fake->check_fault_plan(w.plan, where + ": /faults"));  // the fake's own rules
+  switch (fake_entry->door) {
+    case FakeDoor::http:
+      if (!w.fake->http()) return Error::internal("fake " + entry->fake + " has an HTTP door but is no FakeApi");
+      w.transport->route(host, w.fake->http(), &w.plan);
+      break;
+    case FakeDoor::file: {
+      if (!w.fake->file()) return Error::internal("fake " + entry->fake + " has a file door but is no FileFake");
+      nlohmann::json login = entry->file_login ? entry->file_login(config) : nlohmann::json::object();
+      w.files = w.fake->file()->sim_transport(w.loop, &w.plan, s.latency, s.request_timeout, login);
+      break;
     }
-    w.transport->route(host, api, &w.plan);
-  } else if (auto* ff = dynamic_cast<FileFake*>(w.fake.get())) {
-    if (entry->fake == "sftp") DS_CHECK(check_sftp_fault_plan(w.plan, where + ": /faults"));
-    nlohmann::json login = entry->file_login ? entry->file_login(config) : nlohmann::json::object();
-    w.files = ff->sim_transport(w.loop, &w.plan, s.latency, s.request_timeout, login);
-  } else {
-    return Error::internal("fake " + entry->fake + " is neither an HTTP fake nor a file fake");
   }
   w.jobs = std::make_unique<MemoryJobStore>(&trace);
   w.ctx = std::make_unique<DeliveryContext>(DeliveryContext{w.loop, *w.transport, *w.jobs, w.files.get()});

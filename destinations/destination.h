@@ -132,4 +132,9 @@ std::vector<const DestinationEntry*> all_destinations();
 /// Names of the registered destinations, comma-separated (for error messages).
 std::string destination_names();
 
+/// A destination built from a spec document (`destsim certify --spec FILE`):
+/// the spec-driven destination's loader, wired in registry.cpp so callers name
+/// no destination. Errors name `where` and the JSON path.
+Result<DestinationEntry> destination_from_spec(const nlohmann::json& spec, const std::string& where);
+
 }  // namespace destsim

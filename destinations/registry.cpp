@@ -56,6 +56,10 @@ std::vector<const DestinationEntry*> all_destinations() {
   return out;
 }
 
+Result<DestinationEntry> destination_from_spec(const nlohmann::json& spec, const std::string& where) {
+  return declarative_entry_from_spec(spec, where);
+}
+
 std::string destination_names() {
   std::string out;
   for (const auto* e : all_destinations()) out += (out.empty() ? "" : ", ") + e->name;

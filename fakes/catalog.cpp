@@ -1,4 +1,7 @@
+// catalog.cpp — the built-in fakes, and the ones added at run time.
 #include "fakes/catalog.h"
+
+#include <deque>
 
 #include "fakes/async_job/async_job_api.h"
 #include "fakes/iterable/iterable_api.h"
@@ -6,6 +9,7 @@
 #include "fakes/marketo/marketo_api.h"
 #include "fakes/scripted/scripted_api.h"
 #include "fakes/warehouse/warehouse_api.h"
+#include "fakes/fake_options.h"
 #include "fakes/sftp/sftp_fake.h"
 #include "framework/json_in.h"
 
@@ -16,15 +20,18 @@ namespace {
 Result<std::unique_ptr<Fake>> make_scripted(const nlohmann::json& options, const std::string& where) {
   JsonIn in(options, where);
   ScriptedApiOptions o;
+  DS_TRY(CommonFakeOptions common,
+         read_common_fake_options(in, "", {"fail_count", "rate_limit_count", "content_too_large_count"}));
   if (!options.is_null()) {
-    DS_CHECK(in.only_keys({"fail_count", "rate_limit_count", "content_too_large_count"}));
     if (in.has("fail_count")) { DS_TRY(o.fail_count, in.at("fail_count").integer(0)); }
     if (in.has("rate_limit_count")) { DS_TRY(o.rate_limit_count, in.at("rate_limit_count").integer(0)); }
     if (in.has("content_too_large_count")) {
       DS_TRY(o.content_too_large_count, in.at("content_too_large_count").integer(0));
     }
   }
-  return std::unique_ptr<Fake>(std::make_unique<ScriptedApi>(o));
+  auto fake = std::make_unique<ScriptedApi>(o);
+  fake->set_latency(common.latency);
+  return std::unique_ptr<Fake>(std::move(fake));
 }
 
 Result<std::unique_ptr<Fake>> make_async_job(const nlohmann::json& options, const std::string& where) {
@@ -52,36 +59,92 @@ Result<std::unique_ptr<Fake>> make_sftp(const nlohmann::json& options, const std
   return std::unique_ptr<Fake>(std::make_unique<SftpFake>(std::move(o)));
 }
 
+FakeEntry http_fake(std::string name, std::string about, decltype(FakeEntry::make) make) {
+  FakeEntry e;
+  e.name = std::move(name);
+  e.about = std::move(about);
+  e.make = std::move(make);
+  return e;
+}
+
+FakeEntry sftp_entry() {
+  FakeEntry e;
+  e.name = "sftp";
+  e.about = "SFTP server: a jailed file tree with quota and permissions (sim door; `serve sftp` = real libssh server)";
+  e.door = FakeDoor::file;
+  // The generic faults every SFTP operation takes: respond needs an SFTP
+  // status, too_large and garble a put or get, and rate_limit has no SFTP meaning.
+  e.fault_kinds = {FaultKind::latency, FaultKind::timeout, FaultKind::reset, FaultKind::outage};
+  e.make = make_sftp;
+  return e;
+}
+
 }  // namespace
 
 const std::vector<FakeEntry>& fake_catalog() {
   static const std::vector<FakeEntry> catalog = {
-      {"scripted",
-       "generic fake with the Iterable Go client's fake-transport semantics (queued, 500s, 429s, 413s, success)",
-       make_scripted},
-      {"iterable", "Iterable's bulk API: users, events, lists, subscriptions; validation, 413, rate limits",
-       make_iterable},
-      {"klaviyo", "Klaviyo Bulk Profile Import: JSON:API jobs, all-or-nothing validation, lazy lifecycle, import errors",
-       make_klaviyo},
-      {"async_job", "generic async-job API (SendGrid-like): create a job with records, poll pending/ready/failure",
-       make_async_job},
-      {"marketo", "Marketo Bulk Lead Import: OAuth token, multipart CSV upload, import queue, failures/warnings files",
-       make_marketo},
-      {"warehouse", "bulk-loading warehouse: tables, staging areas, atomic commit (append, dedupe, truncate refresh)",
-       [](const nlohmann::json& options, const std::string& where) -> Result<std::unique_ptr<Fake>> {
-         DS_TRY(WarehouseApiOptions o, WarehouseApiOptions::from_json(options, where));
-         return std::unique_ptr<Fake>(std::make_unique<WarehouseApi>(std::move(o)));
-       }},
-      {"sftp", "SFTP server: a jailed file tree with quota and permissions (sim door; `serve sftp` = real libssh server)",
-       make_sftp},
+      http_fake("scripted",
+                "generic fake with the Iterable Go client's fake-transport semantics (queued, 500s, 429s, 413s, "
+                "success)",
+                make_scripted),
+      http_fake("iterable", "Iterable's bulk API: users, events, lists, subscriptions; validation, 413, rate limits",
+                make_iterable),
+      http_fake("klaviyo",
+                "Klaviyo Bulk Profile Import: JSON:API jobs, all-or-nothing validation, lazy lifecycle, import errors",
+                make_klaviyo),
+      http_fake("async_job",
+                "generic async-job API (SendGrid-like): create a job with records, poll pending/ready/failure",
+                make_async_job),
+      http_fake("marketo",
+                "Marketo Bulk Lead Import: OAuth token, multipart CSV upload, import queue, failures/warnings files",
+                make_marketo),
+      http_fake("warehouse",
+                "bulk-loading warehouse: tables, staging areas, atomic commit (append, dedupe, truncate refresh)",
+                [](const nlohmann::json& options, const std::string& where) -> Result<std::unique_ptr<Fake>> {
+                  DS_TRY(WarehouseApiOptions o, WarehouseApiOptions::from_json(options, where));
+                  return std::unique_ptr<Fake>(std::make_unique<WarehouseApi>(std::move(o)));
+                }),
+      sftp_entry(),
   };
   return catalog;
+}
+
+namespace {
+std::deque<FakeEntry>& added() {
+  static std::deque<FakeEntry> entries;  // a deque: pointers stay valid as it grows
+  return entries;
+}
+}  // namespace
+
+Status add_fake(FakeEntry entry) {
+  if (entry.name.empty()) return Error::bad_input("a fake needs a name");
+  if (find_fake(entry.name)) return Error::bad_input("fake \"" + entry.name + "\" is already registered");
+  if (!entry.make) return Error::bad_input("fake \"" + entry.name + "\": make is required");
+  if (entry.fault_kinds.empty())
+    return Error::bad_input("fake \"" + entry.name + "\": fault_kinds needs at least one kind (latency applies to all)");
+  added().push_back(std::move(entry));
+  return Status::success();
 }
 
 const FakeEntry* find_fake(const std::string& name) {
   for (const auto& e : fake_catalog())
     if (e.name == name) return &e;
+  for (const auto& e : added())
+    if (e.name == name) return &e;
   return nullptr;
+}
+
+std::vector<const FakeEntry*> all_fakes() {
+  std::vector<const FakeEntry*> out;
+  for (const auto& e : fake_catalog()) out.push_back(&e);
+  for (const auto& e : added()) out.push_back(&e);
+  return out;
+}
+
+std::string fake_names() {
+  std::string out;
+  for (const auto* e : all_fakes()) out += (out.empty() ? "" : ", ") + e->name;
+  return out;
 }
 
 }  // namespace destsim

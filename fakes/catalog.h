@@ -1,10 +1,16 @@
-// catalog.h — every fake that `destsim serve` can put behind the HTTP door.
+// catalog.h — every fake the simulator and `destsim serve` know, and what each
+// carries with it: its door (HTTP or file), the fault kinds that apply to it,
+// and how to build it.
 //
-// One explicit list (catalog.cpp), so a reader sees them all and nothing is
-// dropped by the linker. Each entry builds a fresh fake from a JSON options
-// object; bad options are an error naming the key.
+// The built-in fakes are one explicit list (catalog.cpp), so a reader sees them
+// all and nothing is dropped by the linker. An out-of-tree destination brings
+// its own fake with add_fake() (beside destinations' add_destination()). Each
+// entry builds a fresh fake from a JSON options object; bad options are an
+// error naming the key. A fake checks a fault plan itself
+// (Fake::check_fault_plan): nothing outside fakes/ names a fake to know its rules.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -13,19 +19,53 @@
 #include <nlohmann/json.hpp>
 
 #include "fakes/fake_api.h"
+#include "fakes/fault_plan.h"
 #include "framework/result.h"
+#include "framework/time.h"
 
 namespace destsim {
+
+/// What `destsim serve NAME` was asked for, whatever the door.
+struct ServeArgs {
+  std::string fake;
+  int port = 0;                    // 0: any free port
+  std::string host = "127.0.0.1";  // the address to bind
+  std::string faults_file;         // a fault plan file, or empty
+  nlohmann::json options;          // the fake's options (--options), null when none
+  std::uint64_t seed = 1;          // fault randomness
+  std::int64_t max_requests = 0;   // stop after this many requests (sessions for a file door); 0 = no bound
+  Duration max_lifetime{0};        // stop after this long; 0 = no bound
+};
 
 struct FakeEntry {
   std::string name;
   std::string about;
-  /// Builds a fake; `options` is an object of fake-specific settings.
-  /// An HTTP fake (FakeApi) or a file-server fake (FileFake).
+  /// How the fake is reached: http (make() returns a FakeApi) or file (a FileFake).
+  FakeDoor door = FakeDoor::http;
+  /// The fault kinds that apply to this fake in their generic form (any method
+  /// and path, HTTP statuses): what a plan generator (certify) draws from. A
+  /// hand-written plan may use more (see the fake's check_fault_plan).
+  std::vector<FaultKind> fault_kinds = all_fault_kinds();
+  /// Builds a fake; `options` is an object of fake-specific settings (see
+  /// fakes/fake_options.h for the keys all share).
   std::function<Result<std::unique_ptr<Fake>>(const nlohmann::json& options, const std::string& where)> make;
+  /// A file-door fake's real server for `destsim serve NAME` (blocks until a
+  /// stop signal or a bound; returns the process exit code). HTTP fakes need
+  /// none: `serve` puts them behind the HttpDoor. Null: not servable.
+  std::function<int(const ServeArgs& args)> serve;
 };
 
+/// The built-in fakes, in one explicit list (catalog.cpp).
 const std::vector<FakeEntry>& fake_catalog();
+/// Adds a fake at run time (an out-of-tree destination's own fake, a test
+/// double); its name must be new, and it needs a name, make, and at least one
+/// fault kind. Entries live until the process ends, after the catalog's.
+Status add_fake(FakeEntry entry);
+/// A built-in or added fake, or null.
 const FakeEntry* find_fake(const std::string& name);
+/// Every fake: the catalog's, then the added ones.
+std::vector<const FakeEntry*> all_fakes();
+/// Names of every fake, comma-separated (for error messages).
+std::string fake_names();
 
 }  // namespace destsim

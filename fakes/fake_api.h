@@ -9,18 +9,42 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "framework/http.h"
+#include "framework/result.h"
 #include "framework/time.h"
 
 namespace destsim {
+
+class FakeApi;
+class FileFake;
+class FaultPlan;
+
+/// How a fake is reached: an HTTP API (FakeApi: the sim's SimTransport, the
+/// HttpDoor) or a file server (FileFake: a FileTransport in the sim, a real
+/// server under `destsim serve`).
+enum class FakeDoor { http, file };
+const char* fake_door_name(FakeDoor door);
 
 /// What every fake has: a name, what it accepted, and the oracle.
 class Fake {
  public:
   virtual ~Fake() = default;
+  /// Fails on a rule of `plan` this fake's doors cannot apply, naming the rule
+  /// by its JSON path: `where` is the plan's location up to that path ("x.json:
+  /// /faults" → "x.json: /faults/2/respond/status: …"; "plan.json: " for a file).
+  /// The runner, `destsim serve` and the doors all check a plan with it.
+  virtual Status check_fault_plan(const FaultPlan& plan, std::string_view where) const = 0;
+  /// This fake's HTTP side, or null (a FakeApi returns itself).
+  virtual FakeApi* http() { return nullptr; }
+  /// This fake's file-server side, or null (a FileFake returns itself).
+  virtual FileFake* file() { return nullptr; }
+  /// Service time every door adds to each answer (the common "latency" option).
+  Duration latency() const { return latency_; }
+  void set_latency(Duration latency) { latency_ = latency; }
   /// A short name ("scripted", "iterable", "sftp").
   virtual std::string name() const = 0;
   /// What the fake accepted so far, as JSON (for the oracle and `/_destsim/accepted`).
@@ -33,6 +57,9 @@ class Fake {
     (void)key;
     return 0;
   }
+
+ private:
+  Duration latency_{0};
 };
 
 /// An HTTP fake: a pure state machine from request to response.
@@ -40,10 +67,12 @@ class FakeApi : public Fake {
  public:
   /// Applies one request at loop time `now` and answers it.
   virtual Response handle(const Request& request, Time now) = 0;
+  /// An HTTP door applies every fault kind; a respond status must be 100-599.
+  Status check_fault_plan(const FaultPlan& plan, std::string_view where) const override;
+  FakeApi* http() override { return this; }
 };
 
 class Loop;
-class FaultPlan;
 class FileTransport;
 
 /// A file-server fake (SFTP): the simulator reaches it through a FileTransport
@@ -56,6 +85,7 @@ class FileFake : public Fake {
   /// that does not answer.
   virtual std::unique_ptr<FileTransport> sim_transport(Loop& loop, FaultPlan* plan, Duration latency,
                                                        Duration timeout, const nlohmann::json& login) = 0;
+  FileFake* file() override { return this; }
 };
 
 /// A JSON response with `Content-Type: application/json`.

@@ -287,6 +287,17 @@ nlohmann::json FaultPlan::to_json() const {
   return out;
 }
 
+Status check_http_fault_plan(const FaultPlan& plan, std::string_view where) {
+  const auto& rules = plan.rules();
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const FaultRule& r = rules[i];
+    if (r.kind == FaultKind::respond && (r.status < 100 || r.status > 599))
+      return Error::bad_input(std::string(where) + "/" + std::to_string(i) + "/respond/status: " +
+                              std::to_string(r.status) + " is an SFTP status; an HTTP fake needs 100-599");
+  }
+  return Status::success();
+}
+
 FaultDecision FaultPlan::decide(std::string_view method, std::string_view host, std::string_view path,
                                 std::size_t body_bytes, Duration since_start, Rng& rng) {
   FaultDecision d;
@@ -301,7 +312,7 @@ FaultDecision FaultPlan::decide(std::string_view method, std::string_view host, 
       if (r.latency_max > r.latency_min) extra = Duration(rng.uniform(r.latency_min.count(), r.latency_max.count() + 1));
       d.latency += extra;
     } else {
-      d.action = &r;
+      d.action = r;
       d.rule = static_cast<int>(i);
     }
   }

@@ -75,12 +75,15 @@ struct FaultRule {
   nlohmann::json to_json() const;
 };
 
-/// What the plan decided for one request.
+/// What the plan decided for one request. The deciding rule is a copy, so a
+/// decision outlives changes to the plan (a fault injected or healed while the
+/// request waits out its latency).
 struct FaultDecision {
   Duration latency{0};
-  /// The rule that decides the request (not a latency rule), or -1.
+  /// The index of the rule that decides the request (not a latency rule), or -1.
   int rule = -1;
-  const FaultRule* action = nullptr;
+  /// That rule as it was when it decided (its `applied` already counts this request).
+  std::optional<FaultRule> action;
 };
 
 class FaultPlan {
@@ -107,6 +110,11 @@ class FaultPlan {
  private:
   std::vector<FaultRule> rules_;
 };
+
+/// Fails on a rule an HTTP door cannot apply (a respond status outside 100-599,
+/// e.g. an SFTP status), naming `where` + the rule's JSON path ("x.json: /faults"
+/// → "x.json: /faults/2/respond/status: …"). The check FakeApi::check_fault_plan uses.
+Status check_http_fault_plan(const FaultPlan& plan, std::string_view where);
 
 /// Builds the response a deciding rule gives without consulting the fake
 /// (respond, rate_limit, too_large, outage with a status). `now_unix_ms` dates

@@ -32,27 +32,27 @@ TEST(FaultPlan, FailNTimesThenPassThrough) {
   Rng rng(1);
   for (int i = 0; i < 2; ++i) {
     auto d = plan.decide("POST", "h", "/api/x", 10, Duration(0), rng);
-    ASSERT_NE(d.action, nullptr);
+    ASSERT_TRUE(d.action.has_value());
     EXPECT_EQ(d.action->status, 500);
   }
-  EXPECT_EQ(plan.decide("POST", "h", "/api/x", 10, Duration(0), rng).action, nullptr);
-  EXPECT_EQ(plan.decide("GET", "h", "/api/x", 10, Duration(0), rng).action, nullptr);
+  EXPECT_FALSE(plan.decide("POST", "h", "/api/x", 10, Duration(0), rng).action.has_value());
+  EXPECT_FALSE(plan.decide("GET", "h", "/api/x", 10, Duration(0), rng).action.has_value());
 }
 
 TEST(FaultPlan, WindowIsHalfOpen) {
   FaultPlan plan = parse(R"([{"window": ["10s", "20m"], "rate_limit": {"retry_after": "60s"}}])");
   Rng rng(1);
-  EXPECT_EQ(plan.decide("POST", "h", "/", 0, std::chrono::seconds(9), rng).action, nullptr);
-  EXPECT_NE(plan.decide("POST", "h", "/", 0, std::chrono::seconds(10), rng).action, nullptr);
-  EXPECT_NE(plan.decide("POST", "h", "/", 0, std::chrono::minutes(19), rng).action, nullptr);
-  EXPECT_EQ(plan.decide("POST", "h", "/", 0, std::chrono::minutes(20), rng).action, nullptr);
+  EXPECT_FALSE(plan.decide("POST", "h", "/", 0, std::chrono::seconds(9), rng).action.has_value());
+  EXPECT_TRUE(plan.decide("POST", "h", "/", 0, std::chrono::seconds(10), rng).action.has_value());
+  EXPECT_TRUE(plan.decide("POST", "h", "/", 0, std::chrono::minutes(19), rng).action.has_value());
+  EXPECT_FALSE(plan.decide("POST", "h", "/", 0, std::chrono::minutes(20), rng).action.has_value());
 }
 
 TEST(FaultPlan, TooLargeOnlyAboveTheLimit) {
   FaultPlan plan = parse(R"([{"too_large": {"max_body": "1KB"}}])");
   Rng rng(1);
-  EXPECT_EQ(plan.decide("POST", "h", "/", 1000, Duration(0), rng).action, nullptr);
-  EXPECT_NE(plan.decide("POST", "h", "/", 1001, Duration(0), rng).action, nullptr);
+  EXPECT_FALSE(plan.decide("POST", "h", "/", 1000, Duration(0), rng).action.has_value());
+  EXPECT_TRUE(plan.decide("POST", "h", "/", 1001, Duration(0), rng).action.has_value());
 }
 
 TEST(FaultPlan, LatencyAddsUpAndFirstActionWins) {
@@ -62,7 +62,7 @@ TEST(FaultPlan, LatencyAddsUpAndFirstActionWins) {
                              {"respond": {"status": 503}}])");
   Rng rng(5);
   auto d = plan.decide("GET", "h", "/", 0, Duration(0), rng);
-  ASSERT_NE(d.action, nullptr);
+  ASSERT_TRUE(d.action.has_value());
   EXPECT_EQ(d.action->status, 502);
   EXPECT_EQ(d.rule, 1);
   EXPECT_GE(d.latency, std::chrono::milliseconds(1100));
@@ -75,7 +75,7 @@ TEST(FaultPlan, ProbabilityIsSeeded) {
     FaultPlan plan = parse(R"([{"probability": "1/3", "reset": "before"}])");
     Rng rng(seed);
     std::string hits;
-    for (int i = 0; i < 64; ++i) hits += plan.decide("GET", "h", "/", 0, Duration(0), rng).action ? '1' : '0';
+    for (int i = 0; i < 64; ++i) hits += plan.decide("GET", "h", "/", 0, Duration(0), rng).action.has_value() ? '1' : '0';
     return hits;
   };
   EXPECT_EQ(run(1), run(1));

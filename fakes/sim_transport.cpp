@@ -55,12 +55,11 @@ Task<HttpResult> SimTransport::send(Request request) {
     f.fault = fault_kind_name(decision.action->kind);
     emit(loop_.trace(), loop_.now(), f);
   }
-  Duration latency = options_.base_latency + decision.latency;
+  Duration latency = options_.base_latency + route.api->latency() + decision.latency;
   if (decision.latency.count() > 0) ++stats_.faults["latency"];
-  // The deciding rule, copied before the wait: the plan may change meanwhile
+  // The decision holds its rule by value: the plan may change during the wait
   // (a fault injected or healed mid-run reallocates its rules).
-  std::optional<FaultRule> decided;
-  if (decision.action) decided = *decision.action;
+  std::optional<FaultRule> decided = std::move(decision.action);
   co_await loop_.sleep(latency);
 
   const FaultRule* rule = decided ? &*decided : nullptr;

@@ -49,6 +49,19 @@ TEST(SimTransport, RoutesToTheFakeWithBaseLatency) {
   EXPECT_EQ(api.requests(), 2);
 }
 
+TEST(SimTransport, AddsTheFakesOwnLatency) {
+  SimClock clock;
+  Loop loop(clock);
+  ScriptedApi api;
+  api.set_latency(std::chrono::milliseconds(100));  // the common "latency" fake option
+  SimTransport t(loop, {.request_timeout = std::chrono::seconds(30), .base_latency = std::chrono::milliseconds(20)});
+  t.route("api.test", &api);
+  auto out = send_all(loop, t, {post("/a"), post("/b")});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].at, kTimeZero + std::chrono::milliseconds(120));
+  EXPECT_EQ(out[1].at, kTimeZero + std::chrono::milliseconds(240));
+}
+
 TEST(SimTransport, UnknownHostIsRefused) {
   SimClock clock;
   Loop loop(clock);

@@ -14,4 +14,16 @@ const char* error_code_name(ErrorCode code) {
   return "unknown";
 }
 
+int exit_code_of(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::bad_input:
+    case ErrorCode::not_found:
+    case ErrorCode::io: return kExitUsage;
+    case ErrorCode::step_bound:
+    case ErrorCode::internal:
+    case ErrorCode::transport: return kExitInternal;
+  }
+  return kExitInternal;
+}
+
 }  // namespace destsim

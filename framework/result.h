@@ -40,6 +40,19 @@ enum class ErrorCode {
 
 const char* error_code_name(ErrorCode code);
 
+// Process exit codes, the same for every command (destsim, certify binaries,
+// `serve`): 0 success · 1 an expectation or property failed · 2 usage error or
+// bad input · 3 internal error.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInternal = 3;
+
+struct Error;
+/// The exit code of a command that stopped on `e`: kExitUsage for what the
+/// user can fix (bad_input, not_found, io), kExitInternal otherwise.
+int exit_code_of(const Error& e);
+
 /// An expected failure: a code plus a message naming what and where.
 struct Error {
   ErrorCode code = ErrorCode::internal;

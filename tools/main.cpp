@@ -1,5 +1,6 @@
 // destsim — the command line. A thin layer over conformance/ and fakes/:
-// parse flags (CLI11), call the library, map outcomes to exit codes:
+// parse flags (CLI11), call the library, map outcomes to exit codes
+// (framework/result.h, the same for every command):
 //   0 success · 1 an expectation or property failed · 2 usage error or bad input · 3 internal error.
 #include <CLI/CLI.hpp>
 
@@ -33,15 +34,9 @@
 namespace destsim {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitInternal = 3;
-
 int report(const Error& e) {
   std::fprintf(stderr, "destsim: %s\n", e.message.c_str());
-  return e.code == ErrorCode::bad_input || e.code == ErrorCode::not_found || e.code == ErrorCode::io ? kExitUsage
-                                                                                                      : kExitInternal;
+  return exit_code_of(e);
 }
 
 // --- list --------------------------------------------------------------------
@@ -51,48 +46,47 @@ int cmd_list() {
     std::printf("  %-12s %s%s\n", d.name.c_str(), d.about.c_str(), d.shipped ? "" : " [not shipped]");
   }
   std::printf("fakes (destsim serve NAME):\n");
-  for (const auto& f : fake_catalog()) std::printf("  %-12s %s\n", f.name.c_str(), f.about.c_str());
+  for (const auto* f : all_fakes())
+    std::printf("  %-12s %s [%s door]\n", f->name.c_str(), f->about.c_str(), fake_door_name(f->door));
   return kExitOk;
 }
 
 // --- serve -------------------------------------------------------------------
-struct ServeArgs {
-  std::string fake;
-  int port = 0;
-  std::string host = "127.0.0.1";
-  std::string faults_file;
+// `serve NAME` dispatches by the fake's door: an HTTP fake goes behind the
+// HttpDoor here; a file-door fake runs the real server its entry brings.
+struct ServeFlags {
+  ServeArgs args;
   std::string options_json;
-  std::uint64_t seed = 1;
-  std::int64_t max_requests = 0;
   std::string max_lifetime = "0";
 };
 
-int cmd_serve(const ServeArgs& a) {
-  const FakeEntry* entry = find_fake(a.fake);
-  if (!entry) {
-    std::string names;
-    for (const auto& f : fake_catalog()) names += (names.empty() ? "" : ", ") + f.name;
-    return report(Error::not_found("unknown fake \"" + a.fake + "\" (known: " + names + ")"));
+// Parses the flags every door shares into `out`.
+Status read_serve_flags(const ServeFlags& f, ServeArgs& out) {
+  out = f.args;
+  if (!f.options_json.empty()) {
+    if (!nlohmann::json::accept(f.options_json))
+      return Error::bad_input("--options: expected a JSON object, got " + f.options_json);
+    out.options = nlohmann::json::parse(f.options_json);
   }
-  nlohmann::json options;
-  if (!a.options_json.empty()) {
-    if (!nlohmann::json::accept(a.options_json)) {
-      return report(Error::bad_input("--options: expected a JSON object, got " + a.options_json));
-    }
-    options = nlohmann::json::parse(a.options_json);
-  }
-  auto fake = entry->make(options, "--options");
+  auto lifetime = parse_duration(f.max_lifetime);
+  if (!lifetime.ok()) return Error::bad_input("--max-lifetime: " + lifetime.error().message);
+  out.max_lifetime = *lifetime;
+  return Status::success();
+}
+
+int serve_http(const FakeEntry& entry, const ServeArgs& a) {
+  auto fake = entry.make(a.options, "--options");
   if (!fake.ok()) return report(fake.error());
-  auto* api = dynamic_cast<FakeApi*>(fake->get());
-  if (!api) return report(Error::bad_input("fake \"" + a.fake + "\" is not an HTTP fake"));
+  FakeApi* api = (*fake)->http();
+  if (!api) return report(Error::internal("fake \"" + a.fake + "\" has an HTTP door but is no FakeApi"));
   FaultPlan plan;
   if (!a.faults_file.empty()) {
     auto p = FaultPlan::load(a.faults_file);
     if (!p.ok()) return report(p.error());
     plan = std::move(p).value();
+    Status fits = api->check_fault_plan(plan, a.faults_file + ": ");
+    if (!fits.ok()) return report(fits.error());
   }
-  auto lifetime = parse_duration(a.max_lifetime);
-  if (!lifetime.ok()) return report(Error::bad_input("--max-lifetime: " + lifetime.error().message));
 
   // Block the stop signals before any thread starts, then wait for them here.
   sigset_t stop_signals;
@@ -106,14 +100,14 @@ int cmd_serve(const ServeArgs& a) {
   o.port = a.port;
   o.seed = a.seed;
   o.max_requests = a.max_requests;
-  o.max_lifetime = *lifetime;
+  o.max_lifetime = a.max_lifetime;
   HttpDoor door(*api, std::move(plan), o);
   auto port = door.start();
   if (!port.ok()) return report(port.error());
   std::printf("seed=%llu fake=%s faults=%s max_requests=%lld max_lifetime=%s\n",
               static_cast<unsigned long long>(a.seed), a.fake.c_str(),
               a.faults_file.empty() ? "none" : a.faults_file.c_str(), static_cast<long long>(a.max_requests),
-              format_duration(*lifetime).c_str());
+              format_duration(a.max_lifetime).c_str());
   std::printf("serving %s on %s (admin: %s/_destsim/accepted, /_destsim/reset, /_destsim/faults)\n", a.fake.c_str(),
               door.url().c_str(), door.url().c_str());
   std::fflush(stdout);
@@ -126,6 +120,23 @@ int cmd_serve(const ServeArgs& a) {
   waiter.join();
   std::printf("stopped after %llu requests\n", static_cast<unsigned long long>(door.requests()));
   return kExitOk;
+}
+
+int cmd_serve(const ServeFlags& flags) {
+  ServeArgs a;
+  if (Status ok = read_serve_flags(flags, a); !ok.ok()) return report(ok.error());
+  if (a.fake.empty()) return report(Error::bad_input("serve: name a fake to serve (see `destsim list`)"));
+  const FakeEntry* entry = find_fake(a.fake);
+  if (!entry) return report(Error::not_found("unknown fake \"" + a.fake + "\" (known: " + fake_names() + ")"));
+  switch (entry->door) {
+    case FakeDoor::http: return serve_http(*entry, a);
+    case FakeDoor::file:
+      // A file fake brings its own server, or is served over SFTP (the file
+      // door of fakes/doors/, over any file fake's jailed tree).
+      if (entry->serve) return entry->serve(a);
+      return serve_sftp_fake(a);
+  }
+  return kExitInternal;
 }
 
 // --- run ---------------------------------------------------------------------
@@ -167,20 +178,20 @@ int run(int argc, char** argv) {
 
   auto* list = app.add_subcommand("list", "List the destinations and the fakes");
 
-  ServeArgs serve_args;
-  auto* serve = app.add_subcommand("serve", "Serve a fake over real HTTP on loopback, with a fault plan");
-  // (Not ->required(): a required positional would swallow the `sftp` subcommand.)
-  serve->add_option("fake", serve_args.fake, "Fake to serve over HTTP (see `destsim list`)");
-  int serve_sftp_exit = 0;
-  CLI::App* serve_sftp = add_serve_sftp_command(*serve, serve_sftp_exit);
-  serve->add_option("--port", serve_args.port, "TCP port (0 = any free port)")->check(CLI::Range(0, 65535));
-  serve->add_option("--host", serve_args.host, "Address to bind (loopback by default)");
-  serve->add_option("--faults", serve_args.faults_file, "Fault plan JSON file")->check(CLI::ExistingFile);
-  serve->add_option("--options", serve_args.options_json, "Fake options as a JSON object");
-  serve->add_option("--seed", serve_args.seed, "Seed for fault randomness");
-  serve->add_option("--max-requests", serve_args.max_requests, "Stop after this many requests (0 = no bound)")
+  ServeFlags serve_flags;
+  auto* serve = app.add_subcommand(
+      "serve", "Serve a fake on loopback with a fault plan: an HTTP fake over HTTP, a file fake over its own protocol");
+  serve->add_option("fake", serve_flags.args.fake, "Fake to serve (see `destsim list`)");
+  serve->add_option("--port", serve_flags.args.port, "TCP port (0 = any free port)")->check(CLI::Range(0, 65535));
+  serve->add_option("--host", serve_flags.args.host, "Address to bind (loopback by default)");
+  serve->add_option("--faults", serve_flags.args.faults_file, "Fault plan JSON file")->check(CLI::ExistingFile);
+  serve->add_option("--options", serve_flags.options_json,
+                    "Fake options as a JSON object (a file-door fake: its server's settings, e.g. sftp's root and user)");
+  serve->add_option("--seed", serve_flags.args.seed, "Seed for fault randomness");
+  serve->add_option("--max-requests", serve_flags.args.max_requests,
+                    "Stop after this many requests, or sessions for a file door (0 = no bound)")
       ->check(CLI::NonNegativeNumber);
-  serve->add_option("--max-lifetime", serve_args.max_lifetime, "Stop after this long, e.g. 10m (0 = no bound)");
+  serve->add_option("--max-lifetime", serve_flags.max_lifetime, "Stop after this long, e.g. 10m (0 = no bound)");
 
   RunArgs run_args;
   std::uint64_t run_seed = 0;
@@ -208,12 +219,7 @@ int run(int argc, char** argv) {
   }
   if (*list) return cmd_list();
   if (*certify) return run_certify(certify_args);
-  if (*serve) {
-    if (serve_sftp->parsed()) return serve_sftp_exit;  // the SFTP server ran in the subcommand's callback
-    if (serve_args.fake.empty())
-      return report(Error::bad_input("serve: name a fake to serve over HTTP (see `destsim list`), or `serve sftp`"));
-    return cmd_serve(serve_args);
-  }
+  if (*serve) return cmd_serve(serve_flags);
   if (*run) {
     if (*seed_opt) run_args.seed = run_seed;
     return cmd_run(run_args);

@@ -34,6 +34,7 @@ for f in include/destsim/framework/loop.h include/destsim/framework/router.h \
          include/destsim/destinations/destination.h include/destsim/fakes/catalog.h \
          include/destsim/conformance/certify.h include/destsim/framework/real/real_clock.h \
          include/destsim/fakes/doors/http_door.h \
+         include/destsim/fakes/fake_options.h include/destsim/fakes/fake_api.h \
          lib/libdestsim_framework.a lib/libdestsim_fakes.a lib/libdestsim_destinations.a \
          lib/libdestsim_conformance.a lib/libdestsim_real.a lib/libdestsim_doors.a \
          lib/cmake/destsim/destsimConfig.cmake lib/cmake/destsim/destsimConfigVersion.cmake \

@@ -391,7 +391,7 @@ DestinationEntry make_entry(const char* name, bool canary) {
   e.name = name;
   e.about = canary ? "iterable_events reading every 2xx as all-delivered (deliberate bug) — must fail certify"
                    : "analytics track events to Iterable events/trackBulk (an out-of-tree destination)";
-  e.fake = "iterable";  // destsim's stateful Iterable fake counts every event it tracked
+  e.fake = "acme_events";  // this repository's own fake (events_fake.h), added with destsim::add_fake()
   e.host = "api.iterable.com";
   e.schema = schema();
   e.capabilities.limits = BatchLimits{.records_max = 1000, .bytes_max = 4'000'000};

@@ -4,7 +4,8 @@
 //
 // It lives outside destsim's source tree, links the installed destsim package
 // and is certified by its own binary (certify_iterable_events.cpp) with exactly
-// the suite `destsim certify` runs, against destsim's "iterable" fake.
+// the suite `destsim certify` runs, against its own fake "acme_events"
+// (events_fake.h), which it brings to destsim with add_fake().
 //
 // A record's payload:
 //   {"event": "Order Completed",          required, non-empty

@@ -1,5 +1,7 @@
 #include "fakes/async_job/async_job_api.h"
 
+#include "fakes/fake_options.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -47,18 +49,13 @@ Result<AsyncJobApiOptions> AsyncJobApiOptions::from_json(const nlohmann::json& j
   AsyncJobApiOptions o;
   if (j.is_null()) return o;
   JsonIn in(j, where);
-  DS_CHECK(in.object());
-  DS_CHECK(in.only_keys({"api_key", "path", "records_field", "max_records", "max_bytes", "pending_for",
-                         "final_status", "fail_jobs", "stall_jobs", "status_values", "results", "invalid_field",
-                         "id_field", "max_pending_jobs"}));
-  if (in.has("api_key")) {
-    const auto& k = j["api_key"];
-    if (k.is_object() && k.size() == 1 && k.contains("secret") && k["secret"].is_string()) {
-      o.api_key = k["secret"];
-    } else {
-      DS_TRY(o.api_key, in.at("api_key").string());
-    }
-  }
+  DS_TRY(CommonFakeOptions common,
+         read_common_fake_options(in, "api_key",
+                                  {"path", "records_field", "max_records", "max_bytes", "pending_for", "final_status",
+                                   "fail_jobs", "stall_jobs", "status_values", "results", "invalid_field", "id_field",
+                                   "max_pending_jobs"}));
+  o.api_key = std::move(common.secret);
+  o.latency = common.latency;
   if (in.has("path")) {
     DS_TRY(o.path, in.at("path").string());
     if (o.path.empty() || o.path[0] != '/' || o.path.back() == '/' || o.path.find('?') != std::string::npos)
@@ -103,7 +100,7 @@ Result<AsyncJobApiOptions> AsyncJobApiOptions::from_json(const nlohmann::json& j
   return o;
 }
 
-AsyncJobApi::AsyncJobApi(AsyncJobApiOptions options) : options_(std::move(options)) {}
+AsyncJobApi::AsyncJobApi(AsyncJobApiOptions options) : options_(std::move(options)) { set_latency(options_.latency); }
 
 void AsyncJobApi::reset() {
   jobs_.clear();

@@ -50,6 +50,7 @@ namespace destsim {
 
 struct AsyncJobApiOptions {
   std::string api_key;  // empty: any non-empty bearer token is accepted
+  Duration latency{0};  // the common "latency" option (fakes/fake_options.h)
   std::string path = "/v3/marketing/contacts/imports";
   std::string records_field = "contacts";
   std::int64_t max_records = 10'000;

@@ -203,8 +203,8 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
     std::lock_guard<std::mutex> lock(api_mu);  // the plan is shared by all requests
     FaultDecision d = plan.decide(request.method, request.host, path, request.body.size(),
                                   clock.now().time_since_epoch(), rng);
-    latency = d.latency;
-    if (d.action) rule = *d.action;
+    latency = api.latency() + d.latency;  // the fake's own service time, then the plan's
+    rule = std::move(d.action);
   }
   hold(latency);
 
@@ -291,6 +291,8 @@ void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) 
       if (doc.is_discarded()) return write_json(res, 400, {{"error", where + ": the body is not valid JSON"}});
       Result<FaultPlan> parsed = FaultPlan::from_json(doc, where);
       if (!parsed.ok()) return write_json(res, 400, {{"error", parsed.error().message}});
+      Status fits = api.check_fault_plan(*parsed, where + ": ");  // the fake's own validator, as in the sim
+      if (!fits.ok()) return write_json(res, 400, {{"error", fits.error().message}});
       {
         std::lock_guard<std::mutex> lock(api_mu);  // replace the plan between requests
         plan = std::move(parsed).value();
@@ -349,6 +351,8 @@ HttpDoor::~HttpDoor() { stop(); }
 
 Result<int> HttpDoor::start() {
   Impl& d = *impl_;
+  // A plan the fake cannot apply is refused before anything binds (the fake's validator, as in the sim).
+  DS_CHECK(d.api.check_fault_plan(d.plan, "fault plan: "));
   std::lock_guard<std::mutex> life(d.life_mu);  // start/stop are serialised
   {
     std::lock_guard<std::mutex> lock(d.mu);

@@ -277,6 +277,11 @@ TEST(HttpDoor, AdminEndpoints) {
   bad = c.Put("/_destsim/faults", R"([{"respond": {"status": "500"}}])", "application/json");
   EXPECT_NE(bad->body.find("PUT /_destsim/faults: /0/respond/status: expected an integer"), std::string::npos)
       << bad->body;
+  // A plan the fake cannot apply (its own validator): an SFTP status for an HTTP fake.
+  bad = c.Put("/_destsim/faults", R"([{"respond": {"status": 3}}])", "application/json");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("PUT /_destsim/faults: /0/respond/status: 3 is an SFTP status"), std::string::npos)
+      << bad->body;
   bad = c.Put("/_destsim/faults", "[{", "application/json");
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("not valid JSON"), std::string::npos) << bad->body;
@@ -303,6 +308,16 @@ TEST(HttpDoor, AdminEndpoints) {
   // Admin requests are never counted: 4 fake requests above.
   EXPECT_EQ(door.requests(), 4u);
   EXPECT_EQ(nlohmann::json::parse(c.Get("/_destsim/health")->body)["requests"], 4);
+}
+
+TEST(HttpDoor, RefusesToStartWithAPlanTheFakeCannotApply) {
+  ScriptedApi api;
+  HttpDoor door(api, plan(R"([{"latency": {"fixed": "1ms"}}, {"respond": {"status": 14}}])"), bounded());
+  auto port = door.start();
+  ASSERT_FALSE(port.ok());
+  EXPECT_EQ(port.error().code, ErrorCode::bad_input);
+  EXPECT_NE(port.error().message.find("fault plan: /1/respond/status: 14 is an SFTP status"), std::string::npos)
+      << port.error().message;
 }
 
 TEST(HttpDoor, AdminEndpointsAreNeverFaulted) {

@@ -1,24 +1,25 @@
 #include "fakes/doors/serve_sftp.h"
 
-#include <CLI/CLI.hpp>
-
 #include <pthread.h>
 #include <signal.h>
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <memory>
 
 #include "fakes/doors/sftp_server.h"
+#include "fakes/fake_options.h"
+#include "framework/json_in.h"
 
 namespace destsim {
 
 namespace {
 
-int exit_code_of(const Error& e) {
+int fail(const Error& e) {
   std::fprintf(stderr, "destsim: serve sftp: %s\n", e.message.c_str());
-  return e.code == ErrorCode::bad_input || e.code == ErrorCode::not_found || e.code == ErrorCode::io ? 2 : 3;
+  return exit_code_of(e);
 }
 
 }  // namespace
@@ -34,12 +35,12 @@ int run_serve_sftp(const ServeSftpArgs& a) {
   o.seed = a.seed;
   if (!a.faults.empty()) {
     auto plan = FaultPlan::load(a.faults);
-    if (!plan.ok()) return exit_code_of(plan.error());
+    if (!plan.ok()) return fail(plan.error());
     o.faults = std::move(plan).value();
   }
   auto duration = parse_duration(a.duration);
-  if (!duration.ok()) return exit_code_of(Error::bad_input("--duration: " + duration.error().message));
-  if (a.max_sessions < 0) return exit_code_of(Error::bad_input("--max-sessions: expected 0 or more"));
+  if (!duration.ok()) return fail(Error::bad_input("--duration: " + duration.error().message));
+  if (a.max_sessions < 0) return fail(Error::bad_input("--max-sessions: expected 0 or more"));
 
   // Block the stop signals before any server thread starts, so only the wait below sees them.
   sigset_t stop_signals;
@@ -53,7 +54,7 @@ int run_serve_sftp(const ServeSftpArgs& a) {
   Status started = server.start();
   if (!started.ok()) {
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    return exit_code_of(started.error());
+    return fail(started.error());
   }
   std::printf("seed=%llu root=%s user=%s password=%s authorized_keys=%s faults=%s max_sessions=%lld duration=%s\n",
               static_cast<unsigned long long>(a.seed), a.root.c_str(), a.user.c_str(), a.password.empty() ? "none" : "***",
@@ -85,30 +86,37 @@ int run_serve_sftp(const ServeSftpArgs& a) {
   std::printf("stopped (%s) after %lld sessions; accepted %s\n", why,
               static_cast<long long>(server.sessions_finished()), accepted["counts"].dump().c_str());
   std::fflush(stdout);
-  return 0;
+  return kExitOk;
 }
 
-CLI::App* add_serve_sftp_command(CLI::App& serve_cmd, int& exit_code) {
-  auto args = std::make_shared<ServeSftpArgs>();
-  CLI::App* cmd = serve_cmd.add_subcommand("sftp", "Serve the SFTP fake as a real SSH/SFTP server on 127.0.0.1");
-  cmd->add_option("--port", args->port, "TCP port (0 = any free port)")->check(CLI::Range(0, 65535));
-  cmd->add_option("--root", args->root, "Directory served as \"/\" (every path is jailed under it)")
-      ->required()
-      ->check(CLI::ExistingDirectory);
-  cmd->add_option("--user", args->user, "The user that may log in")->required();
-  cmd->add_option("--password", args->password, "Password of the user (password login)");
-  cmd->add_option("--authorized-keys", args->authorized_keys, "OpenSSH authorized_keys file (public-key login)")
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--host-key", args->host_key,
-                  "Host private key file; generated there (ed25519) when missing; none = an ephemeral key");
-  cmd->add_option("--faults", args->faults, "Fault plan JSON file (operations: docs/sftp_fake.md)")
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--seed", args->seed, "Seed for probabilistic fault rules");
-  cmd->add_option("--max-sessions", args->max_sessions, "Stop after this many sessions ended (0 = no bound)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--duration", args->duration, "Stop after this long, e.g. 10m (0 = no bound)");
-  cmd->callback([args, &exit_code] { exit_code = run_serve_sftp(*args); });
-  return cmd;
+int serve_sftp_fake(const ServeArgs& a) {
+  ServeSftpArgs s;
+  s.port = a.port;
+  s.faults = a.faults_file;
+  s.seed = a.seed;
+  s.max_sessions = a.max_requests;
+  s.duration = format_duration(a.max_lifetime);
+  if (a.host != "127.0.0.1") return fail(Error::bad_input("--host: the SFTP server binds 127.0.0.1 only"));
+  JsonIn in(a.options, "--options");
+  auto read = [&]() -> Status {
+    DS_CHECK(in.object());
+    DS_CHECK(in.only_keys({"root", "user", "password", "authorized_keys", "host_key"}));
+    DS_CHECK(in.require("root"));
+    DS_CHECK(in.require("user"));
+    DS_TRY(s.root, in.at("root").string());
+    if (!std::filesystem::is_directory(s.root)) return in.at("root").expected("an existing directory");
+    DS_TRY(s.user, in.at("user").string());
+    if (in.has("password")) { DS_TRY(s.password, string_or_secret(in.at("password"))); }
+    if (in.has("authorized_keys")) {
+      DS_TRY(s.authorized_keys, in.at("authorized_keys").string());
+      if (!std::filesystem::is_regular_file(s.authorized_keys))
+        return in.at("authorized_keys").expected("an existing authorized_keys file");
+    }
+    if (in.has("host_key")) { DS_TRY(s.host_key, in.at("host_key").string()); }
+    return Status::success();
+  };
+  if (Status ok = read(); !ok.ok()) return fail(ok.error());
+  return run_serve_sftp(s);
 }
 
 }  // namespace destsim

@@ -1,22 +1,19 @@
 // serve_sftp.h — `destsim serve sftp`: the SFTP fake as a real SSH/SFTP server.
 //
-//   destsim serve sftp --port P --root DIR --user U [--password W]
-//                      [--authorized-keys F] [--host-key F] [--faults F]
-//                      [--seed N] [--max-sessions N] [--duration D]
+//   destsim serve sftp --port P --options '{"root": DIR, "user": U, "password": W,
+//                      "authorized_keys": F, "host_key": F}' [--faults F]
+//                      [--seed N] [--max-requests SESSIONS] [--max-lifetime D]
 //
-// Prints "listening on 127.0.0.1:PORT" (and the host key fingerprint), then
-// serves until SIGINT/SIGTERM, until N sessions have ended (--max-sessions) or
-// for D (--duration, e.g. "10m"). tools/main.cpp adds the subcommand under
-// `serve` with add_serve_sftp_command; the server runs from the subcommand's
-// callback, after parsing, and leaves its exit code in `exit_code`.
+// `serve` dispatches by the fake's door: a file-door fake without a server of
+// its own is served by serve_sftp_fake. Prints "listening on
+// 127.0.0.1:PORT" (and the host key fingerprint), then serves until
+// SIGINT/SIGTERM, until N sessions have ended or for D.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-namespace CLI {
-class App;
-}
+#include "fakes/catalog.h"
 
 namespace destsim {
 
@@ -33,12 +30,14 @@ struct ServeSftpArgs {
   std::string duration = "0";     // 0 = no bound
 };
 
-/// Adds the `sftp` subcommand to `serve_cmd`; when it is given, its callback
-/// runs the server and stores the process exit code (0 ok, 2 bad input or
-/// I/O, 3 internal) in `exit_code`. Returns the subcommand.
-CLI::App* add_serve_sftp_command(CLI::App& serve_cmd, int& exit_code);
+/// `destsim serve sftp`: reads the server's settings from `args.options`
+/// (root and user required; password may be {"secret": …}), sessions from
+/// max_requests and the bound from max_lifetime, then runs the server; the
+/// exit code (exit_code_of on errors, which name the option).
+int serve_sftp_fake(const ServeArgs& args);
 
-/// Runs the server with `args` until a stop signal or a bound; the exit code.
+/// Runs the server with `args` until a stop signal or a bound; the exit code
+/// (0 ok, exit_code_of(error) otherwise).
 int run_serve_sftp(const ServeSftpArgs& args);
 
 }  // namespace destsim

@@ -854,7 +854,7 @@ Status SftpServer::start() {
     return Error::bad_input("give --password or --authorized-keys (or both): no one could log in");
   if (m.o.port < 0 || m.o.port > 65535) return Error::bad_input("--port: expected 0..65535, got " + std::to_string(m.o.port));
   if (m.o.max_sessions < 1) return Error::bad_input("max_sessions: expected at least 1");
-  if (m.o.faults) DS_CHECK(check_sftp_fault_plan(*m.o.faults, "--faults"));
+  if (m.o.faults) DS_CHECK(check_sftp_fault_plan(*m.o.faults, "--faults: "));
   if (!m.o.authorized_keys_file.empty()) {
     std::ifstream in(m.o.authorized_keys_file);
     if (!in) return Error::io("--authorized-keys " + m.o.authorized_keys_file + ": cannot be read");

@@ -13,8 +13,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -424,42 +422,37 @@ TEST_F(ServerFixture, BadOptionsAreErrorsNamingTheOption) {
   EXPECT_FALSE(SftpServer(o).start().ok());
 }
 
-TEST(ServeSftpCommand, ParsesTheFlagsAndServesForTheGivenDuration) {
+TEST(ServeSftpFake, ReadsItsSettingsFromOptionsAndServesForTheGivenLifetime) {
   TempDir root;
-  CLI::App app{"t"};
-  auto* serve = app.add_subcommand("serve");
-  std::string fake;
-  serve->add_option("fake", fake);
-  int code = -1;
-  add_serve_sftp_command(*serve, code);
   const std::string r = root.path.string();
-  std::vector<std::string> args = {"serve", "sftp", "--root", r, "--user", "u", "--password", "p", "--duration", "300ms"};
-  std::reverse(args.begin(), args.end());
+  ServeArgs a;
+  a.fake = "sftp";
+  a.options = {{"root", r}, {"user", "u"}, {"password", {{"secret", "p"}}}};
+  a.max_lifetime = 300ms;
   const auto t0 = std::chrono::steady_clock::now();
-  app.parse(args);
-  EXPECT_EQ(code, 0);
+  EXPECT_EQ(serve_sftp_fake(a), kExitOk);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
-  EXPECT_TRUE(fake.empty());
 
   // Bad input: a fault plan the SFTP door cannot apply → exit code 2.
   std::ofstream(root.path / "faults.json") << R"([{"rate_limit": true}])";
-  code = -1;
-  std::vector<std::string> bad = {"serve", "sftp", "--root", r, "--user", "u", "--password", "p",
-                                  "--faults", (root.path / "faults.json").string()};
-  std::reverse(bad.begin(), bad.end());
-  CLI::App app2{"t"};
-  auto* serve2 = app2.add_subcommand("serve");
-  add_serve_sftp_command(*serve2, code);
-  app2.parse(bad);
-  EXPECT_EQ(code, 2);
+  ServeArgs bad = a;
+  bad.faults_file = (root.path / "faults.json").string();
+  EXPECT_EQ(serve_sftp_fake(bad), kExitUsage);
 
-  // --root is required.
-  CLI::App app3{"t"};
-  auto* serve3 = app3.add_subcommand("serve");
-  add_serve_sftp_command(*serve3, code);
-  std::vector<std::string> missing = {"serve", "sftp", "--user", "u"};
-  std::reverse(missing.begin(), missing.end());
-  EXPECT_THROW(app3.parse(missing), CLI::RequiredError);
+  // root and user are required; an unknown key is named.
+  ServeArgs missing = a;
+  missing.options = {{"user", "u"}};
+  EXPECT_EQ(serve_sftp_fake(missing), kExitUsage);
+  ServeArgs unknown = a;
+  unknown.options["passwd"] = "p";
+  EXPECT_EQ(serve_sftp_fake(unknown), kExitUsage);
+
+  // `serve sftp` reaches it by the fake's door: a file door with no server
+  // of its own (tools/main.cpp then serves it over SFTP).
+  const FakeEntry* e = find_fake("sftp");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->door, FakeDoor::file);
+  EXPECT_FALSE(e->serve);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "fakes/iterable/iterable_api.h"
 
+#include "fakes/fake_options.h"
+
 #include <algorithm>
 #include <optional>
 
@@ -62,13 +64,12 @@ Result<IterableApiOptions> IterableApiOptions::from_json(const nlohmann::json& j
   IterableApiOptions o;
   if (j.is_null()) return o;
   JsonIn in(j, where);
-  DS_CHECK(in.only_keys({"api_key", "disallowed_event_names", "items_max", "body_bytes_max", "rate_per_second",
-                         "burst", "retry_after", "list_ids"}));
-  if (in.has("api_key")) {
-    const auto& k = j["api_key"];
-    if (k.is_object() && k.contains("secret") && k["secret"].is_string()) o.api_key = k["secret"];
-    else { DS_TRY(o.api_key, in.at("api_key").string()); }
-  }
+  DS_TRY(CommonFakeOptions common,
+         read_common_fake_options(in, "api_key",
+                                  {"disallowed_event_names", "items_max", "body_bytes_max", "rate_per_second", "burst",
+                                   "retry_after", "list_ids"}));
+  o.api_key = std::move(common.secret);
+  o.latency = common.latency;
   if (in.has("disallowed_event_names")) {
     JsonIn a = in.at("disallowed_event_names");
     DS_CHECK(a.array());
@@ -93,7 +94,7 @@ Result<IterableApiOptions> IterableApiOptions::from_json(const nlohmann::json& j
   return o;
 }
 
-IterableApi::IterableApi(IterableApiOptions options) : options_(std::move(options)) {}
+IterableApi::IterableApi(IterableApiOptions options) : options_(std::move(options)) { set_latency(options_.latency); }
 
 void IterableApi::reset() {
   users_.clear();

@@ -41,6 +41,7 @@ namespace destsim {
 
 struct IterableApiOptions {
   std::string api_key;  // empty: any key is accepted (but one is required)
+  Duration latency{0};  // the common "latency" option (fakes/fake_options.h)
   std::vector<std::string> disallowed_event_names;
   std::int64_t items_max = 1000;
   std::int64_t body_bytes_max = 4'000'000;

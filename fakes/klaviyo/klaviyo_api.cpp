@@ -1,5 +1,7 @@
 #include "fakes/klaviyo/klaviyo_api.h"
 
+#include "fakes/fake_options.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -111,15 +113,13 @@ Result<KlaviyoApiOptions> KlaviyoApiOptions::from_json(const nlohmann::json& j, 
   KlaviyoApiOptions o;
   if (j.is_null()) return o;
   JsonIn in(j, where);
-  DS_CHECK(in.object());
-  DS_CHECK(in.only_keys({"api_key", "revision_required", "list_ids", "profiles_max", "payload_bytes_max",
-                         "profile_bytes_max", "queued_for", "processing_for", "cancel_jobs", "burst_per_second",
-                         "steady_per_minute", "page_size_default", "page_size_max"}));
-  if (in.has("api_key")) {
-    const auto& k = j["api_key"];
-    if (k.is_object() && k.contains("secret") && k["secret"].is_string()) o.api_key = k["secret"];
-    else { DS_TRY(o.api_key, in.at("api_key").string()); }
-  }
+  DS_TRY(CommonFakeOptions common,
+         read_common_fake_options(in, "api_key",
+                                  {"revision_required", "list_ids", "profiles_max", "payload_bytes_max",
+                                   "profile_bytes_max", "queued_for", "processing_for", "cancel_jobs",
+                                   "burst_per_second", "steady_per_minute", "page_size_default", "page_size_max"}));
+  o.api_key = std::move(common.secret);
+  o.latency = common.latency;
   if (in.has("revision_required")) { DS_TRY(o.revision_required, in.at("revision_required").boolean()); }
   if (in.has("list_ids")) {
     JsonIn a = in.at("list_ids");
@@ -160,7 +160,7 @@ Result<KlaviyoApiOptions> KlaviyoApiOptions::from_json(const nlohmann::json& j, 
   return o;
 }
 
-KlaviyoApi::KlaviyoApi(KlaviyoApiOptions options) : options_(std::move(options)) {}
+KlaviyoApi::KlaviyoApi(KlaviyoApiOptions options) : options_(std::move(options)) { set_latency(options_.latency); }
 
 void KlaviyoApi::reset() {
   jobs_.clear();

@@ -73,6 +73,7 @@ namespace destsim {
 
 struct KlaviyoApiOptions {
   std::string api_key;  // empty: any key is accepted (but one is required)
+  Duration latency{0};  // the common "latency" option (fakes/fake_options.h)
   bool revision_required = true;
   /// List ids that exist; empty: any non-empty id.
   std::vector<std::string> list_ids;

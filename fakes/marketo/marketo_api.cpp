@@ -1,5 +1,7 @@
 #include "fakes/marketo/marketo_api.h"
 
+#include "fakes/fake_options.h"
+
 #include <algorithm>
 #include <string_view>
 
@@ -211,16 +213,15 @@ Result<MarketoApiOptions> MarketoApiOptions::from_json(const nlohmann::json& j, 
   MarketoApiOptions o;
   if (j.is_null()) return o;
   JsonIn in(j, where);
-  DS_CHECK(in.object());
-  DS_CHECK(in.only_keys({"client_id", "client_secret", "token_ttl", "fields", "field_max_length", "text_max_length",
-                         "file_bytes_max", "running_max", "queued_max", "importing_for", "fail_imports", "fail_ratio",
-                         "stall_imports", "rate_limit_calls", "rate_limit_window", "daily_quota"}));
+  DS_TRY(CommonFakeOptions common,
+         read_common_fake_options(in, "client_secret",
+                                  {"client_id", "token_ttl", "fields", "field_max_length", "text_max_length",
+                                   "file_bytes_max", "running_max", "queued_max", "importing_for", "fail_imports",
+                                   "fail_ratio", "stall_imports", "rate_limit_calls", "rate_limit_window",
+                                   "daily_quota"}));
+  o.client_secret = std::move(common.secret);
+  o.latency = common.latency;
   if (in.has("client_id")) { DS_TRY(o.client_id, in.at("client_id").string()); }
-  if (in.has("client_secret")) {
-    const auto& k = j["client_secret"];
-    if (k.is_object() && k.contains("secret") && k["secret"].is_string()) o.client_secret = k["secret"];
-    else { DS_TRY(o.client_secret, in.at("client_secret").string()); }
-  }
   if (in.has("token_ttl")) {
     DS_TRY(o.token_ttl, in.at("token_ttl").duration());
     if (o.token_ttl < std::chrono::seconds(1)) return in.at("token_ttl").expected("a duration of at least 1s");
@@ -265,7 +266,7 @@ Result<MarketoApiOptions> MarketoApiOptions::from_json(const nlohmann::json& j, 
   return o;
 }
 
-MarketoApi::MarketoApi(MarketoApiOptions options) : options_(std::move(options)) {}
+MarketoApi::MarketoApi(MarketoApiOptions options) : options_(std::move(options)) { set_latency(options_.latency); }
 
 void MarketoApi::reset() {
   token_.clear();

@@ -56,6 +56,7 @@ namespace destsim {
 struct MarketoApiOptions {
   std::string client_id;      // empty: any client id is accepted (one is required)
   std::string client_secret;  // empty: any secret is accepted (one is required)
+  Duration latency{0};  // the common "latency" option (fakes/fake_options.h)
   Duration token_ttl = std::chrono::seconds(3600);
   /// Known REST field names (the header must use only these). Types: email is
   /// "email"; id and leadScore "integer"; comments "text"; others "string".

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "fakes/fake_options.h"
 #include "framework/json_in.h"
 #include "framework/loop.h"
 #include "framework/oracle.h"
@@ -16,16 +17,6 @@ namespace destsim {
 // ---------------------------------------------------------------- options
 
 namespace {
-
-Result<std::string> string_or_secret(const JsonIn& v) {
-  if (v.json().is_object()) {
-    DS_CHECK(v.only_keys({"secret"}));
-    DS_CHECK(v.require("secret"));
-    return v.at("secret").string();
-  }
-  if (!v.json().is_string()) return v.expected("a string or {\"secret\": \"...\"}");
-  return v.string();
-}
 
 Result<std::string> absolute_path(const JsonIn& v) {
   DS_TRY(std::string p, v.string());
@@ -46,8 +37,8 @@ Result<SftpFakeOptions> SftpFakeOptions::from_json(const nlohmann::json& j, cons
   SftpFakeOptions o;
   if (j.is_null()) return o;
   JsonIn in(j, where);
-  DS_CHECK(in.object());
-  DS_CHECK(in.only_keys({"users", "quota_bytes", "deny", "dirs", "files"}));
+  DS_TRY(CommonFakeOptions common, read_common_fake_options(in, "", {"users", "quota_bytes", "deny", "dirs", "files"}));
+  o.latency = common.latency;
   if (in.has("users")) {
     JsonIn us = in.at("users");
     DS_CHECK(us.array());
@@ -186,24 +177,28 @@ Status check_sftp_fault_plan(const FaultPlan& plan, std::string_view where) {
   const auto& rules = plan.rules();
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const FaultRule& r = rules[i];
-    const std::string at = std::string(where) + ": rule " + std::to_string(i) + " (" + r.describe() + "): ";
+    // "<where>/<i>/<key>: why (rule i: description)": the JSON path of the rule's offending key.
+    const std::string rule_at = std::string(where) + "/" + std::to_string(i);
+    const std::string rule_text = " (rule " + std::to_string(i) + ": " + r.describe() + ")";
     const bool glob = r.method.find('*') != std::string::npos;
     if (!glob && !is_sftp_operation(r.method))
-      return Error::bad_input(at + "method: expected an SFTP operation (connect, mkdir, put, rename, remove, list, "
-                                   "get, rmdir, stat, realpath) or a glob, got \"" + r.method + "\"");
+      return Error::bad_input(rule_at + "/match/method: expected an SFTP operation (connect, mkdir, put, rename, "
+                                        "remove, list, get, rmdir, stat, realpath) or a glob, got \"" + r.method +
+                              "\"" + rule_text);
     switch (r.kind) {
       case FaultKind::rate_limit:
-        return Error::bad_input(at + "rate_limit has no meaning for SFTP (there is no Retry-After); use respond, "
-                                     "latency or outage");
+        return Error::bad_input(rule_at + "/rate_limit: rate_limit has no meaning for SFTP (there is no "
+                                          "Retry-After); use respond, latency or outage" + rule_text);
       case FaultKind::garble:
         if (r.method != "put" && r.method != "get")
-          return Error::bad_input(at + "garble applies to put (stored bytes) or get (returned bytes) only; set "
-                                       "\"method\" to \"put\" or \"get\"");
+          return Error::bad_input(rule_at + "/garble: garble applies to put (stored bytes) or get (returned bytes) "
+                                            "only; set \"method\" to \"put\" or \"get\"" + rule_text);
         break;
       case FaultKind::respond:
         if (!((r.status >= 1 && r.status <= 31) || (r.status >= 100 && r.status <= 599)))
-          return Error::bad_input(at + "status: expected an SFTP status code (2 no such file, 3 permission denied, "
-                                       "4 failure, 14 no space), got " + std::to_string(r.status));
+          return Error::bad_input(rule_at + "/respond/status: expected an SFTP status code (2 no such file, 3 "
+                                            "permission denied, 4 failure, 14 no space), got " +
+                                  std::to_string(r.status) + rule_text);
         break;
       default: break;
     }
@@ -457,7 +452,10 @@ void SftpLedger::clear() {
 
 // ---------------------------------------------------------------- the fake
 
-SftpFake::SftpFake(SftpFakeOptions options) : options_(std::move(options)) { seed_tree(); }
+SftpFake::SftpFake(SftpFakeOptions options) : options_(std::move(options)) {
+  set_latency(options_.latency);
+  seed_tree();
+}
 
 void SftpFake::seed_tree() {
   // The initial tree is laid down without quota or deny rules, which then apply to clients.
@@ -553,7 +551,7 @@ class SimSftpTransport final : public FileTransport {
         timeout_(timeout),
         login_(std::move(login)),
         rng_(loop.rng().fork()) {
-    if (plan_) plan_ok_ = check_sftp_fault_plan(*plan_, "sftp fault plan");
+    if (plan_) plan_ok_ = check_sftp_fault_plan(*plan_, "sftp fault plan: ");
   }
 
   bool connected() const override { return connected_; }
@@ -867,7 +865,11 @@ class SimSftpTransport final : public FileTransport {
 
 std::unique_ptr<FileTransport> SftpFake::sim_transport(Loop& loop, FaultPlan* plan, Duration latency,
                                                        Duration timeout, const nlohmann::json& login) {
-  return std::make_unique<SimSftpTransport>(*this, loop, plan, latency, timeout, login);
+  return std::make_unique<SimSftpTransport>(*this, loop, plan, latency + this->latency(), timeout, login);
+}
+
+Status SftpFake::check_fault_plan(const FaultPlan& plan, std::string_view where) const {
+  return check_sftp_fault_plan(plan, where);
 }
 
 }  // namespace destsim

@@ -99,12 +99,14 @@ struct SftpFakeOptions {
   /// Directories and files present at the start (and after reset()).
   std::vector<std::string> dirs;
   std::map<std::string, std::string> files;  // path → content
+  /// The common "latency" option (fakes/fake_options.h): added to every operation.
+  Duration latency{0};
 
   /// Reads options from JSON; errors name `where` and the key:
   ///   {"users": [{"name": "u", "password": "p"} | {"name": "u", "authorized_keys": ["ssh-ed25519 …"]}],
   ///    "quota_bytes": 1000000 | "1MB",
   ///    "deny": [{"ops": ["put", "rename"], "path": "/readonly/*"}],
-  ///    "dirs": ["/exports"], "files": {"/exports/old.csv": "a,b\r\n"}}
+  ///    "dirs": ["/exports"], "files": {"/exports/old.csv": "a,b\r\n"}, "latency": "5ms"}
   static Result<SftpFakeOptions> from_json(const nlohmann::json& j, const std::string& where);
 };
 
@@ -126,7 +128,8 @@ SftpFault decide_sftp_fault(FaultPlan& plan, std::string_view op, std::string_vi
 FileError::Kind sftp_status_kind(int status);
 /// Fails on a rule the SFTP doors cannot apply (rate_limit, garble on other
 /// operations than put/get, a method that is no SFTP operation, a respond
-/// status outside 1..31), naming `where`, the rule index and why.
+/// status outside 1..31 and 100..599), naming the JSON path `where`/<i>/<key>
+/// (Fake::check_fault_plan's convention) and why.
 Status check_sftp_fault_plan(const FaultPlan& plan, std::string_view where);
 
 /// The public key lines of an authorized_keys file text (comments and blank
@@ -175,6 +178,8 @@ class SftpFake final : public FileFake {
   std::int64_t applied(const std::string& key) const override;
   std::unique_ptr<FileTransport> sim_transport(Loop& loop, FaultPlan* plan, Duration latency, Duration timeout,
                                                const nlohmann::json& login) override;
+  /// check_sftp_fault_plan: the SFTP doors' rules.
+  Status check_fault_plan(const FaultPlan& plan, std::string_view where) const override;
 
   /// Checks a login (see the contract): ok, or auth_failed naming why.
   FileResult<bool> authenticate(const nlohmann::json& login) const;

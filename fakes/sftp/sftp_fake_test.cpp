@@ -576,7 +576,7 @@ TEST_F(SimDoor, TooLargeGarbleAndRejectedKinds) {
   bad.add(rl);
   auto st = check_sftp_fault_plan(bad, "x.json: /faults");
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.error().message.find("x.json: /faults: rule 0"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("x.json: /faults/0/rate_limit: "), std::string::npos) << st.error().message;
   EXPECT_NE(st.error().message.find("rate_limit has no meaning for SFTP"), std::string::npos);
   FaultPlan http;
   http.add(rule("POST", FaultKind::reset));

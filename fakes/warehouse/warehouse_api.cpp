@@ -1,5 +1,7 @@
 #include "fakes/warehouse/warehouse_api.h"
 
+#include "fakes/fake_options.h"
+
 #include <algorithm>
 #include <optional>
 
@@ -82,19 +84,10 @@ Result<WarehouseApiOptions> WarehouseApiOptions::from_json(const nlohmann::json&
   WarehouseApiOptions o;
   if (j.is_null()) return o;
   JsonIn in(j, where);
-  DS_CHECK(in.object());
-  DS_CHECK(in.only_keys({"api_key", "rows_max", "body_bytes_max", "row_bytes_max", "stages_max", "tables"}));
-  if (in.has("api_key")) {
-    const auto& k = j["api_key"];
-    if (k.is_object()) {
-      JsonIn s = in.at("api_key");
-      DS_CHECK(s.only_keys({"secret"}));
-      DS_CHECK(s.require("secret"));
-      DS_TRY(o.api_key, s.at("secret").string());
-    } else {
-      DS_TRY(o.api_key, in.at("api_key").string());
-    }
-  }
+  DS_TRY(CommonFakeOptions common,
+         read_common_fake_options(in, "api_key", {"rows_max", "body_bytes_max", "row_bytes_max", "stages_max", "tables"}));
+  o.api_key = std::move(common.secret);
+  o.latency = common.latency;
   if (in.has("rows_max")) { DS_TRY(o.rows_max, in.at("rows_max").integer(1)); }
   if (in.has("body_bytes_max")) { DS_TRY(o.body_bytes_max, in.at("body_bytes_max").size_bytes()); }
   if (in.has("row_bytes_max")) { DS_TRY(o.row_bytes_max, in.at("row_bytes_max").size_bytes()); }
@@ -133,7 +126,10 @@ Result<WarehouseApiOptions> WarehouseApiOptions::from_json(const nlohmann::json&
   return o;
 }
 
-WarehouseApi::WarehouseApi(WarehouseApiOptions options) : options_(std::move(options)) { reset(); }
+WarehouseApi::WarehouseApi(WarehouseApiOptions options) : options_(std::move(options)) {
+  set_latency(options_.latency);
+  reset();
+}
 
 void WarehouseApi::reset() {
   stages_.clear();

@@ -74,6 +74,7 @@ namespace destsim {
 
 struct WarehouseApiOptions {
   std::string api_key;  // empty: any key is accepted (but one is required)
+  Duration latency{0};  // the common "latency" option (fakes/fake_options.h)
   std::int64_t rows_max = 1000;               // rows per PUT
   std::int64_t body_bytes_max = 4'000'000;    // bytes per request body
   std::int64_t row_bytes_max = 1'000'000;     // bytes of one row's JSON

@@ -1,0 +1,107 @@
+#include "events_fake.h"
+
+#include "fakes/fake_options.h"
+#include "framework/json_in.h"
+#include "framework/oracle.h"
+
+namespace acme {
+
+using namespace destsim;
+
+namespace {
+
+bool valid_email(const std::string& e) {
+  const auto at = e.find('@');
+  return at != std::string::npos && at > 0 && e.find('.', at) != std::string::npos && e.back() != '.';
+}
+
+Response error(int status, const std::string& code, const std::string& msg) {
+  return json_response(status, {{"code", code}, {"msg", msg}, {"params", nullptr}});
+}
+
+}  // namespace
+
+EventsFake::EventsFake(EventsFakeOptions options) : options_(std::move(options)) { set_latency(options_.latency); }
+
+nlohmann::json EventsFake::accepted() const {
+  return {{"tracked", tracked_}, {"rejected", rejected_}, {"requests", requests_}};
+}
+
+void EventsFake::reset() {
+  applied_.clear();
+  tracked_ = rejected_ = requests_ = 0;
+}
+
+std::int64_t EventsFake::applied(const std::string& key) const {
+  auto it = applied_.find(fnv1a64(key));
+  return it == applied_.end() ? 0 : it->second;
+}
+
+Response EventsFake::handle(const Request& request, Time now) {
+  (void)now;
+  ++requests_;
+  const std::string path(request.path_only());
+  const bool bulk = path == "/api/events/trackBulk";
+  if (!bulk && path != "/api/events/track") return error(404, "NotFound", path + ": no such endpoint");
+  if (request.method != "POST") return error(405, "MethodNotAllowed", "POST only");
+  auto key = request.headers.get("Api-Key");
+  if (!key || key->empty() || (!options_.api_key.empty() && *key != options_.api_key))
+    return error(401, "BadApiKey", "Invalid API key");
+  if (static_cast<std::int64_t>(request.body.size()) > options_.body_bytes_max)
+    return error(413, "RequestTooLarge", "the body exceeds " + std::to_string(options_.body_bytes_max) + " bytes");
+  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+  if (!body.is_object()) return error(400, "BadJsonBody", "expected a JSON object");
+  std::vector<nlohmann::json> events;
+  if (bulk) {
+    if (!body.contains("events") || !body["events"].is_array()) return error(400, "BadParams", "events: expected an array");
+    if (static_cast<std::int64_t>(body["events"].size()) > options_.events_max)
+      return error(400, "BadParams", "events: at most " + std::to_string(options_.events_max));
+    for (const auto& e : body["events"]) events.push_back(e);
+  } else {
+    events.push_back(body);
+  }
+  nlohmann::json res = {{"successCount", 0}, {"failCount", 0}, {"invalidEmails", nlohmann::json::array()},
+                        {"invalidUserIds", nlohmann::json::array()}};
+  for (const auto& e : events) {
+    const std::string email = e.is_object() ? e.value("email", "") : "";
+    const std::string user_id = e.is_object() ? e.value("userId", "") : "";
+    if (!e.is_object() || !e.contains("eventName") || (email.empty() && user_id.empty())) {
+      if (!bulk) return error(400, "BadParams", "eventName and an email or userId are required");
+      ++rejected_;
+      res["failCount"] = res["failCount"].get<std::int64_t>() + 1;
+      continue;
+    }
+    if (!email.empty() && !valid_email(email)) {
+      if (!bulk) return error(400, "InvalidEmailAddressError", "Invalid email: " + email);
+      ++rejected_;
+      res["invalidEmails"].push_back(email);
+      res["failCount"] = res["failCount"].get<std::int64_t>() + 1;
+      continue;
+    }
+    ++applied_[fnv1a64(oracle_key_of_dump("iterable.event", e.dump()))];
+    ++tracked_;
+    res["successCount"] = res["successCount"].get<std::int64_t>() + 1;
+  }
+  if (!bulk) return json_response(200, {{"msg", "Event tracked."}, {"code", "Success"}, {"params", nullptr}});
+  return json_response(200, res);
+}
+
+FakeEntry events_fake_entry() {
+  FakeEntry e;
+  e.name = "acme_events";
+  e.about = "Iterable's event endpoints (trackBulk, track), as iterable_events uses them";
+  e.door = FakeDoor::http;  // every fault kind applies (the default fault_kinds)
+  e.make = [](const nlohmann::json& options, const std::string& where) -> Result<std::unique_ptr<Fake>> {
+    JsonIn in(options, where);
+    EventsFakeOptions o;
+    DS_TRY(CommonFakeOptions common, read_common_fake_options(in, "api_key", {"events_max", "body_bytes_max"}));
+    o.api_key = common.secret;
+    o.latency = common.latency;
+    if (in.has("events_max")) { DS_TRY(o.events_max, in.at("events_max").integer(1)); }
+    if (in.has("body_bytes_max")) { DS_TRY(o.body_bytes_max, in.at("body_bytes_max").size_bytes()); }
+    return std::unique_ptr<Fake>(std::make_unique<EventsFake>(std::move(o)));
+  };
+  return e;
+}
+
+}  // namespace acme

@@ -1,0 +1,40 @@
+// fake_options.h — the option keys every fake shares, read by one parser.
+//
+// A fake's options are a JSON object (the scenario's /fake/options, the
+// destination's fake_options, `destsim serve --options`). Besides its own keys
+// every fake takes:
+//   "<secret key>"  the credential it expects ("api_key" for most; Marketo's is
+//                   "client_secret"): a string, or {"secret": "..."} — the
+//                   form a resolved secret config value takes. Absent or "":
+//                   any non-empty credential is accepted.
+//   "latency"       service time each door adds to every answer ("50ms"; 0 by
+//                   default), on top of the transport's and the fault plan's.
+// An unknown key is an error naming its JSON path and the keys allowed.
+#pragma once
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+#include "framework/json_in.h"
+#include "framework/result.h"
+#include "framework/time.h"
+
+namespace destsim {
+
+/// The parts of a fake's options that every fake shares.
+struct CommonFakeOptions {
+  std::string secret;   // the credential expected; empty: any non-empty one
+  Duration latency{0};  // added by the doors to every answer
+};
+
+/// Reads the common keys of a fake's options object `in` (null: defaults) and
+/// checks every other key is in `own`. `secret_key` names the credential key
+/// ("api_key"); empty: the fake takes no credential. Errors name the JSON path.
+Result<CommonFakeOptions> read_common_fake_options(const JsonIn& in, std::string_view secret_key,
+                                                   std::initializer_list<std::string_view> own);
+
+/// A string, or {"secret": "..."} unwrapped (nothing else in the object).
+Result<std::string> string_or_secret(const JsonIn& v);
+
+}  // namespace destsim

@@ -1,0 +1,83 @@
+// fake_options_test.cpp — the common keys of every fake's options.
+#include "fakes/fake_options.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes/catalog.h"
+#include "fakes/iterable/iterable_api.h"
+#include "fakes/marketo/marketo_api.h"
+
+namespace destsim {
+namespace {
+
+Result<CommonFakeOptions> read(const nlohmann::json& j) {
+  return read_common_fake_options(JsonIn(j, "s.json: /fake/options"), "api_key", {"items_max"});
+}
+
+TEST(CommonFakeOptions, NullIsTheDefaults) {
+  auto o = read(nlohmann::json());
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->secret, "");
+  EXPECT_EQ(o->latency, Duration(0));
+}
+
+TEST(CommonFakeOptions, UnwrapsASecretAndReadsLatency) {
+  auto plain = read({{"api_key", "k1"}, {"latency", "50ms"}, {"items_max", 3}});
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->secret, "k1");
+  EXPECT_EQ(plain->latency, std::chrono::milliseconds(50));
+  auto wrapped = read({{"api_key", {{"secret", "k2"}}}});
+  ASSERT_TRUE(wrapped.ok());
+  EXPECT_EQ(wrapped->secret, "k2");
+}
+
+TEST(CommonFakeOptions, BadValuesAreNamedWithTheirPath) {
+  auto extra = read({{"api_key", {{"secret", "k"}, {"note", "x"}}}});
+  ASSERT_FALSE(extra.ok());
+  EXPECT_NE(extra.error().message.find("s.json: /fake/options/api_key/note: unknown key"), std::string::npos)
+      << extra.error().message;
+  auto number = read({{"api_key", 7}});
+  ASSERT_FALSE(number.ok());
+  EXPECT_NE(number.error().message.find("/fake/options/api_key: expected a string or {\"secret\""), std::string::npos)
+      << number.error().message;
+  auto latency = read({{"latency", "soon"}});
+  ASSERT_FALSE(latency.ok());
+  EXPECT_NE(latency.error().message.find("s.json: /fake/options/latency: "), std::string::npos)
+      << latency.error().message;
+}
+
+TEST(CommonFakeOptions, AnUnknownKeyIsNamedWithItsPathAndTheKeysAllowed) {
+  auto o = read({{"api_kee", "k"}});
+  ASSERT_FALSE(o.ok());
+  const std::string& m = o.error().message;
+  EXPECT_NE(m.find("s.json: /fake/options/api_kee: unknown key \"api_kee\""), std::string::npos) << m;
+  EXPECT_NE(m.find("items_max, api_key, latency"), std::string::npos) << m;
+  // A fake without a credential takes no secret key.
+  auto none = read_common_fake_options(JsonIn(nlohmann::json{{"api_key", "k"}}, "t"), "", {"items_max"});
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("unknown key \"api_key\""), std::string::npos);
+}
+
+TEST(CommonFakeOptions, EveryFakeReadsThemTheSameWay) {
+  auto it = IterableApiOptions::from_json({{"api_key", {{"secret", "k"}}}, {"latency", "5ms"}}, "t");
+  ASSERT_TRUE(it.ok()) << it.error().message;
+  EXPECT_EQ(it->api_key, "k");
+  EXPECT_EQ(IterableApi(*it).latency(), std::chrono::milliseconds(5));
+  auto mk = MarketoApiOptions::from_json({{"client_secret", {{"secret", "s"}}}, {"latency", "7ms"}}, "t");
+  ASSERT_TRUE(mk.ok()) << mk.error().message;
+  EXPECT_EQ(mk->client_secret, "s");
+  EXPECT_EQ(MarketoApi(*mk).latency(), std::chrono::milliseconds(7));
+  // Through the catalog: every built-in fake takes "latency", and names an unknown key.
+  for (const FakeEntry& e : fake_catalog()) {
+    auto made = e.make({{"latency", "3ms"}}, "t");
+    ASSERT_TRUE(made.ok()) << e.name << ": " << made.error().message;
+    EXPECT_EQ((*made)->latency(), std::chrono::milliseconds(3)) << e.name;
+    auto bad = e.make({{"latencyy", "3ms"}}, "s.json: /fake/options");
+    ASSERT_FALSE(bad.ok()) << e.name;
+    EXPECT_NE(bad.error().message.find("s.json: /fake/options/latencyy: unknown key"), std::string::npos)
+        << e.name << ": " << bad.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace destsim
