@@ -26,7 +26,8 @@ Result<nlohmann::json> transform(const Record& r) {
 
 class NotesHandler final : public BatchHandler {
  public:
-  NotesHandler(HttpCaller& http, const Config& c) : http_(http), host_(c.string("host")), key_(c.secret("api_key").value) {}
+  NotesHandler(HttpCaller& http, const Config& c)
+      : http_(http), host_(c.string("host")), key_(c.secret("api_key").value) {}
   std::string name() const override { return "notes"; }
   BatchLimits limits() const override { return {.records_max = 100, .bytes_max = 100'000, .envelope_bytes = 12}; }
 
@@ -66,7 +67,9 @@ class NotesHandler final : public BatchHandler {
 class NotesRoutes final : public BatchRoutes {
  public:
   NotesRoutes(DeliveryContext& ctx, const Config& c)
-      : limiter_(ctx.loop, c.integer("requests_per_second")), http_(ctx.loop, ctx.transport, limiter_), handler_(http_, c) {}
+      : limiter_(ctx.loop, c.integer("requests_per_second")),
+        http_(ctx.loop, ctx.transport, limiter_),
+        handler_(http_, c) {}
   Result<Routed> route(const Record& record) override {
     DS_TRY(nlohmann::json note, transform(record));
     return Routed{&handler_, Message{record.id, note.dump(), {}}};
@@ -91,8 +94,8 @@ DestinationEntry notes_destination() {
                           ProcessorConfig{});
   e.capabilities.retryable_statuses = kRetryable.statuses;
   e.make = [](DeliveryContext& ctx, const Config& config) {
-    return make_batch_destination(ctx, config, [](DeliveryContext& c, const Config& cf) -> std::unique_ptr<BatchRoutes> {
-      return std::make_unique<NotesRoutes>(c, cf);
+    return make_batch_destination(ctx, config, [](DeliveryContext& c, const Config& cf) {
+      return std::unique_ptr<BatchRoutes>(std::make_unique<NotesRoutes>(c, cf));
     });
   };
   e.effects = [](const Record& r, const Config&) -> std::vector<std::string> {

@@ -51,7 +51,9 @@ class ResendPartial final : public BatchHandler {
 class CanaryRoutes final : public BatchRoutes {
  public:
   CanaryRoutes(DeliveryContext& ctx, const Config& config)
-      : transport_(ctx.transport), ctx_{ctx.loop, transport_, ctx.jobs, ctx.files}, inner_(iterable_routes(ctx_, config)) {}
+      : transport_(ctx.transport),
+        ctx_{ctx.loop, transport_, ctx.jobs, ctx.files},
+        inner_(iterable_routes(ctx_, config)) {}
 
   Result<Routed> route(const Record& record) override {
     DS_TRY(Routed r, inner_->route(record));
@@ -74,11 +76,12 @@ class CanaryRoutes final : public BatchRoutes {
 DestinationEntry canary_destination() {
   DestinationEntry e = iterable_destination();
   e.name = "canary";
-  e.about = "Iterable with two deliberate bugs (ignores Retry-After; retries a partial success whole) — must fail certify";
+  e.about =
+      "Iterable with two deliberate bugs (ignores Retry-After; retries a partial success whole) — must fail certify";
   e.shipped = false;
   e.make = [](DeliveryContext& ctx, const Config& config) {
-    return make_batch_destination(ctx, config, [](DeliveryContext& c, const Config& cf) -> std::unique_ptr<BatchRoutes> {
-      return std::make_unique<CanaryRoutes>(c, cf);
+    return make_batch_destination(ctx, config, [](DeliveryContext& c, const Config& cf) {
+      return std::unique_ptr<BatchRoutes>(std::make_unique<CanaryRoutes>(c, cf));
     });
   };
   return e;
