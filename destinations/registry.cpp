@@ -2,6 +2,7 @@
 // adds one line here (and its folder, and its fake's folder).
 #include <deque>
 
+#include "destinations/canary/canary.h"
 #include "destinations/declarative/declarative.h"
 #include "destinations/destination.h"
 #include "destinations/iterable/iterable.h"

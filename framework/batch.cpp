@@ -81,6 +81,31 @@ Result<ProcessorConfig> processor_config_from(const Config& c) {
   return p;
 }
 
+std::vector<ConfigKey> batch_schema(std::vector<ConfigKey> own, const ProcessorConfig& defaults) {
+  for (auto& k : processor_config_keys(defaults)) own.push_back(std::move(k));
+  return own;
+}
+
+void add_stats(ProcessorStats& into, const ProcessorStats& x) {
+  into.batches += x.batches;
+  into.singles += x.singles;
+  into.splits += x.splits;
+  into.retry_after_waits += x.retry_after_waits;
+  into.batch_retries += x.batch_retries;
+  into.in_flight_max = std::max(into.in_flight_max, x.in_flight_max);
+  into.buffered_max = std::max(into.buffered_max, x.buffered_max);
+}
+
+nlohmann::json processor_stats_json(const ProcessorStats& s) {
+  return {{"batches", s.batches},
+          {"singles", s.singles},
+          {"splits", s.splits},
+          {"batch_retries", s.batch_retries},
+          {"retry_after_waits", s.retry_after_waits},
+          {"in_flight_max", s.in_flight_max},
+          {"buffered_max", s.buffered_max}};
+}
+
 Processor::Processor(Loop& loop, BatchHandler& handler, ProcessorConfig config, JobStore& jobs)
     : loop_(loop),
       handler_(handler),

@@ -143,6 +143,15 @@ struct ProcessorConfig {
 std::vector<ConfigKey> processor_config_keys(const ProcessorConfig& defaults);
 /// Reads those keys back; validation errors name the key.
 Result<ProcessorConfig> processor_config_from(const Config& config);
+/// The batch path's config keys (processor_config_keys under the name that
+/// mirrors bulk_config_keys), and reading them back.
+inline std::vector<ConfigKey> batch_config_keys(const ProcessorConfig& defaults) {
+  return processor_config_keys(defaults);
+}
+inline Result<ProcessorConfig> batch_config_from(const Config& config) { return processor_config_from(config); }
+/// A batch destination's schema, declared once: its own keys, then the batch
+/// path's keys with the destination's defaults.
+std::vector<ConfigKey> batch_schema(std::vector<ConfigKey> own, const ProcessorConfig& defaults);
 
 /// Counters for summaries, benchmarks and reachability.
 struct ProcessorStats {
@@ -154,6 +163,11 @@ struct ProcessorStats {
   std::uint64_t in_flight_max = 0;    // concurrent requests
   std::uint64_t buffered_max = 0;
 };
+
+/// Adds `more` into `into`: counts sum, maxima take the larger.
+void add_stats(ProcessorStats& into, const ProcessorStats& more);
+/// The counters as JSON (run summaries, reachability), as bulk_stats_json.
+nlohmann::json processor_stats_json(const ProcessorStats& s);
 
 class Processor {
  public:

@@ -39,16 +39,7 @@ Task<void> Router::drain() {
 
 ProcessorStats Router::stats() const {
   ProcessorStats s;
-  for (const auto& p : processors_) {
-    const ProcessorStats& x = p->stats();
-    s.batches += x.batches;
-    s.singles += x.singles;
-    s.splits += x.splits;
-    s.retry_after_waits += x.retry_after_waits;
-    s.batch_retries += x.batch_retries;
-    s.in_flight_max = std::max(s.in_flight_max, x.in_flight_max);
-    s.buffered_max = std::max(s.buffered_max, x.buffered_max);
-  }
+  for (const auto& p : processors_) add_stats(s, p->stats());
   return s;
 }
 

@@ -30,6 +30,9 @@ class BatchRoutes {
   virtual ~BatchRoutes() = default;
   /// Where `record` goes and how it is sent; an error fails the job permanently.
   virtual Result<Routed> route(const Record& record) = 0;
+  /// Counters of its own for the run summary (rate-limit waits, …), merged
+  /// over the processors' by BatchDestination.
+  virtual nlohmann::json stats() const { return nlohmann::json::object(); }
 };
 
 class Router {

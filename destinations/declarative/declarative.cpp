@@ -6,6 +6,7 @@
 #include <set>
 
 #include "destinations/bulk_destination.h"
+#include "framework/http_call.h"
 #include "framework/json_in.h"
 #include "framework/oracle.h"
 
@@ -668,7 +669,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
       co_return out;
     }
     const Response& r = *res;
-    out.retry_after = retry_after(r);
+    out.retry_after = retry_after(r, ctx_.loop);
     const bool success = spec_->success_statuses.empty()
                              ? r.ok()
                              : std::find(spec_->success_statuses.begin(), spec_->success_statuses.end(), r.status) !=
@@ -886,12 +887,6 @@ class DeclarativeManager final : public AsyncDestinationManager {
            spec_->retryable_statuses.end();
   }
 
-  std::optional<Duration> retry_after(const Response& r) const {
-    auto h = r.headers.get("Retry-After");
-    if (!h) return std::nullopt;
-    return parse_retry_after(*h, ctx_.loop.clock().unix_ms(ctx_.loop.now()));
-  }
-
   // Sends, first waiting out any Retry-After the API gave for this path (I1).
   Task<HttpResult> send(Request request) {
     const std::string path(request.path_only());
@@ -899,7 +894,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
       co_await ctx_.loop.sleep_to(it->second);
     HttpResult res = co_await ctx_.transport.send(std::move(request));
     if (res.ok()) {
-      if (auto d = retry_after(*res)) {
+      if (auto d = retry_after(*res, ctx_.loop)) {
         Time until = ctx_.loop.now() + *d;
         Time& h = hold_[path];
         h = std::max(h, until);
@@ -914,7 +909,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
       fault = std::string("transport ") + transport_error_kind_name(res.error().kind);
       return nullptr;
     }
-    ra = retry_after(*res);
+    ra = retry_after(*res, ctx_.loop);
     if (!res->ok()) {
       fault = describe(*res);
       return nullptr;

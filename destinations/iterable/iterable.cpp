@@ -3,9 +3,10 @@
 #include <map>
 #include <set>
 
+#include "destinations/batch_destination.h"
+#include "framework/http_call.h"
 #include "framework/oracle.h"
 #include "framework/rate_limiter.h"
-#include "framework/router.h"
 
 namespace destsim {
 
@@ -100,29 +101,27 @@ std::vector<std::string> keys_of(const nlohmann::json& item) {
   return keys;
 }
 
-// Reads "code" and "msg" of an Iterable error body, tolerating anything.
-std::string describe_error(const Response& r, std::string* code_out = nullptr) {
-  nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
-  std::string code = str(b, "code"), msg = str(b, "msg");
-  if (code_out) *code_out = code;
-  std::string out = "HTTP " + std::to_string(r.status);
+// "HTTP 400 code: msg" from an Iterable error body, tolerating anything.
+std::string describe_error(const HttpAnswer& a, std::string* code_out) {
+  std::string code = str(a.body, "code"), msg = str(a.body, "msg");
+  *code_out = code;
+  std::string out = "HTTP " + std::to_string(a.status);
   if (!code.empty()) out += " " + code;
   if (!msg.empty()) out += ": " + msg;
   return out;
 }
 
-// The canary's deliberate bugs (canary_destination()); both off for Iterable.
-struct Bugs {
-  bool ignore_retry_after = false;  // sends again at once after a 429/503 with Retry-After (breaks I1)
-  bool resend_partial = false;      // retries a partial success whole, successes included (breaks C5)
-};
+// Statuses as the Go client maps them: a batch is retried whole on 429 and
+// 5xx (408/409 send its records alone); a record alone is retried on 408, 429, 5xx.
+const RetryableStatuses kBatchRetry{{429}, true};
+const RetryableStatuses kOneRetry{{408, 429}, true};
 
 class IterableHandler final : public BatchHandler {
  public:
-  IterableHandler(DeliveryContext& ctx, RateLimiter& limiter, std::string host, std::string api_key, Kind kind,
-                  std::int64_t list_id, BatchLimits limits, Bugs bugs)
-      : ctx_(ctx), limiter_(limiter), host_(std::move(host)), api_key_(std::move(api_key)), ep_(endpoint(kind)),
-        list_id_(list_id), limits_(limits), bugs_(bugs) {
+  IterableHandler(HttpCaller& http, std::string host, std::string api_key, Kind kind, std::int64_t list_id,
+                  BatchLimits limits)
+      : http_(http), host_(std::move(host)), api_key_(std::move(api_key)), ep_(endpoint(kind)), list_id_(list_id),
+        limits_(limits) {
     const std::string open = envelope_open();
     limits_.envelope_bytes = static_cast<std::int64_t>(open.size() + 2);  // "]}"
     limits_.separator_bytes = 1;
@@ -143,10 +142,8 @@ class IterableHandler final : public BatchHandler {
       body += batch[i]->body;
     }
     body += "]}";
-    co_await limiter_.acquire(ep_.bulk_path);
-    HttpResult res = co_await ctx_.transport.send(request(ep_.bulk_path, std::move(body)));
-    note_retry_after(res, ep_.bulk_path);
-    co_return classify_batch(res, batch);
+    HttpAnswer a = co_await http_.call(request(ep_.bulk_path, std::move(body)), kBatchRetry);
+    co_return classify_batch(a, batch);
   }
 
   Task<OneResult> process_one(const Message& m) override {
@@ -156,10 +153,8 @@ class IterableHandler final : public BatchHandler {
     } else {
       body = m.body;
     }
-    co_await limiter_.acquire(ep_.one_path);
-    HttpResult res = co_await ctx_.transport.send(request(ep_.one_path, std::move(body)));
-    note_retry_after(res, ep_.one_path);
-    co_return classify_one(res, m);
+    HttpAnswer a = co_await http_.call(request(ep_.one_path, std::move(body)), kOneRetry);
+    co_return classify_one(a, m);
   }
 
  private:
@@ -173,102 +168,24 @@ class IterableHandler final : public BatchHandler {
   }
 
   Request request(const char* path, std::string body) const {
-    Request r;
-    r.method = "POST";
-    r.host = host_;
-    r.path = path;
-    r.headers.set("Api-Key", api_key_);
-    r.headers.set("Content-Type", "application/json");
-    r.body = std::move(body);
-    return r;
+    return json_request("POST", host_, path, std::move(body), {{"Api-Key", api_key_}});
   }
 
-  // A Retry-After holds the endpoint for every batch, not just this one (I1).
-  void note_retry_after(const HttpResult& res, const char* path) {
-    if (!res.ok() || bugs_.ignore_retry_after) return;
-    if (auto d = retry_after(*res)) limiter_.hold(path, ctx_.loop.now() + *d);
-  }
-
-  std::optional<Duration> retry_after(const Response& r) const {
-    auto h = r.headers.get("Retry-After");
-    if (!h) return std::nullopt;
-    return parse_retry_after(*h, ctx_.loop.clock().unix_ms(ctx_.loop.now()));
-  }
-
-  static bool retry_batch_status(int s) { return s == 0 || s == 429 || s >= 500; }
-
-  // What batch and single sends read the same way: a transport error, or a 2xx
-  // whose body cannot be read (the API may have applied it; writes are
-  // idempotent, so retry). `retry` set means the answer is decided.
-  struct FirstLook {
-    bool retry = false;
-    std::string reason;
-    bool maybe_applied = false;
-    std::optional<Duration> retry_after;
-    nlohmann::json body;  // the parsed 2xx body
-  };
-  FirstLook first_look(const HttpResult& res) const {
-    FirstLook f;
-    if (!res.ok()) {
-      f.retry = true;
-      f.reason = std::string("transport ") + transport_error_kind_name(res.error().kind);
-      f.maybe_applied = res.error().maybe_applied;
-      return f;
-    }
-    const Response& r = *res;
-    if (!bugs_.ignore_retry_after) f.retry_after = retry_after(r);
-    if (r.ok()) {
-      f.body = nlohmann::json::parse(r.body, nullptr, false);
-      if (f.body.is_discarded() || !f.body.is_object()) {
-        f.retry = true;
-        f.reason = "HTTP " + std::to_string(r.status) + " with an unreadable body";
-        f.maybe_applied = true;
-      }
-    }
-    return f;
-  }
-
-  BatchResult classify_batch(const HttpResult& res, const std::vector<const Message*>& batch) const {
-    BatchResult out = classify_batch_answer(res, batch);
-    out.http_status = res.ok() ? res->status : 0;
-    return out;
-  }
-
-  BatchResult classify_batch_answer(const HttpResult& res, const std::vector<const Message*>& batch) const {
-    BatchResult out;
-    FirstLook f = first_look(res);
-    out.retry_after = f.retry_after;
-    if (f.retry) {
-      out.status = BatchStatus::retry_batch;
-      out.reason = std::move(f.reason);
-      out.maybe_applied = f.maybe_applied;
-      return out;
-    }
-    const Response& r = *res;
-    if (r.ok()) {
-      BatchResult ok = per_record(f.body, batch);
-      ok.retry_after = f.retry_after;
-      if (bugs_.resend_partial && ok.status == BatchStatus::partial_success) {
-        // The bug: the whole batch again, its successes with it.
-        ok.status = BatchStatus::retry_batch;
-        ok.results.clear();
-        ok.reason = "partial success (the canary retries the whole batch)";
-      }
+  BatchResult classify_batch(const HttpAnswer& a, const std::vector<const Message*>& batch) const {
+    if (a.ok()) {
+      BatchResult ok = per_record(a.body, batch);
+      ok.retry_after = a.retry_after;
+      ok.http_status = a.status;
       return ok;
     }
+    BatchResult out = batch_result(a);  // transport, unreadable, 413, 429/5xx, the rest permanent
+    if (a.kind == AnswerKind::transport || a.kind == AnswerKind::unreadable) return out;
     std::string code;
-    out.reason = describe_error(r, &code);
-    if (code == "RequestFieldsTypesMismatched") {
+    out.reason = describe_error(a, &code);
+    if (code == "RequestFieldsTypesMismatched" || a.status == 408 || a.status == 409) {
+      // Alone, the record with the mismatched field fails and the rest go through.
       out.status = BatchStatus::retry_individual;
-    } else if (r.status == 413) {
-      out.status = BatchStatus::retry_individual;
-      out.too_large = true;
-    } else if (retry_batch_status(r.status)) {
-      out.status = BatchStatus::retry_batch;
-    } else if (r.status == 408 || r.status == 409) {
-      out.status = BatchStatus::retry_individual;
-    } else {
-      out.status = BatchStatus::cannot_retry;
+      out.too_large = false;
     }
     return out;
   }
@@ -336,79 +253,54 @@ class IterableHandler final : public BatchHandler {
     return out;
   }
 
-  OneResult classify_one(const HttpResult& res, const Message& m) const {
-    OneResult out = classify_one_answer(res, m);
-    out.http_status = res.ok() ? res->status : 0;
-    return out;
-  }
-
-  OneResult classify_one_answer(const HttpResult& res, const Message& m) const {
-    OneResult out;
-    FirstLook f = first_look(res);
-    out.retry_after = f.retry_after;
-    if (f.retry) {
-      out.verdict = Verdict::retry;
-      out.reason = std::move(f.reason);
-      out.maybe_applied = f.maybe_applied;
+  OneResult classify_one(const HttpAnswer& a, const Message& m) const {
+    if (!a.ok()) {
+      OneResult out = one_result(a);  // 413 fails too large; 408/429/5xx retry
+      if (a.kind == AnswerKind::transport || a.kind == AnswerKind::unreadable) return out;
+      std::string code;
+      out.reason = describe_error(a, &code);
+      if (code == "RequestFieldsTypesMismatched") out.verdict = Verdict::fail;
       return out;
     }
-    const Response& r = *res;
-    if (r.ok()) {
-      const nlohmann::json& b = f.body;
-      std::string msg = str(b, "msg");
-      if (msg.find("is disallowed from tracking") != std::string::npos) {
+    OneResult out = one_success(a);
+    const nlohmann::json& b = a.body;
+    std::string msg = str(b, "msg");
+    if (msg.find("is disallowed from tracking") != std::string::npos) {
+      out.verdict = Verdict::fail;
+      out.reason = "disallowed event name: " + msg;
+      return out;
+    }
+    if (ep_.kind == Kind::subscribe || ep_.kind == Kind::unsubscribe) {
+      std::vector<const Message*> one{&m};
+      BatchResult br = per_record(b, one);
+      if (br.status == BatchStatus::partial_success && br.results[0].verdict == Verdict::fail) {
         out.verdict = Verdict::fail;
-        out.reason = "disallowed event name: " + msg;
-        return out;
+        out.reason = br.results[0].reason;
       }
-      if (ep_.kind == Kind::subscribe || ep_.kind == Kind::unsubscribe) {
-        std::vector<const Message*> one{&m};
-        BatchResult br = per_record(b, one);
-        if (br.status == BatchStatus::partial_success && br.results[0].verdict == Verdict::fail) {
-          out.verdict = Verdict::fail;
-          out.reason = br.results[0].reason;
-        }
-      }
-      return out;
-    }
-    std::string code;
-    out.reason = describe_error(r, &code);
-    if (r.status == 413) {
-      out.verdict = Verdict::fail;
-      out.too_large = true;
-    } else if (code == "RequestFieldsTypesMismatched") {
-      out.verdict = Verdict::fail;
-    } else if (r.status == 0 || r.status == 408 || r.status == 429 || r.status >= 500) {
-      out.verdict = Verdict::retry;
-    } else {
-      out.verdict = Verdict::fail;
     }
     return out;
   }
 
-  DeliveryContext& ctx_;
-  RateLimiter& limiter_;
+  HttpCaller& http_;
   std::string host_;
   std::string api_key_;
   const Endpoint& ep_;
   std::int64_t list_id_;
   BatchLimits limits_;
-  Bugs bugs_;
 };
 
-class IterableDestination final : public Destination, public BatchRoutes {
+// Routes each record to its endpoint's handler (one per endpoint, one per list).
+class IterableRoutes final : public BatchRoutes {
  public:
-  IterableDestination(DeliveryContext& ctx, const Config& config, ProcessorConfig processor, Bugs bugs = {})
-      : ctx_(ctx),
-        bugs_(bugs),
-        host_(config.string("host")),
+  IterableRoutes(DeliveryContext& ctx, const Config& config)
+      : host_(config.string("host")),
         api_key_(config.secret("api_key").value),
         limits_{.records_max = config.integer("records_max"),
                 .bytes_max = config.size("request_bytes_max"),
                 .envelope_bytes = 0,
                 .separator_bytes = 1},
         limiter_(ctx.loop, config.integer("requests_per_second")),
-        router_(ctx.loop, *this, std::move(processor), ctx.jobs) {
+        http_(ctx.loop, ctx.transport, limiter_) {
     ctx.loop.trace().add_secret(api_key_);
   }
 
@@ -417,10 +309,8 @@ class IterableDestination final : public Destination, public BatchRoutes {
     std::string key = std::to_string(static_cast<int>(t.kind)) + ":" + std::to_string(t.list_id);
     auto it = handlers_.find(key);
     if (it == handlers_.end()) {
-      it = handlers_
-               .emplace(key, std::make_unique<IterableHandler>(ctx_, limiter_, host_, api_key_, t.kind, t.list_id,
-                                                               limits_, bugs_))
-               .first;
+      auto h = std::make_unique<IterableHandler>(http_, host_, api_key_, t.kind, t.list_id, limits_);
+      it = handlers_.emplace(key, std::move(h)).first;
     }
     Routed out;
     out.handler = it->second.get();
@@ -430,27 +320,15 @@ class IterableDestination final : public Destination, public BatchRoutes {
     return out;
   }
 
-  Task<void> deliver(Record record) override { co_await router_.deliver(std::move(record)); }
-  Task<void> drain() override { co_await router_.drain(); }
-
-  nlohmann::json stats() const override {
-    ProcessorStats s = router_.stats();
-    return {{"batches", s.batches},         {"singles", s.singles},
-            {"splits", s.splits},           {"batch_retries", s.batch_retries},
-            {"retry_after_waits", s.retry_after_waits}, {"in_flight_max", s.in_flight_max},
-            {"buffered_max", s.buffered_max}, {"endpoints", router_.processors().size()},
-            {"rate_limit_waits", limiter_.waits()}};
-  }
+  nlohmann::json stats() const override { return {{"rate_limit_waits", limiter_.waits()}}; }
 
  private:
-  DeliveryContext& ctx_;
-  Bugs bugs_;
   std::string host_;
   std::string api_key_;
   BatchLimits limits_;
   RateLimiter limiter_;
-  std::map<std::string, std::unique_ptr<IterableHandler>> handlers_;  // before router_: outlives it
-  Router router_;
+  HttpCaller http_;
+  std::map<std::string, std::unique_ptr<IterableHandler>> handlers_;
 };
 
 std::vector<ConfigKey> schema() {
@@ -464,17 +342,17 @@ std::vector<ConfigKey> schema() {
   d.individual_concurrency = 4;
   d.max_buffer_size = 10000;
   d.max_async_requests = 4;
-  std::vector<ConfigKey> keys = {
-      {"api_key", ConfigType::secret, nullptr, "Iterable API key (sent as the Api-Key header)"},
-      {"host", ConfigType::string, "api.iterable.com", "API host (api.eu.iterable.com for the EU)"},
-      {"records_max", ConfigType::integer, 1000, "items per request (Iterable's limit is 1000)", 1, 1000},
-      {"request_bytes_max", ConfigType::size, "4MB", "bytes per request body (Iterable's limit is 4 MB)", 1,
-       4'000'000},
-      {"requests_per_second", ConfigType::integer, 10,
-       "client-side pacing per endpoint (Iterable: 10 req/s per project on bulk endpoints; 0 = off)", 0, 100000},
-  };
-  for (auto& k : processor_config_keys(d)) keys.push_back(std::move(k));
-  return keys;
+  return batch_schema(
+      {
+          {"api_key", ConfigType::secret, nullptr, "Iterable API key (sent as the Api-Key header)"},
+          {"host", ConfigType::string, "api.iterable.com", "API host (api.eu.iterable.com for the EU)"},
+          {"records_max", ConfigType::integer, 1000, "items per request (Iterable's limit is 1000)", 1, 1000},
+          {"request_bytes_max", ConfigType::size, "4MB", "bytes per request body (Iterable's limit is 4 MB)", 1,
+           4'000'000},
+          {"requests_per_second", ConfigType::integer, 10,
+           "client-side pacing per endpoint (Iterable: 10 req/s per project on bulk endpoints; 0 = off)", 0, 100000},
+      },
+      d);
 }
 
 Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
@@ -521,9 +399,8 @@ DestinationEntry iterable_destination() {
   e.capabilities.retryable_statuses = {408, 409, 429, 500, 502, 503, 504};
   e.capabilities.idempotent_writes = true;
   e.capabilities.rate_per_second = 10;
-  e.make = [](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
-    DS_TRY(ProcessorConfig p, processor_config_from(config));
-    return std::unique_ptr<Destination>(std::make_unique<IterableDestination>(ctx, config, std::move(p)));
+  e.make = [](DeliveryContext& ctx, const Config& config) {
+    return make_batch_destination(ctx, config, iterable_routes);
   };
   e.effects = [](const Record& r, const Config&) -> std::vector<std::string> {
     auto t = transform(r);
@@ -539,19 +416,8 @@ DestinationEntry iterable_destination() {
   return e;
 }
 
-DestinationEntry canary_destination() {
-  DestinationEntry e = iterable_destination();
-  e.name = "canary";
-  e.about = "Iterable with two deliberate bugs (ignores Retry-After; retries a partial success whole) — must fail certify";
-  e.shipped = false;
-  e.make = [](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
-    DS_TRY(ProcessorConfig p, processor_config_from(config));
-    Bugs bugs;
-    bugs.ignore_retry_after = true;
-    bugs.resend_partial = true;
-    return std::unique_ptr<Destination>(std::make_unique<IterableDestination>(ctx, config, std::move(p), bugs));
-  };
-  return e;
+std::unique_ptr<BatchRoutes> iterable_routes(DeliveryContext& ctx, const Config& config) {
+  return std::make_unique<IterableRoutes>(ctx, config);
 }
 
 }  // namespace destsim

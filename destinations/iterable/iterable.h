@@ -19,15 +19,16 @@
 // records alone, where the one with the mismatch fails; other 4xx are permanent.
 #pragma once
 
+#include <memory>
+
 #include "destinations/destination.h"
+#include "framework/router.h"
 
 namespace destsim {
 
 DestinationEntry iterable_destination();
 
-/// The canary: Iterable with two deliberate bugs — it sends again at once after
-/// a Retry-After (I1) and retries a partial success whole, re-sending its
-/// successes (C5). Not shipped; `destsim certify canary` must fail (exit 1).
-DestinationEntry canary_destination();
+/// Iterable's routes and handlers over `ctx` (the canary decorates them).
+std::unique_ptr<BatchRoutes> iterable_routes(DeliveryContext& ctx, const Config& config);
 
 }  // namespace destsim

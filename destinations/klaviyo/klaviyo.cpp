@@ -5,6 +5,7 @@
 #include <set>
 
 #include "destinations/bulk_destination.h"
+#include "framework/http_call.h"
 #include "framework/oracle.h"
 
 namespace destsim {
@@ -533,9 +534,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
 
   // A Retry-After holds the endpoint for every caller (I1); returns the wait.
   std::optional<Duration> note_retry_after(const Response& r, const std::string& endpoint) {
-    auto h = r.headers.get("Retry-After");
-    if (!h) return std::nullopt;
-    auto d = parse_retry_after(*h, ctx_.loop.clock().unix_ms(ctx_.loop.now()));
+    auto d = retry_after(r, ctx_.loop);
     if (d) pacer_.hold(endpoint, ctx_.loop.now() + *d);
     return d;
   }

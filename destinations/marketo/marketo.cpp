@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "destinations/bulk_destination.h"
+#include "framework/http_call.h"
 #include "framework/csv.h"
 #include "framework/oracle.h"
 
@@ -236,7 +237,7 @@ class MarketoManager final : public AsyncDestinationManager {
       co_return out;
     }
     if (r.status == 429 || r.status >= 500) {
-      retry("HTTP " + std::to_string(r.status), false, retry_after(r));
+      retry("HTTP " + std::to_string(r.status), false, retry_after(r, ctx_.loop));
       co_return out;
     }
     if (r.status != 200) {
@@ -398,12 +399,6 @@ class MarketoManager final : public AsyncDestinationManager {
     return r;
   }
 
-  std::optional<Duration> retry_after(const Response& r) const {
-    auto h = r.headers.get("Retry-After");
-    if (!h) return std::nullopt;
-    return parse_retry_after(*h, ctx_.loop.clock().unix_ms(ctx_.loop.now()));
-  }
-
   // How long a throttle code asks us to wait: 606 the rate window, 607 until
   // the daily quota resets at 00:00 CST (06:00 UTC), 1016 a minute.
   std::optional<Duration> throttle_wait(const std::string& code) const {
@@ -439,7 +434,7 @@ class MarketoManager final : public AsyncDestinationManager {
     }
     if (res->status != 200) {
       problem = "HTTP " + std::to_string(res->status);
-      after = retry_after(*res);
+      after = retry_after(*res, ctx_.loop);
       return false;
     }
     if (!sent.body.is_object()) {
@@ -565,7 +560,7 @@ class MarketoManager final : public AsyncDestinationManager {
     if (hold != hold_until_.end() && ctx_.loop.now() < hold->second) co_await ctx_.loop.sleep_to(hold->second);
     HttpResult res = co_await ctx_.transport.send(std::move(req));
     if (res.ok() && (res->status == 429 || res->status == 503)) {
-      if (auto after = retry_after(*res)) {
+      if (auto after = retry_after(*res, ctx_.loop)) {
         Time& until = hold_until_[path];
         until = std::max(until, ctx_.loop.now() + *after);
       }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "framework/http_call.h"
 #include "framework/oracle.h"
 #include "framework/rate_limiter.h"
 #include "framework/retry.h"
@@ -157,6 +158,7 @@ class StagedTableDestination final : public Destination {
         processor_config_(std::move(processor)),
         rng_(ctx.loop.rng().fork()),
         limiter_(ctx.loop, 0),
+        http_(ctx.loop, ctx.transport, limiter_),
         changed_(ctx.loop),
         never_(ctx.loop) {
     policy_ = processor_config_.retry;
@@ -216,34 +218,23 @@ class StagedTableDestination final : public Destination {
     for (const auto& s : streams_) {
       if (!s->processor) continue;
       ++processors;
-      const ProcessorStats& x = s->processor->stats();
-      p.batches += x.batches;
-      p.singles += x.singles;
-      p.splits += x.splits;
-      p.retry_after_waits += x.retry_after_waits;
-      p.batch_retries += x.batch_retries;
-      p.in_flight_max = std::max(p.in_flight_max, x.in_flight_max);
-      p.buffered_max = std::max(p.buffered_max, x.buffered_max);
+      add_stats(p, s->processor->stats());
     }
-    return {{"batches", p.batches},
-            {"singles", p.singles},
-            {"splits", p.splits},
-            {"batch_retries", p.batch_retries},
-            {"retry_after_waits", p.retry_after_waits},
-            {"in_flight_max", p.in_flight_max},
-            {"buffered_max", p.buffered_max},
-            // One processor per stream, plus the control requests (stages, commits).
-            {"endpoints", processors + 1},
-            {"streams", streams_.size()},
-            {"rows_staged", stats_.rows_staged},
-            {"stages_created", stats_.stages_created},
-            {"stages_dropped", stats_.stages_dropped},
-            {"commits", stats_.commits},
-            {"commits_failed", stats_.commits_failed},
-            {"control_retries", stats_.control_retries},
-            {"recovered_committed", stats_.recovered_committed},
-            {"recovered_dropped", stats_.recovered_dropped},
-            {"discarded_jobs", stats_.discarded_jobs}};
+    nlohmann::json out = processor_stats_json(p);
+    out.update(nlohmann::json{
+        // One processor per stream, plus the control requests (stages, commits).
+        {"endpoints", processors + 1},
+        {"streams", streams_.size()},
+        {"rows_staged", stats_.rows_staged},
+        {"stages_created", stats_.stages_created},
+        {"stages_dropped", stats_.stages_dropped},
+        {"commits", stats_.commits},
+        {"commits_failed", stats_.commits_failed},
+        {"control_retries", stats_.control_retries},
+        {"recovered_committed", stats_.recovered_committed},
+        {"recovered_dropped", stats_.recovered_dropped},
+        {"discarded_jobs", stats_.discarded_jobs}});
+    return out;
   }
 
   std::vector<JobId> resume(const RecordSource& source) override {
@@ -764,32 +755,14 @@ class StagedTableDestination final : public Destination {
   // ------------------------------------------------------------ HTTP
 
   Request request(const char* method, std::string path, std::string body) const {
-    Request r;
-    r.method = method;
-    r.host = settings_.host;
-    r.path = std::move(path);
-    r.headers.set("Authorization", "Bearer " + settings_.api_key);
-    if (!body.empty()) r.headers.set("Content-Type", "application/json");
-    r.body = std::move(body);
-    return r;
-  }
-
-  std::optional<Duration> retry_after(const Response& r) const {
-    auto h = r.headers.get("Retry-After");
-    if (!h) return std::nullopt;
-    return parse_retry_after(*h, ctx_.loop.clock().unix_ms(ctx_.loop.now()));
+    return json_request(method, settings_.host, std::move(path), std::move(body),
+                        {{"Authorization", "Bearer " + settings_.api_key}});
   }
 
   // Every request passes here: a Retry-After holds its endpoint for everyone (I1).
   Task<HttpResult> send(Request req) {
     if (crashed_) co_await halt();
-    const std::string path(req.path_only());
-    co_await limiter_.acquire(path);
-    HttpResult res = co_await ctx_.transport.send(std::move(req));
-    if (res.ok()) {
-      if (auto d = retry_after(*res)) limiter_.hold(path, ctx_.loop.now() + *d);
-    }
-    co_return res;
+    co_return co_await http_.send(std::move(req));
   }
 
   // A control request (stages, commits), retried per the retry policy on
@@ -815,7 +788,7 @@ class StagedTableDestination final : public Destination {
       } else {
         const Response& r = *res;
         a.status = r.status;
-        wait_at_least = retry_after(r);
+        wait_at_least = retry_after(r, ctx_.loop);
         nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
         const bool readable = !b.is_discarded() && b.is_object();
         if (r.ok() && readable) {
@@ -851,59 +824,45 @@ class StagedTableDestination final : public Destination {
   }
 
   BatchResult classify_batch(const HttpResult& res, const std::vector<const Message*>& batch) const {
-    BatchResult out;
-    if (!res.ok()) {
-      out.status = BatchStatus::retry_batch;
-      out.reason = std::string("transport ") + transport_error_kind_name(res.error().kind) + ": " +
-                   res.error().message;
-      out.maybe_applied = res.error().maybe_applied;
+    HttpAnswer a = read_answer(res, ctx_.loop, RetryableStatuses{{408, 429}, true});
+    if (a.kind == AnswerKind::transport) {
+      BatchResult out = batch_result(a);
+      out.reason += ": " + a.error_message;
       return out;
     }
-    const Response& r = *res;
-    out.retry_after = retry_after(r);
-    nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
-    if (r.ok()) {
-      // Per-row verdicts: every row not rejected is staged.
-      if (b.is_discarded() || !b.is_object() || !b.contains("rejected") || !b["rejected"].is_array() ||
-          !b.contains("staged") || !b["staged"].is_number_integer()) {
-        out.status = BatchStatus::retry_batch;  // staging by row id is idempotent: send again
-        out.reason = "HTTP " + std::to_string(r.status) + " with an unreadable body";
-        out.maybe_applied = true;
-        return out;
-      }
-      std::map<JobId, std::string> rejected;
-      for (const auto& e : b["rejected"])
-        if (e.is_object() && e.contains("id") && e["id"].is_number_unsigned())
-          rejected[e["id"].get<JobId>()] = e.value("reason", std::string("no reason given"));
-      if (b["staged"].get<std::int64_t>() + static_cast<std::int64_t>(rejected.size()) !=
-          static_cast<std::int64_t>(batch.size())) {
-        out.status = BatchStatus::retry_batch;
-        out.reason = "HTTP " + std::to_string(r.status) + " staged " + std::to_string(b["staged"].get<std::int64_t>()) +
-                     " and rejected " + std::to_string(rejected.size()) + " of " + std::to_string(batch.size()) +
-                     " rows (an answer that does not add up)";
-        out.maybe_applied = true;
-        return out;
-      }
-      if (rejected.empty()) {
-        out.status = BatchStatus::success;
-        return out;
-      }
-      out.status = BatchStatus::partial_success;
-      for (const Message* m : batch) {
-        auto f = rejected.find(m->id);
-        if (f == rejected.end()) out.results.push_back(MessageResult{m->id, Verdict::ok, ""});
-        else out.results.push_back(MessageResult{m->id, Verdict::fail, "row rejected by the warehouse: " + f->second});
-      }
+    const nlohmann::json& b = a.body;
+    if (a.ok() && (!b.contains("rejected") || !b["rejected"].is_array() || !b.contains("staged") ||
+                   !b["staged"].is_number_integer())) {
+      a.kind = AnswerKind::unreadable;  // staging by row id is idempotent: send again
+      a.reason = "HTTP " + std::to_string(a.status) + " with an unreadable body";
+      a.maybe_applied = true;
+    }
+    if (!a.ok()) {
+      BatchResult out = batch_result(a);
+      if (a.kind != AnswerKind::unreadable) out.reason = describe(*res, b);
       return out;
     }
-    out.reason = describe(r, b.is_discarded() ? nlohmann::json() : b);
-    if (r.status == 413) {
-      out.status = BatchStatus::retry_individual;
-      out.too_large = true;
-    } else if (retryable_status(r.status)) {
+    // Per-row verdicts: every row not rejected is staged.
+    BatchResult out = batch_success(a);
+    std::map<JobId, std::string> rejected;
+    for (const auto& e : b["rejected"])
+      if (e.is_object() && e.contains("id") && e["id"].is_number_unsigned())
+        rejected[e["id"].get<JobId>()] = e.value("reason", std::string("no reason given"));
+    if (b["staged"].get<std::int64_t>() + static_cast<std::int64_t>(rejected.size()) !=
+        static_cast<std::int64_t>(batch.size())) {
       out.status = BatchStatus::retry_batch;
-    } else {
-      out.status = BatchStatus::cannot_retry;
+      out.reason = "HTTP " + std::to_string(a.status) + " staged " + std::to_string(b["staged"].get<std::int64_t>()) +
+                   " and rejected " + std::to_string(rejected.size()) + " of " + std::to_string(batch.size()) +
+                   " rows (an answer that does not add up)";
+      out.maybe_applied = true;
+      return out;
+    }
+    if (rejected.empty()) return out;
+    out.status = BatchStatus::partial_success;
+    for (const Message* m : batch) {
+      auto f = rejected.find(m->id);
+      if (f == rejected.end()) out.results.push_back(MessageResult{m->id, Verdict::ok, ""});
+      else out.results.push_back(MessageResult{m->id, Verdict::fail, "row rejected by the warehouse: " + f->second});
     }
     return out;
   }
@@ -921,6 +880,7 @@ class StagedTableDestination final : public Destination {
   RetryPolicy settle_policy_;  // settling a stage's fate (kSettleAttemptsMax)
   Rng rng_;
   RateLimiter limiter_;  // no pacing: Retry-After holds only
+  HttpCaller http_;      // every request: a Retry-After holds its endpoint for everyone (I1)
   Notify changed_;       // a stage, a close, a deliver or the recovery moved on
   Notify never_;         // what a crashed process waits on
   CrashHook crash_hook_;

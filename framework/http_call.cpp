@@ -1,0 +1,141 @@
+#include "framework/http_call.h"
+
+#include <algorithm>
+
+namespace destsim {
+
+std::optional<Duration> retry_after(const Response& response, Loop& loop) {
+  auto h = response.headers.get("Retry-After");
+  if (!h) return std::nullopt;
+  return parse_retry_after(*h, loop.clock().unix_ms(loop.now()));
+}
+
+Request json_request(std::string method, std::string host, std::string path, std::string body, Headers headers) {
+  Request r;
+  r.method = std::move(method);
+  r.host = std::move(host);
+  r.path = std::move(path);
+  r.headers = std::move(headers);
+  if (!body.empty()) r.headers.set("Content-Type", "application/json");
+  r.body = std::move(body);
+  return r;
+}
+
+bool RetryableStatuses::contains(int status) const {
+  if (status == 0) return true;
+  if (every_5xx && status >= 500) return true;
+  return std::find(statuses.begin(), statuses.end(), status) != statuses.end();
+}
+
+const char* answer_kind_name(AnswerKind kind) {
+  switch (kind) {
+    case AnswerKind::transport: return "transport";
+    case AnswerKind::ok: return "ok";
+    case AnswerKind::unreadable: return "unreadable";
+    case AnswerKind::too_large: return "too_large";
+    case AnswerKind::retryable: return "retryable";
+    case AnswerKind::permanent: return "permanent";
+  }
+  return "?";
+}
+
+HttpAnswer read_answer(const HttpResult& result, Loop& loop, const RetryableStatuses& retryable, bool expect_json) {
+  HttpAnswer a;
+  if (!result.ok()) {
+    const TransportError& e = result.error();
+    a.kind = AnswerKind::transport;
+    a.status = 0;
+    a.reason = std::string("transport ") + transport_error_kind_name(e.kind);
+    a.error_message = e.message;
+    a.maybe_applied = e.maybe_applied;
+    return a;
+  }
+  const Response& r = *result;
+  a.status = r.status;
+  a.retry_after = retry_after(r, loop);
+  if (r.ok()) {
+    a.kind = AnswerKind::ok;
+    if (!expect_json) return a;
+    a.body = nlohmann::json::parse(r.body, nullptr, false);
+    if (a.body.is_discarded() || !a.body.is_object()) {
+      a.kind = AnswerKind::unreadable;
+      a.reason = "HTTP " + std::to_string(r.status) + " with an unreadable body";
+      a.maybe_applied = true;
+      a.body = nullptr;
+    }
+    return a;
+  }
+  a.reason = "HTTP " + std::to_string(r.status);
+  if (expect_json) {
+    a.body = nlohmann::json::parse(r.body, nullptr, false);
+    if (a.body.is_discarded()) a.body = nullptr;
+  }
+  if (r.status == 413) {
+    a.kind = AnswerKind::too_large;
+  } else if (retryable.contains(r.status)) {
+    a.kind = AnswerKind::retryable;
+  } else {
+    a.kind = AnswerKind::permanent;
+  }
+  return a;
+}
+
+BatchResult batch_success(const HttpAnswer& answer) {
+  BatchResult out;
+  out.status = BatchStatus::success;
+  out.retry_after = answer.retry_after;
+  out.http_status = answer.status;
+  return out;
+}
+
+OneResult one_success(const HttpAnswer& answer) {
+  OneResult out;
+  out.verdict = Verdict::ok;
+  out.retry_after = answer.retry_after;
+  out.http_status = answer.status;
+  return out;
+}
+
+BatchResult batch_result(const HttpAnswer& answer) {
+  DS_ASSERT(!answer.ok());
+  BatchResult out = batch_success(answer);
+  out.reason = answer.reason;
+  out.maybe_applied = answer.maybe_applied;
+  if (answer.retry()) {
+    out.status = BatchStatus::retry_batch;
+  } else if (answer.kind == AnswerKind::too_large) {
+    out.status = BatchStatus::retry_individual;
+    out.too_large = true;
+  } else {
+    out.status = BatchStatus::cannot_retry;
+  }
+  return out;
+}
+
+OneResult one_result(const HttpAnswer& answer) {
+  DS_ASSERT(!answer.ok());
+  OneResult out = one_success(answer);
+  out.reason = answer.reason;
+  out.maybe_applied = answer.maybe_applied;
+  out.verdict = answer.retry() ? Verdict::retry : Verdict::fail;
+  out.too_large = answer.kind == AnswerKind::too_large;
+  return out;
+}
+
+Task<HttpResult> HttpCaller::send(Request request, std::string endpoint) {
+  if (endpoint.empty()) endpoint = std::string(request.path_only());
+  co_await limiter_.acquire(endpoint);
+  HttpResult res = co_await transport_.send(std::move(request));
+  if (res.ok()) {
+    if (auto d = retry_after(*res, loop_)) limiter_.hold(endpoint, loop_.now() + *d);
+  }
+  co_return res;
+}
+
+Task<HttpAnswer> HttpCaller::call(Request request, RetryableStatuses retryable, bool expect_json,
+                                  std::string endpoint) {
+  HttpResult res = co_await send(std::move(request), std::move(endpoint));
+  co_return read_answer(res, loop_, retryable, expect_json);
+}
+
+}  // namespace destsim
