@@ -22,6 +22,7 @@ constexpr std::int64_t kSec = 1'000'000'000;
 class CountingFake final : public Fake {
  public:
   std::string name() const override { return "counting"; }
+  Status check_fault_plan(const FaultPlan&, std::string_view) const override { return Status::success(); }
   nlohmann::json accepted() const override { return nlohmann::json::object(); }
   void reset() override { applied_.clear(); }
   std::int64_t applied(const std::string& key) const override {

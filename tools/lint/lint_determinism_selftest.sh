@@ -65,7 +65,12 @@ cat > "$tmp/destinations/x/files.cpp" <<'CPP'
   #  include <httplib.h>
 #include "framework/real/libssh_file_transport.h"
 CPP
+# A destination's own test may wire a real transport (its real mode), as the CLI does.
+cat > "$tmp/destinations/x/files_test.cpp" <<'CPP'
+#include "framework/real/libssh_file_transport.h"
+CPP
 if bash "$lint" "$tmp" > "$tmp/out" 2>&1; then fail "planted violations passed"; fi
+if grep -q '^destinations/x/files_test.cpp' "$tmp/out"; then fail "a destination test's real transport was reported: $(cat "$tmp/out")"; fi
 grep -q '^framework/bulk.cpp:2: real I/O include' "$tmp/out" || fail "sqlite3.h in the core not reported: $(cat "$tmp/out")"
 grep -q '^framework/bulk_test.cpp:1: real I/O include' "$tmp/out" || fail "framework/real/ in a core test not reported: $(cat "$tmp/out")"
 grep -q '^destinations/x/files.cpp:1: real I/O include' "$tmp/out" || fail "libssh in a destination not reported: $(cat "$tmp/out")"

@@ -2,7 +2,7 @@
 // the property checkers, peer parity with the Go client's fake transport.
 #include <gtest/gtest.h>
 
-#include "conformance/expect.h"
+#include "conformance/testing.h"
 #include "conformance/runner.h"
 #include "destinations/destination.h"
 #include "fakes/scripted/scripted_api.h"
@@ -11,17 +11,7 @@
 namespace destsim {
 namespace {
 
-Scenario scenario(const std::string& json) {
-  auto s = parse_scenario(nlohmann::json::parse(json), "test");
-  EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
-  return s.ok() ? std::move(s).value() : Scenario();
-}
-
-std::string all_lines(const Outcome& o) {
-  std::string s;
-  for (const auto& l : o.trace_lines) s += l + "\n";
-  return s;
-}
+using namespace testing;  // conformance/testing.h
 
 TEST(IterableEndToEnd, CleanMixedRunHoldsEveryCheckedProperty) {
   Scenario s = scenario(R"({"scenario": 1, "name": "clean", "seed": 11,

@@ -17,7 +17,7 @@
 #include <map>
 #include <set>
 
-#include "conformance/expect.h"
+#include "conformance/testing.h"
 #include "conformance/runner.h"
 #include "destinations/destination.h"
 #include "destinations/sftp/file_format.h"
@@ -30,24 +30,11 @@
 namespace destsim {
 namespace {
 
+using namespace testing;  // conformance/testing.h
+
 namespace fs = std::filesystem;
 
 // ------------------------------------------------------------------ helpers
-
-Scenario scenario(const std::string& json) {
-  auto s = parse_scenario(nlohmann::json::parse(json), "test");
-  EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
-  return s.ok() ? std::move(s).value() : Scenario();
-}
-
-Outcome run_ok(const Scenario& s) {
-  auto o = run_scenario(s);
-  EXPECT_TRUE(o.ok()) << (o.ok() ? "" : o.error().message);
-  if (!o.ok()) return Outcome();
-  Judgement j = judge(s, *o);
-  for (const auto& f : j.failures) ADD_FAILURE() << f;
-  return std::move(o).value();
-}
 
 std::string dest_json(const std::string& extra = "") {
   return std::string(R"("destination": {"name": "sftp", "config": {
@@ -74,12 +61,6 @@ bool has_temp(const std::map<std::string, std::string>& files) {
   for (const auto& [p, _] : files)
     if (is_sftp_temp_name(p.substr(p.rfind('/') + 1))) return true;
   return false;
-}
-
-std::string trace_text(const Outcome& o) {
-  std::string s;
-  for (const auto& l : o.trace_lines) s += l + "\n";
-  return s;
 }
 
 // The CSV rows of every final file, by job id, as {column: cell}.
@@ -116,7 +97,7 @@ TEST(SftpEndToEnd, FilesHoldExactlyTheSucceededRecordsWithStableColumns) {
   Scenario s = scenario(R"({"scenario": 1, "name": "gen", "seed": 5, )" + dest_json() + R"(,
     "input": {"generate": {"records": 450, "invalid": "1/30"}, "pace": "10ms"},
     "expect": {"properties": ["A1", "A2", "A3", "A4", "A5", "B1", "G1", "H1"]}})");
-  Outcome o = run_ok(s);
+  Outcome o = run(s);
   ASSERT_TRUE(o.world);
   const auto files = files_of(o);
   EXPECT_FALSE(has_temp(files));
@@ -155,7 +136,7 @@ TEST(SftpEndToEnd, ADisconnectMidUploadLeavesNoPartialFileAnywhere) {
     "input": {"generate": {"records": 200}},
     "faults": [{"match": {"op": "put"}, "times": 2, "reset": "after"}],
     "expect": {"jobs": {"succeeded": 200}, "properties": ["A1", "A2", "A3", "A4", "G1", "H1"]}})");
-  Outcome o = run_ok(s);
+  Outcome o = run(s);
   ASSERT_TRUE(o.world);
   const auto files = files_of(o);
   EXPECT_FALSE(has_temp(files)) << "the partial temporaries were removed";
@@ -173,9 +154,9 @@ TEST(SftpEndToEnd, ACrashBeforeTheRenameLeavesATemporaryThatTheRestartCleans) {
     "faults": [{"match": {"op": "rename"}, "latency": {"fixed": "5s"}}],
     "crashes": [{"at": "3s", "restart_after": "30s"}],
     "expect": {"jobs": {"succeeded": 200}, "properties": ["A1", "A2", "A3", "A4", "E1", "G1", "H1"]}})");
-  Outcome o = run_ok(s);
+  Outcome o = run(s);
   ASSERT_TRUE(o.world);
-  const std::string trace = trace_text(o);
+  const std::string trace = all_lines(o);
   EXPECT_NE(trace.find("\"run.crash\""), std::string::npos);
   // The crashed process left its written temporary; the restarted one removed it.
   EXPECT_NE(trace.find("\"kind\":\"sftp.cleanup\",\"dir\":\"/exports/dest-1/run-42\",\"removed\":1"), std::string::npos);
@@ -190,7 +171,7 @@ TEST(SftpEndToEnd, ACrashAfterTheRenameReuploadsToTheSamePath) {
     "input": {"generate": {"records": 150}},
     "crashes": [{"step": "after_upload", "nth": 1, "restart_after": "20s"}],
     "expect": {"jobs": {"succeeded": 150}, "properties": ["A1", "A2", "A3", "E1", "G1", "H1"]}})");
-  Outcome o = run_ok(s);
+  Outcome o = run(s);
   ASSERT_TRUE(o.world);
   const auto files = files_of(o);
   EXPECT_EQ(files.size(), 2u);
@@ -210,7 +191,7 @@ TEST(SftpEndToEnd, SameSeedSameTraceAndSameFiles) {
     "faults": [{"match": {"op": "*"}, "probability": "1/8", "times": 6, "reset": "after"},
                {"match": {"op": "put"}, "latency": {"min": "10ms", "max": "900ms"}}],
     "expect": {"properties": ["A1", "A2", "A3", "G1"]}})";
-  Outcome a = run_ok(scenario(json)), b = run_ok(scenario(json));
+  Outcome a = run(scenario(json)), b = run(scenario(json));
   ASSERT_TRUE(a.world && b.world);
   EXPECT_EQ(a.trace_hash, b.trace_hash);
   EXPECT_EQ(files_of(a), files_of(b));
@@ -221,7 +202,7 @@ TEST(SftpEndToEnd, ReasonsNameTheCause) {
     "fake": {"options": {"deny": [{"ops": ["rename"], "path": "/exports/*"}]}},
     "input": {"generate": {"records": 10}},
     "expect": {"jobs": {"failed": 10}, "properties": ["A1", "A2", "A4"]}})");
-  Outcome o = run_ok(s);
+  Outcome o = run(s);
   ASSERT_TRUE(o.world);
   const JobOutcome out = o.jobs().outcome(1);
   EXPECT_NE(out.reason.find("permission_denied"), std::string::npos) << out.reason;

@@ -11,7 +11,7 @@
 #include <memory>
 #include <optional>
 
-#include "conformance/expect.h"
+#include "conformance/testing.h"
 #include "conformance/runner.h"
 #include "conformance/scenario.h"
 #include "destinations/destination.h"
@@ -23,6 +23,8 @@
 
 namespace destsim {
 namespace {
+
+using namespace testing;  // conformance/testing.h
 
 constexpr const char* kHost = "warehouse.example.com";
 
@@ -546,21 +548,6 @@ TEST(StagedTable, BadConfigNamesTheKey) {
 
 // ------------------------------------------------------------ whole scenarios
 
-Scenario scenario(const std::string& json) {
-  auto s = parse_scenario(nlohmann::json::parse(json), "test");
-  EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
-  return s.ok() ? std::move(s).value() : Scenario();
-}
-
-Outcome run_ok(const Scenario& s) {
-  auto o = run_scenario(s);
-  EXPECT_TRUE(o.ok()) << (o.ok() ? "" : o.error().message);
-  if (!o.ok()) return Outcome();
-  Judgement j = judge(s, *o);
-  for (const auto& f : j.failures) ADD_FAILURE() << f;
-  return std::move(o).value();
-}
-
 TEST(StagedTableScenario, SyncWithACrashBeforeCommitHoldsEveryProperty) {
   Scenario s = scenario(R"({
     "scenario": 1, "name": "staged-sync-crash", "seed": 5,
@@ -575,7 +562,7 @@ TEST(StagedTableScenario, SyncWithACrashBeforeCommitHoldsEveryProperty) {
     "expect": {"sync": {"ok": true, "streams": {"users": "committed", "events": "committed"}},
                "properties": ["A1", "A2", "A3", "A4", "B1", "C1", "C2", "C4", "E1", "E2", "F1", "F2", "G1", "H1",
                               "I1"]}})");
-  Outcome o = run_ok(s);
+  Outcome o = run(s);
   ASSERT_TRUE(o.world);
   EXPECT_EQ(o.crashes, 1u);
   std::int64_t succeeded = 0, invalid = 0;
@@ -606,7 +593,7 @@ TEST(StagedTableScenario, FailedStreamCommitsNothingOfItsStagedData) {
              "messages": [{"after": 100, "error": "source lost its cursor", "stream": "users"}]},
     "expect": {"sync": {"ok": false, "streams": {"users": "failed", "events": "committed"}},
                "properties": ["A1", "A2", "A4", "E2", "F1", "F2", "G1"]}})");
-  Outcome o = run_ok(s);
+  Outcome o = run(s);
   ASSERT_TRUE(o.world);
   auto acc = o.fake().accepted();
   EXPECT_FALSE(acc["tables"].contains("users")) << acc["tables"].dump();
@@ -632,7 +619,7 @@ TEST(StagedTableScenario, PlainRunUnderRandomFaultsHoldsTheBatchProperties) {
                {"match": {"path": "/v1/stages/*/rows"}, "probability": "1/3", "too_large": {"max_body": 2000}}],
     "expect": {"properties": ["A1", "A2", "A3", "A4", "B1", "B2", "B3", "B4", "C1", "C2", "C3", "C4", "C5", "C6",
                               "G1", "G2", "H1", "I1"]}})");
-  Outcome o = run_ok(s);
+  Outcome o = run(s);
   ASSERT_TRUE(o.world);
   EXPECT_GT(o.destination_stats["splits"].get<std::int64_t>(), 0) << o.destination_stats.dump();
   EXPECT_GT(o.destination_stats["control_retries"].get<std::int64_t>() +

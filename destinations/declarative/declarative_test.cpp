@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "conformance/expect.h"
+#include "conformance/testing.h"
 #include "conformance/runner.h"
 #include "destinations/bulk_destination.h"
 #include "destinations/declarative/declarative.h"
@@ -16,6 +16,8 @@
 
 namespace destsim {
 namespace {
+
+using namespace testing;  // conformance/testing.h
 
 nlohmann::json shipped(const std::string& name) {
   return nlohmann::json::parse(declarative_shipped_specs().at(name));
@@ -136,18 +138,6 @@ TEST(DeclarativeTemplate, EmbedsWholeValuesAndInterpolatesText) {
   ASSERT_FALSE(missing.ok());
   EXPECT_HAS(missing.error().message, "t: /a/b: template \"x{{creation_response.nope}}\": no value for "
                                       "{{creation_response.nope}}");
-}
-
-Scenario scenario(const std::string& json) {
-  auto s = parse_scenario(nlohmann::json::parse(json), "test");
-  EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
-  return s.ok() ? std::move(s).value() : Scenario();
-}
-
-std::string all_lines(const Outcome& o) {
-  std::string s;
-  for (const auto& l : o.trace_lines) s += l + "\n";
-  return s;
 }
 
 TEST(DeclarativeEndToEnd, JobLevelCleanRunDeliversEverythingOnce) {

@@ -5,7 +5,7 @@
 // stored ImportRef alone.
 #include <gtest/gtest.h>
 
-#include "conformance/expect.h"
+#include "conformance/testing.h"
 #include "conformance/runner.h"
 #include "destinations/bulk_destination.h"
 #include "destinations/destination.h"
@@ -15,32 +15,7 @@
 namespace destsim {
 namespace {
 
-Scenario scenario(const std::string& json) {
-  auto s = parse_scenario(nlohmann::json::parse(json), "test");
-  EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
-  return s.ok() ? std::move(s).value() : Scenario();
-}
-
-Outcome run(const Scenario& s) {
-  auto o = run_scenario(s);
-  EXPECT_TRUE(o.ok()) << (o.ok() ? "" : o.error().message);
-  if (!o.ok()) return Outcome();
-  Judgement j = judge(s, *o);
-  for (const auto& f : j.failures) ADD_FAILURE() << f;
-  return std::move(o).value();
-}
-
-std::string all_lines(const Outcome& o) {
-  std::string s;
-  for (const auto& l : o.trace_lines) s += l + "\n";
-  return s;
-}
-
-std::int64_t count_of(const std::string& hay, const std::string& needle) {
-  std::int64_t n = 0;
-  for (auto p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1)) ++n;
-  return n;
-}
+using namespace testing;  // conformance/testing.h
 
 const char* kProps = R"(["A1", "A2", "A3", "A4", "B1", "G1", "H1", "I1"])";
 
@@ -135,7 +110,7 @@ TEST(KlaviyoEndToEnd, ImportErrorsOverManyPagesMapBackToTheirOwnJobs) {
   }
   std::string lines = all_lines(o);
   // Every page of 100 errors is read, once (no faults here), not only the first 20 errors.
-  EXPECT_EQ(count_of(lines, "/import-errors\",\"bytes\":0"), static_cast<std::int64_t>((c.failed + 99) / 100));
+  EXPECT_EQ(count_text(lines, "/import-errors\",\"bytes\":0"), static_cast<std::int64_t>((c.failed + 99) / 100));
   EXPECT_EQ(o.fake().accepted()["import_errors"].get<std::uint64_t>(), c.failed);
 }
 
@@ -173,7 +148,7 @@ TEST(KlaviyoEndToEnd, StuckAndUnknownStatusEndAtThePollTimeoutWithOutcomeUnknown
   Outcome b = run(unknown);
   std::string lines = all_lines(b);
   EXPECT_EQ(lines.find("\"status\":\"completed\""), std::string::npos);
-  EXPECT_GE(count_of(lines, "\"status\":\"fault\""), 15);
+  EXPECT_GE(count_text(lines, "\"status\":\"fault\""), 15);
 }
 
 TEST(KlaviyoEndToEnd, ThrottledPollsAndTimeoutsAreRetriedNotFailed) {

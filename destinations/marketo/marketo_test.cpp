@@ -4,7 +4,7 @@
 // fresh manager reading an import back from its ImportRef alone (restart).
 #include <gtest/gtest.h>
 
-#include "conformance/expect.h"
+#include "conformance/testing.h"
 #include "conformance/runner.h"
 #include "destinations/bulk_destination.h"
 #include "destinations/destination.h"
@@ -15,32 +15,7 @@
 namespace destsim {
 namespace {
 
-Scenario scenario(const std::string& json) {
-  auto s = parse_scenario(nlohmann::json::parse(json), "test");
-  EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
-  return s.ok() ? std::move(s).value() : Scenario();
-}
-
-Outcome run_ok(const Scenario& s) {
-  auto o = run_scenario(s);
-  EXPECT_TRUE(o.ok()) << (o.ok() ? "" : o.error().message);
-  if (!o.ok()) return Outcome();
-  Judgement j = judge(s, *o);
-  for (const auto& f : j.failures) ADD_FAILURE() << f;
-  return std::move(o).value();
-}
-
-std::string all_lines(const Outcome& o) {
-  std::string s;
-  for (const auto& l : o.trace_lines) s += l + "\n";
-  return s;
-}
-
-int count_of(const std::string& text, const std::string& needle) {
-  int n = 0;
-  for (auto p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
-  return n;
-}
+using namespace testing;  // conformance/testing.h
 
 const char* kDest = R"("destination": {"name": "marketo_bulk_upload",
                        "config": {"client_id": "cid", "client_secret": {"secret": "sk-marketo"}}})";
@@ -49,7 +24,7 @@ TEST(MarketoEndToEnd, GeneratedRunWithInvalidRecordsFailsExactlyTheInvalidRows) 
   Scenario s = scenario(std::string(R"({"scenario": 1, "name": "gen", "seed": 31, )") + kDest + R"(,
     "input": {"generate": {"records": 4000, "invalid": "1/40", "payload_bytes": 300}, "pace": "1ms"},
     "expect": {"properties": ["A1", "A2", "A3", "A4", "B1", "G1", "H1", "I1"]}})");
-  Outcome o = run_ok(s);
+  Outcome o = run(s);
   ASSERT_TRUE(o.world);
   std::int64_t invalid = 0;
   for (std::int64_t i = 0; i < o.input_size; ++i) {
@@ -73,7 +48,7 @@ TEST(MarketoEndToEnd, GeneratedRunWithInvalidRecordsFailsExactlyTheInvalidRows) 
   const std::string lines = all_lines(o);
   EXPECT_EQ(lines.find("sk-marketo"), std::string::npos);   // the client secret never reaches the trace
   EXPECT_EQ(lines.find("mkto-token-"), std::string::npos);  // nor an access token
-  EXPECT_EQ(count_of(lines, "/identity/oauth/token"), 1);   // one token for the whole run
+  EXPECT_EQ(count_text(lines, "/identity/oauth/token"), 1);   // one token for the whole run
 }
 
 TEST(MarketoEndToEnd, IdenticalRowsAreSentOnceAndShareTheirResult) {
@@ -81,7 +56,7 @@ TEST(MarketoEndToEnd, IdenticalRowsAreSentOnceAndShareTheirResult) {
   Scenario s = scenario(std::string(R"({"scenario": 1, "name": "dup", "seed": 32, )") + kDest + R"(,
     "input": {"generate": {"records": 200, "type": "dup"}},
     "expect": {"jobs": {"succeeded": 200}, "properties": ["A1", "A2", "A4"]}})");
-  Outcome o = run_ok(s);
+  Outcome o = run(s);
   ASSERT_TRUE(o.world);
   auto acc = o.fake().accepted();
   ASSERT_EQ(acc["imports"].size(), 1u);
@@ -109,7 +84,7 @@ TEST(MarketoEndToEnd, IdenticalRowsAreSentOnceAndShareTheirResult) {
                        "2": "succeeded", "4": "succeeded", "5": "succeeded", "6": "succeeded"},
                "fake": {"/imports/0/rows": 3, "/imports/0/numOfRowsFailed": 1, "/imports/0/numOfRowsWithWarning": 1},
                "properties": ["A1", "A2", "A4"]}})");
-  Outcome ol = run_ok(lit);
+  Outcome ol = run(lit);
   ASSERT_TRUE(ol.world);
   EXPECT_EQ(ol.jobs().outcome(1).reason, ol.jobs().outcome(3).reason);
 }
@@ -123,7 +98,7 @@ TEST(MarketoEndToEnd, ErrorCodesAreClassified) {
                {"match": {"method": "POST", "path": "/bulk/v1/leads.json"}, "times": 1,
                 "respond": {"status": 200, "json": {"success": false, "errors": [{"code": "606", "message": "Max rate limit"}]}}}],
     "expect": {"jobs": {"succeeded": 50}, "fake": {"/counts/imports": 1}, "properties": ["A1", "A2", "A4"]}})");
-  Outcome o = run_ok(retry);
+  Outcome o = run(retry);
   ASSERT_TRUE(o.world);
   EXPECT_EQ(o.destination_stats["upload_retries"], 2);
 
@@ -133,14 +108,14 @@ TEST(MarketoEndToEnd, ErrorCodesAreClassified) {
                 "respond": {"status": 200, "json": {"success": false, "errors": [{"code": "603", "message": "Access denied"}]}}}],
     "expect": {"jobs": {"failed": 5}, "job": {"1": {"state": "failed", "reason_contains": "code 603: Access denied"}},
                "requests": 2, "properties": ["A1", "A2", "A4"]}})");
-  run_ok(denied);
+  run(denied);
 
   Scenario too_large = scenario(std::string(R"({"scenario": 1, "name": "413", "seed": 36, )") + kDest + R"(,
     "input": {"generate": {"records": 5}},
     "faults": [{"match": {"method": "POST", "path": "/bulk/v1/leads.json"}, "too_large": {"max_body": "100B"}}],
     "expect": {"jobs": {"failed": 5}, "job": {"2": {"state": "failed", "reason_contains": "HTTP 413: upload too large"}},
                "properties": ["A1", "A2", "A4"]}})");
-  Outcome t = run_ok(too_large);
+  Outcome t = run(too_large);
   ASSERT_TRUE(t.world);
   EXPECT_NE(t.jobs().outcome(2).reason.find("10 MB"), std::string::npos);
 
@@ -150,7 +125,7 @@ TEST(MarketoEndToEnd, ErrorCodesAreClassified) {
     "input": {"generate": {"records": 3}},
     "expect": {"jobs": {"failed": 3}, "job": {"1": {"state": "failed", "reason_contains": "token request: HTTP 401"}},
                "requests": 1, "properties": ["A1", "A4"]}})");
-  run_ok(bad_creds);
+  run(bad_creds);
 }
 
 TEST(MarketoEndToEnd, UnknownStatusIsNeverTakenForDoneAndEndsAtThePollTimeout) {
@@ -163,7 +138,7 @@ TEST(MarketoEndToEnd, UnknownStatusIsNeverTakenForDoneAndEndsAtThePollTimeout) {
     "expect": {"jobs": {"aborted": 10, "unknown": 10},
                "job": {"4": {"state": "aborted", "reason_contains": "poll timeout", "outcome_unknown": true}},
                "properties": ["A1", "A2", "A4", "G1"]}})"));
-  Outcome o = run_ok(s);
+  Outcome o = run(s);
   ASSERT_TRUE(o.world);
   EXPECT_GE(o.destination_stats["poll_faults"].get<int>(), 25);  // each unknown status was a transient poll
   EXPECT_EQ(o.destination_stats["stats_calls"], 0);
@@ -178,7 +153,7 @@ TEST(MarketoEndToEnd, CountsThatDoNotAddUpLeaveJobsToBeRetried) {
                 "respond": {"status": 200, "json": {"success": true, "result": [{"batchId": 1001, "status": "Complete",
                   "numOfLeadsProcessed": 3, "numOfRowsFailed": 0, "numOfRowsWithWarning": 0}]}}}],
     "expect": {"jobs": {"succeeded": 20}, "fake": {"/counts/imports": 2}, "properties": ["A1", "A2", "A3", "A4"]}})");
-  Outcome o = run_ok(s);
+  Outcome o = run(s);
   ASSERT_TRUE(o.world);
   EXPECT_EQ(o.destination_stats["uploads"], 2);
 }
@@ -203,7 +178,7 @@ TEST(MarketoEndToEnd, BadConfigAndBadRecordsNameTheProblem) {
                        "3": {"state": "failed", "reason_contains": "expected a string"},
                        "4": "succeeded"},
                "properties": ["A1", "A2", "A4"]}})");
-  run_ok(rec);
+  run(rec);
 }
 
 // A fresh manager (as after a crash and restart) polls and reads the results of
