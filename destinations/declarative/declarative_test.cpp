@@ -35,8 +35,7 @@ std::string spec_error(const std::function<void(nlohmann::json&)>& edit,
 #define EXPECT_HAS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
 
 TEST(DeclarativeSpec, ShippedSpecsAreValidAndMatchTheirFiles) {
-  const std::string dir = std::string(__FILE__).substr(0, std::string(__FILE__).rfind("/conformance/")) +
-                          "/destinations/declarative/specs/";
+  const std::string dir = std::string(DESTSIM_SOURCE_DIR) + "/destinations/declarative/specs/";
   ASSERT_EQ(declarative_shipped_specs().size(), 2u);
   for (const auto& [name, text] : declarative_shipped_specs()) {
     Status st = check_declarative_spec(nlohmann::json::parse(text), name);
