@@ -2,13 +2,35 @@
 
 #include <gtest/gtest.h>
 
+#include "destinations/destination.h"
+#include "framework/batch.h"
+
 namespace destsim {
 namespace {
 
+// The test's own destination (the harness names none): the batch path's keys
+// and an API key; it is only loaded, never run.
+void add_probe_destination() {
+  static const bool added = [] {
+    DestinationEntry e;
+    e.name = "probe";
+    e.schema = processor_config_keys(ProcessorConfig{});
+    e.schema.push_back({"api_key", ConfigType::secret, nullptr, "API key"});
+    e.make = [](DeliveryContext&, const Config&) -> Result<std::unique_ptr<Destination>> {
+      return Error::internal("the probe destination is never run");
+    };
+    e.generate = [](Rng&, JobId id, const GenerateOptions&) { return Record{id, "default", {}}; };
+    e.effects = [](const Record&, const Config&) { return std::vector<std::string>{}; };
+    return add_destination(std::move(e)).ok();
+  }();
+  ASSERT_TRUE(added);
+}
+
 nlohmann::json base() {
+  add_probe_destination();
   return nlohmann::json::parse(R"({
     "scenario": 1, "name": "t", "seed": 7,
-    "destination": {"name": "iterable", "config": {"api_key": {"secret": "sk-test"}, "flush_interval": "2s"}},
+    "destination": {"name": "probe", "config": {"api_key": {"secret": "sk-test"}, "flush_interval": "2s"}},
     "input": {"records": [
       {"id": 1, "stream": "events", "payload": {"type": "track", "email": "a@x.io", "eventName": "buy"}},
       {"id": 2, "payload": {"type": "identify", "email": "b@x.io"}, "at": "3s"}]},
@@ -51,8 +73,8 @@ TEST(Scenario, RoundTripsWithSecretsRedacted) {
 
 TEST(Scenario, BadInputNamesFilePathAndExpectation) {
   auto doc = base();
-  doc["destination"]["name"] = "iterabel";
-  EXPECT_NE(error_of(doc).find("x.json: /destination/name: expected a registered destination (iterable"),
+  doc["destination"]["name"] = "prboe";
+  EXPECT_NE(error_of(doc).find("x.json: /destination/name: expected a registered destination ("),
             std::string::npos);
   doc = base();
   doc["destination"]["config"]["flush_intervl"] = "1s";
