@@ -27,17 +27,9 @@ constexpr std::int64_t kCsvHeaderReserve = 4096;         // room kept for a CSV 
 const char* const kWhere = "sftp config: ";
 
 struct Settings {
-  // Session (the simulator's fake uses user and credentials; real mode all of it)
-  std::string host;
-  int port = 22;
-  std::string username;
-  bool key_auth = false;
-  std::string password;
-  std::string private_key;
-  HostKeyPolicy host_key = HostKeyPolicy::strict;
-  std::string known_hosts;
-  Duration connect_timeout{0};
-  Duration op_timeout{0};
+  // The session: what real mode opens (the simulator's fake checks the user
+  // and credentials through file_login).
+  FileSessionOptions session;
   // Where and what
   std::string destination_id;
   std::string job_run_id;
@@ -53,35 +45,35 @@ struct Settings {
 Result<Settings> settings_from(const Config& c) {
   Settings s;
   const std::string w = kWhere;
-  s.host = c.string("host");
-  s.port = static_cast<int>(c.integer("port"));
-  s.username = c.string("username");
-  s.password = c.secret("password").value;
-  s.private_key = c.secret("private_key").value;
-  s.known_hosts = c.string("known_hosts");
-  s.connect_timeout = c.duration("connect_timeout");
-  s.op_timeout = c.duration("op_timeout");
+  FileSessionOptions& f = s.session;
+  f.host = c.string("host");
+  f.port = static_cast<int>(c.integer("port"));
+  f.user = c.string("username");
+  f.password = c.secret("password").value;
+  f.private_key = c.secret("private_key").value;
+  f.known_hosts = c.string("known_hosts");
+  f.connect_timeout = c.duration("connect_timeout");
+  f.op_timeout = c.duration("op_timeout");
   s.destination_id = c.string("destination_id");
   s.job_run_id = c.string("job_run_id");
   s.gzip = c.boolean("gzip");
   s.gzip_level = static_cast<int>(c.integer("gzip_level"));
   s.records_max = c.integer("records_max");
   s.file_bytes_max = c.size("file_bytes_max");
-  if (s.host.empty()) return Error::bad_input(w + "host: expected a host name or address");
-  if (s.username.empty()) return Error::bad_input(w + "username: expected a non-empty user name");
+  if (f.host.empty()) return Error::bad_input(w + "host: expected a host name or address");
+  if (f.user.empty()) return Error::bad_input(w + "username: expected a non-empty user name");
   const std::string& method = c.string("auth_method");
   if (method == "password") {
-    if (s.password.empty()) return Error::bad_input(w + "password: expected a password (auth_method is \"password\")");
-    s.private_key.clear();
+    if (f.password.empty()) return Error::bad_input(w + "password: expected a password (auth_method is \"password\")");
+    f.private_key.clear();
   } else if (method == "key") {
-    if (s.private_key.empty())
+    if (f.private_key.empty())
       return Error::bad_input(w + "private_key: expected a private key, its text or a file path (auth_method is \"key\")");
-    s.key_auth = true;
-    s.password.clear();
+    f.password.clear();
   } else {
     return Error::bad_input(w + "auth_method: expected \"password\" or \"key\", got \"" + method + "\"");
   }
-  DS_TRY(s.host_key, parse_host_key_policy(c.string("host_key_policy"), w + "host_key_policy"));
+  DS_TRY(f.host_key, parse_host_key_policy(c.string("host_key_policy"), w + "host_key_policy"));
   for (const char* key : {"destination_id", "job_run_id"}) {
     const std::string& v = c.string(key);
     if (v.empty()) return Error::bad_input(w + key + ": expected a non-empty id");
@@ -568,17 +560,7 @@ DestinationEntry sftp_destination() {
                                 "opening a real SFTP session needs a real clock");
       if (!ctx.open_files)
         return Error::bad_input("sftp: no file session: real mode needs a session opener (DeliveryContext::open_files)");
-      FileSessionOptions lo;
-      lo.host = s.host;
-      lo.port = s.port;
-      lo.user = s.username;
-      lo.password = s.password;
-      lo.private_key = s.private_key;
-      lo.host_key = s.host_key;
-      lo.known_hosts = s.known_hosts;
-      lo.connect_timeout = s.connect_timeout;
-      lo.op_timeout = s.op_timeout;
-      own = ctx.open_files(std::move(lo));
+      own = ctx.open_files(s.session);
       if (!own) return Error::bad_input("sftp: the session opener (DeliveryContext::open_files) gave no session");
       files = own.get();
     }

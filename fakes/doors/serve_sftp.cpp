@@ -22,25 +22,19 @@ int fail(const Error& e) {
   return exit_code_of(e);
 }
 
-}  // namespace
-
-int run_serve_sftp(const ServeSftpArgs& a) {
-  SftpServerOptions o;
+// Runs the server until a stop signal, `a.max_requests` finished sessions or `a.max_lifetime`.
+int run_server(SftpServerOptions o, const ServeArgs& a) {
   o.port = a.port;
-  o.root = a.root;
-  o.user = a.user;
-  o.password = a.password;
-  o.authorized_keys_file = a.authorized_keys;
-  o.host_key_file = a.host_key;
   o.seed = a.seed;
-  if (!a.faults.empty()) {
-    auto plan = FaultPlan::load(a.faults);
+  if (!a.faults_file.empty()) {
+    auto plan = FaultPlan::load(a.faults_file);
     if (!plan.ok()) return fail(plan.error());
     o.faults = std::move(plan).value();
   }
-  auto duration = parse_duration(a.duration);
-  if (!duration.ok()) return fail(Error::bad_input("--duration: " + duration.error().message));
-  if (a.max_sessions < 0) return fail(Error::bad_input("--max-sessions: expected 0 or more"));
+  if (a.max_requests < 0) return fail(Error::bad_input("--max-requests: expected 0 or more"));
+  const Duration lifetime = a.max_lifetime;
+  const std::string root = o.root, user = o.user, keys = o.authorized_keys_file, host_key = o.host_key_file;
+  const bool password = !o.password.empty();
 
   // Block the stop signals before any server thread starts, so only the wait below sees them.
   sigset_t stop_signals;
@@ -56,27 +50,27 @@ int run_serve_sftp(const ServeSftpArgs& a) {
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     return fail(started.error());
   }
-  std::printf("seed=%llu root=%s user=%s password=%s authorized_keys=%s faults=%s max_sessions=%lld duration=%s\n",
-              static_cast<unsigned long long>(a.seed), a.root.c_str(), a.user.c_str(), a.password.empty() ? "none" : "***",
-              a.authorized_keys.empty() ? "none" : a.authorized_keys.c_str(), a.faults.empty() ? "none" : a.faults.c_str(),
-              static_cast<long long>(a.max_sessions), format_duration(*duration).c_str());
+  std::printf("seed=%llu root=%s user=%s password=%s authorized_keys=%s faults=%s max_requests=%lld max_lifetime=%s\n",
+              static_cast<unsigned long long>(a.seed), root.c_str(), user.c_str(), password ? "***" : "none",
+              keys.empty() ? "none" : keys.c_str(), a.faults_file.empty() ? "none" : a.faults_file.c_str(),
+              static_cast<long long>(a.max_requests), format_duration(lifetime).c_str());
   std::printf("host key %s (%s)\n", server.host_key_fingerprint().c_str(),
-              a.host_key.empty() ? "ephemeral" : a.host_key.c_str());
+              host_key.empty() ? "ephemeral" : host_key.c_str());
   std::printf("listening on 127.0.0.1:%d\n", server.port());
   std::fflush(stdout);
 
-  const auto start = std::chrono::steady_clock::now();  // the real server's --duration bound
+  const auto start = std::chrono::steady_clock::now();  // the --max-lifetime bound
   const char* why = "signal";
   for (;;) {
     timespec slice{0, 200'000'000};
     const int sig = sigtimedwait(&stop_signals, nullptr, &slice);
     if (sig == SIGINT || sig == SIGTERM) break;
-    if (a.max_sessions > 0 && server.sessions_finished() >= a.max_sessions) {
-      why = "--max-sessions";
+    if (a.max_requests > 0 && server.sessions_finished() >= a.max_requests) {
+      why = "--max-requests";
       break;
     }
-    if (duration->count() > 0 && std::chrono::steady_clock::now() - start >= *duration) {  // --duration
-      why = "--duration";
+    if (lifetime.count() > 0 && std::chrono::steady_clock::now() - start >= lifetime) {
+      why = "--max-lifetime";
       break;
     }
   }
@@ -89,34 +83,31 @@ int run_serve_sftp(const ServeSftpArgs& a) {
   return kExitOk;
 }
 
+}  // namespace
+
 int serve_sftp_fake(const ServeArgs& a) {
-  ServeSftpArgs s;
-  s.port = a.port;
-  s.faults = a.faults_file;
-  s.seed = a.seed;
-  s.max_sessions = a.max_requests;
-  s.duration = format_duration(a.max_lifetime);
   if (a.host != "127.0.0.1") return fail(Error::bad_input("--host: the SFTP server binds 127.0.0.1 only"));
+  SftpServerOptions o;
   JsonIn in(a.options, "--options");
   auto read = [&]() -> Status {
     DS_CHECK(in.object());
     DS_CHECK(in.only_keys({"root", "user", "password", "authorized_keys", "host_key"}));
     DS_CHECK(in.require("root"));
     DS_CHECK(in.require("user"));
-    DS_TRY(s.root, in.at("root").string());
-    if (!std::filesystem::is_directory(s.root)) return in.at("root").expected("an existing directory");
-    DS_TRY(s.user, in.at("user").string());
-    if (in.has("password")) { DS_TRY(s.password, string_or_secret(in.at("password"))); }
+    DS_TRY(o.root, in.at("root").string());
+    if (!std::filesystem::is_directory(o.root)) return in.at("root").expected("an existing directory");
+    DS_TRY(o.user, in.at("user").string());
+    if (in.has("password")) { DS_TRY(o.password, string_or_secret(in.at("password"))); }
     if (in.has("authorized_keys")) {
-      DS_TRY(s.authorized_keys, in.at("authorized_keys").string());
-      if (!std::filesystem::is_regular_file(s.authorized_keys))
+      DS_TRY(o.authorized_keys_file, in.at("authorized_keys").string());
+      if (!std::filesystem::is_regular_file(o.authorized_keys_file))
         return in.at("authorized_keys").expected("an existing authorized_keys file");
     }
-    if (in.has("host_key")) { DS_TRY(s.host_key, in.at("host_key").string()); }
+    if (in.has("host_key")) { DS_TRY(o.host_key_file, in.at("host_key").string()); }
     return Status::success();
   };
   if (Status ok = read(); !ok.ok()) return fail(ok.error());
-  return run_serve_sftp(s);
+  return run_server(std::move(o), a);
 }
 
 }  // namespace destsim

@@ -17,27 +17,10 @@
 
 namespace destsim {
 
-struct ServeSftpArgs {
-  int port = 0;
-  std::string root;
-  std::string user;
-  std::string password;
-  std::string authorized_keys;
-  std::string host_key;
-  std::string faults;
-  std::uint64_t seed = 1;
-  std::int64_t max_sessions = 0;  // 0 = no bound
-  std::string duration = "0";     // 0 = no bound
-};
-
 /// `destsim serve sftp`: reads the server's settings from `args.options`
 /// (root and user required; password may be {"secret": …}), sessions from
 /// max_requests and the bound from max_lifetime, then runs the server; the
 /// exit code (exit_code_of on errors, which name the option).
 int serve_sftp_fake(const ServeArgs& args);
-
-/// Runs the server with `args` until a stop signal or a bound; the exit code
-/// (0 ok, exit_code_of(error) otherwise).
-int run_serve_sftp(const ServeSftpArgs& args);
 
 }  // namespace destsim
