@@ -85,11 +85,9 @@ class NotesRoutes final : public BatchRoutes {
 };
 
 DestinationEntry notes_destination() {
-  DestinationEntry e;
-  e.name = "notes";
-  e.about = "the notes API (a test fixture)";
-  e.fake = "notes";
-  e.host = "notes.example.com";
+  DestinationEntry e = destination_entry(
+      "notes", "notes", "notes.example.com",
+      "the notes API (a test fixture)");
   e.schema = batch_schema({{"api_key", ConfigType::secret, nullptr, "notes API key"},
                            {"host", ConfigType::string, "notes.example.com", "API host"},
                            {"requests_per_second", ConfigType::integer, 0, "pacing (0 = off)", 0, 1000}},

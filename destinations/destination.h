@@ -118,6 +118,17 @@ struct DestinationEntry {
   bool shipped = true;
 };
 
+/// An entry with its identity set: its name, the fake that models its API, the
+/// host it sends to and what it is; the rest is filled in by the destination.
+inline DestinationEntry destination_entry(std::string name, std::string fake, std::string host, std::string about) {
+  DestinationEntry e;
+  e.name = std::move(name);
+  e.about = std::move(about);
+  e.fake = std::move(fake);
+  e.host = std::move(host);
+  return e;
+}
+
 /// Every destination, in one explicit list (registry.cpp).
 const std::vector<DestinationEntry>& destination_registry();
 /// Adds a destination at run time (an out-of-tree destination certified by its

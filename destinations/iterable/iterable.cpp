@@ -388,11 +388,9 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
 }  // namespace
 
 DestinationEntry iterable_destination() {
-  DestinationEntry e;
-  e.name = "iterable";
-  e.about = "Iterable bulk endpoints (trackBulk, bulkUpdate, lists, subscriptions) on the batch path";
-  e.fake = "iterable";
-  e.host = "api.iterable.com";
+  DestinationEntry e = destination_entry(
+      "iterable", "iterable", "api.iterable.com",
+      "Iterable bulk endpoints (trackBulk, bulkUpdate, lists, subscriptions) on the batch path");
   e.schema = schema();
   e.capabilities.limits = BatchLimits{.records_max = 1000, .bytes_max = 4'000'000};
   e.capabilities.delivery = DeliverySemantics::exactly_once;

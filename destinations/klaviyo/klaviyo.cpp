@@ -606,11 +606,9 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
 }  // namespace
 
 DestinationEntry klaviyo_destination() {
-  DestinationEntry e;
-  e.name = "klaviyo_bulk_upload";
-  e.about = "Klaviyo Bulk Profile Import (profile-bulk-import-jobs) on the bulk path: upload, poll, import errors";
-  e.fake = "klaviyo";
-  e.host = "a.klaviyo.com";
+  DestinationEntry e = destination_entry(
+      "klaviyo_bulk_upload", "klaviyo", "a.klaviyo.com",
+      "Klaviyo Bulk Profile Import (profile-bulk-import-jobs) on the bulk path: upload, poll, import errors");
   e.schema = schema();
   e.capabilities.limits = BatchLimits{.records_max = kProfilesMax, .bytes_max = kPayloadBytesMax};
   e.capabilities.delivery = DeliverySemantics::exactly_once;

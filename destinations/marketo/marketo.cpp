@@ -677,11 +677,9 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
 }  // namespace
 
 DestinationEntry marketo_destination() {
-  DestinationEntry e;
-  e.name = "marketo_bulk_upload";
-  e.about = "Marketo Bulk Lead Import: CSV upload, import polling, failures/warnings files, cached OAuth token";
-  e.fake = "marketo";
-  e.host = "123-ABC-456.mktorest.com";
+  DestinationEntry e = destination_entry(
+      "marketo_bulk_upload", "marketo", "123-ABC-456.mktorest.com",
+      "Marketo Bulk Lead Import: CSV upload, import polling, failures/warnings files, cached OAuth token");
   e.schema = schema();
   e.capabilities.limits = BatchLimits{.records_max = 100'000, .bytes_max = kRequestBytesMax};
   e.capabilities.delivery = DeliverySemantics::exactly_once;

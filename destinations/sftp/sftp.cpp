@@ -538,11 +538,9 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
 }  // namespace
 
 DestinationEntry sftp_destination() {
-  DestinationEntry e;
-  e.name = "sftp";
-  e.about = "SFTP file drop: CSV/JSONL (gzip) files under a path template, atomic temp-then-rename uploads";
-  e.fake = "sftp";
-  e.host = "sftp.example.com";
+  DestinationEntry e = destination_entry(
+      "sftp", "sftp", "sftp.example.com",
+      "SFTP file drop: CSV/JSONL (gzip) files under a path template, atomic temp-then-rename uploads");
   e.schema = schema();
   e.capabilities.limits = BatchLimits{.records_max = kRecordsCap, .bytes_max = kFileBytesCap};
   e.capabilities.delivery = DeliverySemantics::at_least_once;

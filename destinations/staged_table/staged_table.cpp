@@ -1017,12 +1017,10 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
 }  // namespace
 
 DestinationEntry staged_table_destination() {
-  DestinationEntry e;
-  e.name = "staged_table";
-  e.about = "a warehouse load: rows staged per stream, committed into tables at stream close (append, dedupe, "
-            "truncate refresh)";
-  e.fake = "warehouse";
-  e.host = "warehouse.example.com";
+  DestinationEntry e = destination_entry(
+      "staged_table", "warehouse", "warehouse.example.com",
+      "a warehouse load: rows staged per stream, committed into tables at stream close (append, dedupe, "
+      "truncate refresh)");
   e.schema = schema();
   e.capabilities.limits = BatchLimits{.records_max = 1000, .bytes_max = 4'000'000};
   e.capabilities.delivery = DeliverySemantics::exactly_once;  // a stage commits once (409 StageCommitted)
