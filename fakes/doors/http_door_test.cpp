@@ -154,6 +154,7 @@ TEST(RealClock, DrivesTheLoopWithExternalCompletions) {
   int got = 0;
   loop.spawn([](Completion<int> c, int& out) -> Task<void> { out = co_await c.wait(); }(done, got));
   loop.begin_external();
+  const Time a = loop.now();  // before the worker starts its 30 ms (it may start at once)
   std::thread worker([&loop, done]() mutable {
     std::this_thread::sleep_for(30ms);
     loop.post_external([&loop, done]() mutable {
@@ -161,7 +162,6 @@ TEST(RealClock, DrivesTheLoopWithExternalCompletions) {
       loop.end_external();
     });
   });
-  Time a = loop.now();
   Status s = loop.run_until_idle();  // waits for the external operation
   worker.join();
   ASSERT_TRUE(s.ok()) << s.error().message;
