@@ -1,5 +1,7 @@
 #include "conformance/scenario.h"
 
+#include <algorithm>
+
 #include "conformance/catalogue.h"
 #include "destinations/destination.h"
 #include "framework/config.h"
@@ -19,6 +21,9 @@ Result<CountBound> parse_bound(const JsonIn& in) {
   if (in.has("min")) { DS_TRY(b.min, in.at("min").integer(0)); }
   if (in.has("max")) { DS_TRY(b.max, in.at("max").integer(0)); }
   if (in.has("exactly")) { DS_TRY(b.exactly, in.at("exactly").integer(0)); }
+  if (b.min && b.max && *b.min > *b.max)
+    return in.fail("min (" + std::to_string(*b.min) + ") is over max (" + std::to_string(*b.max) +
+                   "): no count can hold both");
   return b;
 }
 
@@ -110,13 +115,13 @@ Result<Expectations> parse_expect(const JsonIn& in) {
         JsonIn bs = r.at("by_status");
         DS_CHECK(bs.object());
         for (auto it = bs.json().begin(); it != bs.json().end(); ++it) {
-          int status = 0;
-          try {
-            status = std::stoi(it.key());
-          } catch (const std::exception&) {
-            return bs.at(it.key()).fail("expected an HTTP status as the key, got \"" + it.key() + "\"");
-          }
-          DS_TRY(e.requests_by_status[status], parse_bound(bs.at(it.key())));
+          // Exactly three digits, 100-599: "4xx", "429 please", "4.29e2" or "-5" are not statuses.
+          const std::string& k = it.key();
+          const bool digits = k.size() == 3 && std::all_of(k.begin(), k.end(), [](char c) { return c >= '0' && c <= '9'; });
+          const int status = digits ? std::stoi(k) : 0;
+          if (status < 100 || status > 599)
+            return bs.at(k).fail("expected an HTTP status (three digits, 100-599) as the key, got \"" + k + "\"");
+          DS_TRY(e.requests_by_status[status], parse_bound(bs.at(k)));
         }
       }
     }

@@ -105,6 +105,18 @@ TEST(Scenario, BadInputNamesFilePathAndExpectation) {
   doc = base();
   doc["extra"] = 1;
   EXPECT_NE(error_of(doc).find("x.json: /extra: unknown key"), std::string::npos);
+  // by_status keys are statuses, nothing that merely starts like one.
+  for (const char* key : {"4xx", "429 please", "429abc", "4.29e2", "-5", "0429", "99", "600"}) {
+    doc = base();
+    doc["expect"]["requests"]["by_status"] = {{key, 1}};
+    EXPECT_NE(error_of(doc).find("/expect/requests/by_status/" + std::string(key) +
+                                 ": expected an HTTP status (three digits, 100-599)"),
+              std::string::npos)
+        << key << ": " << error_of(doc);
+  }
+  doc = base();
+  doc["expect"]["requests"] = {{"min", 10}, {"max", 1}};
+  EXPECT_NE(error_of(doc).find("/expect/requests: min (10) is over max (1)"), std::string::npos) << error_of(doc);
 }
 
 TEST(Scenario, LoadNamesUnreadableAndMalformedFiles) {
