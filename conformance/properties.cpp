@@ -131,36 +131,29 @@ Events parse_events(const Outcome& o) {
             if (e.fault == "garble" || e.after.value_or(false)) ++ev.hidden_faults;
           } else if constexpr (std::is_same_v<E, ev::JobTerminal>) {
             ev.terminal_at.emplace(static_cast<JobId>(e.id), t);
-          } else if constexpr (std::is_same_v<E, ev::BatchSent>) {
+          } else if constexpr (std::is_same_v<E, ev::BatchSent> || std::is_same_v<E, ev::OneSent>) {
+            constexpr bool one = std::is_same_v<E, ev::OneSent>;
             Send sd;
             sd.t = t;
+            sd.one = one;
             sd.handler = e.handler;
-            sd.ids = e.ids.ids;
             sd.attempt = static_cast<int>(e.attempt);
-            sd.status = e.status;
             sd.sent = e.sent;
             sd.held = e.held;
             sd.http = static_cast<int>(e.http);
             sd.retry_after = e.retry_after.value_or(-1);
             sd.too_large = e.too_large;
-            sd.oldest = e.oldest.value_or(-1);
-            sd.flushed = e.flushed.value_or(-1);
-            ev.foreign_answers += e.foreign;
-            ev.batch_records.push_back(e.records);
-            ev.sends.push_back(std::move(sd));
-          } else if constexpr (std::is_same_v<E, ev::OneSent>) {
-            Send sd;
-            sd.t = t;
-            sd.one = true;
-            sd.handler = e.handler;
-            sd.ids = {static_cast<JobId>(e.id)};
-            sd.attempt = static_cast<int>(e.attempt);
-            sd.status = e.verdict;
-            sd.sent = e.sent;
-            sd.held = e.held;
-            sd.http = static_cast<int>(e.http);
-            sd.retry_after = e.retry_after.value_or(-1);
-            sd.too_large = e.too_large;
+            if constexpr (one) {
+              sd.ids = {static_cast<JobId>(e.id)};
+              sd.status = e.verdict;
+            } else {
+              sd.ids = e.ids.ids;
+              sd.status = e.status;
+              sd.oldest = e.oldest.value_or(-1);
+              sd.flushed = e.flushed.value_or(-1);
+              ev.foreign_answers += e.foreign;
+              ev.batch_records.push_back(e.records);
+            }
             ev.sends.push_back(std::move(sd));
           } else if constexpr (std::is_same_v<E, ev::UploadStart>) {
             Upload& u = upload(e.upload, true);
