@@ -182,7 +182,8 @@ class IterableHandler final : public BatchHandler {
     if (a.kind == AnswerKind::transport || a.kind == AnswerKind::unreadable) return out;
     std::string code;
     out.reason = describe_error(a, &code);
-    if (code == "RequestFieldsTypesMismatched" || a.status == 408 || a.status == 409) {
+    if ((code == "RequestFieldsTypesMismatched" && a.kind == AnswerKind::permanent) || a.status == 408 ||
+        a.status == 409) {
       // Alone, the record with the mismatched field fails and the rest go through.
       out.status = BatchStatus::retry_individual;
       out.too_large = false;
@@ -259,7 +260,8 @@ class IterableHandler final : public BatchHandler {
       if (a.kind == AnswerKind::transport || a.kind == AnswerKind::unreadable) return out;
       std::string code;
       out.reason = describe_error(a, &code);
-      if (code == "RequestFieldsTypesMismatched") out.verdict = Verdict::fail;
+      // The code decides only on a permanent (4xx) answer: a 5xx is transient whatever its body names.
+      if (code == "RequestFieldsTypesMismatched" && a.kind == AnswerKind::permanent) out.verdict = Verdict::fail;
       return out;
     }
     OneResult out = one_success(a);
@@ -394,7 +396,9 @@ DestinationEntry iterable_destination() {
   e.schema = schema();
   e.capabilities.limits = BatchLimits{.records_max = 1000, .bytes_max = 4'000'000};
   e.capabilities.delivery = DeliverySemantics::exactly_once;
-  e.capabilities.retryable_statuses = {408, 409, 429, 500, 502, 503, 504};
+  // One fact: what a record alone is retried on (kOneRetry: 408, 429 and every 5xx). A 409 is
+  // not retried; a batch answered 409 sends its records alone, and a single 409 fails.
+  e.capabilities.retryable_statuses = kOneRetry.statuses;
   e.capabilities.idempotent_writes = true;
   e.capabilities.rate_per_second = 10;
   e.make = [](DeliveryContext& ctx, const Config& config) {
