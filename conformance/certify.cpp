@@ -48,7 +48,7 @@ nlohmann::json certify_base_config(const DestinationEntry& e) {
 
 namespace {
 
-FaultRule fault_of(FaultKind kind, Rng& r, bool file) {
+FaultRule fault_of(FaultKind kind, Rng& r, bool file, const std::vector<std::string>& error_bodies) {
   FaultRule f;
   f.kind = kind;
   // Weight: the share of matching operations the rule hits.
@@ -59,6 +59,12 @@ FaultRule fault_of(FaultKind kind, Rng& r, bool file) {
     case FaultKind::respond: {
       static const int kStatus[] = {500, 502, 503, 504};
       f.status = kStatus[r.below(4)];
+      // Half of them carry one of the API's own error bodies (a code that on a
+      // 4xx means "rejected for good"): a 5xx stays transient whatever it names.
+      if (!error_bodies.empty() && r.chance(1, 2)) {
+        f.body = error_bodies[r.below(error_bodies.size())];
+        f.headers.add("Content-Type", "application/json");
+      }
       break;
     }
     case FaultKind::rate_limit:
@@ -123,11 +129,14 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
   // Each case also always enables one kind in turn (index mod kinds), so every
   // kind — and the recovery path it leads to — shows up in a run of a few cases.
   const std::vector<FaultKind> kinds = kinds_for(entry);
+  const FakeEntry* fake = find_fake(entry.fake);
+  const std::vector<std::string> no_bodies;
+  const std::vector<std::string>& bodies = fake ? fake->error_bodies : no_bodies;
   const FaultKind forced = kinds[static_cast<std::size_t>(index) % kinds.size()];
   for (FaultKind k : kinds) {
     if (k != forced && !r.chance(1, 3)) continue;
     const int rules = 1 + static_cast<int>(r.below(2));
-    for (int i = 0; i < rules; ++i) c.faults.push_back(fault_of(k, r, fake_door_of(entry) == FakeDoor::file));
+    for (int i = 0; i < rules; ++i) c.faults.push_back(fault_of(k, r, fake_door_of(entry) == FakeDoor::file, bodies));
   }
   // Destinations with a durable store to resume from get a random crash point:
   // bulk ones at a named step of the bulk path or a time, staging ones before a

@@ -67,6 +67,16 @@ FakeEntry http_fake(std::string name, std::string about, decltype(FakeEntry::mak
   return e;
 }
 
+// Iterable answers its errors as {"msg", "code", "params"}; these codes mean a
+// permanent rejection on a 4xx (fakes/iterable/iterable_api.cpp).
+FakeEntry iterable_entry() {
+  FakeEntry e = http_fake("iterable", "Iterable's bulk API: users, events, lists, subscriptions; validation, 413, rate limits",
+                          make_iterable);
+  for (const char* code : {"RequestFieldsTypesMismatched", "InvalidEmailAddressError", "BadParams", "GenericError"})
+    e.error_bodies.push_back(nlohmann::json{{"msg", "injected"}, {"code", code}, {"params", nullptr}}.dump());
+  return e;
+}
+
 FakeEntry sftp_entry() {
   FakeEntry e;
   e.name = "sftp";
@@ -87,8 +97,7 @@ const std::vector<FakeEntry>& fake_catalog() {
                 "generic fake with the Iterable Go client's fake-transport semantics (queued, 500s, 429s, 413s, "
                 "success)",
                 make_scripted),
-      http_fake("iterable", "Iterable's bulk API: users, events, lists, subscriptions; validation, 413, rate limits",
-                make_iterable),
+      iterable_entry(),
       http_fake("klaviyo",
                 "Klaviyo Bulk Profile Import: JSON:API jobs, all-or-nothing validation, lazy lifecycle, import errors",
                 make_klaviyo),

@@ -46,6 +46,11 @@ struct FakeEntry {
   /// and path, HTTP statuses): what a plan generator (certify) draws from. A
   /// hand-written plan may use more (see the fake's check_fault_plan).
   std::vector<FaultKind> fault_kinds = all_fault_kinds();
+  /// The API's own error bodies (JSON text, e.g. a 4xx rejection naming its
+  /// code): certify puts them into the 5xx answers it injects, since a real API
+  /// sends such bodies with a 5xx too and a destination must not read the code
+  /// as a permanent rejection. Empty: injected 5xx answers have no body.
+  std::vector<std::string> error_bodies;
   /// Builds a fake; `options` is an object of fake-specific settings (see
   /// fakes/fake_options.h for the keys all share).
   std::function<Result<std::unique_ptr<Fake>>(const nlohmann::json& options, const std::string& where)> make;

@@ -2,6 +2,7 @@
 // the property checkers, peer parity with the Go client's fake transport.
 #include <gtest/gtest.h>
 
+#include "conformance/certify.h"
 #include "conformance/testing.h"
 #include "conformance/runner.h"
 #include "destinations/destination.h"
@@ -149,6 +150,24 @@ TEST(IterableEndToEnd, A413SplitsAndTheOversizedRecordFailsAlone) {
   Judgement j = judge(s, *o);
   for (const auto& f : j.failures) ADD_FAILURE() << f;
   EXPECT_GE(o->destination_stats["splits"].get<int>(), 1);
+}
+
+// Certify's injected 5xx answers carry Iterable's own error bodies (the fake
+// entry's error_bodies), so a handler that reads a code on a 5xx as a
+// permanent rejection meets one.
+TEST(IterableCertifyCases, Injected5xxAnswersCarryTheApisErrorCodes) {
+  const DestinationEntry* e = find_destination("iterable");
+  ASSERT_NE(e, nullptr);
+  int with_code = 0, bare = 0;
+  for (std::int64_t i = 0; i < 40; ++i)
+    for (const FaultRule& f : generate_case(*e, 1, i, CertifyOptions{}).faults) {
+      if (f.kind != FaultKind::respond) continue;
+      EXPECT_GE(f.status, 500);
+      if (f.body.find("\"code\"") != std::string::npos) ++with_code;
+      else ++bare;
+    }
+  EXPECT_GT(with_code, 0);
+  EXPECT_GT(bare, 0);
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ namespace destsim {
 
 namespace {
 
-using Steady = std::chrono::steady_clock;  // the door's real-mode bounds and holds
+using Steady = std::chrono::steady_clock;  // determinism-ok: the door's real-mode bounds and holds
 
 /// The longest start() waits for the server thread to accept connections.
 constexpr Duration kStartWait = std::chrono::seconds(10);
@@ -124,22 +124,22 @@ struct HttpDoor::Impl {
   httplib::Server server;
 
   // The fake, the plan and the fault Rng: one request at a time.
-  std::mutex api_mu;  // serialises concurrent HTTP requests onto the fake
+  std::mutex api_mu;  // determinism-ok: serialises concurrent HTTP requests onto the fake
   FaultPlan plan;     // guarded by api_mu
   Rng rng;            // guarded by api_mu
 
   // Lifecycle. start() and stop() are serialised by life_mu; the rest by mu.
-  std::mutex life_mu;              // start/stop from any thread
-  mutable std::mutex mu;           // door state shared with server threads
-  std::condition_variable cv;      // wakes the watchdog, holds and wait()
+  std::mutex life_mu;              // determinism-ok: start/stop from any thread
+  mutable std::mutex mu;           // determinism-ok: door state shared with server threads
+  std::condition_variable cv;      // determinism-ok: wakes the watchdog, holds and wait()
   bool started = false;            // guarded by mu
   bool stop_requested = false;     // guarded by mu: no new fake requests, holds end
   bool closed = false;             // guarded by mu: the listening socket is closed (or never opened)
   bool listen_returned = false;    // guarded by mu
   std::uint64_t requests = 0;      // guarded by mu
   int port = 0;                    // guarded by mu
-  std::thread server_thread;       // cpp-httplib's accept loop
-  std::thread watchdog;            // enforces max_requests and max_lifetime
+  std::thread server_thread;       // determinism-ok: cpp-httplib's accept loop
+  std::thread watchdog;            // determinism-ok: enforces max_requests and max_lifetime
 };
 
 void HttpDoor::Impl::install_routes() {
@@ -172,7 +172,7 @@ void HttpDoor::Impl::install_routes() {
 
 void HttpDoor::Impl::hold(Duration d) {
   if (d.count() <= 0) return;
-  std::unique_lock<std::mutex> lock(mu);  // a real-mode hold
+  std::unique_lock<std::mutex> lock(mu);  // determinism-ok: a real-mode hold
   cv.wait_for(lock, d, [this] { return stop_requested; });  // latency/timeout faults really wait
 }
 
@@ -182,7 +182,7 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(mu);  // count the request
+    std::lock_guard<std::mutex> lock(mu);  // determinism-ok: count the request
     bool over = options.max_requests > 0 && requests >= static_cast<std::uint64_t>(options.max_requests);
     if (stop_requested || over) {
       // Past its bound the door is going away: answer as a server that is gone.
@@ -200,7 +200,7 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
   std::optional<FaultRule> rule;  // a copy: a PUT /_destsim/faults may replace the plan meanwhile
   Duration latency{0};
   {
-    std::lock_guard<std::mutex> lock(api_mu);  // the plan is shared by all requests
+    std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: the plan is shared by all requests
     FaultDecision d = plan.decide(request.method, request.host, path, request.body.size(),
                                   clock.now().time_since_epoch(), rng);
     latency = api.latency() + d.latency;  // the fake's own service time, then the plan's
@@ -209,7 +209,7 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
   hold(latency);
 
   auto apply = [&]() {
-    std::lock_guard<std::mutex> lock(api_mu);  // one request at a time in the fake
+    std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: one request at a time in the fake
     return api.handle(request, clock.now());
   };
   if (!rule) {
@@ -242,7 +242,7 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
     case FaultKind::garble: {
       Response r = apply();
       {
-        std::lock_guard<std::mutex> lock(api_mu);  // the Rng is shared
+        std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: the Rng is shared
         r.body = garble_body(r.body, rng);
       }
       write_response(r, res, kind);
@@ -265,14 +265,14 @@ void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) 
     if (m != "GET") return wrong_method("GET");
     nlohmann::json accepted;
     {
-      std::lock_guard<std::mutex> lock(api_mu);  // read the fake's state
+      std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: read the fake's state
       accepted = api.accepted();
     }
     write_json(res, 200, accepted);
   } else if (p == "/_destsim/reset") {
     if (m != "POST") return wrong_method("POST");
     {
-      std::lock_guard<std::mutex> lock(api_mu);  // reset the fake and the plan together
+      std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: reset the fake and the plan together
       api.reset();
       plan.reset_counters();
     }
@@ -281,7 +281,7 @@ void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) 
     if (m == "GET") {
       nlohmann::json doc;
       {
-        std::lock_guard<std::mutex> lock(api_mu);  // read the plan
+        std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: read the plan
         doc = plan.to_json();
       }
       write_json(res, 200, doc);
@@ -294,7 +294,7 @@ void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) 
       Status fits = api.check_fault_plan(*parsed, where + ": ");  // the fake's own validator, as in the sim
       if (!fits.ok()) return write_json(res, 400, {{"error", fits.error().message}});
       {
-        std::lock_guard<std::mutex> lock(api_mu);  // replace the plan between requests
+        std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: replace the plan between requests
         plan = std::move(parsed).value();
       }
       res.status = 204;
@@ -305,12 +305,12 @@ void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) 
     if (m != "GET") return wrong_method("GET");
     std::string name;
     {
-      std::lock_guard<std::mutex> lock(api_mu);  // read the fake's name
+      std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: read the fake's name
       name = api.name();
     }
     std::uint64_t n = 0;
     {
-      std::lock_guard<std::mutex> lock(mu);  // read the request count
+      std::lock_guard<std::mutex> lock(mu);  // determinism-ok: read the request count
       n = requests;
     }
     write_json(res, 200, {{"ok", true}, {"fake", name}, {"requests", n}});
@@ -321,7 +321,7 @@ void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) 
 }
 
 void HttpDoor::Impl::watch() {
-  std::unique_lock<std::mutex> lock(mu);  // the watchdog's state
+  std::unique_lock<std::mutex> lock(mu);  // determinism-ok: the watchdog's state
   auto done = [this] {
     return stop_requested ||
            (options.max_requests > 0 && requests >= static_cast<std::uint64_t>(options.max_requests));
@@ -353,9 +353,9 @@ Result<int> HttpDoor::start() {
   Impl& d = *impl_;
   // A plan the fake cannot apply is refused before anything binds (the fake's validator, as in the sim).
   DS_CHECK(d.api.check_fault_plan(d.plan, "fault plan: "));
-  std::lock_guard<std::mutex> life(d.life_mu);  // start/stop are serialised
+  std::lock_guard<std::mutex> life(d.life_mu);  // determinism-ok: start/stop are serialised
   {
-    std::lock_guard<std::mutex> lock(d.mu);
+    std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: real mode
     if (d.stop_requested) return Error::internal("http door: start() after stop()");
     if (d.started) return Error::internal("http door: start() called twice");
     d.started = true;
@@ -369,7 +369,7 @@ Result<int> HttpDoor::start() {
   }
   auto fail = [&](std::string message) -> Error {
     {
-      std::lock_guard<std::mutex> lock(d.mu);
+      std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: real mode
       d.stop_requested = true;
       d.closed = true;
     }
@@ -378,13 +378,13 @@ Result<int> HttpDoor::start() {
   };
   if (port <= 0) return fail("cannot bind (address in use or not local?)");
   {
-    std::lock_guard<std::mutex> lock(d.mu);
+    std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: real mode
     d.port = port;
   }
-  d.server_thread = std::thread([&d] {  // cpp-httplib serves on its own threads
+  d.server_thread = std::thread([&d] {  // determinism-ok: cpp-httplib serves on its own threads
     d.server.listen_after_bind();
     {
-      std::lock_guard<std::mutex> lock(d.mu);
+      std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: real mode
       d.listen_returned = true;
     }
     d.cv.notify_all();  // wakes start()
@@ -393,7 +393,7 @@ Result<int> HttpDoor::start() {
   bool running = false;
   {
     auto deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(kStartWait);  // start
-    std::unique_lock<std::mutex> lock(d.mu);
+    std::unique_lock<std::mutex> lock(d.mu);  // determinism-ok: real mode
     // A bounded poll of is_running().
     while (!(running = d.server.is_running()) && !d.listen_returned && Steady::now() < deadline) {
       d.cv.wait_for(lock, std::chrono::milliseconds(1));  // poll interval of the bounded start
@@ -401,7 +401,7 @@ Result<int> HttpDoor::start() {
   }
   if (!running) {
     // Server::stop() is a no-op until the server runs, so stop it if it ever does.
-    std::unique_lock<std::mutex> lock(d.mu);
+    std::unique_lock<std::mutex> lock(d.mu);  // determinism-ok: real mode
     while (!d.listen_returned) {
       if (d.server.is_running()) d.server.stop();
       d.cv.wait_for(lock, std::chrono::milliseconds(1));  // ends when the listen loop does
@@ -410,15 +410,15 @@ Result<int> HttpDoor::start() {
     d.server_thread.join();  // listen_after_bind has returned
     return fail("the server did not start listening within " + format_duration(kStartWait));
   }
-  d.watchdog = std::thread([&d] { d.watch(); });  // enforces the door's bounds
+  d.watchdog = std::thread([&d] { d.watch(); });  // determinism-ok: enforces the door's bounds
   return port;
 }
 
 void HttpDoor::stop() {
   Impl& d = *impl_;
-  std::lock_guard<std::mutex> life(d.life_mu);  // start/stop are serialised
+  std::lock_guard<std::mutex> life(d.life_mu);  // determinism-ok: start/stop are serialised
   {
-    std::lock_guard<std::mutex> lock(d.mu);
+    std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: real mode
     d.stop_requested = true;
   }
   d.cv.notify_all();  // wakes the watchdog and holds
@@ -428,7 +428,7 @@ void HttpDoor::stop() {
   // Bounded by the requests in flight and the keep-alive timeout.
   if (d.server_thread.joinable()) d.server_thread.join();  // joins the server thread
   {
-    std::lock_guard<std::mutex> lock(d.mu);
+    std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: real mode
     d.closed = true;
   }
   d.cv.notify_all();  // wakes wait()
@@ -436,12 +436,12 @@ void HttpDoor::stop() {
 
 void HttpDoor::wait() {
   Impl& d = *impl_;
-  std::unique_lock<std::mutex> lock(d.mu);  // blocks the caller until the door stops
+  std::unique_lock<std::mutex> lock(d.mu);  // determinism-ok: blocks the caller until the door stops
   d.cv.wait(lock, [&d] { return d.closed; });  // woken by the watchdog or stop()
 }
 
 int HttpDoor::port() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::lock_guard<std::mutex> lock(impl_->mu);  // determinism-ok: real mode
   return impl_->port;
 }
 
@@ -454,7 +454,7 @@ std::string HttpDoor::url() const {
 }
 
 std::uint64_t HttpDoor::requests() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::lock_guard<std::mutex> lock(impl_->mu);  // determinism-ok: real mode
   return impl_->requests;
 }
 

@@ -59,7 +59,7 @@ int run_server(SftpServerOptions o, const ServeArgs& a) {
   std::printf("listening on 127.0.0.1:%d\n", server.port());
   std::fflush(stdout);
 
-  const auto start = std::chrono::steady_clock::now();  // the --max-lifetime bound
+  const auto start = std::chrono::steady_clock::now();  // determinism-ok: the real server's --max-lifetime bound
   const char* why = "signal";
   for (;;) {
     timespec slice{0, 200'000'000};
@@ -69,7 +69,7 @@ int run_server(SftpServerOptions o, const ServeArgs& a) {
       why = "--max-requests";
       break;
     }
-    if (lifetime.count() > 0 && std::chrono::steady_clock::now() - start >= lifetime) {
+    if (lifetime.count() > 0 && std::chrono::steady_clock::now() - start >= lifetime) {  // determinism-ok: same bound
       why = "--max-lifetime";
       break;
     }

@@ -102,37 +102,37 @@ struct SftpServer::Impl {
   std::recursive_mutex mu;  // the real server's sessions run on threads
   SftpLedger ledger;
   Rng rng{1};
-  std::chrono::steady_clock::time_point started;  // fault windows in real time
+  std::chrono::steady_clock::time_point started;  // determinism-ok: fault windows in real time
 
   // Sessions and stopping.
   struct Session {
-    std::thread thread;  // one thread per real session
+    std::thread thread;  // determinism-ok: one thread per real session
     int fd = -1;         // guarded by sessions_mu; -1 once the session closed its socket
     bool done = false;   // guarded by sessions_mu
   };
-  std::mutex sessions_mu;  // guards the session list
-  std::condition_variable stop_cv;  // wakes interruptible delays on stop()
+  std::mutex sessions_mu;  // determinism-ok: guards the session list
+  std::condition_variable stop_cv;  // determinism-ok: wakes interruptible delays on stop()
   std::list<std::unique_ptr<Session>> sessions;
   std::int64_t finished = 0;
   bool stopping = false;  // guarded by sessions_mu
-  std::thread acceptor;   // the accept loop
+  std::thread acceptor;   // determinism-ok: the accept loop
 
   bool stop_requested() {
-    std::lock_guard<std::mutex> lock(sessions_mu);
+    std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
     return stopping;
   }
 
   // A real delay that ends early when the server stops.
   void delay(Duration d) {
     if (d.count() <= 0) return;
-    std::unique_lock<std::mutex> lock(sessions_mu);
+    std::unique_lock<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
     stop_cv.wait_for(lock, d, [&] { return stopping; });  // real latency, interruptible
   }
 
   SftpFault decide(std::string_view op, std::string_view path, std::size_t bytes) {
     std::lock_guard<std::recursive_mutex> lock(mu);
     if (!o.faults) return {};
-    const auto since = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started);
+    const auto since = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started);  // determinism-ok: real mode
     SftpFault f = decide_sftp_fault(*o.faults, op, path, bytes, since, rng);
     if (f.rule >= 0) ledger.count(std::string("fault.") + fault_kind_name(o.faults->rules()[f.rule].kind));
     return f;
@@ -142,7 +142,7 @@ struct SftpServer::Impl {
   const FaultRule* too_large_rule(const std::string& path, std::int64_t end) {
     std::lock_guard<std::recursive_mutex> lock(mu);
     if (!o.faults) return nullptr;
-    const auto since = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started);
+    const auto since = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started);  // determinism-ok: real mode
     for (const auto& r : o.faults->rules())
       if (r.kind == FaultKind::too_large && r.matches("put", "sftp", path, static_cast<std::size_t>(end), since))
         return &r;
@@ -637,12 +637,12 @@ bool key_authorized(ssh_key key, const std::vector<std::string>& authorized) {
 void SftpServer::Impl::run_session(Session* me, ssh_session s) {
   auto finish = [&] {
     {
-      std::lock_guard<std::mutex> lock(sessions_mu);
+      std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
       me->fd = -1;
     }
     ssh_disconnect(s);
     ssh_free(s);
-    std::lock_guard<std::mutex> lock(sessions_mu);
+    std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
     me->done = true;
     ++finished;
   };
@@ -654,7 +654,7 @@ void SftpServer::Impl::run_session(Session* me, ssh_session s) {
   }
   SftpFault cf = decide("connect", "/", 0);
   if (cf.action == SftpFault::Action::refuse) {
-    std::lock_guard<std::mutex> lock(sessions_mu);
+    std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
     if (me->fd >= 0) ::shutdown(me->fd, SHUT_RDWR);
   }
   if (cf.action != SftpFault::Action::refuse) delay(cf.latency);
@@ -754,16 +754,16 @@ void SftpServer::Impl::run_session(Session* me, ssh_session s) {
   }
   {
     SessionLoop loop(*this, sftp);
-    auto last = std::chrono::steady_clock::now();
+    auto last = std::chrono::steady_clock::now();  // determinism-ok: real mode
     for (;;) {
       if (stop_requested()) break;
       const int ready = ssh_channel_poll_timeout(chan, 200, 0);
       if (ready == SSH_ERROR || ready == SSH_EOF) break;
       if (ready == 0) {
-        if (std::chrono::steady_clock::now() - last > o.idle_timeout) break;
+        if (std::chrono::steady_clock::now() - last > o.idle_timeout) break;  // determinism-ok: real mode
         continue;
       }
-      last = std::chrono::steady_clock::now();
+      last = std::chrono::steady_clock::now();  // determinism-ok: real mode
       sftp_client_message msg = sftp_get_client_message(sftp);
       if (!msg) break;
       const auto next = loop.handle(msg);
@@ -783,7 +783,7 @@ void SftpServer::Impl::accept_loop() {
     const int ready = ::poll(&p, 1, 100);
     {
       // Reap finished sessions.
-      std::lock_guard<std::mutex> lock(sessions_mu);
+      std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
       for (auto it = sessions.begin(); it != sessions.end();) {
         if ((*it)->done) {
           (*it)->thread.join();
@@ -800,7 +800,7 @@ void SftpServer::Impl::accept_loop() {
       ssh_free(s);
       continue;
     }
-    std::lock_guard<std::mutex> lock(sessions_mu);
+    std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
     if (stopping || static_cast<int>(sessions.size()) >= o.max_sessions) {
       ssh_free(s);  // over the bound: closed at once
       ++finished;
@@ -812,7 +812,7 @@ void SftpServer::Impl::accept_loop() {
     ::setsockopt(session->fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay);
     Session* raw = session.get();
     sessions.push_back(std::move(session));
-    raw->thread = std::thread([this, raw, s] { run_session(raw, s); });  // one thread per real session
+    raw->thread = std::thread([this, raw, s] { run_session(raw, s); });  // determinism-ok: one thread per real session
   }
 }
 
@@ -900,15 +900,15 @@ Status SftpServer::start() {
   sockaddr_in addr{};
   socklen_t alen = sizeof(addr);
   if (::getsockname(ssh_bind_get_fd(m.bind), reinterpret_cast<sockaddr*>(&addr), &alen) == 0) port_ = ntohs(addr.sin_port);
-  m.started = std::chrono::steady_clock::now();
-  m.acceptor = std::thread([&m] { m.accept_loop(); });  // the real server's accept loop
+  m.started = std::chrono::steady_clock::now();  // determinism-ok: real mode
+  m.acceptor = std::thread([&m] { m.accept_loop(); });  // determinism-ok: the real server's accept loop
   return Status::success();
 }
 
 void SftpServer::stop() {
   Impl& m = *impl_;
   {
-    std::lock_guard<std::mutex> lock(m.sessions_mu);
+    std::lock_guard<std::mutex> lock(m.sessions_mu);  // determinism-ok: real mode
     if (m.stopping) return;
     m.stopping = true;
     for (auto& s : m.sessions)
@@ -918,7 +918,7 @@ void SftpServer::stop() {
   if (m.acceptor.joinable()) m.acceptor.join();
   std::list<std::unique_ptr<Impl::Session>> sessions;
   {
-    std::lock_guard<std::mutex> lock(m.sessions_mu);
+    std::lock_guard<std::mutex> lock(m.sessions_mu);  // determinism-ok: real mode
     sessions.swap(m.sessions);
   }
   for (auto& s : sessions)
@@ -930,7 +930,7 @@ void SftpServer::stop() {
 }
 
 std::int64_t SftpServer::sessions_finished() const {
-  std::lock_guard<std::mutex> lock(impl_->sessions_mu);
+  std::lock_guard<std::mutex> lock(impl_->sessions_mu);  // determinism-ok: real mode
   return impl_->finished;
 }
 

@@ -15,7 +15,7 @@ namespace destsim {
 
 namespace {
 
-using Steady = std::chrono::steady_clock;  // tells a timeout from a drop
+using Steady = std::chrono::steady_clock;  // determinism-ok: tells a timeout from a drop
 
 constexpr int kNoSpaceStatus = 14;  // SSH_FX_NO_SPACE_ON_FILESYSTEM (SFTP v5+, sent by destsim's server)
 constexpr const char* kPosixRename = "posix-rename@openssh.com";
@@ -52,39 +52,39 @@ std::uint32_t get_u32(const unsigned char* p) {
 // shuts it down to end a call in flight. The lock makes sure a socket is never
 // shut down after libssh closed it (its number could belong to another socket).
 struct LibsshFileTransport::Socket {
-  std::mutex mu;                // guards the fields below
-  std::condition_variable cv;   // wakes the watchdog
+  std::mutex mu;                // determinism-ok: guards the fields below
+  std::condition_variable cv;   // determinism-ok: wakes the watchdog
   int fd = -1;
   bool armed = false;
   bool stopping = false;
   Steady::time_point deadline{};
 
   void set(int f) {
-    std::lock_guard<std::mutex> lock(mu);
+    std::lock_guard<std::mutex> lock(mu);  // determinism-ok: real mode
     fd = f;
   }
   void shutdown() {
-    std::lock_guard<std::mutex> lock(mu);
+    std::lock_guard<std::mutex> lock(mu);  // determinism-ok: real mode
     if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
   }
   /// The next libssh call must end within `limit`.
   void arm(Duration limit) {
-    std::lock_guard<std::mutex> lock(mu);
+    std::lock_guard<std::mutex> lock(mu);  // determinism-ok: real mode
     armed = true;
     deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(limit);
     cv.notify_one();
   }
   void disarm() {
-    std::lock_guard<std::mutex> lock(mu);
+    std::lock_guard<std::mutex> lock(mu);  // determinism-ok: real mode
     armed = false;
   }
   void stop() {
-    std::lock_guard<std::mutex> lock(mu);
+    std::lock_guard<std::mutex> lock(mu);  // determinism-ok: real mode
     stopping = true;
     cv.notify_one();
   }
   void watch() {
-    std::unique_lock<std::mutex> lock(mu);
+    std::unique_lock<std::mutex> lock(mu);  // determinism-ok: real mode
     while (!stopping) {
       if (!armed) {
         cv.wait(lock);
@@ -469,14 +469,14 @@ LibsshFileTransport::LibsshFileTransport(Loop& loop, LibsshOptions options)
   DS_ASSERT(options_.write_chunk_bytes > 0);
   socket_ = std::make_unique<Socket>();
   session_ = std::make_unique<Session>(options_, *socket_);
-  watchdog_ = std::thread([this] { socket_->watch(); });  // call timeouts
-  worker_ = std::thread([this] { run_worker(); });  // libssh blocks
+  watchdog_ = std::thread([this] { socket_->watch(); });  // determinism-ok: call timeouts
+  worker_ = std::thread([this] { run_worker(); });  // determinism-ok: libssh blocks
 }
 
 LibsshFileTransport::~LibsshFileTransport() {
   std::deque<Job> unsent;
   {
-    std::lock_guard<std::mutex> lock(mu_);  // shutdown
+    std::lock_guard<std::mutex> lock(mu_);  // determinism-ok: shutdown
     stopping_ = true;
     unsent.swap(queue_);
   }
@@ -492,7 +492,7 @@ LibsshFileTransport::~LibsshFileTransport() {
 
 void LibsshFileTransport::enqueue(Job job) {
   {
-    std::lock_guard<std::mutex> lock(mu_);  // hand a call to the worker
+    std::lock_guard<std::mutex> lock(mu_);  // determinism-ok: hand a call to the worker
     DS_ASSERT(!stopping_);
     queue_.push_back(std::move(job));
   }
@@ -504,7 +504,7 @@ void LibsshFileTransport::run_worker() {
   while (!done) {
     Job job;
     {
-      std::unique_lock<std::mutex> lock(mu_);  // waiting for calls
+      std::unique_lock<std::mutex> lock(mu_);  // determinism-ok: waiting for calls
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) {
         done = true;  // stopping, and the destructor cancels anything queued later

@@ -95,14 +95,14 @@ class LibsshFileTransport final : public FileTransport {
   bool connected_ = false;            // loop thread's view
   bool atomic_rename_ = false;        // loop thread's view
 
-  std::mutex mu_;               // hands calls to the worker
-  std::condition_variable cv_;  // wakes the worker
+  std::mutex mu_;               // determinism-ok: hands calls to the worker
+  std::condition_variable cv_;  // determinism-ok: wakes the worker
   std::deque<Job> queue_;       // guarded by mu_
   bool stopping_ = false;       // guarded by mu_
   struct Socket;                    // the session's socket, to abort a blocked call at shutdown
   std::unique_ptr<Socket> socket_;
-  std::thread worker_;          // libssh blocks
-  std::thread watchdog_;        // ends calls that outlive op_timeout
+  std::thread worker_;          // determinism-ok: libssh blocks
+  std::thread watchdog_;        // determinism-ok: ends calls that outlive op_timeout
 };
 
 /// A DeliveryContext::open_files that opens LibsshFileTransport sessions on `loop`.

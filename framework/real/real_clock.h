@@ -37,12 +37,12 @@ class RealClock final : public Clock {
   std::int64_t unix_ms_at_zero() const override { return unix_ms_at_zero_; }
 
  private:
-  using Steady = std::chrono::steady_clock;  // RealClock is the wall clock of real mode
+  using Steady = std::chrono::steady_clock;  // determinism-ok: RealClock is the wall clock of real mode
 
   Steady::time_point start_;  // loop time zero on the steady clock
   std::int64_t unix_ms_at_zero_;
-  std::mutex mu_;                // guards woken_ for wake() from other threads
-  std::condition_variable cv_;   // real waits end on wake()
+  std::mutex mu_;                // determinism-ok: guards woken_ for wake() from other threads
+  std::condition_variable cv_;   // determinism-ok: real waits end on wake()
   bool woken_ = false;           // guarded by mu_
 };
 

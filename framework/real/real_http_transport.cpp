@@ -8,7 +8,7 @@ namespace destsim {
 
 namespace {
 
-using Steady = std::chrono::steady_clock;  // measures a real request to tell a read timeout
+using Steady = std::chrono::steady_clock;  // determinism-ok: measures a real request to tell a read timeout
 
 /// The header destsim's HTTP door puts on everything a fault plan produced.
 constexpr const char* kInjectedHeader = "X-Destsim-Injected";
@@ -117,7 +117,7 @@ void complete(Loop& loop, Completion<HttpResult> completion, HttpResult result) 
 }  // namespace
 
 struct HttpTransport::Worker {
-  std::thread thread;                 // cpp-httplib's client blocks; real mode only
+  std::thread thread;                 // determinism-ok: cpp-httplib's client blocks; real mode only
   httplib::Client* active = nullptr;  // guarded by HttpTransport::mu_
   std::map<std::string, std::unique_ptr<httplib::Client>> clients;  // by base URL; this worker's thread only
 };
@@ -129,14 +129,14 @@ HttpTransport::HttpTransport(Loop& loop, HttpTransportOptions options) : loop_(l
     auto w = std::make_unique<Worker>();
     Worker* raw = w.get();
     workers_.push_back(std::move(w));
-    raw->thread = std::thread([this, raw] { run_worker(raw); });
+    raw->thread = std::thread([this, raw] { run_worker(raw); });  // determinism-ok: real mode
   }
 }
 
 HttpTransport::~HttpTransport() {
   std::deque<Job> unsent;
   {
-    std::lock_guard<std::mutex> lock(mu_);  // shutting the worker pool down
+    std::lock_guard<std::mutex> lock(mu_);  // determinism-ok: shutting the worker pool down
     stopping_ = true;
     unsent.swap(queue_);
     for (auto& w : workers_) {
@@ -181,7 +181,7 @@ void HttpTransport::run_worker(Worker* worker) {
   for (;;) {
     std::optional<Job> job;
     {
-      std::unique_lock<std::mutex> lock(mu_);  // waiting for work
+      std::unique_lock<std::mutex> lock(mu_);  // determinism-ok: waiting for work
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });  // idle worker
       if (stopping_) return;  // the destructor fails whatever is still queued
       job.emplace(std::move(queue_.front()));
@@ -191,7 +191,7 @@ void HttpTransport::run_worker(Worker* worker) {
     HttpResult result = transport_error(TransportErrorKind::other, false, false, "");
     bool aborted = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);  // publish the client so the destructor can abort it
+      std::lock_guard<std::mutex> lock(mu_);  // determinism-ok: publish the client so the destructor can abort it
       aborted = stopping_;
       if (!aborted && client) worker->active = client;
     }
@@ -212,7 +212,7 @@ void HttpTransport::run_worker(Worker* worker) {
       }
     }
     {
-      std::lock_guard<std::mutex> lock(mu_);  // the exchange is over
+      std::lock_guard<std::mutex> lock(mu_);  // determinism-ok: the exchange is over
       worker->active = nullptr;
     }
     complete(loop_, std::move(job->completion), std::move(result));
@@ -228,7 +228,7 @@ Task<HttpResult> HttpTransport::send(Request request) {
   {
     Job job{std::move(request), "", done};
     job.base_url = base_url(job.request.host);
-    std::lock_guard<std::mutex> lock(mu_);  // hand the request to a worker
+    std::lock_guard<std::mutex> lock(mu_);  // determinism-ok: hand the request to a worker
     DS_ASSERT(!stopping_);
     queue_.push_back(std::move(job));
   }

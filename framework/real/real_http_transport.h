@@ -84,8 +84,8 @@ class HttpTransport final : public Transport {
   HttpTransportOptions options_;
   std::uint64_t next_id_ = 0;  // loop thread only
 
-  std::mutex mu_;               // hands jobs to worker threads
-  std::condition_variable cv_;  // wakes idle workers
+  std::mutex mu_;               // determinism-ok: hands jobs to worker threads
+  std::condition_variable cv_;  // determinism-ok: wakes idle workers
   std::deque<Job> queue_;       // guarded by mu_
   bool stopping_ = false;       // guarded by mu_
   std::vector<std::unique_ptr<Worker>> workers_;
