@@ -56,6 +56,7 @@ void RunOnly(benchmark::State& state) {
     for (std::int64_t i = 0; i < o.cases; ++i) {
       Scenario s = case_scenario(*e, generate_case(*e, o.seed, i, o));
       RunOptions ro;
+      ro.keep_lines = false;  // as certify runs its cases: typed events kept, JSONL lines not
       auto out = run_scenario(s, ro);
       benchmark::DoNotOptimize(out);
       ++cases;
