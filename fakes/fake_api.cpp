@@ -1,6 +1,7 @@
 #include "fakes/fake_api.h"
 
 #include "fakes/fault_plan.h"
+#include "framework/oracle.h"
 
 namespace destsim {
 
@@ -8,6 +9,13 @@ const char* fake_door_name(FakeDoor door) { return door == FakeDoor::http ? "htt
 
 Status FakeApi::check_fault_plan(const FaultPlan& plan, std::string_view where) const {
   return check_http_fault_plan(plan, where);
+}
+
+void AppliedLedger::add(std::string_view key) { ++counts_[fnv1a64(key)]; }
+
+std::int64_t AppliedLedger::count(std::string_view key) const {
+  auto it = counts_.find(fnv1a64(key));
+  return it == counts_.end() ? 0 : it->second;
 }
 
 Response json_response(int status, const nlohmann::json& body) {

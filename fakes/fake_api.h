@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -86,6 +87,46 @@ class FileFake : public Fake {
   virtual std::unique_ptr<FileTransport> sim_transport(Loop& loop, FaultPlan* plan, Duration latency,
                                                        Duration timeout, const nlohmann::json& login) = 0;
   FileFake* file() override { return this; }
+};
+
+/// The oracle's ledger: how often each effect (an oracle key, framework/oracle.h)
+/// was applied. Keys are kept as their FNV-1a hash, so a million applied
+/// records cost a map of integers, not of strings.
+class AppliedLedger {
+ public:
+  /// Counts one more application of `key`.
+  void add(std::string_view key);
+  /// How often `key` was applied (0 when never).
+  std::int64_t count(std::string_view key) const;
+  /// How many distinct effects were applied.
+  std::size_t distinct() const { return counts_.size(); }
+
+ private:
+  std::map<std::uint64_t, std::int64_t> counts_;
+};
+
+/// An HTTP fake with fixed options, one struct of mutable state and the oracle's
+/// ledger. reset() is `state_ = {}` and an empty ledger: a member added to State
+/// cannot be left out of reset. The options' `latency` (when it has one) is the
+/// doors' service time. A fake whose reset must do more (seed tables) overrides
+/// reset() and calls this one first.
+template <class Options, class State>
+class StatefulFakeApi : public FakeApi {
+ public:
+  explicit StatefulFakeApi(Options options = {}) : options_(std::move(options)) {
+    if constexpr (requires { options_.latency; }) set_latency(options_.latency);
+  }
+  void reset() override {
+    state_ = State{};
+    ledger_ = AppliedLedger{};
+  }
+  std::int64_t applied(const std::string& key) const override { return ledger_.count(key); }
+  const Options& options() const { return options_; }
+
+ protected:
+  Options options_;
+  State state_;
+  AppliedLedger ledger_;
 };
 
 /// A JSON response with `Content-Type: application/json`.

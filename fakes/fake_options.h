@@ -34,6 +34,24 @@ struct CommonFakeOptions {
 Result<CommonFakeOptions> read_common_fake_options(const JsonIn& in, std::string_view secret_key,
                                                    std::initializer_list<std::string_view> own);
 
+/// Reads a fake's options of type O from `j` (null: the defaults): the common
+/// keys into `o.*secret` (when `secret` is set; `secret_key` names it) and
+/// `o.latency`, then `read_own(in, o)` (a Status) for the fake's own keys,
+/// each of which must be listed in `own`. Errors name the JSON path.
+template <class O, class ReadOwn>
+Result<O> read_fake_options(const nlohmann::json& j, const std::string& where, std::string_view secret_key,
+                            std::string O::*secret, std::initializer_list<std::string_view> own,
+                            ReadOwn&& read_own) {
+  O o;
+  if (j.is_null()) return o;
+  JsonIn in(j, where);
+  DS_TRY(CommonFakeOptions common, read_common_fake_options(in, secret_key, own));
+  if (secret) o.*secret = std::move(common.secret);
+  if constexpr (requires { o.latency; }) o.latency = common.latency;
+  DS_CHECK(read_own(in, o));
+  return o;
+}
+
 /// A string, or {"secret": "..."} unwrapped (nothing else in the object).
 Result<std::string> string_or_secret(const JsonIn& v);
 

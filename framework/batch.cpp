@@ -96,16 +96,6 @@ void add_stats(ProcessorStats& into, const ProcessorStats& x) {
   into.buffered_max = std::max(into.buffered_max, x.buffered_max);
 }
 
-nlohmann::json processor_stats_json(const ProcessorStats& s) {
-  return {{"batches", s.batches},
-          {"singles", s.singles},
-          {"splits", s.splits},
-          {"batch_retries", s.batch_retries},
-          {"retry_after_waits", s.retry_after_waits},
-          {"in_flight_max", s.in_flight_max},
-          {"buffered_max", s.buffered_max}};
-}
-
 Processor::Processor(Loop& loop, BatchHandler& handler, ProcessorConfig config, JobStore& jobs)
     : loop_(loop),
       handler_(handler),

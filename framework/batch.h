@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "framework/config.h"
+#include "framework/json_out.h"
 #include "framework/job_store.h"
 #include "framework/loop.h"
 #include "framework/retry.h"
@@ -166,8 +167,11 @@ struct ProcessorStats {
 
 /// Adds `more` into `into`: counts sum, maxima take the larger.
 void add_stats(ProcessorStats& into, const ProcessorStats& more);
+// The counters' JSON keys are their member names, listed once (to_json).
+DS_TO_JSON(ProcessorStats, batches, singles, splits, retry_after_waits, batch_retries,
+           in_flight_max, buffered_max)
 /// The counters as JSON (run summaries, reachability), as bulk_stats_json.
-nlohmann::json processor_stats_json(const ProcessorStats& s);
+inline nlohmann::json processor_stats_json(const ProcessorStats& s) { return s; }
 
 class Processor {
  public:

@@ -72,19 +72,6 @@ Task<StatsOutcome> SimpleDestinationManager::upload_stats(const ImportRef& impor
   co_return out;
 }
 
-nlohmann::json bulk_stats_json(const BulkStats& s) {
-  return {{"uploads", s.uploads},
-          {"polls", s.polls},
-          {"poll_faults", s.poll_faults},
-          {"stats_calls", s.stats_calls},
-          {"stats_faults", s.stats_faults},
-          {"poll_timeouts", s.poll_timeouts},
-          {"overflow_waits", s.overflow_waits},
-          {"upload_retries", s.upload_retries},
-          {"imports_in_flight_max", s.imports_in_flight_max},
-          {"staged_max", s.staged_max}};
-}
-
 BulkRouter::BulkRouter(Loop& loop, AsyncDestinationManager& manager, BulkConfig config, JobStore& jobs)
     : loop_(loop),
       manager_(manager),

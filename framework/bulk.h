@@ -148,8 +148,10 @@ struct BulkStats {
   std::uint64_t staged_max = 0;  // items staged at once by producers (B3: ≤ max_buffer_size)
 };
 
-/// The counters as JSON (run summaries, reachability).
-nlohmann::json bulk_stats_json(const BulkStats& s);
+DS_TO_JSON(BulkStats, uploads, polls, poll_faults, stats_calls, stats_faults, poll_timeouts,
+           overflow_waits, upload_retries, imports_in_flight_max, staged_max)
+/// The counters as JSON (run summaries, reachability); keys are the member names.
+inline nlohmann::json bulk_stats_json(const BulkStats& s) { return s; }
 
 class BulkRouter {
  public:

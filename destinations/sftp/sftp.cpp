@@ -9,6 +9,7 @@
 #include "destinations/sftp/file_format.h"
 #include "destinations/sftp/path_template.h"
 #include "framework/file_transport.h"
+#include "framework/json_out.h"
 #include "framework/oracle.h"
 #include "framework/sync.h"
 
@@ -115,6 +116,8 @@ struct SftpStats {
   std::uint64_t files = 0, bytes = 0, temps_removed = 0, stale_temps_cleaned = 0;
   std::uint64_t renames_verified = 0, renames_not_applied = 0, renames_unknown = 0;
 };
+DS_TO_JSON(SftpStats, files, bytes, temps_removed, stale_temps_cleaned, renames_verified,
+           renames_not_applied, renames_unknown)
 
 class SftpManager final : public SimpleDestinationManager {
  public:
@@ -232,15 +235,7 @@ class SftpManager final : public SimpleDestinationManager {
 
   void set_crash_hook(CrashHook hook) { crash_hook_ = std::move(hook); }
 
-  nlohmann::json stats_json() const {
-    return {{"files", stats_.files},
-            {"bytes", stats_.bytes},
-            {"temps_removed", stats_.temps_removed},
-            {"stale_temps_cleaned", stats_.stale_temps_cleaned},
-            {"renames_verified", stats_.renames_verified},
-            {"renames_not_applied", stats_.renames_not_applied},
-            {"renames_unknown", stats_.renames_unknown}};
-  }
+  nlohmann::json stats_json() const { return stats_; }
 
  private:
   enum class Seen { applied, not_applied, unknown };

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "framework/http_call.h"
+#include "framework/json_out.h"
 #include "framework/oracle.h"
 #include "framework/rate_limiter.h"
 #include "framework/retry.h"
@@ -224,16 +225,8 @@ class StagedTableDestination final : public Destination {
     out.update(nlohmann::json{
         // One processor per stream, plus the control requests (stages, commits).
         {"endpoints", processors + 1},
-        {"streams", streams_.size()},
-        {"rows_staged", stats_.rows_staged},
-        {"stages_created", stats_.stages_created},
-        {"stages_dropped", stats_.stages_dropped},
-        {"commits", stats_.commits},
-        {"commits_failed", stats_.commits_failed},
-        {"control_retries", stats_.control_retries},
-        {"recovered_committed", stats_.recovered_committed},
-        {"recovered_dropped", stats_.recovered_dropped},
-        {"discarded_jobs", stats_.discarded_jobs}});
+        {"streams", streams_.size()}});
+    out.update(nlohmann::json(stats_));
     return out;
   }
 
@@ -870,6 +863,8 @@ class StagedTableDestination final : public Destination {
   struct Stats {
     std::int64_t rows_staged = 0, stages_created = 0, stages_dropped = 0, commits = 0, commits_failed = 0,
                  control_retries = 0, recovered_committed = 0, recovered_dropped = 0, discarded_jobs = 0;
+    DS_TO_JSON_FRIEND(Stats, rows_staged, stages_created, stages_dropped, commits, commits_failed,
+                      control_retries, recovered_committed, recovered_dropped, discarded_jobs)
   };
 
   DeliveryContext& ctx_;

@@ -46,94 +46,89 @@ Result<std::set<std::int64_t>> ordinals(const JsonIn& in) {
 }  // namespace
 
 Result<AsyncJobApiOptions> AsyncJobApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
-  AsyncJobApiOptions o;
-  if (j.is_null()) return o;
-  JsonIn in(j, where);
-  DS_TRY(CommonFakeOptions common,
-         read_common_fake_options(in, "api_key",
-                                  {"path", "records_field", "max_records", "max_bytes", "pending_for", "final_status",
-                                   "fail_jobs", "stall_jobs", "status_values", "results", "invalid_field", "id_field",
-                                   "max_pending_jobs"}));
-  o.api_key = std::move(common.secret);
-  o.latency = common.latency;
-  if (in.has("path")) {
-    DS_TRY(o.path, in.at("path").string());
-    if (o.path.empty() || o.path[0] != '/' || o.path.back() == '/' || o.path.find('?') != std::string::npos)
-      return in.at("path").expected("a path starting with \"/\", without a trailing \"/\" or a query");
-  }
-  if (in.has("records_field")) {
-    DS_TRY(o.records_field, in.at("records_field").string());
-    if (o.records_field.empty()) return in.at("records_field").expected("a non-empty field name");
-  }
-  if (in.has("max_records")) { DS_TRY(o.max_records, in.at("max_records").integer(1)); }
-  if (in.has("max_bytes")) {
-    DS_TRY(o.max_bytes, in.at("max_bytes").size_bytes());
-    if (o.max_bytes < 1) return in.at("max_bytes").expected("a size of at least 1 byte");
-  }
-  if (in.has("pending_for")) { DS_TRY(o.pending_for, in.at("pending_for").duration()); }
-  if (in.has("final_status")) {
-    DS_TRY(o.final_status, in.at("final_status").string());
-    if (o.final_status != "ready" && o.final_status != "failure")
-      return in.at("final_status").expected("\"ready\" or \"failure\"");
-  }
-  if (in.has("fail_jobs")) { DS_TRY(o.fail_jobs, ordinals(in.at("fail_jobs"))); }
-  if (in.has("stall_jobs")) { DS_TRY(o.stall_jobs, ordinals(in.at("stall_jobs"))); }
-  if (in.has("status_values")) {
-    JsonIn sv = in.at("status_values");
-    DS_CHECK(sv.object());
-    DS_CHECK(sv.only_keys({"pending", "ready", "failure"}));
-    for (const char* k : {"pending", "ready", "failure"}) {
-      if (!sv.has(k)) continue;
-      DS_TRY(std::string v, sv.at(k).string());
-      if (v.empty()) return sv.at(k).expected("a non-empty status string");
-      o.status_values[k] = v;
-    }
-  }
-  if (in.has("results")) {
-    DS_TRY(std::string r, in.at("results").string());
-    if (r != "job" && r != "record") return in.at("results").expected("\"job\" or \"record\"");
-    o.record_results = r == "record";
-  }
-  if (in.has("invalid_field")) { DS_TRY(o.invalid_field, in.at("invalid_field").string()); }
-  if (in.has("id_field")) { DS_TRY(o.id_field, in.at("id_field").string()); }
-  if (in.has("max_pending_jobs")) { DS_TRY(o.max_pending_jobs, in.at("max_pending_jobs").integer(0)); }
-  return o;
+  return read_fake_options(
+      j, where, "api_key", &AsyncJobApiOptions::api_key,
+      {"path", "records_field", "max_records", "max_bytes", "pending_for", "final_status", "fail_jobs", "stall_jobs",
+       "status_values", "results", "invalid_field", "id_field", "max_pending_jobs"},
+      [&](const JsonIn& in, AsyncJobApiOptions& o) -> Status {
+        if (in.has("path")) {
+          DS_TRY(o.path, in.at("path").string());
+          if (o.path.empty() || o.path[0] != '/' || o.path.back() == '/' || o.path.find('?') != std::string::npos)
+            return in.at("path").expected("a path starting with \"/\", without a trailing \"/\" or a query");
+        }
+        if (in.has("records_field")) {
+          DS_TRY(o.records_field, in.at("records_field").string());
+          if (o.records_field.empty()) return in.at("records_field").expected("a non-empty field name");
+        }
+        if (in.has("max_records")) {
+          DS_TRY(o.max_records, in.at("max_records").integer(1));
+        }
+        if (in.has("max_bytes")) {
+          DS_TRY(o.max_bytes, in.at("max_bytes").size_bytes());
+          if (o.max_bytes < 1) return in.at("max_bytes").expected("a size of at least 1 byte");
+        }
+        if (in.has("pending_for")) {
+          DS_TRY(o.pending_for, in.at("pending_for").duration());
+        }
+        if (in.has("final_status")) {
+          DS_TRY(o.final_status, in.at("final_status").string());
+          if (o.final_status != "ready" && o.final_status != "failure")
+            return in.at("final_status").expected("\"ready\" or \"failure\"");
+        }
+        if (in.has("fail_jobs")) {
+          DS_TRY(o.fail_jobs, ordinals(in.at("fail_jobs")));
+        }
+        if (in.has("stall_jobs")) {
+          DS_TRY(o.stall_jobs, ordinals(in.at("stall_jobs")));
+        }
+        if (in.has("status_values")) {
+          JsonIn sv = in.at("status_values");
+          DS_CHECK(sv.object());
+          DS_CHECK(sv.only_keys({"pending", "ready", "failure"}));
+          for (const char* k : {"pending", "ready", "failure"}) {
+            if (!sv.has(k)) continue;
+            DS_TRY(std::string v, sv.at(k).string());
+            if (v.empty()) return sv.at(k).expected("a non-empty status string");
+            o.status_values[k] = v;
+          }
+        }
+        if (in.has("results")) {
+          DS_TRY(std::string r, in.at("results").string());
+          if (r != "job" && r != "record") return in.at("results").expected("\"job\" or \"record\"");
+          o.record_results = r == "record";
+        }
+        if (in.has("invalid_field")) {
+          DS_TRY(o.invalid_field, in.at("invalid_field").string());
+        }
+        if (in.has("id_field")) {
+          DS_TRY(o.id_field, in.at("id_field").string());
+        }
+        if (in.has("max_pending_jobs")) {
+          DS_TRY(o.max_pending_jobs, in.at("max_pending_jobs").integer(0));
+        }
+        return {};
+      });
 }
 
-AsyncJobApi::AsyncJobApi(AsyncJobApiOptions options) : options_(std::move(options)) { set_latency(options_.latency); }
-
-void AsyncJobApi::reset() {
-  jobs_.clear();
-  by_id_.clear();
-  applied_.clear();
-  requests_ = 0;
-  records_applied_ = 0;
-}
-
-std::int64_t AsyncJobApi::applied(const std::string& key) const {
-  auto it = applied_.find(fnv1a64(key));
-  return it == applied_.end() ? 0 : it->second;
-}
-
-std::string AsyncJobApi::wire(State s) const {
-  const char* canonical = s == State::pending ? "pending" : s == State::ready ? "ready" : "failure";
+std::string AsyncJobApi::wire(JobState s) const {
+  const char* canonical = s == JobState::pending ? "pending" : s == JobState::ready ? "ready" : "failure";
   auto it = options_.status_values.find(canonical);
   return it == options_.status_values.end() ? std::string(canonical) : it->second;
 }
 
 // What the job's state is at `now`, from its creation time alone.
-AsyncJobApi::State AsyncJobApi::due_state(const Job& job, Time now) const {
-  if (options_.stall_jobs.count(job.ordinal)) return State::pending;
-  if (now - job.created < options_.pending_for) return State::pending;
-  if (options_.fail_jobs.count(job.ordinal)) return State::failure;
-  return options_.final_status == "failure" ? State::failure : State::ready;
+AsyncJobApi::JobState AsyncJobApi::due_state(const Job& job, Time now) const {
+  if (options_.stall_jobs.count(job.ordinal)) return JobState::pending;
+  if (now - job.created < options_.pending_for) return JobState::pending;
+  if (options_.fail_jobs.count(job.ordinal)) return JobState::failure;
+  return options_.final_status == "failure" ? JobState::failure : JobState::ready;
 }
 
-void AsyncJobApi::finish(Job& job, State state, Time at) {
-  DS_ASSERT(job.state == State::pending && state != State::pending);
+void AsyncJobApi::finish(Job& job, JobState state, Time at) {
+  DS_ASSERT(job.state == JobState::pending && state != JobState::pending);
   job.state = state;
   job.completed = at;
-  if (state == State::failure) {
+  if (state == JobState::failure) {
     job.message = "import job " + job.id + " failed";
     return;
   }
@@ -151,29 +146,29 @@ void AsyncJobApi::finish(Job& job, State state, Time at) {
       job.results.push_back(std::move(res));
     }
     if (ok) {
-      ++applied_[fnv1a64(oracle_key(kEffect, r))];
+      ledger_.add(oracle_key(kEffect, r));
       ++job.applied;
-      ++records_applied_;
+      ++state_.records_applied;
     }
   }
 }
 
 void AsyncJobApi::settle(Time now) {
-  for (Job& job : jobs_) {
-    if (job.state != State::pending) continue;
-    State s = due_state(job, now);
-    if (s != State::pending) finish(job, s, job.created + options_.pending_for);
+  for (Job& job : state_.jobs) {
+    if (job.state != JobState::pending) continue;
+    JobState s = due_state(job, now);
+    if (s != JobState::pending) finish(job, s, job.created + options_.pending_for);
   }
 }
 
 std::int64_t AsyncJobApi::pending_jobs() const {
   std::int64_t n = 0;
-  for (const Job& j : jobs_) n += j.state == State::pending ? 1 : 0;
+  for (const Job& j : state_.jobs) n += j.state == JobState::pending ? 1 : 0;
   return n;
 }
 
 Response AsyncJobApi::handle(const Request& request, Time now) {
-  ++requests_;
+  ++state_.requests;
   settle(now);
   auto auth = request.headers.get("Authorization");
   const std::string_view bearer = "Bearer ";
@@ -186,7 +181,7 @@ Response AsyncJobApi::handle(const Request& request, Time now) {
     if (request.method == "POST") return create(request, now);
     if (request.method == "GET") {
       nlohmann::json list = nlohmann::json::array();
-      for (const Job& j : jobs_) list.push_back({{"id", j.id}, {"status", wire(j.state)}});
+      for (const Job& j : state_.jobs) list.push_back({{"id", j.id}, {"status", wire(j.state)}});
       return json_response(200, {{"result", list}});
     }
     return error(405, "method " + request.method + " not allowed on " + path);
@@ -195,9 +190,9 @@ Response AsyncJobApi::handle(const Request& request, Time now) {
   if (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0) {
     const std::string id = path.substr(prefix.size());
     if (request.method != "GET") return error(405, "method " + request.method + " not allowed on " + path);
-    auto it = by_id_.find(id);
-    if (it == by_id_.end()) return error(404, "job " + id + " not found", "id");
-    return show(jobs_[it->second]);
+    auto it = state_.by_id.find(id);
+    if (it == state_.by_id.end()) return error(404, "job " + id + " not found", "id");
+    return show(state_.jobs[it->second]);
   }
   return error(404, "no such endpoint: " + request.method + " " + path);
 }
@@ -227,19 +222,19 @@ Response AsyncJobApi::create(const Request& request, Time now) {
     return r;
   }
   Job job;
-  job.ordinal = static_cast<std::int64_t>(jobs_.size()) + 1;
+  job.ordinal = static_cast<std::int64_t>(state_.jobs.size()) + 1;
   char id[32];
   std::snprintf(id, sizeof id, "job-%06lld", static_cast<long long>(job.ordinal));
   job.id = id;
   job.created = now;
   job.records.assign(arr->begin(), arr->end());
-  by_id_.emplace(job.id, jobs_.size());
-  jobs_.push_back(std::move(job));
+  state_.by_id.emplace(job.id, state_.jobs.size());
+  state_.jobs.push_back(std::move(job));
   // A zero pending_for completes the job at once.
-  Job& j = jobs_.back();
-  if (State s = due_state(j, now); s != State::pending) finish(j, s, now);
+  Job& j = state_.jobs.back();
+  if (JobState s = due_state(j, now); s != JobState::pending) finish(j, s, now);
   return json_response(202, {{"id", j.id},
-                             {"status", wire(State::pending)},
+                             {"status", wire(JobState::pending)},
                              {"record_count", j.records.size()},
                              {"urls", nlohmann::json::array()},
                              {"message", ""}});
@@ -251,28 +246,28 @@ Response AsyncJobApi::show(const Job& job) const {
                       {"record_count", job.records.size()},
                       {"created_at_ms", ms(job.created)},
                       {"urls", nlohmann::json::array()}};
-  if (job.state != State::pending) {
+  if (job.state != JobState::pending) {
     b["completed_at_ms"] = ms(job.completed);
     b["applied_count"] = job.applied;
   }
-  if (job.state == State::failure) b["message"] = job.message;
-  if (job.state == State::ready && options_.record_results) b["results"] = job.results;
+  if (job.state == JobState::failure) b["message"] = job.message;
+  if (job.state == JobState::ready && options_.record_results) b["results"] = job.results;
   return json_response(200, b);
 }
 
 nlohmann::json AsyncJobApi::accepted() const {
   nlohmann::json jobs = nlohmann::json::array();
   std::map<std::string, std::int64_t> by_status;
-  for (const Job& j : jobs_) {
+  for (const Job& j : state_.jobs) {
     jobs.push_back({{"id", j.id}, {"status", wire(j.state)}, {"records", j.records.size()}, {"applied", j.applied}});
     ++by_status[wire(j.state)];
   }
-  return {{"requests", requests_},
+  return {{"requests", state_.requests},
           {"jobs", jobs},
-          {"jobs_created", jobs_.size()},
+          {"jobs_created", state_.jobs.size()},
           {"jobs_by_status", by_status},
-          {"records_applied", records_applied_},
-          {"distinct_records", applied_.size()}};
+          {"records_applied", state_.records_applied},
+          {"distinct_records", ledger_.distinct()}};
 }
 
 }  // namespace destsim

@@ -72,48 +72,49 @@ struct AsyncJobApiOptions {
   static Result<AsyncJobApiOptions> from_json(const nlohmann::json& j, const std::string& where);
 };
 
-class AsyncJobApi final : public FakeApi {
- public:
-  explicit AsyncJobApi(AsyncJobApiOptions options = {});
-
-  std::string name() const override { return "async_job"; }
-  Response handle(const Request& request, Time now) override;
-  nlohmann::json accepted() const override;
-  void reset() override;
-  std::int64_t applied(const std::string& key) const override;
-
-  std::int64_t requests() const { return requests_; }
-  std::int64_t jobs() const { return static_cast<std::int64_t>(jobs_.size()); }
-  std::int64_t records_applied() const { return records_applied_; }
-
- private:
-  enum class State { pending, ready, failure };
+/// What AsyncJobApi::reset() forgets.
+struct AsyncJobApiState {
+  enum class JobState { pending, ready, failure };
   struct Job {
     std::string id;
     std::int64_t ordinal = 0;
     Time created{};
     std::vector<nlohmann::json> records;
-    State state = State::pending;  // as settled so far
+    JobState state = JobState::pending;  // as settled so far
     Time completed{};
     std::string message;
     nlohmann::json results;  // per-record outcomes (record mode)
     std::int64_t applied = 0;
   };
+  std::vector<Job> jobs;  // by ordinal - 1
+  std::map<std::string, std::size_t> by_id;
+  std::int64_t requests = 0;
+  std::int64_t records_applied = 0;
+};
 
-  State due_state(const Job& job, Time now) const;
+class AsyncJobApi final : public StatefulFakeApi<AsyncJobApiOptions, AsyncJobApiState> {
+ public:
+  using StatefulFakeApi::StatefulFakeApi;
+  std::string name() const override { return "async_job"; }
+  Response handle(const Request& request, Time now) override;
+  nlohmann::json accepted() const override;
+
+  std::int64_t requests() const { return state_.requests; }
+  std::int64_t jobs() const { return static_cast<std::int64_t>(state_.jobs.size()); }
+  std::int64_t records_applied() const { return state_.records_applied; }
+
+ private:
+  using JobState = AsyncJobApiState::JobState;
+  using Job = AsyncJobApiState::Job;
+
+  JobState due_state(const Job& job, Time now) const;
   void settle(Time now);
-  void finish(Job& job, State state, Time at);
-  std::string wire(State s) const;
+  void finish(Job& job, JobState state, Time at);
+  std::string wire(JobState s) const;
   Response create(const Request& request, Time now);
   Response show(const Job& job) const;
   std::int64_t pending_jobs() const;
 
-  AsyncJobApiOptions options_;
-  std::vector<Job> jobs_;  // by ordinal - 1
-  std::map<std::string, std::size_t> by_id_;
-  std::map<std::uint64_t, std::int64_t> applied_;  // fnv1a64(oracle key) → count
-  std::int64_t requests_ = 0;
-  std::int64_t records_applied_ = 0;
 };
 
 }  // namespace destsim

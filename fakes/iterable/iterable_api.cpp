@@ -61,72 +61,55 @@ nlohmann::json failed_updates_skeleton(bool users) {
 }  // namespace
 
 Result<IterableApiOptions> IterableApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
-  IterableApiOptions o;
-  if (j.is_null()) return o;
-  JsonIn in(j, where);
-  DS_TRY(CommonFakeOptions common,
-         read_common_fake_options(in, "api_key",
-                                  {"disallowed_event_names", "items_max", "body_bytes_max", "rate_per_second", "burst",
-                                   "retry_after", "list_ids"}));
-  o.api_key = std::move(common.secret);
-  o.latency = common.latency;
-  if (in.has("disallowed_event_names")) {
-    JsonIn a = in.at("disallowed_event_names");
-    DS_CHECK(a.array());
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      DS_TRY(std::string n, a.at(i).string());
-      o.disallowed_event_names.push_back(n);
-    }
-  }
-  if (in.has("items_max")) { DS_TRY(o.items_max, in.at("items_max").integer(1)); }
-  if (in.has("body_bytes_max")) { DS_TRY(o.body_bytes_max, in.at("body_bytes_max").size_bytes()); }
-  if (in.has("rate_per_second")) { DS_TRY(o.rate_per_second, in.at("rate_per_second").integer(0)); }
-  if (in.has("burst")) { DS_TRY(o.burst, in.at("burst").integer(1)); }
-  if (in.has("retry_after")) { DS_TRY(o.retry_after, in.at("retry_after").boolean()); }
-  if (in.has("list_ids")) {
-    JsonIn a = in.at("list_ids");
-    DS_CHECK(a.array());
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      DS_TRY(std::int64_t id, a.at(i).integer());
-      o.list_ids.push_back(id);
-    }
-  }
-  return o;
-}
-
-IterableApi::IterableApi(IterableApiOptions options) : options_(std::move(options)) { set_latency(options_.latency); }
-
-void IterableApi::reset() {
-  users_.clear();
-  by_email_.clear();
-  by_user_id_.clear();
-  events_.clear();
-  anonymous_events_ = 0;
-  lists_.clear();
-  event_types_.clear();
-  user_types_.clear();
-  applied_.clear();
-  applications_ = 0;
-  buckets_.clear();
-  requests_ = 0;
-  next_user_ = 0;
-}
-
-std::int64_t IterableApi::applied(const std::string& key) const {
-  auto it = applied_.find(fnv1a64(key));
-  return it == applied_.end() ? 0 : it->second;
+  return read_fake_options(
+      j, where, "api_key", &IterableApiOptions::api_key,
+      {"disallowed_event_names", "items_max", "body_bytes_max", "rate_per_second", "burst", "retry_after", "list_ids"},
+      [&](const JsonIn& in, IterableApiOptions& o) -> Status {
+        if (in.has("disallowed_event_names")) {
+          JsonIn a = in.at("disallowed_event_names");
+          DS_CHECK(a.array());
+          for (std::size_t i = 0; i < a.size(); ++i) {
+            DS_TRY(std::string n, a.at(i).string());
+            o.disallowed_event_names.push_back(n);
+          }
+        }
+        if (in.has("items_max")) {
+          DS_TRY(o.items_max, in.at("items_max").integer(1));
+        }
+        if (in.has("body_bytes_max")) {
+          DS_TRY(o.body_bytes_max, in.at("body_bytes_max").size_bytes());
+        }
+        if (in.has("rate_per_second")) {
+          DS_TRY(o.rate_per_second, in.at("rate_per_second").integer(0));
+        }
+        if (in.has("burst")) {
+          DS_TRY(o.burst, in.at("burst").integer(1));
+        }
+        if (in.has("retry_after")) {
+          DS_TRY(o.retry_after, in.at("retry_after").boolean());
+        }
+        if (in.has("list_ids")) {
+          JsonIn a = in.at("list_ids");
+          DS_CHECK(a.array());
+          for (std::size_t i = 0; i < a.size(); ++i) {
+            DS_TRY(std::int64_t id, a.at(i).integer());
+            o.list_ids.push_back(id);
+          }
+        }
+        return {};
+      });
 }
 
 void IterableApi::count(std::string_view effect, const nlohmann::json& item) { count_dump(effect, item.dump()); }
 
 void IterableApi::count_dump(std::string_view effect, std::string_view canonical) {
-  ++applied_[fnv1a64(oracle_key_of_dump(effect, canonical))];
-  ++applications_;
+  ledger_.add(oracle_key_of_dump(effect, canonical));
+  ++state_.applications;
 }
 
 bool IterableApi::take_token(const std::string& path, Time now, Duration* wait) {
   if (options_.rate_per_second <= 0) return true;
-  Bucket& b = buckets_[path];
+  IterableApiState::Bucket& b = state_.buckets[path];
   const std::int64_t cap = options_.burst * kUnit;
   if (!b.init) {
     b.init = true;
@@ -168,41 +151,41 @@ void IterableApi::learn_types(Types& types, const nlohmann::json& fields) {
 
 IterableApi::User* IterableApi::find_user(const std::string& email, const std::string& user_id) {
   if (!email.empty()) {
-    auto it = by_email_.find(email);
-    if (it != by_email_.end()) return &users_[it->second];
+    auto it = state_.by_email.find(email);
+    if (it != state_.by_email.end()) return &state_.users[it->second];
   }
   if (!user_id.empty()) {
-    auto it = by_user_id_.find(user_id);
-    if (it != by_user_id_.end()) return &users_[it->second];
+    auto it = state_.by_user_id.find(user_id);
+    if (it != state_.by_user_id.end()) return &state_.users[it->second];
   }
   return nullptr;
 }
 
 IterableApi::User& IterableApi::upsert_user(const std::string& email, const std::string& user_id) {
   if (User* u = find_user(email, user_id)) {
-    const std::size_t index = static_cast<std::size_t>(u - users_.data());
+    const std::size_t index = static_cast<std::size_t>(u - state_.users.data());
     if (!email.empty() && u->email.empty()) {
       u->email = email;
-      by_email_[email] = index;
+      state_.by_email[email] = index;
     }
     if (!user_id.empty() && u->user_id.empty()) {
       u->user_id = user_id;
-      by_user_id_[user_id] = index;
+      state_.by_user_id[user_id] = index;
     }
     return *u;
   }
-  const std::size_t index = users_.size();
-  users_.emplace_back();
-  User& u = users_.back();
+  const std::size_t index = state_.users.size();
+  state_.users.emplace_back();
+  User& u = state_.users.back();
   u.email = email;
   u.user_id = user_id;
-  if (!email.empty()) by_email_[email] = index;
-  if (!user_id.empty()) by_user_id_[user_id] = index;
+  if (!email.empty()) state_.by_email[email] = index;
+  if (!user_id.empty()) state_.by_user_id[user_id] = index;
   return u;
 }
 
 Response IterableApi::handle(const Request& request, Time now) {
-  ++requests_;
+  ++state_.requests;
   return route(request, now);
 }
 
@@ -295,7 +278,7 @@ std::optional<Response> IterableApi::items_of(const nlohmann::json& body, bool b
 
 Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_view endpoint) {
   std::vector<const nlohmann::json*> items;
-  if (auto rejected = items_of(body, bulk, "events", endpoint, event_types_, items)) return *rejected;
+  if (auto rejected = items_of(body, bulk, "events", endpoint, state_.event_types, items)) return *rejected;
   nlohmann::json res = {{"successCount", 0},
                         {"failCount", 0},
                         {"invalidEmails", nlohmann::json::array()},
@@ -345,16 +328,16 @@ Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_v
     // New fields become known; created fields are reported.
     const nlohmann::json& fields = member(e, "dataFields");
     for (auto it = fields.begin(); fields.is_object() && it != fields.end(); ++it) {
-      if (event_types_.find(it.key()) == event_types_.end()) res["createdFields"].push_back(it.key());
+      if (state_.event_types.find(it.key()) == state_.event_types.end()) res["createdFields"].push_back(it.key());
     }
-    learn_types(event_types_, fields);
+    learn_types(state_.event_types, fields);
     upsert_user(email, user_id);
     const std::string canonical = e.dump();
     std::string id = str_field(e, "id");
     if (id.empty()) {
-      ++anonymous_events_;
+      ++state_.anonymous_events;
     } else {
-      events_[id] = fnv1a64(canonical);  // an existing id is updated, not duplicated
+      state_.events[id] = fnv1a64(canonical);  // an existing id is updated, not duplicated
     }
     count_dump("iterable.event", canonical);
     ++ok;
@@ -369,7 +352,7 @@ Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_v
 
 Response IterableApi::update_users(const nlohmann::json& body, bool bulk, std::string_view endpoint) {
   std::vector<const nlohmann::json*> items;
-  if (auto rejected = items_of(body, bulk, "users", endpoint, user_types_, items)) return *rejected;
+  if (auto rejected = items_of(body, bulk, "users", endpoint, state_.user_types, items)) return *rejected;
   nlohmann::json res = {{"successCount", 0},
                         {"failCount", 0},
                         {"invalidEmails", nlohmann::json::array()},
@@ -404,7 +387,7 @@ Response IterableApi::update_users(const nlohmann::json& body, bool bulk, std::s
       continue;
     }
     const nlohmann::json& fields = member(u, "dataFields");
-    learn_types(user_types_, fields);
+    learn_types(state_.user_types, fields);
     User& user = upsert_user(email, user_id);
     if (fields.is_object()) user.data_fields.update(fields);
     count("iterable.user", u);
@@ -430,7 +413,7 @@ Response IterableApi::lists(const nlohmann::json& body, bool subscribe, std::str
     return error(400, "BatchTooLarge", "at most " + std::to_string(options_.items_max) + " subscribers per request");
   nlohmann::json res = {{"successCount", 0}, {"failCount", 0}, {"failedUpdates", failed_updates_skeleton(true)}};
   std::int64_t ok = 0, failed = 0;
-  auto& members = lists_[list_id];
+  auto& members = state_.lists[list_id];
   for (const auto& s : body["subscribers"]) {
     std::string email = str_field(s, "email"), user_id = str_field(s, "userId");
     if (!email.empty() && !valid_email(email)) {
@@ -517,7 +500,7 @@ Response IterableApi::subscriptions(const nlohmann::json& body, bool bulk, std::
 
 nlohmann::json IterableApi::accepted() const {
   nlohmann::json users = nlohmann::json::array();
-  for (const auto& u : users_) {
+  for (const auto& u : state_.users) {
     nlohmann::json j = {{"dataFields", u.data_fields}};
     if (!u.email.empty()) j["email"] = u.email;
     if (!u.user_id.empty()) j["userId"] = u.user_id;
@@ -525,20 +508,20 @@ nlohmann::json IterableApi::accepted() const {
     users.push_back(j);
   }
   nlohmann::json lists = nlohmann::json::object();
-  for (const auto& [id, members] : lists_) lists[std::to_string(id)] = members;
-  return {{"requests", requests_},
-          {"events", events_.size() + static_cast<std::size_t>(anonymous_events_)},
+  for (const auto& [id, members] : state_.lists) lists[std::to_string(id)] = members;
+  return {{"requests", state_.requests},
+          {"events", state_.events.size() + static_cast<std::size_t>(state_.anonymous_events)},
           {"event_ids", [&] {
              std::vector<std::string> ids;
-             ids.reserve(events_.size());
-             for (const auto& kv : events_) ids.push_back(kv.first);  // determinism-ok: sorted below
+             ids.reserve(state_.events.size());
+             for (const auto& kv : state_.events) ids.push_back(kv.first);  // determinism-ok: sorted below
              std::sort(ids.begin(), ids.end());
              return nlohmann::json(ids);
            }()},
           {"users", users},
           {"lists", lists},
-          {"applications", applications_},
-          {"distinct_effects", applied_.size()}};
+          {"applications", state_.applications},
+          {"distinct_effects", ledger_.distinct()}};
 }
 
 }  // namespace destsim

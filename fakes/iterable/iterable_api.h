@@ -56,33 +56,53 @@ struct IterableApiOptions {
   static Result<IterableApiOptions> from_json(const nlohmann::json& j, const std::string& where);
 };
 
-class IterableApi final : public FakeApi {
- public:
-  explicit IterableApi(IterableApiOptions options = {});
-
-  std::string name() const override { return "iterable"; }
-  Response handle(const Request& request, Time now) override;
-  nlohmann::json accepted() const override;
-  void reset() override;
-
-  /// How often an item with this oracle key (framework/oracle.h) was applied.
-  std::int64_t applied(const std::string& key) const override;
-  std::int64_t events() const { return static_cast<std::int64_t>(events_.size()); }
-  std::int64_t users() const { return static_cast<std::int64_t>(users_.size()); }
-
- private:
+/// What IterableApi::reset() forgets. It is kept compact: a million-event run
+/// stores ids and hashes, not bodies. The hash maps are lookup-only: accepted()
+/// sorts what it prints, so no order ever comes from them.
+struct IterableApiState {
   struct User {
     std::string email;
     std::string user_id;
     nlohmann::json data_fields = nlohmann::json::object();
     nlohmann::json subscriptions;  // the last updateSubscriptions request (it overwrites)
   };
+  using Types = std::map<std::string, std::string, std::less<>>;  // field → type
+  struct Bucket {
+    std::int64_t units = 0;  // 1e9 units = one request
+    Time last{};
+    bool init = false;
+  };
+  std::vector<User> users;                                  // by internal index
+  std::unordered_map<std::string, std::size_t> by_email;    // determinism-ok: lookup only
+  std::unordered_map<std::string, std::size_t> by_user_id;  // determinism-ok: lookup only
+  std::unordered_map<std::string, std::uint64_t> events;    // determinism-ok: sorted on output
+  std::int64_t anonymous_events = 0;                        // events without an id
+  std::map<std::int64_t, std::set<std::string>> lists;      // listId → member keys
+  Types event_types, user_types;
+  std::int64_t applications = 0;
+  std::map<std::string, Bucket> buckets;
+  std::int64_t requests = 0;
+  std::int64_t next_user = 0;
+};
+
+class IterableApi final : public StatefulFakeApi<IterableApiOptions, IterableApiState> {
+ public:
+  using StatefulFakeApi::StatefulFakeApi;
+  std::string name() const override { return "iterable"; }
+  Response handle(const Request& request, Time now) override;
+  nlohmann::json accepted() const override;
+
+  std::int64_t events() const { return static_cast<std::int64_t>(state_.events.size()); }
+  std::int64_t users() const { return static_cast<std::int64_t>(state_.users.size()); }
+
+ private:
+  using User = IterableApiState::User;
+  using Types = IterableApiState::Types;
   enum class Kind { track_bulk, track, bulk_update, update, subscribe, unsubscribe, bulk_subs, subs };
 
   Response route(const Request& request, Time now);
   bool take_token(const std::string& path, Time now, Duration* wait);
   /// A type mismatch against the field schema, as "field: expected T, got U", or "".
-  using Types = std::map<std::string, std::string, std::less<>>;  // field → type
   std::string type_mismatch(const Types& types, const nlohmann::json& fields) const;
   void learn_types(Types& types, const nlohmann::json& fields);
   User* find_user(const std::string& email, const std::string& user_id);
@@ -98,27 +118,6 @@ class IterableApi final : public FakeApi {
   Response lists(const nlohmann::json& body, bool subscribe, std::string_view endpoint);
   Response subscriptions(const nlohmann::json& body, bool bulk, std::string_view endpoint);
 
-  IterableApiOptions options_;
-  // State is kept compact: a million-event run stores ids and hashes, not bodies.
-  // The hash maps below are lookup-only: accepted() sorts what it prints, so no
-  // order ever comes from them.
-  std::vector<User> users_;                                           // by internal index
-  std::unordered_map<std::string, std::size_t> by_email_;             // determinism-ok: lookup only
-  std::unordered_map<std::string, std::size_t> by_user_id_;           // determinism-ok: lookup only
-  std::unordered_map<std::string, std::uint64_t> events_;             // determinism-ok: sorted on output
-  std::int64_t anonymous_events_ = 0;                             // events without an id
-  std::map<std::int64_t, std::set<std::string>> lists_;           // listId → member keys
-  Types event_types_, user_types_;
-  std::unordered_map<std::uint64_t, std::int64_t> applied_;  // determinism-ok: oracle lookups only
-  std::int64_t applications_ = 0;
-  struct Bucket {
-    std::int64_t units = 0;  // 1e9 units = one request
-    Time last{};
-    bool init = false;
-  };
-  std::map<std::string, Bucket> buckets_;
-  std::int64_t requests_ = 0;
-  std::int64_t next_user_ = 0;
 };
 
 }  // namespace destsim

@@ -110,77 +110,68 @@ std::int64_t offset_of(const std::string& job_id, const std::string& cursor) {
 }  // namespace
 
 Result<KlaviyoApiOptions> KlaviyoApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
-  KlaviyoApiOptions o;
-  if (j.is_null()) return o;
-  JsonIn in(j, where);
-  DS_TRY(CommonFakeOptions common,
-         read_common_fake_options(in, "api_key",
-                                  {"revision_required", "list_ids", "profiles_max", "payload_bytes_max",
-                                   "profile_bytes_max", "queued_for", "processing_for", "cancel_jobs",
-                                   "burst_per_second", "steady_per_minute", "page_size_default", "page_size_max"}));
-  o.api_key = std::move(common.secret);
-  o.latency = common.latency;
-  if (in.has("revision_required")) { DS_TRY(o.revision_required, in.at("revision_required").boolean()); }
-  if (in.has("list_ids")) {
-    JsonIn a = in.at("list_ids");
-    DS_CHECK(a.array());
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      DS_TRY(std::string id, a.at(i).string());
-      if (id.empty()) return a.at(i).expected("a non-empty list id");
-      o.list_ids.push_back(id);
-    }
-  }
-  if (in.has("profiles_max")) { DS_TRY(o.profiles_max, in.at("profiles_max").integer(1)); }
-  if (in.has("payload_bytes_max")) { DS_TRY(o.payload_bytes_max, in.at("payload_bytes_max").size_bytes()); }
-  if (in.has("profile_bytes_max")) { DS_TRY(o.profile_bytes_max, in.at("profile_bytes_max").size_bytes()); }
-  if (in.has("queued_for")) { DS_TRY(o.queued_for, in.at("queued_for").duration()); }
-  if (in.has("processing_for")) { DS_TRY(o.processing_for, in.at("processing_for").duration()); }
-  if (in.has("cancel_jobs")) {
-    JsonIn a = in.at("cancel_jobs");
-    DS_CHECK(a.array());
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      DS_TRY(std::int64_t n, a.at(i).integer(1));
-      o.cancel_jobs.push_back(n);
-    }
-  }
-  if (in.has("burst_per_second")) { DS_TRY(o.burst_per_second, in.at("burst_per_second").integer(0)); }
-  if (in.has("steady_per_minute")) { DS_TRY(o.steady_per_minute, in.at("steady_per_minute").integer(0)); }
-  if (in.has("page_size_max")) { DS_TRY(o.page_size_max, in.at("page_size_max").integer(1)); }
-  if (in.has("page_size_default")) {
-    DS_TRY(o.page_size_default, in.at("page_size_default").integer(1, o.page_size_max));
-  }
-  if (o.payload_bytes_max < 1) return in.at("payload_bytes_max").expected("a size of at least 1 byte");
-  if (o.profile_bytes_max < 1) return in.at("profile_bytes_max").expected("a size of at least 1 byte");
-  if (o.queued_for.count() < 0) return in.at("queued_for").expected("a duration >= 0");
-  if (o.processing_for.count() < 0) return in.at("processing_for").expected("a duration >= 0");
-  if (o.page_size_default > o.page_size_max) {
-    return in.fail("page_size_default (" + std::to_string(o.page_size_default) + ") exceeds page_size_max (" +
-                   std::to_string(o.page_size_max) + ")");
-  }
-  return o;
-}
-
-KlaviyoApi::KlaviyoApi(KlaviyoApiOptions options) : options_(std::move(options)) { set_latency(options_.latency); }
-
-void KlaviyoApi::reset() {
-  jobs_.clear();
-  job_by_id_.clear();
-  profiles_.clear();
-  by_email_.clear();
-  by_external_id_.clear();
-  by_phone_.clear();
-  applied_.clear();
-  applications_ = 0;
-  import_errors_ = 0;
-  second_.clear();
-  minute_.clear();
-  requests_ = rejected_ = throttled_ = 0;
-  last_now_ = Time{};
-}
-
-std::int64_t KlaviyoApi::applied(const std::string& key) const {
-  auto it = applied_.find(fnv1a64(key));
-  return it == applied_.end() ? 0 : it->second;
+  return read_fake_options(
+      j, where, "api_key", &KlaviyoApiOptions::api_key,
+      {"revision_required", "list_ids", "profiles_max", "payload_bytes_max", "profile_bytes_max", "queued_for",
+       "processing_for", "cancel_jobs", "burst_per_second", "steady_per_minute", "page_size_default", "page_size_max"},
+      [&](const JsonIn& in, KlaviyoApiOptions& o) -> Status {
+        if (in.has("revision_required")) {
+          DS_TRY(o.revision_required, in.at("revision_required").boolean());
+        }
+        if (in.has("list_ids")) {
+          JsonIn a = in.at("list_ids");
+          DS_CHECK(a.array());
+          for (std::size_t i = 0; i < a.size(); ++i) {
+            DS_TRY(std::string id, a.at(i).string());
+            if (id.empty()) return a.at(i).expected("a non-empty list id");
+            o.list_ids.push_back(id);
+          }
+        }
+        if (in.has("profiles_max")) {
+          DS_TRY(o.profiles_max, in.at("profiles_max").integer(1));
+        }
+        if (in.has("payload_bytes_max")) {
+          DS_TRY(o.payload_bytes_max, in.at("payload_bytes_max").size_bytes());
+        }
+        if (in.has("profile_bytes_max")) {
+          DS_TRY(o.profile_bytes_max, in.at("profile_bytes_max").size_bytes());
+        }
+        if (in.has("queued_for")) {
+          DS_TRY(o.queued_for, in.at("queued_for").duration());
+        }
+        if (in.has("processing_for")) {
+          DS_TRY(o.processing_for, in.at("processing_for").duration());
+        }
+        if (in.has("cancel_jobs")) {
+          JsonIn a = in.at("cancel_jobs");
+          DS_CHECK(a.array());
+          for (std::size_t i = 0; i < a.size(); ++i) {
+            DS_TRY(std::int64_t n, a.at(i).integer(1));
+            o.cancel_jobs.push_back(n);
+          }
+        }
+        if (in.has("burst_per_second")) {
+          DS_TRY(o.burst_per_second, in.at("burst_per_second").integer(0));
+        }
+        if (in.has("steady_per_minute")) {
+          DS_TRY(o.steady_per_minute, in.at("steady_per_minute").integer(0));
+        }
+        if (in.has("page_size_max")) {
+          DS_TRY(o.page_size_max, in.at("page_size_max").integer(1));
+        }
+        if (in.has("page_size_default")) {
+          DS_TRY(o.page_size_default, in.at("page_size_default").integer(1, o.page_size_max));
+        }
+        if (o.payload_bytes_max < 1) return in.at("payload_bytes_max").expected("a size of at least 1 byte");
+        if (o.profile_bytes_max < 1) return in.at("profile_bytes_max").expected("a size of at least 1 byte");
+        if (o.queued_for.count() < 0) return in.at("queued_for").expected("a duration >= 0");
+        if (o.processing_for.count() < 0) return in.at("processing_for").expected("a duration >= 0");
+        if (o.page_size_default > o.page_size_max) {
+          return in.fail("page_size_default (" + std::to_string(o.page_size_default) + ") exceeds page_size_max (" +
+                         std::to_string(o.page_size_max) + ")");
+        }
+        return {};
+      });
 }
 
 std::string KlaviyoApi::iso(Time t) const {
@@ -206,8 +197,8 @@ KlaviyoApi::Phase KlaviyoApi::phase(const Job& job, Time now) const {
 
 bool KlaviyoApi::take(const std::string& endpoint, Time now, std::int64_t* wait_s) {
   const std::int64_t ns = to_ns(now);
-  Window& s = second_[endpoint];
-  Window& m = minute_[endpoint];
+  Window& s = state_.second[endpoint];
+  Window& m = state_.minute[endpoint];
   if (s.index != ns / kSecondNs) s = {ns / kSecondNs, 0};
   if (m.index != ns / kMinuteNs) m = {ns / kMinuteNs, 0};
   std::int64_t wait_ns = 0;
@@ -227,8 +218,8 @@ bool KlaviyoApi::take(const std::string& endpoint, Time now, std::int64_t* wait_
 void KlaviyoApi::add_rate_headers(Response& r, const std::string& endpoint, Time now) const {
   if (options_.steady_per_minute <= 0) return;
   const std::int64_t ns = to_ns(now);
-  auto it = minute_.find(endpoint);
-  std::int64_t used = it != minute_.end() && it->second.index == ns / kMinuteNs ? it->second.count : 0;
+  auto it = state_.minute.find(endpoint);
+  std::int64_t used = it != state_.minute.end() && it->second.index == ns / kMinuteNs ? it->second.count : 0;
   std::int64_t reset_ns = (ns / kMinuteNs + 1) * kMinuteNs - ns;
   r.headers.set("RateLimit-Limit", std::to_string(options_.steady_per_minute));
   r.headers.set("RateLimit-Remaining", std::to_string(std::max<std::int64_t>(0, options_.steady_per_minute - used)));
@@ -236,8 +227,8 @@ void KlaviyoApi::add_rate_headers(Response& r, const std::string& endpoint, Time
 }
 
 Response KlaviyoApi::handle(const Request& request, Time now) {
-  ++requests_;
-  if (now > last_now_) last_now_ = now;
+  ++state_.requests;
+  if (now > state_.last_now) state_.last_now = now;
   settle_due(now);
   return route(request, now);
 }
@@ -251,7 +242,7 @@ Response KlaviyoApi::route(const Request& request, Time now) {
   if (path == kJobsPath) {
     endpoint = "create";
     if (request.method != "POST") {
-      ++rejected_;
+      ++state_.rejected;
       return error(405, "method_not_allowed", "Method not allowed.", "This fake serves POST " + std::string(kJobsPath));
     }
   } else if (path.rfind(prefix, 0) == 0) {
@@ -266,15 +257,15 @@ Response KlaviyoApi::route(const Request& request, Time now) {
       job_id = rest;
     }
     if (job_id.empty() || job_id.find('/') != std::string::npos) {
-      ++rejected_;
+      ++state_.rejected;
       return error(404, "not_found", "Not found.", "No route for " + path);
     }
     if (request.method != "GET") {
-      ++rejected_;
+      ++state_.rejected;
       return error(405, "method_not_allowed", "Method not allowed.", path + " expects GET");
     }
   } else {
-    ++rejected_;
+    ++state_.rejected;
     return error(404, "not_found", "Not found.", "No route for " + path);
   }
 
@@ -282,13 +273,13 @@ Response KlaviyoApi::route(const Request& request, Time now) {
   const std::string scheme = "Klaviyo-API-Key ";
   if (!auth || auth->size() <= scheme.size() || auth->substr(0, scheme.size()) != scheme ||
       (!options_.api_key.empty() && auth->substr(scheme.size()) != options_.api_key)) {
-    ++rejected_;
+    ++state_.rejected;
     return error(401, "not_authenticated", "Authentication credentials were not provided.",
                  "Missing or invalid private API key (Authorization: Klaviyo-API-Key <key>).");
   }
   auto revision = request.headers.get("revision");
   if (options_.revision_required && (!revision || !valid_revision(*revision))) {
-    ++rejected_;
+    ++state_.rejected;
     return error(400, "invalid", "Invalid input.",
                  revision ? "revision header \"" + std::string(*revision) + "\" is not of the form YYYY-MM-DD"
                           : "The revision header is required.",
@@ -296,7 +287,7 @@ Response KlaviyoApi::route(const Request& request, Time now) {
   }
   std::int64_t wait_s = 0;
   if (!take(endpoint, now, &wait_s)) {
-    ++throttled_;
+    ++state_.throttled;
     Response r = error(429, "throttled", "Request was throttled.",
                        "Request was throttled. Expected available in " + std::to_string(wait_s) + " second" +
                            (wait_s == 1 ? "" : "s") + ".");
@@ -316,19 +307,19 @@ Response KlaviyoApi::create(const Request& request, Time now) {
   std::string type = ct ? std::string(ct->substr(0, ct->find(';'))) : "";
   while (!type.empty() && type.back() == ' ') type.pop_back();
   if (type != "application/vnd.api+json" && type != "application/json") {
-    ++rejected_;
+    ++state_.rejected;
     return error(415, "unsupported_media_type", "Unsupported media type.",
                  "Content-Type must be application/vnd.api+json or application/json, got \"" + type + "\"");
   }
   if (static_cast<std::int64_t>(request.body.size()) > options_.payload_bytes_max) {
-    ++rejected_;
+    ++state_.rejected;
     return error(413, "request_too_large", "Request entity too large.",
                  "The payload is " + std::to_string(request.body.size()) + " bytes, over the limit of " +
                      std::to_string(options_.payload_bytes_max) + " bytes.");
   }
   nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
   auto bad = [&](const std::string& detail, const std::string& pointer) {
-    ++rejected_;
+    ++state_.rejected;
     return error(400, "invalid", "Invalid input.", detail, pointer);
   };
   if (body.is_discarded()) return bad("The request body is not valid JSON.", "/");
@@ -379,7 +370,7 @@ Response KlaviyoApi::create(const Request& request, Time now) {
         std::string id = e["id"];
         if (!options_.list_ids.empty() &&
             std::find(options_.list_ids.begin(), options_.list_ids.end(), id) == options_.list_ids.end()) {
-          ++rejected_;
+          ++state_.rejected;
           return error(400, "invalid", "Invalid input.", "A list with id " + id + " does not exist.", at + "/id");
         }
         lists.push_back(id);
@@ -472,12 +463,12 @@ Response KlaviyoApi::create(const Request& request, Time now) {
     if (ok) accepted.push_back(a);
   }
   if (!errors.empty()) {
-    ++rejected_;
+    ++state_.rejected;
     return api_response(400, {{"errors", errors}});
   }
 
   Job job;
-  job.ordinal = static_cast<std::int64_t>(jobs_.size()) + 1;
+  job.ordinal = static_cast<std::int64_t>(state_.jobs.size()) + 1;
   job.id = "pbij" + std::to_string(job.ordinal) + hex8(fnv1a64("klaviyo-job-" + std::to_string(job.ordinal)));
   job.created = now;
   job.cancel = std::find(options_.cancel_jobs.begin(), options_.cancel_jobs.end(), job.ordinal) !=
@@ -485,26 +476,26 @@ Response KlaviyoApi::create(const Request& request, Time now) {
   job.total = static_cast<std::int64_t>(accepted.size());
   job.profiles = std::move(accepted);
   job.lists = std::move(lists);
-  job_by_id_.emplace(job.id, jobs_.size());
-  jobs_.push_back(std::move(job));
+  state_.job_by_id.emplace(job.id, state_.jobs.size());
+  state_.jobs.push_back(std::move(job));
   settle_due(now);  // a zero-duration lifecycle completes at once
-  return api_response(202, {{"data", job_json(jobs_.back(), now)}});
+  return api_response(202, {{"data", job_json(state_.jobs.back(), now)}});
 }
 
 void KlaviyoApi::settle_due(Time now) {
   std::vector<std::size_t> due;
-  for (std::size_t i = 0; i < jobs_.size(); ++i)
-    if (!jobs_[i].settled && done_at(jobs_[i]) <= now) due.push_back(i);
+  for (std::size_t i = 0; i < state_.jobs.size(); ++i)
+    if (!state_.jobs[i].settled && done_at(state_.jobs[i]) <= now) due.push_back(i);
   std::stable_sort(due.begin(), due.end(),
-                   [&](std::size_t a, std::size_t b) { return done_at(jobs_[a]) < done_at(jobs_[b]); });
-  for (std::size_t i : due) settle(jobs_[i]);
+                   [&](std::size_t a, std::size_t b) { return done_at(state_.jobs[a]) < done_at(state_.jobs[b]); });
+  for (std::size_t i : due) settle(state_.jobs[i]);
 }
 
 KlaviyoApi::Profile* KlaviyoApi::find(const std::string& key_kind, const std::string& value) {
   if (value.empty()) return nullptr;
-  const auto& index = key_kind == "email" ? by_email_ : key_kind == "external_id" ? by_external_id_ : by_phone_;
+  const auto& index = key_kind == "email" ? state_.by_email : key_kind == "external_id" ? state_.by_external_id : state_.by_phone;
   auto it = index.find(value);
-  return it == index.end() ? nullptr : &profiles_[it->second];
+  return it == index.end() ? nullptr : &state_.profiles[it->second];
 }
 
 void KlaviyoApi::settle(Job& job) {
@@ -532,7 +523,7 @@ void KlaviyoApi::settle(Job& job) {
       e.original_payload = a;
       job.errors.push_back(std::move(e));
       ++job.failed;
-      ++import_errors_;
+      ++state_.import_errors;
     };
     if (!phone.empty() && !valid_e164(phone)) {
       fail("invalid_phone_number", "Invalid phone number.",
@@ -549,19 +540,19 @@ void KlaviyoApi::settle(Job& job) {
     }
     Profile* target = by_email ? by_email : by_ext ? by_ext : find("phone_number", phone);
     if (!target) {
-      profiles_.emplace_back();
-      target = &profiles_.back();
+      state_.profiles.emplace_back();
+      target = &state_.profiles.back();
     }
-    const std::size_t index = static_cast<std::size_t>(target - profiles_.data());
+    const std::size_t index = static_cast<std::size_t>(target - state_.profiles.data());
     auto reindex = [&](std::map<std::string, std::size_t>& idx, std::string& field, const std::string& value) {
       if (value.empty() || field == value) return;
       if (!field.empty()) idx.erase(field);
       field = value;
       idx[value] = index;
     };
-    reindex(by_email_, target->email, email);
-    reindex(by_external_id_, target->external_id, ext);
-    reindex(by_phone_, target->phone_number, phone);
+    reindex(state_.by_email, target->email, email);
+    reindex(state_.by_external_id, target->external_id, ext);
+    reindex(state_.by_phone, target->phone_number, phone);
     for (auto it = a.begin(); it != a.end(); ++it) {
       if (it.key() == "properties") {
         for (auto p = it.value().begin(); p != it.value().end(); ++p) target->properties[p.key()] = p.value();
@@ -572,8 +563,8 @@ void KlaviyoApi::settle(Job& job) {
     for (const auto& l : job.lists) target->lists.insert(l);
     ++target->updates;
     ++job.completed;
-    ++applied_[fnv1a64(oracle_key("klaviyo.profile", a))];
-    ++applications_;
+    ledger_.add(oracle_key("klaviyo.profile", a));
+    ++state_.applications;
   }
   job.profiles.clear();
   job.profiles.shrink_to_fit();
@@ -612,21 +603,21 @@ nlohmann::json KlaviyoApi::job_json(const Job& job, Time now) const {
 }
 
 Response KlaviyoApi::get_job(const std::string& id, Time now) {
-  auto it = job_by_id_.find(id);
-  if (it == job_by_id_.end()) {
-    ++rejected_;
+  auto it = state_.job_by_id.find(id);
+  if (it == state_.job_by_id.end()) {
+    ++state_.rejected;
     return error(404, "not_found", "Not found.", "No profile bulk import job with id " + id + ".");
   }
-  return api_response(200, {{"data", job_json(jobs_[it->second], now)}});
+  return api_response(200, {{"data", job_json(state_.jobs[it->second], now)}});
 }
 
 Response KlaviyoApi::get_errors(const Request& request, const std::string& id) {
-  auto it = job_by_id_.find(id);
-  if (it == job_by_id_.end()) {
-    ++rejected_;
+  auto it = state_.job_by_id.find(id);
+  if (it == state_.job_by_id.end()) {
+    ++state_.rejected;
     return error(404, "not_found", "Not found.", "No profile bulk import job with id " + id + ".");
   }
-  const Job& job = jobs_[it->second];
+  const Job& job = state_.jobs[it->second];
   std::int64_t size = options_.page_size_default;
   if (auto s = request.query_param("page[size]")) {
     std::int64_t v = 0;
@@ -634,7 +625,7 @@ Response KlaviyoApi::get_errors(const Request& request, const std::string& id) {
     for (char c : *s) digits &= c >= '0' && c <= '9';
     if (digits) v = std::stoll(*s);
     if (!digits || v < 1 || v > options_.page_size_max) {
-      ++rejected_;
+      ++state_.rejected;
       return error(400, "invalid", "Invalid input.",
                    "page[size] must be an integer between 1 and " + std::to_string(options_.page_size_max) +
                        ", got \"" + *s + "\".",
@@ -646,7 +637,7 @@ Response KlaviyoApi::get_errors(const Request& request, const std::string& id) {
   if (auto c = request.query_param("page[cursor]")) {
     offset = offset_of(id, *c);
     if (offset < 0 || offset > static_cast<std::int64_t>(job.errors.size())) {
-      ++rejected_;
+      ++state_.rejected;
       return error(400, "invalid", "Invalid input.", "page[cursor] \"" + *c + "\" is not a valid cursor for this job.",
                    "", "page[cursor]");
     }
@@ -681,8 +672,8 @@ nlohmann::json KlaviyoApi::accepted() const {
   static const char* kNames[] = {"queued", "processing", "complete", "cancelled"};
   nlohmann::json jobs = nlohmann::json::array();
   std::map<std::string, std::int64_t> by_status = {{"queued", 0}, {"processing", 0}, {"complete", 0}, {"cancelled", 0}};
-  for (const auto& j : jobs_) {
-    const char* status = kNames[static_cast<int>(phase(j, last_now_))];
+  for (const auto& j : state_.jobs) {
+    const char* status = kNames[static_cast<int>(phase(j, state_.last_now))];
     ++by_status[status];
     jobs.push_back({{"id", j.id},
                     {"status", status},
@@ -693,7 +684,7 @@ nlohmann::json KlaviyoApi::accepted() const {
   }
   nlohmann::json profiles = nlohmann::json::object();
   std::map<std::string, std::vector<std::string>> lists;
-  for (const auto& p : profiles_) {
+  for (const auto& p : state_.profiles) {
     std::string key = !p.email.empty()         ? p.email
                       : !p.external_id.empty() ? "external_id:" + p.external_id
                                                : "phone_number:" + p.phone_number;
@@ -704,16 +695,16 @@ nlohmann::json KlaviyoApi::accepted() const {
     profiles[key] = j;
     for (const auto& l : p.lists) lists[l].push_back(key);
   }
-  return {{"requests", requests_},
-          {"rejected", rejected_},
-          {"throttled", throttled_},
+  return {{"requests", state_.requests},
+          {"rejected", state_.rejected},
+          {"throttled", state_.throttled},
           {"jobs", jobs},
           {"jobs_by_status", by_status},
-          {"profile_count", profiles_.size()},
+          {"profile_count", state_.profiles.size()},
           {"profiles", profiles},
           {"lists", lists},
-          {"applications", applications_},
-          {"import_errors", import_errors_}};
+          {"applications", state_.applications},
+          {"import_errors", state_.import_errors}};
 }
 
 }  // namespace destsim

@@ -93,21 +93,8 @@ struct KlaviyoApiOptions {
   static Result<KlaviyoApiOptions> from_json(const nlohmann::json& j, const std::string& where);
 };
 
-class KlaviyoApi final : public FakeApi {
- public:
-  explicit KlaviyoApi(KlaviyoApiOptions options = {});
-
-  std::string name() const override { return "klaviyo"; }
-  Response handle(const Request& request, Time now) override;
-  nlohmann::json accepted() const override;
-  void reset() override;
-  std::int64_t applied(const std::string& key) const override;
-
-  std::int64_t requests() const { return requests_; }
-  std::int64_t profiles() const { return static_cast<std::int64_t>(profiles_.size()); }
-  std::int64_t jobs() const { return static_cast<std::int64_t>(jobs_.size()); }
-
- private:
+/// What KlaviyoApi::reset() forgets.
+struct KlaviyoApiState {
   struct Profile {
     std::string email, phone_number, external_id;
     nlohmann::json attributes = nlohmann::json::object();  // merged, without properties
@@ -130,11 +117,38 @@ class KlaviyoApi final : public FakeApi {
     std::vector<std::string> lists;
     std::vector<ImportError> errors;
   };
-  enum class Phase { queued, processing, complete, cancelled };
   struct Window {
     std::int64_t index = -1;
     std::int64_t count = 0;
   };
+  std::vector<Job> jobs;  // by ordinal - 1
+  std::map<std::string, std::size_t> job_by_id;
+  std::vector<Profile> profiles;  // by internal index
+  std::map<std::string, std::size_t> by_email, by_external_id, by_phone;
+  std::int64_t applications = 0;
+  std::int64_t import_errors = 0;
+  std::map<std::string, Window> second, minute;  // per endpoint
+  std::int64_t requests = 0, rejected = 0, throttled = 0;
+  Time last_now{};  // the latest request's time, for accepted()
+};
+
+class KlaviyoApi final : public StatefulFakeApi<KlaviyoApiOptions, KlaviyoApiState> {
+ public:
+  using StatefulFakeApi::StatefulFakeApi;
+  std::string name() const override { return "klaviyo"; }
+  Response handle(const Request& request, Time now) override;
+  nlohmann::json accepted() const override;
+
+  std::int64_t requests() const { return state_.requests; }
+  std::int64_t profiles() const { return static_cast<std::int64_t>(state_.profiles.size()); }
+  std::int64_t jobs() const { return static_cast<std::int64_t>(state_.jobs.size()); }
+
+ private:
+  using Profile = KlaviyoApiState::Profile;
+  using ImportError = KlaviyoApiState::ImportError;
+  using Job = KlaviyoApiState::Job;
+  using Window = KlaviyoApiState::Window;
+  enum class Phase { queued, processing, complete, cancelled };
 
   Response route(const Request& request, Time now);
   Response create(const Request& request, Time now);
@@ -152,17 +166,6 @@ class KlaviyoApi final : public FakeApi {
   std::string iso(Time t) const;
   nlohmann::json job_json(const Job& job, Time now) const;
 
-  KlaviyoApiOptions options_;
-  std::vector<Job> jobs_;                     // by ordinal - 1
-  std::map<std::string, std::size_t> job_by_id_;
-  std::vector<Profile> profiles_;             // by internal index
-  std::map<std::string, std::size_t> by_email_, by_external_id_, by_phone_;
-  std::map<std::uint64_t, std::int64_t> applied_;  // fnv1a64(oracle key) → count
-  std::int64_t applications_ = 0;
-  std::int64_t import_errors_ = 0;
-  std::map<std::string, Window> second_, minute_;  // per endpoint
-  std::int64_t requests_ = 0, rejected_ = 0, throttled_ = 0;
-  Time last_now_{};  // the latest request's time, for accepted()
 };
 
 }  // namespace destsim

@@ -210,85 +210,78 @@ const char* status_name(int s) {
 }  // namespace
 
 Result<MarketoApiOptions> MarketoApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
-  MarketoApiOptions o;
-  if (j.is_null()) return o;
-  JsonIn in(j, where);
-  DS_TRY(CommonFakeOptions common,
-         read_common_fake_options(in, "client_secret",
-                                  {"client_id", "token_ttl", "fields", "field_max_length", "text_max_length",
-                                   "file_bytes_max", "running_max", "queued_max", "importing_for", "fail_imports",
-                                   "fail_ratio", "stall_imports", "rate_limit_calls", "rate_limit_window",
-                                   "daily_quota"}));
-  o.client_secret = std::move(common.secret);
-  o.latency = common.latency;
-  if (in.has("client_id")) { DS_TRY(o.client_id, in.at("client_id").string()); }
-  if (in.has("token_ttl")) {
-    DS_TRY(o.token_ttl, in.at("token_ttl").duration());
-    if (o.token_ttl < std::chrono::seconds(1)) return in.at("token_ttl").expected("a duration of at least 1s");
-  }
-  if (in.has("fields")) {
-    JsonIn a = in.at("fields");
-    DS_CHECK(a.array());
-    o.fields.clear();
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      DS_TRY(std::string f, a.at(i).string());
-      if (f.empty() || std::find(o.fields.begin(), o.fields.end(), f) != o.fields.end())
-        return a.at(i).expected("a unique, non-empty field name");
-      o.fields.push_back(f);
-    }
-    if (o.fields.empty()) return a.expected("at least one field name");
-  }
-  if (in.has("field_max_length")) { DS_TRY(o.field_max_length, in.at("field_max_length").integer(1)); }
-  if (in.has("text_max_length")) { DS_TRY(o.text_max_length, in.at("text_max_length").integer(1)); }
-  if (in.has("file_bytes_max")) { DS_TRY(o.file_bytes_max, in.at("file_bytes_max").size_bytes()); }
-  if (in.has("running_max")) { DS_TRY(o.running_max, in.at("running_max").integer(1, 1000)); }
-  if (in.has("queued_max")) { DS_TRY(o.queued_max, in.at("queued_max").integer(1, 100000)); }
-  if (in.has("importing_for")) { DS_TRY(o.importing_for, in.at("importing_for").duration()); }
-  for (const char* key : {"fail_imports", "stall_imports"}) {
-    if (!in.has(key)) continue;
-    JsonIn a = in.at(key);
-    DS_CHECK(a.array());
-    auto& list = std::string_view(key) == "fail_imports" ? o.fail_imports : o.stall_imports;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      DS_TRY(std::int64_t n, a.at(i).integer(1));
-      list.push_back(n);
-    }
-  }
-  if (in.has("fail_ratio")) { DS_TRY(o.fail_ratio, in.at("fail_ratio").ratio()); }
-  if (in.has("rate_limit_calls")) { DS_TRY(o.rate_limit_calls, in.at("rate_limit_calls").integer(0)); }
-  if (in.has("rate_limit_window")) {
-    DS_TRY(o.rate_limit_window, in.at("rate_limit_window").duration());
-    if (o.rate_limit_window.count() <= 0) return in.at("rate_limit_window").expected("a duration > 0");
-  }
-  if (in.has("daily_quota")) { DS_TRY(o.daily_quota, in.at("daily_quota").integer(0)); }
-  if (o.queued_max < o.running_max) return in.at(in.has("queued_max") ? "queued_max" : "running_max")
-                                        .expected("queued_max >= running_max (the queue counts running imports)");
-  return o;
-}
-
-MarketoApi::MarketoApi(MarketoApiOptions options) : options_(std::move(options)) { set_latency(options_.latency); }
-
-void MarketoApi::reset() {
-  token_.clear();
-  token_expires_ = Time{};
-  tokens_issued_ = 0;
-  old_tokens_.clear();
-  calls_.clear();
-  quota_day_ = -1;
-  quota_used_ = 0;
-  imports_.clear();
-  next_batch_ = 1001;
-  clock_ = Time{};
-  leads_.clear();
-  index_.clear();
-  next_lead_ = 1;
-  applied_.clear();
-  applications_ = requests_ = rejected_ = 0;
-}
-
-std::int64_t MarketoApi::applied(const std::string& key) const {
-  auto it = applied_.find(key);
-  return it == applied_.end() ? 0 : it->second;
+  return read_fake_options(j, where, "client_secret", &MarketoApiOptions::client_secret,
+                           {"client_id", "token_ttl", "fields", "field_max_length", "text_max_length", "file_bytes_max",
+                            "running_max", "queued_max", "importing_for", "fail_imports", "fail_ratio", "stall_imports",
+                            "rate_limit_calls", "rate_limit_window", "daily_quota"},
+                           [&](const JsonIn& in, MarketoApiOptions& o) -> Status {
+                             if (in.has("client_id")) {
+                               DS_TRY(o.client_id, in.at("client_id").string());
+                             }
+                             if (in.has("token_ttl")) {
+                               DS_TRY(o.token_ttl, in.at("token_ttl").duration());
+                               if (o.token_ttl < std::chrono::seconds(1))
+                                 return in.at("token_ttl").expected("a duration of at least 1s");
+                             }
+                             if (in.has("fields")) {
+                               JsonIn a = in.at("fields");
+                               DS_CHECK(a.array());
+                               o.fields.clear();
+                               for (std::size_t i = 0; i < a.size(); ++i) {
+                                 DS_TRY(std::string f, a.at(i).string());
+                                 if (f.empty() || std::find(o.fields.begin(), o.fields.end(), f) != o.fields.end())
+                                   return a.at(i).expected("a unique, non-empty field name");
+                                 o.fields.push_back(f);
+                               }
+                               if (o.fields.empty()) return a.expected("at least one field name");
+                             }
+                             if (in.has("field_max_length")) {
+                               DS_TRY(o.field_max_length, in.at("field_max_length").integer(1));
+                             }
+                             if (in.has("text_max_length")) {
+                               DS_TRY(o.text_max_length, in.at("text_max_length").integer(1));
+                             }
+                             if (in.has("file_bytes_max")) {
+                               DS_TRY(o.file_bytes_max, in.at("file_bytes_max").size_bytes());
+                             }
+                             if (in.has("running_max")) {
+                               DS_TRY(o.running_max, in.at("running_max").integer(1, 1000));
+                             }
+                             if (in.has("queued_max")) {
+                               DS_TRY(o.queued_max, in.at("queued_max").integer(1, 100000));
+                             }
+                             if (in.has("importing_for")) {
+                               DS_TRY(o.importing_for, in.at("importing_for").duration());
+                             }
+                             for (const char* key : {"fail_imports", "stall_imports"}) {
+                               if (!in.has(key)) continue;
+                               JsonIn a = in.at(key);
+                               DS_CHECK(a.array());
+                               auto& list = std::string_view(key) == "fail_imports" ? o.fail_imports : o.stall_imports;
+                               for (std::size_t i = 0; i < a.size(); ++i) {
+                                 DS_TRY(std::int64_t n, a.at(i).integer(1));
+                                 list.push_back(n);
+                               }
+                             }
+                             if (in.has("fail_ratio")) {
+                               DS_TRY(o.fail_ratio, in.at("fail_ratio").ratio());
+                             }
+                             if (in.has("rate_limit_calls")) {
+                               DS_TRY(o.rate_limit_calls, in.at("rate_limit_calls").integer(0));
+                             }
+                             if (in.has("rate_limit_window")) {
+                               DS_TRY(o.rate_limit_window, in.at("rate_limit_window").duration());
+                               if (o.rate_limit_window.count() <= 0)
+                                 return in.at("rate_limit_window").expected("a duration > 0");
+                             }
+                             if (in.has("daily_quota")) {
+                               DS_TRY(o.daily_quota, in.at("daily_quota").integer(0));
+                             }
+                             if (o.queued_max < o.running_max)
+                               return in.at(in.has("queued_max") ? "queued_max" : "running_max")
+                                   .expected("queued_max >= running_max (the queue counts running imports)");
+                             return {};
+                           });
 }
 
 bool MarketoApi::known_field(const std::string& f) const {
@@ -303,7 +296,7 @@ std::string MarketoApi::field_type(const std::string& f) const {
 }
 
 Response MarketoApi::handle(const Request& request, Time now) {
-  ++requests_;
+  ++state_.requests;
   advance(now);
   Response r = route(request, now);
   return r;
@@ -316,13 +309,13 @@ Response MarketoApi::route(const Request& request, Time now) {
     return json_response(404, {{"error", "not_found"}, {"error_description", "no such endpoint " + path}});
   if (auto denied = authorize(request, now)) return *denied;
   if (path == "/bulk/v1/leads.json") {
-    if (request.method != "POST") return mkto_error("605", "HTTP Method not supported", requests_);
+    if (request.method != "POST") return mkto_error("605", "HTTP Method not supported", state_.requests);
     if (auto t = throttle(now)) return *t;
     return upload(request, now);
   }
   static const std::string kBatch = "/bulk/v1/leads/batch/";
   if (path.rfind(kBatch, 0) == 0) {
-    if (request.method != "GET") return mkto_error("605", "HTTP Method not supported", requests_);
+    if (request.method != "GET") return mkto_error("605", "HTTP Method not supported", state_.requests);
     std::string rest = path.substr(kBatch.size());
     std::string tail;
     for (const char* t : {"/failures.json", "/warnings.json", ".json"}) {
@@ -334,13 +327,13 @@ Response MarketoApi::route(const Request& request, Time now) {
       }
     }
     if (tail.empty() || !valid_integer(rest) || rest[0] == '-')
-      return mkto_error("610", "Requested resource not found", requests_);
+      return mkto_error("610", "Requested resource not found", state_.requests);
     if (auto t = throttle(now)) return *t;
     const std::int64_t id = std::stoll(rest);
     if (tail == ".json") return status(id);
     return rows_file(id, tail == "/failures.json");
   }
-  return mkto_error("610", "Requested resource not found", requests_);
+  return mkto_error("610", "Requested resource not found", state_.requests);
 }
 
 Response MarketoApi::token(const Request& request, Time now) {
@@ -356,14 +349,14 @@ Response MarketoApi::token(const Request& request, Time now) {
       (!options_.client_id.empty() && *id != options_.client_id) ||
       (!options_.client_secret.empty() && *secret != options_.client_secret))
     return json_response(401, {{"error", "unauthorized"}, {"error_description", "Bad client credentials"}});
-  if (token_.empty() || now >= token_expires_) {
-    if (!token_.empty()) old_tokens_[token_] = true;
-    ++tokens_issued_;
-    token_ = "mkto-token-" + std::to_string(tokens_issued_) + ":ab";
-    token_expires_ = now + options_.token_ttl;
+  if (state_.token.empty() || now >= state_.token_expires) {
+    if (!state_.token.empty()) state_.old_tokens[state_.token] = true;
+    ++state_.tokens_issued;
+    state_.token = "mkto-token-" + std::to_string(state_.tokens_issued) + ":ab";
+    state_.token_expires = now + options_.token_ttl;
   }
-  const auto left = std::chrono::duration_cast<std::chrono::seconds>(token_expires_ - now).count();
-  return json_response(200, {{"access_token", token_},
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(state_.token_expires - now).count();
+  return json_response(200, {{"access_token", state_.token},
                              {"token_type", "bearer"},
                              {"expires_in", left},
                              {"scope", "api@" + *id}});
@@ -372,59 +365,59 @@ Response MarketoApi::token(const Request& request, Time now) {
 std::optional<Response> MarketoApi::authorize(const Request& request, Time now) {
   auto auth = request.headers.get("Authorization");
   if (!auth || auth->empty()) {
-    ++rejected_;
+    ++state_.rejected;
     if (request.query_param("access_token"))
       return mkto_error("600", "Access token not specified: send Authorization: Bearer (the access_token parameter "
                                "is not accepted)",
-                        requests_);
-    return mkto_error("600", "Access token not specified", requests_);
+                        state_.requests);
+    return mkto_error("600", "Access token not specified", state_.requests);
   }
   std::string_view v = *auth;
   if (v.size() < 8 || lower(v.substr(0, 7)) != "bearer ") {
-    ++rejected_;
-    return mkto_error("601", "Access token invalid", requests_);
+    ++state_.rejected;
+    return mkto_error("601", "Access token invalid", state_.requests);
   }
   std::string tok(trim(v.substr(7)));
-  if (tok == token_ && now < token_expires_) return std::nullopt;
-  ++rejected_;
-  if (tok == token_ || old_tokens_.count(tok)) return mkto_error("602", "Access token expired", requests_);
-  return mkto_error("601", "Access token invalid", requests_);
+  if (tok == state_.token && now < state_.token_expires) return std::nullopt;
+  ++state_.rejected;
+  if (tok == state_.token || state_.old_tokens.count(tok)) return mkto_error("602", "Access token expired", state_.requests);
+  return mkto_error("601", "Access token invalid", state_.requests);
 }
 
 std::optional<Response> MarketoApi::throttle(Time now) {
   if (options_.daily_quota > 0) {
     const std::int64_t day = quota_day(now);
-    if (day != quota_day_) {
-      quota_day_ = day;
-      quota_used_ = 0;
+    if (day != state_.quota_day) {
+      state_.quota_day = day;
+      state_.quota_used = 0;
     }
-    if (quota_used_ >= options_.daily_quota) {
-      ++rejected_;
-      return mkto_error("607", "Daily quota reached", requests_);
+    if (state_.quota_used >= options_.daily_quota) {
+      ++state_.rejected;
+      return mkto_error("607", "Daily quota reached", state_.requests);
     }
   }
   if (options_.rate_limit_calls > 0) {
-    while (!calls_.empty() && calls_.front() <= now - options_.rate_limit_window) calls_.pop_front();
-    if (static_cast<std::int64_t>(calls_.size()) >= options_.rate_limit_calls) {
-      ++rejected_;
+    while (!state_.calls.empty() && state_.calls.front() <= now - options_.rate_limit_window) state_.calls.pop_front();
+    if (static_cast<std::int64_t>(state_.calls.size()) >= options_.rate_limit_calls) {
+      ++state_.rejected;
       return mkto_error("606",
                         "Max rate limit '" + std::to_string(options_.rate_limit_calls) + "' exceeded with in '" +
                             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                                options_.rate_limit_window)
                                                .count()) +
                             "' secs",
-                        requests_);
+                        state_.requests);
     }
-    calls_.push_back(now);
+    state_.calls.push_back(now);
   }
-  if (options_.daily_quota > 0) ++quota_used_;
+  if (options_.daily_quota > 0) ++state_.quota_used;
   return std::nullopt;
 }
 
 Response MarketoApi::upload(const Request& request, Time now) {
   auto reject = [&](const std::string& code, const std::string& msg) {
-    ++rejected_;
-    return mkto_error(code, msg, requests_);
+    ++state_.rejected;
+    return mkto_error(code, msg, state_.requests);
   };
   auto ct = request.headers.get("Content-Type");
   if (!ct || lower(trim(ct->substr(0, ct->find(';')))) != "multipart/form-data")
@@ -463,7 +456,7 @@ Response MarketoApi::upload(const Request& request, Time now) {
   if (format == "tsv" || format == "ssv") return reject("1003", "Unsupported format '" + format + "': this fake accepts csv only");
   if (format != "csv") return reject("1003", "Invalid format '" + format + "' (csv, tsv or ssv)");
   if (static_cast<std::int64_t>(file->content.size()) > options_.file_bytes_max) {
-    ++rejected_;
+    ++state_.rejected;
     return json_response(413, {{"error", "Request Entity Too Large"},
                                {"message", "file of " + std::to_string(file->content.size()) +
                                                " bytes exceeds the limit of " +
@@ -501,11 +494,11 @@ Response MarketoApi::upload(const Request& request, Time now) {
   if (im.rows.empty()) return reject("1003", "Invalid file: no data rows");
   // The queue, counting the running imports.
   std::int64_t open = 0;
-  for (const auto& [id, other] : imports_)
-    if (other.status == State::queued || other.status == State::importing) ++open;
+  for (const auto& [id, other] : state_.imports)
+    if (other.status == ImportState::queued || other.status == ImportState::importing) ++open;
   if (open >= options_.queued_max) return reject("1016", "Too many imports");
-  im.batch_id = next_batch_++;
-  im.ordinal = static_cast<std::int64_t>(imports_.size()) + 1;
+  im.batch_id = state_.next_batch++;
+  im.ordinal = static_cast<std::int64_t>(state_.imports.size()) + 1;
   im.lookup_field = lookup;
   im.created = now;
   im.will_fail = std::find(options_.fail_imports.begin(), options_.fail_imports.end(), im.ordinal) !=
@@ -515,9 +508,9 @@ Response MarketoApi::upload(const Request& request, Time now) {
     im.will_fail |= draw.chance(options_.fail_ratio);
   }
   const std::int64_t batch = im.batch_id;
-  imports_.emplace(batch, std::move(im));
+  state_.imports.emplace(batch, std::move(im));
   fill(now);
-  return json_response(200, {{"requestId", "fake#" + std::to_string(requests_)},
+  return json_response(200, {{"requestId", "fake#" + std::to_string(state_.requests)},
                              {"success", true},
                              {"result", {{{"batchId", batch},
                                           {"importId", std::to_string(batch)},
@@ -527,29 +520,29 @@ Response MarketoApi::upload(const Request& request, Time now) {
 // Computes every import's state up to `now`: running imports end in time
 // order; each freed slot goes to the oldest queued import at that moment.
 void MarketoApi::advance(Time now) {
-  if (now < clock_) now = clock_;
+  if (now < state_.clock) now = state_.clock;
   while (true) {
-    fill(clock_);
+    fill(state_.clock);
     Import* next = nullptr;
-    for (auto& [id, im] : imports_)
-      if (im.status == State::importing && im.ends && *im.ends <= now && (!next || *im.ends < *next->ends))
+    for (auto& [id, im] : state_.imports)
+      if (im.status == ImportState::importing && im.ends && *im.ends <= now && (!next || *im.ends < *next->ends))
         next = &im;
     if (!next) break;
-    clock_ = *next->ends;
-    finish(*next, clock_);
+    state_.clock = *next->ends;
+    finish(*next, state_.clock);
   }
-  clock_ = now;
+  state_.clock = now;
   fill(now);
 }
 
 void MarketoApi::fill(Time t) {
   std::int64_t running = 0;
-  for (const auto& [id, im] : imports_)
-    if (im.status == State::importing) ++running;
-  for (auto& [id, im] : imports_) {
+  for (const auto& [id, im] : state_.imports)
+    if (im.status == ImportState::importing) ++running;
+  for (auto& [id, im] : state_.imports) {
     if (running >= options_.running_max) break;
-    if (im.status != State::queued) continue;
-    im.status = State::importing;
+    if (im.status != ImportState::queued) continue;
+    im.status = ImportState::importing;
     im.started = t;
     const bool stalled = std::find(options_.stall_imports.begin(), options_.stall_imports.end(), im.ordinal) !=
                          options_.stall_imports.end();
@@ -560,13 +553,13 @@ void MarketoApi::fill(Time t) {
 
 void MarketoApi::finish(Import& im, Time) {
   if (im.will_fail) {
-    im.status = State::failed;
+    im.status = ImportState::failed;
     im.message = "Import failed: internal error while processing the file (fake: import #" +
                  std::to_string(im.ordinal) + " is set to fail)";
     return;
   }
   apply_rows(im);
-  im.status = State::complete;
+  im.status = ImportState::complete;
   if (im.failed_rows > 0)
     im.message = "Import completed with errors, " + std::to_string(im.processed) + " records imported (" +
                  std::to_string(im.processed) + " members), " + std::to_string(im.failed_rows) + " failed";
@@ -576,9 +569,9 @@ void MarketoApi::finish(Import& im, Time) {
 }
 
 void MarketoApi::index_field(const std::string& field) {
-  if (index_.count(field)) return;
-  auto& idx = index_[field];
-  for (const auto& [id, fields] : leads_) {
+  if (state_.index.count(field)) return;
+  auto& idx = state_.index[field];
+  for (const auto& [id, fields] : state_.leads) {
     auto it = fields.find(field);
     if (it != fields.end() && !it->second.empty()) idx.emplace(it->second, id);
   }
@@ -588,18 +581,18 @@ std::int64_t MarketoApi::find_lead(const std::string& field, const std::string& 
   if (field == "id") {
     if (!valid_integer(value)) return 0;
     const std::int64_t id = std::stoll(value);
-    return leads_.count(id) ? id : 0;
+    return state_.leads.count(id) ? id : 0;
   }
-  auto f = index_.find(field);
-  if (f == index_.end()) return 0;
+  auto f = state_.index.find(field);
+  if (f == state_.index.end()) return 0;
   auto it = f->second.find(value);
   return it == f->second.end() ? 0 : it->second;
 }
 
 void MarketoApi::set_field(std::int64_t lead_id, const std::string& field, const std::string& value) {
-  auto& fields = leads_[lead_id];
-  auto idx = index_.find(field);
-  if (idx != index_.end()) {
+  auto& fields = state_.leads[lead_id];
+  auto idx = state_.index.find(field);
+  if (idx != state_.index.end()) {
     auto old = fields.find(field);
     if (old != fields.end()) {
       auto o = idx->second.find(old->second);
@@ -635,8 +628,8 @@ void MarketoApi::apply_rows(Import& im) {
       continue;
     }
     if (lead == 0) {
-      lead = next_lead_++;
-      leads_[lead]["id"] = std::to_string(lead);
+      lead = state_.next_lead++;
+      state_.leads[lead]["id"] = std::to_string(lead);
     }
     std::string warning;
     for (std::size_t c = 0; c < im.header.size(); ++c) {
@@ -660,23 +653,23 @@ void MarketoApi::apply_rows(Import& im) {
     ++im.processed;
     nlohmann::json item = nlohmann::json::object();
     for (std::size_t c = 0; c < im.header.size(); ++c) item[im.header[c]] = row.values[c];
-    ++applied_[oracle_key("marketo.lead", item)];
-    ++applications_;
+    ledger_.add(oracle_key("marketo.lead", item));
+    ++state_.applications;
   }
 }
 
 MarketoApi::Import* MarketoApi::find_import(std::int64_t batch_id) {
-  auto it = imports_.find(batch_id);
-  return it == imports_.end() ? nullptr : &it->second;
+  auto it = state_.imports.find(batch_id);
+  return it == state_.imports.end() ? nullptr : &it->second;
 }
 
 Response MarketoApi::status(std::int64_t batch_id) {
   Import* im = find_import(batch_id);
-  if (!im) return mkto_error("1013", "Import " + std::to_string(batch_id) + " not found", requests_);
+  if (!im) return mkto_error("1013", "Import " + std::to_string(batch_id) + " not found", state_.requests);
   std::string message = im->message;
-  if (im->status == State::queued) message = "Queued for processing";
-  if (im->status == State::importing) message = "Import in progress";
-  return json_response(200, {{"requestId", "fake#" + std::to_string(requests_)},
+  if (im->status == ImportState::queued) message = "Queued for processing";
+  if (im->status == ImportState::importing) message = "Import in progress";
+  return json_response(200, {{"requestId", "fake#" + std::to_string(state_.requests)},
                              {"success", true},
                              {"result",
                               {{{"batchId", im->batch_id},
@@ -690,13 +683,13 @@ Response MarketoApi::status(std::int64_t batch_id) {
 
 Response MarketoApi::rows_file(std::int64_t batch_id, bool failures) {
   Import* im = find_import(batch_id);
-  if (!im) return mkto_error("1013", "Import " + std::to_string(batch_id) + " not found", requests_);
-  if (im->status == State::queued || im->status == State::importing)
-    return mkto_error("1019", "Import in progress", requests_);
-  if (im->status == State::failed)
+  if (!im) return mkto_error("1013", "Import " + std::to_string(batch_id) + " not found", state_.requests);
+  if (im->status == ImportState::queued || im->status == ImportState::importing)
+    return mkto_error("1019", "Import in progress", state_.requests);
+  if (im->status == ImportState::failed)
     return mkto_error("1003", "Import " + std::to_string(batch_id) + " failed; it has no " +
                                   (failures ? "failures" : "warnings") + " file",
-                      requests_);
+                      state_.requests);
   Response r;
   r.status = 200;
   r.headers.set("Content-Type", "text/csv;charset=UTF-8");
@@ -707,7 +700,7 @@ Response MarketoApi::rows_file(std::int64_t batch_id, bool failures) {
 }
 
 nlohmann::json MarketoApi::lead(const std::string& field, const std::string& value) const {
-  for (const auto& [id, fields] : leads_) {
+  for (const auto& [id, fields] : state_.leads) {
     auto it = fields.find(field);
     if (it != fields.end() && it->second == value) return fields;
   }
@@ -716,10 +709,10 @@ nlohmann::json MarketoApi::lead(const std::string& field, const std::string& val
 
 nlohmann::json MarketoApi::accepted() const {
   nlohmann::json leads = nlohmann::json::object();
-  for (const auto& [id, fields] : leads_) leads[std::to_string(id)] = fields;
+  for (const auto& [id, fields] : state_.leads) leads[std::to_string(id)] = fields;
   nlohmann::json imports = nlohmann::json::array();
   std::map<std::string, std::int64_t> by_status;
-  for (const auto& [id, im] : imports_) {
+  for (const auto& [id, im] : state_.imports) {
     const std::string st = status_name(static_cast<int>(im.status));
     ++by_status[st];
     imports.push_back({{"batchId", im.batch_id},
@@ -734,13 +727,13 @@ nlohmann::json MarketoApi::accepted() const {
   return {{"leads", leads},
           {"imports", imports},
           {"counts",
-           {{"leads", leads_.size()},
-            {"imports", imports_.size()},
+           {{"leads", state_.leads.size()},
+            {"imports", state_.imports.size()},
             {"imports_by_status", by_status},
-            {"applications", applications_},
-            {"requests", requests_},
-            {"rejected", rejected_},
-            {"tokens_issued", tokens_issued_}}}};
+            {"applications", state_.applications},
+            {"requests", state_.requests},
+            {"rejected", state_.rejected},
+            {"tokens_issued", state_.tokens_issued}}}};
 }
 
 }  // namespace destsim

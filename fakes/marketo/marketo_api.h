@@ -82,25 +82,9 @@ struct MarketoApiOptions {
   static Result<MarketoApiOptions> from_json(const nlohmann::json& j, const std::string& where);
 };
 
-class MarketoApi final : public FakeApi {
- public:
-  explicit MarketoApi(MarketoApiOptions options = {});
-
-  std::string name() const override { return "marketo"; }
-  Response handle(const Request& request, Time now) override;
-  /// {leads: {"<lead id>": {fields}}, imports: [{batchId, status, rows, …}],
-  ///  counts: {leads, imports, applications, requests, tokens_issued, …}}.
-  /// Import statuses are as of the last request.
-  nlohmann::json accepted() const override;
-  void reset() override;
-  std::int64_t applied(const std::string& key) const override;
-
-  std::int64_t leads() const { return static_cast<std::int64_t>(leads_.size()); }
-  /// The fields of the lead whose `field` equals `value`, or null.
-  nlohmann::json lead(const std::string& field, const std::string& value) const;
-
- private:
-  enum class State { queued, importing, complete, failed };
+/// What MarketoApi::reset() forgets.
+struct MarketoApiState {
+  enum class ImportState { queued, importing, complete, failed };
   struct Row {
     std::string raw;                  // the row's bytes as uploaded (no line end)
     std::vector<std::string> values;  // parsed
@@ -114,12 +98,49 @@ class MarketoApi final : public FakeApi {
     std::vector<Row> rows;
     Time created{};
     std::optional<Time> started, ends;  // ends unset while queued or stalled
-    State status = State::queued;
+    ImportState status = ImportState::queued;
     bool will_fail = false;
     std::string message;
     std::int64_t processed = 0, failed_rows = 0, warned_rows = 0;
     std::vector<std::pair<std::size_t, std::string>> failures, warnings;  // row index → reason
   };
+  // Auth: the current token and when it expires.
+  std::string token;
+  Time token_expires{};
+  std::int64_t tokens_issued = 0;
+  std::map<std::string, bool> old_tokens;  // expired tokens (602 rather than 601)
+  // Limits.
+  std::deque<Time> calls;  // accepted bulk calls in the rate window
+  std::int64_t quota_day = -1, quota_used = 0;
+  // Imports, by batch id (ascending = arrival order).
+  std::map<std::int64_t, Import> imports;
+  std::int64_t next_batch = 1001;
+  Time clock{};
+  // Leads: id → field → value, and lookup indexes field → value → id.
+  std::map<std::int64_t, std::map<std::string, std::string>> leads;
+  std::map<std::string, std::map<std::string, std::int64_t>> index;
+  std::int64_t next_lead = 1;
+  std::int64_t applications = 0, requests = 0, rejected = 0;
+};
+
+class MarketoApi final : public StatefulFakeApi<MarketoApiOptions, MarketoApiState> {
+ public:
+  using StatefulFakeApi::StatefulFakeApi;
+  std::string name() const override { return "marketo"; }
+  Response handle(const Request& request, Time now) override;
+  /// {leads: {"<lead id>": {fields}}, imports: [{batchId, status, rows, …}],
+  ///  counts: {leads, imports, applications, requests, tokens_issued, …}}.
+  /// Import statuses are as of the last request.
+  nlohmann::json accepted() const override;
+
+  std::int64_t leads() const { return static_cast<std::int64_t>(state_.leads.size()); }
+  /// The fields of the lead whose `field` equals `value`, or null.
+  nlohmann::json lead(const std::string& field, const std::string& value) const;
+
+ private:
+  using ImportState = MarketoApiState::ImportState;
+  using Row = MarketoApiState::Row;
+  using Import = MarketoApiState::Import;
 
   Response route(const Request& request, Time now);
   Response token(const Request& request, Time now);
@@ -139,25 +160,6 @@ class MarketoApi final : public FakeApi {
   void set_field(std::int64_t lead_id, const std::string& field, const std::string& value);
   Import* find_import(std::int64_t batch_id);
 
-  MarketoApiOptions options_;
-  // Auth: the current token and when it expires.
-  std::string token_;
-  Time token_expires_{};
-  std::int64_t tokens_issued_ = 0;
-  std::map<std::string, bool> old_tokens_;  // expired tokens (602 rather than 601)
-  // Limits.
-  std::deque<Time> calls_;  // accepted bulk calls in the rate window
-  std::int64_t quota_day_ = -1, quota_used_ = 0;
-  // Imports, by batch id (ascending = arrival order).
-  std::map<std::int64_t, Import> imports_;
-  std::int64_t next_batch_ = 1001;
-  Time clock_{};
-  // Leads: id → field → value, and lookup indexes field → value → id.
-  std::map<std::int64_t, std::map<std::string, std::string>> leads_;
-  std::map<std::string, std::map<std::string, std::int64_t>> index_;
-  std::int64_t next_lead_ = 1;
-  std::map<std::string, std::int64_t> applied_;  // oracle key → count
-  std::int64_t applications_ = 0, requests_ = 0, rejected_ = 0;
 };
 
 }  // namespace destsim

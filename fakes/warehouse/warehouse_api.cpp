@@ -81,63 +81,67 @@ std::string warehouse_oracle_key(const std::string& table, std::uint64_t id, con
 }
 
 Result<WarehouseApiOptions> WarehouseApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
-  WarehouseApiOptions o;
-  if (j.is_null()) return o;
-  JsonIn in(j, where);
-  DS_TRY(CommonFakeOptions common,
-         read_common_fake_options(in, "api_key", {"rows_max", "body_bytes_max", "row_bytes_max", "stages_max", "tables"}));
-  o.api_key = std::move(common.secret);
-  o.latency = common.latency;
-  if (in.has("rows_max")) { DS_TRY(o.rows_max, in.at("rows_max").integer(1)); }
-  if (in.has("body_bytes_max")) { DS_TRY(o.body_bytes_max, in.at("body_bytes_max").size_bytes()); }
-  if (in.has("row_bytes_max")) { DS_TRY(o.row_bytes_max, in.at("row_bytes_max").size_bytes()); }
-  if (in.has("stages_max")) { DS_TRY(o.stages_max, in.at("stages_max").integer(1)); }
-  if (in.has("tables")) {
-    JsonIn ts = in.at("tables");
-    DS_CHECK(ts.object());
-    for (auto it = j["tables"].begin(); it != j["tables"].end(); ++it) {
-      JsonIn t = ts.at(it.key());
-      if (!valid_table_name(it.key()))
-        return t.expected("a table name (letters, digits and _, not starting with a digit, at most 128)");
-      DS_CHECK(t.object());
-      DS_CHECK(t.only_keys({"generation", "rows"}));
-      WarehouseApiOptions::Table table;
-      if (t.has("generation")) { DS_TRY(table.generation, t.at("generation").integer(0)); }
-      if (t.has("rows")) {
-        JsonIn rows = t.at("rows");
-        DS_CHECK(rows.array());
-        for (std::size_t i = 0; i < it.value()["rows"].size(); ++i) {
-          const nlohmann::json& row = it.value()["rows"][i];
-          JsonIn r = rows.at(i);
-          DS_CHECK(r.object());
-          for (auto c = row.begin(); c != row.end(); ++c) {
-            if (!valid_column_name(c.key()))
-              return r.at(c.key()).expected("a column name (letters, digits and _, not starting with a digit or _)");
-            if (c.value().is_structured()) return r.at(c.key()).expected("a scalar (string, number, boolean or null)");
-          }
-          table.rows.push_back(row);
+  return read_fake_options(
+      j, where, "api_key", &WarehouseApiOptions::api_key,
+      {"rows_max", "body_bytes_max", "row_bytes_max", "stages_max", "tables"},
+      [&](const JsonIn& in, WarehouseApiOptions& o) -> Status {
+        if (in.has("rows_max")) {
+          DS_TRY(o.rows_max, in.at("rows_max").integer(1));
         }
-      }
-      o.tables[it.key()] = std::move(table);
-    }
-  }
-  if (o.body_bytes_max < 1) return in.at("body_bytes_max").expected("a size of at least 1 byte");
-  if (o.row_bytes_max < 1) return in.at("row_bytes_max").expected("a size of at least 1 byte");
-  return o;
+        if (in.has("body_bytes_max")) {
+          DS_TRY(o.body_bytes_max, in.at("body_bytes_max").size_bytes());
+        }
+        if (in.has("row_bytes_max")) {
+          DS_TRY(o.row_bytes_max, in.at("row_bytes_max").size_bytes());
+        }
+        if (in.has("stages_max")) {
+          DS_TRY(o.stages_max, in.at("stages_max").integer(1));
+        }
+        if (in.has("tables")) {
+          JsonIn ts = in.at("tables");
+          DS_CHECK(ts.object());
+          for (auto it = j["tables"].begin(); it != j["tables"].end(); ++it) {
+            JsonIn t = ts.at(it.key());
+            if (!valid_table_name(it.key()))
+              return t.expected("a table name (letters, digits and _, not starting with a digit, at most 128)");
+            DS_CHECK(t.object());
+            DS_CHECK(t.only_keys({"generation", "rows"}));
+            WarehouseApiOptions::Table table;
+            if (t.has("generation")) {
+              DS_TRY(table.generation, t.at("generation").integer(0));
+            }
+            if (t.has("rows")) {
+              JsonIn rows = t.at("rows");
+              DS_CHECK(rows.array());
+              for (std::size_t i = 0; i < it.value()["rows"].size(); ++i) {
+                const nlohmann::json& row = it.value()["rows"][i];
+                JsonIn r = rows.at(i);
+                DS_CHECK(r.object());
+                for (auto c = row.begin(); c != row.end(); ++c) {
+                  if (!valid_column_name(c.key()))
+                    return r.at(c.key()).expected(
+                        "a column name (letters, digits and _, not starting with a digit or _)");
+                  if (c.value().is_structured())
+                    return r.at(c.key()).expected("a scalar (string, number, boolean or null)");
+                }
+                table.rows.push_back(row);
+              }
+            }
+            o.tables[it.key()] = std::move(table);
+          }
+        }
+        if (o.body_bytes_max < 1) return in.at("body_bytes_max").expected("a size of at least 1 byte");
+        if (o.row_bytes_max < 1) return in.at("row_bytes_max").expected("a size of at least 1 byte");
+        return {};
+      });
 }
 
-WarehouseApi::WarehouseApi(WarehouseApiOptions options) : options_(std::move(options)) {
-  set_latency(options_.latency);
-  reset();
-}
+WarehouseApi::WarehouseApi(WarehouseApiOptions options) : StatefulFakeApi(std::move(options)) { reset(); }
 
 void WarehouseApi::reset() {
-  stages_.clear();
-  tables_.clear();
-  applied_.clear();
-  commits_ = 0;
+  StatefulFakeApi::reset();
   for (const auto& [name, seed] : options_.tables) {
-    Table& t = tables_[name];
+    Table& t = state_.tables[name];
     for (std::size_t i = 0; i < seed.rows.size(); ++i) {
       nlohmann::json row = seed.rows[i];
       row["_id"] = i + 1;
@@ -149,18 +153,13 @@ void WarehouseApi::reset() {
   }
 }
 
-std::int64_t WarehouseApi::applied(const std::string& key) const {
-  auto it = applied_.find(fnv1a64(key));
-  return it == applied_.end() ? 0 : it->second;
-}
-
 std::int64_t WarehouseApi::open_stages() const {
-  return std::count_if(stages_.begin(), stages_.end(), [](const Stage& s) { return s.state == StageState::open; });
+  return std::count_if(state_.stages.begin(), state_.stages.end(), [](const Stage& s) { return s.state == StageState::open; });
 }
 
 std::vector<nlohmann::json> WarehouseApi::rows(const std::string& table) const {
-  auto it = tables_.find(table);
-  return it == tables_.end() ? std::vector<nlohmann::json>() : it->second.rows;
+  auto it = state_.tables.find(table);
+  return it == state_.tables.end() ? std::vector<nlohmann::json>() : it->second.rows;
 }
 
 const char* WarehouseApi::state_name(StageState s) {
@@ -187,8 +186,8 @@ WarehouseApi::Stage* WarehouseApi::find_stage(const std::string& id) {
     if (!is_digit(id[i])) return nullptr;
     n = n * 10 + static_cast<std::uint64_t>(id[i] - '0');
   }
-  if (n < 1 || n > stages_.size()) return nullptr;
-  return &stages_[n - 1];
+  if (n < 1 || n > state_.stages.size()) return nullptr;
+  return &state_.stages[n - 1];
 }
 
 Response WarehouseApi::handle(const Request& request, Time now) {
@@ -245,7 +244,7 @@ Response WarehouseApi::route(const Request& request) {
     if (seg.size() == 2) {
       if (m != "GET") return method_not_allowed("GET");
       nlohmann::json names = nlohmann::json::array();
-      for (const auto& [name, t] : tables_) names.push_back(name);
+      for (const auto& [name, t] : state_.tables) names.push_back(name);
       return json_response(200, {{"tables", names}});
     }
     if (seg.size() == 3) {
@@ -277,11 +276,11 @@ Response WarehouseApi::create_stage(const nlohmann::json& body) {
   if (open_stages() >= options_.stages_max)
     return error(409, "TooManyStages", std::to_string(options_.stages_max) + " stages are open (commit or drop some)");
   Stage s;
-  s.id = "stg-" + std::to_string(stages_.size() + 1);
+  s.id = "stg-" + std::to_string(state_.stages.size() + 1);
   s.table = table;
   s.label = label;
-  stages_.push_back(std::move(s));
-  return json_response(201, describe(stages_.back()));
+  state_.stages.push_back(std::move(s));
+  return json_response(201, describe(state_.stages.back()));
 }
 
 Response WarehouseApi::list_stages(const Request& request) const {
@@ -290,7 +289,7 @@ Response WarehouseApi::list_stages(const Request& request) const {
   if (state && *state != "open" && *state != "committed" && *state != "dropped")
     return error(400, "BadRequest", "state: expected open, committed or dropped, got \"" + *state + "\"");
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& s : stages_) {
+  for (const auto& s : state_.stages) {
     if (label && s.label != *label) continue;
     if (state && *state != state_name(s.state)) continue;
     out.push_back(describe(s));
@@ -370,8 +369,8 @@ Response WarehouseApi::commit(const std::string& table_name, const nlohmann::jso
     return error(409, "StageCommitted", "stage " + stage->id + " was already committed; nothing applied");
   if (stage->state == StageState::dropped)
     return error(409, "StageDropped", "stage " + stage->id + " was dropped; nothing applied");
-  auto existing = tables_.find(table_name);
-  if (mode == "truncate" && existing != tables_.end() && existing->second.has_generation &&
+  auto existing = state_.tables.find(table_name);
+  if (mode == "truncate" && existing != state_.tables.end() && existing->second.has_generation &&
       generation < existing->second.generation_max)
     return error(409, "StaleGeneration", "generation " + std::to_string(generation) + " is older than generation " +
                                              std::to_string(existing->second.generation_max) + " in table " +
@@ -392,7 +391,7 @@ Response WarehouseApi::commit(const std::string& table_name, const nlohmann::jso
                                                    " lacks a primary key column; nothing applied");
   }
   // Checks passed: apply everything (atomic).
-  Table& table = tables_[table_name];
+  Table& table = state_.tables[table_name];
   std::int64_t inserted = 0, updated = 0, deleted = 0;
   std::map<std::string, std::size_t> by_key;  // dedupe: key → row index
   if (mode == "dedupe") {
@@ -403,7 +402,7 @@ Response WarehouseApi::commit(const std::string& table_name, const nlohmann::jso
     nlohmann::json stored = row;
     stored["_id"] = id;
     stored["_generation"] = generation;
-    ++applied_[fnv1a64(warehouse_oracle_key(table_name, id, row))];
+    ledger_.add(warehouse_oracle_key(table_name, id, row));
     if (mode == "dedupe") {
       const std::string k = *key_of(row);
       auto it = by_key.find(k);
@@ -427,7 +426,7 @@ Response WarehouseApi::commit(const std::string& table_name, const nlohmann::jso
   table.has_generation = true;
   stage->state = StageState::committed;
   stage->rows.clear();  // row_count keeps the size
-  ++commits_;
+  ++state_.commits;
   return json_response(200, {{"table", table_name},
                              {"stage", stage->id},
                              {"mode", mode},
@@ -439,8 +438,8 @@ Response WarehouseApi::commit(const std::string& table_name, const nlohmann::jso
 }
 
 Response WarehouseApi::get_table(const std::string& name) const {
-  auto it = tables_.find(name);
-  if (it == tables_.end()) return error(404, "TableNotFound", "no table " + name);
+  auto it = state_.tables.find(name);
+  if (it == state_.tables.end()) return error(404, "TableNotFound", "no table " + name);
   return json_response(200,
                        {{"table", name}, {"rows", it->second.rows}, {"generation_max", it->second.generation_max}});
 }
@@ -448,7 +447,7 @@ Response WarehouseApi::get_table(const std::string& name) const {
 nlohmann::json WarehouseApi::accepted() const {
   nlohmann::json tables = nlohmann::json::object();
   nlohmann::json stats = nlohmann::json::object();
-  for (const auto& [name, t] : tables_) {
+  for (const auto& [name, t] : state_.tables) {
     tables[name] = t.rows;
     std::map<std::int64_t, std::int64_t> generations;
     for (const auto& r : t.rows) ++generations[r["_generation"].get<std::int64_t>()];
@@ -457,12 +456,12 @@ nlohmann::json WarehouseApi::accepted() const {
     stats[name] = {{"rows", t.rows.size()}, {"generation_max", t.generation_max}, {"generations", g}};
   }
   nlohmann::json stages = nlohmann::json::object();
-  for (const auto& s : stages_) {
+  for (const auto& s : state_.stages) {
     nlohmann::json d = describe(s);
     d.erase("stage");
     stages[s.id] = d;
   }
-  return {{"tables", tables}, {"table_stats", stats}, {"stages", stages}, {"commits", commits_}};
+  return {{"tables", tables}, {"table_stats", stats}, {"stages", stages}, {"commits", state_.commits}};
 }
 
 }  // namespace destsim

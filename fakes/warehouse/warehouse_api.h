@@ -96,24 +96,8 @@ struct WarehouseApiOptions {
 /// The oracle key of a row committed into `table` (shared with the destination).
 std::string warehouse_oracle_key(const std::string& table, std::uint64_t id, const nlohmann::json& row);
 
-class WarehouseApi final : public FakeApi {
- public:
-  explicit WarehouseApi(WarehouseApiOptions options = {});
-
-  std::string name() const override { return "warehouse"; }
-  Response handle(const Request& request, Time now) override;
-  /// {"tables": {name: [rows…]}, "table_stats": {name: {"rows": n, "generation_max": g,
-  ///  "generations": {"<g>": rows…}}}, "stages": {id: {"table", "label", "state", "rows"}}, "commits": n}
-  nlohmann::json accepted() const override;
-  void reset() override;
-  std::int64_t applied(const std::string& key) const override;
-
-  /// The rows of a table (empty when it does not exist), in table order.
-  std::vector<nlohmann::json> rows(const std::string& table) const;
-  std::int64_t commits() const { return commits_; }
-  std::int64_t open_stages() const;
-
- private:
+/// What WarehouseApi::reset() forgets (then seeds the options' tables again).
+struct WarehouseApiState {
   enum class StageState { open, committed, dropped };
   struct Stage {
     std::string id;
@@ -128,6 +112,32 @@ class WarehouseApi final : public FakeApi {
     std::int64_t generation_max = 0;
     bool has_generation = false;
   };
+  std::vector<Stage> stages;  // stage "stg-<n>" is stages[n - 1]
+  std::map<std::string, Table> tables;
+  std::int64_t commits = 0;
+};
+
+class WarehouseApi final : public StatefulFakeApi<WarehouseApiOptions, WarehouseApiState> {
+ public:
+  explicit WarehouseApi(WarehouseApiOptions options = {});
+
+  std::string name() const override { return "warehouse"; }
+  Response handle(const Request& request, Time now) override;
+  /// {"tables": {name: [rows…]}, "table_stats": {name: {"rows": n, "generation_max": g,
+  ///  "generations": {"<g>": rows…}}}, "stages": {id: {"table", "label", "state", "rows"}}, "commits": n}
+  nlohmann::json accepted() const override;
+  /// Forgets everything, then seeds the tables of the options.
+  void reset() override;
+
+  /// The rows of a table (empty when it does not exist), in table order.
+  std::vector<nlohmann::json> rows(const std::string& table) const;
+  std::int64_t commits() const { return state_.commits; }
+  std::int64_t open_stages() const;
+
+ private:
+  using StageState = WarehouseApiState::StageState;
+  using Stage = WarehouseApiState::Stage;
+  using Table = WarehouseApiState::Table;
 
   Response route(const Request& request);
   Response create_stage(const nlohmann::json& body);
@@ -140,11 +150,6 @@ class WarehouseApi final : public FakeApi {
   static nlohmann::json describe(const Stage& s);
   static const char* state_name(StageState s);
 
-  WarehouseApiOptions options_;
-  std::vector<Stage> stages_;  // stage "stg-<n>" is stages_[n - 1]
-  std::map<std::string, Table> tables_;
-  std::map<std::uint64_t, std::int64_t> applied_;  // fnv1a64(oracle key) → times applied
-  std::int64_t commits_ = 0;
 };
 
 }  // namespace destsim
