@@ -21,25 +21,13 @@ Response error(int status, const std::string& code, const std::string& msg) {
 
 }  // namespace
 
-EventsFake::EventsFake(EventsFakeOptions options) : options_(std::move(options)) { set_latency(options_.latency); }
-
 nlohmann::json EventsFake::accepted() const {
-  return {{"tracked", tracked_}, {"rejected", rejected_}, {"requests", requests_}};
-}
-
-void EventsFake::reset() {
-  applied_.clear();
-  tracked_ = rejected_ = requests_ = 0;
-}
-
-std::int64_t EventsFake::applied(const std::string& key) const {
-  auto it = applied_.find(fnv1a64(key));
-  return it == applied_.end() ? 0 : it->second;
+  return {{"tracked", state_.tracked}, {"rejected", state_.rejected}, {"requests", state_.requests}};
 }
 
 Response EventsFake::handle(const Request& request, Time now) {
   (void)now;
-  ++requests_;
+  ++state_.requests;
   const std::string path(request.path_only());
   const bool bulk = path == "/api/events/trackBulk";
   if (!bulk && path != "/api/events/track") return error(404, "NotFound", path + ": no such endpoint");
@@ -67,19 +55,19 @@ Response EventsFake::handle(const Request& request, Time now) {
     const std::string user_id = e.is_object() ? e.value("userId", "") : "";
     if (!e.is_object() || !e.contains("eventName") || (email.empty() && user_id.empty())) {
       if (!bulk) return error(400, "BadParams", "eventName and an email or userId are required");
-      ++rejected_;
+      ++state_.rejected;
       res["failCount"] = res["failCount"].get<std::int64_t>() + 1;
       continue;
     }
     if (!email.empty() && !valid_email(email)) {
       if (!bulk) return error(400, "InvalidEmailAddressError", "Invalid email: " + email);
-      ++rejected_;
+      ++state_.rejected;
       res["invalidEmails"].push_back(email);
       res["failCount"] = res["failCount"].get<std::int64_t>() + 1;
       continue;
     }
-    ++applied_[fnv1a64(oracle_key_of_dump("iterable.event", e.dump()))];
-    ++tracked_;
+    ledger_.add(oracle_key_of_dump("iterable.event", e.dump()));
+    ++state_.tracked;
     res["successCount"] = res["successCount"].get<std::int64_t>() + 1;
   }
   if (!bulk) return json_response(200, {{"msg", "Event tracked."}, {"code", "Success"}, {"params", nullptr}});
@@ -92,13 +80,15 @@ FakeEntry events_fake_entry() {
   e.about = "Iterable's event endpoints (trackBulk, track), as iterable_events uses them";
   e.door = FakeDoor::http;  // every fault kind applies (the default fault_kinds)
   e.make = [](const nlohmann::json& options, const std::string& where) -> Result<std::unique_ptr<Fake>> {
-    JsonIn in(options, where);
-    EventsFakeOptions o;
-    DS_TRY(CommonFakeOptions common, read_common_fake_options(in, "api_key", {"events_max", "body_bytes_max"}));
-    o.api_key = common.secret;
-    o.latency = common.latency;
-    if (in.has("events_max")) { DS_TRY(o.events_max, in.at("events_max").integer(1)); }
-    if (in.has("body_bytes_max")) { DS_TRY(o.body_bytes_max, in.at("body_bytes_max").size_bytes()); }
+    DS_TRY(EventsFakeOptions o,
+           read_fake_options(options, where, "api_key", &EventsFakeOptions::api_key, {"events_max", "body_bytes_max"},
+                             [](const JsonIn& in, EventsFakeOptions& o) -> Status {
+                               if (in.has("events_max")) { DS_TRY(o.events_max, in.at("events_max").integer(1)); }
+                               if (in.has("body_bytes_max")) {
+                                 DS_TRY(o.body_bytes_max, in.at("body_bytes_max").size_bytes());
+                               }
+                               return {};
+                             }));
     return std::unique_ptr<Fake>(std::make_unique<EventsFake>(std::move(o)));
   };
   return e;

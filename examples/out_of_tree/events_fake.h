@@ -18,7 +18,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 
 #include "fakes/catalog.h"
@@ -33,21 +32,18 @@ struct EventsFakeOptions {
   std::int64_t body_bytes_max = 4'000'000;
 };
 
-class EventsFake final : public destsim::FakeApi {
- public:
-  explicit EventsFake(EventsFakeOptions options);
+/// What EventsFake::reset() forgets (the oracle's ledger is the base's).
+struct EventsFakeState {
+  std::int64_t tracked = 0, rejected = 0, requests = 0;
+};
 
+class EventsFake final : public destsim::StatefulFakeApi<EventsFakeOptions, EventsFakeState> {
+ public:
+  using StatefulFakeApi::StatefulFakeApi;
   std::string name() const override { return "acme_events"; }
   /// {"tracked": n, "rejected": n, "requests": n}
   nlohmann::json accepted() const override;
-  void reset() override;
-  std::int64_t applied(const std::string& key) const override;
   destsim::Response handle(const destsim::Request& request, destsim::Time now) override;
-
- private:
-  EventsFakeOptions options_;
-  std::map<std::uint64_t, std::int64_t> applied_;  // FNV-1a of the oracle key → times tracked
-  std::int64_t tracked_ = 0, rejected_ = 0, requests_ = 0;
 };
 
 /// The catalogue entry: HTTP door, every fault kind, options read with the

@@ -1,15 +1,14 @@
 #include "iterable_events.h"
 
 #include <map>
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "framework/batch.h"
+#include "destinations/batch_destination.h"
+#include "framework/http_call.h"
 #include "framework/oracle.h"
 #include "framework/rate_limiter.h"
-#include "framework/router.h"
 
 namespace acme {
 
@@ -24,16 +23,9 @@ constexpr const char* kEnvelopeClose = "]}";
 // Iterable's name for a tracked event in the fake's oracle (framework/oracle.h).
 constexpr const char* kEffect = "iterable.event";
 
-// Statuses that retry: the transport's 0, timeouts, rate limits and 5xx. 413
-// is handled apart (split, then alone); every other 4xx is permanent.
-const std::vector<int> kRetryable = {408, 429, 500, 502, 503, 504};
-
-bool retryable(int status) {
-  if (status == 0) return true;
-  for (int s : kRetryable)
-    if (s == status) return true;
-  return false;
-}
+// Statuses that retry (besides transport errors): timeouts, rate limits and
+// 5xx. 413 is handled apart (split, then alone); every other 4xx is permanent.
+const RetryableStatuses kRetryable{{408, 429, 500, 502, 503, 504}};
 
 std::string str(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
@@ -81,140 +73,72 @@ std::vector<std::string> keys_of(const nlohmann::json& item) {
   return keys;
 }
 
-// "HTTP 400 InvalidEmailAddressError: Invalid email: x", tolerating any body.
-std::string describe_error(const Response& r, std::string* code_out) {
-  nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
-  const std::string code = str(b, "code"), msg = str(b, "msg");
-  *code_out = code;
-  std::string out = "HTTP " + std::to_string(r.status);
-  if (!code.empty()) out += " " + code;
-  if (!msg.empty()) out += ": " + msg;
-  return out;
+// Adds Iterable's error code and message to an error answer's reason ("HTTP
+// 400 InvalidEmailAddressError: Invalid email: x") and returns the code.
+std::string read_error(HttpAnswer& a) {
+  const std::string code = str(a.body, "code"), msg = str(a.body, "msg");
+  if (!code.empty()) a.reason += " " + code;
+  if (!msg.empty()) a.reason += ": " + msg;
+  return code;
 }
 
 class EventsHandler final : public BatchHandler {
  public:
-  EventsHandler(DeliveryContext& ctx, RateLimiter& limiter, std::string host, std::string api_key,
-                BatchLimits limits, bool ignore_per_record_failures)
-      : ctx_(ctx),
-        limiter_(limiter),
-        host_(std::move(host)),
-        api_key_(std::move(api_key)),
-        limits_(limits),
-        ignore_per_record_failures_(ignore_per_record_failures) {
-    limits_.envelope_bytes = static_cast<std::int64_t>(std::string(kEnvelopeOpen).size() + 2);
-    limits_.separator_bytes = 1;  // the comma between events
-  }
+  EventsHandler(HttpCaller& http, const Config& c, bool ignore_per_record_failures)
+      : http_(http),
+        host_(c.string("host")),
+        api_key_(c.secret("api_key").value),
+        limits_{.records_max = c.integer("events_max"),
+                .bytes_max = c.size("request_bytes_max"),
+                .envelope_bytes = static_cast<std::int64_t>(std::string(kEnvelopeOpen).size() + 2),
+                .separator_bytes = 1},  // the comma between events
+        ignore_per_record_failures_(ignore_per_record_failures) {}
 
   std::string name() const override { return "iterable_events events/trackBulk"; }
   BatchLimits limits() const override { return limits_; }
 
   Task<BatchResult> process_batch(const std::vector<const Message*>& batch) override {
     std::string body = kEnvelopeOpen;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (i) body.push_back(',');
-      body += batch[i]->body;
-    }
-    body += kEnvelopeClose;
-    co_await limiter_.acquire(kBulkPath);
-    HttpResult res = co_await ctx_.transport.send(request(kBulkPath, std::move(body)));
-    note_retry_after(res, kBulkPath);
-    BatchResult out = classify_batch(res, batch);
-    out.http_status = res.ok() ? res->status : 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) body += (i ? "," : "") + batch[i]->body;
+    HttpAnswer a = co_await http_.call(request(kBulkPath, body + kEnvelopeClose), kRetryable);
+    if (a.ok()) co_return per_record(a, batch);
+    BatchResult out = batch_result(a);
+    // One event's field has a type Iterable already knows otherwise: alone,
+    // that one fails and the rest go through. (A 5xx naming it is transient.)
+    if (read_error(a) == "RequestFieldsTypesMismatched" && a.kind == AnswerKind::permanent)
+      out.status = BatchStatus::retry_individual;
+    out.reason = a.reason;
     co_return out;
   }
 
   Task<OneResult> process_one(const Message& m) override {
-    co_await limiter_.acquire(kOnePath);
-    HttpResult res = co_await ctx_.transport.send(request(kOnePath, m.body));
-    note_retry_after(res, kOnePath);
-    OneResult out = classify_one(res);
-    out.http_status = res.ok() ? res->status : 0;
+    HttpAnswer a = co_await http_.call(request(kOnePath, m.body), kRetryable);
+    if (!a.ok()) {
+      read_error(a);
+      co_return one_result(a);  // 413 alone: fails, never resent unchanged (C4)
+    }
+    OneResult out = one_success(a);
+    // events/track answers 200 even when it drops a disallowed event.
+    const std::string msg = str(a.body, "msg");
+    if (msg.find("is disallowed from tracking") != std::string::npos) {
+      out.verdict = Verdict::fail;
+      out.reason = "disallowed event name: " + msg;
+    }
     co_return out;
   }
 
  private:
   Request request(const char* path, std::string body) const {
-    Request r;
-    r.method = "POST";
-    r.host = host_;
-    r.path = path;
-    r.headers.set("Api-Key", api_key_);
-    r.headers.set("Content-Type", "application/json");
-    r.body = std::move(body);
-    return r;
-  }
-
-  std::optional<Duration> retry_after(const Response& r) const {
-    auto h = r.headers.get("Retry-After");
-    if (!h) return std::nullopt;
-    return parse_retry_after(*h, ctx_.loop.clock().unix_ms(ctx_.loop.now()));
-  }
-
-  // A Retry-After holds the endpoint for every send, not just this one (I1).
-  void note_retry_after(const HttpResult& res, const char* path) {
-    if (!res.ok()) return;
-    if (auto d = retry_after(*res)) limiter_.hold(path, ctx_.loop.now() + *d);
-  }
-
-  // A transport error, or a 2xx whose body cannot be read: the API may have
-  // applied it, and re-sending an event with its id is harmless, so retry.
-  struct Unsure {
-    std::string reason;
-    bool maybe_applied = false;
-  };
-  std::optional<Unsure> unsure(const HttpResult& res, nlohmann::json* body) const {
-    if (!res.ok())
-      return Unsure{std::string("transport ") + transport_error_kind_name(res.error().kind) + ": " +
-                        res.error().message,
-                    res.error().maybe_applied};
-    if (!res->ok()) return std::nullopt;
-    *body = nlohmann::json::parse(res->body, nullptr, false);
-    if (body->is_discarded() || !body->is_object())
-      return Unsure{"HTTP " + std::to_string(res->status) + " with an unreadable body", true};
-    return std::nullopt;
-  }
-
-  BatchResult classify_batch(const HttpResult& res, const std::vector<const Message*>& batch) const {
-    BatchResult out;
-    nlohmann::json body;
-    if (auto u = unsure(res, &body)) {
-      out.status = BatchStatus::retry_batch;
-      out.reason = u->reason;
-      out.maybe_applied = u->maybe_applied;
-      return out;
-    }
-    const Response& r = *res;
-    out.retry_after = retry_after(r);
-    if (r.ok()) {
-      BatchResult ok = per_record(body, batch);
-      ok.retry_after = out.retry_after;
-      return ok;
-    }
-    std::string code;
-    out.reason = describe_error(r, &code);
-    if (r.status == 413) {
-      out.status = BatchStatus::retry_individual;  // split, then alone (C4)
-      out.too_large = true;
-    } else if (retryable(r.status)) {
-      out.status = BatchStatus::retry_batch;
-    } else if (code == "RequestFieldsTypesMismatched") {
-      // One event's field has a type Iterable already knows otherwise: alone,
-      // that one fails and the rest go through.
-      out.status = BatchStatus::retry_individual;
-    } else {
-      out.status = BatchStatus::cannot_retry;
-    }
-    return out;
+    return json_request("POST", host_, path, std::move(body), {{"Api-Key", api_key_}});
   }
 
   // Per-event verdicts from a 2xx trackBulk answer: Iterable lists failures by
   // email, userId and event name; an event not listed was tracked.
-  BatchResult per_record(const nlohmann::json& b, const std::vector<const Message*>& batch) const {
-    BatchResult out;
-    out.status = BatchStatus::success;
+  BatchResult per_record(const HttpAnswer& a, const std::vector<const Message*>& batch) const {
+    BatchResult out = batch_success(a);
     if (ignore_per_record_failures_) return out;  // the canary's bug
-    std::map<std::string, std::string> failed;     // "email:x" → reason
+    const nlohmann::json& b = a.body;
+    std::map<std::string, std::string> failed;  // "email:x" → reason
     auto collect = [&](const nlohmann::json& arr, const char* prefix, const std::string& reason) {
       if (!arr.is_array()) return;
       for (const auto& v : arr)
@@ -256,113 +180,56 @@ class EventsHandler final : public BatchHandler {
     return out;
   }
 
-  OneResult classify_one(const HttpResult& res) const {
-    OneResult out;
-    nlohmann::json body;
-    if (auto u = unsure(res, &body)) {
-      out.verdict = Verdict::retry;
-      out.reason = u->reason;
-      out.maybe_applied = u->maybe_applied;
-      return out;
-    }
-    const Response& r = *res;
-    out.retry_after = retry_after(r);
-    if (r.ok()) {
-      // events/track answers 200 even when it drops a disallowed event.
-      const std::string msg = str(body, "msg");
-      if (msg.find("is disallowed from tracking") != std::string::npos) {
-        out.verdict = Verdict::fail;
-        out.reason = "disallowed event name: " + msg;
-      }
-      return out;
-    }
-    std::string code;
-    out.reason = describe_error(r, &code);
-    if (r.status == 413) {
-      out.verdict = Verdict::fail;  // too large alone: never resent unchanged (C4)
-      out.too_large = true;
-    } else {
-      out.verdict = retryable(r.status) ? Verdict::retry : Verdict::fail;
-    }
-    return out;
-  }
-
-  DeliveryContext& ctx_;
-  RateLimiter& limiter_;
+  HttpCaller& http_;
   std::string host_;
   std::string api_key_;
   BatchLimits limits_;
   bool ignore_per_record_failures_;
 };
 
-class EventsDestination final : public Destination, public BatchRoutes {
+// Every record goes to the one endpoint, paced to requests_per_second; a
+// Retry-After holds it for every send (HttpCaller, I1).
+class EventsRoutes final : public BatchRoutes {
  public:
-  EventsDestination(DeliveryContext& ctx, const Config& config, ProcessorConfig processor, bool canary)
-      : limiter_(ctx.loop, config.integer("requests_per_second")),
-        handler_(ctx, limiter_, config.string("host"), config.secret("api_key").value,
-                 BatchLimits{.records_max = config.integer("events_max"),
-                             .bytes_max = config.size("request_bytes_max"),
-                             .envelope_bytes = 0,
-                             .separator_bytes = 1},
-                 canary),
-        router_(ctx.loop, *this, std::move(processor), ctx.jobs) {
-    ctx.loop.trace().add_secret(config.secret("api_key").value);
+  EventsRoutes(DeliveryContext& ctx, const Config& c, bool canary)
+      : limiter_(ctx.loop, c.integer("requests_per_second")),
+        http_(ctx.loop, ctx.transport, limiter_),
+        handler_(http_, c, canary) {
+    ctx.loop.trace().add_secret(c.secret("api_key").value);
   }
 
   Result<Routed> route(const Record& record) override {
     DS_TRY(nlohmann::json item, transform(record));
-    Routed out;
-    out.handler = &handler_;
-    out.message.id = record.id;
-    out.message.keys = keys_of(item);
-    out.message.body = item.dump();
-    return out;
+    return Routed{&handler_, Message{record.id, item.dump(), keys_of(item)}};
   }
-
-  Task<void> deliver(Record record) override { co_await router_.deliver(std::move(record)); }
-  Task<void> drain() override { co_await router_.drain(); }
-
-  nlohmann::json stats() const override {
-    const ProcessorStats s = router_.stats();
-    return {{"batches", s.batches},
-            {"singles", s.singles},
-            {"splits", s.splits},
-            {"batch_retries", s.batch_retries},
-            {"retry_after_waits", s.retry_after_waits},
-            {"in_flight_max", s.in_flight_max},
-            {"buffered_max", s.buffered_max},
-            {"rate_limit_waits", limiter_.waits()}};
-  }
+  nlohmann::json stats() const override { return {{"rate_limit_waits", limiter_.waits()}}; }
 
  private:
   RateLimiter limiter_;
-  EventsHandler handler_;  // before router_: outlives it
-  Router router_;
+  HttpCaller http_;
+  EventsHandler handler_;
 };
 
 std::vector<ConfigKey> schema() {
-  // The processor's knobs with this destination's defaults.
-  ProcessorConfig d;
-  d.flush_queue_size = 500;
-  d.flush_interval = std::chrono::seconds(2);
-  d.max_retries = 5;
-  d.retry.delay_initial = std::chrono::seconds(1);
-  d.retry.delay_max = std::chrono::minutes(1);
-  d.retry.elapsed_max = std::chrono::hours(1);
-  d.individual_concurrency = 2;
-  d.max_buffer_size = 5000;
-  d.max_async_requests = 2;
-  std::vector<ConfigKey> keys = {
-      {"api_key", ConfigType::secret, nullptr, "Iterable API key (sent as the Api-Key header)"},
-      {"host", ConfigType::string, "api.iterable.com", "API host (api.eu.iterable.com for the EU)"},
-      {"events_max", ConfigType::integer, 1000, "events per trackBulk request (Iterable's limit is 1000)", 1, 1000},
-      {"request_bytes_max", ConfigType::size, "4MB", "bytes per request body (Iterable's limit is 4 MB)", 1,
-       4'000'000},
-      {"requests_per_second", ConfigType::integer, 10,
-       "client-side pacing per endpoint (Iterable allows 10 req/s on trackBulk; 0 = off)", 0, 100000},
-  };
-  for (auto& k : processor_config_keys(d)) keys.push_back(std::move(k));
-  return keys;
+  return batch_schema(
+      {
+          {"api_key", ConfigType::secret, nullptr, "Iterable API key (sent as the Api-Key header)"},
+          {"host", ConfigType::string, "api.iterable.com", "API host (api.eu.iterable.com for the EU)"},
+          {"events_max", ConfigType::integer, 1000, "events per trackBulk request (Iterable's limit is 1000)", 1,
+           1000},
+          {"request_bytes_max", ConfigType::size, "4MB", "bytes per request body (Iterable's limit is 4 MB)", 1,
+           4'000'000},
+          {"requests_per_second", ConfigType::integer, 10,
+           "client-side pacing per endpoint (Iterable allows 10 req/s on trackBulk; 0 = off)", 0, 100000},
+      },
+      // The processor's knobs with this destination's defaults.
+      ProcessorConfig{.flush_queue_size = 500,
+                      .flush_interval = std::chrono::seconds(2),
+                      .max_retries = 5,
+                      .retry = {.delay_initial = std::chrono::seconds(1), .delay_max = std::chrono::minutes(1)},
+                      .individual_concurrency = 2,
+                      .max_buffer_size = 5000,
+                      .max_async_requests = 2});
 }
 
 // Record `id` of a seeded input: a track event with a unique email (so each
@@ -387,31 +254,27 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
 }
 
 DestinationEntry make_entry(const char* name, bool canary) {
-  DestinationEntry e;
-  e.name = name;
-  e.about = canary ? "iterable_events reading every 2xx as all-delivered (deliberate bug) — must fail certify"
-                   : "analytics track events to Iterable events/trackBulk (an out-of-tree destination)";
-  e.fake = "acme_events";  // this repository's own fake (events_fake.h), added with destsim::add_fake()
-  e.host = "api.iterable.com";
+  DestinationEntry e = destination_entry(
+      name, "acme_events", "api.iterable.com",
+      canary ? "iterable_events reading every 2xx as all-delivered (deliberate bug) — must fail certify"
+             : "analytics track events to Iterable events/trackBulk (an out-of-tree destination)");
+  // "acme_events" is this repository's own fake (events_fake.h), added with destsim::add_fake().
   e.schema = schema();
   e.capabilities.limits = BatchLimits{.records_max = 1000, .bytes_max = 4'000'000};
-  e.capabilities.delivery = DeliverySemantics::exactly_once;
-  e.capabilities.retryable_statuses = kRetryable;
+  e.capabilities.retryable_statuses = kRetryable.statuses;
   e.capabilities.idempotent_writes = true;  // an event id updates, never duplicates
   e.capabilities.rate_per_second = 10;
-  e.make = [canary](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
-    DS_TRY(ProcessorConfig p, processor_config_from(config));
-    return std::unique_ptr<Destination>(std::make_unique<EventsDestination>(ctx, config, std::move(p), canary));
+  e.make = [canary](DeliveryContext& ctx, const Config& config) {
+    return make_batch_destination(ctx, config, [canary](DeliveryContext& c, const Config& cf) {
+      return std::unique_ptr<BatchRoutes>(std::make_unique<EventsRoutes>(c, cf, canary));
+    });
   };
   e.effects = [](const Record& r, const Config&) -> std::vector<std::string> {
     auto item = transform(r);
-    if (!item.ok()) return {};
-    return {oracle_key(kEffect, *item)};
+    return item.ok() ? std::vector<std::string>{oracle_key(kEffect, *item)} : std::vector<std::string>{};
   };
   e.generate = generate;
-  e.fake_options = [](const Config& config) -> nlohmann::json {
-    return {{"api_key", config.secret("api_key").value}};
-  };
+  e.fake_options = [](const Config& c) -> nlohmann::json { return {{"api_key", c.secret("api_key").value}}; };
   e.shipped = !canary;
   return e;
 }
