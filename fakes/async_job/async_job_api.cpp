@@ -43,71 +43,60 @@ Result<std::set<std::int64_t>> ordinals(const JsonIn& in) {
   return out;
 }
 
+// The fake's own keys (read_fake_options reads the common ones and the null case).
+Status read_own_options(const JsonIn& in, AsyncJobApiOptions& o) {
+  if (in.has("path")) {
+    DS_TRY(o.path, in.at("path").string());
+    if (o.path.empty() || o.path[0] != '/' || o.path.back() == '/' || o.path.find('?') != std::string::npos)
+      return in.at("path").expected("a path starting with \"/\", without a trailing \"/\" or a query");
+  }
+  if (in.has("records_field")) {
+    DS_TRY(o.records_field, in.at("records_field").string());
+    if (o.records_field.empty()) return in.at("records_field").expected("a non-empty field name");
+  }
+  if (in.has("max_records")) { DS_TRY(o.max_records, in.at("max_records").integer(1)); }
+  if (in.has("max_bytes")) {
+    DS_TRY(o.max_bytes, in.at("max_bytes").size_bytes());
+    if (o.max_bytes < 1) return in.at("max_bytes").expected("a size of at least 1 byte");
+  }
+  if (in.has("pending_for")) { DS_TRY(o.pending_for, in.at("pending_for").duration()); }
+  if (in.has("final_status")) {
+    DS_TRY(o.final_status, in.at("final_status").string());
+    if (o.final_status != "ready" && o.final_status != "failure")
+      return in.at("final_status").expected("\"ready\" or \"failure\"");
+  }
+  if (in.has("fail_jobs")) { DS_TRY(o.fail_jobs, ordinals(in.at("fail_jobs"))); }
+  if (in.has("stall_jobs")) { DS_TRY(o.stall_jobs, ordinals(in.at("stall_jobs"))); }
+  if (in.has("status_values")) {
+    JsonIn sv = in.at("status_values");
+    DS_CHECK(sv.object());
+    DS_CHECK(sv.only_keys({"pending", "ready", "failure"}));
+    for (const char* k : {"pending", "ready", "failure"}) {
+      if (!sv.has(k)) continue;
+      DS_TRY(std::string v, sv.at(k).string());
+      if (v.empty()) return sv.at(k).expected("a non-empty status string");
+      o.status_values[k] = v;
+    }
+  }
+  if (in.has("results")) {
+    DS_TRY(std::string r, in.at("results").string());
+    if (r != "job" && r != "record") return in.at("results").expected("\"job\" or \"record\"");
+    o.record_results = r == "record";
+  }
+  if (in.has("invalid_field")) { DS_TRY(o.invalid_field, in.at("invalid_field").string()); }
+  if (in.has("id_field")) { DS_TRY(o.id_field, in.at("id_field").string()); }
+  if (in.has("max_pending_jobs")) { DS_TRY(o.max_pending_jobs, in.at("max_pending_jobs").integer(0)); }
+  return {};
+}
+
 }  // namespace
 
 Result<AsyncJobApiOptions> AsyncJobApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
-  return read_fake_options(
-      j, where, "api_key", &AsyncJobApiOptions::api_key,
-      {"path", "records_field", "max_records", "max_bytes", "pending_for", "final_status", "fail_jobs", "stall_jobs",
-       "status_values", "results", "invalid_field", "id_field", "max_pending_jobs"},
-      [&](const JsonIn& in, AsyncJobApiOptions& o) -> Status {
-        if (in.has("path")) {
-          DS_TRY(o.path, in.at("path").string());
-          if (o.path.empty() || o.path[0] != '/' || o.path.back() == '/' || o.path.find('?') != std::string::npos)
-            return in.at("path").expected("a path starting with \"/\", without a trailing \"/\" or a query");
-        }
-        if (in.has("records_field")) {
-          DS_TRY(o.records_field, in.at("records_field").string());
-          if (o.records_field.empty()) return in.at("records_field").expected("a non-empty field name");
-        }
-        if (in.has("max_records")) {
-          DS_TRY(o.max_records, in.at("max_records").integer(1));
-        }
-        if (in.has("max_bytes")) {
-          DS_TRY(o.max_bytes, in.at("max_bytes").size_bytes());
-          if (o.max_bytes < 1) return in.at("max_bytes").expected("a size of at least 1 byte");
-        }
-        if (in.has("pending_for")) {
-          DS_TRY(o.pending_for, in.at("pending_for").duration());
-        }
-        if (in.has("final_status")) {
-          DS_TRY(o.final_status, in.at("final_status").string());
-          if (o.final_status != "ready" && o.final_status != "failure")
-            return in.at("final_status").expected("\"ready\" or \"failure\"");
-        }
-        if (in.has("fail_jobs")) {
-          DS_TRY(o.fail_jobs, ordinals(in.at("fail_jobs")));
-        }
-        if (in.has("stall_jobs")) {
-          DS_TRY(o.stall_jobs, ordinals(in.at("stall_jobs")));
-        }
-        if (in.has("status_values")) {
-          JsonIn sv = in.at("status_values");
-          DS_CHECK(sv.object());
-          DS_CHECK(sv.only_keys({"pending", "ready", "failure"}));
-          for (const char* k : {"pending", "ready", "failure"}) {
-            if (!sv.has(k)) continue;
-            DS_TRY(std::string v, sv.at(k).string());
-            if (v.empty()) return sv.at(k).expected("a non-empty status string");
-            o.status_values[k] = v;
-          }
-        }
-        if (in.has("results")) {
-          DS_TRY(std::string r, in.at("results").string());
-          if (r != "job" && r != "record") return in.at("results").expected("\"job\" or \"record\"");
-          o.record_results = r == "record";
-        }
-        if (in.has("invalid_field")) {
-          DS_TRY(o.invalid_field, in.at("invalid_field").string());
-        }
-        if (in.has("id_field")) {
-          DS_TRY(o.id_field, in.at("id_field").string());
-        }
-        if (in.has("max_pending_jobs")) {
-          DS_TRY(o.max_pending_jobs, in.at("max_pending_jobs").integer(0));
-        }
-        return {};
-      });
+  return read_fake_options(j, where, "api_key", &AsyncJobApiOptions::api_key,
+                           {"path", "records_field", "max_records", "max_bytes", "pending_for", "final_status",
+                            "fail_jobs", "stall_jobs", "status_values", "results", "invalid_field", "id_field",
+                            "max_pending_jobs"},
+                           read_own_options);
 }
 
 std::string AsyncJobApi::wire(JobState s) const {

@@ -58,46 +58,39 @@ nlohmann::json failed_updates_skeleton(bool users) {
   return f;
 }
 
+// The fake's own keys (read_fake_options reads the common ones and the null case).
+Status read_own_options(const JsonIn& in, IterableApiOptions& o) {
+  if (in.has("disallowed_event_names")) {
+    JsonIn a = in.at("disallowed_event_names");
+    DS_CHECK(a.array());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      DS_TRY(std::string n, a.at(i).string());
+      o.disallowed_event_names.push_back(n);
+    }
+  }
+  if (in.has("items_max")) { DS_TRY(o.items_max, in.at("items_max").integer(1)); }
+  if (in.has("body_bytes_max")) { DS_TRY(o.body_bytes_max, in.at("body_bytes_max").size_bytes()); }
+  if (in.has("rate_per_second")) { DS_TRY(o.rate_per_second, in.at("rate_per_second").integer(0)); }
+  if (in.has("burst")) { DS_TRY(o.burst, in.at("burst").integer(1)); }
+  if (in.has("retry_after")) { DS_TRY(o.retry_after, in.at("retry_after").boolean()); }
+  if (in.has("list_ids")) {
+    JsonIn a = in.at("list_ids");
+    DS_CHECK(a.array());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      DS_TRY(std::int64_t id, a.at(i).integer());
+      o.list_ids.push_back(id);
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<IterableApiOptions> IterableApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
-  return read_fake_options(
-      j, where, "api_key", &IterableApiOptions::api_key,
-      {"disallowed_event_names", "items_max", "body_bytes_max", "rate_per_second", "burst", "retry_after", "list_ids"},
-      [&](const JsonIn& in, IterableApiOptions& o) -> Status {
-        if (in.has("disallowed_event_names")) {
-          JsonIn a = in.at("disallowed_event_names");
-          DS_CHECK(a.array());
-          for (std::size_t i = 0; i < a.size(); ++i) {
-            DS_TRY(std::string n, a.at(i).string());
-            o.disallowed_event_names.push_back(n);
-          }
-        }
-        if (in.has("items_max")) {
-          DS_TRY(o.items_max, in.at("items_max").integer(1));
-        }
-        if (in.has("body_bytes_max")) {
-          DS_TRY(o.body_bytes_max, in.at("body_bytes_max").size_bytes());
-        }
-        if (in.has("rate_per_second")) {
-          DS_TRY(o.rate_per_second, in.at("rate_per_second").integer(0));
-        }
-        if (in.has("burst")) {
-          DS_TRY(o.burst, in.at("burst").integer(1));
-        }
-        if (in.has("retry_after")) {
-          DS_TRY(o.retry_after, in.at("retry_after").boolean());
-        }
-        if (in.has("list_ids")) {
-          JsonIn a = in.at("list_ids");
-          DS_CHECK(a.array());
-          for (std::size_t i = 0; i < a.size(); ++i) {
-            DS_TRY(std::int64_t id, a.at(i).integer());
-            o.list_ids.push_back(id);
-          }
-        }
-        return {};
-      });
+  return read_fake_options(j, where, "api_key", &IterableApiOptions::api_key,
+                           {"disallowed_event_names", "items_max", "body_bytes_max", "rate_per_second", "burst",
+                            "retry_after", "list_ids"},
+                           read_own_options);
 }
 
 void IterableApi::count(std::string_view effect, const nlohmann::json& item) { count_dump(effect, item.dump()); }

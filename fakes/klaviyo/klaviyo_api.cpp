@@ -107,71 +107,56 @@ std::int64_t offset_of(const std::string& job_id, const std::string& cursor) {
   return cursor == cursor_for(job_id, offset) ? offset : -1;
 }
 
+// The fake's own keys (read_fake_options reads the common ones and the null case).
+Status read_own_options(const JsonIn& in, KlaviyoApiOptions& o) {
+  if (in.has("revision_required")) { DS_TRY(o.revision_required, in.at("revision_required").boolean()); }
+  if (in.has("list_ids")) {
+    JsonIn a = in.at("list_ids");
+    DS_CHECK(a.array());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      DS_TRY(std::string id, a.at(i).string());
+      if (id.empty()) return a.at(i).expected("a non-empty list id");
+      o.list_ids.push_back(id);
+    }
+  }
+  if (in.has("profiles_max")) { DS_TRY(o.profiles_max, in.at("profiles_max").integer(1)); }
+  if (in.has("payload_bytes_max")) { DS_TRY(o.payload_bytes_max, in.at("payload_bytes_max").size_bytes()); }
+  if (in.has("profile_bytes_max")) { DS_TRY(o.profile_bytes_max, in.at("profile_bytes_max").size_bytes()); }
+  if (in.has("queued_for")) { DS_TRY(o.queued_for, in.at("queued_for").duration()); }
+  if (in.has("processing_for")) { DS_TRY(o.processing_for, in.at("processing_for").duration()); }
+  if (in.has("cancel_jobs")) {
+    JsonIn a = in.at("cancel_jobs");
+    DS_CHECK(a.array());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      DS_TRY(std::int64_t n, a.at(i).integer(1));
+      o.cancel_jobs.push_back(n);
+    }
+  }
+  if (in.has("burst_per_second")) { DS_TRY(o.burst_per_second, in.at("burst_per_second").integer(0)); }
+  if (in.has("steady_per_minute")) { DS_TRY(o.steady_per_minute, in.at("steady_per_minute").integer(0)); }
+  if (in.has("page_size_max")) { DS_TRY(o.page_size_max, in.at("page_size_max").integer(1)); }
+  if (in.has("page_size_default")) {
+    DS_TRY(o.page_size_default, in.at("page_size_default").integer(1, o.page_size_max));
+  }
+  if (o.payload_bytes_max < 1) return in.at("payload_bytes_max").expected("a size of at least 1 byte");
+  if (o.profile_bytes_max < 1) return in.at("profile_bytes_max").expected("a size of at least 1 byte");
+  if (o.queued_for.count() < 0) return in.at("queued_for").expected("a duration >= 0");
+  if (o.processing_for.count() < 0) return in.at("processing_for").expected("a duration >= 0");
+  if (o.page_size_default > o.page_size_max) {
+    return in.fail("page_size_default (" + std::to_string(o.page_size_default) + ") exceeds page_size_max (" +
+                   std::to_string(o.page_size_max) + ")");
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<KlaviyoApiOptions> KlaviyoApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
-  return read_fake_options(
-      j, where, "api_key", &KlaviyoApiOptions::api_key,
-      {"revision_required", "list_ids", "profiles_max", "payload_bytes_max", "profile_bytes_max", "queued_for",
-       "processing_for", "cancel_jobs", "burst_per_second", "steady_per_minute", "page_size_default", "page_size_max"},
-      [&](const JsonIn& in, KlaviyoApiOptions& o) -> Status {
-        if (in.has("revision_required")) {
-          DS_TRY(o.revision_required, in.at("revision_required").boolean());
-        }
-        if (in.has("list_ids")) {
-          JsonIn a = in.at("list_ids");
-          DS_CHECK(a.array());
-          for (std::size_t i = 0; i < a.size(); ++i) {
-            DS_TRY(std::string id, a.at(i).string());
-            if (id.empty()) return a.at(i).expected("a non-empty list id");
-            o.list_ids.push_back(id);
-          }
-        }
-        if (in.has("profiles_max")) {
-          DS_TRY(o.profiles_max, in.at("profiles_max").integer(1));
-        }
-        if (in.has("payload_bytes_max")) {
-          DS_TRY(o.payload_bytes_max, in.at("payload_bytes_max").size_bytes());
-        }
-        if (in.has("profile_bytes_max")) {
-          DS_TRY(o.profile_bytes_max, in.at("profile_bytes_max").size_bytes());
-        }
-        if (in.has("queued_for")) {
-          DS_TRY(o.queued_for, in.at("queued_for").duration());
-        }
-        if (in.has("processing_for")) {
-          DS_TRY(o.processing_for, in.at("processing_for").duration());
-        }
-        if (in.has("cancel_jobs")) {
-          JsonIn a = in.at("cancel_jobs");
-          DS_CHECK(a.array());
-          for (std::size_t i = 0; i < a.size(); ++i) {
-            DS_TRY(std::int64_t n, a.at(i).integer(1));
-            o.cancel_jobs.push_back(n);
-          }
-        }
-        if (in.has("burst_per_second")) {
-          DS_TRY(o.burst_per_second, in.at("burst_per_second").integer(0));
-        }
-        if (in.has("steady_per_minute")) {
-          DS_TRY(o.steady_per_minute, in.at("steady_per_minute").integer(0));
-        }
-        if (in.has("page_size_max")) {
-          DS_TRY(o.page_size_max, in.at("page_size_max").integer(1));
-        }
-        if (in.has("page_size_default")) {
-          DS_TRY(o.page_size_default, in.at("page_size_default").integer(1, o.page_size_max));
-        }
-        if (o.payload_bytes_max < 1) return in.at("payload_bytes_max").expected("a size of at least 1 byte");
-        if (o.profile_bytes_max < 1) return in.at("profile_bytes_max").expected("a size of at least 1 byte");
-        if (o.queued_for.count() < 0) return in.at("queued_for").expected("a duration >= 0");
-        if (o.processing_for.count() < 0) return in.at("processing_for").expected("a duration >= 0");
-        if (o.page_size_default > o.page_size_max) {
-          return in.fail("page_size_default (" + std::to_string(o.page_size_default) + ") exceeds page_size_max (" +
-                         std::to_string(o.page_size_max) + ")");
-        }
-        return {};
-      });
+  return read_fake_options(j, where, "api_key", &KlaviyoApiOptions::api_key,
+                           {"revision_required", "list_ids", "profiles_max", "payload_bytes_max",
+                            "profile_bytes_max", "queued_for", "processing_for", "cancel_jobs",
+                            "burst_per_second", "steady_per_minute", "page_size_default", "page_size_max"},
+                           read_own_options);
 }
 
 std::string KlaviyoApi::iso(Time t) const {

@@ -207,81 +207,62 @@ const char* status_name(int s) {
   return kNames[s];
 }
 
+// The fake's own keys (read_fake_options reads the common ones and the null case).
+Status read_own_options(const JsonIn& in, MarketoApiOptions& o) {
+  if (in.has("client_id")) { DS_TRY(o.client_id, in.at("client_id").string()); }
+  if (in.has("token_ttl")) {
+    DS_TRY(o.token_ttl, in.at("token_ttl").duration());
+    if (o.token_ttl < std::chrono::seconds(1)) return in.at("token_ttl").expected("a duration of at least 1s");
+  }
+  if (in.has("fields")) {
+    JsonIn a = in.at("fields");
+    DS_CHECK(a.array());
+    o.fields.clear();
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      DS_TRY(std::string f, a.at(i).string());
+      if (f.empty() || std::find(o.fields.begin(), o.fields.end(), f) != o.fields.end())
+        return a.at(i).expected("a unique, non-empty field name");
+      o.fields.push_back(f);
+    }
+    if (o.fields.empty()) return a.expected("at least one field name");
+  }
+  if (in.has("field_max_length")) { DS_TRY(o.field_max_length, in.at("field_max_length").integer(1)); }
+  if (in.has("text_max_length")) { DS_TRY(o.text_max_length, in.at("text_max_length").integer(1)); }
+  if (in.has("file_bytes_max")) { DS_TRY(o.file_bytes_max, in.at("file_bytes_max").size_bytes()); }
+  if (in.has("running_max")) { DS_TRY(o.running_max, in.at("running_max").integer(1, 1000)); }
+  if (in.has("queued_max")) { DS_TRY(o.queued_max, in.at("queued_max").integer(1, 100000)); }
+  if (in.has("importing_for")) { DS_TRY(o.importing_for, in.at("importing_for").duration()); }
+  for (const char* key : {"fail_imports", "stall_imports"}) {
+    if (!in.has(key)) continue;
+    JsonIn a = in.at(key);
+    DS_CHECK(a.array());
+    auto& list = std::string_view(key) == "fail_imports" ? o.fail_imports : o.stall_imports;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      DS_TRY(std::int64_t n, a.at(i).integer(1));
+      list.push_back(n);
+    }
+  }
+  if (in.has("fail_ratio")) { DS_TRY(o.fail_ratio, in.at("fail_ratio").ratio()); }
+  if (in.has("rate_limit_calls")) { DS_TRY(o.rate_limit_calls, in.at("rate_limit_calls").integer(0)); }
+  if (in.has("rate_limit_window")) {
+    DS_TRY(o.rate_limit_window, in.at("rate_limit_window").duration());
+    if (o.rate_limit_window.count() <= 0) return in.at("rate_limit_window").expected("a duration > 0");
+  }
+  if (in.has("daily_quota")) { DS_TRY(o.daily_quota, in.at("daily_quota").integer(0)); }
+  if (o.queued_max < o.running_max) return in.at(in.has("queued_max") ? "queued_max" : "running_max")
+                                        .expected("queued_max >= running_max (the queue counts running imports)");
+  return {};
+}
+
 }  // namespace
 
 Result<MarketoApiOptions> MarketoApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
   return read_fake_options(j, where, "client_secret", &MarketoApiOptions::client_secret,
-                           {"client_id", "token_ttl", "fields", "field_max_length", "text_max_length", "file_bytes_max",
-                            "running_max", "queued_max", "importing_for", "fail_imports", "fail_ratio", "stall_imports",
-                            "rate_limit_calls", "rate_limit_window", "daily_quota"},
-                           [&](const JsonIn& in, MarketoApiOptions& o) -> Status {
-                             if (in.has("client_id")) {
-                               DS_TRY(o.client_id, in.at("client_id").string());
-                             }
-                             if (in.has("token_ttl")) {
-                               DS_TRY(o.token_ttl, in.at("token_ttl").duration());
-                               if (o.token_ttl < std::chrono::seconds(1))
-                                 return in.at("token_ttl").expected("a duration of at least 1s");
-                             }
-                             if (in.has("fields")) {
-                               JsonIn a = in.at("fields");
-                               DS_CHECK(a.array());
-                               o.fields.clear();
-                               for (std::size_t i = 0; i < a.size(); ++i) {
-                                 DS_TRY(std::string f, a.at(i).string());
-                                 if (f.empty() || std::find(o.fields.begin(), o.fields.end(), f) != o.fields.end())
-                                   return a.at(i).expected("a unique, non-empty field name");
-                                 o.fields.push_back(f);
-                               }
-                               if (o.fields.empty()) return a.expected("at least one field name");
-                             }
-                             if (in.has("field_max_length")) {
-                               DS_TRY(o.field_max_length, in.at("field_max_length").integer(1));
-                             }
-                             if (in.has("text_max_length")) {
-                               DS_TRY(o.text_max_length, in.at("text_max_length").integer(1));
-                             }
-                             if (in.has("file_bytes_max")) {
-                               DS_TRY(o.file_bytes_max, in.at("file_bytes_max").size_bytes());
-                             }
-                             if (in.has("running_max")) {
-                               DS_TRY(o.running_max, in.at("running_max").integer(1, 1000));
-                             }
-                             if (in.has("queued_max")) {
-                               DS_TRY(o.queued_max, in.at("queued_max").integer(1, 100000));
-                             }
-                             if (in.has("importing_for")) {
-                               DS_TRY(o.importing_for, in.at("importing_for").duration());
-                             }
-                             for (const char* key : {"fail_imports", "stall_imports"}) {
-                               if (!in.has(key)) continue;
-                               JsonIn a = in.at(key);
-                               DS_CHECK(a.array());
-                               auto& list = std::string_view(key) == "fail_imports" ? o.fail_imports : o.stall_imports;
-                               for (std::size_t i = 0; i < a.size(); ++i) {
-                                 DS_TRY(std::int64_t n, a.at(i).integer(1));
-                                 list.push_back(n);
-                               }
-                             }
-                             if (in.has("fail_ratio")) {
-                               DS_TRY(o.fail_ratio, in.at("fail_ratio").ratio());
-                             }
-                             if (in.has("rate_limit_calls")) {
-                               DS_TRY(o.rate_limit_calls, in.at("rate_limit_calls").integer(0));
-                             }
-                             if (in.has("rate_limit_window")) {
-                               DS_TRY(o.rate_limit_window, in.at("rate_limit_window").duration());
-                               if (o.rate_limit_window.count() <= 0)
-                                 return in.at("rate_limit_window").expected("a duration > 0");
-                             }
-                             if (in.has("daily_quota")) {
-                               DS_TRY(o.daily_quota, in.at("daily_quota").integer(0));
-                             }
-                             if (o.queued_max < o.running_max)
-                               return in.at(in.has("queued_max") ? "queued_max" : "running_max")
-                                   .expected("queued_max >= running_max (the queue counts running imports)");
-                             return {};
-                           });
+                           {"client_id", "token_ttl", "fields", "field_max_length", "text_max_length",
+                            "file_bytes_max", "running_max", "queued_max", "importing_for", "fail_imports",
+                            "fail_ratio", "stall_imports", "rate_limit_calls", "rate_limit_window",
+                            "daily_quota"},
+                           read_own_options);
 }
 
 bool MarketoApi::known_field(const std::string& f) const {

@@ -74,66 +74,57 @@ std::string row_problem(const nlohmann::json& row, std::int64_t row_bytes_max) {
   return "";
 }
 
+
+// The fake's own keys (read_fake_options reads the common ones and the null case).
+Status read_own_options(const JsonIn& in, WarehouseApiOptions& o) {
+  if (in.has("rows_max")) { DS_TRY(o.rows_max, in.at("rows_max").integer(1)); }
+  if (in.has("body_bytes_max")) { DS_TRY(o.body_bytes_max, in.at("body_bytes_max").size_bytes()); }
+  if (in.has("row_bytes_max")) { DS_TRY(o.row_bytes_max, in.at("row_bytes_max").size_bytes()); }
+  if (in.has("stages_max")) { DS_TRY(o.stages_max, in.at("stages_max").integer(1)); }
+  if (in.has("tables")) {
+    JsonIn ts = in.at("tables");
+    DS_CHECK(ts.object());
+    for (auto it = ts.json().begin(); it != ts.json().end(); ++it) {
+      JsonIn t = ts.at(it.key());
+      if (!valid_table_name(it.key()))
+        return t.expected("a table name (letters, digits and _, not starting with a digit, at most 128)");
+      DS_CHECK(t.object());
+      DS_CHECK(t.only_keys({"generation", "rows"}));
+      WarehouseApiOptions::Table table;
+      if (t.has("generation")) { DS_TRY(table.generation, t.at("generation").integer(0)); }
+      if (t.has("rows")) {
+        JsonIn rows = t.at("rows");
+        DS_CHECK(rows.array());
+        for (std::size_t i = 0; i < it.value()["rows"].size(); ++i) {
+          const nlohmann::json& row = it.value()["rows"][i];
+          JsonIn r = rows.at(i);
+          DS_CHECK(r.object());
+          for (auto c = row.begin(); c != row.end(); ++c) {
+            if (!valid_column_name(c.key()))
+              return r.at(c.key()).expected("a column name (letters, digits and _, not starting with a digit or _)");
+            if (c.value().is_structured()) return r.at(c.key()).expected("a scalar (string, number, boolean or null)");
+          }
+          table.rows.push_back(row);
+        }
+      }
+      o.tables[it.key()] = std::move(table);
+    }
+  }
+  if (o.body_bytes_max < 1) return in.at("body_bytes_max").expected("a size of at least 1 byte");
+  if (o.row_bytes_max < 1) return in.at("row_bytes_max").expected("a size of at least 1 byte");
+  return {};
+}
+
 }  // namespace
+
+Result<WarehouseApiOptions> WarehouseApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
+  return read_fake_options(j, where, "api_key", &WarehouseApiOptions::api_key,
+                           {"rows_max", "body_bytes_max", "row_bytes_max", "stages_max", "tables"},
+                           read_own_options);
+}
 
 std::string warehouse_oracle_key(const std::string& table, std::uint64_t id, const nlohmann::json& row) {
   return oracle_key("warehouse." + table, nlohmann::json{{"id", id}, {"row", row}});
-}
-
-Result<WarehouseApiOptions> WarehouseApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
-  return read_fake_options(
-      j, where, "api_key", &WarehouseApiOptions::api_key,
-      {"rows_max", "body_bytes_max", "row_bytes_max", "stages_max", "tables"},
-      [&](const JsonIn& in, WarehouseApiOptions& o) -> Status {
-        if (in.has("rows_max")) {
-          DS_TRY(o.rows_max, in.at("rows_max").integer(1));
-        }
-        if (in.has("body_bytes_max")) {
-          DS_TRY(o.body_bytes_max, in.at("body_bytes_max").size_bytes());
-        }
-        if (in.has("row_bytes_max")) {
-          DS_TRY(o.row_bytes_max, in.at("row_bytes_max").size_bytes());
-        }
-        if (in.has("stages_max")) {
-          DS_TRY(o.stages_max, in.at("stages_max").integer(1));
-        }
-        if (in.has("tables")) {
-          JsonIn ts = in.at("tables");
-          DS_CHECK(ts.object());
-          for (auto it = j["tables"].begin(); it != j["tables"].end(); ++it) {
-            JsonIn t = ts.at(it.key());
-            if (!valid_table_name(it.key()))
-              return t.expected("a table name (letters, digits and _, not starting with a digit, at most 128)");
-            DS_CHECK(t.object());
-            DS_CHECK(t.only_keys({"generation", "rows"}));
-            WarehouseApiOptions::Table table;
-            if (t.has("generation")) {
-              DS_TRY(table.generation, t.at("generation").integer(0));
-            }
-            if (t.has("rows")) {
-              JsonIn rows = t.at("rows");
-              DS_CHECK(rows.array());
-              for (std::size_t i = 0; i < it.value()["rows"].size(); ++i) {
-                const nlohmann::json& row = it.value()["rows"][i];
-                JsonIn r = rows.at(i);
-                DS_CHECK(r.object());
-                for (auto c = row.begin(); c != row.end(); ++c) {
-                  if (!valid_column_name(c.key()))
-                    return r.at(c.key()).expected(
-                        "a column name (letters, digits and _, not starting with a digit or _)");
-                  if (c.value().is_structured())
-                    return r.at(c.key()).expected("a scalar (string, number, boolean or null)");
-                }
-                table.rows.push_back(row);
-              }
-            }
-            o.tables[it.key()] = std::move(table);
-          }
-        }
-        if (o.body_bytes_max < 1) return in.at("body_bytes_max").expected("a size of at least 1 byte");
-        if (o.row_bytes_max < 1) return in.at("row_bytes_max").expected("a size of at least 1 byte");
-        return {};
-      });
 }
 
 WarehouseApi::WarehouseApi(WarehouseApiOptions options) : StatefulFakeApi(std::move(options)) { reset(); }
