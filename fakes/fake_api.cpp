@@ -18,6 +18,14 @@ std::int64_t AppliedLedger::count(std::string_view key) const {
   return it == counts_.end() ? 0 : it->second;
 }
 
+bool fake_valid_email(std::string_view e, std::string_view forbidden) {
+  auto at = e.find('@');
+  if (at == std::string_view::npos || at == 0 || e.find('@', at + 1) != std::string_view::npos) return false;
+  auto dot = e.find('.', at + 2);
+  if (dot == std::string_view::npos || dot + 1 >= e.size()) return false;
+  return e.find_first_of(forbidden) == std::string_view::npos;
+}
+
 Response json_response(int status, const nlohmann::json& body) {
   Response r;
   r.status = status;

@@ -129,6 +129,11 @@ class StatefulFakeApi : public FakeApi {
   AppliedLedger ledger_;
 };
 
+/// A deliberately simple, strict email check the fakes share: local@domain.tld
+/// (one "@", a "." after the domain's first character, a non-empty last
+/// label) and none of the characters in `forbidden`.
+bool fake_valid_email(std::string_view e, std::string_view forbidden = " ,<>");
+
 /// A JSON response with `Content-Type: application/json`.
 Response json_response(int status, const nlohmann::json& body);
 
