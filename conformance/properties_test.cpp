@@ -116,6 +116,12 @@ struct Evidence {
     at(t, ev::Poll{key, "imp" + std::to_string(key)});
     at(t, ev::Polled{key, "imp" + std::to_string(key), std::move(status)});
   }
+  // Job 1 uploaded at 1 s as import 1, then polled at each (time, status).
+  Evidence& polled(std::vector<std::pair<std::int64_t, std::string>> polls) {
+    upload(1, kSec, {1});
+    for (auto& [t, status] : polls) poll(1, t, std::move(status));
+    return *this;
+  }
   PropertyResult check(const std::string& id) { return check_property(id, o, s); }
 
   DestinationEntry entry;
@@ -391,43 +397,21 @@ TEST(PropertyCheckers, C6TimeBudget) {
 // ---- D: polling
 
 TEST(PropertyCheckers, D1UntilTerminal) {
-  Evidence good(true);
-  good.upload(1, kSec, {1});
-  good.poll(1, 11 * kSec, "running");
-  good.poll(1, 21 * kSec, "completed");
-  EXPECT_PASS(good, "D1");
-  Evidence abandoned(true);
-  abandoned.upload(1, kSec, {1});
-  abandoned.poll(1, 11 * kSec, "running");
-  EXPECT_FAIL(abandoned, "D1");
-  Evidence eager(true);
-  eager.upload(1, kSec, {1});
-  eager.poll(1, 11 * kSec, "running");
-  eager.poll(1, 12 * kSec, "completed");  // 1 s apart, interval 10 s
-  EXPECT_FAIL(eager, "D1");
+  EXPECT_PASS(Evidence(true).polled({{11 * kSec, "running"}, {21 * kSec, "completed"}}), "D1");
+  // Abandoned while running; then asked again 1 s later although the interval is 10 s.
+  EXPECT_FAIL(Evidence(true).polled({{11 * kSec, "running"}}), "D1");
+  EXPECT_FAIL(Evidence(true).polled({{11 * kSec, "running"}, {12 * kSec, "completed"}}), "D1");
 }
 
 TEST(PropertyCheckers, D2PollTimeout) {
-  Evidence good(true);
-  good.upload(1, kSec, {1});
-  good.poll(1, 6 * 3600 * kSec, "completed");
-  EXPECT_PASS(good, "D2");
-  Evidence forever(true);
-  forever.upload(1, kSec, {1});
-  forever.poll(1, 7 * 3600 * kSec, "running");  // past 6h + one interval
-  EXPECT_FAIL(forever, "D2");
+  EXPECT_PASS(Evidence(true).polled({{6 * 3600 * kSec, "completed"}}), "D2");
+  // Still running past 6 h + one interval.
+  EXPECT_FAIL(Evidence(true).polled({{7 * 3600 * kSec, "running"}}), "D2");
 }
 
 TEST(PropertyCheckers, D3TotalMapping) {
-  Evidence good(true);
-  good.upload(1, kSec, {1});
-  good.poll(1, 11 * kSec, "fault");
-  good.poll(1, 21 * kSec, "failed");
-  EXPECT_PASS(good, "D3");
-  Evidence unmapped(true);
-  unmapped.upload(1, kSec, {1});
-  unmapped.poll(1, 11 * kSec, "QUEUED_FOREVER");
-  EXPECT_FAIL(unmapped, "D3");
+  EXPECT_PASS(Evidence(true).polled({{11 * kSec, "fault"}, {21 * kSec, "failed"}}), "D3");
+  EXPECT_FAIL(Evidence(true).polled({{11 * kSec, "QUEUED_FOREVER"}}), "D3");
 }
 
 TEST(PropertyCheckers, D4PerJobResults) {
@@ -442,15 +426,8 @@ TEST(PropertyCheckers, D4PerJobResults) {
 }
 
 TEST(PropertyCheckers, D5PollFaults) {
-  Evidence good(true);
-  good.upload(1, kSec, {1});
-  good.poll(1, 11 * kSec, "fault");
-  good.poll(1, 21 * kSec, "completed");
-  EXPECT_PASS(good, "D5");
-  Evidence ended(true);
-  ended.upload(1, kSec, {1});
-  ended.poll(1, 11 * kSec, "fault");  // never asked again
-  EXPECT_FAIL(ended, "D5");
+  EXPECT_PASS(Evidence(true).polled({{11 * kSec, "fault"}, {21 * kSec, "completed"}}), "D5");
+  EXPECT_FAIL(Evidence(true).polled({{11 * kSec, "fault"}}), "D5");  // never asked again
 }
 
 TEST(PropertyCheckers, D6ImportConcurrency) {
@@ -592,11 +569,8 @@ TEST(PropertyCheckers, G2NoBusyLoops) {
   Evidence busy(false);
   busy.o.steps = 5'000'000;
   EXPECT_FAIL(busy, "G2");
-  Evidence spin(true);
-  spin.upload(1, kSec, {1});
-  spin.poll(1, 11 * kSec, "running");
-  spin.poll(1, 11 * kSec, "completed");  // polled twice without a wait
-  EXPECT_FAIL(spin, "G2");
+  // Polled twice without a wait.
+  EXPECT_FAIL(Evidence(true).polled({{11 * kSec, "running"}, {11 * kSec, "completed"}}), "G2");
 }
 
 // ---- I: politeness

@@ -13,6 +13,9 @@
 #include "conformance/expect.h"
 #include "conformance/runner.h"
 #include "conformance/scenario.h"
+#include "destinations/destination.h"
+#include "fakes/sim_transport.h"
+#include "framework/job_store.h"
 
 namespace destsim::testing {
 
@@ -32,6 +35,57 @@ inline Outcome run(const Scenario& s) {
   for (const auto& f : j.failures) ADD_FAILURE() << f;
   return std::move(o).value();
 }
+
+/// A destination wired to one fake in the simulator, for a test that drives it
+/// by hand: a virtual clock and its loop, a SimTransport routing the
+/// destination's host to `api`, a memory job store and the DeliveryContext over
+/// them.
+struct SimRig {
+  /// The registered destination `name` (a missing one fails the test).
+  SimRig(const std::string& name, FakeApi& api, std::uint64_t seed = 1) : SimRig(registered(name), api, seed) {}
+  SimRig(DestinationEntry destination, FakeApi& api, std::uint64_t seed = 1)
+      : entry(std::move(destination)), loop(clock, LoopOptions{.seed = seed}) {
+    transport.route(entry.host, &api);
+  }
+  SimRig(const SimRig&) = delete;
+  SimRig& operator=(const SimRig&) = delete;
+
+  /// The destination built from `config`, resolved against its schema (null,
+  /// and the test failed, when either step fails).
+  std::unique_ptr<Destination> make(const nlohmann::json& config) {
+    auto c = Config::resolve(config, entry.name, entry.schema);
+    EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().message);
+    if (!c.ok() || !entry.make) return nullptr;
+    auto d = entry.make(ctx, *c);
+    EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.error().message);
+    return d.ok() ? std::move(d).value() : nullptr;
+  }
+
+  /// Delivers `records` to `d` in order, drains it, and runs the loop until
+  /// it is idle (a failed run fails the test).
+  void deliver(Destination& d, std::vector<Record> records) {
+    loop.spawn([](Destination& to, std::vector<Record> in) -> Task<void> {
+      for (auto& r : in) co_await to.deliver(std::move(r));
+      co_await to.drain();
+    }(d, std::move(records)));
+    auto ran = loop.run_until_idle();
+    EXPECT_TRUE(ran.ok()) << (ran.ok() ? "" : ran.error().message);
+  }
+
+  DestinationEntry entry;
+  SimClock clock;
+  Loop loop;
+  SimTransport transport{loop};
+  MemoryJobStore jobs;
+  DeliveryContext ctx{loop, transport, jobs};
+
+ private:
+  static DestinationEntry registered(const std::string& name) {
+    const DestinationEntry* e = find_destination(name);
+    EXPECT_NE(e, nullptr) << "no destination named " << name;
+    return e ? *e : DestinationEntry{};
+  }
+};
 
 /// Events of type E in the run's trace that satisfy `pred` (all of them by default).
 template <class E, class Pred>

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "conformance/certify.h"
+#include "conformance/testing.h"
 #include "destinations/batch_destination.h"
 #include "fakes/catalog.h"
 #include "fakes/sim_transport.h"
@@ -85,15 +86,14 @@ class NotesRoutes final : public BatchRoutes {
 };
 
 DestinationEntry notes_destination() {
+  // Idempotent: notes are upserted by id.
   DestinationEntry e = destination_entry(
-      "notes", "notes", "notes.example.com",
-      "the notes API (a test fixture)");
-  e.schema = batch_schema({{"api_key", ConfigType::secret, nullptr, "notes API key"},
-                           {"host", ConfigType::string, "notes.example.com", "API host"},
-                           {"requests_per_second", ConfigType::integer, 0, "pacing (0 = off)", 0, 1000}},
-                          ProcessorConfig{.max_retries = 5});
-  e.capabilities.retryable_statuses = kRetryable.statuses;
-  e.capabilities.idempotent_writes = true;  // notes are upserted by id
+      "notes", "notes", "notes.example.com", "the notes API (a test fixture)",
+      batch_schema({{"api_key", ConfigType::secret, nullptr, "notes API key"},
+                    {"host", ConfigType::string, "notes.example.com", "API host"},
+                    {"requests_per_second", ConfigType::integer, 0, "pacing (0 = off)", 0, 1000}},
+                   ProcessorConfig{.max_retries = 5}),
+      {.retryable_statuses = kRetryable.statuses, .idempotent_writes = true});
   e.make = [](DeliveryContext& ctx, const Config& config) {
     return make_batch_destination(ctx, config, [](DeliveryContext& c, const Config& cf) {
       return std::unique_ptr<BatchRoutes>(std::make_unique<NotesRoutes>(c, cf));
@@ -106,7 +106,7 @@ DestinationEntry notes_destination() {
   e.generate = [](Rng& rng, JobId id, const GenerateOptions&) {
     return Record{id, "notes", {{"text", rng.chance(1, 10) ? "" : "note " + std::to_string(id)}}};
   };
-  e.fake_options = [](const Config& c) -> nlohmann::json { return {{"api_key", c.secret("api_key").value}}; };
+  e.fake_options = api_key_fake_options();
   return e;
 }
 
@@ -170,30 +170,22 @@ struct NotesRun {
 };
 
 NotesRun run_notes(int records, bool rate_limit_first) {
-  SimClock clock;
-  Loop loop(clock, LoopOptions{.seed = 3});
   DestinationEntry entry = notes_destination();
-  auto config = Config::resolve({{"api_key", "k"}, {"max_retries", 3}}, "notes", entry.schema);
+  const nlohmann::json config_json = {{"api_key", "k"}, {"max_retries", 3}};
+  auto config = Config::resolve(config_json, "notes", entry.schema);
   EXPECT_TRUE(config.ok());
   NotesApi api(entry.fake_options(*config).at("api_key"), rate_limit_first);
-  SimTransport transport(loop);
-  transport.route(entry.host, &api);
-  MemoryJobStore jobs;
-  DeliveryContext ctx{loop, transport, jobs};
-  auto dest = entry.make(ctx, *config);
-  EXPECT_TRUE(dest.ok());
+  testing::SimRig rig(entry, api, 3);
+  auto dest = rig.make(config_json);
+  if (!dest) return {};
   std::vector<Record> input;
   Rng rng(11);
   for (int i = 1; i <= records; ++i) input.push_back(entry.generate(rng, static_cast<JobId>(i), {}));
-  loop.spawn([](Destination& d, std::vector<Record> in) -> Task<void> {
-    for (auto& r : in) co_await d.deliver(std::move(r));
-    co_await d.drain();
-  }(**dest, input));
-  EXPECT_TRUE(loop.run_until_idle().ok());
-  NotesRun out{jobs.counts(), 0, (*dest)->stats(), ""};
+  rig.deliver(*dest, input);
+  NotesRun out{rig.jobs.counts(), 0, dest->stats(), ""};
   for (const Record& r : input) {
     auto keys = entry.effects(r, *config);
-    const JobOutcome o = jobs.outcome(r.id);
+    const JobOutcome o = rig.jobs.outcome(r.id);
     if (o.state == JobState::succeeded && keys.size() == 1 && api.applied(keys[0]) == 1) ++out.applied_once;
     if (o.state != JobState::succeeded && out.first_reason.empty()) out.first_reason = o.reason;
   }

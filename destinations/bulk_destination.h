@@ -30,4 +30,16 @@ class BulkDestination final : public Destination {
   BulkRouter router_;
 };
 
+/// Builds a BulkDestination from resolved config: the bulk path's keys
+/// (bulk_config_from) and a `Manager` made from the settings `settings_from`
+/// reads (a Result) out of the same config.
+template <typename Manager, typename SettingsFrom>
+Result<std::unique_ptr<Destination>> make_bulk_destination(DeliveryContext& ctx, const Config& config,
+                                                           SettingsFrom&& settings_from) {
+  DS_TRY(BulkConfig bulk, bulk_config_from(config));
+  DS_TRY(auto settings, settings_from(config));
+  auto manager = std::make_unique<Manager>(ctx, std::move(settings));
+  return std::unique_ptr<Destination>(std::make_unique<BulkDestination>(ctx, std::move(manager), std::move(bulk)));
+}
+
 }  // namespace destsim

@@ -91,6 +91,16 @@ struct GenerateOptions {
   std::int64_t payload_bytes = 0;  // extra payload per record (0 = small records)
 };
 
+/// A generated record finished: `payload` as its payload, with
+/// `options.payload_bytes` of padding (a string of 'x') at `pad`, a JSON pointer
+/// into the payload ("/properties/pad"); intermediate objects are created.
+inline Record padded_record(Record r, nlohmann::json payload, const GenerateOptions& options, const char* pad) {
+  if (options.payload_bytes > 0)
+    payload[nlohmann::json::json_pointer(pad)] = std::string(static_cast<std::size_t>(options.payload_bytes), 'x');
+  r.payload = std::move(payload);
+  return r;
+}
+
 struct DestinationEntry {
   std::string name;
   std::string about;
@@ -119,14 +129,26 @@ struct DestinationEntry {
 };
 
 /// An entry with its identity set: its name, the fake that models its API, the
-/// host it sends to and what it is; the rest is filled in by the destination.
-inline DestinationEntry destination_entry(std::string name, std::string fake, std::string host, std::string about) {
+/// host it sends to and what it is, its config schema and what it declares
+/// about itself; make, effects, generate and fake_options are the destination's.
+inline DestinationEntry destination_entry(std::string name, std::string fake, std::string host, std::string about,
+                                          std::vector<ConfigKey> schema, Capabilities capabilities) {
   DestinationEntry e;
   e.name = std::move(name);
   e.about = std::move(about);
   e.fake = std::move(fake);
   e.host = std::move(host);
+  e.schema = std::move(schema);
+  e.capabilities = std::move(capabilities);
   return e;
+}
+
+/// The fake options of a destination whose fake checks one key: the secret
+/// config key `key` as the fake's "api_key".
+inline std::function<nlohmann::json(const Config&)> api_key_fake_options(std::string key = "api_key") {
+  return [key = std::move(key)](const Config& config) -> nlohmann::json {
+    return {{"api_key", config.secret(key).value}};
+  };
 }
 
 /// Every destination, in one explicit list (registry.cpp).

@@ -34,20 +34,35 @@ Status ProcessorConfig::validate() const {
   return Status::success();
 }
 
-std::vector<ConfigKey> processor_config_keys(const ProcessorConfig& d) {
+std::vector<ConfigKey> retry_config_keys(const RetryPolicy& d, std::string_view window) {
   return {
+      {"retry_delay_initial", ConfigType::duration, format_duration(d.delay_initial),
+       "backoff before the second attempt", 0},
+      {"retry_delay_max", ConfigType::duration, format_duration(d.delay_max), "backoff cap", 0},
+      {"retry_jitter", ConfigType::ratio, d.jitter.to_string(), "the delay is drawn from [base x (1 - jitter), base]"},
+      {"retry_window", ConfigType::duration, format_duration(d.elapsed_max), std::string(window) + " (0 = unbounded)",
+       0},
+  };
+}
+
+void read_retry_config(const Config& c, RetryPolicy& r) {
+  r.delay_initial = c.duration("retry_delay_initial");
+  r.delay_max = c.duration("retry_delay_max");
+  r.jitter = c.ratio("retry_jitter");
+  r.elapsed_max = c.duration("retry_window");
+}
+
+std::vector<ConfigKey> processor_config_keys(const ProcessorConfig& d) {
+  std::vector<ConfigKey> keys = {
       {"flush_queue_size", ConfigType::integer, d.flush_queue_size, "records per batch before it is sent", 1, 100000},
       {"flush_interval", ConfigType::duration, format_duration(d.flush_interval),
        "a partial batch is sent this long after its first record", 1},
       {"max_retries", ConfigType::integer, d.max_retries,
        "total attempts per batch, and per record sent alone (the peer's MaxRetries)", 1, 1000},
-      {"retry_delay_initial", ConfigType::duration, format_duration(d.retry.delay_initial),
-       "backoff before the second attempt", 0},
-      {"retry_delay_max", ConfigType::duration, format_duration(d.retry.delay_max), "backoff cap", 0},
-      {"retry_jitter", ConfigType::ratio, d.retry.jitter.to_string(),
-       "the delay is drawn from [base x (1 - jitter), base]"},
-      {"retry_window", ConfigType::duration, format_duration(d.retry.elapsed_max),
-       "no attempt starts later than this after a record's first (0 = unbounded)", 0},
+  };
+  std::vector<ConfigKey> retry = retry_config_keys(d.retry, "no attempt starts later than this after a record's first");
+  keys.insert(keys.end(), retry.begin(), retry.end());
+  keys.insert(keys.end(), {
       {"send_individual", ConfigType::boolean, d.send_individual,
        "send records one by one after a partial success or a 413"},
       {"individual_concurrency", ConfigType::integer, d.individual_concurrency,
@@ -57,7 +72,8 @@ std::vector<ConfigKey> processor_config_keys(const ProcessorConfig& d) {
       {"async", ConfigType::boolean, d.async, "process batches concurrently"},
       {"max_async_requests", ConfigType::integer, d.max_async_requests, "batches in flight at once", 1, 10000},
       {"split_on_413", ConfigType::boolean, d.split_on_413, "halve a 413 batch before sending records alone"},
-  };
+  });
+  return keys;
 }
 
 Result<ProcessorConfig> processor_config_from(const Config& c) {
@@ -65,10 +81,7 @@ Result<ProcessorConfig> processor_config_from(const Config& c) {
   p.flush_queue_size = static_cast<int>(c.integer("flush_queue_size"));
   p.flush_interval = c.duration("flush_interval");
   p.max_retries = static_cast<int>(c.integer("max_retries"));
-  p.retry.delay_initial = c.duration("retry_delay_initial");
-  p.retry.delay_max = c.duration("retry_delay_max");
-  p.retry.jitter = c.ratio("retry_jitter");
-  p.retry.elapsed_max = c.duration("retry_window");
+  read_retry_config(c, p.retry);
   p.retry.max_attempts = p.max_retries;
   p.send_individual = c.boolean("send_individual");
   p.individual_concurrency = static_cast<int>(c.integer("individual_concurrency"));

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "framework/config.h"
@@ -135,6 +136,12 @@ struct ProcessorConfig {
 
   Status validate() const;
 };
+
+/// The backoff keys both adapters share, with `defaults`' values as defaults:
+/// retry_delay_initial, retry_delay_max, retry_jitter and retry_window (whose
+/// doc is `window`, what the window bounds); read_retry_config reads them back.
+std::vector<ConfigKey> retry_config_keys(const RetryPolicy& defaults, std::string_view window);
+void read_retry_config(const Config& config, RetryPolicy& into);
 
 /// The config keys of a ProcessorConfig, with `defaults` as their defaults
 /// (a destination passes its own): flush_queue_size, flush_interval,

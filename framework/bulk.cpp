@@ -20,7 +20,7 @@ Status BulkConfig::validate() const {
 }
 
 std::vector<ConfigKey> bulk_config_keys(const BulkConfig& d) {
-  return {
+  std::vector<ConfigKey> keys = {
       {"upload_interval", ConfigType::duration, format_duration(d.upload_interval),
        "a partial upload goes out this long after its first item", 1},
       {"poll_interval", ConfigType::duration, format_duration(d.poll_interval), "time between polls of an import", 1},
@@ -31,14 +31,10 @@ std::vector<ConfigKey> bulk_config_keys(const BulkConfig& d) {
       {"max_buffer_size", ConfigType::integer, d.max_buffer_size, "items staged before producers wait", 1,
        10'000'000},
       {"max_attempts", ConfigType::integer, d.retry.max_attempts, "uploads that may carry a job", 1, 1000},
-      {"retry_delay_initial", ConfigType::duration, format_duration(d.retry.delay_initial),
-       "backoff before the second attempt", 0},
-      {"retry_delay_max", ConfigType::duration, format_duration(d.retry.delay_max), "backoff cap", 0},
-      {"retry_jitter", ConfigType::ratio, d.retry.jitter.to_string(),
-       "the delay is drawn from [base x (1 - jitter), base]"},
-      {"retry_window", ConfigType::duration, format_duration(d.retry.elapsed_max),
-       "no upload of a job starts later than this after its first (0 = unbounded)", 0},
   };
+  std::vector<ConfigKey> retry = retry_config_keys(d.retry, "no upload of a job starts later than this after its first");
+  keys.insert(keys.end(), retry.begin(), retry.end());
+  return keys;
 }
 
 Result<BulkConfig> bulk_config_from(const Config& c) {
@@ -49,10 +45,7 @@ Result<BulkConfig> bulk_config_from(const Config& c) {
   b.imports_in_flight = static_cast<int>(c.integer("imports_in_flight"));
   b.max_buffer_size = static_cast<int>(c.integer("max_buffer_size"));
   b.retry.max_attempts = static_cast<int>(c.integer("max_attempts"));
-  b.retry.delay_initial = c.duration("retry_delay_initial");
-  b.retry.delay_max = c.duration("retry_delay_max");
-  b.retry.jitter = c.ratio("retry_jitter");
-  b.retry.elapsed_max = c.duration("retry_window");
+  read_retry_config(c, b.retry);
   Status s = b.validate();
   if (!s.ok()) return s.error();
   return b;

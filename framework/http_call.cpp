@@ -81,19 +81,11 @@ HttpAnswer read_answer(const HttpResult& result, Loop& loop, const RetryableStat
 }
 
 BatchResult batch_success(const HttpAnswer& answer) {
-  BatchResult out;
-  out.status = BatchStatus::success;
-  out.retry_after = answer.retry_after;
-  out.http_status = answer.status;
-  return out;
+  return {.status = BatchStatus::success, .retry_after = answer.retry_after, .http_status = answer.status};
 }
 
 OneResult one_success(const HttpAnswer& answer) {
-  OneResult out;
-  out.verdict = Verdict::ok;
-  out.retry_after = answer.retry_after;
-  out.http_status = answer.status;
-  return out;
+  return {.verdict = Verdict::ok, .retry_after = answer.retry_after, .http_status = answer.status};
 }
 
 BatchResult batch_result(const HttpAnswer& answer) {

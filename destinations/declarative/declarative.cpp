@@ -1065,9 +1065,7 @@ DestinationEntry make_entry(std::shared_ptr<const Spec> shown, std::shared_ptr<c
     nlohmann::json p = {{"email", email},
                         {"first_name", kFirst[rng.below(6)]},
                         {"external_id", "rec-" + std::to_string(id)}};
-    if (o.payload_bytes > 0) p["custom_fields"] = {{"pad", std::string(static_cast<std::size_t>(o.payload_bytes), 'x')}};
-    r.payload = std::move(p);
-    return r;
+    return padded_record(std::move(r), std::move(p), o, "/custom_fields/pad");
   };
   e.fake_options = [schema, fixed, shown](const Config& config) -> nlohmann::json {
     nlohmann::json out = nlohmann::json::object();

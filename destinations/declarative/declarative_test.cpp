@@ -146,13 +146,10 @@ TEST(DeclarativeEndToEnd, JobLevelCleanRunDeliversEverythingOnce) {
     "expect": {"jobs": {"succeeded": 150, "failed": 0, "aborted": 0}, "within": "10m",
                "properties": ["A1", "A2", "A3", "A4", "B1", "G1", "H1", "I1"],
                "fake": {"/records_applied": 150, "/jobs_created": 4}}})");
-  auto o = run_scenario(s);
-  ASSERT_TRUE(o.ok()) << o.error().message;
-  Judgement j = judge(s, *o);
-  for (const auto& f : j.failures) ADD_FAILURE() << f;
-  EXPECT_EQ(o->destination_stats["uploads"], 4);
-  EXPECT_LE(o->destination_stats["imports_in_flight_max"].get<int>(), 2);  // the spec's concurrency
-  EXPECT_EQ(all_lines(*o).find("sg-secret"), std::string::npos);          // the secret never reaches the trace
+  Outcome o = run(s);
+  EXPECT_EQ(o.destination_stats["uploads"], 4);
+  EXPECT_LE(o.destination_stats["imports_in_flight_max"].get<int>(), 2);  // the spec's concurrency
+  EXPECT_EQ(all_lines(o).find("sg-secret"), std::string::npos);          // the secret never reaches the trace
 }
 
 TEST(DeclarativeEndToEnd, RecordLevelResultsFailOnlyTheInvalidRecords) {
@@ -161,23 +158,20 @@ TEST(DeclarativeEndToEnd, RecordLevelResultsFailOnlyTheInvalidRecords) {
                     "config": {"api_key": "k", "spec_name": "record_results_import", "records_max": 25}},
     "input": {"generate": {"records": 100, "invalid": "1/5"}},
     "expect": {"within": "10m", "properties": ["A1", "A2", "A3", "A4", "B1", "G1", "I1"]}})");
-  auto o = run_scenario(s);
-  ASSERT_TRUE(o.ok()) << o.error().message;
-  Judgement j = judge(s, *o);
-  for (const auto& f : j.failures) ADD_FAILURE() << f;
-  JobCounts c = o->jobs().counts();
+  Outcome o = run(s);
+  JobCounts c = o.jobs().counts();
   EXPECT_EQ(c.total(), 100u);
   EXPECT_GT(c.failed, 8u);
   EXPECT_LT(c.failed, 35u);
   EXPECT_EQ(c.aborted, 0u);
   for (std::int64_t i = 0; i < 100; ++i) {
-    Record r = o->record(i);
-    JobOutcome out = o->jobs().outcome(r.id);
+    Record r = o.record(i);
+    JobOutcome out = o.jobs().outcome(r.id);
     bool invalid = r.payload["email"].get<std::string>().find('@') == std::string::npos;
     EXPECT_EQ(out.state, invalid ? JobState::failed : JobState::succeeded) << r.id;
     if (invalid) EXPECT_HAS(out.reason, "invalid email");
   }
-  EXPECT_EQ(o->fake().accepted()["jobs_created"], 4);  // nothing was re-uploaded
+  EXPECT_EQ(o.fake().accepted()["jobs_created"], 4);  // nothing was re-uploaded
 }
 
 TEST(DeclarativeEndToEnd, UnknownStatusTransientModePollsUntilTheTimeout) {
@@ -264,20 +258,14 @@ TEST(DeclarativeConfig, BadConfigIsAnErrorNamingTheKey) {
 // A fresh manager (as after a crash and restart) follows an import from the
 // stored ImportRef alone, and maps per-record results back to the right jobs.
 TEST(DeclarativeRestart, FreshManagerPollsAndMapsResultsFromTheImportRef) {
-  const DestinationEntry* e = find_destination("declarative");
-  ASSERT_NE(e, nullptr);
-  SimClock clock;
-  Loop loop(clock, LoopOptions{.seed = 1});
   AsyncJobApiOptions fo;
   fo.api_key = "k";
   fo.record_results = true;
   AsyncJobApi api(fo);
-  SimTransport transport(loop);
-  transport.route("api.sendgrid.com", &api);
-  MemoryJobStore jobs;
-  DeliveryContext ctx{loop, transport, jobs};
-  auto config = Config::resolve({{"api_key", "k"}, {"spec_name", "record_results_import"}}, "declarative", e->schema);
-  ASSERT_TRUE(config.ok()) << config.error().message;
+  SimRig rig("declarative", api);
+  rig.transport.route("api.sendgrid.com", &api);  // the spec's host
+  Loop& loop = rig.loop;
+  const nlohmann::json config = {{"api_key", "k"}, {"spec_name", "record_results_import"}};
 
   std::vector<Record> records;
   for (int i = 0; i < 3; ++i) {
@@ -288,9 +276,9 @@ TEST(DeclarativeRestart, FreshManagerPollsAndMapsResultsFromTheImportRef) {
   }
   nlohmann::json stored;  // the ImportRef as the job store would keep it
   {
-    auto first = e->make(ctx, *config);
-    ASSERT_TRUE(first.ok());
-    auto& manager = static_cast<BulkDestination&>(**first).manager();
+    auto first = rig.make(config);
+    ASSERT_TRUE(first);
+    auto& manager = static_cast<BulkDestination&>(*first).manager();
     std::vector<BulkItem> items;
     for (const auto& r : records) {
       auto item = manager.transform(r);
@@ -313,9 +301,9 @@ TEST(DeclarativeRestart, FreshManagerPollsAndMapsResultsFromTheImportRef) {
   ref.import_id = stored["import_id"].get<std::string>();
   ref.jobs = stored["jobs"].get<std::vector<JobId>>();
   ref.params = nlohmann::json::parse(stored["params"].dump());
-  auto fresh = e->make(ctx, *config);
-  ASSERT_TRUE(fresh.ok());
-  auto& manager = static_cast<BulkDestination&>(**fresh).manager();
+  auto fresh = rig.make(config);
+  ASSERT_TRUE(fresh);
+  auto& manager = static_cast<BulkDestination&>(*fresh).manager();
   std::vector<ImportStatus> polls;
   StatsOutcome stats;
   loop.spawn([](Loop& l, AsyncDestinationManager& m, ImportRef r, std::vector<ImportStatus>& ps,
@@ -340,8 +328,10 @@ TEST(DeclarativeRestart, FreshManagerPollsAndMapsResultsFromTheImportRef) {
   EXPECT_HAS(by_id[101].reason, "invalid email");
   EXPECT_EQ(by_id[102].verdict, Verdict::ok);
   // The oracle agrees with the destination's effects.
-  EXPECT_EQ(api.applied(e->effects(records[0], *config).at(0)), 1);
-  EXPECT_EQ(api.applied(e->effects(records[1], *config).at(0)), 0);
+  auto resolved = Config::resolve(config, "declarative", rig.entry.schema);
+  ASSERT_TRUE(resolved.ok());
+  EXPECT_EQ(api.applied(rig.entry.effects(records[0], *resolved).at(0)), 1);
+  EXPECT_EQ(api.applied(rig.entry.effects(records[1], *resolved).at(0)), 0);
 }
 
 }  // namespace

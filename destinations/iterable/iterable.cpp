@@ -379,28 +379,19 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
   } else if (type == "subscriptions") {
     p["emailListIds"] = {100 + static_cast<std::int64_t>(rng.below(3))};
   }
-  if (o.payload_bytes > 0) {
-    std::string pad(static_cast<std::size_t>(o.payload_bytes), 'x');
-    p["dataFields"]["pad"] = pad;
-  }
-  r.payload = std::move(p);
-  return r;
+  return padded_record(std::move(r), std::move(p), o, "/dataFields/pad");
 }
 
 }  // namespace
 
 DestinationEntry iterable_destination() {
+  // Retried statuses, one fact: what a record alone is retried on (kOneRetry: 408, 429 and every
+  // 5xx). A 409 is not retried; a batch answered 409 sends its records alone, and a single 409 fails.
   DestinationEntry e = destination_entry(
       "iterable", "iterable", "api.iterable.com",
-      "Iterable bulk endpoints (trackBulk, bulkUpdate, lists, subscriptions) on the batch path");
-  e.schema = schema();
-  e.capabilities.limits = BatchLimits{.records_max = 1000, .bytes_max = 4'000'000};
-  e.capabilities.delivery = DeliverySemantics::exactly_once;
-  // One fact: what a record alone is retried on (kOneRetry: 408, 429 and every 5xx). A 409 is
-  // not retried; a batch answered 409 sends its records alone, and a single 409 fails.
-  e.capabilities.retryable_statuses = kOneRetry.statuses;
-  e.capabilities.idempotent_writes = true;
-  e.capabilities.rate_per_second = 10;
+      "Iterable bulk endpoints (trackBulk, bulkUpdate, lists, subscriptions) on the batch path", schema(),
+      {.limits = {.records_max = 1000, .bytes_max = 4'000'000}, .retryable_statuses = kOneRetry.statuses,
+       .idempotent_writes = true, .rate_per_second = 10});
   e.make = [](DeliveryContext& ctx, const Config& config) {
     return make_batch_destination(ctx, config, iterable_routes);
   };
@@ -412,9 +403,7 @@ DestinationEntry iterable_destination() {
     return {oracle_key(endpoint(t->kind).effect, item)};
   };
   e.generate = generate;
-  e.fake_options = [](const Config& config) -> nlohmann::json {
-    return {{"api_key", config.secret("api_key").value}};
-  };
+  e.fake_options = api_key_fake_options();
   return e;
 }
 

@@ -19,21 +19,18 @@ TEST(IterableEndToEnd, CleanMixedRunHoldsEveryCheckedProperty) {
     "destination": {"name": "iterable", "config": {"api_key": {"secret": "sk-clean"}}},
     "input": {"generate": {"records": 2500, "invalid": "1/50"}, "pace": "1ms"},
     "expect": {"properties": ["A1", "A2", "A3", "A4", "B1", "B4", "C5", "G1", "H1", "I1", "I2"]}})");
-  auto o = run_scenario(s);
-  ASSERT_TRUE(o.ok()) << o.error().message;
-  Judgement j = judge(s, *o);
-  for (const auto& f : j.failures) ADD_FAILURE() << f;
-  JobCounts c = o->jobs().counts();
+  Outcome o = run(s);
+  JobCounts c = o.jobs().counts();
   EXPECT_EQ(c.total(), 2500u);
   EXPECT_EQ(c.pending, 0u);
   EXPECT_GT(c.failed, 20u);  // ~1/50 invalid emails
   EXPECT_LT(c.failed, 90u);
   EXPECT_EQ(c.aborted, 0u);
-  for (JobId id : o->jobs().ids()) {
-    JobOutcome out = o->jobs().outcome(id);
+  for (JobId id : o.jobs().ids()) {
+    JobOutcome out = o.jobs().outcome(id);
     if (out.state == JobState::failed) EXPECT_NE(out.reason.find("invalid email"), std::string::npos) << out.reason;
   }
-  EXPECT_EQ(all_lines(*o).find("sk-clean"), std::string::npos);  // the secret never reaches the trace
+  EXPECT_EQ(all_lines(o).find("sk-clean"), std::string::npos);  // the secret never reaches the trace
 }
 
 TEST(IterableEndToEnd, SameSeedSameHashDifferentSeedDifferentHash) {
@@ -61,12 +58,9 @@ TEST(IterableEndToEnd, RecordsSharingAnEmailNeverShareABatch) {
       {"id": 4, "payload": {"type": "track", "email": "b@x.io", "eventName": "buy"}}]},
     "expect": {"job": {"1": "succeeded", "2": {"state": "failed", "reason_contains": "disallowed"},
                        "3": "succeeded", "4": "succeeded"}, "properties": ["A2"]}})");
-  auto o = run_scenario(s);
-  ASSERT_TRUE(o.ok());
-  Judgement j = judge(s, *o);
-  for (const auto& f : j.failures) ADD_FAILURE() << f;
+  Outcome o = run(s);
   // Three batches: {1,4}, {2}, {3} — never two a@x.io in one request.
-  std::string lines = all_lines(*o);
+  std::string lines = all_lines(o);
   int batches = 0;
   for (std::size_t p = lines.find("\"kind\":\"batch\""); p != std::string::npos;
        p = lines.find("\"kind\":\"batch\"", p + 1))
@@ -86,34 +80,20 @@ struct Parity {
 };
 
 Parity run_parity(int max_retries, int n) {
-  SimClock clock;
-  Loop loop(clock, LoopOptions{.seed = 1});
   ScriptedApi api({.fail_count = 1, .rate_limit_count = 1, .content_too_large_count = 1});
-  SimTransport transport(loop);
-  transport.route("api.iterable.com", &api);
-  MemoryJobStore jobs;
-  DeliveryContext ctx{loop, transport, jobs};
-  const DestinationEntry* e = find_destination("iterable");
-  auto config = Config::resolve({{"api_key", "k"},
-                                 {"max_retries", max_retries},
-                                 {"split_on_413", false},
-                                 {"individual_concurrency", 1},
-                                 {"retry_delay_initial", "50ms"}},
-                                "iterable", e->schema);
-  EXPECT_TRUE(config.ok());
-  auto dest = e->make(ctx, *config);
-  EXPECT_TRUE(dest.ok());
-  loop.spawn([](Destination& d, int count) -> Task<void> {
-    for (int i = 1; i <= count; ++i) {
-      Record r;
-      r.id = static_cast<JobId>(i);
-      r.payload = {{"type", "track"}, {"email", "u" + std::to_string(i) + "@x.io"}, {"eventName", "buy"}};
-      co_await d.deliver(std::move(r));
-    }
-    co_await d.drain();
-  }(**dest, n));
-  EXPECT_TRUE(loop.run_until_idle().ok());
-  return {api.requests(), jobs.counts(), jobs.outcome(1).reason};
+  SimRig rig("iterable", api);
+  auto dest = rig.make({{"api_key", "k"},
+                        {"max_retries", max_retries},
+                        {"split_on_413", false},
+                        {"individual_concurrency", 1},
+                        {"retry_delay_initial", "50ms"}});
+  if (!dest) return {};
+  std::vector<Record> input;
+  for (int i = 1; i <= n; ++i)
+    input.push_back({static_cast<JobId>(i), "default",
+                     {{"type", "track"}, {"email", "u" + std::to_string(i) + "@x.io"}, {"eventName", "buy"}}});
+  rig.deliver(*dest, std::move(input));
+  return {api.requests(), rig.jobs.counts(), rig.jobs.outcome(1).reason};
 }
 
 TEST(IterablePeerParity, FailThenRateLimitThenTooLargeThenSuccess) {
@@ -145,11 +125,8 @@ TEST(IterableEndToEnd, A413SplitsAndTheOversizedRecordFailsAlone) {
                "job": {"3": {"state": "failed", "reason_contains": "too large alone"}},
                "properties": ["A1", "A2", "A4", "C5"]}})");
   s.records[2].record.payload["dataFields"]["blob"] = std::string(2500, 'x');
-  auto o = run_scenario(s);
-  ASSERT_TRUE(o.ok());
-  Judgement j = judge(s, *o);
-  for (const auto& f : j.failures) ADD_FAILURE() << f;
-  EXPECT_GE(o->destination_stats["splits"].get<int>(), 1);
+  Outcome o = run(s);
+  EXPECT_GE(o.destination_stats["splits"].get<int>(), 1);
 }
 
 // Certify's injected 5xx answers carry Iterable's own error bodies (the fake

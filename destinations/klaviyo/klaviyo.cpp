@@ -574,6 +574,21 @@ std::vector<ConfigKey> schema() {
   return keys;
 }
 
+Result<Settings> settings_from(const Config& config) {
+  Settings s;
+  s.host = config.string("host");
+  s.api_key = config.secret("private_api_key").value;
+  s.revision = config.string("revision");
+  s.list_id = config.string("list_id");
+  s.profiles_per_upload = config.integer("profiles_per_upload");
+  s.requests_per_second = config.integer("requests_per_second");
+  s.requests_per_minute = config.integer("requests_per_minute");
+  s.validation_rounds = config.integer("validation_rounds");
+  if (s.api_key.empty()) return Error::bad_input("private_api_key: expected a non-empty secret");
+  if (s.host.empty()) return Error::bad_input("host: expected a non-empty host name");
+  return s;
+}
+
 Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
   static const char* kFirst[] = {"Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken"};
   static const char* kLast[] = {"Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson"};
@@ -598,42 +613,22 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
     if (sync) p["email"] = "user" + n + "-at-example.com";
     else p["phone_number"] = "555-01" + n;
   }
-  if (o.payload_bytes > 0) p["properties"]["pad"] = std::string(static_cast<std::size_t>(o.payload_bytes), 'x');
-  r.payload = std::move(p);
-  return r;
+  return padded_record(std::move(r), std::move(p), o, "/properties/pad");
 }
 
 }  // namespace
 
 DestinationEntry klaviyo_destination() {
-  DestinationEntry e = destination_entry(
-      "klaviyo_bulk_upload", "klaviyo", "a.klaviyo.com",
-      "Klaviyo Bulk Profile Import (profile-bulk-import-jobs) on the bulk path: upload, poll, import errors");
-  e.schema = schema();
-  e.capabilities.limits = BatchLimits{.records_max = kProfilesMax, .bytes_max = kPayloadBytesMax};
-  e.capabilities.delivery = DeliverySemantics::exactly_once;
-  e.capabilities.retryable_statuses = {429, 500, 502, 503, 504};
-  e.capabilities.idempotent_writes = true;
-  e.capabilities.rate_per_second = 10;
-  e.capabilities.bulk = true;
   // Import jobs in flight at once: Klaviyo documents no limit; 3 keeps the
   // create endpoint far inside its rate windows (the imports_in_flight default).
-  e.capabilities.import_concurrency = 3;
-  e.make = [](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
-    DS_TRY(BulkConfig b, bulk_config_from(config));
-    Settings s;
-    s.host = config.string("host");
-    s.api_key = config.secret("private_api_key").value;
-    s.revision = config.string("revision");
-    s.list_id = config.string("list_id");
-    s.profiles_per_upload = config.integer("profiles_per_upload");
-    s.requests_per_second = config.integer("requests_per_second");
-    s.requests_per_minute = config.integer("requests_per_minute");
-    s.validation_rounds = config.integer("validation_rounds");
-    if (s.api_key.empty()) return Error::bad_input("private_api_key: expected a non-empty secret");
-    if (s.host.empty()) return Error::bad_input("host: expected a non-empty host name");
-    return std::unique_ptr<Destination>(
-        std::make_unique<BulkDestination>(ctx, std::make_unique<KlaviyoManager>(ctx, std::move(s)), std::move(b)));
+  DestinationEntry e = destination_entry(
+      "klaviyo_bulk_upload", "klaviyo", "a.klaviyo.com",
+      "Klaviyo Bulk Profile Import (profile-bulk-import-jobs) on the bulk path: upload, poll, import errors", schema(),
+      {.limits = {.records_max = kProfilesMax, .bytes_max = kPayloadBytesMax},
+       .retryable_statuses = {429, 500, 502, 503, 504}, .idempotent_writes = true, .rate_per_second = 10,
+       .bulk = true, .import_concurrency = 3});
+  e.make = [](DeliveryContext& ctx, const Config& config) {
+    return make_bulk_destination<KlaviyoManager>(ctx, config, settings_from);
   };
   e.effects = [](const Record& r, const Config&) -> std::vector<std::string> {
     auto a = attributes_of(r);

@@ -172,24 +172,16 @@ TEST(KlaviyoEndToEnd, ThrottledPollsAndTimeoutsAreRetriedNotFailed) {
 // After a restart a fresh manager has only the stored ImportRef: poll and
 // upload_stats must map results back from its params alone.
 TEST(KlaviyoManager, AFreshManagerFollowsAnImportFromItsStoredRef) {
-  SimClock clock;
-  Loop loop(clock, LoopOptions{.seed = 1});
   KlaviyoApiOptions fo;
   fo.api_key = "k";
   KlaviyoApi api(fo);
-  SimTransport transport(loop);
-  transport.route("a.klaviyo.com", &api);
-  MemoryJobStore jobs;
-  DeliveryContext ctx{loop, transport, jobs};
-  const DestinationEntry* e = find_destination("klaviyo_bulk_upload");
-  ASSERT_NE(e, nullptr);
-  auto config = Config::resolve({{"private_api_key", "k"}}, "klaviyo_bulk_upload", e->schema);
-  ASSERT_TRUE(config.ok()) << config.error().message;
-  auto first = e->make(ctx, *config);
-  auto second = e->make(ctx, *config);
-  ASSERT_TRUE(first.ok() && second.ok());
-  AsyncDestinationManager& m1 = static_cast<BulkDestination&>(**first).manager();
-  AsyncDestinationManager& m2 = static_cast<BulkDestination&>(**second).manager();
+  testing::SimRig rig("klaviyo_bulk_upload", api);
+  Loop& loop = rig.loop;
+  auto first = rig.make({{"private_api_key", "k"}});
+  auto second = rig.make({{"private_api_key", "k"}});
+  ASSERT_TRUE(first && second);
+  AsyncDestinationManager& m1 = static_cast<BulkDestination&>(*first).manager();
+  AsyncDestinationManager& m2 = static_cast<BulkDestination&>(*second).manager();
 
   std::vector<BulkItem> items;
   for (JobId id = 1; id <= 6; ++id) {

@@ -669,9 +669,7 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
     p = {{"email", "pair" + std::to_string(pair) + "@example.com"}, {"firstName", "Pair"},
          {"lastName", "Lead " + std::to_string(pair)}};
   }
-  if (o.payload_bytes > 0) p["comments"] = std::string(static_cast<std::size_t>(o.payload_bytes), 'x');
-  r.payload = std::move(p);
-  return r;
+  return padded_record(std::move(r), std::move(p), o, "/comments");
 }
 
 }  // namespace
@@ -679,19 +677,12 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
 DestinationEntry marketo_destination() {
   DestinationEntry e = destination_entry(
       "marketo_bulk_upload", "marketo", "123-ABC-456.mktorest.com",
-      "Marketo Bulk Lead Import: CSV upload, import polling, failures/warnings files, cached OAuth token");
-  e.schema = schema();
-  e.capabilities.limits = BatchLimits{.records_max = 100'000, .bytes_max = kRequestBytesMax};
-  e.capabilities.delivery = DeliverySemantics::exactly_once;
-  e.capabilities.retryable_statuses = {429, 500, 502, 503, 504};
-  e.capabilities.idempotent_writes = true;
-  e.capabilities.bulk = true;
-  e.capabilities.import_concurrency = 2;
-  e.make = [](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
-    DS_TRY(Settings s, settings_from(config));
-    DS_TRY(BulkConfig b, bulk_config_from(config));
-    auto manager = std::make_unique<MarketoManager>(ctx, std::move(s));
-    return std::unique_ptr<Destination>(std::make_unique<BulkDestination>(ctx, std::move(manager), std::move(b)));
+      "Marketo Bulk Lead Import: CSV upload, import polling, failures/warnings files, cached OAuth token", schema(),
+      {.limits = {.records_max = 100'000, .bytes_max = kRequestBytesMax},
+       .retryable_statuses = {429, 500, 502, 503, 504}, .idempotent_writes = true, .bulk = true,
+       .import_concurrency = 2});
+  e.make = [](DeliveryContext& ctx, const Config& config) {
+    return make_bulk_destination<MarketoManager>(ctx, config, settings_from);
   };
   e.effects = [](const Record& r, const Config& config) -> std::vector<std::string> {
     auto s = settings_from(config);

@@ -203,25 +203,18 @@ Task<void> upload_then_read(BulkDestination& first, BulkDestination& fresh, Loop
 }
 
 TEST(MarketoManager, AFreshManagerMapsResultsFromTheStoredImportRef) {
-  SimClock clock;
-  Loop loop(clock, LoopOptions{.seed = 1});
   MarketoApiOptions fo;
   fo.client_id = "cid";
   fo.client_secret = "csec";
   MarketoApi api(fo);
-  SimTransport transport(loop);
-  transport.route("123-ABC-456.mktorest.com", &api);
-  MemoryJobStore jobs;
-  DeliveryContext ctx{loop, transport, jobs};
-  const DestinationEntry* e = find_destination("marketo_bulk_upload");
-  ASSERT_NE(e, nullptr);
-  auto config = Config::resolve({{"client_id", "cid"}, {"client_secret", "csec"}}, "marketo_bulk_upload", e->schema);
-  ASSERT_TRUE(config.ok()) << config.error().message;
-  auto d1 = e->make(ctx, *config);
-  auto d2 = e->make(ctx, *config);
-  ASSERT_TRUE(d1.ok() && d2.ok());
-  auto& first = static_cast<BulkDestination&>(**d1);
-  auto& fresh = static_cast<BulkDestination&>(**d2);
+  testing::SimRig rig("marketo_bulk_upload", api);
+  Loop& loop = rig.loop;
+  const nlohmann::json config = {{"client_id", "cid"}, {"client_secret", "csec"}};
+  auto d1 = rig.make(config);
+  auto d2 = rig.make(config);
+  ASSERT_TRUE(d1 && d2);
+  auto& first = static_cast<BulkDestination&>(*d1);
+  auto& fresh = static_cast<BulkDestination&>(*d2);
   std::vector<nlohmann::json> payloads = {
       {{"email", "a@x.io"}, {"firstName", "A, \"the\" first"}},
       {{"email", "bad"}},

@@ -525,23 +525,19 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
   if (rng.chance(1, 5)) p["active"] = rng.chance(1, 2);
   if (rng.chance(1, 6)) p["tags"] = nlohmann::json::array({"a", "b"});  // nested: compact JSON in a cell
   if (o.type == "sparse") p["field_" + std::to_string(rng.below(20))] = "x";
-  if (o.payload_bytes > 0) p["padding"] = std::string(static_cast<std::size_t>(o.payload_bytes), 'x');
-  r.payload = std::move(p);
-  return r;
+  return padded_record(std::move(r), std::move(p), o, "/padding");
 }
 
 }  // namespace
 
 DestinationEntry sftp_destination() {
+  // Not idempotent: a file is idempotent by path, not by record (see sftp.h).
   DestinationEntry e = destination_entry(
       "sftp", "sftp", "sftp.example.com",
-      "SFTP file drop: CSV/JSONL (gzip) files under a path template, atomic temp-then-rename uploads");
-  e.schema = schema();
-  e.capabilities.limits = BatchLimits{.records_max = kRecordsCap, .bytes_max = kFileBytesCap};
-  e.capabilities.delivery = DeliverySemantics::at_least_once;
-  e.capabilities.idempotent_writes = false;  // idempotent by path, not by record: see sftp.h
-  e.capabilities.bulk = true;
-  e.capabilities.import_concurrency = kImportsInFlightMax;
+      "SFTP file drop: CSV/JSONL (gzip) files under a path template, atomic temp-then-rename uploads", schema(),
+      {.limits = {.records_max = kRecordsCap, .bytes_max = kFileBytesCap},
+       .delivery = DeliverySemantics::at_least_once, .idempotent_writes = false, .bulk = true,
+       .import_concurrency = kImportsInFlightMax});
   e.make = [](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
     DS_TRY(Settings s, settings_from(config));
     DS_TRY(BulkConfig b, bulk_config_from(config));

@@ -1004,24 +1004,21 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
   }
   // Invalid for the warehouse: a column holding an object (columns are scalar).
   if (rng.chance(o.invalid)) p["attributes"] = {{"nested", true}};
-  if (o.payload_bytes > 0) p["pad"] = std::string(static_cast<std::size_t>(o.payload_bytes), 'x');
-  r.payload = std::move(p);
-  return r;
+  return padded_record(std::move(r), std::move(p), o, "/pad");
 }
 
 }  // namespace
 
 DestinationEntry staged_table_destination() {
+  // Exactly once: a stage commits once (409 StageCommitted). Not idempotent: appends are not, and
+  // A3 counts the copies.
   DestinationEntry e = destination_entry(
       "staged_table", "warehouse", "warehouse.example.com",
       "a warehouse load: rows staged per stream, committed into tables at stream close (append, dedupe, "
-      "truncate refresh)");
-  e.schema = schema();
-  e.capabilities.limits = BatchLimits{.records_max = 1000, .bytes_max = 4'000'000};
-  e.capabilities.delivery = DeliverySemantics::exactly_once;  // a stage commits once (409 StageCommitted)
-  e.capabilities.retryable_statuses = {408, 429, 500, 502, 503, 504};
-  e.capabilities.idempotent_writes = false;  // appends are not: A3 counts the copies
-  e.capabilities.stages = true;
+      "truncate refresh)",
+      schema(),
+      {.limits = {.records_max = 1000, .bytes_max = 4'000'000}, .retryable_statuses = {408, 429, 500, 502, 503, 504},
+       .idempotent_writes = false, .stages = true});
   e.make = [](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
     DS_TRY(ProcessorConfig p, processor_config_from(config));
     DS_TRY(Settings s, settings_from(config));
@@ -1032,9 +1029,7 @@ DestinationEntry staged_table_destination() {
     return {row_oracle_key(config.string("table_prefix") + r.stream, r.id, r.payload)};
   };
   e.generate = generate;
-  e.fake_options = [](const Config& config) -> nlohmann::json {
-    return {{"api_key", config.secret("api_key").value}};
-  };
+  e.fake_options = api_key_fake_options();
   return e;
 }
 

@@ -248,22 +248,19 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
   p["properties"] = {{"revenue_cents", static_cast<std::int64_t>(rng.below(100'000))},
                      {"currency", rng.chance(1, 2) ? "USD" : "EUR"},
                      {"seq", id}};
-  if (o.payload_bytes > 0) p["properties"]["pad"] = std::string(static_cast<std::size_t>(o.payload_bytes), 'x');
-  r.payload = std::move(p);
-  return r;
+  return padded_record(std::move(r), std::move(p), o, "/properties/pad");
 }
 
 DestinationEntry make_entry(const char* name, bool canary) {
   DestinationEntry e = destination_entry(
       name, "acme_events", "api.iterable.com",
       canary ? "iterable_events reading every 2xx as all-delivered (deliberate bug) — must fail certify"
-             : "analytics track events to Iterable events/trackBulk (an out-of-tree destination)");
+             : "analytics track events to Iterable events/trackBulk (an out-of-tree destination)",
+      schema(),
+      // Idempotent: an event id updates, never duplicates.
+      {.limits = {.records_max = 1000, .bytes_max = 4'000'000}, .retryable_statuses = kRetryable.statuses,
+       .idempotent_writes = true, .rate_per_second = 10});
   // "acme_events" is this repository's own fake (events_fake.h), added with destsim::add_fake().
-  e.schema = schema();
-  e.capabilities.limits = BatchLimits{.records_max = 1000, .bytes_max = 4'000'000};
-  e.capabilities.retryable_statuses = kRetryable.statuses;
-  e.capabilities.idempotent_writes = true;  // an event id updates, never duplicates
-  e.capabilities.rate_per_second = 10;
   e.make = [canary](DeliveryContext& ctx, const Config& config) {
     return make_batch_destination(ctx, config, [canary](DeliveryContext& c, const Config& cf) {
       return std::unique_ptr<BatchRoutes>(std::make_unique<EventsRoutes>(c, cf, canary));
@@ -274,7 +271,7 @@ DestinationEntry make_entry(const char* name, bool canary) {
     return item.ok() ? std::vector<std::string>{oracle_key(kEffect, *item)} : std::vector<std::string>{};
   };
   e.generate = generate;
-  e.fake_options = [](const Config& c) -> nlohmann::json { return {{"api_key", c.secret("api_key").value}}; };
+  e.fake_options = api_key_fake_options();
   e.shipped = !canary;
   return e;
 }

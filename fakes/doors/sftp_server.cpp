@@ -380,6 +380,11 @@ class SessionLoop {
     } else if (lost_answer(f, next)) {
       return next;
     }
+    return reply_handle(msg, std::move(h));
+  }
+
+  // Registers an open handle and answers with it (or FAILURE when libssh has no slot left).
+  Next reply_handle(sftp_client_message msg, std::unique_ptr<Handle> h) {
     Handle* raw_h = h.get();
     ssh_string hs = sftp_handle_alloc(sftp_, raw_h);
     if (!hs) {
@@ -502,16 +507,7 @@ class SessionLoop {
       h->path = *RemoteFs::normalize(raw);
     }
     if (lost_answer(f, next)) return next;
-    Handle* raw_h = h.get();
-    ssh_string hs = sftp_handle_alloc(sftp_, raw_h);
-    if (!hs) {
-      sftp_reply_status(msg, SSH_FX_FAILURE, "too many open handles");
-      return Next::go_on;
-    }
-    handles_[raw_h] = std::move(h);
-    sftp_reply_handle(msg, hs);
-    ssh_string_free(hs);
-    return Next::go_on;
+    return reply_handle(msg, std::move(h));
   }
 
   Next readdir(sftp_client_message msg) {
@@ -615,22 +611,6 @@ class SessionLoop {
   std::map<void*, std::unique_ptr<Handle>> handles_;
   bool hung_ = false;
 };
-
-bool key_authorized(ssh_key key, const std::vector<std::string>& authorized) {
-  if (!key) return false;
-  for (const auto& line : authorized) {
-    auto sp = line.find(' ');
-    if (sp == std::string::npos) continue;
-    ssh_key pub = nullptr;
-    const std::string type = line.substr(0, sp);
-    if (ssh_pki_import_pubkey_base64(line.substr(sp + 1).c_str(), ssh_key_type_from_name(type.c_str()), &pub) != SSH_OK)
-      continue;
-    const bool same = ssh_key_cmp(key, pub, SSH_KEY_CMP_PUBLIC) == 0;
-    ssh_key_free(pub);
-    if (same) return true;
-  }
-  return false;
-}
 
 }  // namespace
 

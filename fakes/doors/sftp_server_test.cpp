@@ -200,12 +200,7 @@ TEST_F(ServerFixture, OpenSshSeesFaultsAndRefusals) {
   }
   auto o = options();
   FaultPlan plan;
-  FaultRule deny;
-  deny.method = "put";
-  deny.path = "/denied/*";
-  deny.kind = FaultKind::respond;
-  deny.status = 3;
-  plan.add(deny);
+  plan.add({.method = "put", .path = "/denied/*", .kind = FaultKind::respond, .status = 3});
   o.faults = plan;
   start(o);
   fs::create_directories(root.path / "denied");
@@ -286,12 +281,7 @@ TEST_F(ServerFixture, EscapesAreRefusedWithPermissionDenied) {
 TEST_F(ServerFixture, DisconnectMidUploadAndQuotaAreVisibleToTheClient) {
   auto o = options();
   FaultPlan plan;
-  FaultRule cut;
-  cut.method = "put";
-  cut.path = "/cut/*";
-  cut.kind = FaultKind::reset;
-  cut.after = true;
-  plan.add(cut);
+  plan.add({.method = "put", .path = "/cut/*", .kind = FaultKind::reset, .after = true});
   o.faults = plan;
   o.fs.quota_bytes = 1000;
   start(o);
@@ -319,16 +309,8 @@ TEST_F(ServerFixture, DisconnectMidUploadAndQuotaAreVisibleToTheClient) {
 TEST_F(ServerFixture, LatencyDelaysAndTimeoutLeavesTheClientWaiting) {
   auto o = options();
   FaultPlan plan;
-  FaultRule slow;
-  slow.method = "mkdir";
-  slow.kind = FaultKind::latency;
-  slow.latency_min = slow.latency_max = 300ms;
-  plan.add(slow);
-  FaultRule hang;
-  hang.method = "get";
-  hang.path = "/hang/*";
-  hang.kind = FaultKind::timeout;
-  plan.add(hang);
+  plan.add({.method = "mkdir", .kind = FaultKind::latency, .latency_min = 300ms, .latency_max = 300ms});
+  plan.add({.method = "get", .path = "/hang/*", .kind = FaultKind::timeout});
   o.faults = plan;
   o.idle_timeout = 2s;  // a hung session is closed once the client has been silent this long
   start(o);
@@ -354,12 +336,7 @@ TEST_F(ServerFixture, LatencyDelaysAndTimeoutLeavesTheClientWaiting) {
 TEST_F(ServerFixture, ConnectFaultsRefuseTheLogin) {
   auto o = options();
   FaultPlan plan;
-  FaultRule r;
-  r.method = "connect";
-  r.kind = FaultKind::respond;
-  r.status = 3;
-  r.times = 1;
-  plan.add(r);
+  plan.add({.method = "connect", .times = 1, .kind = FaultKind::respond, .status = 3});
   o.faults = plan;
   start(o);
   Client c;

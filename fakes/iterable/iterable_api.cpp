@@ -47,6 +47,23 @@ nlohmann::json failed_updates_skeleton(bool users) {
   return f;
 }
 
+// A bulk answer's frame: the counts, the named top-level lists (empty) and failedUpdates.
+nlohmann::json bulk_answer(std::initializer_list<const char*> lists, bool users) {
+  nlohmann::json res = {{"successCount", 0}, {"failCount", 0}, {"failedUpdates", failed_updates_skeleton(users)}};
+  for (const char* list : lists) res[list] = nlohmann::json::array();
+  return res;
+}
+
+// Why an item names no user it may change (the single-item error's code and message), or nothing.
+struct ItemError {
+  std::string code, message;
+};
+std::optional<ItemError> identity_error(const std::string& email, const std::string& user_id) {
+  if (email.empty() && user_id.empty()) return ItemError{"BadParams", "email or userId: required"};
+  if (!email.empty() && !fake_valid_email(email)) return ItemError{"InvalidEmailAddressError", "Invalid email: " + email};
+  return std::nullopt;
+}
+
 // The fake's own keys (read_fake_options reads the common ones and the null case).
 Status read_own_options(const JsonIn& in, IterableApiOptions& o) {
   if (in.has("disallowed_event_names")) {
@@ -261,14 +278,8 @@ std::optional<Response> IterableApi::items_of(const nlohmann::json& body, bool b
 Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_view endpoint) {
   std::vector<const nlohmann::json*> items;
   if (auto rejected = items_of(body, bulk, "events", endpoint, state_.event_types, items)) return *rejected;
-  nlohmann::json res = {{"successCount", 0},
-                        {"failCount", 0},
-                        {"invalidEmails", nlohmann::json::array()},
-                        {"invalidUserIds", nlohmann::json::array()},
-                        {"disallowedEventNames", nlohmann::json::array()},
-                        {"filteredOutFields", nlohmann::json::array()},
-                        {"createdFields", nlohmann::json::array()},
-                        {"failedUpdates", failed_updates_skeleton(false)}};
+  nlohmann::json res = bulk_answer(
+      {"invalidEmails", "invalidUserIds", "disallowedEventNames", "filteredOutFields", "createdFields"}, false);
   std::int64_t ok = 0, failed = 0;
   for (const nlohmann::json* ep : items) {
     const nlohmann::json& e = *ep;
@@ -283,14 +294,10 @@ Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_v
       fail("invalidEmails", email.empty() ? user_id : email, true);
       continue;
     }
-    if (email.empty() && user_id.empty()) {
-      if (!bulk) return error(400, "BadParams", "email or userId: required");
-      ++failed;
-      continue;
-    }
-    if (!email.empty() && !fake_valid_email(email)) {
-      if (!bulk) return error(400, "InvalidEmailAddressError", "Invalid email: " + email);
-      fail("invalidEmails", email, true);
+    if (auto bad = identity_error(email, user_id)) {
+      if (!bulk) return error(400, bad->code, bad->message);
+      if (email.empty()) ++failed;
+      else fail("invalidEmails", email, true);
       continue;
     }
     if (std::find(options_.disallowed_event_names.begin(), options_.disallowed_event_names.end(), name) !=
@@ -335,28 +342,16 @@ Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_v
 Response IterableApi::update_users(const nlohmann::json& body, bool bulk, std::string_view endpoint) {
   std::vector<const nlohmann::json*> items;
   if (auto rejected = items_of(body, bulk, "users", endpoint, state_.user_types, items)) return *rejected;
-  nlohmann::json res = {{"successCount", 0},
-                        {"failCount", 0},
-                        {"invalidEmails", nlohmann::json::array()},
-                        {"invalidUserIds", nlohmann::json::array()},
-                        {"filteredOutFields", nlohmann::json::array()},
-                        {"createdFields", nlohmann::json::array()},
-                        {"noOpEmails", nlohmann::json::array()},
-                        {"noOpUserIds", nlohmann::json::array()},
-                        {"failedUpdates", failed_updates_skeleton(true)}};
+  nlohmann::json res = bulk_answer(
+      {"invalidEmails", "invalidUserIds", "filteredOutFields", "createdFields", "noOpEmails", "noOpUserIds"}, true);
   std::int64_t ok = 0, failed = 0;
   for (const nlohmann::json* up : items) {
     const nlohmann::json& u = *up;
     std::string email = str_field(u, "email"), user_id = str_field(u, "userId");
-    if (email.empty() && user_id.empty()) {
-      if (!bulk) return error(400, "BadParams", "email or userId: required");
+    if (auto bad = identity_error(email, user_id)) {
+      if (!bulk) return error(400, bad->code, bad->message);
       ++failed;
-      continue;
-    }
-    if (!email.empty() && !fake_valid_email(email)) {
-      if (!bulk) return error(400, "InvalidEmailAddressError", "Invalid email: " + email);
-      ++failed;
-      res["failedUpdates"]["invalidEmails"].push_back(email);
+      if (!email.empty()) res["failedUpdates"]["invalidEmails"].push_back(email);
       continue;
     }
     // An email and a userId that belong to two different users conflict.

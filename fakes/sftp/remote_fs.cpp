@@ -270,46 +270,26 @@ FileResult<std::vector<RemoteEntry>> RemoteFs::list(std::string_view path) {
   return entries;
 }
 
-std::vector<std::string> RemoteFs::all_files() {
+std::vector<std::string> RemoteFs::walk(bool directories) {
   std::vector<std::string> out;
   std::vector<std::string> stack = {"/"};
-  // Depth first in name order: children are pushed in reverse.
   while (!stack.empty()) {
     std::string dir = std::move(stack.back());
     stack.pop_back();
     auto entries = do_list(dir);
     if (!entries.ok()) continue;
-    auto list = std::move(entries).value();
-    std::sort(list.begin(), list.end(), [](const RemoteEntry& a, const RemoteEntry& b) { return a.name > b.name; });
-    std::vector<std::string> files;
-    for (const auto& e : list) {
+    for (const auto& e : *entries) {
       if (e.directory) stack.push_back(join(dir, e.name));
-      else files.push_back(join(dir, e.name));
+      if (e.directory == directories) out.push_back(join(dir, e.name));
     }
-    std::reverse(files.begin(), files.end());
-    out.insert(out.end(), files.begin(), files.end());
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
-std::vector<std::string> RemoteFs::all_dirs() {
-  std::vector<std::string> out;
-  std::vector<std::string> stack = {"/"};
-  while (!stack.empty()) {
-    std::string dir = std::move(stack.back());
-    stack.pop_back();
-    auto entries = do_list(dir);
-    if (!entries.ok()) continue;
-    for (const auto& e : *entries)
-      if (e.directory) {
-        out.push_back(join(dir, e.name));
-        stack.push_back(join(dir, e.name));
-      }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+std::vector<std::string> RemoteFs::all_files() { return walk(false); }
+
+std::vector<std::string> RemoteFs::all_dirs() { return walk(true); }
 
 // ---------------------------------------------------------------- in memory
 

@@ -112,7 +112,7 @@ class RemoteFs {
   FileResult<bool> rename(std::string_view from, std::string_view to, bool overwrite);
   /// A directory's entries, sorted by name (no "." or "..").
   FileResult<std::vector<RemoteEntry>> list(std::string_view path);
-  /// Every file under the root, depth first in name order: its normalised path.
+  /// Every file under the root, in path order: its normalised path.
   std::vector<std::string> all_files();
   /// Every directory under the root (not "/"), in name order.
   std::vector<std::string> all_dirs();
@@ -135,6 +135,9 @@ class RemoteFs {
   virtual FileResult<std::vector<RemoteEntry>> do_list(const std::string& p) = 0;
   /// Disk: refuses a path whose existing part resolves outside the root.
   virtual FileResult<bool> check_jail(const std::string& p, std::string_view op) { (void)p, (void)op; return true; }
+
+  /// Every file (or every directory but "/") under the root, sorted by path.
+  std::vector<std::string> walk(bool directories);
 
   /// Normalise + jail + deny rules for one operation on one path.
   FileResult<std::string> checked(std::string_view path, std::string_view op);

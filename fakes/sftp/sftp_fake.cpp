@@ -257,10 +257,8 @@ ssh_key import_private_key(std::string_view private_key) {
 
 }  // namespace
 
-bool private_key_matches(std::string_view private_key, const std::vector<std::string>& authorized_keys) {
-  ssh_key priv = import_private_key(private_key);
-  if (!priv) return false;
-  bool found = false;
+bool key_authorized(ssh_key_struct* key, const std::vector<std::string>& authorized_keys) {
+  if (!key) return false;
   for (const auto& line : authorized_keys) {
     auto sp = line.find(' ');
     if (sp == std::string::npos) continue;
@@ -268,11 +266,17 @@ bool private_key_matches(std::string_view private_key, const std::vector<std::st
     const std::string type = line.substr(0, sp);
     if (ssh_pki_import_pubkey_base64(line.substr(sp + 1).c_str(), ssh_key_type_from_name(type.c_str()), &pub) != SSH_OK)
       continue;
-    found = ssh_key_cmp(priv, pub, SSH_KEY_CMP_PUBLIC) == 0;
+    const bool same = ssh_key_cmp(key, pub, SSH_KEY_CMP_PUBLIC) == 0;
     ssh_key_free(pub);
-    if (found) break;
+    if (same) return true;
   }
-  ssh_key_free(priv);
+  return false;
+}
+
+bool private_key_matches(std::string_view private_key, const std::vector<std::string>& authorized_keys) {
+  ssh_key priv = import_private_key(private_key);
+  const bool found = key_authorized(priv, authorized_keys);
+  if (priv) ssh_key_free(priv);
   return found;
 }
 

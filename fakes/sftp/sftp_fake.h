@@ -83,6 +83,8 @@
 #include "framework/rng.h"
 #include "framework/time.h"
 
+struct ssh_key_struct;  // libssh's ssh_key, for key_authorized
+
 namespace destsim {
 
 struct SftpUser {
@@ -138,6 +140,8 @@ Result<std::vector<std::string>> parse_authorized_keys(std::string_view text, st
 /// True when `private_key` (key text "-----BEGIN …" or a file path) is the
 /// private half of one of `authorized_keys`.
 bool private_key_matches(std::string_view private_key, const std::vector<std::string>& authorized_keys);
+/// True when libssh's `key` (an ssh_key) has the public half of one of `authorized_keys`.
+bool key_authorized(ssh_key_struct* key, const std::vector<std::string>& authorized_keys);
 
 /// The oracle keys of the rows of one file (see the contract); empty for a
 /// file the oracle does not read. `name` is the file's base name.
