@@ -19,6 +19,22 @@ const char* batch_status_name(BatchStatus s) {
   return "?";
 }
 
+OneResult one_result_of(const BatchResult& b) {
+  OneResult out{.reason = b.reason, .retry_after = b.retry_after, .maybe_applied = b.maybe_applied,
+                .too_large = b.too_large, .http_status = b.http_status};
+  switch (b.status) {
+    case BatchStatus::success: out.verdict = Verdict::ok; break;
+    case BatchStatus::partial_success:
+      out.verdict = b.results.empty() ? Verdict::retry : b.results[0].verdict;
+      if (!b.results.empty() && !b.results[0].reason.empty()) out.reason = b.results[0].reason;
+      break;
+    case BatchStatus::retry_batch: out.verdict = Verdict::retry; break;
+    case BatchStatus::retry_individual: out.verdict = b.too_large ? Verdict::fail : Verdict::retry; break;
+    case BatchStatus::cannot_retry: out.verdict = Verdict::fail; break;
+  }
+  return out;
+}
+
 Status ProcessorConfig::validate() const {
   if (flush_queue_size < 1) return Error::bad_input("flush_queue_size: expected an integer >= 1");
   if (flush_interval.count() <= 0) return Error::bad_input("flush_interval: expected a duration > 0");

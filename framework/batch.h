@@ -87,6 +87,13 @@ struct OneResult {
 };
 
 
+/// The answer to a batch of one message as that message's own answer: its
+/// verdict (a partial success: the message's own verdict and reason; a batch
+/// too large (413) alone: failed), with the batch's reason, Retry-After,
+/// maybe-applied flag and HTTP status. For handlers whose single send is a
+/// batch of one.
+OneResult one_result_of(const BatchResult& b);
+
 /// Limits a handler declares for one request.
 struct BatchLimits {
   std::int64_t records_max = 1000;

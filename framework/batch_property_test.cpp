@@ -149,14 +149,9 @@ std::string run_chaos(const Knobs& k, bool check) {
   Loop loop(clock, LoopOptions{.seed = k.seed, .max_steps = 5'000'000});
   MemoryJobStore jobs(&loop.trace());
   ChaosHandler handler(loop, k.bytes_max);
-  ProcessorConfig c;
-  c.flush_queue_size = k.flush_queue_size;
-  c.max_retries = k.max_retries;
-  c.send_individual = k.send_individual;
-  c.individual_concurrency = k.individual_concurrency;
-  c.async = k.async;
-  c.max_async_requests = k.max_async_requests;
-  c.split_on_413 = k.split_on_413;
+  ProcessorConfig c{.flush_queue_size = k.flush_queue_size, .max_retries = k.max_retries,
+                    .send_individual = k.send_individual, .individual_concurrency = k.individual_concurrency,
+                    .async = k.async, .max_async_requests = k.max_async_requests, .split_on_413 = k.split_on_413};
   c.retry.elapsed_max = std::chrono::hours(2);
   Processor p(loop, handler, c, jobs);
   loop.spawn([](Processor& proc, MemoryJobStore& js, Knobs kn) -> Task<void> {

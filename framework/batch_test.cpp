@@ -76,6 +76,27 @@ struct BatchFixture : ::testing::Test {
   }
 };
 
+TEST(OneResultOf, EachBatchStatusBecomesTheMessagesOwnVerdict) {
+  const auto v = [](BatchResult b) { return one_result_of(b).verdict; };
+  EXPECT_EQ(v({.status = BatchStatus::success}), Verdict::ok);
+  EXPECT_EQ(v({.status = BatchStatus::retry_batch}), Verdict::retry);
+  EXPECT_EQ(v({.status = BatchStatus::cannot_retry}), Verdict::fail);
+  EXPECT_EQ(v({.status = BatchStatus::retry_individual}), Verdict::retry);
+  EXPECT_EQ(v({.status = BatchStatus::retry_individual, .too_large = true}), Verdict::fail);  // 413 alone
+  EXPECT_EQ(v({.status = BatchStatus::partial_success}), Verdict::retry);                     // no verdict given
+  const OneResult partial = one_result_of({.status = BatchStatus::partial_success,
+                                           .results = {{7, Verdict::fail, "invalid email"}},
+                                           .reason = "HTTP 200",
+                                           .retry_after = std::chrono::seconds(3),
+                                           .maybe_applied = true,
+                                           .http_status = 200});
+  EXPECT_EQ(partial.verdict, Verdict::fail);
+  EXPECT_EQ(partial.reason, "invalid email");  // the message's own reason wins over the batch's
+  EXPECT_EQ(partial.retry_after, std::chrono::seconds(3));
+  EXPECT_TRUE(partial.maybe_applied);
+  EXPECT_EQ(partial.http_status, 200);
+}
+
 TEST_F(BatchFixture, FlushesBySizeAndAtStop) {
   Processor p(loop, handler, config(100), jobs);
   run(p, 250);

@@ -2,32 +2,21 @@
 
 #include <gtest/gtest.h>
 
+#include "framework/job_store_contract.h"
+
 namespace destsim {
 namespace {
 
-TEST(MemoryJobStore, EveryJobEndsOnceWithItsReason) {
+TEST(MemoryJobStore, KeepsTheJobStoreContract) {
+  MemoryJobStore s;
+  testing::expect_job_store_contract(s);
+}
+
+TEST(MemoryJobStore, TracesEachJobsEndOnce) {
   Trace trace;
   trace.set_keep_lines(true);
   MemoryJobStore s(&trace);
-  s.add(1);
-  s.add(2);
-  s.add(3);
-  EXPECT_EQ(s.counts().pending, 3u);
-  s.attempt(2);
-  s.attempt(2);
-  s.finish(1, {JobState::succeeded, "", false}, kTimeZero);
-  s.finish(2, {JobState::aborted, "attempts exhausted (2 of 2): HTTP 503", true}, kTimeZero);
-  s.finish(3, {JobState::failed, "HTTP 400 InvalidEmailAddressError", false}, kTimeZero);
-  JobCounts c = s.counts();
-  EXPECT_EQ(c.pending, 0u);
-  EXPECT_EQ(c.succeeded, 1u);
-  EXPECT_EQ(c.aborted, 1u);
-  EXPECT_EQ(c.failed, 1u);
-  EXPECT_EQ(c.unknown, 1u);
-  EXPECT_EQ(s.attempts(2), 2);
-  EXPECT_EQ(s.outcome(2).reason, "attempts exhausted (2 of 2): HTTP 503");
-  EXPECT_TRUE(s.outcome(2).outcome_unknown);
-  EXPECT_EQ(s.ids(), (std::vector<JobId>{1, 2, 3}));
+  testing::expect_job_store_contract(s);
   ASSERT_EQ(trace.lines().size(), 3u);
   EXPECT_EQ(trace.lines()[1],
             R"({"t":0,"kind":"job","id":2,"state":"aborted","reason":"attempts exhausted (2 of 2): HTTP 503","outcome_unknown":true,"resent_after_unknown":false})");

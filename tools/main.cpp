@@ -95,13 +95,9 @@ int serve_http(const FakeEntry& entry, const ServeArgs& a) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  HttpDoorOptions o;
-  o.bind_host = a.host;
-  o.port = a.port;
-  o.seed = a.seed;
-  o.max_requests = a.max_requests;
-  o.max_lifetime = a.max_lifetime;
-  HttpDoor door(*api, std::move(plan), o);
+  HttpDoor door(*api, std::move(plan),
+                {.bind_host = a.host, .port = a.port, .seed = a.seed, .max_requests = a.max_requests,
+                 .max_lifetime = a.max_lifetime});
   auto port = door.start();
   if (!port.ok()) return report(port.error());
   std::printf("seed=%llu fake=%s faults=%s max_requests=%lld max_lifetime=%s\n",

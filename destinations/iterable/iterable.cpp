@@ -334,16 +334,12 @@ class IterableRoutes final : public BatchRoutes {
 };
 
 std::vector<ConfigKey> schema() {
-  ProcessorConfig d;  // the destination's own defaults over the peer's
-  d.flush_queue_size = 1000;
-  d.flush_interval = std::chrono::seconds(5);
-  d.max_retries = 5;
-  d.retry.delay_initial = std::chrono::seconds(1);
-  d.retry.delay_max = std::chrono::minutes(2);
-  d.retry.elapsed_max = std::chrono::hours(3);
-  d.individual_concurrency = 4;
-  d.max_buffer_size = 10000;
-  d.max_async_requests = 4;
+  // The destination's own defaults over the peer's.
+  const ProcessorConfig d{
+      .flush_queue_size = 1000, .flush_interval = std::chrono::seconds(5), .max_retries = 5,
+      .retry = {.max_attempts = 1, .delay_initial = std::chrono::seconds(1), .delay_max = std::chrono::minutes(2),
+                .elapsed_max = std::chrono::hours(3)},
+      .individual_concurrency = 4, .max_buffer_size = 10000, .max_async_requests = 4};
   return batch_schema(
       {
           {"api_key", ConfigType::secret, nullptr, "Iterable API key (sent as the Api-Key header)"},

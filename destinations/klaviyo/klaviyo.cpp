@@ -575,15 +575,14 @@ std::vector<ConfigKey> schema() {
 }
 
 Result<Settings> settings_from(const Config& config) {
-  Settings s;
-  s.host = config.string("host");
-  s.api_key = config.secret("private_api_key").value;
-  s.revision = config.string("revision");
-  s.list_id = config.string("list_id");
-  s.profiles_per_upload = config.integer("profiles_per_upload");
-  s.requests_per_second = config.integer("requests_per_second");
-  s.requests_per_minute = config.integer("requests_per_minute");
-  s.validation_rounds = config.integer("validation_rounds");
+  Settings s{.host = config.string("host"),
+             .api_key = config.secret("private_api_key").value,
+             .revision = config.string("revision"),
+             .list_id = config.string("list_id"),
+             .profiles_per_upload = config.integer("profiles_per_upload"),
+             .requests_per_second = config.integer("requests_per_second"),
+             .requests_per_minute = config.integer("requests_per_minute"),
+             .validation_rounds = config.integer("validation_rounds")};
   if (s.api_key.empty()) return Error::bad_input("private_api_key: expected a non-empty secret");
   if (s.host.empty()) return Error::bad_input("host: expected a non-empty host name");
   return s;

@@ -342,24 +342,7 @@ class StagedTableDestination final : public Destination {
 
   Task<OneResult> send_one(Stream& s, const Message& m) {
     std::vector<const Message*> one{&m};
-    BatchResult b = co_await send_batch(s, one);
-    OneResult out;
-    out.reason = b.reason;
-    out.retry_after = b.retry_after;
-    out.maybe_applied = b.maybe_applied;
-    out.too_large = b.too_large;
-    out.http_status = b.http_status;
-    switch (b.status) {
-      case BatchStatus::success: out.verdict = Verdict::ok; break;
-      case BatchStatus::partial_success:
-        out.verdict = b.results.empty() ? Verdict::retry : b.results[0].verdict;
-        if (!b.results.empty() && !b.results[0].reason.empty()) out.reason = b.results[0].reason;
-        break;
-      case BatchStatus::retry_batch: out.verdict = Verdict::retry; break;
-      case BatchStatus::retry_individual: out.verdict = b.too_large ? Verdict::fail : Verdict::retry; break;
-      case BatchStatus::cannot_retry: out.verdict = Verdict::fail; break;
-    }
-    co_return out;
+    co_return one_result_of(co_await send_batch(s, one));
   }
 
  private:
@@ -924,16 +907,11 @@ Processor& StagedTableDestination::processor_for(Stream& s) {
 }
 
 std::vector<ConfigKey> schema() {
-  ProcessorConfig d;
-  d.flush_queue_size = 500;
-  d.flush_interval = std::chrono::seconds(2);
-  d.max_retries = 5;
-  d.retry.delay_initial = std::chrono::seconds(1);
-  d.retry.delay_max = std::chrono::minutes(1);
-  d.retry.elapsed_max = std::chrono::hours(1);
-  d.individual_concurrency = 4;
-  d.max_buffer_size = 10000;
-  d.max_async_requests = 4;
+  const ProcessorConfig d{
+      .flush_queue_size = 500, .flush_interval = std::chrono::seconds(2), .max_retries = 5,
+      .retry = {.max_attempts = 1, .delay_initial = std::chrono::seconds(1), .delay_max = std::chrono::minutes(1),
+                .elapsed_max = std::chrono::hours(1)},
+      .individual_concurrency = 4, .max_buffer_size = 10000, .max_async_requests = 4};
   std::vector<ConfigKey> keys = {
       {"api_key", ConfigType::secret, nullptr, "warehouse API key (sent as Authorization: Bearer)"},
       {"host", ConfigType::string, "warehouse.example.com", "warehouse API host"},

@@ -148,36 +148,40 @@ void SqliteJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
   notify_finish(id, outcome.state);
 }
 
-bool SqliteJobStore::contains(JobId id) const {
-  sqlite3_stmt* s = stmt(kGet);
-  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(id));
-  bool found = sqlite3_step(s) == SQLITE_ROW;
-  sqlite3_reset(s);
-  return found;
-}
+namespace {
+
+// The kGet row of one job: bound and stepped on construction, reset when done.
+struct JobRow {
+  JobRow(sqlite3_stmt* get, JobId id) : s(get) {
+    sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(id));
+    found = sqlite3_step(s) == SQLITE_ROW;
+  }
+  ~JobRow() { sqlite3_reset(s); }
+  JobRow(const JobRow&) = delete;
+  JobRow& operator=(const JobRow&) = delete;
+  sqlite3_stmt* s;
+  bool found;
+};
+
+}  // namespace
+
+bool SqliteJobStore::contains(JobId id) const { return JobRow(stmt(kGet), id).found; }
 
 JobOutcome SqliteJobStore::outcome(JobId id) const {
-  sqlite3_stmt* s = stmt(kGet);
-  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(id));
-  int rc = sqlite3_step(s);
-  DS_ASSERT(rc == SQLITE_ROW);
+  JobRow row(stmt(kGet), id);
+  DS_ASSERT(row.found);
   JobOutcome o;
-  o.state = static_cast<JobState>(sqlite3_column_int(s, 0));
-  o.reason = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
-  o.outcome_unknown = sqlite3_column_int(s, 2) != 0;
-  o.resent_after_unknown = sqlite3_column_int(s, 3) != 0;
-  sqlite3_reset(s);
+  o.state = static_cast<JobState>(sqlite3_column_int(row.s, 0));
+  o.reason = reinterpret_cast<const char*>(sqlite3_column_text(row.s, 1));
+  o.outcome_unknown = sqlite3_column_int(row.s, 2) != 0;
+  o.resent_after_unknown = sqlite3_column_int(row.s, 3) != 0;
   return o;
 }
 
 int SqliteJobStore::attempts(JobId id) const {
-  sqlite3_stmt* s = stmt(kGet);
-  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(id));
-  int rc = sqlite3_step(s);
-  DS_ASSERT(rc == SQLITE_ROW);
-  int n = sqlite3_column_int(s, 4);
-  sqlite3_reset(s);
-  return n;
+  JobRow row(stmt(kGet), id);
+  DS_ASSERT(row.found);
+  return sqlite3_column_int(row.s, 4);
 }
 
 JobCounts SqliteJobStore::counts() const {

@@ -6,6 +6,8 @@
 
 #include <cstdio>
 
+#include "framework/job_store_contract.h"
+
 namespace destsim {
 namespace {
 
@@ -17,29 +19,28 @@ std::string temp_db(const char* name) {
   return p;
 }
 
-TEST(SqliteJobStore, KeepsTheMemoryStoresContract) {
+// Runs `work` on the store at `path` in a child process that then dies without
+// a clean close (_exit: no destructor commits what `work` left uncommitted).
+template <class Work>
+void in_a_process_that_dies(const std::string& path, Work work) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto s = SqliteJobStore::open({path, 1000});
+    if (!s.ok()) _exit(2);
+    work(**s);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(SqliteJobStore, KeepsTheJobStoreContract) {
   auto s = SqliteJobStore::open({temp_db("contract")});
   ASSERT_TRUE(s.ok()) << s.error().message;
-  SqliteJobStore& js = **s;
-  js.add(1);
-  js.add(2);
-  js.add(3);
-  js.attempt(2);
-  js.attempt(2);
-  js.finish(1, {JobState::succeeded, "", false, true}, kTimeZero);
-  js.finish(2, {JobState::aborted, "attempts exhausted (2 of 2): HTTP 503", true}, kTimeZero);
-  JobCounts c = js.counts();
-  EXPECT_EQ(c.pending, 1u);
-  EXPECT_EQ(c.succeeded, 1u);
-  EXPECT_EQ(c.aborted, 1u);
-  EXPECT_EQ(c.unknown, 1u);
-  EXPECT_EQ(js.attempts(2), 2);
-  EXPECT_EQ(js.outcome(2).reason, "attempts exhausted (2 of 2): HTTP 503");
-  EXPECT_TRUE(js.outcome(2).outcome_unknown);
-  EXPECT_TRUE(js.outcome(1).resent_after_unknown);
-  EXPECT_TRUE(js.contains(3));
-  EXPECT_FALSE(js.contains(4));
-  EXPECT_EQ(js.ids(), (std::vector<JobId>{1, 2, 3}));
+  testing::expect_job_store_contract(**s);
 }
 
 TEST(SqliteJobStore, ReopeningRestoresCommittedJobs) {
@@ -59,22 +60,14 @@ TEST(SqliteJobStore, ReopeningRestoresCommittedJobs) {
 
 TEST(SqliteJobStore, AProcessThatDiesKeepsExactlyWhatItCommitted) {
   const std::string path = temp_db("crash");
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    auto s = SqliteJobStore::open({path, 1000});
-    if (!s.ok()) _exit(2);
-    for (JobId id = 1; id <= 5; ++id) (*s)->add(id);
-    (*s)->finish(1, {JobState::succeeded, "", false}, kTimeZero);
-    (*s)->commit();
-    for (JobId id = 6; id <= 8; ++id) (*s)->add(id);
-    (*s)->finish(2, {JobState::succeeded, "", false}, kTimeZero);
-    _exit(0);  // dies without committing the last four writes
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
+  in_a_process_that_dies(path, [](SqliteJobStore& s) {
+    for (JobId id = 1; id <= 5; ++id) s.add(id);
+    s.finish(1, {JobState::succeeded, "", false}, kTimeZero);
+    s.commit();
+    for (JobId id = 6; id <= 8; ++id) s.add(id);  // these four writes are never committed
+    s.finish(2, {JobState::succeeded, "", false}, kTimeZero);
+  });
+  if (HasFatalFailure()) return;
   auto s = SqliteJobStore::open({path});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ((*s)->ids(), (std::vector<JobId>{1, 2, 3, 4, 5}));
@@ -85,22 +78,14 @@ TEST(SqliteJobStore, AProcessThatDiesKeepsExactlyWhatItCommitted) {
 TEST(SqliteJobStore, KeepsImportsAcrossADeathExactlyAsCommitted) {
   const std::string path = temp_db("imports");
   StoredImport a{1, "3404", {1, 2, 3}, {{"rows", {{"a@x.com", {1, 3}}, {"b@x.com", {2}}}}}, from_ns(5'000'000'000), false};
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    auto s = SqliteJobStore::open({path, 1000});
-    if (!s.ok()) _exit(2);
-    (*s)->put_import(a);
-    (*s)->put_import(StoredImport{2, "", {4, 5}, nlohmann::json::object(), kTimeZero, false});
-    (*s)->commit();
-    (*s)->drop_import(2);                                                  // not committed
-    (*s)->put_import(StoredImport{3, "", {6}, {}, kTimeZero, true});       // not committed
-    _exit(0);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
+  in_a_process_that_dies(path, [&a](SqliteJobStore& s) {
+    s.put_import(a);
+    s.put_import(StoredImport{2, "", {4, 5}, nlohmann::json::object(), kTimeZero, false});
+    s.commit();
+    s.drop_import(2);                                             // not committed
+    s.put_import(StoredImport{3, "", {6}, {}, kTimeZero, true});  // not committed
+  });
+  if (HasFatalFailure()) return;
   auto s = SqliteJobStore::open({path});
   ASSERT_TRUE(s.ok());
   std::vector<StoredImport> got = (*s)->imports();
