@@ -155,14 +155,9 @@ TEST(PropertyCheckers, A1Conservation) {
   EXPECT_FAIL(invented, "A1");
   Evidence foreign(false);  // an answer naming a job its batch did not hold
   foreign.all_succeed();
-  ev::BatchSent b;
-  b.handler = "h";
-  b.records = 1;
-  b.attempt = 2;
-  b.status = "partial_success";
-  b.ids = JobIds{{1}};
-  b.foreign = 1;
-  foreign.at(kSec, b);
+  foreign.at(kSec, ev::BatchSent{
+                        .handler = "h", .records = 1, .attempt = 2, .status = "partial_success", .ids = JobIds{{1}},
+                        .foreign = 1});
   EXPECT_FAIL(foreign, "A1");
 }
 
@@ -246,17 +241,10 @@ TEST(PropertyCheckers, B2Flush) {
   good.batch(kSec, {1}, 1, "success", 200);  // flushed at once
   EXPECT_PASS(good, "B2");
   Evidence late(false);
-  ev::BatchSent b;
-  b.handler = "h";
-  b.records = 1;
-  b.attempt = 1;
-  b.status = "success";
-  b.ids = JobIds{{1}};
-  b.http = 200;
-  b.oldest = 0;
-  b.flushed = 6 * kSec;  // the default flush interval is 5s
-  b.sent = b.flushed.value();
-  late.at(6 * kSec, b);
+  // Flushed 6 s after its oldest record: the default flush interval is 5 s.
+  late.at(6 * kSec, ev::BatchSent{.handler = "h", .records = 1, .attempt = 1, .status = "success",
+                                  .ids = JobIds{{1}}, .sent = 6 * kSec, .http = 200, .oldest = 0,
+                                  .flushed = 6 * kSec});
   EXPECT_FAIL(late, "B2");
   Evidence bulk_late(true);
   bulk_late.at(40 * kSec, ev::UploadStart{1, 1, JobIds{{1}}, 0, 0, 1});  // upload_interval 30s

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "framework/text.h"
+
 namespace destsim {
 
 std::string format_id_ranges(const std::vector<JobId>& ids) {
@@ -35,11 +37,7 @@ Result<JobId> parse_job_id(std::string_view text, std::string_view whole) {
 Result<std::vector<JobId>> parse_id_ranges(std::string_view text) {
   std::vector<JobId> out;
   if (text.empty()) return out;
-  std::size_t i = 0;
-  while (i <= text.size()) {
-    std::size_t comma = text.find(',', i);
-    if (comma == std::string_view::npos) comma = text.size();
-    const std::string_view part = text.substr(i, comma - i);
+  for (const std::string_view part : split(text, ',')) {
     const std::size_t dash = part.find('-');
     DS_TRY(JobId a, parse_job_id(part.substr(0, dash), text));
     JobId b = a;
@@ -49,7 +47,6 @@ Result<std::vector<JobId>> parse_id_ranges(std::string_view text) {
       out.push_back(id);
       if (id == b) break;
     }
-    i = comma + 1;
   }
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "framework/text.h"
 #include "framework/time.h"
 
 namespace destsim {
@@ -18,13 +19,8 @@ std::string padded(std::int64_t v, int width) {
 
 std::vector<std::string_view> segments(std::string_view path) {
   std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i <= path.size()) {
-    std::size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    if (j > i) out.push_back(path.substr(i, j - i));
-    i = j + 1;
-  }
+  for (const std::string_view s : split(path, '/'))
+    if (!s.empty()) out.push_back(s);
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include "framework/oracle.h"
 #include "framework/rate_limiter.h"
 #include "framework/retry.h"
+#include "framework/text.h"
 
 namespace destsim {
 
@@ -42,16 +43,8 @@ std::string table_problem(const std::string& stream, const std::string& table) {
 // "id, email" → {"id", "email"}.
 std::vector<std::string> split_columns(const std::string& s) {
   std::vector<std::string> out;
-  std::size_t i = 0;
-  while (i <= s.size()) {
-    std::size_t j = s.find(',', i);
-    if (j == std::string::npos) j = s.size();
-    std::string c = s.substr(i, j - i);
-    c.erase(0, c.find_first_not_of(' '));
-    c.erase(c.find_last_not_of(' ') + 1);
-    if (!c.empty()) out.push_back(c);
-    i = j + 1;
-  }
+  for (const std::string_view part : split(s, ','))
+    if (const std::string_view c = trim_spaces(part); !c.empty()) out.emplace_back(c);
   return out;
 }
 

@@ -47,12 +47,7 @@ Record event(JobId id) {
 
 StreamSpec spec(const std::string& name, const std::string& mode, std::int64_t generation = 0,
                 std::vector<std::string> pk = {}) {
-  StreamSpec s;
-  s.name = name;
-  s.mode = mode;
-  s.generation = generation;
-  s.primary_key = std::move(pk);
-  return s;
+  return {.name = name, .mode = mode, .primary_key = std::move(pk), .generation = generation};
 }
 
 // A destination wired to its fake on one loop, driven hook by hook; it can be

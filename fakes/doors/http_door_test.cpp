@@ -32,6 +32,21 @@ HttpDoorOptions bounded() {
   return o;
 }
 
+/// A started door serving `api` with `faults`, and a plain cpp-httplib client
+/// (not destsim's) to it.
+struct Served {
+  explicit Served(FakeApi& api, FaultPlan faults = FaultPlan(), HttpDoorOptions options = bounded())
+      : door(api, std::move(faults), options), port(started(door)), c("127.0.0.1", port) {}
+  static int started(HttpDoor& d) {
+    auto p = d.start();
+    EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
+    return p.ok() ? *p : 0;
+  }
+  HttpDoor door;
+  int port;
+  httplib::Client c;
+};
+
 /// Generous client timeouts: only the timeout tests rely on a timeout firing.
 HttpTransportOptions routed_to(const HttpDoor& door, int workers = 2) {
   HttpTransportOptions o;
@@ -230,13 +245,11 @@ TEST(HttpDoor, MapsEveryMethodHostPathQueryHeaderAndBody) {
 TEST(HttpDoor, AMultipartBodyReachesTheFakeWithItsParts) {
   // cpp-httplib keeps no raw body for multipart/form-data; the door re-encodes it.
   EchoApi api;
-  HttpDoor door(api, FaultPlan(), bounded());
-  auto port = door.start();
-  ASSERT_TRUE(port.ok());
-  httplib::Client c("127.0.0.1", *port);
+  Served d(api);
+  ASSERT_NE(d.port, 0);
   httplib::MultipartFormDataItems items = {{"format", "csv", "", ""},
                                            {"file", "email\na@b.c\n", "leads.csv", "text/csv"}};
-  auto res = c.Post("/bulk/v1/leads.json", items);
+  auto res = d.c.Post("/bulk/v1/leads.json", items);
   ASSERT_TRUE(res);
   auto j = nlohmann::json::parse(res->body);
   const std::string body = j["body"];
@@ -250,64 +263,62 @@ TEST(HttpDoor, AMultipartBodyReachesTheFakeWithItsParts) {
 
 TEST(HttpDoor, AdminEndpoints) {
   ScriptedApi api;
-  HttpDoor door(api, FaultPlan(), bounded());
-  auto port = door.start();
-  ASSERT_TRUE(port.ok());
-  httplib::Client c("127.0.0.1", *port);
-  ASSERT_EQ(c.Post("/api/users/bulkUpdate", "{}", "application/json")->status, 200);
+  Served d(api);
+  ASSERT_NE(d.port, 0);
+  ASSERT_EQ(d.c.Post("/api/users/bulkUpdate", "{}", "application/json")->status, 200);
 
-  auto accepted = c.Get("/_destsim/accepted");
+  auto accepted = d.c.Get("/_destsim/accepted");
   ASSERT_TRUE(accepted);
   EXPECT_EQ(accepted->status, 200);
   EXPECT_EQ(nlohmann::json::parse(accepted->body), api.accepted());
   EXPECT_EQ(nlohmann::json::parse(accepted->body)["requests"], 1);
 
-  auto health = c.Get("/_destsim/health");
+  auto health = d.c.Get("/_destsim/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(nlohmann::json::parse(health->body),
             nlohmann::json({{"ok", true}, {"fake", "scripted"}, {"requests", 1}}));
 
   // A bad plan is refused with the JSON path named; the old plan stays.
-  auto bad = c.Put("/_destsim/faults", R"([{"times": 1}, {"respond": {"status": "500"}}])", "application/json");
+  auto bad = d.c.Put("/_destsim/faults", R"([{"times": 1}, {"respond": {"status": "500"}}])", "application/json");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   EXPECT_EQ(nlohmann::json::parse(bad->body)["error"], "PUT /_destsim/faults: /0: expected exactly one action: "
                                                          "respond, rate_limit, too_large, latency, timeout, reset, "
                                                          "garble or outage");
-  bad = c.Put("/_destsim/faults", R"([{"respond": {"status": "500"}}])", "application/json");
+  bad = d.c.Put("/_destsim/faults", R"([{"respond": {"status": "500"}}])", "application/json");
   EXPECT_NE(bad->body.find("PUT /_destsim/faults: /0/respond/status: expected an integer"), std::string::npos)
       << bad->body;
   // A plan the fake cannot apply (its own validator): an SFTP status for an HTTP fake.
-  bad = c.Put("/_destsim/faults", R"([{"respond": {"status": 3}}])", "application/json");
+  bad = d.c.Put("/_destsim/faults", R"([{"respond": {"status": 3}}])", "application/json");
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("PUT /_destsim/faults: /0/respond/status: 3 is an SFTP status"), std::string::npos)
       << bad->body;
-  bad = c.Put("/_destsim/faults", "[{", "application/json");
+  bad = d.c.Put("/_destsim/faults", "[{", "application/json");
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("not valid JSON"), std::string::npos) << bad->body;
-  EXPECT_EQ(nlohmann::json::parse(c.Get("/_destsim/faults")->body), nlohmann::json::array());
+  EXPECT_EQ(nlohmann::json::parse(d.c.Get("/_destsim/faults")->body), nlohmann::json::array());
 
-  auto good = c.Put("/_destsim/faults", R"([{"times": 1, "respond": {"status": 502}}])", "application/json");
+  auto good = d.c.Put("/_destsim/faults", R"([{"times": 1, "respond": {"status": 502}}])", "application/json");
   ASSERT_TRUE(good);
   EXPECT_EQ(good->status, 204);
-  EXPECT_EQ(nlohmann::json::parse(c.Get("/_destsim/faults")->body),
+  EXPECT_EQ(nlohmann::json::parse(d.c.Get("/_destsim/faults")->body),
             nlohmann::json::parse(R"([{"times": 1, "respond": {"status": 502}}])"));
-  auto injected = c.Post("/api/x", "{}", "application/json");
+  auto injected = d.c.Post("/api/x", "{}", "application/json");
   EXPECT_EQ(injected->status, 502);
   EXPECT_EQ(injected->get_header_value("X-Destsim-Injected"), "respond");
-  EXPECT_EQ(c.Post("/api/x", "{}", "application/json")->status, 200);
+  EXPECT_EQ(d.c.Post("/api/x", "{}", "application/json")->status, 200);
 
-  auto reset = c.Post("/_destsim/reset", "", "text/plain");
+  auto reset = d.c.Post("/_destsim/reset", "", "text/plain");
   ASSERT_TRUE(reset);
   EXPECT_EQ(reset->status, 204);
-  EXPECT_EQ(nlohmann::json::parse(c.Get("/_destsim/accepted")->body)["requests"], 0);
-  EXPECT_EQ(c.Post("/api/x", "{}", "application/json")->status, 502);  // the plan's counters were reset too
+  EXPECT_EQ(nlohmann::json::parse(d.c.Get("/_destsim/accepted")->body)["requests"], 0);
+  EXPECT_EQ(d.c.Post("/api/x", "{}", "application/json")->status, 502);  // the plan's counters were reset too
 
-  EXPECT_EQ(c.Get("/_destsim/nothing")->status, 404);
-  EXPECT_EQ(c.Delete("/_destsim/accepted")->status, 405);
+  EXPECT_EQ(d.c.Get("/_destsim/nothing")->status, 404);
+  EXPECT_EQ(d.c.Delete("/_destsim/accepted")->status, 405);
   // Admin requests are never counted: 4 fake requests above.
-  EXPECT_EQ(door.requests(), 4u);
-  EXPECT_EQ(nlohmann::json::parse(c.Get("/_destsim/health")->body)["requests"], 4);
+  EXPECT_EQ(d.door.requests(), 4u);
+  EXPECT_EQ(nlohmann::json::parse(d.c.Get("/_destsim/health")->body)["requests"], 4);
 }
 
 TEST(HttpDoor, RefusesToStartWithAPlanTheFakeCannotApply) {
@@ -322,28 +333,24 @@ TEST(HttpDoor, RefusesToStartWithAPlanTheFakeCannotApply) {
 
 TEST(HttpDoor, AdminEndpointsAreNeverFaulted) {
   ScriptedApi api;
-  HttpDoor door(api, plan(R"([{"outage": "refused"}])"), bounded());
-  auto port = door.start();
-  ASSERT_TRUE(port.ok());
-  httplib::Client c("127.0.0.1", *port);
-  auto health = c.Get("/_destsim/health");
+  Served d(api, plan(R"([{"outage": "refused"}])"));
+  ASSERT_NE(d.port, 0);
+  auto health = d.c.Get("/_destsim/health");
   ASSERT_TRUE(health) << httplib::to_string(health.error());
   EXPECT_EQ(health->status, 200);
-  EXPECT_FALSE(c.Post("/api/x", "{}", "application/json"));  // cut short on the wire
+  EXPECT_FALSE(d.c.Post("/api/x", "{}", "application/json"));  // cut short on the wire
 }
 
 TEST(HttpDoor, ResetCutsTheResponseShortOnTheWire) {
   ScriptedApi api;
-  HttpDoor door(api, plan(R"([{"times": 1, "reset": "before"}])"), bounded());
-  auto port = door.start();
-  ASSERT_TRUE(port.ok());
+  Served d(api, plan(R"([{"times": 1, "reset": "before"}])"));
+  ASSERT_NE(d.port, 0);
   // A plain client (not destsim's) sees a read error: the promised body never comes.
-  httplib::Client c("127.0.0.1", *port);
-  auto res = c.Post("/api/x", "{}", "application/json");
+  auto res = d.c.Post("/api/x", "{}", "application/json");
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error(), httplib::Error::Read);
   EXPECT_EQ(api.requests(), 0);  // "before": the fake never saw it
-  EXPECT_EQ(c.Post("/api/x", "{}", "application/json")->status, 200);
+  EXPECT_EQ(d.c.Post("/api/x", "{}", "application/json")->status, 200);
 }
 
 TEST(HttpDoor, StopBeforeStartAndTwice) {
@@ -374,19 +381,17 @@ TEST(HttpDoor, StopsByItselfAfterMaxRequests) {
   ScriptedApi api;
   HttpDoorOptions o = bounded();
   o.max_requests = 3;
-  HttpDoor door(api, FaultPlan(), o);
-  auto port = door.start();
-  ASSERT_TRUE(port.ok());
-  httplib::Client c("127.0.0.1", *port);
-  EXPECT_EQ(c.Get("/_destsim/health")->status, 200);  // admin: not counted
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(c.Post("/api/x", "{}", "application/json")->status, 200);
+  Served d(api, FaultPlan(), o);
+  ASSERT_NE(d.port, 0);
+  EXPECT_EQ(d.c.Get("/_destsim/health")->status, 200);  // admin: not counted
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(d.c.Post("/api/x", "{}", "application/json")->status, 200);
   auto t0 = std::chrono::steady_clock::now();
-  door.wait();  // returns because the bound was reached
+  d.door.wait();  // returns because the bound was reached
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
-  EXPECT_EQ(door.requests(), 3u);
+  EXPECT_EQ(d.door.requests(), 3u);
   EXPECT_EQ(api.requests(), 3);
-  door.stop();
-  httplib::Client after("127.0.0.1", *port);
+  d.door.stop();
+  httplib::Client after("127.0.0.1", d.port);
   after.set_connection_timeout(2, 0);
   EXPECT_FALSE(after.Get("/api/x"));
 }

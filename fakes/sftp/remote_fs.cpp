@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "fakes/fault_plan.h"
+#include "framework/text.h"
 
 namespace destsim {
 
@@ -58,11 +59,7 @@ FileResult<std::string> RemoteFs::normalize(std::string_view path, std::string_v
   if (path.find('\0') != std::string_view::npos)
     return error(FileError::Kind::invalid_path, op, "(path)", "a path may not contain a NUL byte");
   std::vector<std::string_view> segs;
-  std::size_t i = 0;
-  while (i <= path.size()) {
-    std::size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    std::string_view seg = path.substr(i, j - i);
+  for (const std::string_view seg : split(path, '/')) {
     if (seg == "..") {
       if (segs.empty())
         return error(FileError::Kind::permission_denied, op, path, "\"..\" would leave the root (refused by the jail)");
@@ -70,7 +67,6 @@ FileResult<std::string> RemoteFs::normalize(std::string_view path, std::string_v
     } else if (!seg.empty() && seg != ".") {
       segs.push_back(seg);
     }
-    i = j + 1;
   }
   std::string out;
   for (auto s : segs) {
@@ -112,12 +108,9 @@ FileResult<bool> RemoteFs::mkdir(std::string_view path) {
 FileResult<bool> RemoteFs::mkdir_p(std::string_view path) {
   DS_TRY(std::string p, checked(path, "mkdir"));
   std::string prefix;
-  std::size_t i = 1;
-  while (i <= p.size() && p != "/") {
-    std::size_t j = p.find('/', i);
-    if (j == std::string::npos) j = p.size();
-    prefix = p.substr(0, j);
-    i = j + 1;
+  for (const std::string_view seg : split(p, '/')) {
+    if (seg.empty()) continue;  // the root ("/a/b" splits as "", "a", "b")
+    prefix.append("/").append(seg);
     DS_TRY(std::string q, checked(prefix, "mkdir"));
     auto st = do_stat(q, "mkdir");
     if (st.ok()) {

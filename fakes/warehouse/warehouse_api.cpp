@@ -7,6 +7,7 @@
 
 #include "framework/json_in.h"
 #include "framework/oracle.h"
+#include "framework/text.h"
 
 namespace destsim {
 
@@ -43,17 +44,8 @@ const char* kind_of(const nlohmann::json& v) {
 
 std::vector<std::string> split_path(std::string_view path) {
   std::vector<std::string> out;
-  std::size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] == '/') {
-      ++i;
-      continue;
-    }
-    std::size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    out.emplace_back(path.substr(i, j - i));
-    i = j;
-  }
+  for (const std::string_view s : split(path, '/'))
+    if (!s.empty()) out.emplace_back(s);
   return out;
 }
 

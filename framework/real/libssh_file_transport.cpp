@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "framework/sync.h"
+#include "framework/text.h"
 
 namespace destsim {
 
@@ -300,25 +301,21 @@ struct LibsshFileTransport::Session {
       return file_error(FileError::Kind::failure, "sftp mkdir " + path + ": exists and is not a directory");
     }
     std::string prefix;
-    std::size_t i = 1;
-    while (i <= path.size()) {
-      std::size_t j = path.find('/', i);
-      if (j == std::string::npos) j = path.size();
-      if (j > i) {
-        prefix = path.substr(0, j);
+    for (const std::string_view seg : split(path, '/')) {
+      if (seg.empty()) continue;
+      if (!prefix.empty() || path.starts_with('/')) prefix += '/';
+      prefix += seg;
+      begin();
+      if (sftp_mkdir(sftp, prefix.c_str(), 0755) != SSH_OK) {
+        FileError mk = failed("mkdir", prefix);
+        if (!up()) return mk;
+        // Exists already (v3 servers say "failure"), or a real refusal: stat tells.
         begin();
-        if (sftp_mkdir(sftp, prefix.c_str(), 0755) != SSH_OK) {
-          FileError mk = failed("mkdir", prefix);
-          if (!up()) return mk;
-          // Exists already (v3 servers say "failure"), or a real refusal: stat tells.
-          begin();
-          sftp_attributes a = sftp_stat(sftp, prefix.c_str());
-          const bool dir = a && a->type == SSH_FILEXFER_TYPE_DIRECTORY;
-          if (a) sftp_attributes_free(a);
-          if (!dir) return mk;
-        }
+        sftp_attributes a = sftp_stat(sftp, prefix.c_str());
+        const bool dir = a && a->type == SSH_FILEXFER_TYPE_DIRECTORY;
+        if (a) sftp_attributes_free(a);
+        if (!dir) return mk;
       }
-      i = j + 1;
     }
     return true;
   }

@@ -20,12 +20,7 @@ void set_timeout(Duration d, std::function<void(time_t, time_t)> set) {
 }
 
 TransportError transport_error(TransportErrorKind kind, bool maybe_applied, bool injected, std::string message) {
-  TransportError e;
-  e.kind = kind;
-  e.maybe_applied = maybe_applied;
-  e.injected = injected;
-  e.message = std::move(message);
-  return e;
+  return {.kind = kind, .message = std::move(message), .maybe_applied = maybe_applied, .injected = injected};
 }
 
 /// Maps a failed cpp-httplib exchange onto a transport error. `marker` is the

@@ -1,0 +1,16 @@
+// text.h — the small string helpers several parts of destsim need alike.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace destsim {
+
+/// The parts of `text` between the `sep` characters, empty ones included, as
+/// views into `text`: "a,,b" → {"a", "", "b"}; "" → {""}; "/a/" → {"", "a", ""}.
+std::vector<std::string_view> split(std::string_view text, char sep);
+
+/// `text` without its leading and trailing spaces.
+std::string_view trim_spaces(std::string_view text);
+
+}  // namespace destsim
