@@ -52,6 +52,12 @@ class Fake {
   virtual nlohmann::json accepted() const = 0;
   /// Forgets all state, as if new.
   virtual void reset() = 0;
+  /// Lets the work the API does on its own time (imports it finishes whether
+  /// or not anyone asks) catch up to `now`. The runner calls it when a run
+  /// ends, with a day past the end, so the oracle and a scenario's
+  /// `expect.fake` see what the API will have done with what it accepted,
+  /// asked or not. Fakes that only change when called keep the default.
+  virtual void catch_up(Time now) { (void)now; }
   /// How many times the effect named by `key` (see framework/oracle.h) was
   /// applied: the oracle for "was this job really delivered, and how often".
   virtual std::int64_t applied(const std::string& key) const {

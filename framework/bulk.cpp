@@ -218,18 +218,12 @@ std::vector<JobId> BulkRouter::resume(const RecordSource& source) {
       ++active_;
       ImportRef ref{e.import_id, e.jobs, e.params};
       scope_->spawn(resumed(e.key, std::move(ref), std::move(items), e.started));
-    } else if (manager_.idempotent()) {
-      // The API may hold these already; uploading the same items again is safe.
-      for (auto& p : items) queue_.push_back(std::move(p));
     } else {
-      for (auto& p : items) {
-        resumed_jobs_.erase(p.item.id);
-        finish(p, JobState::aborted,
-               "upload " + std::to_string(e.key) +
-                   " was in flight at a crash and its import id was not stored: the API may have applied it "
-                   "(not uploaded again: writes are not idempotent)");
-      }
-      release(e.key);
+      // The API may hold these already. Idempotent writes are uploaded again
+      // (within max_attempts, after a backoff, C2); others end outcome unknown.
+      requeue(std::move(items),
+              "upload " + std::to_string(e.key) + " was in flight at a crash and its import id was not stored",
+              std::nullopt);
     }
   }
   jobs_.commit();
@@ -420,17 +414,9 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
       break;
     case UploadOutcome::Kind::retry:
       ++stats_.upload_retries;
-      if (up.maybe_applied) {
-        // The API may hold these: the stored entry stays, marked, until they
-        // are uploaded again (a restart then knows their outcome is unknown).
+      if (up.maybe_applied)
         for (auto& p : items) p.unknown = true;
-        StoredImport marked = held_[key];
-        marked.unknown = true;
-        hold(key, std::move(marked));
-      } else {
-        for (auto& p : items) p.held = 0;
-        release(key);
-      }
+      keep_unknown_held(key, items);
       // A Retry-After on an upload holds every upload, not just this one (I1).
       if (up.retry_after) upload_not_before_ = std::max(upload_not_before_, loop_.now() + *up.retry_after);
       requeue(std::move(items), up.reason, up.retry_after);
@@ -495,11 +481,11 @@ Task<void> BulkRouter::follow(std::uint64_t key, ImportRef import, std::vector<P
       }
       if (poll.status == ImportStatus::running) continue;
       if (poll.status == ImportStatus::failed) {
-        for (auto& p : items) {
-          p.held = 0;
-          p.unknown |= poll.outcome_unknown;
-        }
-        release(key);
+        // The API had accepted this import: unless it says nothing was
+        // applied, its jobs' outcome is unknown from here on (A2, E1).
+        if (!poll.nothing_applied)
+          for (auto& p : items) p.unknown = true;
+        keep_unknown_held(key, items);
         requeue(std::move(items), "import " + import.import_id + " failed: " + poll.reason, std::nullopt);
         jobs_.commit();
         co_return;
@@ -557,6 +543,24 @@ void BulkRouter::settle(std::vector<Pending>& items, const std::vector<MessageRe
   if (!again.empty()) requeue(std::move(again), again_reason, std::nullopt);
 }
 
+// A stored entry keeps exactly the items whose outcome is unknown (the API may
+// hold them), marked, until they are uploaded again or end: a restart then
+// knows their outcome is unknown (E1). The other items leave it.
+void BulkRouter::keep_unknown_held(std::uint64_t key, std::vector<Pending>& items) {
+  StoredImport marked = held_[key];
+  marked.key = key;
+  marked.unknown = true;
+  marked.import_id.clear();  // the import (if any) is over: a restart uploads again
+  marked.params = nlohmann::json::object();
+  marked.jobs.clear();
+  for (auto& p : items) {
+    if (p.unknown) marked.jobs.push_back(p.item.id);
+    else p.held = 0;
+  }
+  if (marked.jobs.empty()) release(key);
+  else hold(key, std::move(marked));
+}
+
 void BulkRouter::requeue(std::vector<Pending> items, const std::string& reason,
                          std::optional<Duration> retry_after) {
   // Items that failed together retry together, after one backoff.
@@ -564,6 +568,14 @@ void BulkRouter::requeue(std::vector<Pending> items, const std::string& reason,
   Time earliest = loop_.now();
   int attempts = 0;
   for (auto& p : items) {
+    if (p.unknown && !manager_.idempotent()) {
+      // The API may hold it already and writes are not idempotent: uploading
+      // it again could apply it twice (E1). It ends here, outcome unknown.
+      finish(p, JobState::aborted,
+             reason + " (not uploaded again: the API may have applied it and writes are not idempotent)");
+      done.push_back(std::move(p));
+      continue;
+    }
     if (p.attempts >= config_.retry.max_attempts) {
       finish(p, JobState::aborted,
              "attempts exhausted (" + std::to_string(p.attempts) + " of " +

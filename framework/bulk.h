@@ -73,9 +73,12 @@ struct PollOutcome {
   bool transient = false;
   std::string reason;
   std::optional<Duration> retry_after;
-  /// With status failed: the API's answer does not say whether the import
-  /// applied anything (an unknown status): its jobs carry outcome_unknown.
-  bool outcome_unknown = false;
+  /// With status failed: the API says positively that the import applied
+  /// none of its records (Klaviyo: cancelled with completed_count 0). Without
+  /// it — the default — a failed import the API had accepted may have applied
+  /// some of them: its jobs carry outcome_unknown from here on, and they are
+  /// uploaded again only when the manager is idempotent.
+  bool nothing_applied = false;
 };
 
 struct StatsOutcome {
@@ -204,6 +207,7 @@ class BulkRouter {
   void hold(std::uint64_t key, StoredImport entry);
   void release(std::uint64_t key);
   void unhold(std::vector<Pending>& items);
+  void keep_unknown_held(std::uint64_t key, std::vector<Pending>& items);
   std::int64_t upload_bytes(std::int64_t items, std::int64_t item_bytes) const;
 
   Loop& loop_;

@@ -147,6 +147,7 @@ TEST_F(BulkFixture, PollFaultsAreRetriedLaterAndDoNotFailTheImport) {
 }
 
 TEST_F(BulkFixture, AJobTheStatsDoNotMentionIsRetriedNotAssumedDelivered) {
+  manager.idem = true;
   int stats_calls = 0;
   manager.on_stats = [&](const ImportRef& imp) {
     StatsOutcome s;
@@ -158,11 +159,79 @@ TEST_F(BulkFixture, AJobTheStatsDoNotMentionIsRetriedNotAssumedDelivered) {
   BulkRouter r(loop, manager, config(), jobs);
   run(r, 5);
   EXPECT_EQ(jobs.outcome(3).state, JobState::succeeded);
+  EXPECT_TRUE(jobs.outcome(3).resent_after_unknown);  // the first import may have applied it
   EXPECT_EQ(jobs.attempts(3), 2);  // uploaded twice
   EXPECT_EQ(jobs.outcome(4).state, JobState::failed);
   EXPECT_EQ(jobs.outcome(4).reason, "row rejected (1003)");
   ASSERT_EQ(manager.uploads.size(), 2u);
   EXPECT_EQ(manager.uploads[1].ids, (std::vector<JobId>{3}));
+}
+
+TEST_F(BulkFixture, AnUnmentionedJobOfANonIdempotentApiEndsOutcomeUnknownNotUploadedAgain) {
+  manager.idem = false;
+  manager.on_stats = [&](const ImportRef& imp) {
+    StatsOutcome s;
+    for (JobId id : imp.jobs)
+      if (id != 3) s.results.push_back({id, Verdict::ok, ""});
+    return s;
+  };
+  BulkRouter r(loop, manager, config(), jobs);
+  run(r, 5);
+  EXPECT_EQ(jobs.outcome(3).state, JobState::aborted);
+  EXPECT_TRUE(jobs.outcome(3).outcome_unknown);
+  EXPECT_EQ(manager.uploads.size(), 1u);
+  EXPECT_EQ(jobs.counts().succeeded, 4u);
+}
+
+TEST_F(BulkFixture, AFailedPollOfAnAcceptedImportLeavesTheOutcomeUnknown) {
+  // Idempotent: uploaded again, and the success says it was resent after an unknown outcome.
+  manager.idem = true;
+  int polls = 0;
+  manager.on_poll = [&](const ImportRef&, int) {
+    PollOutcome p;
+    p.status = ++polls == 1 ? ImportStatus::failed : ImportStatus::completed;
+    p.reason = "HTTP 403";
+    return p;
+  };
+  {
+    BulkRouter r(loop, manager, config(), jobs);
+    run(r, 2);
+  }
+  EXPECT_EQ(manager.uploads.size(), 2u);
+  EXPECT_EQ(jobs.counts().succeeded, 2u);
+  EXPECT_TRUE(jobs.outcome(1).resent_after_unknown);
+}
+
+TEST_F(BulkFixture, AFailedPollOfANonIdempotentImportAbortsWithOutcomeUnknown) {
+  manager.idem = false;
+  manager.on_poll = [&](const ImportRef&, int) {
+    PollOutcome p;
+    p.status = ImportStatus::failed;
+    p.reason = "HTTP 403";
+    return p;
+  };
+  BulkRouter r(loop, manager, config(), jobs);
+  run(r, 2);
+  EXPECT_EQ(manager.uploads.size(), 1u);
+  EXPECT_EQ(jobs.counts().aborted, 2u);
+  EXPECT_EQ(jobs.counts().unknown, 2u);
+}
+
+TEST_F(BulkFixture, AFailedPollThatSaysNothingWasAppliedIsAKnownFailure) {
+  manager.idem = false;
+  int polls = 0;
+  manager.on_poll = [&](const ImportRef&, int) {
+    PollOutcome p;
+    p.status = ++polls == 1 ? ImportStatus::failed : ImportStatus::completed;
+    p.nothing_applied = true;
+    p.reason = "cancelled, 0 completed";
+    return p;
+  };
+  BulkRouter r(loop, manager, config(), jobs);
+  run(r, 2);
+  EXPECT_EQ(manager.uploads.size(), 2u);  // uploaded again: nothing of it was applied
+  EXPECT_EQ(jobs.counts().succeeded, 2u);
+  EXPECT_FALSE(jobs.outcome(1).resent_after_unknown);
 }
 
 TEST_F(BulkFixture, FailedUploadsAreRetriedThenAbortedWithTheCause) {

@@ -154,6 +154,7 @@ struct Spec {
   nlohmann::json status_extractor, message_extractor;
   std::map<std::string, std::string> status_mapping;  // API status → completed|running|failed|timeout
   bool unknown_failed = true;
+  bool failed_applies_nothing = false;  // a status mapped to "failed" applied none of the job's records
   bool record_mode = false;
   std::optional<RequestSpec> results_request;
   nlohmann::json records_extractor, error_extractor, index_field = "index", result_field = "id";
@@ -282,7 +283,7 @@ Result<RequestSpec> read_request(const JsonIn& in, const std::string& default_me
     DS_CHECK(in.only_keys({"method", "path", "headers", "body", "id_extractor", "success_statuses"}));
   } else {
     DS_CHECK(in.only_keys({"method", "path", "headers", "status_extractor", "message_extractor", "status_mapping",
-                           "unknown_status"}));
+                           "unknown_status", "failed_applies_nothing"}));
   }
   RequestSpec r;
   r.method = default_method;
@@ -438,6 +439,7 @@ Result<std::shared_ptr<const Spec>> parse_spec(const nlohmann::json& j, const st
     if (u != "failed" && u != "transient") return po.at("unknown_status").expected("\"failed\" or \"transient\"");
     s.unknown_failed = u == "failed";
   }
+  if (po.has("failed_applies_nothing")) { DS_TRY(s.failed_applies_nothing, po.at("failed_applies_nothing").boolean()); }
   TemplateUse poll_use;
   poll_use.roots = {"config", "creation_response", "import_id"};
   DS_CHECK(check_templates(po.at("path"), s, poll_use));
@@ -758,8 +760,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
     if (kind == spec_->status_mapping.end()) {
       out.reason = "unknown status \"" + status + "\" (not in /polling/status_mapping)";
       if (spec_->unknown_failed) {
-        out.status = ImportStatus::failed;
-        out.outcome_unknown = true;  // the answer does not say what was applied
+        out.status = ImportStatus::failed;  // the answer does not say what was applied: unknown
       } else {
         out.transient = true;
       }
@@ -772,6 +773,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
       if (spec_->record_mode && !spec_->results_request) completed_bodies_[import.import_id] = std::move(b);
     } else {
       out.status = ImportStatus::failed;
+      out.nothing_applied = kind->second == "failed" && spec_->failed_applies_nothing;
       out.reason = "status \"" + status + "\"" + (kind->second == "timeout" ? " (timed out by the API)" : "") +
                    (message.empty() ? "" : ": " + message);
     }
@@ -1113,7 +1115,8 @@ const char* kSendgridSpec = R"json({
       "failed": ["failure", "failed"],
       "timeout": ["timeout"]
     },
-    "unknown_status": "failed"
+    "unknown_status": "failed",
+    "failed_applies_nothing": true
   },
   "results": {"mode": "job"},
   "retryable_statuses": [408, 429, 500, 502, 503, 504],

@@ -11,7 +11,7 @@
 //    "polling": {"method"?: "GET", "path": ".../{{creation_response.id}}", "headers"?,
 //                "status_extractor": ["status"], "message_extractor"?: ["message"],
 //                "status_mapping": {"completed": […], "running": […], "failed"?: […], "timeout"?: […]},
-//                "unknown_status"?: "failed" | "transient"},
+//                "unknown_status"?: "failed" | "transient", "failed_applies_nothing"?: false},
 //    "results": {"mode": "job"} |
 //               {"mode": "record", "request"?: {method, path, headers}, "records_extractor": ["results"],
 //                "match_by": "index" | "position" | "field", "index_field"?: "index",
@@ -36,6 +36,12 @@
 //     re-uploaded until max_attempts and then aborted with that reason — never
 //     polled forever. "transient" instead keeps polling until poll_timeout.
 //     A mapped "timeout" status fails the import too ("timed out by the API").
+//   - A failed import the API had accepted may have applied some of its
+//     records: its jobs carry outcome_unknown and are uploaded again only when
+//     the spec is "idempotent"; otherwise they end aborted, outcome unknown.
+//     An unknown status and a "timeout" are always read so. A status mapped
+//     to "failed" is a known failure (nothing applied, re-uploaded) only when
+//     the spec says "failed_applies_nothing": true — the API's documented word.
 //   - Every poll/results fault (transport, any non-2xx, unreadable body, no
 //     status) is transient: the router asks again, the import is never failed
 //     for it (D5); a job the API lost ends at poll_timeout with outcome_unknown.

@@ -325,7 +325,10 @@ class KlaviyoManager final : public AsyncDestinationManager {
       co_return out;
     }
     if (!r.ok()) {
-      // 404: the job is gone; other 4xx: we may not read it. Its jobs are retried.
+      // 404: the job is gone; other 4xx: we may not read it. Klaviyo had
+      // accepted the import (202), so it may have applied it: the router marks
+      // the jobs outcome_unknown and uploads them again (profile imports are
+      // idempotent upserts).
       out.status = ImportStatus::failed;
       out.reason = describe_response(r);
       co_return out;
@@ -343,8 +346,15 @@ class KlaviyoManager final : public AsyncDestinationManager {
     } else if (status == "complete") {
       out.status = ImportStatus::completed;
     } else if (status == "cancelled") {
+      // Cancelled part-way, the profiles counted in completed_count were
+      // imported (APIS.md §2: failures are counts, no "failed" status); with
+      // none completed, nothing was applied.
       out.status = ImportStatus::failed;
-      out.reason = "import job " + import.import_id + " was cancelled by Klaviyo (status \"cancelled\")";
+      const nlohmann::json& done = (*attrs).contains("completed_count") ? (*attrs)["completed_count"] : nlohmann::json();
+      out.nothing_applied = done.is_number_integer() && done.get<std::int64_t>() == 0;
+      out.reason = "import job " + import.import_id + " was cancelled by Klaviyo (status \"cancelled\", " +
+                   (done.is_number_integer() ? std::to_string(done.get<std::int64_t>()) : std::string("unknown")) +
+                   " completed)";
     } else {
       // D3: an unknown status is not assumed to be terminal either way. Polling
       // continues; an import that never reaches a known status ends at the poll

@@ -290,7 +290,10 @@ class MarketoManager final : public AsyncDestinationManager {
     if (!sent.code.empty()) {
       const std::string reason = "code " + sent.code + ": " + sent.message;
       if (sent.code == "1013" || classify_code(sent.code) == CodeClass::fail) {
-        out.status = ImportStatus::failed;  // the import is gone or refused: its jobs are retried by upload
+        // The batch is gone or we may not read it; Marketo had accepted it, so
+        // it may have been imported: the router marks the jobs outcome_unknown
+        // and uploads them again (lead imports are idempotent upserts).
+        out.status = ImportStatus::failed;
         out.reason = reason;
       } else {
         transient(reason, throttle_wait(sent.code));
@@ -305,7 +308,12 @@ class MarketoManager final : public AsyncDestinationManager {
     } else if (status == "Complete") {
       out.status = ImportStatus::completed;
     } else if (status == "Failed") {
+      // A Failed batch applied the leads it counts as processed (APIS.md §1:
+      // numOfLeadsProcessed); none processed is a known failure, anything
+      // else (or no count) leaves its jobs' outcome unknown.
       out.status = ImportStatus::failed;
+      const nlohmann::json processed = first.value("numOfLeadsProcessed", nlohmann::json());
+      out.nothing_applied = processed.is_number_integer() && processed.get<std::int64_t>() == 0;
       out.reason = "Marketo import " + import.import_id + " Failed: " + str(first, "message");
     } else {
       // D3: an unknown status is never taken for done. Poll again; the poll

@@ -98,6 +98,7 @@ class AsyncJobApi final : public StatefulFakeApi<AsyncJobApiOptions, AsyncJobApi
   std::string name() const override { return "async_job"; }
   Response handle(const Request& request, Time now) override;
   nlohmann::json accepted() const override;
+  void catch_up(Time now) override { settle(now); }
 
   std::int64_t requests() const { return state_.requests; }
   std::int64_t jobs() const { return static_cast<std::int64_t>(state_.jobs.size()); }

@@ -456,6 +456,11 @@ Response KlaviyoApi::create(const Request& request, Time now) {
   return api_response(202, {{"data", job_json(state_.jobs.back(), now)}});
 }
 
+void KlaviyoApi::catch_up(Time now) {
+  state_.last_now = std::max(state_.last_now, now);
+  settle_due(state_.last_now);
+}
+
 void KlaviyoApi::settle_due(Time now) {
   std::vector<std::size_t> due;
   for (std::size_t i = 0; i < state_.jobs.size(); ++i)

@@ -129,7 +129,7 @@ struct KlaviyoApiState {
   std::int64_t import_errors = 0;
   std::map<std::string, Window> second, minute;  // per endpoint
   std::int64_t requests = 0, rejected = 0, throttled = 0;
-  Time last_now{};  // the latest request's time, for accepted()
+  Time last_now{};  // the latest request's (or catch_up's) time, for accepted()
 };
 
 class KlaviyoApi final : public StatefulFakeApi<KlaviyoApiOptions, KlaviyoApiState> {
@@ -138,6 +138,7 @@ class KlaviyoApi final : public StatefulFakeApi<KlaviyoApiOptions, KlaviyoApiSta
   std::string name() const override { return "klaviyo"; }
   Response handle(const Request& request, Time now) override;
   nlohmann::json accepted() const override;
+  void catch_up(Time now) override;
 
   std::int64_t requests() const { return state_.requests; }
   std::int64_t profiles() const { return static_cast<std::int64_t>(state_.profiles.size()); }

@@ -132,6 +132,7 @@ class MarketoApi final : public StatefulFakeApi<MarketoApiOptions, MarketoApiSta
   ///  counts: {leads, imports, applications, requests, tokens_issued, …}}.
   /// Import statuses are as of the last request.
   nlohmann::json accepted() const override;
+  void catch_up(Time now) override { advance(now); }
 
   std::int64_t leads() const { return static_cast<std::int64_t>(state_.leads.size()); }
   /// The fields of the lead whose `field` equals `value`, or null.
