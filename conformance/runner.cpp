@@ -372,7 +372,7 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
   w.fake->catch_up(w.loop.now() + std::chrono::hours(24));
   if (out.status.ok() && !crasher.failure.ok()) out.status = crasher.failure;
   if (out.status.ok() && !w.drained)
-    out.status = Error::internal("the run went idle before the input was drained (a hang: something waits forever)");
+    out.status = Error::hang("the run went idle before the input was drained (a hang: something waits forever)");
   out.crashes = w.crashes;
   out.sync = w.sync_outcome;
   out.released = w.released;

@@ -8,6 +8,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::not_found: return "not_found";
     case ErrorCode::io: return "io";
     case ErrorCode::step_bound: return "step_bound";
+    case ErrorCode::hang: return "hang";
     case ErrorCode::internal: return "internal";
     case ErrorCode::transport: return "transport";
   }
@@ -20,6 +21,7 @@ int exit_code_of(const Error& e) {
     case ErrorCode::not_found:
     case ErrorCode::io: return kExitUsage;
     case ErrorCode::step_bound:
+    case ErrorCode::hang: return kExitFailed;
     case ErrorCode::internal:
     case ErrorCode::transport: return kExitInternal;
   }

@@ -33,7 +33,8 @@ enum class ErrorCode {
   bad_input,       // malformed file, spec, config, flag
   not_found,       // unknown name (destination, property, host)
   io,              // file system
-  step_bound,      // the loop hit its step bound
+  step_bound,      // the loop hit its step bound (a livelock of the code it runs)
+  hang,            // the run went idle with work left undone (something waits forever)
   internal,        // should not happen; a bug
   transport,       // a transport-level failure surfaced as an error value
 };
@@ -50,7 +51,9 @@ inline constexpr int kExitInternal = 3;
 
 struct Error;
 /// The exit code of a command that stopped on `e`: kExitUsage for what the
-/// user can fix (bad_input, not_found, io), kExitInternal otherwise.
+/// user can fix (bad_input, not_found, io); kExitFailed for a run that hung or
+/// livelocked (hang, step_bound: a liveness failure of the destination under
+/// test, property G1, not a crash of destsim); kExitInternal otherwise.
 int exit_code_of(const Error& e);
 
 /// An expected failure: a code plus a message naming what and where.
@@ -62,6 +65,7 @@ struct Error {
   static Error not_found(std::string m) { return {ErrorCode::not_found, std::move(m)}; }
   static Error io(std::string m) { return {ErrorCode::io, std::move(m)}; }
   static Error internal(std::string m) { return {ErrorCode::internal, std::move(m)}; }
+  static Error hang(std::string m) { return {ErrorCode::hang, std::move(m)}; }
 };
 
 /// A T or an E (by default an Error). `ok()` tells which; `value()` asserts ok,

@@ -163,7 +163,8 @@ int cmd_run(const RunArgs& a) {
     for (const auto& id : j.unchecked) ids += (ids.empty() ? "" : ", ") + id;
     return report(Error::bad_input(a.file + ": /expect/properties: this version cannot check " + ids + " yet"));
   }
-  if (!outcome->status.ok()) return kExitInternal;
+  // A run that hung or livelocked failed (exit 1); only destsim's own faults exit 3.
+  if (!outcome->status.ok()) return exit_code_of(outcome->status.error());
   return j.ok() ? kExitOk : kExitFailed;
 }
 
