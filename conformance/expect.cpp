@@ -63,6 +63,9 @@ Judgement judge(const Scenario& s, const Outcome& o) {
     } else if (!je.reason_contains.empty() && out.reason.find(je.reason_contains) == std::string::npos) {
       j.failures.push_back("job " + std::to_string(id) + ": expected a reason containing \"" + je.reason_contains +
                            "\", got " + got);
+    } else if (je.reason_kind && *je.reason_kind != out.kind) {
+      j.failures.push_back("job " + std::to_string(id) + ": expected reason kind " + reason_kind_name(*je.reason_kind) +
+                           ", got " + reason_kind_name(out.kind) + " — " + got);
     } else if (je.outcome_unknown && *je.outcome_unknown != out.outcome_unknown) {
       j.failures.push_back("job " + std::to_string(id) + ": expected outcome_unknown " +
                            (*je.outcome_unknown ? "true" : "false"));

@@ -75,14 +75,30 @@ struct Evidence {
     s.name = "hand-built";
   }
   // Job `id` ends `state` at `t`; delivered ones are applied once in the fake.
-  void end(JobId id, JobState state, std::string reason = "", std::int64_t t = kSec, bool unknown = false) {
+  // A failed/aborted job's kind is rejected_by_api (unknown_outcome when unknown) unless given.
+  void end(JobId id, JobState state, std::string reason = "", std::int64_t t = kSec, bool unknown = false,
+           std::optional<ReasonKind> kind = std::nullopt) {
+    const ReasonKind k = state == JobState::succeeded ? ReasonKind::none
+                         : kind                       ? *kind
+                         : unknown                    ? ReasonKind::unknown_outcome
+                                                      : ReasonKind::rejected_by_api;
     store.attempt(id);
-    store.finish(id, JobOutcome{state, std::move(reason), unknown, false}, kTimeZero + Duration(t));
+    store.finish(id, JobOutcome{state, reason, unknown, false, k}, kTimeZero + Duration(t));
     if (state == JobState::succeeded) fake.applied_["rec:" + std::to_string(id)] = 1;
-    at(t, ev::JobTerminal{static_cast<std::int64_t>(id), job_state_name(state), "", unknown, false});
+    at(t, ev::JobTerminal{static_cast<std::int64_t>(id), job_state_name(state), std::move(reason), unknown, false,
+                          reason_kind_name(k)});
+  }
+  // Request `req` to `path` at `t`, answered `status`.
+  void answered(std::int64_t req, std::int64_t t, int status, std::string path = "/p") {
+    at(t, ev::HttpRequest{req, "POST", "api", std::move(path), 10});
+    at(t, ev::HttpResponse{req, status, 10, false, std::nullopt});
   }
   void all_succeed(std::int64_t t = kSec) {
     for (std::int64_t i = 1; i <= o.input_size; ++i) end(static_cast<JobId>(i), JobState::succeeded, "", t);
+  }
+  void all_succeed_from(JobId first, std::int64_t t = kSec) {
+    for (auto i = static_cast<std::int64_t>(first); i <= o.input_size; ++i)
+      end(static_cast<JobId>(i), JobState::succeeded, "", t);
   }
   void applied(JobId id, std::int64_t n) { fake.applied_["rec:" + std::to_string(id)] = n; }
   template <class E> void at(std::int64_t t, E e) { o.events.push_back(TimedEvent{t, TraceEvent(std::move(e))}); }
@@ -195,15 +211,48 @@ TEST(PropertyCheckers, A3Duplicates) {
 
 TEST(PropertyCheckers, A4Reasons) {
   Evidence good(false);
+  good.answered(1, kSec, 400);
+  good.answered(2, kSec, 503);
+  good.batch(kSec, {1}, 1, "cannot_retry", 400);
+  good.batch(kSec, {2}, 1, "retry_batch", 503);
   good.end(1, JobState::failed, "HTTP 400 InvalidEmailAddressError");
-  good.end(2, JobState::aborted, "attempts exhausted (3 of 3): HTTP 503");
+  good.end(2, JobState::aborted, "attempts exhausted (3 of 3): HTTP 503", kSec, false, ReasonKind::server_error);
   good.end(3, JobState::succeeded);
   EXPECT_PASS(good, "A4");
-  Evidence vague(false);
-  vague.end(1, JobState::failed, "oops");
-  vague.end(2, JobState::succeeded);
-  vague.end(3, JobState::succeeded);
-  EXPECT_FAIL(vague, "A4");
+  // A clear reason is a kind plus the API's detail, whatever its words: the
+  // old keyword list failed "conflict" and "forgotten" (#13 item 5).
+  Evidence clear(false);
+  clear.end(1, JobState::failed, "email and userId conflict (failedUpdates.conflictEmails)");
+  clear.end(2, JobState::failed, "forgotten");
+  clear.end(3, JobState::succeeded);
+  EXPECT_PASS(clear, "A4");
+  // A reason without a kind fails, however many keywords it holds (the old list passed "HTTP" anywhere).
+  Evidence untyped(false);
+  untyped.end(1, JobState::failed, "HTTP status invalid record", kSec, false, ReasonKind::none);
+  untyped.all_succeed_from(2);
+  EXPECT_FAIL(untyped, "A4");
+  // A kind the run's answers do not back fails: rate_limited without a 429, auth without a 401/403.
+  Evidence no_429(false);
+  no_429.answered(1, kSec, 503);
+  no_429.batch(kSec, {1}, 1, "retry_batch", 503);
+  no_429.end(1, JobState::aborted, "attempts exhausted: HTTP 503", kSec, false, ReasonKind::rate_limited);
+  no_429.all_succeed_from(2);
+  EXPECT_FAIL(no_429, "A4");
+  Evidence no_401(false);
+  no_401.answered(1, kSec, 400);
+  no_401.batch(kSec, {1}, 1, "cannot_retry", 400);
+  no_401.end(1, JobState::failed, "HTTP 400", kSec, false, ReasonKind::auth);
+  no_401.all_succeed_from(2);
+  EXPECT_FAIL(no_401, "A4");
+  // An unknown outcome is called unknown_outcome, and only then.
+  Evidence hidden(false);
+  hidden.end(1, JobState::aborted, "attempts exhausted: transport timeout", kSec, true, ReasonKind::transport);
+  hidden.all_succeed_from(2);
+  EXPECT_FAIL(hidden, "A4");
+  Evidence claimed(false);
+  claimed.end(1, JobState::failed, "HTTP 400", kSec, false, ReasonKind::unknown_outcome);
+  claimed.all_succeed_from(2);
+  EXPECT_FAIL(claimed, "A4");
 }
 
 TEST(PropertyCheckers, A5UploadAccounting) {
@@ -308,6 +357,28 @@ TEST(PropertyCheckers, C1Classification) {
   resent.batch(kSec, {1, 2}, 1, "cannot_retry", 400);
   resent.batch(2 * kSec, {1, 2}, 2, "success", 200);
   EXPECT_FAIL(resent, "C1");
+}
+
+TEST(PropertyCheckers, C1DeclaredPermanentCodes) {
+  // A code the destination declares permanent decides whatever the status:
+  // a 500 naming it fails at once, and retrying it is wrong.
+  Evidence good(false);
+  good.entry.capabilities.permanent_codes = {"error.lists.invalidListId"};
+  good.batch(kSec, {1, 2}, 1, "cannot_retry", 500);
+  std::get<ev::BatchSent>(good.o.events.back().event).code = "error.lists.invalidListId";
+  good.batch(2 * kSec, {3}, 1, "retry_batch", 500);
+  std::get<ev::BatchSent>(good.o.events.back().event).code = "GenericError";  // not declared: the status decides
+  EXPECT_PASS(good, "C1");
+  Evidence retried(false);
+  retried.entry.capabilities.permanent_codes = {"error.lists.invalidListId"};
+  retried.batch(kSec, {1, 2}, 1, "retry_batch", 500);
+  std::get<ev::BatchSent>(retried.o.events.back().event).code = "error.lists.invalidListId";
+  EXPECT_FAIL(retried, "C1");
+  // Undeclared, the same answer is a 5xx like any other: giving up on it fails.
+  Evidence undeclared(false);
+  undeclared.batch(kSec, {1, 2}, 1, "cannot_retry", 500);
+  std::get<ev::BatchSent>(undeclared.o.events.back().event).code = "error.lists.invalidListId";
+  EXPECT_FAIL(undeclared, "C1");
 }
 
 TEST(PropertyCheckers, C2BoundedAttempts) {

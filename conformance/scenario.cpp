@@ -93,11 +93,19 @@ Result<Expectations> parse_expect(const JsonIn& in) {
       if (one.json().is_string()) {
         DS_TRY(je.state, parse_state(one));
       } else {
-        DS_CHECK(one.only_keys({"state", "reason_contains", "outcome_unknown"}));
+        DS_CHECK(one.only_keys({"state", "reason_contains", "reason_kind", "outcome_unknown"}));
         DS_CHECK(one.require("state"));
         DS_TRY(je.state, parse_state(one.at("state")));
         if (one.has("reason_contains")) { DS_TRY(je.reason_contains, one.at("reason_contains").string()); }
         if (one.has("outcome_unknown")) { DS_TRY(je.outcome_unknown, one.at("outcome_unknown").boolean()); }
+        if (one.has("reason_kind")) {
+          DS_TRY(std::string k, one.at("reason_kind").string());
+          je.reason_kind = reason_kind_from(k);
+          if (!je.reason_kind || *je.reason_kind == ReasonKind::none)
+            return one.at("reason_kind").fail(
+                "expected a reason kind: invalid_record, rejected_by_api, auth, too_large, rate_limited, "
+                "server_error, timeout, transport, unknown_outcome, stream_failed or lost; got \"" + k + "\"");
+        }
       }
       e.job[id] = je;
     }
@@ -432,6 +440,7 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
       nlohmann::json one = {{"state", job_state_name(je.state)}};
       if (!je.reason_contains.empty()) one["reason_contains"] = je.reason_contains;
       if (je.outcome_unknown) one["outcome_unknown"] = *je.outcome_unknown;
+      if (je.reason_kind) one["reason_kind"] = reason_kind_name(*je.reason_kind);
       j[std::to_string(id)] = one;
     }
     e["job"] = j;

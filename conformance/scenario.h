@@ -42,6 +42,8 @@ struct JobExpectation {
   JobState state = JobState::pending;
   std::string reason_contains;
   std::optional<bool> outcome_unknown;
+  /// The terminal reason's kind ("rate_limited"; framework/job.h).
+  std::optional<ReasonKind> reason_kind;
 };
 
 struct CountBound {

@@ -72,6 +72,9 @@ struct Capabilities {
   DeliverySemantics delivery = DeliverySemantics::exactly_once;
   /// HTTP statuses the destination retries (C1); others are permanent, 413 splits.
   std::vector<int> retryable_statuses;
+  /// The API's error codes that make an answer permanent whatever its status
+  /// (C1 reads the code each send's answer carried from the trace).
+  std::vector<std::string> permanent_codes;
   /// Whether writes are idempotent (re-sending after an unknown outcome is safe).
   bool idempotent_writes = false;
   /// Declared request rate per endpoint (I2), 0 = none declared.

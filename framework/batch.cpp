@@ -8,6 +8,14 @@
 
 namespace destsim {
 
+namespace {
+// A result's declared kind, else what its HTTP status implies.
+ReasonKind kind_of(ReasonKind declared, int http_status) {
+  return declared != ReasonKind::none ? declared : reason_kind_of_status(http_status);
+}
+}  // namespace
+
+
 const char* batch_status_name(BatchStatus s) {
   switch (s) {
     case BatchStatus::success: return "success";
@@ -21,12 +29,13 @@ const char* batch_status_name(BatchStatus s) {
 
 OneResult one_result_of(const BatchResult& b) {
   OneResult out{.reason = b.reason, .retry_after = b.retry_after, .maybe_applied = b.maybe_applied,
-                .too_large = b.too_large, .http_status = b.http_status};
+                .too_large = b.too_large, .http_status = b.http_status, .kind = b.kind, .api_code = b.api_code};
   switch (b.status) {
     case BatchStatus::success: out.verdict = Verdict::ok; break;
     case BatchStatus::partial_success:
       out.verdict = b.results.empty() ? Verdict::retry : b.results[0].verdict;
       if (!b.results.empty() && !b.results[0].reason.empty()) out.reason = b.results[0].reason;
+      if (!b.results.empty() && b.results[0].kind != ReasonKind::none) out.kind = b.results[0].kind;
       break;
     case BatchStatus::retry_batch: out.verdict = Verdict::retry; break;
     case BatchStatus::retry_individual: out.verdict = b.too_large ? Verdict::fail : Verdict::retry; break;
@@ -180,9 +189,13 @@ Task<void> Processor::stop() {
   idle_.notify_all();
 }
 
-void Processor::finish(const Item& it, JobState state, std::string reason, bool unknown) {
-  jobs_.finish(it.m.id, JobOutcome{state, std::move(reason), state != JobState::succeeded && unknown,
-                                   state == JobState::succeeded && unknown},
+void Processor::finish(const Item& it, JobState state, std::string reason, bool unknown, ReasonKind kind) {
+  const bool hidden = state != JobState::succeeded && unknown;
+  jobs_.finish(it.m.id,
+               JobOutcome{state, std::move(reason), hidden, state == JobState::succeeded && unknown,
+                          state == JobState::succeeded ? ReasonKind::none
+                          : hidden                     ? ReasonKind::unknown_outcome
+                                                       : kind},
                loop_.now());
 }
 
@@ -190,12 +203,10 @@ Task<void> Processor::listen(BoundedQueue<Message>* buffer) {
   const std::int64_t cap = std::min<std::int64_t>(config_.flush_queue_size, limits_.records_max);
   Items batch;
   std::int64_t bytes = 0;
-  std::set<std::string, std::less<>> keys;
   Time first{};
   auto reset = [&] {
     batch = Items();
     bytes = 0;
-    keys.clear();
   };
   for (;;) {
     std::optional<Message> m;
@@ -216,20 +227,17 @@ Task<void> Processor::listen(BoundedQueue<Message>* buffer) {
       Item alone{std::move(*m)};
       finish(alone, JobState::failed,
              "record too large: " + std::to_string(size) + " bytes exceeds the request limit of " +
-                 std::to_string(limits_.bytes_max) + " bytes");
+                 std::to_string(limits_.bytes_max) + " bytes",
+             false, ReasonKind::too_large);
       continue;
     }
-    bool conflict = false;
-    for (const auto& k : m->keys) conflict |= keys.count(k) != 0;
     if (!batch.empty() && (static_cast<std::int64_t>(batch.size()) + 1 > cap ||
-                           request_bytes(static_cast<std::int64_t>(batch.size()) + 1, bytes + size) > limits_.bytes_max ||
-                           conflict)) {
+                           request_bytes(static_cast<std::int64_t>(batch.size()) + 1, bytes + size) > limits_.bytes_max)) {
       co_await flush(std::move(batch));
       reset();
     }
     if (batch.empty()) first = loop_.now();
     bytes += size;
-    for (const auto& k : m->keys) keys.insert(k);
     batch.push_back(Item{std::move(*m)});
     batch.back().queued = loop_.now();
     if (static_cast<std::int64_t>(batch.size()) >= cap) {
@@ -332,6 +340,7 @@ Task<void> Processor::process(Items pending) {
       if (r.retry_after) e.retry_after = r.retry_after->count();
       e.too_large = r.too_large;
       e.foreign = foreign;
+      if (!r.api_code.empty()) e.code = r.api_code;
       emit(loop_.trace(), loop_.now(), e);
     }
 
@@ -341,13 +350,21 @@ Task<void> Processor::process(Items pending) {
       auto f = by_id.find(id);
       return f != by_id.end() && !f->second->reason.empty() ? f->second->reason : fallback;
     };
+    // A message's own kind, else the batch's (or what its status implies).
+    const ReasonKind batch_kind = kind_of(r.kind, r.http_status);
+    auto kind_for = [&](JobId id) {
+      auto f = by_id.find(id);
+      if (f != by_id.end() && f->second->kind != ReasonKind::none) return f->second->kind;
+      return batch_kind;
+    };
 
     switch (r.status) {
       case BatchStatus::success:
         for (auto& it : pending) finish(it, JobState::succeeded, "", it.unknown);
         co_return;
       case BatchStatus::cannot_retry:
-        for (auto& it : pending) finish(it, JobState::failed, reason_of(it.m.id, r.reason), it.unknown);
+        for (auto& it : pending)
+          finish(it, JobState::failed, reason_of(it.m.id, r.reason), it.unknown, kind_for(it.m.id));
         co_return;
       case BatchStatus::partial_success: {
         Items again;
@@ -358,7 +375,8 @@ Task<void> Processor::process(Items pending) {
           } else if (f->second->verdict == Verdict::ok) {
             finish(it, JobState::succeeded, "", it.unknown);
           } else if (f->second->verdict == Verdict::fail) {
-            finish(it, JobState::failed, f->second->reason.empty() ? r.reason : f->second->reason, it.unknown);
+            finish(it, JobState::failed, f->second->reason.empty() ? r.reason : f->second->reason, it.unknown,
+                   kind_for(it.m.id));
           } else {
             again.push_back(std::move(it));
           }
@@ -376,7 +394,7 @@ Task<void> Processor::process(Items pending) {
         for (auto& it : pending) {
           auto f = by_id.find(it.m.id);
           if (f != by_id.end() && f->second->verdict == Verdict::fail) {
-            finish(it, JobState::failed, f->second->reason, it.unknown);
+            finish(it, JobState::failed, f->second->reason, it.unknown, kind_for(it.m.id));
           } else {
             it.unknown |= r.maybe_applied;
             again.push_back(std::move(it));
@@ -388,7 +406,8 @@ Task<void> Processor::process(Items pending) {
       case BatchStatus::retry_individual: {
         for (auto& it : pending) it.unknown |= r.maybe_applied;
         if (r.too_large && pending.size() == 1) {
-          finish(pending[0], JobState::failed, "too large alone: " + r.reason, pending[0].unknown);
+          finish(pending[0], JobState::failed, "too large alone: " + r.reason, pending[0].unknown,
+                 ReasonKind::too_large);
           co_return;
         }
         if (r.too_large && config_.split_on_413) {
@@ -407,7 +426,7 @@ Task<void> Processor::process(Items pending) {
         }
         for (auto& it : pending) {
           finish(it, JobState::aborted, r.reason + " (the batch must be sent record by record; send_individual is off)",
-                 it.unknown);
+                 it.unknown, batch_kind);
         }
         co_return;
       }
@@ -418,7 +437,7 @@ Task<void> Processor::process(Items pending) {
     for (const auto& it : pending) earliest = std::min(earliest, it.first);
     RetryDecision d = config_.retry.next(attempt, loop_.now() - earliest, r.retry_after, rng_);
     if (!d.retry) {
-      for (auto& it : pending) finish(it, JobState::aborted, d.reason + ": " + r.reason, it.unknown);
+      for (auto& it : pending) finish(it, JobState::aborted, d.reason + ": " + r.reason, it.unknown, batch_kind);
       co_return;
     }
     ++stats_.batch_retries;
@@ -474,6 +493,7 @@ Task<void> Processor::send_one(Item item) {
       e.http = r.http_status;
       if (r.retry_after) e.retry_after = r.retry_after->count();
       e.too_large = r.too_large;
+      if (!r.api_code.empty()) e.code = r.api_code;
       emit(loop_.trace(), loop_.now(), e);
     }
     item.unknown |= r.maybe_applied;
@@ -481,13 +501,13 @@ Task<void> Processor::send_one(Item item) {
     if (r.verdict == Verdict::ok) {
       finish(item, JobState::succeeded, "", item.unknown);
     } else if (r.too_large) {
-      finish(item, JobState::failed, "too large alone: " + r.reason, item.unknown);
+      finish(item, JobState::failed, "too large alone: " + r.reason, item.unknown, ReasonKind::too_large);
     } else if (r.verdict == Verdict::fail) {
-      finish(item, JobState::failed, r.reason, item.unknown);
+      finish(item, JobState::failed, r.reason, item.unknown, kind_of(r.kind, r.http_status));
     } else {
       RetryDecision d = config_.retry.next(attempt, loop_.now() - item.first, r.retry_after, rng_);
       if (!d.retry) {
-        finish(item, JobState::aborted, d.reason + ": " + r.reason, item.unknown);
+        finish(item, JobState::aborted, d.reason + ": " + r.reason, item.unknown, kind_of(r.kind, r.http_status));
       } else {
         if (r.retry_after) ++stats_.retry_after_waits;
         co_await loop_.sleep(d.delay);

@@ -4,8 +4,10 @@
 // Producers `add()` messages; a bounded buffer makes them wait when full (never
 // drop). A listener groups messages into batches and flushes a batch when it
 // reaches `flush_queue_size` records, when the next message would break the
-// handler's byte limit or share an identity key with one already in it, or when
-// `flush_interval` has passed since the batch's first message. Batches are
+// handler's byte limit, or when `flush_interval` has passed since the batch's
+// first message. Records of one user share a batch (1,000 events of one user
+// are one request, not 1,000): a handler whose API names failures by identity
+// sends the messages a failure's key cannot tell apart alone (verdict retry). Batches are
 // processed on the loop, at most `max_async_requests` at a time.
 //
 // A handler answers a batch with one of five statuses, and the processor reacts:
@@ -43,8 +45,8 @@ struct Message {
   JobId id = 0;
   /// The serialized item (e.g. one event's JSON) the handler puts into a request.
   std::string body;
-  /// Identity keys ("email:a@x.io", "userId:42"); no two messages in one batch
-  /// share a key, so per-key results stay unambiguous.
+  /// Identity keys ("email:a@x.io", "userId:42") the handler maps per-key
+  /// results back with; messages sharing a key may share a batch (see above).
   std::vector<std::string> keys;
 };
 
@@ -54,6 +56,8 @@ struct MessageResult {
   JobId id = 0;
   Verdict verdict = Verdict::ok;
   std::string reason;  // for retry/fail
+  /// For fail: what kind of cause (none: rejected_by_api, the API named it failed).
+  ReasonKind kind = ReasonKind::none;
 };
 
 enum class BatchStatus : std::uint8_t { success, partial_success, retry_batch, retry_individual, cannot_retry };
@@ -75,6 +79,12 @@ struct BatchResult {
   /// HTTP): traced, so the conformance suite checks the classification (C1)
   /// against the destination's declared table.
   int http_status = -1;
+  /// The kind of cause behind a failure (none: read from http_status, see
+  /// reason_kind_of_status); a handler that is not HTTP must set it.
+  ReasonKind kind = ReasonKind::none;
+  /// The API's own error code in the answer ("BadParams"), for the trace: C1
+  /// judges a code the destination declares permanent (Capabilities) from it.
+  std::string api_code;
 };
 
 struct OneResult {
@@ -84,6 +94,8 @@ struct OneResult {
   bool maybe_applied = false;
   bool too_large = false;
   int http_status = -1;  // as in BatchResult
+  ReasonKind kind = ReasonKind::none;  // as in BatchResult
+  std::string api_code;                // as in BatchResult
 };
 
 
@@ -227,7 +239,8 @@ class Processor {
   Task<void> send_one(Item item);
   Task<void> gate();
   void note_retry_after(const std::optional<Duration>& d);
-  void finish(const Item& it, JobState state, std::string reason, bool unknown = false);
+  void finish(const Item& it, JobState state, std::string reason, bool unknown = false,
+              ReasonKind kind = ReasonKind::none);
   std::int64_t request_bytes(std::int64_t items, std::int64_t item_bytes) const;
 
   Loop& loop_;

@@ -218,13 +218,13 @@ TEST_F(BatchFixture, A413BatchIsSplitDownThenTooLargeAloneFails) {
   for (auto& s : handler.sent) EXPECT_TRUE(distinct.insert(s.ids).second) << "a 413 request was resent unchanged";
 }
 
-TEST_F(BatchFixture, RecordsSharingAKeyNeverShareABatch) {
+TEST_F(BatchFixture, RecordsSharingAKeyShareABatch) {
+  // One user's records are one request, not one each: telling them apart in
+  // an answer is the handler's business (it sends the ambiguous ones alone).
   Processor p(loop, handler, config(10), jobs);
   run(p, 6, [](int i) { return Message{static_cast<JobId>(i), "{}", {"email:" + std::to_string(i % 3)}}; });
-  for (auto& s : handler.sent) {
-    std::set<int> k;
-    for (auto id : s.ids) EXPECT_TRUE(k.insert(static_cast<int>(id % 3)).second);
-  }
+  ASSERT_EQ(handler.sent.size(), 1u);
+  EXPECT_EQ(handler.sent[0].ids.size(), 6u);
   EXPECT_EQ(jobs.counts().succeeded, 6u);
 }
 

@@ -89,12 +89,24 @@ std::int64_t BulkRouter::upload_bytes(std::int64_t items, std::int64_t item_byte
   return limits_.header_bytes + item_bytes + items * limits_.separator_bytes;
 }
 
-void BulkRouter::finish(const Pending& p, JobState state, std::string reason) {
+void BulkRouter::finish(const Pending& p, JobState state, std::string reason, ReasonKind kind) {
+  const bool hidden = state != JobState::succeeded && p.unknown;
   jobs_.finish(p.item.id,
-               JobOutcome{state, std::move(reason), state != JobState::succeeded && p.unknown,
-                          state == JobState::succeeded && p.unknown},
+               JobOutcome{state, std::move(reason), hidden, state == JobState::succeeded && p.unknown,
+                          state == JobState::succeeded ? ReasonKind::none
+                          : hidden                     ? ReasonKind::unknown_outcome
+                                                       : kind},
                loop_.now());
 }
+
+namespace {
+// The kind of cause an outcome names: its own, else its HTTP status's, else `fallback`.
+ReasonKind outcome_kind(ReasonKind kind, int http_status, ReasonKind fallback) {
+  if (kind != ReasonKind::none) return kind;
+  ReasonKind k = reason_kind_of_status(http_status);
+  return k != ReasonKind::none ? k : fallback;
+}
+}  // namespace
 
 bool BulkRouter::crash_at(std::string_view step) {
   if (!crash_hook_ || !crash_hook_(step)) return false;
@@ -150,7 +162,8 @@ Task<void> BulkRouter::deliver(Record record) {
   }
   Result<BulkItem> item = manager_.transform(record);
   if (!item.ok()) {
-    jobs_.finish(record.id, JobOutcome{JobState::failed, item.error().message, false}, loop_.now());
+    jobs_.finish(record.id, JobOutcome{JobState::failed, item.error().message, false, false, ReasonKind::invalid_record},
+                 loop_.now());
     co_return;
   }
   const auto size = static_cast<std::int64_t>(item->data.size());
@@ -159,7 +172,7 @@ Task<void> BulkRouter::deliver(Record record) {
                  JobOutcome{JobState::failed,
                             "record too large: " + std::to_string(size) + " bytes exceeds the upload limit of " +
                                 std::to_string(limits_.bytes_max) + " bytes",
-                            false},
+                            false, false, ReasonKind::too_large},
                  loop_.now());
     co_return;
   }
@@ -199,8 +212,9 @@ std::vector<JobId> BulkRouter::resume(const RecordSource& source) {
       Result<Record> rec = source(id);
       Result<BulkItem> item = rec.ok() ? manager_.transform(*rec) : Result<BulkItem>(rec.error());
       if (!item.ok()) {
-        finish(p, JobState::aborted, "record " + std::to_string(id) + " not available after a restart: " +
-                                         item.error().message);
+        finish(p, JobState::aborted,
+               "record " + std::to_string(id) + " not available after a restart: " + item.error().message,
+               ReasonKind::lost);
         continue;
       }
       p.item = std::move(item).value();
@@ -223,7 +237,7 @@ std::vector<JobId> BulkRouter::resume(const RecordSource& source) {
       // (within max_attempts, after a backoff, C2); others end outcome unknown.
       requeue(std::move(items),
               "upload " + std::to_string(e.key) + " was in flight at a crash and its import id was not stored",
-              std::nullopt);
+              std::nullopt, ReasonKind::unknown_outcome);
     }
   }
   jobs_.commit();
@@ -402,7 +416,8 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
       if (importing.empty()) release(key);
       else hold(key, std::move(stored));
       if (!settled.empty()) settle(settled, up.results, up.reason, "upload", key);
-      if (!rest.empty()) requeue(std::move(rest), "not accounted for by the upload's outcome", std::nullopt);
+      if (!rest.empty())
+        requeue(std::move(rest), "not accounted for by the upload's outcome", std::nullopt, ReasonKind::unknown_outcome);
       jobs_.commit();
       if (!importing.empty()) co_await follow(key, std::move(up.import), std::move(importing), loop_.now());
       break;
@@ -419,7 +434,8 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
       keep_unknown_held(key, items);
       // A Retry-After on an upload holds every upload, not just this one (I1).
       if (up.retry_after) upload_not_before_ = std::max(upload_not_before_, loop_.now() + *up.retry_after);
-      requeue(std::move(items), up.reason, up.retry_after);
+      requeue(std::move(items), up.reason, up.retry_after,
+              outcome_kind(up.reason_kind, up.http_status, up.maybe_applied ? ReasonKind::unknown_outcome : ReasonKind::transport));
       break;
     case UploadOutcome::Kind::failed: {
       std::map<JobId, const MessageResult*> by_id;
@@ -427,7 +443,11 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
       release(key);
       for (auto& p : items) {
         auto it = by_id.find(p.item.id);
-        finish(p, JobState::failed, it != by_id.end() && !it->second->reason.empty() ? it->second->reason : up.reason);
+        const bool own = it != by_id.end() && !it->second->reason.empty();
+        finish(p, JobState::failed, own ? it->second->reason : up.reason,
+               own && it->second->kind != ReasonKind::none
+                   ? it->second->kind
+                   : outcome_kind(up.reason_kind, up.http_status, ReasonKind::rejected_by_api));
       }
       break;
     }
@@ -455,7 +475,8 @@ Task<void> BulkRouter::follow(std::uint64_t key, ImportRef import, std::vector<P
         p.unknown = true;  // the import may still complete after we stop looking
         finish(p, JobState::aborted,
                "poll timeout: import " + import.import_id + " not terminal after " +
-                   format_duration(config_.poll_timeout));
+                   format_duration(config_.poll_timeout),
+               ReasonKind::timeout);
       }
       jobs_.commit();
       co_return;
@@ -486,7 +507,8 @@ Task<void> BulkRouter::follow(std::uint64_t key, ImportRef import, std::vector<P
         if (!poll.nothing_applied)
           for (auto& p : items) p.unknown = true;
         keep_unknown_held(key, items);
-        requeue(std::move(items), "import " + import.import_id + " failed: " + poll.reason, std::nullopt);
+        requeue(std::move(items), "import " + import.import_id + " failed: " + poll.reason, std::nullopt,
+                outcome_kind(poll.reason_kind, poll.http_status, ReasonKind::rejected_by_api));
         jobs_.commit();
         co_return;
       }
@@ -517,6 +539,7 @@ void BulkRouter::settle(std::vector<Pending>& items, const std::vector<MessageRe
   for (const auto& r : results) by_id.emplace(r.id, &r);
   std::vector<Pending> again;
   std::string again_reason = reason;
+  ReasonKind again_kind = ReasonKind::rejected_by_api;
   std::int64_t ok = 0, failed = 0, retry = 0, unmentioned = 0;
   for (auto& p : items) {
     auto it = by_id.find(p.item.id);
@@ -529,18 +552,20 @@ void BulkRouter::settle(std::vector<Pending>& items, const std::vector<MessageRe
       again.push_back(std::move(p));
     } else if (it->second->verdict == Verdict::ok) {
       ++ok;
-      finish(p, JobState::succeeded, "");
+      finish(p, JobState::succeeded, "", ReasonKind::none);
     } else if (it->second->verdict == Verdict::fail) {
       ++failed;
-      finish(p, JobState::failed, it->second->reason.empty() ? reason : it->second->reason);
+      finish(p, JobState::failed, it->second->reason.empty() ? reason : it->second->reason,
+             it->second->kind != ReasonKind::none ? it->second->kind : ReasonKind::rejected_by_api);
     } else {
       ++retry;
       again_reason = it->second->reason.empty() ? reason : it->second->reason;
+      if (it->second->kind != ReasonKind::none) again_kind = it->second->kind;
       again.push_back(std::move(p));
     }
   }
   emit(loop_.trace(), loop_.now(), ev::Settle{static_cast<std::int64_t>(key), source, ok, failed, retry, unmentioned});
-  if (!again.empty()) requeue(std::move(again), again_reason, std::nullopt);
+  if (!again.empty()) requeue(std::move(again), again_reason, std::nullopt, again_kind);
 }
 
 // A stored entry keeps exactly the items whose outcome is unknown (the API may
@@ -561,8 +586,8 @@ void BulkRouter::keep_unknown_held(std::uint64_t key, std::vector<Pending>& item
   else hold(key, std::move(marked));
 }
 
-void BulkRouter::requeue(std::vector<Pending> items, const std::string& reason,
-                         std::optional<Duration> retry_after) {
+void BulkRouter::requeue(std::vector<Pending> items, const std::string& reason, std::optional<Duration> retry_after,
+                         ReasonKind kind) {
   // Items that failed together retry together, after one backoff.
   std::vector<Pending> again, done;
   Time earliest = loop_.now();
@@ -572,14 +597,16 @@ void BulkRouter::requeue(std::vector<Pending> items, const std::string& reason,
       // The API may hold it already and writes are not idempotent: uploading
       // it again could apply it twice (E1). It ends here, outcome unknown.
       finish(p, JobState::aborted,
-             reason + " (not uploaded again: the API may have applied it and writes are not idempotent)");
+             reason + " (not uploaded again: the API may have applied it and writes are not idempotent)",
+             ReasonKind::unknown_outcome);
       done.push_back(std::move(p));
       continue;
     }
     if (p.attempts >= config_.retry.max_attempts) {
       finish(p, JobState::aborted,
              "attempts exhausted (" + std::to_string(p.attempts) + " of " +
-                 std::to_string(config_.retry.max_attempts) + "): " + reason);
+                 std::to_string(config_.retry.max_attempts) + "): " + reason,
+             kind);
       done.push_back(std::move(p));
       continue;
     }
@@ -594,7 +621,7 @@ void BulkRouter::requeue(std::vector<Pending> items, const std::string& reason,
   }
   RetryDecision d = config_.retry.next(attempts, loop_.now() - earliest, retry_after, rng_);
   if (!d.retry) {
-    for (auto& p : again) finish(p, JobState::aborted, d.reason + ": " + reason);
+    for (auto& p : again) finish(p, JobState::aborted, d.reason + ": " + reason, kind);
     unhold(done);
     unhold(again);
     changed_.notify_all();

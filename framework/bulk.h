@@ -63,6 +63,11 @@ struct UploadOutcome {
   std::string reason;
   std::optional<Duration> retry_after;
   bool maybe_applied = false;          // a timeout or reset after sending the upload
+  /// The answer's HTTP status (0: no answer, -1: not HTTP) and, when the
+  /// status does not tell it (or there is none), the kind of cause behind a
+  /// retry or failure: the jobs' terminal reason kind comes from these.
+  int http_status = -1;
+  ReasonKind reason_kind = ReasonKind::none;
 };
 
 enum class ImportStatus { running, completed, failed };
@@ -79,6 +84,9 @@ struct PollOutcome {
   /// some of them: its jobs carry outcome_unknown from here on, and they are
   /// uploaded again only when the manager is idempotent.
   bool nothing_applied = false;
+  /// As in UploadOutcome: what the jobs of a failed import end with.
+  int http_status = -1;
+  ReasonKind reason_kind = ReasonKind::none;
 };
 
 struct StatsOutcome {
@@ -202,8 +210,9 @@ class BulkRouter {
   bool crash_at(std::string_view step);
   void settle(std::vector<Pending>& items, const std::vector<MessageResult>& results, const std::string& reason,
               const char* source, std::uint64_t key);
-  void requeue(std::vector<Pending> items, const std::string& reason, std::optional<Duration> retry_after);
-  void finish(const Pending& p, JobState state, std::string reason);
+  void requeue(std::vector<Pending> items, const std::string& reason, std::optional<Duration> retry_after,
+               ReasonKind kind);
+  void finish(const Pending& p, JobState state, std::string reason, ReasonKind kind);
   void hold(std::uint64_t key, StoredImport entry);
   void release(std::uint64_t key);
   void unhold(std::vector<Pending>& items);

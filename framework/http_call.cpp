@@ -69,8 +69,15 @@ HttpAnswer read_answer(const HttpResult& result, Loop& loop, const RetryableStat
   if (expect_json) {
     a.body = nlohmann::json::parse(r.body, nullptr, false);
     if (a.body.is_discarded()) a.body = nullptr;
+    if (!retryable.code_pointer.empty() && a.body.is_object()) {
+      const nlohmann::json::json_pointer at(retryable.code_pointer);
+      if (a.body.contains(at) && a.body[at].is_string()) a.code = a.body[at].get<std::string>();
+    }
   }
-  if (r.status == 413) {
+  const auto& pc = retryable.permanent_codes;
+  if (!a.code.empty() && std::find(pc.begin(), pc.end(), a.code) != pc.end()) {
+    a.kind = AnswerKind::permanent;  // the code decides, whatever the status
+  } else if (r.status == 413) {
     a.kind = AnswerKind::too_large;
   } else if (retryable.contains(r.status)) {
     a.kind = AnswerKind::retryable;
@@ -88,11 +95,23 @@ OneResult one_success(const HttpAnswer& answer) {
   return {.verdict = Verdict::ok, .retry_after = answer.retry_after, .http_status = answer.status};
 }
 
+namespace {
+// A permanent answer whose status alone would say otherwise (a code the API
+// declares permanent on a 5xx): the API rejected it.
+ReasonKind answer_kind(const HttpAnswer& a) {
+  if (a.kind == AnswerKind::permanent && (a.status >= 500 || a.status == 429 || a.status == 408))
+    return ReasonKind::rejected_by_api;
+  return reason_kind_of_status(a.status);
+}
+}  // namespace
+
 BatchResult batch_result(const HttpAnswer& answer) {
   DS_ASSERT(!answer.ok());
   BatchResult out = batch_success(answer);
   out.reason = answer.reason;
   out.maybe_applied = answer.maybe_applied;
+  out.kind = answer_kind(answer);
+  out.api_code = answer.code;
   if (answer.retry()) {
     out.status = BatchStatus::retry_batch;
   } else if (answer.kind == AnswerKind::too_large) {
@@ -109,6 +128,8 @@ OneResult one_result(const HttpAnswer& answer) {
   OneResult out = one_success(answer);
   out.reason = answer.reason;
   out.maybe_applied = answer.maybe_applied;
+  out.kind = answer_kind(answer);
+  out.api_code = answer.code;
   out.verdict = answer.retry() ? Verdict::retry : Verdict::fail;
   out.too_large = answer.kind == AnswerKind::too_large;
   return out;

@@ -46,6 +46,12 @@ Request json_request(std::string method, std::string host, std::string path, std
 struct RetryableStatuses {
   std::vector<int> statuses;
   bool every_5xx = false;
+  /// The API's error codes that make an answer permanent whatever its status
+  /// (Iterable answers a list that does not exist with a 500 naming
+  /// error.lists.invalidListId): declared, so C1 judges the trace against them.
+  std::vector<std::string> permanent_codes = {};
+  /// Where an error body holds the API's code (a JSON pointer, "/code"); empty: no code is read.
+  std::string code_pointer = {};
 
   /// True for transport errors (status 0) and the statuses above.
   bool contains(int status) const;
@@ -65,6 +71,8 @@ struct HttpAnswer {
   std::string error_message;
   bool maybe_applied = false;
   std::optional<Duration> retry_after;
+  /// The API's error code read at `code_pointer` ("" when none).
+  std::string code;
   /// With expect_json, the parsed body: an object for `ok`; an error answer's
   /// body as far as it parses (null if not), for the destination's own reading.
   nlohmann::json body;
@@ -83,7 +91,8 @@ HttpAnswer read_answer(const HttpResult& result, Loop& loop, const RetryableStat
 
 /// The processor's result for a batch whose answer is not `ok`: retry() →
 /// retry_batch, too_large → retry_individual (split), permanent → cannot_retry;
-/// reason, retry_after, maybe_applied and http_status carried over.
+/// reason, retry_after, maybe_applied, http_status and the API's code carried
+/// over (a permanent code on a 5xx/429/408 makes the kind rejected_by_api).
 BatchResult batch_result(const HttpAnswer& answer);
 /// The same for one record sent alone: retry() → retry, otherwise fail.
 OneResult one_result(const HttpAnswer& answer);

@@ -14,9 +14,35 @@ const char* job_state_name(JobState s) {
   return "?";
 }
 
-void trace_job_terminal(Trace& trace, Time at, JobId id, JobState state, const std::string& reason, bool unknown,
-                        bool resent) {
-  emit(trace, at, ev::JobTerminal{static_cast<std::int64_t>(id), job_state_name(state), reason, unknown, resent});
+namespace {
+constexpr const char* kReasonKindNames[kReasonKinds] = {
+    "none",         "invalid_record", "rejected_by_api", "auth",           "too_large",     "rate_limited",
+    "server_error", "timeout",        "transport",       "unknown_outcome", "stream_failed", "lost"};
+}  // namespace
+
+const char* reason_kind_name(ReasonKind k) { return kReasonKindNames[static_cast<int>(k)]; }
+
+std::optional<ReasonKind> reason_kind_from(std::string_view name) {
+  for (int i = 0; i < kReasonKinds; ++i)
+    if (name == kReasonKindNames[i]) return static_cast<ReasonKind>(i);
+  return std::nullopt;
+}
+
+ReasonKind reason_kind_of_status(int http) {
+  if (http < 0) return ReasonKind::none;
+  if (http == 0) return ReasonKind::transport;
+  if (http == 401 || http == 403) return ReasonKind::auth;
+  if (http == 408) return ReasonKind::timeout;
+  if (http == 413) return ReasonKind::too_large;
+  if (http == 429) return ReasonKind::rate_limited;
+  if (http >= 500) return ReasonKind::server_error;
+  return ReasonKind::rejected_by_api;
+}
+
+void trace_job_terminal(Trace& trace, Time at, JobId id, const JobOutcome& o) {
+  emit(trace, at,
+       ev::JobTerminal{static_cast<std::int64_t>(id), job_state_name(o.state), o.reason, o.outcome_unknown,
+                       o.resent_after_unknown, reason_kind_name(o.kind)});
 }
 
 std::uint32_t MemoryJobStore::intern(const std::string& reason) {
@@ -117,6 +143,7 @@ void MemoryJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
   r.unknown = outcome.outcome_unknown && outcome.state != JobState::succeeded;
   r.resent = outcome.resent_after_unknown && outcome.state == JobState::succeeded;
   r.reason = intern(outcome.reason);
+  r.kind = outcome.state == JobState::succeeded ? ReasonKind::none : outcome.kind;
   --counts_.pending;
   switch (outcome.state) {
     case JobState::succeeded: ++counts_.succeeded; break;
@@ -126,7 +153,7 @@ void MemoryJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
   }
   if (r.unknown) ++counts_.unknown;
   if (trace_) {
-    trace_job_terminal(*trace_, at, id, outcome.state, outcome.reason, r.unknown, r.resent);
+    trace_job_terminal(*trace_, at, id, JobOutcome{r.state, outcome.reason, r.unknown, r.resent, r.kind});
   }
   notify_finish(id, outcome.state);
 }
@@ -178,7 +205,7 @@ std::vector<StoredImport> MemoryJobStore::imports() const {
 JobOutcome MemoryJobStore::outcome(JobId id) const {
   const Row* r = row(id);
   DS_ASSERT(r != nullptr);
-  return JobOutcome{r->state, reasons_[r->reason], r->unknown, r->resent};
+  return JobOutcome{r->state, reasons_[r->reason], r->unknown, r->resent, r->kind};
 }
 
 int MemoryJobStore::attempts(JobId id) const {

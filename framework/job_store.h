@@ -63,8 +63,7 @@ using RecordSource = std::function<Result<Record>(JobId id)>;
 
 class Trace;
 /// Traces a job's terminal state (the `job` event every store writes).
-void trace_job_terminal(Trace& trace, Time at, JobId id, JobState state, const std::string& reason, bool unknown,
-                        bool resent);
+void trace_job_terminal(Trace& trace, Time at, JobId id, const JobOutcome& outcome);
 
 class JobStore {
  public:
@@ -146,6 +145,7 @@ class MemoryJobStore final : public JobStore {
     JobState state = JobState::pending;
     bool unknown = false;
     bool resent = false;
+    ReasonKind kind = ReasonKind::none;
     std::uint16_t attempts = 0;
     std::uint32_t reason = 0;  // index into reasons_
   };

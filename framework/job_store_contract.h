@@ -24,7 +24,8 @@ inline void expect_job_store_contract(JobStore& s) {
   s.attempt(2);
   s.attempt(2);
   s.finish(1, {.state = JobState::succeeded, .resent_after_unknown = true}, kTimeZero);
-  s.finish(2, {JobState::aborted, "attempts exhausted (2 of 2): HTTP 503", true}, kTimeZero);
+  s.finish(2, {JobState::aborted, "attempts exhausted (2 of 2): HTTP 503", true, false, ReasonKind::unknown_outcome},
+           kTimeZero);
   JobCounts c = s.counts();
   EXPECT_EQ(c.pending, 1u);
   EXPECT_EQ(c.succeeded, 1u);
@@ -33,14 +34,18 @@ inline void expect_job_store_contract(JobStore& s) {
   EXPECT_EQ(s.attempts(2), 2);
   EXPECT_EQ(s.outcome(2).reason, "attempts exhausted (2 of 2): HTTP 503");
   EXPECT_TRUE(s.outcome(2).outcome_unknown);
+  EXPECT_EQ(s.outcome(2).kind, ReasonKind::unknown_outcome);  // the reason kind is kept
+  EXPECT_EQ(s.outcome(1).kind, ReasonKind::none);
   EXPECT_TRUE(s.outcome(1).resent_after_unknown);
   EXPECT_FALSE(s.outcome(2).resent_after_unknown);
   EXPECT_EQ(s.outcome(3).state, JobState::pending);
-  s.finish(3, {JobState::failed, "HTTP 400 InvalidEmailAddressError", false}, kTimeZero);
+  s.finish(3, {JobState::failed, "HTTP 400 InvalidEmailAddressError", false, false, ReasonKind::rejected_by_api},
+           kTimeZero);
   c = s.counts();
   EXPECT_EQ(c.pending, 0u);
   EXPECT_EQ(c.failed, 1u);
   EXPECT_EQ(s.outcome(3).reason, "HTTP 400 InvalidEmailAddressError");
+  EXPECT_EQ(s.outcome(3).kind, ReasonKind::rejected_by_api);
   EXPECT_EQ(s.ids(), (std::vector<JobId>{1, 2, 3}));
 }
 

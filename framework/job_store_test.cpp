@@ -19,7 +19,7 @@ TEST(MemoryJobStore, TracesEachJobsEndOnce) {
   testing::expect_job_store_contract(s);
   ASSERT_EQ(trace.lines().size(), 3u);
   EXPECT_EQ(trace.lines()[1],
-            R"({"t":0,"kind":"job","id":2,"state":"aborted","reason":"attempts exhausted (2 of 2): HTTP 503","outcome_unknown":true,"resent_after_unknown":false})");
+            R"({"t":0,"kind":"job","id":2,"state":"aborted","reason":"attempts exhausted (2 of 2): HTTP 503","outcome_unknown":true,"resent_after_unknown":false,"reason_kind":"unknown_outcome"})");
 }
 
 TEST(MemoryJobStoreDeathTest, ATerminalStateNeverChanges) {

@@ -174,7 +174,8 @@ Task<SyncOutcome> Sync::run(SyncSource next) {
                                 m->record.stream + "\"";
         if (!jobs_.contains(m->record.id)) jobs_.add(m->record.id);
         if (!is_terminal(jobs_.outcome(m->record.id).state))
-          jobs_.finish(m->record.id, JobOutcome{JobState::failed, why, false}, loop_.now());
+          jobs_.finish(m->record.id, JobOutcome{JobState::failed, why, false, false, ReasonKind::invalid_record},
+                       loop_.now());
         fail_sync(why);
         continue;
       }
@@ -184,7 +185,8 @@ Task<SyncOutcome> Sync::run(SyncSource next) {
                                           : "record after the end of stream " + s->spec.name;
         if (!jobs_.contains(m->record.id)) jobs_.add(m->record.id);
         if (!is_terminal(jobs_.outcome(m->record.id).state))
-          jobs_.finish(m->record.id, JobOutcome{JobState::failed, why, false}, loop_.now());
+          jobs_.finish(m->record.id, JobOutcome{JobState::failed, why, false, false, ReasonKind::stream_failed},
+                       loop_.now());
         if (!s->failed) fail_stream(*s, why);
         continue;
       }

@@ -24,7 +24,7 @@ Task<void> Router::deliver(Record record) {
   }
   Result<Routed> routed = routes_.route(record);
   if (!routed.ok()) {
-    jobs_.finish(record.id, JobOutcome{JobState::failed, routed.error().message, false}, loop_.now());
+    jobs_.finish(record.id, JobOutcome{JobState::failed, routed.error().message, false, false, ReasonKind::invalid_record}, loop_.now());
     co_return;
   }
   DS_ASSERT(routed->handler != nullptr);

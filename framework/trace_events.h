@@ -107,9 +107,10 @@ struct JobTerminal {
   std::string reason;
   bool outcome_unknown = false;
   bool resent_after_unknown = false;
+  std::string reason_kind = "none";  // reason_kind_name ("none" for a succeeded job)
   template <class S, class V> static void fields(S& s, V& v) {
     v("id", s.id), v("state", s.state), v("reason", s.reason), v("outcome_unknown", s.outcome_unknown),
-        v("resent_after_unknown", s.resent_after_unknown);
+        v("resent_after_unknown", s.resent_after_unknown), v("reason_kind", s.reason_kind);
   }
   bool operator==(const JobTerminal&) const = default;
 };
@@ -131,11 +132,12 @@ struct BatchSent {
   std::optional<std::int64_t> retry_after;       // ns
   bool too_large = false;
   std::int64_t foreign = 0;  // ids the answer named that were not in the batch
+  std::optional<std::string> code = {};  // the API's error code in the answer, when it named one
   template <class S, class V> static void fields(S& s, V& v) {
     v("handler", s.handler), v("records", s.records), v("attempt", s.attempt), v("status", s.status),
         v("ids", s.ids), v("sent", s.sent), v("held", s.held), v("http", s.http), v("oldest", s.oldest),
         v("flushed", s.flushed), v("retry_after", s.retry_after), v("too_large", s.too_large),
-        v("foreign", s.foreign);
+        v("foreign", s.foreign), v("code", s.code);
   }
   bool operator==(const BatchSent&) const = default;
 };
@@ -150,9 +152,11 @@ struct OneSent {
   std::int64_t sent = 0, held = 0, http = 0;
   std::optional<std::int64_t> retry_after;
   bool too_large = false;
+  std::optional<std::string> code = {};  // as in BatchSent
   template <class S, class V> static void fields(S& s, V& v) {
     v("handler", s.handler), v("id", s.id), v("attempt", s.attempt), v("verdict", s.verdict), v("sent", s.sent),
-        v("held", s.held), v("http", s.http), v("retry_after", s.retry_after), v("too_large", s.too_large);
+        v("held", s.held), v("http", s.http), v("retry_after", s.retry_after), v("too_large", s.too_large),
+        v("code", s.code);
   }
   bool operator==(const OneSent&) const = default;
 };

@@ -25,7 +25,8 @@ std::vector<TraceEvent> samples() {
   b.retry_after = 60'000'000'000;
   b.too_large = true;
   b.foreign = 2;
-  ev::OneSent o{"events/track", 9, 2, "retry", 10, 0, 503, std::int64_t{1'000}, false};
+  b.code = "error.lists.invalidListId";
+  ev::OneSent o{"events/track", 9, 2, "retry", 10, 0, 503, std::int64_t{1'000}, false, std::string("BadParams")};
   ev::Fault fh;
   fh.req = 4;
   fh.rule = 1;
@@ -41,7 +42,7 @@ std::vector<TraceEvent> samples() {
           ev::HttpError{3, "timeout", true, true},
           fh,
           fs,
-          ev::JobTerminal{7, "aborted", "attempts exhausted \"quoted\"", true, false},
+          ev::JobTerminal{7, "aborted", "attempts exhausted \"quoted\"", true, false, "unknown_outcome"},
           b,
           o,
           ev::RetryAfterHold{"events/track", std::chrono::seconds(60)},

@@ -113,8 +113,11 @@ std::string describe_error(const HttpAnswer& a, std::string* code_out) {
 
 // Statuses as the Go client maps them: a batch is retried whole on 429 and
 // 5xx (408/409 send its records alone); a record alone is retried on 408, 429, 5xx.
-const RetryableStatuses kBatchRetry{{429}, true};
-const RetryableStatuses kOneRetry{{408, 429}, true};
+// One code is permanent whatever its status: a list that does not exist is
+// answered 500 with error.lists.invalidListId (#13 item 3), and no retry fixes it.
+const std::vector<std::string> kPermanentCodes{"error.lists.invalidListId"};
+const RetryableStatuses kBatchRetry{{429}, true, kPermanentCodes, "/code"};
+const RetryableStatuses kOneRetry{{408, 429}, true, kPermanentCodes, "/code"};
 
 class IterableHandler final : public BatchHandler {
  public:
@@ -173,7 +176,7 @@ class IterableHandler final : public BatchHandler {
 
   BatchResult classify_batch(const HttpAnswer& a, const std::vector<const Message*>& batch) const {
     if (a.ok()) {
-      BatchResult ok = per_record(a.body, batch);
+      BatchResult ok = per_record(a.body, batch, false);
       ok.retry_after = a.retry_after;
       ok.http_status = a.status;
       return ok;
@@ -182,8 +185,9 @@ class IterableHandler final : public BatchHandler {
     if (a.kind == AnswerKind::transport || a.kind == AnswerKind::unreadable) return out;
     std::string code;
     out.reason = describe_error(a, &code);
-    if ((code == "RequestFieldsTypesMismatched" && a.kind == AnswerKind::permanent) || a.status == 408 ||
-        a.status == 409) {
+    const bool by_code = std::find(kPermanentCodes.begin(), kPermanentCodes.end(), a.code) != kPermanentCodes.end();
+    if (!by_code && ((code == "RequestFieldsTypesMismatched" && a.kind == AnswerKind::permanent) ||
+                     a.status == 408 || a.status == 409)) {
       // Alone, the record with the mismatched field fails and the rest go through.
       out.status = BatchStatus::retry_individual;
       out.too_large = false;
@@ -191,21 +195,34 @@ class IterableHandler final : public BatchHandler {
     return out;
   }
 
-  // Per-record verdicts from a 2xx bulk body. Keys are unique within the batch,
-  // so each failure names exactly one record.
-  BatchResult per_record(const nlohmann::json& b, const std::vector<const Message*>& batch) const {
+  // Per-record verdicts from a 2xx bulk body. The API names failures by
+  // identity (email, userId) or event name, and counts them (successCount,
+  // failCount); the two must agree before anything is called delivered:
+  //  - a failure naming a key one message holds fails that message;
+  //  - a failure naming a key several messages hold (one user's records share
+  //    a batch) cannot say which of them failed: they are sent alone (retry);
+  //  - failures counted but not named (failCount above the messages named, or
+  //    the counts not adding up to the batch) leave every unnamed message
+  //    unaccounted: sent alone too — or, for a message already alone, failed;
+  //  - counts missing: the answer is unreadable (maybe applied, retried).
+  BatchResult per_record(const nlohmann::json& b, const std::vector<const Message*>& batch, bool alone) const {
     std::map<std::string, std::string> failed_keys;  // "email:x" → reason
+    std::set<std::string> success_keys;             // named, yet success (forgotten on lists, notFound on unsubscribe)
     std::set<std::string> disallowed;
-    auto collect = [&](const nlohmann::json& arr, const char* prefix, const std::string& reason) {
+    auto collect = [&](const nlohmann::json& arr, const char* prefix, const std::string& reason, bool success) {
       if (!arr.is_array()) return;
-      for (const auto& v : arr)
-        if (v.is_string()) failed_keys.emplace(std::string(prefix) + v.get<std::string>(), reason);
+      for (const auto& v : arr) {
+        if (!v.is_string()) continue;
+        std::string key = std::string(prefix) + v.get<std::string>();
+        if (success) success_keys.insert(std::move(key));
+        else failed_keys.emplace(std::move(key), reason);
+      }
     };
     const bool lists = ep_.kind == Kind::subscribe || ep_.kind == Kind::unsubscribe;
-    collect(b.value("invalidEmails", nlohmann::json()), "email:", "invalid email (invalidEmails)");
-    collect(b.value("invalidUserIds", nlohmann::json()), "userId:", "invalid userId (invalidUserIds)");
-    collect(b.value("validEmailFailures", nlohmann::json()), "email:", "rejected (validEmailFailures)");
-    collect(b.value("validUserIdFailures", nlohmann::json()), "userId:", "rejected (validUserIdFailures)");
+    collect(b.value("invalidEmails", nlohmann::json()), "email:", "invalid email (invalidEmails)", false);
+    collect(b.value("invalidUserIds", nlohmann::json()), "userId:", "invalid userId (invalidUserIds)", false);
+    collect(b.value("validEmailFailures", nlohmann::json()), "email:", "rejected (validEmailFailures)", false);
+    collect(b.value("validUserIdFailures", nlohmann::json()), "userId:", "rejected (validUserIdFailures)", false);
     if (b.contains("disallowedEventNames") && b["disallowedEventNames"].is_array())
       for (const auto& v : b["disallowedEventNames"])
         if (v.is_string()) disallowed.insert(v.get<std::string>());
@@ -214,8 +231,8 @@ class IterableHandler final : public BatchHandler {
       for (auto it = f.begin(); it != f.end(); ++it) {
         const std::string& list = it.key();
         // Lists: forgotten users count as success; notFound on unsubscribe too (as the reference does).
-        if (lists && list.rfind("forgotten", 0) == 0) continue;
-        if (ep_.kind == Kind::unsubscribe && list.rfind("notFound", 0) == 0) continue;
+        const bool success = (lists && list.rfind("forgotten", 0) == 0) ||
+                             (ep_.kind == Kind::unsubscribe && list.rfind("notFound", 0) == 0);
         bool emails = list.find("Emails") != std::string::npos;
         std::string what = list.rfind("invalidEmails", 0) == 0     ? "invalid email"
                            : list.rfind("invalidUserIds", 0) == 0  ? "invalid userId"
@@ -224,33 +241,81 @@ class IterableHandler final : public BatchHandler {
                            : list.rfind("conflict", 0) == 0        ? "email and userId conflict"
                            : list.rfind("invalidData", 0) == 0     ? "invalid data"
                                                                    : "rejected";
-        collect(it.value(), emails ? "email:" : "userId:", what + " (failedUpdates." + list + ")");
+        collect(it.value(), emails ? "email:" : "userId:", what + " (failedUpdates." + list + ")", success);
       }
     }
+    const nlohmann::json sc = b.value("successCount", nlohmann::json()), fc = b.value("failCount", nlohmann::json());
+    if (!sc.is_number_integer() || !fc.is_number_integer()) {
+      BatchResult out;
+      out.status = BatchStatus::retry_batch;
+      out.maybe_applied = true;
+      out.reason = "HTTP 200 without integer successCount and failCount (cannot tell what was applied)";
+      out.kind = ReasonKind::transport;
+      return out;
+    }
+    const std::int64_t success_count = sc.get<std::int64_t>(), fail_count = fc.get<std::int64_t>();
+
+    std::map<std::string, int> holders;  // key → messages of this batch holding it
+    for (const Message* m : batch)
+      for (const auto& k : m->keys) ++holders[k];
     BatchResult out;
     out.status = BatchStatus::success;
-    if (failed_keys.empty() && disallowed.empty()) return out;
-    out.status = BatchStatus::partial_success;
-    for (const Message* m : batch) {
+    std::int64_t named = 0;  // messages a failure list names (success-counted ones included)
+    std::vector<bool> unnamed(batch.size(), false);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const Message* m = batch[i];
       MessageResult mr{m->id, Verdict::ok, ""};
+      bool is_named = false;
       for (const auto& k : m->keys) {
         auto f = failed_keys.find(k);
-        if (f != failed_keys.end()) {
+        if (f == failed_keys.end()) {
+          is_named |= success_keys.count(k) != 0;
+          continue;
+        }
+        is_named = true;
+        if (holders[k] > 1) {
+          mr.verdict = Verdict::retry;
+          mr.reason = f->second + " names " + k + ", which " + std::to_string(holders[k]) +
+                      " records of the batch share: sent alone to learn which";
+        } else {
           mr.verdict = Verdict::fail;
           mr.reason = f->second;
-          break;
+          mr.kind = ReasonKind::rejected_by_api;
         }
+        break;
       }
       if (mr.verdict == Verdict::ok && !disallowed.empty()) {
         nlohmann::json item = nlohmann::json::parse(m->body, nullptr, false);
         std::string name = str(item, "eventName");
         if (disallowed.count(name)) {
+          is_named = true;
           mr.verdict = Verdict::fail;
           mr.reason = "disallowed event name \"" + name + "\" (disallowedEventNames)";
+          mr.kind = ReasonKind::rejected_by_api;
         }
       }
+      named += is_named ? 1 : 0;
+      unnamed[i] = !is_named;
       out.results.push_back(std::move(mr));
     }
+    const auto n = static_cast<std::int64_t>(batch.size());
+    if (fail_count > named || success_count + fail_count != n) {
+      // Failures the answer counts but does not name: no unnamed message may be called delivered.
+      const std::string why = "Iterable answered successCount " + std::to_string(success_count) + ", failCount " +
+                              std::to_string(fail_count) + " for " + std::to_string(n) + " records but named " +
+                              std::to_string(named);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (!unnamed[i]) continue;
+        MessageResult& mr = out.results[i];
+        mr.verdict = alone ? Verdict::fail : Verdict::retry;
+        mr.reason = alone ? why + " (a failure nobody is named for)" : why + ": sent alone to learn its outcome";
+        if (alone) mr.kind = ReasonKind::rejected_by_api;
+      }
+    }
+    bool all_ok = true;
+    for (const auto& mr : out.results) all_ok &= mr.verdict == Verdict::ok;
+    if (all_ok) out.results.clear();
+    else out.status = BatchStatus::partial_success;
     return out;
   }
 
@@ -274,10 +339,16 @@ class IterableHandler final : public BatchHandler {
     }
     if (ep_.kind == Kind::subscribe || ep_.kind == Kind::unsubscribe) {
       std::vector<const Message*> one{&m};
-      BatchResult br = per_record(b, one);
-      if (br.status == BatchStatus::partial_success && br.results[0].verdict == Verdict::fail) {
+      BatchResult br = per_record(b, one, true);
+      if (br.status == BatchStatus::retry_batch) {
+        out.verdict = Verdict::retry;
+        out.reason = br.reason;
+        out.maybe_applied = br.maybe_applied;
+        out.kind = br.kind;
+      } else if (br.status == BatchStatus::partial_success && br.results[0].verdict == Verdict::fail) {
         out.verdict = Verdict::fail;
         out.reason = br.results[0].reason;
+        out.kind = br.results[0].kind;
       }
     }
     return out;
@@ -387,6 +458,7 @@ DestinationEntry iterable_destination() {
       "iterable", "iterable", "api.iterable.com",
       "Iterable bulk endpoints (trackBulk, bulkUpdate, lists, subscriptions) on the batch path", schema(),
       {.limits = {.records_max = 1000, .bytes_max = 4'000'000}, .retryable_statuses = kOneRetry.statuses,
+       .permanent_codes = kPermanentCodes,
        .idempotent_writes = true, .rate_per_second = 10});
   e.make = [](DeliveryContext& ctx, const Config& config) {
     return make_batch_destination(ctx, config, iterable_routes);

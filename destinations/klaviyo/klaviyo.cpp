@@ -221,6 +221,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
       co_await pacer_.acquire("create");
       HttpResult res = co_await ctx_.transport.send(request("POST", kJobsPath, std::move(body)));
       if (!res.ok()) {
+        out.http_status = 0;
         out.kind = UploadOutcome::Kind::retry;
         out.reason = std::string("transport ") + transport_error_kind_name(res.error().kind) + ": " +
                      res.error().message;
@@ -228,6 +229,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
         co_return out;
       }
       const Response& r = *res;
+      out.http_status = r.status;
       out.retry_after = note_retry_after(r, "create");
       if (r.status == 202 || r.status == 200 || r.status == 201) {
         nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
@@ -318,6 +320,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
       co_return out;
     }
     const Response& r = *res;
+    out.http_status = r.status;
     out.retry_after = note_retry_after(r, "job");
     if (r.status == 429 || r.status >= 500) {
       out.transient = true;

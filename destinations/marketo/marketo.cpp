@@ -128,6 +128,19 @@ CodeClass classify_code(const std::string& code) {
   return CodeClass::retry;  // unknown codes: retry
 }
 
+// The reason kind a Marketo code names (APIS.md §1): token and permission
+// codes are auth, throttles and quotas are rate_limited, 1xxx/7xx are the
+// API's rejections; none for no code (the HTTP status tells).
+ReasonKind code_kind(const std::string& code) {
+  if (code.empty()) return ReasonKind::none;
+  if (code == "600" || code == "601" || code == "602" || code == "603") return ReasonKind::auth;
+  if (code == "606" || code == "607" || code == "615" || code == "1029") return ReasonKind::rate_limited;
+  if (code == "604" || code == "608" || code == "611" || code == "614" || code == "713" || code == "719" ||
+      code == "1016" || code == "502")
+    return ReasonKind::server_error;
+  return ReasonKind::rejected_by_api;
+}
+
 std::string str(const nlohmann::json& j, const char* key) {
   if (!j.is_object() || !j.contains(key)) return "";
   const auto& v = j[key];
@@ -226,11 +239,14 @@ class MarketoManager final : public AsyncDestinationManager {
     }
     const HttpResult& res = *sent.res;
     if (!res.ok()) {
+      out.http_status = 0;
       retry(std::string("transport ") + transport_error_kind_name(res.error().kind) + ": " + res.error().message,
             res.error().maybe_applied);
       co_return out;
     }
     const Response& r = *res;
+    out.http_status = r.status;
+    out.reason_kind = code_kind(sent.code);
     if (r.status == 413) {
       fail("HTTP 413: upload too large (file of " + std::to_string(file.size()) +
            " bytes; Marketo's limit is 10 MB per file)");
@@ -290,6 +306,7 @@ class MarketoManager final : public AsyncDestinationManager {
     if (!sent.code.empty()) {
       const std::string reason = "code " + sent.code + ": " + sent.message;
       if (sent.code == "1013" || classify_code(sent.code) == CodeClass::fail) {
+        out.reason_kind = code_kind(sent.code);
         // The batch is gone or we may not read it; Marketo had accepted it, so
         // it may have been imported: the router marks the jobs outcome_unknown
         // and uploads them again (lead imports are idempotent upserts).

@@ -288,7 +288,8 @@ class StagedTableDestination final : public Destination {
     for (auto& s : streams_) {
       for (JobId id : s->jobs)
         if (!is_terminal(ctx_.jobs.outcome(id).state))
-          fail(id, "stream " + s->spec.name + " was not committed before teardown (record not committed)");
+          fail(id, "stream " + s->spec.name + " was not committed before teardown (record not committed)",
+               ReasonKind::stream_failed);
       s->jobs.clear();
       s->staged.clear();
       s->stage.clear();  // dropped below with every other open stage of this label
@@ -355,13 +356,13 @@ class StagedTableDestination final : public Destination {
     }
     const std::string table = settings_.table_prefix + record.stream;
     if (!valid_table_name(table)) {
-      fail(id, "record " + std::to_string(id) + ": " + table_problem(record.stream, table));
+      fail(id, "record " + std::to_string(id) + ": " + table_problem(record.stream, table), ReasonKind::invalid_record);
       co_return;
     }
     Stream& s = stream_for(record.stream);
     Result<Message> m = message_of(record, s);
     if (!m.ok()) {
-      fail(id, m.error().message);
+      fail(id, m.error().message, ReasonKind::invalid_record);
       co_return;
     }
     // Wait out a close in progress, then make sure a stage is open; nothing
@@ -370,7 +371,7 @@ class StagedTableDestination final : public Destination {
     while (!placed) {
       while (s.closing) co_await changed_.wait();
       if (s.discarded) {
-        fail(id, s.discard_reason);
+        fail(id, s.discard_reason, ReasonKind::stream_failed);
         co_return;
       }
       if (!s.stage.empty()) {
@@ -379,7 +380,7 @@ class StagedTableDestination final : public Destination {
       }
       Status st = co_await ensure_stage(s);
       if (!st.ok()) {
-        fail(id, "record " + std::to_string(id) + " not staged: " + st.error().message);
+        fail(id, "record " + std::to_string(id) + " not staged: " + st.error().message, ReasonKind::rejected_by_api);
         co_return;
       }
     }
@@ -436,8 +437,9 @@ class StagedTableDestination final : public Destination {
     return false;
   }
 
-  void fail(JobId id, const std::string& reason, bool unknown = false) {
-    ctx_.jobs.finish(id, JobOutcome{JobState::failed, reason, unknown, false}, ctx_.loop.now());
+  void fail(JobId id, const std::string& reason, ReasonKind kind, bool unknown = false) {
+    ctx_.jobs.finish(id, JobOutcome{JobState::failed, reason, unknown, false, unknown ? ReasonKind::unknown_outcome : kind},
+                     ctx_.loop.now());
   }
 
   // The batch processor's verdict on a row.
@@ -557,7 +559,7 @@ class StagedTableDestination final : public Destination {
       if (committed) {
         ctx_.jobs.finish(id, JobOutcome{JobState::succeeded, "", false, false}, ctx_.loop.now());
       } else {
-        fail(id, failure, unknown);
+        fail(id, failure, ReasonKind::rejected_by_api, unknown);
       }
     }
     if (committed) ++stats_.commits;
@@ -574,7 +576,7 @@ class StagedTableDestination final : public Destination {
     s.discard_reason = reason;
     for (JobId id : s.jobs) {
       if (is_terminal(ctx_.jobs.outcome(id).state)) continue;
-      fail(id, reason);
+      fail(id, reason, ReasonKind::stream_failed);
       ++stats_.discarded_jobs;
     }
     s.staged.clear();
@@ -685,7 +687,7 @@ class StagedTableDestination final : public Destination {
                            JobOutcome{JobState::aborted,
                                       "stage " + e.import_id + " was being committed at a crash and its outcome "
                                           "could not be settled after the restart",
-                                      true, false},
+                                      true, false, ReasonKind::unknown_outcome},
                            ctx_.loop.now());
           ++settled;
         }

@@ -382,7 +382,10 @@ Response IterableApi::lists(const nlohmann::json& body, bool subscribe, std::str
   std::int64_t list_id = body["listId"].get<std::int64_t>();
   if (!options_.list_ids.empty() &&
       std::find(options_.list_ids.begin(), options_.list_ids.end(), list_id) == options_.list_ids.end()) {
-    return error(400, "BadParams", "listId " + std::to_string(list_id) + " does not exist");
+    // As incidents show, Iterable answers a list that does not exist with a
+    // 500 naming error.lists.invalidListId: a server status for a permanent
+    // rejection (a client must read the code, not the status).
+    return error(500, "error.lists.invalidListId", "listId " + std::to_string(list_id) + " does not exist");
   }
   if (!body.contains("subscribers") || !body["subscribers"].is_array())
     return error(400, "BadParams", "subscribers: expected an array");

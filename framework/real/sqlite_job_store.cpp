@@ -12,8 +12,9 @@ enum Stmt {
 const char* kSql[] = {
     "INSERT INTO jobs(id, state, attempts, unknown, resent, reason) VALUES(?1, 0, 0, 0, 0, '')",
     "UPDATE jobs SET attempts = attempts + 1 WHERE id = ?1",
-    "UPDATE jobs SET state = ?2, reason = ?3, unknown = ?4, resent = ?5, finished_ns = ?6 WHERE id = ?1 AND state = 0",
-    "SELECT state, reason, unknown, resent, attempts FROM jobs WHERE id = ?1",
+    ("UPDATE jobs SET state = ?2, reason = ?3, unknown = ?4, resent = ?5, finished_ns = ?6, kind = ?7 "
+     "WHERE id = ?1 AND state = 0"),
+    "SELECT state, reason, unknown, resent, attempts, kind FROM jobs WHERE id = ?1",
     "SELECT state, unknown, COUNT(*) FROM jobs GROUP BY state, unknown",
     "SELECT id FROM jobs ORDER BY id",
     "BEGIN",
@@ -57,18 +58,27 @@ Status SqliteJobStore::prepare() {
                        (options_.synchronous_full ? "FULL" : "NORMAL") +
                        "; CREATE TABLE IF NOT EXISTS jobs("
                        "id INTEGER PRIMARY KEY, state INTEGER NOT NULL, attempts INTEGER NOT NULL, "
-                       "unknown INTEGER NOT NULL, resent INTEGER NOT NULL, reason TEXT NOT NULL, finished_ns INTEGER);"
+                       "unknown INTEGER NOT NULL, resent INTEGER NOT NULL, reason TEXT NOT NULL, finished_ns INTEGER, "
+                       "kind TEXT NOT NULL DEFAULT 'none');"
                        "CREATE TABLE IF NOT EXISTS imports("
                        "key INTEGER PRIMARY KEY, import_id TEXT NOT NULL, jobs TEXT NOT NULL, params TEXT NOT NULL, "
                        "started_ns INTEGER NOT NULL, unknown INTEGER NOT NULL);"
                        "CREATE TABLE IF NOT EXISTS checkpoints(stream TEXT PRIMARY KEY, checkpoint TEXT NOT NULL);"
                        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
-                       "INSERT OR REPLACE INTO meta VALUES('schema', '3');";
+                       "INSERT OR REPLACE INTO meta VALUES('schema', '4');";
   char* err = nullptr;
   if (sqlite3_exec(db_, schema.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
     return Error::io(options_.path + ": not a usable job store: " + msg);
+  }
+  // A store written by schema 3 has no reason kind: add the column (its jobs read back as "none").
+  if (sqlite3_exec(db_, "ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'none'", nullptr, nullptr, &err) !=
+      SQLITE_OK) {
+    std::string msg = err ? err : "";
+    sqlite3_free(err);
+    if (msg.find("duplicate column") == std::string::npos)
+      return Error::io(options_.path + ": cannot add the reason kind column: " + msg);
   }
   for (int i = 0; i < kStmts; ++i) {
     if (sqlite3_prepare_v3(db_, kSql[i], -1, SQLITE_PREPARE_PERSISTENT, &stmts_[i], nullptr) != SQLITE_OK) {
@@ -138,11 +148,13 @@ void SqliteJobStore::finish(JobId id, const JobOutcome& outcome, Time at) {
   sqlite3_bind_int(s, 4, unknown);
   sqlite3_bind_int(s, 5, resent);
   sqlite3_bind_int64(s, 6, to_ns(at));
+  const ReasonKind kind = outcome.state == JobState::succeeded ? ReasonKind::none : outcome.kind;
+  sqlite3_bind_text(s, 7, reason_kind_name(kind), -1, SQLITE_STATIC);
   check(sqlite3_step(s), db_, "finish");
   sqlite3_reset(s);
   DS_ASSERT(sqlite3_changes(db_) == 1 && "a job reaches one terminal state, once");
   if (trace_) {
-    trace_job_terminal(*trace_, at, id, outcome.state, outcome.reason, unknown, resent);
+    trace_job_terminal(*trace_, at, id, JobOutcome{outcome.state, outcome.reason, unknown, resent, kind});
   }
   wrote();
   notify_finish(id, outcome.state);
@@ -175,6 +187,7 @@ JobOutcome SqliteJobStore::outcome(JobId id) const {
   o.reason = reinterpret_cast<const char*>(sqlite3_column_text(row.s, 1));
   o.outcome_unknown = sqlite3_column_int(row.s, 2) != 0;
   o.resent_after_unknown = sqlite3_column_int(row.s, 3) != 0;
+  o.kind = reason_kind_from(reinterpret_cast<const char*>(sqlite3_column_text(row.s, 5))).value_or(ReasonKind::none);
   return o;
 }
 
