@@ -218,7 +218,6 @@ class IterableHandler final : public BatchHandler {
         else failed_keys.emplace(std::move(key), reason);
       }
     };
-    const bool lists = ep_.kind == Kind::subscribe || ep_.kind == Kind::unsubscribe;
     collect(b.value("invalidEmails", nlohmann::json()), "email:", "invalid email (invalidEmails)", false);
     collect(b.value("invalidUserIds", nlohmann::json()), "userId:", "invalid userId (invalidUserIds)", false);
     collect(b.value("validEmailFailures", nlohmann::json()), "email:", "rejected (validEmailFailures)", false);
@@ -230,14 +229,16 @@ class IterableHandler final : public BatchHandler {
       const auto& f = b["failedUpdates"];
       for (auto it = f.begin(); it != f.end(); ++it) {
         const std::string& list = it.key();
-        // Lists: forgotten users count as success; notFound on unsubscribe too (as the reference does).
-        const bool success = (lists && list.rfind("forgotten", 0) == 0) ||
-                             (ep_.kind == Kind::unsubscribe && list.rfind("notFound", 0) == 0);
+        // notFound on unsubscribe counts as success: the user is not on the
+        // list, which is what was asked. A forgotten user (a privacy request)
+        // is not: Iterable stores nothing for it, so its record fails for good
+        // (the reference counts it delivered with a metric; docs/DECISIONS.md).
+        const bool success = ep_.kind == Kind::unsubscribe && list.rfind("notFound", 0) == 0;
         bool emails = list.find("Emails") != std::string::npos;
         std::string what = list.rfind("invalidEmails", 0) == 0     ? "invalid email"
                            : list.rfind("invalidUserIds", 0) == 0  ? "invalid userId"
                            : list.rfind("notFound", 0) == 0        ? "user not found"
-                           : list.rfind("forgotten", 0) == 0       ? "forgotten user"
+                           : list.rfind("forgotten", 0) == 0       ? "forgotten user (a privacy request: Iterable keeps no data for it)"
                            : list.rfind("conflict", 0) == 0        ? "email and userId conflict"
                            : list.rfind("invalidData", 0) == 0     ? "invalid data"
                                                                    : "rejected";

@@ -115,9 +115,10 @@ std::string hex8(std::uint64_t v) {
 struct SftpStats {
   std::uint64_t files = 0, bytes = 0, temps_removed = 0, stale_temps_cleaned = 0;
   std::uint64_t renames_verified = 0, renames_not_applied = 0, renames_unknown = 0;
+  std::uint64_t rename_failure_retries = 0;  // SSH_FX_FAILURE on rename: looked, then renamed once more
 };
 DS_TO_JSON(SftpStats, files, bytes, temps_removed, stale_temps_cleaned, renames_verified,
-           renames_not_applied, renames_unknown)
+           renames_not_applied, renames_unknown, rename_failure_retries)
 
 class SftpManager final : public SimpleDestinationManager {
  public:
@@ -194,6 +195,30 @@ class SftpManager final : public SimpleDestinationManager {
       co_return traced(final_path, items.size(), size, "put_failed", outcome_of(put.error(), false));
     }
     auto renamed = co_await files_.rename(temp, final_path);
+    if (!renamed.ok() && renamed.error().kind == FileError::Kind::failure) {
+      // SSH_FX_FAILURE is the protocol's "something failed" with no more
+      // specific code: servers send it for a passing condition as readily as
+      // for a lasting one. Look (the server may have renamed before failing),
+      // then rename once more; a second generic failure fails the file.
+      ++stats_.rename_failure_retries;
+      const Seen seen = co_await look(dir, temp, final_path, size);
+      if (seen == Seen::applied) {
+        ++stats_.renames_verified;
+        if (crash_at("after_upload")) co_await halt();
+        co_return succeeded(items, final_path, size, "rename_verified");
+      }
+      if (seen == Seen::unknown) {
+        // Could not look: the rename may have happened. Retried with the
+        // outcome unknown (the router decides by the upload's idempotence).
+        ++stats_.renames_unknown;
+        stale_.push_back(temp);
+        UploadOutcome out = outcome_of(renamed.error(), true);
+        out.kind = UploadOutcome::Kind::retry;
+        out.maybe_applied = true;
+        co_return traced(final_path, items.size(), size, "rename_unknown", std::move(out));
+      }
+      renamed = co_await files_.rename(temp, final_path);
+    }
     if (renamed.ok()) {
       if (crash_at("after_upload")) co_await halt();
       co_return succeeded(items, final_path, size, "renamed");

@@ -87,6 +87,14 @@ Status read_own_options(const JsonIn& in, IterableApiOptions& o) {
       o.list_ids.push_back(id);
     }
   }
+  if (in.has("forgotten_emails")) {
+    JsonIn a = in.at("forgotten_emails");
+    DS_CHECK(a.array());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      DS_TRY(std::string e, a.at(i).string());
+      o.forgotten_emails.push_back(e);
+    }
+  }
   return {};
 }
 
@@ -95,7 +103,7 @@ Status read_own_options(const JsonIn& in, IterableApiOptions& o) {
 Result<IterableApiOptions> IterableApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
   return read_fake_options(j, where, "api_key", &IterableApiOptions::api_key,
                            {"disallowed_event_names", "items_max", "body_bytes_max", "rate_per_second", "burst",
-                            "retry_after", "list_ids"},
+                            "retry_after", "list_ids", "forgotten_emails"},
                            read_own_options);
 }
 
@@ -403,6 +411,12 @@ Response IterableApi::lists(const nlohmann::json& body, bool subscribe, std::str
     }
     if (email.empty() && user_id.empty()) {
       ++failed;
+      continue;
+    }
+    if (!email.empty() && std::find(options_.forgotten_emails.begin(), options_.forgotten_emails.end(), email) !=
+                              options_.forgotten_emails.end()) {
+      ++failed;
+      res["failedUpdates"]["forgottenEmails"].push_back(email);
       continue;
     }
     if (email.empty() && !find_user("", user_id)) {

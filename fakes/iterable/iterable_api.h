@@ -49,8 +49,13 @@ struct IterableApiOptions {
   std::int64_t rate_per_second = 10;
   std::int64_t burst = 10;
   bool retry_after = true;
-  /// List ids that exist (lists/subscribe to another id is 400); empty: any id.
+  /// List ids that exist (lists/subscribe to another id is 500
+  /// error.lists.invalidListId); empty: any id.
   std::vector<std::int64_t> list_ids;
+  /// Emails of users forgotten under a privacy request (GDPR/CCPA): Iterable
+  /// stores nothing for them; a list subscribe names them in
+  /// failedUpdates.forgottenEmails and counts them in failCount.
+  std::vector<std::string> forgotten_emails;
 
   /// Reads options from JSON (keys as above); errors name the key.
   static Result<IterableApiOptions> from_json(const nlohmann::json& j, const std::string& where);
