@@ -48,7 +48,29 @@ nlohmann::json certify_base_config(const DestinationEntry& e) {
 
 namespace {
 
-FaultRule fault_of(FaultKind kind, Rng& r, bool file, const std::vector<std::string>& error_bodies) {
+// A `respond` rule answering `a` (the body drawn from the API's own error
+// bodies when the table gives none); sometimes after the fake applied it.
+FaultRule respond_rule(const FakeEntry::ErrorAnswer& a, Rng& r, const std::vector<std::string>& error_bodies) {
+  FaultRule f;
+  f.kind = FaultKind::respond;
+  f.note = a.label;
+  f.status = a.status;
+  if (!a.body.empty()) {
+    f.body = a.body;
+    f.headers.add("Content-Type", "application/json");
+  } else if (!error_bodies.empty() && a.status >= 100 && r.chance(1, 2)) {
+    // A real API sends its error bodies with any status: a code that on a 4xx
+    // means "rejected for good" must not make a 5xx permanent.
+    f.body = error_bodies[r.below(error_bodies.size())];
+    f.headers.add("Content-Type", "application/json");
+  }
+  // Applied, then answered with this: the duplicate-after-502 incident.
+  f.after = a.may_apply && r.chance(1, 3);
+  return f;
+}
+
+FaultRule fault_of(FaultKind kind, Rng& r, const std::vector<FakeEntry::ErrorAnswer>& table,
+                   const std::vector<std::string>& error_bodies) {
   FaultRule f;
   f.kind = kind;
   // Weight: the share of matching operations the rule hits.
@@ -57,19 +79,18 @@ FaultRule fault_of(FaultKind kind, Rng& r, bool file, const std::vector<std::str
   f.times = 1 + static_cast<std::int64_t>(r.below(12));  // finite: G1 needs the faults to end
   switch (kind) {
     case FaultKind::respond: {
-      static const int kStatus[] = {500, 502, 503, 504};
-      f.status = kStatus[r.below(4)];
-      // Half of them carry one of the API's own error bodies (a code that on a
-      // 4xx means "rejected for good"): a 5xx stays transient whatever it names.
-      if (!error_bodies.empty() && r.chance(1, 2)) {
-        f.body = error_bodies[r.below(error_bodies.size())];
-        f.headers.add("Content-Type", "application/json");
-      }
-      break;
+      if (table.empty()) break;
+      FaultRule a = respond_rule(table[r.below(table.size())], r, error_bodies);
+      a.probability = f.probability;
+      a.times = f.times;
+      return a;
     }
     case FaultKind::rate_limit:
+      // 429 with a Retry-After in seconds, as an HTTP date, or none at all.
       f.retry_after = std::chrono::seconds(1 + static_cast<std::int64_t>(r.below(60)));
       f.retry_after_http_date = r.chance(1, 4);
+      f.retry_after_omitted = !f.retry_after_http_date && r.chance(1, 4);
+      if (f.retry_after_omitted) f.retry_after = Duration(0);
       break;
     case FaultKind::too_large:
       // Under a typical batch, and matched often: a 413 only shows on a big request.
@@ -97,7 +118,6 @@ FaultRule fault_of(FaultKind kind, Rng& r, bool file, const std::vector<std::str
       break;
     }
   }
-  (void)file;
   return f;
 }
 
@@ -132,16 +152,32 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
   const FakeEntry* fake = find_fake(entry.fake);
   const std::vector<std::string> no_bodies;
   const std::vector<std::string>& bodies = fake ? fake->error_bodies : no_bodies;
+  const std::vector<FakeEntry::ErrorAnswer> table = fake ? error_table_of(*fake) : http_error_table();
   const FaultKind forced = kinds[static_cast<std::size_t>(index) % kinds.size()];
   for (FaultKind k : kinds) {
     if (k != forced && !r.chance(1, 3)) continue;
     const int rules = 1 + static_cast<int>(r.below(2));
-    for (int i = 0; i < rules; ++i) c.faults.push_back(fault_of(k, r, fake_door_of(entry) == FakeDoor::file, bodies));
+    for (int i = 0; i < rules; ++i) {
+      FaultRule f = fault_of(k, r, table, bodies);
+      // The kind in turn hits often, so each kind is met within a few cases.
+      if (i == 0 && k == forced && f.kind != FaultKind::latency && f.kind != FaultKind::outage)
+        f.probability = Ratio{1, 1 + r.below(2)};
+      c.faults.push_back(std::move(f));
+    }
+  }
+  // And one answer of the API's error table in turn (case index mod the
+  // table), first in the plan and certain to hit, so every status class and
+  // error code is met in a run of as many cases as the table has answers.
+  if (!table.empty() && std::find(kinds.begin(), kinds.end(), FaultKind::respond) != kinds.end()) {
+    FaultRule f = respond_rule(table[static_cast<std::size_t>(index) % table.size()], r, bodies);
+    f.times = 1 + static_cast<std::int64_t>(r.below(2));
+    c.faults.insert(c.faults.begin(), std::move(f));
   }
   // Destinations with a durable store to resume from get a random crash point:
   // bulk ones at a named step of the bulk path or a time, staging ones before a
   // commit or at a time, file destinations at a time early in the run.
-  if (crashable(entry) && r.chance(1, 3)) {
+  // (Every third case in turn, and some others: the resume path is met in a few cases.)
+  if (crashable(entry) && (index % 3 == 1 || r.chance(1, 4))) {
     CrashPoint p;
     if (fake_door_of(entry) == FakeDoor::file) {
       p.at = std::chrono::milliseconds(100 + r.below(20'000));
@@ -223,8 +259,9 @@ const Path kPaths[] = {
     {"crash_resume", true, false, true},        // a restart resumed from the store
 };
 
-void count_reached(const Outcome& o, std::map<std::string, std::int64_t>& reached) {
+void count_reached(const Outcome& o, const Scenario& s, std::map<std::string, std::int64_t>& reached) {
   for (const auto& [kind, n] : o.transport().faults) reached["fault." + kind] += static_cast<std::int64_t>(n);
+  const auto& rules = s.faults.rules();
   const auto& st = o.destination_stats;
   auto stat = [&](const char* k) { return st.is_object() ? st.value(k, std::int64_t{0}) : std::int64_t{0}; };
   std::int64_t retry = stat("batch_retries") + stat("upload_retries"), after = 0, split = 0, pollf = 0, timeout = 0,
@@ -235,7 +272,16 @@ void count_reached(const Outcome& o, std::map<std::string, std::int64_t>& reache
     std::visit(
         [&](const auto& e) {
           using E = std::decay_t<decltype(e)>;
-          if constexpr (std::is_same_v<E, ev::RetryAfterHold>) ++after;
+          if constexpr (std::is_same_v<E, ev::Fault>) {
+            // Each answer of the error table a rule injected, by its label; and
+            // every fault kind, whichever door it went through.
+            if (e.rule >= 0 && static_cast<std::size_t>(e.rule) < rules.size()) {
+              const FaultRule& rule = rules[static_cast<std::size_t>(e.rule)];
+              if (!rule.note.empty()) ++reached["answer." + rule.note];
+              if (rule.after) ++reached["answer.applied_then_failed"];
+            }
+            if (e.op) ++reached["fault." + e.fault];  // a file operation: the fake names the kind
+          } else if constexpr (std::is_same_v<E, ev::RetryAfterHold>) ++after;
           else if constexpr (std::is_same_v<E, ev::Split>) ++split;
           else if constexpr (std::is_same_v<E, ev::PollTimeout>) ++timeout;
           else if constexpr (std::is_same_v<E, ev::RunRestart>) ++resume;
@@ -288,7 +334,7 @@ CaseRun run_case(const DestinationEntry& entry, const CaseSpec& c, bool with_h1,
     return cr;
   }
   cr.ran = true;
-  if (reached) count_reached(*out, *reached);
+  if (reached) count_reached(*out, s, *reached);
   std::vector<std::string> ids;
   for (const auto& p : property_catalogue()) {
     if (!only.empty() && p.id != only) continue;
@@ -523,8 +569,20 @@ Result<CertifyReport> certify(const std::vector<const DestinationEntry*>& entrie
       ++done;
       if (options.progress) options.progress(entry->name, done, mine);
     }
-    for (const auto& p : applicable_paths(*entry)) {
-      if (d.reached["path." + p] != 0) continue;
+    std::vector<std::string> required;
+    for (const auto& p : applicable_paths(*entry)) required.push_back("path." + p);
+    // Every fault kind the cases draw, and every answer of the API's error table.
+    for (FaultKind k : kinds_for(*entry)) required.push_back(std::string("fault.") + fault_kind_name(k));
+    if (const FakeEntry* fake = find_fake(entry->fake)) {
+      bool applied = false;
+      for (const auto& a : error_table_of(*fake)) {
+        required.push_back("answer." + a.label);
+        applied |= a.may_apply;
+      }
+      if (applied) required.push_back("answer.applied_then_failed");
+    }
+    for (const auto& p : required) {
+      if (d.reached[p] != 0) continue;
       // A shard runs a slice of the cases: whether a path was reached is a
       // question for the union of the shards (sum their reports' "reached").
       if (options.shard_count > 1) d.unreached_in_shard.push_back(p);

@@ -23,7 +23,7 @@
 namespace destsim {
 
 struct CertifyOptions {
-  std::int64_t cases = 40;       // per destination
+  std::int64_t cases = 200;      // per destination
   std::uint64_t seed = 1;
   std::int64_t shard_index = 0;  // this machine's shard
   std::int64_t shard_count = 1;

@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "fakes/async_job/async_job_api.h"
+#include "framework/http_call.h"
 #include "fakes/iterable/iterable_api.h"
 #include "fakes/klaviyo/klaviyo_api.h"
 #include "fakes/marketo/marketo_api.h"
@@ -77,6 +78,43 @@ FakeEntry iterable_entry() {
   return e;
 }
 
+FakeEntry klaviyo_entry() {
+  FakeEntry e = http_fake("klaviyo",
+                          "Klaviyo Bulk Profile Import: JSON:API jobs, all-or-nothing validation, lazy lifecycle, import "
+                          "errors",
+                          make_klaviyo);
+  // JSON:API error documents, as Klaviyo sends them with any status.
+  for (const char* code : {"invalid", "not_found", "permission_denied", "throttled", "error"})
+    e.error_bodies.push_back(
+        nlohmann::json{{"errors", {{{"id", "injected"}, {"status", 400}, {"code", code}, {"title", "injected"},
+                                    {"detail", "injected"}}}}}
+            .dump());
+  return e;
+}
+
+// Marketo answers its API errors as HTTP 200 with success false and a code
+// (APIS.md §1): tokens (601, 602), permission (603), throttles (606, 607, 615),
+// capacity (604, 608, 611, 713, 1016, 1029), and record errors (1003). Plus
+// every HTTP status class.
+FakeEntry marketo_entry() {
+  FakeEntry e = http_fake("marketo",
+                          "Marketo Bulk Lead Import: OAuth token, multipart CSV upload, import queue, failures/warnings "
+                          "files",
+                          make_marketo);
+  e.error_table = http_error_table();
+  for (const char* code : {"601", "602", "603", "604", "606", "607", "608", "611", "615", "713", "1003", "1016", "1029"}) {
+    FakeEntry::ErrorAnswer a;
+    a.label = std::string("Marketo ") + code;
+    a.status = 200;
+    a.body = nlohmann::json{{"requestId", "injected"},
+                            {"success", false},
+                            {"errors", {{{"code", code}, {"message", "injected"}}}}}
+                 .dump();
+    e.error_table.push_back(std::move(a));
+  }
+  return e;
+}
+
 FakeEntry sftp_entry() {
   FakeEntry e;
   e.name = "sftp";
@@ -84,12 +122,30 @@ FakeEntry sftp_entry() {
   e.door = FakeDoor::file;
   // The generic faults every SFTP operation takes: respond needs an SFTP
   // status, too_large and garble a put or get, and rate_limit has no SFTP meaning.
-  e.fault_kinds = {FaultKind::latency, FaultKind::timeout, FaultKind::reset, FaultKind::outage};
+  e.fault_kinds = {FaultKind::latency, FaultKind::timeout, FaultKind::reset, FaultKind::outage, FaultKind::respond};
+  // SFTP statuses a server answers an operation with; a generic failure may
+  // come after the server applied it (a rename done, then SSH_FX_FAILURE).
+  e.error_table = {{"SFTP 2 no such file", 2, "", false},
+                   {"SFTP 3 permission denied", 3, "", false},
+                   {"SFTP 4 failure", 4, "", true},
+                   {"SFTP 14 no space", 14, "", false}};
   e.make = make_sftp;
   return e;
 }
 
 }  // namespace
+
+std::vector<FakeEntry::ErrorAnswer> http_error_table() {
+  std::vector<FakeEntry::ErrorAnswer> t;
+  for (int st : {400, 401, 403, 404, 408, 409, 422, 500, 502, 503, 504})
+    t.push_back({"HTTP " + std::to_string(st), st, "", may_have_applied(st)});
+  return t;
+}
+
+std::vector<FakeEntry::ErrorAnswer> error_table_of(const FakeEntry& entry) {
+  if (!entry.error_table.empty() || entry.door != FakeDoor::http) return entry.error_table;
+  return http_error_table();
+}
 
 const std::vector<FakeEntry>& fake_catalog() {
   static const std::vector<FakeEntry> catalog = {
@@ -98,15 +154,11 @@ const std::vector<FakeEntry>& fake_catalog() {
                 "success)",
                 make_scripted),
       iterable_entry(),
-      http_fake("klaviyo",
-                "Klaviyo Bulk Profile Import: JSON:API jobs, all-or-nothing validation, lazy lifecycle, import errors",
-                make_klaviyo),
+      klaviyo_entry(),
       http_fake("async_job",
                 "generic async-job API (SendGrid-like): create a job with records, poll pending/ready/failure",
                 make_async_job),
-      http_fake("marketo",
-                "Marketo Bulk Lead Import: OAuth token, multipart CSV upload, import queue, failures/warnings files",
-                make_marketo),
+      marketo_entry(),
       http_fake("warehouse",
                 "bulk-loading warehouse: tables, staging areas, atomic commit (append, dedupe, truncate refresh)",
                 [](const nlohmann::json& options, const std::string& where) -> Result<std::unique_ptr<Fake>> {

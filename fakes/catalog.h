@@ -51,6 +51,18 @@ struct FakeEntry {
   /// sends such bodies with a 5xx too and a destination must not read the code
   /// as a permanent rejection. Empty: injected 5xx answers have no body.
   std::vector<std::string> error_bodies;
+  /// The answers certify injects as `respond` faults: every status class the
+  /// API may answer and the API's own error codes (Marketo's 6xx/1xxx in a 200,
+  /// SFTP statuses), each with a label its reachability counts ("HTTP 401",
+  /// "Marketo 606"). Certify fails a destination when no case reached one.
+  /// Empty: http_error_table() for an HTTP fake.
+  struct ErrorAnswer {
+    std::string label;
+    int status = 0;
+    std::string body;         // "" = none (an HTTP status's own body is then drawn from error_bodies)
+    bool may_apply = false;   // sometimes drawn "after": the API applied it, then answered this
+  };
+  std::vector<ErrorAnswer> error_table;
   /// Builds a fake; `options` is an object of fake-specific settings (see
   /// fakes/fake_options.h for the keys all share).
   std::function<Result<std::unique_ptr<Fake>>(const nlohmann::json& options, const std::string& where)> make;
@@ -59,6 +71,13 @@ struct FakeEntry {
   /// none: `serve` puts them behind the HttpDoor. Null: not servable.
   std::function<int(const ServeArgs& args)> serve;
 };
+
+/// The status classes every HTTP API may answer: 400, 401, 403, 404, 408,
+/// 409, 422, 500, 502, 503, 504 (500, 502 and 504 may come after applying:
+/// may_have_applied in framework/http_call.h).
+std::vector<FakeEntry::ErrorAnswer> http_error_table();
+/// `entry`'s table, or http_error_table() for an HTTP fake without one.
+std::vector<FakeEntry::ErrorAnswer> error_table_of(const FakeEntry& entry);
 
 /// The built-in fakes, in one explicit list (catalog.cpp).
 const std::vector<FakeEntry>& fake_catalog();

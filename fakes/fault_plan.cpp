@@ -59,7 +59,7 @@ bool FaultRule::matches(std::string_view m, std::string_view h, std::string_view
 std::string FaultRule::describe() const {
   std::string s = method + " " + (host == "*" ? "" : host) + path + " " + fault_kind_name(kind);
   switch (kind) {
-    case FaultKind::respond: s += " " + std::to_string(status); break;
+    case FaultKind::respond: s += " " + std::to_string(status) + (after ? " after applying" : ""); break;
     case FaultKind::rate_limit: s += " retry_after=" + format_duration(retry_after); break;
     case FaultKind::too_large: s += " over " + format_size(max_body_bytes); break;
     case FaultKind::latency: s += " " + format_duration(latency_min) + ".." + format_duration(latency_max); break;
@@ -90,6 +90,7 @@ nlohmann::json FaultRule::to_json() const {
   }
   if (times) j["times"] = *times;
   if (probability.num != probability.den) j["probability"] = probability.to_string();
+  if (!note.empty()) j["about"] = note;
   switch (kind) {
     case FaultKind::respond: {
       nlohmann::json r = {{"status", status}};
@@ -99,6 +100,7 @@ nlohmann::json FaultRule::to_json() const {
         r["headers"] = h;
       }
       if (!body.empty()) r["body"] = body;
+      if (after) r["after"] = true;
       j["respond"] = r;
       break;
     }
@@ -149,6 +151,7 @@ Result<FaultRule> parse_rule(const JsonIn& in) {
     }
   }
   if (in.has("times")) { DS_TRY(r.times, in.at("times").integer(1)); }
+  if (in.has("about")) { DS_TRY(r.note, in.at("about").string()); }
   if (in.has("probability")) { DS_TRY(r.probability, in.at("probability").ratio()); }
 
   int actions = 0;
@@ -167,7 +170,8 @@ Result<FaultRule> parse_rule(const JsonIn& in) {
   };
   if (in.has("respond")) {
     JsonIn a = in.at("respond");
-    DS_CHECK(a.only_keys({"status", "headers", "body", "json"}));
+    DS_CHECK(a.only_keys({"status", "headers", "body", "json", "after"}));
+    if (a.has("after")) { DS_TRY(r.after, a.at("after").boolean()); }
     DS_CHECK(a.require("status"));
     r.kind = FaultKind::respond;
     // 100–599 for HTTP; below 100, an SFTP status code for the file fakes

@@ -63,7 +63,13 @@ struct FaultRule {
   bool retry_after_omitted = false;  // rate_limit without the header
   std::int64_t max_body_bytes = 0;   // too_large
   Duration latency_min{0}, latency_max{0};
-  bool after = false;              // timeout/reset: after the fake applied the request
+  /// timeout/reset/respond: after the fake applied the request (the classic
+  /// "applied, then answered 502" — the answer is lost or wrong, the effect is not).
+  bool after = false;
+
+  /// A label for readers and for certify's reachability ("HTTP 401",
+  /// "Marketo 606"); a rule's "about" in a plan file.
+  std::string note;
 
   /// How often this rule has been applied.
   std::int64_t applied = 0;

@@ -53,6 +53,7 @@ Task<HttpResult> SimTransport::send(Request request) {
     f.req = static_cast<std::int64_t>(id);
     f.rule = decision.rule;
     f.fault = fault_kind_name(decision.action->kind);
+    if (decision.action->after) f.after = true;
     emit(loop_.trace(), loop_.now(), f);
   }
   Duration latency = options_.base_latency + route.api->latency() + decision.latency;
@@ -69,6 +70,10 @@ Task<HttpResult> SimTransport::send(Request request) {
   } else {
     switch (rule->kind) {
       case FaultKind::respond:
+        // Applied, then answered with the fault's status: the effect stays, the answer lies.
+        if (rule->after) (void)route.api->handle(request, loop_.now());
+        response = injected_response(*rule, loop_.clock().unix_ms(loop_.now()));
+        break;
       case FaultKind::rate_limit:
       case FaultKind::too_large:
         response = injected_response(*rule, loop_.clock().unix_ms(loop_.now()));

@@ -66,6 +66,7 @@ HttpAnswer read_answer(const HttpResult& result, Loop& loop, const RetryableStat
     return a;
   }
   a.reason = "HTTP " + std::to_string(r.status);
+  a.maybe_applied = may_have_applied(r.status);
   if (expect_json) {
     a.body = nlohmann::json::parse(r.body, nullptr, false);
     if (a.body.is_discarded()) a.body = nullptr;

@@ -11,7 +11,8 @@
 //   unreadable  a 2xx whose body is not a JSON object: the API may have
 //               applied it, so retry with `maybe_applied`
 //   too_large   413: never resend unchanged (split, or fail alone)
-//   retryable   a status in the destination's retryable set
+//   retryable   a status in the destination's retryable set (a 408 or 5xx also
+//               says `maybe_applied`: see may_have_applied)
 //   permanent   every other status
 // A destination's own reading of an error body (codes, messages) goes on top:
 // `reason` is "HTTP <status>" until it replaces it.
@@ -40,6 +41,15 @@ std::optional<Duration> retry_after(const Response& response, Loop& loop);
 /// `Content-Type: application/json` when there is a body.
 Request json_request(std::string method, std::string host, std::string path, std::string body,
                      Headers headers = {});
+
+/// Whether an answer with this status may come after the API applied the
+/// request: a 5xx other than 503 (a gateway timing out after the upstream
+/// wrote, an internal error half-way: the duplicate-after-502 incident). A 503
+/// (shed before processing) and a 408 (the request never arrived whole) say it
+/// was not applied. A retry of a maybe-applied request may apply it twice, so
+/// its jobs carry the unknown mark (resent_after_unknown on success;
+/// non-idempotent bulk uploads are not sent again).
+inline bool may_have_applied(int status) { return status >= 500 && status != 503; }
 
 /// The statuses a destination retries: its declared list, plus every 5xx when
 /// `every_5xx` (APIs whose clients retry any server error).

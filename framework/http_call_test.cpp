@@ -90,7 +90,8 @@ TEST_F(HttpCallTest, ClassificationTable) {
       {answer(429), AnswerKind::retryable, 429, false, "HTTP 429"},
       {answer(408), AnswerKind::retryable, 408, false, "HTTP 408"},
       {answer(503), AnswerKind::retryable, 503, false, "HTTP 503"},
-      {answer(500), AnswerKind::permanent, 500, false, "HTTP 500"},  // not declared
+      {answer(500), AnswerKind::permanent, 500, true, "HTTP 500"},  // not declared; may have been applied
+      {answer(502), AnswerKind::permanent, 502, true, "HTTP 502"},   // not declared; may have been applied too
       {answer(400), AnswerKind::permanent, 400, false, "HTTP 400"},
       {answer(409), AnswerKind::permanent, 409, false, "HTTP 409"},
   };

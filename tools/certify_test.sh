@@ -8,7 +8,7 @@
 set -u
 bin=$1
 mode=$2
-cases=${DESTSIM_CERTIFY_CASES:-24}
+cases=${DESTSIM_CERTIFY_CASES:-200}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "certify_test ($mode) FAILED: $*" >&2; exit 1; }
@@ -51,9 +51,9 @@ canary)
   echo "canary: $n failing cases written, each replays to its failure"
   ;;
 shards)
-  "$bin" certify iterable declarative --cases 12 --report "$tmp/all.json" > /dev/null 2>&1 || fail "the unsharded run failed"
+  "$bin" certify iterable declarative --cases 40 --report "$tmp/all.json" > /dev/null 2>&1 || fail "the unsharded run failed"
   for i in 0 1 2; do
-    "$bin" certify iterable declarative --cases 12 --shard "$i/3" --report "$tmp/s$i.json" > /dev/null 2>&1 \
+    "$bin" certify iterable declarative --cases 40 --shard "$i/3" --report "$tmp/s$i.json" > /dev/null 2>&1 \
       || fail "shard $i/3 failed"
   done
   python3 - "$tmp" <<'PY' || fail "the shards do not partition the cases"
@@ -87,7 +87,7 @@ input)
   [ "$rc" -eq 2 ] || fail "a bad spec exited $rc"
   grep -q "$tmp/spec.json" "$tmp/err" || fail "bad spec file not named: $(cat "$tmp/err")"
   # A good spec certifies straight from the file.
-  "$bin" certify --spec "$(dirname "$0")/../destinations/declarative/specs/record_results_import.json" --cases 8 \
+  "$bin" certify --spec "$(dirname "$0")/../destinations/declarative/specs/record_results_import.json" --cases 40 \
     > "$tmp/out" 2> "$tmp/err"; rc=$?
   [ "$rc" -eq 0 ] || fail "certify --spec of a shipped spec exited $rc: $(cat "$tmp/out" "$tmp/err")"
   ;;

@@ -680,6 +680,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
       out.reason = describe(r) + " on job creation";
       if (retryable(r.status)) {
         out.kind = UploadOutcome::Kind::retry;
+        out.maybe_applied = may_have_applied(r.status);
       } else {
         out.kind = UploadOutcome::Kind::failed;
         if (r.status == 413) out.reason += " (upload too large for the API)";

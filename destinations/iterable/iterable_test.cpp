@@ -8,6 +8,9 @@
 #include "destinations/destination.h"
 #include "fakes/scripted/scripted_api.h"
 #include "fakes/sim_transport.h"
+#include "framework/http_call.h"
+
+#include <set>
 
 namespace destsim {
 namespace {
@@ -131,22 +134,32 @@ TEST(IterableEndToEnd, A413SplitsAndTheOversizedRecordFailsAlone) {
   EXPECT_GE(o.destination_stats["splits"].get<int>(), 1);
 }
 
-// Certify's injected 5xx answers carry Iterable's own error bodies (the fake
-// entry's error_bodies), so a handler that reads a code on a 5xx as a
-// permanent rejection meets one.
-TEST(IterableCertifyCases, Injected5xxAnswersCarryTheApisErrorCodes) {
+// Certify injects every status class of the HTTP error table, 5xx answers
+// carry Iterable's own error bodies (the fake entry's error_bodies) so a
+// handler that reads a code on a 5xx as a permanent rejection meets one, and
+// some 5xx come after the fake applied the request.
+TEST(IterableCertifyCases, InjectedAnswersCoverTheErrorTableWithTheApisCodes) {
   const DestinationEntry* e = find_destination("iterable");
   ASSERT_NE(e, nullptr);
-  int with_code = 0, bare = 0;
+  int with_code = 0, bare = 0, after = 0;
+  std::set<int> statuses;
   for (std::int64_t i = 0; i < 40; ++i)
     for (const FaultRule& f : generate_case(*e, 1, i, CertifyOptions{}).faults) {
       if (f.kind != FaultKind::respond) continue;
-      EXPECT_GE(f.status, 500);
+      statuses.insert(f.status);
+      EXPECT_EQ(f.note, "HTTP " + std::to_string(f.status));
+      if (f.after) {
+        ++after;
+        EXPECT_TRUE(may_have_applied(f.status)) << f.status;
+      }
+      if (f.status < 500) continue;
       if (f.body.find("\"code\"") != std::string::npos) ++with_code;
       else ++bare;
     }
+  EXPECT_EQ(statuses, (std::set<int>{400, 401, 403, 404, 408, 409, 422, 500, 502, 503, 504}));
   EXPECT_GT(with_code, 0);
   EXPECT_GT(bare, 0);
+  EXPECT_GT(after, 0);
 }
 
 }  // namespace

@@ -253,8 +253,9 @@ class KlaviyoManager final : public AsyncDestinationManager {
         out.results = std::move(stripped);
         co_return out;
       }
-      if (r.status == 429 || r.status >= 500) {
+      if (r.status == 408 || r.status == 429 || r.status >= 500) {
         out.kind = UploadOutcome::Kind::retry;
+        out.maybe_applied = may_have_applied(r.status);
         out.reason = describe_response(r);
         co_return out;
       }
@@ -322,7 +323,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
     const Response& r = *res;
     out.http_status = r.status;
     out.retry_after = note_retry_after(r, "job");
-    if (r.status == 429 || r.status >= 500) {
+    if (r.status == 408 || r.status == 429 || r.status >= 500) {
       out.transient = true;
       out.reason = describe_response(r);
       co_return out;
@@ -637,7 +638,7 @@ DestinationEntry klaviyo_destination() {
       "klaviyo_bulk_upload", "klaviyo", "a.klaviyo.com",
       "Klaviyo Bulk Profile Import (profile-bulk-import-jobs) on the bulk path: upload, poll, import errors", schema(),
       {.limits = {.records_max = kProfilesMax, .bytes_max = kPayloadBytesMax},
-       .retryable_statuses = {429, 500, 502, 503, 504}, .idempotent_writes = true, .rate_per_second = 10,
+       .retryable_statuses = {408, 429, 500, 502, 503, 504}, .idempotent_writes = true, .rate_per_second = 10,
        .bulk = true, .import_concurrency = 3});
   e.make = [](DeliveryContext& ctx, const Config& config) {
     return make_bulk_destination<KlaviyoManager>(ctx, config, settings_from);

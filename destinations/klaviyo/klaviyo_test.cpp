@@ -232,7 +232,7 @@ TEST(KlaviyoDestination, DeclaresItsCapabilitiesAndRejectsBadConfig) {
   EXPECT_TRUE(e->capabilities.idempotent_writes);
   EXPECT_EQ(e->capabilities.limits.records_max, 10'000);
   EXPECT_EQ(e->capabilities.limits.bytes_max, 5'000'000);
-  EXPECT_EQ(e->capabilities.retryable_statuses, (std::vector<int>{429, 500, 502, 503, 504}));
+  EXPECT_EQ(e->capabilities.retryable_statuses, (std::vector<int>{408, 429, 500, 502, 503, 504}));
   auto missing = Config::resolve(nlohmann::json::object(), "klaviyo_bulk_upload", e->schema);
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("private_api_key"), std::string::npos) << missing.error().message;

@@ -252,8 +252,8 @@ class MarketoManager final : public AsyncDestinationManager {
            " bytes; Marketo's limit is 10 MB per file)");
       co_return out;
     }
-    if (r.status == 429 || r.status >= 500) {
-      retry("HTTP " + std::to_string(r.status), false, retry_after(r, ctx_.loop));
+    if (r.status == 408 || r.status == 429 || r.status >= 500) {
+      retry("HTTP " + std::to_string(r.status), may_have_applied(r.status), retry_after(r, ctx_.loop));
       co_return out;
     }
     if (r.status != 200) {
@@ -704,7 +704,7 @@ DestinationEntry marketo_destination() {
       "marketo_bulk_upload", "marketo", "123-ABC-456.mktorest.com",
       "Marketo Bulk Lead Import: CSV upload, import polling, failures/warnings files, cached OAuth token", schema(),
       {.limits = {.records_max = 100'000, .bytes_max = kRequestBytesMax},
-       .retryable_statuses = {429, 500, 502, 503, 504}, .idempotent_writes = true, .bulk = true,
+       .retryable_statuses = {408, 429, 500, 502, 503, 504}, .idempotent_writes = true, .bulk = true,
        .import_concurrency = 2});
   e.make = [](DeliveryContext& ctx, const Config& config) {
     return make_bulk_destination<MarketoManager>(ctx, config, settings_from);

@@ -747,6 +747,12 @@ class SimSftpTransport final : public FileTransport {
       e.fault = action_name(f.action);
       e.after = f.after;
       emit(loop_.trace(), loop_.now(), e);
+    } else if (f.latency.count() > 0) {
+      ev::Fault e;  // a latency rule slowed the operation (rule -1: latency rules never decide)
+      e.op = std::string(op);
+      e.rule = -1;
+      e.fault = "latency";
+      emit(loop_.trace(), loop_.now(), e);
     }
     return f;
   }
@@ -799,6 +805,7 @@ class SimSftpTransport final : public FileTransport {
       case SftpFault::Action::timeout:
         return std::nullopt;
       case SftpFault::Action::fail: {
+        if (f.after) return std::nullopt;  // applied first; the status comes after (see after())
         const FileError::Kind kind = sftp_status_kind(f.status);
         if (kind == FileError::Kind::disconnected) drop();
         return FileError{kind, what + "server answered status " + std::to_string(f.status) + " (injected, " +
@@ -836,6 +843,12 @@ class SimSftpTransport final : public FileTransport {
       drop();
       co_return FileError{FileError::Kind::disconnected,
                           op + " " + path + ": connection reset after the server applied it (injected, " + f.rule_text + ")"};
+    }
+    if (f.action == SftpFault::Action::fail && f.after) {
+      const FileError::Kind kind = sftp_status_kind(f.status);
+      if (kind == FileError::Kind::disconnected) drop();
+      co_return FileError{kind, op + " " + path + ": server applied it, then answered status " + std::to_string(f.status) +
+                                    " (injected, " + f.rule_text + ")"};
     }
     co_return std::nullopt;
   }
