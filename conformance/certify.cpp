@@ -130,6 +130,85 @@ std::vector<FaultKind> kinds_for(const DestinationEntry& e) {
   return k;
 }
 
+// A value of `k` drawn from its declared range: the bounds and their
+// neighbours (where an off-by-one binds), the default, and values around it.
+std::optional<nlohmann::json> draw_value(const ConfigKey& k, Rng& r) {
+  auto pick = [&](std::int64_t lo, std::int64_t hi, std::int64_t def) {
+    hi = std::max(hi, lo);
+    const std::int64_t near = std::min(hi, std::max(lo, def));
+    switch (r.below(6)) {
+      case 0: return lo;
+      case 1: return std::min(hi, lo + 1);
+      case 2: return std::min(hi, lo + static_cast<std::int64_t>(r.below(10)));
+      case 3: return std::max(lo, near / 2);
+      case 4: return std::min(hi, near + near / 2 + 1);
+      default: return lo + static_cast<std::int64_t>(r.below(static_cast<std::uint64_t>(hi - lo) + 1));
+    }
+  };
+  switch (k.type) {
+    case ConfigType::boolean: return nlohmann::json(!(k.default_value.is_boolean() && k.default_value.get<bool>()));
+    case ConfigType::ratio: {
+      static const char* kRatios[] = {"0", "1/5", "1/2", "1"};
+      return nlohmann::json(kRatios[r.below(4)]);
+    }
+    case ConfigType::integer: {
+      if (!k.default_value.is_number_integer()) return std::nullopt;
+      const std::int64_t def = k.default_value.get<std::int64_t>();
+      const std::int64_t lo = std::max<std::int64_t>(k.min, 0);
+      const std::int64_t hi = k.max == INT64_MAX ? std::max<std::int64_t>(def * 4, lo + 16) : std::min(k.max, def * 4 + 16);
+      return nlohmann::json(pick(lo, hi, def));
+    }
+    case ConfigType::duration: {
+      if (!k.default_value.is_string()) return std::nullopt;
+      auto d = parse_duration(k.default_value.get<std::string>());
+      if (!d.ok()) return std::nullopt;
+      const std::int64_t def_ms = std::max<std::int64_t>(1, d->count() / 1'000'000);
+      const std::int64_t lo = std::max<std::int64_t>(k.min > 0 ? (k.min + 999'999) / 1'000'000 : 0, 0);
+      const std::int64_t hi = std::max<std::int64_t>(def_ms * 4, 1'000);
+      return nlohmann::json(format_duration(std::chrono::milliseconds(pick(std::max<std::int64_t>(lo, 1), hi, def_ms))));
+    }
+    case ConfigType::size: {
+      if (!k.default_value.is_string()) return std::nullopt;
+      auto b = parse_size(k.default_value.get<std::string>());
+      if (!b.ok()) return std::nullopt;
+      const std::int64_t lo = std::max<std::int64_t>(k.min, 256);  // under a record's own size every record fails alone
+      const std::int64_t hi = std::min<std::int64_t>(k.max, *b);
+      return nlohmann::json(std::to_string(pick(lo, hi, *b)) + "B");
+    }
+    default: return std::nullopt;
+  }
+}
+
+// Draws some of the destination's own config keys (never its required ones,
+// which name the test account), then mends the pairs the config validates
+// together (a cap under its initial delay, a poll timeout under the interval).
+nlohmann::json draw_config(const DestinationEntry& e, Rng& r) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const ConfigKey& k : e.schema) {
+    if (k.default_value.is_null() || !r.chance(1, 3)) continue;
+    if (auto v = draw_value(k, r)) out[k.name] = std::move(*v);
+  }
+  auto dur = [&](const char* key) -> std::optional<Duration> {
+    if (!out.contains(key)) {
+      for (const ConfigKey& k : e.schema)
+        if (k.name == key && k.default_value.is_string()) {
+          auto d = parse_duration(k.default_value.get<std::string>());
+          if (d.ok()) return *d;
+        }
+      return std::nullopt;
+    }
+    auto d = parse_duration(out[key].get<std::string>());
+    return d.ok() ? std::optional<Duration>(*d) : std::nullopt;
+  };
+  auto at_least = [&](const char* low, const char* high) {
+    auto a = dur(low), b = dur(high);
+    if (a && b && *b < *a) out[high] = format_duration(*a);
+  };
+  at_least("retry_delay_initial", "retry_delay_max");
+  at_least("poll_interval", "poll_timeout");
+  return out;
+}
+
 }  // namespace
 
 CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::int64_t index,
@@ -196,6 +275,12 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
   c.short_poll_timeout = entry.capabilities.bulk && schema_has(entry, "poll_timeout") && r.chance(1, 5);
   // Half the cases run under a Sync, so the lifecycle properties are checked
   // for every destination.
+  // Half the cases run a config drawn from the declared ranges (from a stream
+  // of its own, so the other draws stay as they were).
+  if (r.chance(1, 2)) {
+    Rng cr(derive_seed(c.seed, "config"));
+    c.config = draw_config(entry, cr);
+  }
   c.sync = r.chance(1, 2);
   if (c.sync) {
     c.state_every = 1 + static_cast<std::int64_t>(r.below(20));
@@ -211,6 +296,7 @@ Scenario case_scenario(const DestinationEntry& entry, const CaseSpec& c) {
   s.seed = c.seed;
   s.destination = entry.name;
   s.config = certify_base_config(entry);
+  for (auto it = c.config.begin(); it != c.config.end(); ++it) s.config[it.key()] = it.value();
   if (c.short_poll_timeout) {
     // An import that outlives this is ended (D2): the poll-timeout path.
     s.config["poll_timeout"] = "30s";
@@ -403,6 +489,11 @@ rc::Seq<CaseSpec> shrink_case(const CaseSpec& c) {
   if (c.invalid.num > 0) {
     CaseSpec s = c;
     s.invalid = Ratio{0, 1};
+    out.push_back(std::move(s));
+  }
+  for (auto it = c.config.begin(); it != c.config.end(); ++it) {
+    CaseSpec s = c;
+    s.config.erase(it.key());
     out.push_back(std::move(s));
   }
   for (std::size_t i = 0; i < c.faults.size(); ++i) {

@@ -52,6 +52,10 @@ struct CaseSpec {
   bool sync = false;
   std::int64_t state_every = 0;
   std::int64_t stream_error_after = -1;
+  // Hostile configs: keys of the destination's schema drawn from their
+  // declared ranges (small and large limits, one to many in flight, long and
+  // short waits), merged over the base config.
+  nlohmann::json config = nlohmann::json::object();
 };
 
 struct PropertyTally {

@@ -12,7 +12,7 @@ namespace destsim {
 struct CertifyArgs {
   std::vector<std::string> names;
   std::vector<std::string> specs;
-  std::int64_t cases = 40;
+  std::int64_t cases = 200;
   std::uint64_t seed = 1;
   std::string shard = "0/1";
   std::string report_json, junit_xml, out_dir = "certify-failures";

@@ -134,8 +134,17 @@ struct DestinationEntry {
 /// An entry with its identity set: its name, the fake that models its API, the
 /// host it sends to and what it is, its config schema and what it declares
 /// about itself; make, effects, generate and fake_options are the destination's.
+/// Bounds the config keys a declared capability limits, so a config over the
+/// API's limit is refused at load (exit 2) instead of breaking it at run time:
+/// imports_in_flight ≤ import_concurrency.
+inline void bound_schema_by(std::vector<ConfigKey>& schema, const Capabilities& c) {
+  for (auto& k : schema)
+    if (k.name == "imports_in_flight" && c.import_concurrency > 0) k.max = std::min(k.max, c.import_concurrency);
+}
+
 inline DestinationEntry destination_entry(std::string name, std::string fake, std::string host, std::string about,
                                           std::vector<ConfigKey> schema, Capabilities capabilities) {
+  bound_schema_by(schema, capabilities);
   DestinationEntry e;
   e.name = std::move(name);
   e.about = std::move(about);

@@ -189,6 +189,16 @@ Task<void> Processor::stop() {
   idle_.notify_all();
 }
 
+bool Processor::past_window(const Item& it) const {
+  const Duration window = config_.retry.elapsed_max;
+  return it.started && window.count() > 0 && loop_.now() - it.first > window;
+}
+
+std::string Processor::window_reason() const {
+  return "retry window exhausted: " + format_duration(config_.retry.elapsed_max) +
+         " passed since its first attempt before it could be sent again";
+}
+
 void Processor::finish(const Item& it, JobState state, std::string reason, bool unknown, ReasonKind kind) {
   const bool hidden = state != JobState::succeeded && unknown;
   jobs_.finish(it.m.id,
@@ -280,16 +290,30 @@ void Processor::note_retry_after(const std::optional<Duration>& d) {
 }
 
 Task<void> Processor::process(Items pending) {
-  for (auto& it : pending) {
-    if (!it.started) {
-      it.started = true;
-      it.first = loop_.now();
-    }
-  }
   int attempt = 0;
   while (!pending.empty()) {
     const Time ready = loop_.now();
     co_await gate();
+    // No attempt starts past a record's retry window (C6): a hold, a split or
+    // a backoff may have taken it there.
+    {
+      Items within;
+      for (auto& it : pending) {
+        if (past_window(it)) {
+          finish(it, JobState::aborted, window_reason(), it.unknown, ReasonKind::timeout);
+        } else {
+          within.push_back(std::move(it));
+        }
+      }
+      pending = std::move(within);
+      if (pending.empty()) co_return;
+    }
+    for (auto& it : pending) {
+      if (!it.started) {  // the window counts from a record's first attempt
+        it.started = true;
+        it.first = loop_.now();
+      }
+    }
     const Time sent = loop_.now();
     ++attempt;
     std::vector<const Message*> view;
@@ -464,15 +488,19 @@ Task<void> Processor::individually(Items items) {
 }
 
 Task<void> Processor::send_one(Item item) {
-  if (!item.started) {
-    item.started = true;
-    item.first = loop_.now();
-  }
   int attempt = 0;
   bool done = false;  // not for(;;): see add()
   while (!done) {
     const Time ready = loop_.now();
     co_await gate();
+    if (past_window(item)) {
+      finish(item, JobState::aborted, window_reason() + " alone", item.unknown, ReasonKind::timeout);
+      co_return;
+    }
+    if (!item.started) {
+      item.started = true;
+      item.first = loop_.now();
+    }
     const Time sent = loop_.now();
     ++attempt;
     jobs_.attempt(item.m.id);

@@ -241,6 +241,9 @@ class Processor {
   void note_retry_after(const std::optional<Duration>& d);
   void finish(const Item& it, JobState state, std::string reason, bool unknown = false,
               ReasonKind kind = ReasonKind::none);
+  /// Whether a started item's retry window has passed (no attempt may start then).
+  bool past_window(const Item& it) const;
+  std::string window_reason() const;
   std::int64_t request_bytes(std::int64_t items, std::int64_t item_bytes) const;
 
   Loop& loop_;

@@ -1036,6 +1036,8 @@ DestinationEntry make_entry(std::shared_ptr<const Spec> shown, std::shared_ptr<c
   e.capabilities.retryable_statuses = s.retryable_statuses;
   e.capabilities.idempotent_writes = s.idempotent;
   e.capabilities.delivery = s.idempotent ? DeliverySemantics::exactly_once : DeliverySemantics::at_least_once;
+  bound_schema_by(e.schema, e.capabilities);
+  schema = e.schema;
 
   e.make = [schema, fixed, shown](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
     DS_TRY(std::shared_ptr<const Spec> spec, select_spec(config, fixed, shown));
