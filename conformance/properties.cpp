@@ -5,6 +5,8 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
+#include <utility>
 
 #include "framework/retry.h"
 
@@ -35,6 +37,25 @@ struct Resp {
   int status = 0;
   std::string retry_after;
 };
+// One HTTP exchange by request id: what left, and how (and when) it was answered.
+struct Http {
+  std::int64_t t = 0;          // the request left
+  std::string endpoint;        // host + path
+  std::int64_t bytes = 0;
+  std::int64_t answered = -1;  // when the answer (or the transport error) came
+  int status = -1;             // the HTTP status; 0 = a transport error; -1 = no answer yet
+  bool applied = false;        // the transport error came after the API applied it (the fault's truth)
+  std::string error;           // the transport error's kind (timeout, connection_reset, connection_refused, other)
+  bool garbled = false;        // a fault garbled the answer's body
+  std::string retry_after;     // the Retry-After header as sent
+};
+// What a bulk answer (poll, stats) was, and the HTTP exchange that carried it.
+struct BulkAnswer {
+  std::string status;  // Polled status; for stats: "fault" or "settled"
+  std::int64_t req = -1;
+  std::int64_t t = 0;
+  std::int64_t failed = 0;  // stats: jobs the answer settled failed
+};
 // The bulk path's account of one upload (by the router's upload number).
 struct Upload {
   std::int64_t key = 0;
@@ -51,6 +72,14 @@ struct Upload {
   std::vector<JobId> ids;
   std::int64_t oldest = -1, slot_wait = 0;
   int attempt = 0;
+  std::int64_t bytes = 0;          // the upload file's bytes
+  std::size_t seq = 0;             // the UploadStart's index in the trace
+  std::int64_t result_t = -1;      // when the upload was answered
+  std::int64_t answer_req = -1;    // the HTTP exchange whose answer the upload's result came from
+  std::int64_t end_t = -1;         // the upload or import gave its slot back (ImportEnd)
+  std::vector<BulkAnswer> poll_answers, stats_answers;
+  bool unmentioned = false;        // a Settle left some of its jobs unmentioned
+  bool poll_failed = false;        // a poll answered the accepted import failed
 };
 struct Interval {
   std::int64_t from, to;
@@ -69,11 +98,25 @@ struct Send {
   bool too_large = false;
   std::int64_t oldest = -1, flushed = -1;  // first attempts of a batch
   std::string code;                        // the API's error code in the answer
+  std::int64_t req = -1;                   // the HTTP exchange it was answered by (-1: none traced)
+  std::size_t seq = 0;                     // its index in the trace
 };
 
 struct Events {
   std::vector<Req> requests;
   std::vector<Resp> responses;
+  std::map<std::int64_t, Http> http;  // by request id
+  // Jobs joining the bulk path's staging queue: (trace index, ids).
+  std::vector<std::pair<std::size_t, std::vector<JobId>>> staged;
+  std::map<JobId, std::size_t> terminal_seq;  // trace index of each job's first terminal state
+  std::vector<std::size_t> restart_seqs;
+  // File operations' faults (SFTP): time, operation, fault, after.
+  struct FileFault {
+    std::int64_t t = 0;
+    std::string op, fault;
+    bool after = false;
+  };
+  std::vector<FileFault> file_faults;
   std::vector<std::int64_t> batch_records;
   std::vector<Send> sends;
   // The sync lifecycle, as the Sync traced it (in trace order).
@@ -117,21 +160,55 @@ Events parse_events(const Outcome& o) {
                   std::int64_t seq = 0) {
     ev.sync.push_back(Events::SyncEvent{kind, t, std::move(stream), flag, records, seq});
   };
-  for (const TimedEvent& te : o.events) {
+  // The answer a send, an upload, a poll or a stats request came back with:
+  // the last HTTP answer traced at the same virtual time, not yet claimed. A
+  // transport resumes its caller as it traces the answer, and the framework
+  // traces its reading of it before anything else of the run can answer, so
+  // that answer is the caller's own (a handler that sent nothing claims none
+  // later: the claim is dropped at the next answer).
+  std::int64_t last_answer = -1, last_answer_t = -1;
+  auto claim = [&](std::int64_t t) -> std::int64_t {
+    if (last_answer < 0 || last_answer_t != t) return -1;
+    return std::exchange(last_answer, -1);
+  };
+  for (std::size_t seq = 0; seq < o.events.size(); ++seq) {
+    const TimedEvent& te = o.events[seq];
     const std::int64_t t = te.t;
     std::visit(
         [&](const auto& e) {
           using E = std::decay_t<decltype(e)>;
           if constexpr (std::is_same_v<E, ev::HttpRequest>) {
             ev.requests.push_back({e.req, t, e.host + e.path, e.bytes});
+            Http& h = ev.http[e.req];
+            h.t = t;
+            h.endpoint = e.host + e.path;
+            h.bytes = e.bytes;
           } else if constexpr (std::is_same_v<E, ev::HttpResponse>) {
             ev.responses.push_back({e.req, t, static_cast<int>(e.status), e.retry_after.value_or("")});
+            Http& h = ev.http[e.req];
+            h.answered = t;
+            h.status = static_cast<int>(e.status);
+            h.retry_after = e.retry_after.value_or("");
+            last_answer = e.req;
+            last_answer_t = t;
           } else if constexpr (std::is_same_v<E, ev::HttpError>) {
             if (e.applied) ++ev.hidden_faults;
+            Http& h = ev.http[e.req];
+            h.answered = t;
+            h.status = 0;
+            h.applied = e.applied;
+            h.error = e.error;
+            last_answer = e.req;
+            last_answer_t = t;
           } else if constexpr (std::is_same_v<E, ev::Fault>) {
             if (e.fault == "garble" || e.after.value_or(false)) ++ev.hidden_faults;
+            if (e.req && e.fault == "garble") ev.http[*e.req].garbled = true;
+            if (e.op) ev.file_faults.push_back({t, *e.op, e.fault, e.after.value_or(false)});
           } else if constexpr (std::is_same_v<E, ev::JobTerminal>) {
             ev.terminal_at.emplace(static_cast<JobId>(e.id), t);
+            ev.terminal_seq.emplace(static_cast<JobId>(e.id), seq);
+          } else if constexpr (std::is_same_v<E, ev::Staged>) {
+            ev.staged.emplace_back(seq, e.ids.ids);
           } else if constexpr (std::is_same_v<E, ev::BatchSent> || std::is_same_v<E, ev::OneSent>) {
             constexpr bool one = std::is_same_v<E, ev::OneSent>;
             Send sd;
@@ -145,6 +222,8 @@ Events parse_events(const Outcome& o) {
             sd.retry_after = e.retry_after.value_or(-1);
             sd.too_large = e.too_large;
             sd.code = e.code.value_or("");
+            sd.req = claim(t);
+            sd.seq = seq;
             if constexpr (one) {
               sd.ids = {static_cast<JobId>(e.id)};
               sd.status = e.verdict;
@@ -165,9 +244,13 @@ Events parse_events(const Outcome& o) {
             u.oldest = e.oldest;
             u.slot_wait = e.slot_wait;
             u.attempt = static_cast<int>(e.attempt);
+            u.bytes = e.bytes;
+            u.seq = seq;
             open[e.upload] = t;
           } else if constexpr (std::is_same_v<E, ev::UploadResult>) {
             Upload& u = upload(e.upload, false);
+            u.result_t = t;
+            u.answer_req = claim(t);
             u.outcome = e.outcome;
             u.import = e.import;
             if (u.outcome == "importing") u.accepted = t;
@@ -179,12 +262,21 @@ Events parse_events(const Outcome& o) {
           } else if constexpr (std::is_same_v<E, ev::Poll>) {
             upload(e.upload, false).polls.push_back(t);
           } else if constexpr (std::is_same_v<E, ev::Polled>) {
-            upload(e.upload, false).statuses.push_back(e.status);
+            Upload& u = upload(e.upload, false);
+            u.statuses.push_back(e.status);
+            u.poll_answers.push_back({e.status, claim(t), t, 0});
+            if (e.status == "failed") u.poll_failed = true;
+          } else if constexpr (std::is_same_v<E, ev::StatsFault>) {
+            upload(e.upload, false).stats_answers.push_back({"fault", claim(t), t, 0});
           } else if constexpr (std::is_same_v<E, ev::PollTimeout>) {
             upload(e.upload, false).timed_out = true;
           } else if constexpr (std::is_same_v<E, ev::Settle>) {
             Upload& u = upload(e.upload, false);
-            if (e.from == "stats") u.settled = true;
+            if (e.unmentioned > 0) u.unmentioned = true;
+            if (e.from == "stats") {
+              u.settled = true;
+              u.stats_answers.push_back({"settled", claim(t), t, e.failed});
+            }
             ev.settled_ok += e.ok;
             ev.unmentioned += e.unmentioned;
           } else if constexpr (std::is_same_v<E, ev::Resume>) {
@@ -196,7 +288,7 @@ Events parse_events(const Outcome& o) {
             upload(e.upload, false);
             open[e.upload] = t;
           } else if constexpr (std::is_same_v<E, ev::ImportEnd>) {
-            upload(e.upload, false);
+            upload(e.upload, false).end_t = t;
             auto it = open.find(e.upload);
             if (it != open.end()) {
               ev.in_flight.push_back({it->second, t});
@@ -211,6 +303,7 @@ Events parse_events(const Outcome& o) {
             open.clear();
           } else if constexpr (std::is_same_v<E, ev::RunRestart>) {
             ev.restarts.push_back(t);
+            ev.restart_seqs.push_back(seq);
             sync("restart", t);
           } else if constexpr (std::is_same_v<E, ev::SyncStart>) {
             sync("start", t);
@@ -239,6 +332,9 @@ Events parse_events(const Outcome& o) {
   for (auto& [k, from] : open) ev.in_flight.push_back({from, INT64_MAX});
   return ev;
 }
+
+std::string send_name(const Send& s);
+std::string upload_name(const Upload& u);
 
 // No restart between two times: the same process sent both.
 bool same_process(const Events& ev, std::int64_t t1, std::int64_t t2) {
@@ -291,8 +387,63 @@ PropertyResult check_a1(const Outcome& o, const Events& ev) {
   return pass("A1");
 }
 
-PropertyResult check_a2(const Outcome& o) {
-  std::vector<JobId> lost, phantom;
+// Where the trace shows a fault that hid an outcome, per job: a transport
+// error after sending (or a send answered with no status at all), a garbled
+// 2xx, a file operation done but unanswered, a crash before an upload's import
+// id was stored, a poll timeout, a failed poll of an accepted import, or
+// per-record results that did not mention the job. Mapped to jobs through the
+// sends and uploads that carried them. The value names the first such fault.
+std::map<JobId, std::string> hiding_faults(const Events& ev) {
+  std::map<JobId, std::string> out;
+  auto mark = [&](const std::vector<JobId>& ids, const std::string& why) {
+    for (JobId id : ids) out.emplace(id, why);
+  };
+  auto hides = [&](std::int64_t req) -> std::string {
+    auto it = ev.http.find(req);
+    if (it == ev.http.end()) return "";
+    const Http& h = it->second;
+    // A client cannot tell a reset or a timeout before the API applied a
+    // request from one after: either hides the outcome; a refused connection
+    // never carried the request.
+    if (h.status == 0 && (h.applied || h.error != "connection_refused"))
+      return "request " + std::to_string(req) + " ended in a transport error (" + h.error + ") after it was sent";
+    if (h.garbled && h.status >= 200 && h.status < 300)
+      return "request " + std::to_string(req) + " was answered " + std::to_string(h.status) + " with a garbled body";
+    return "";
+  };
+  for (const Send& s : ev.sends) {
+    std::string why = s.req >= 0 ? hides(s.req) : "";
+    if (why.empty() && s.req < 0 && s.http == 0) why = "a send answered with no HTTP status (no answer traced)";
+    if (!why.empty()) mark(s.ids, why);
+  }
+  for (const Upload& u : ev.uploads) {
+    const std::string name = "upload " + std::to_string(u.key);
+    if (u.answer_req >= 0)
+      if (std::string why = hides(u.answer_req); !why.empty()) mark(u.ids, name + ": " + why);
+    if (u.start >= 0) {
+      // File operations (no HTTP), within the upload: a lost answer (a reset
+      // or a timeout, before or after the server did it: the client cannot
+      // tell), or garbled bytes. A refused connection, an SFTP status answer
+      // and a refused size never hide anything.
+      const std::int64_t until = u.result_t >= 0 ? u.result_t : INT64_MAX;
+      for (const auto& f : ev.file_faults)
+        if (f.t >= u.start && f.t <= until &&
+            (f.after || f.fault == "garble" || f.fault == "reset" || f.fault == "timeout" || f.fault == "disconnect"))
+          mark(u.ids, name + ": a " + f.fault + " fault on " + f.op + " at " + format_duration(Duration(f.t)));
+    }
+    if (u.crashed && u.accepted < 0) mark(u.ids, name + " was in flight at a crash");
+    if (u.resumed && u.resumed_import.empty()) mark(u.ids, name + "'s import id was lost in a crash");
+    if (u.timed_out) mark(u.ids, name + "'s import was ended by the poll timeout");
+    if (u.poll_failed && u.accepted >= 0) mark(u.ids, name + "'s accepted import was polled failed");
+    if (u.unmentioned) mark(u.ids, name + "'s per-record results left some of its jobs unmentioned");
+  }
+  return out;
+}
+
+PropertyResult check_a2(const Outcome& o, const Events& ev) {
+  std::vector<JobId> lost, phantom, unjustified;
+  std::map<JobId, std::string> hidden;
+  bool hidden_built = false;
   for (std::int64_t i = 0; i < o.input_size; ++i) {
     const Record& r = o.record(i);
     if (!o.jobs().contains(r.id)) continue;
@@ -301,10 +452,31 @@ PropertyResult check_a2(const Outcome& o) {
     if (out.state == JobState::succeeded && n == 0) lost.push_back(r.id);
     if ((out.state == JobState::failed || out.state == JobState::aborted) && n > 0 && !out.outcome_unknown)
       phantom.push_back(r.id);
+    if (out.outcome_unknown && out.state != JobState::succeeded) {
+      if (!hidden_built) {
+        hidden = hiding_faults(ev);
+        hidden_built = true;
+      }
+      // A batch-path job in flight at a crash: no event names the send that was cut off.
+      bool crashed_pending = false;
+      if (!o.entry->capabilities.bulk) {
+        auto t = ev.terminal_at.find(r.id);
+        for (std::int64_t c : ev.crashes) crashed_pending |= t == ev.terminal_at.end() || c < t->second;
+      }
+      if (!hidden.count(r.id) && !crashed_pending) unjustified.push_back(r.id);
+    }
   }
   if (!lost.empty()) return fail("A2", "reported succeeded but not in the fake's store: " + ids_sample(lost));
   if (!phantom.empty())
     return fail("A2", "reported failed/aborted (outcome known) but the fake applied them: " + ids_sample(phantom));
+  if (!unjustified.empty()) {
+    const JobOutcome first = o.jobs().outcome(unjustified.front());
+    return fail("A2", "ended outcome_unknown though no fault in the trace hid their outcome (no transport error after "
+                      "sending, garbled answer, crash, poll timeout, failed poll of an accepted import or unmentioned "
+                      "result carried them): " +
+                          ids_sample(unjustified) + "; job " + std::to_string(unjustified.front()) + ": \"" +
+                          first.reason + "\"");
+  }
   return pass("A2");
 }
 
@@ -376,42 +548,177 @@ PropertyResult check_a4(const Outcome& o, const Events& ev) {
   return pass("A4");
 }
 
+// A limit of this run: the configured value of a key the destination declares
+// (the smallest of those it declares), else `declared`.
+struct RunLimit {
+  std::int64_t value = INT64_MAX;
+  std::string name;  // "records_max 50", "the declared cap 1000"
+};
+RunLimit run_limit(const Outcome& o, std::initializer_list<const char*> keys, std::int64_t declared, bool size) {
+  RunLimit out{declared, "the declared cap " + std::to_string(declared)};
+  for (const char* k : keys) {
+    if (!has_key(o, k)) continue;
+    const std::int64_t v = size ? o.config.size(k) : o.config.integer(k);
+    if (v < out.value) out = {v, std::string(k) + " " + std::to_string(v)};
+  }
+  return out;
+}
+
+// B1 checks every limit this run was configured with, not only the declared
+// hard caps: records per request (records_max, flush_queue_size) and bytes per
+// request (request_bytes_max, bytes_max) on the batch path, read from each
+// send and the HTTP request that carried it; records per upload (records_max,
+// profiles_per_upload) and bytes per upload file (file_bytes_max, bytes_max)
+// on the bulk path; and every HTTP request within the declared byte cap.
 PropertyResult check_b1(const Outcome& o, const Events& ev) {
   const BatchLimits& lim = o.entry->capabilities.limits;
   for (const auto& r : ev.requests) {
     if (r.bytes > lim.bytes_max)
       return fail("B1", "request " + std::to_string(r.id) + " to " + r.endpoint + " has " + std::to_string(r.bytes) +
-                            " bytes, over the declared " + std::to_string(lim.bytes_max));
+                            " bytes, over the declared cap " + std::to_string(lim.bytes_max));
   }
-  for (auto n : ev.batch_records) {
-    if (n > lim.records_max)
-      return fail("B1", "a batch of " + std::to_string(n) + " records, over the declared " +
-                            std::to_string(lim.records_max));
+  if (!o.entry->capabilities.bulk) {
+    const RunLimit records = run_limit(o, {"records_max", "flush_queue_size"}, lim.records_max, false);
+    const RunLimit bytes = run_limit(o, {"request_bytes_max", "bytes_max"}, lim.bytes_max, true);
+    for (const auto& s : ev.sends) {
+      const auto n = static_cast<std::int64_t>(s.ids.size());
+      if (n > records.value)
+        return fail("B1", send_name(s) + " carries " + std::to_string(n) + " records, over " + records.name);
+      if (s.req < 0) continue;
+      const Http& h = ev.http.at(s.req);
+      if (h.bytes > bytes.value)
+        return fail("B1", send_name(s) + ": request " + std::to_string(s.req) + " to " + h.endpoint + " has " +
+                              std::to_string(h.bytes) + " bytes, over " + bytes.name);
+    }
+    return pass("B1");
+  }
+  const RunLimit records = run_limit(o, {"records_max", "profiles_per_upload"}, lim.records_max, false);
+  const RunLimit bytes = run_limit(o, {"file_bytes_max", "bytes_max"}, lim.bytes_max, true);
+  for (const auto& u : ev.uploads) {
+    if (u.start < 0) continue;
+    if (u.records > records.value)
+      return fail("B1", upload_name(u) + " at " + format_duration(Duration(u.start)) + " carries " +
+                            std::to_string(u.records) + " records, over " + records.name);
+    if (u.bytes > bytes.value)
+      return fail("B1", upload_name(u) + " at " + format_duration(Duration(u.start)) + " has a file of " +
+                            std::to_string(u.bytes) + " bytes, over " + bytes.name);
   }
   return pass("B1");
 }
 
-PropertyResult check_b4(const Outcome& o) {
-  const auto& st = o.destination_stats;
+// The longest overlap of intervals [from, to) (an interval ending when another
+// starts does not overlap it), and when it was first reached.
+std::pair<std::int64_t, std::int64_t> most_at_once(const std::vector<Interval>& ivs) {
+  std::vector<std::pair<std::int64_t, int>> edges;
+  for (const auto& iv : ivs) {
+    edges.push_back({iv.from, +1});
+    edges.push_back({iv.to, -1});
+  }
+  std::sort(edges.begin(), edges.end());  // at one time, ends (-1) before starts (+1)
+  std::int64_t now = 0, most = 0, at = 0;
+  for (const auto& [t, d] : edges) {
+    now += d;
+    if (now > most) {
+      most = now;
+      at = t;
+    }
+  }
+  return {most, at};
+}
+
+// B4 checks each declared concurrency limit on its own, from the sends' own
+// times (a send is in flight from `sent` until its answer, the event's time):
+//   - batches in flight per handler ≤ max_async_requests (1 when not async):
+//     a batch holds its slot from its first send until its last job is
+//     terminal (retries, splits and records sent alone included);
+//   - records sent alone in flight, per batch being sent record by record,
+//     ≤ individual_concurrency;
+//   - uploads and imports in flight ≤ imports_in_flight and ≤ the declared
+//     import concurrency.
+PropertyResult check_b4(const Outcome& o, const Events& ev) {
   if (o.entry->capabilities.bulk) {
-    // Uploads and imports in flight ≤ imports_in_flight (each holds a slot).
-    if (!has_key(o, "imports_in_flight")) return na("B4", "bulk: the destination declares no import concurrency");
-    const std::int64_t bound = o.config.integer("imports_in_flight");
-    const std::int64_t seen = st.is_object() ? st.value("imports_in_flight_max", std::int64_t{0}) : 0;
-    if (seen > bound)
-      return fail("B4", std::to_string(seen) + " uploads/imports in flight, over imports_in_flight " + std::to_string(bound));
+    if (!has_key(o, "imports_in_flight") && o.entry->capabilities.import_concurrency <= 0)
+      return na("B4", "bulk: the destination declares no import concurrency");
+    const auto [most, at] = most_at_once(ev.in_flight);
+    if (has_key(o, "imports_in_flight") && most > o.config.integer("imports_in_flight"))
+      return fail("B4", std::to_string(most) + " uploads/imports in flight at " + format_duration(Duration(at)) +
+                            ", over imports_in_flight " + std::to_string(o.config.integer("imports_in_flight")));
+    const std::int64_t declared = o.entry->capabilities.import_concurrency;
+    if (declared > 0 && most > declared)
+      return fail("B4", std::to_string(most) + " uploads/imports in flight at " + format_duration(Duration(at)) +
+                            ", over the declared import concurrency " + std::to_string(declared));
     return pass("B4");
   }
   if (!has_key(o, "max_async_requests")) return na("B4", "the destination declares no request concurrency");
-  std::int64_t async = o.config.integer("max_async_requests");
-  std::int64_t individual = o.config.integer("individual_concurrency");
-  std::int64_t endpoints = st.value("endpoints", 1);
-  std::int64_t bound = std::max<std::int64_t>(1, endpoints) * async * std::max<std::int64_t>(1, individual);
-  std::int64_t seen = static_cast<std::int64_t>(o.transport().in_flight_max);
-  if (seen > bound)
-    return fail("B4", std::to_string(seen) + " requests in flight, over the configured " + std::to_string(bound) +
-                          " (" + std::to_string(endpoints) + " endpoints x max_async_requests " +
-                          std::to_string(async) + " x individual_concurrency " + std::to_string(individual) + ")");
+  const bool async = !has_key(o, "async") || o.config.boolean("async");
+  const std::int64_t batches_max = async ? o.config.integer("max_async_requests") : 1;
+  const std::int64_t individual_max = has_key(o, "individual_concurrency") ? o.config.integer("individual_concurrency") : 1;
+  // Per process (a restart starts afresh): each job's batch is the first
+  // attempt-1 batch that carried it (a 413 split's halves start at attempt 1
+  // again but stay in their batch). A batch is in flight from its first send
+  // until the last answer to a send of its jobs (retries, halves, records
+  // sent alone); a staging destination's jobs end later, at their commit.
+  auto crash_after = [&](std::int64_t t) {
+    for (std::int64_t c : ev.crashes)
+      if (c >= t) return c;
+    return INT64_MAX;
+  };
+  std::map<JobId, std::size_t> root_of;
+  struct Root {
+    std::string handler;
+    std::int64_t from, to;
+  };
+  std::vector<Root> roots;
+  std::size_t restart = 0;
+  for (const Send& s : ev.sends) {
+    while (restart < ev.restart_seqs.size() && ev.restart_seqs[restart] < s.seq) {
+      root_of.clear();
+      ++restart;
+    }
+    bool fresh = !s.one && s.attempt == 1;
+    for (JobId id : s.ids) fresh &= root_of.count(id) == 0;
+    if (fresh) {
+      for (JobId id : s.ids) root_of[id] = roots.size();
+      roots.push_back({s.handler, s.sent, s.t});
+      continue;
+    }
+    for (JobId id : s.ids) {
+      auto r = root_of.find(id);
+      if (r != root_of.end()) roots[r->second].to = std::max(roots[r->second].to, s.t);
+    }
+  }
+  for (Root& r : roots) r.to = std::min(r.to, crash_after(r.from));
+  std::map<std::string, std::vector<Interval>> per_handler;
+  for (const Root& r : roots) per_handler[r.handler].push_back({r.from, r.to});
+  for (const auto& [handler, ivs] : per_handler) {
+    const auto [most, at] = most_at_once(ivs);
+    if (most > batches_max)
+      return fail("B4", std::to_string(most) + " batches of " + handler + " in flight at " +
+                            format_duration(Duration(at)) + ", over " +
+                            (async ? "max_async_requests " + std::to_string(batches_max) : std::string("1 (async is off)")));
+  }
+  // Records sent alone: grouped by the batch answer that sent them alone (the
+  // handler's last partial_success/retry_individual send holding the record).
+  std::map<std::size_t, std::vector<Interval>> alone;  // by that send's index
+  for (std::size_t i = 0; i < ev.sends.size(); ++i) {
+    const Send& s = ev.sends[i];
+    if (!s.one) continue;
+    for (std::size_t k = i; k-- > 0;) {
+      const Send& b = ev.sends[k];
+      if (b.one || b.handler != s.handler || b.t > s.sent) continue;
+      if (b.status != "partial_success" && b.status != "retry_individual") continue;
+      if (std::find(b.ids.begin(), b.ids.end(), s.ids.front()) == b.ids.end()) continue;
+      alone[k].push_back({s.sent, s.t});
+      break;
+    }
+  }
+  for (const auto& [k, ivs] : alone) {
+    const auto [most, at] = most_at_once(ivs);
+    if (most > individual_max)
+      return fail("B4", std::to_string(most) + " records of " + send_name(ev.sends[k]) + " sent alone at once at " +
+                            format_duration(Duration(at)) + ", over individual_concurrency " +
+                            std::to_string(individual_max));
+  }
   return pass("B4");
 }
 
@@ -502,19 +809,70 @@ PropertyResult check_a5(const Events& ev) {
   return pass("A5");
 }
 
+// B5 judges from when each job was staged (bulk.staged), uploaded
+// (bulk.upload_start) and ended (job): a job that was waiting in the staging
+// queue when an upload started without it was deferred to a later upload. It
+// must reach one — not end before it, whatever its reason says, nor be left
+// waiting — and waiting costs no attempt: the store counts exactly the uploads
+// that carried each job.
 PropertyResult check_b5(const Outcome& o, const Events& ev) {
-  // Attempts grow only by uploads that carried the job: the store's attempts
-  // add up to the records uploaded, so waiting for room never costs one.
-  std::int64_t uploaded = 0, attempts = 0;
-  for (const auto& u : ev.uploads) uploaded += u.records;
-  for (JobId id : o.jobs().ids()) attempts += o.jobs().attempts(id);
-  if (attempts != uploaded)
-    return fail("B5", "jobs count " + std::to_string(attempts) + " attempts but uploads carried " +
-                          std::to_string(uploaded) + " records (an attempt without an upload)");
+  std::map<JobId, std::int64_t> carried;
+  for (const auto& u : ev.uploads)
+    if (u.start >= 0)
+      for (JobId id : u.ids) ++carried[id];
   for (JobId id : o.jobs().ids()) {
-    JobOutcome out = o.jobs().outcome(id);
-    if (out.state == JobState::aborted && out.reason.find("overflow") != std::string::npos)
-      return fail("B5", "job " + std::to_string(id) + " aborted for not fitting an upload: " + out.reason);
+    const std::int64_t attempts = o.jobs().attempts(id);
+    const std::int64_t uploads = carried.count(id) ? carried[id] : 0;
+    if (attempts != uploads)
+      return fail("B5", "job " + std::to_string(id) + " counts " + std::to_string(attempts) + " attempts but " +
+                            std::to_string(uploads) + " uploads carried it (an attempt without an upload)");
+  }
+  // Walk the trace's staging, uploads, terminal states and restarts in order.
+  enum Kind { staged, upload, terminal, restart };
+  std::vector<std::tuple<std::size_t, Kind, std::size_t>> steps;  // trace index, kind, what
+  for (std::size_t i = 0; i < ev.staged.size(); ++i) steps.emplace_back(ev.staged[i].first, staged, i);
+  for (std::size_t i = 0; i < ev.uploads.size(); ++i)
+    if (ev.uploads[i].start >= 0) steps.emplace_back(ev.uploads[i].seq, upload, i);
+  std::vector<JobId> ended;
+  for (const auto& [id, seq] : ev.terminal_seq) {
+    steps.emplace_back(seq, terminal, ended.size());
+    ended.push_back(id);
+  }
+  for (std::size_t seq : ev.restart_seqs) steps.emplace_back(seq, restart, 0);
+  std::sort(steps.begin(), steps.end());
+  std::set<JobId> waiting;
+  std::map<JobId, std::size_t> deferred_by;  // waiting job → the first upload that left it out
+  for (const auto& [seq, kind, what] : steps) {
+    if (kind == staged) {
+      for (JobId id : ev.staged[what].second) waiting.insert(id);
+    } else if (kind == upload) {
+      const Upload& u = ev.uploads[what];
+      for (JobId id : u.ids) {
+        waiting.erase(id);
+        deferred_by.erase(id);
+      }
+      for (JobId id : waiting) deferred_by.emplace(id, what);
+    } else if (kind == terminal) {
+      const JobId id = ended[what];
+      auto d = deferred_by.find(id);
+      if (d != deferred_by.end()) {
+        const JobOutcome out = o.jobs().outcome(id);
+        return fail("B5", "job " + std::to_string(id) + " was left for a later upload by " +
+                              upload_name(ev.uploads[d->second]) + " at " +
+                              format_duration(Duration(ev.uploads[d->second].start)) + ", then ended " +
+                              job_state_name(out.state) + " at " + format_duration(Duration(ev.terminal_at.at(id))) +
+                              " without being uploaded (\"" + out.reason + "\")");
+      }
+      waiting.erase(id);
+    } else {
+      waiting.clear();  // the new process stages again
+      deferred_by.clear();
+    }
+  }
+  if (!deferred_by.empty()) {
+    const auto& [id, k] = *deferred_by.begin();
+    return fail("B5", "job " + std::to_string(id) + " was left for a later upload by " + upload_name(ev.uploads[k]) +
+                          " at " + format_duration(Duration(ev.uploads[k].start)) + " and never uploaded");
   }
   return pass("B5");
 }
@@ -727,22 +1085,39 @@ bool retryable_status(const Outcome& o, int http) {
 
 // Whether the answer a send met is retryable by the declared contract: a code
 // the destination declares permanent decides whatever the status; otherwise the status.
-bool retryable_answer(const Outcome& o, const Send& s) {
+// The status a send was answered with: the traced answer of its HTTP
+// exchange when there is one (0 = a transport error), else what the send says.
+int answer_status(const Events& ev, const Send& s) { return s.req >= 0 ? ev.http.at(s.req).status : s.http; }
+
+// Whether the answer a send met is retryable by the declared contract: a code
+// the destination declares permanent decides whatever the status; otherwise the status.
+bool retryable_answer(const Outcome& o, const Events& ev, const Send& s) {
   const auto& pc = o.entry->capabilities.permanent_codes;
   if (!s.code.empty() && std::find(pc.begin(), pc.end(), s.code) != pc.end()) return false;
-  return retryable_status(o, s.http);
+  return retryable_status(o, answer_status(ev, s));
+}
+
+// A status no retry can change: a 4xx outside the declared retryable set.
+// (A 2xx is judged by its body: Marketo answers throttling and auth errors as
+// HTTP 200 with error codes, which the statuses cannot judge.)
+bool permanent_status(const Outcome& o, int http) { return http >= 400 && http < 500 && !retryable_status(o, http); }
+
+std::string answer_name(const Events& ev, std::int64_t req) {
+  const Http& h = ev.http.at(req);
+  return "request " + std::to_string(req) + " to " + h.endpoint + " answered " +
+         (h.status == 0 ? std::string("with a transport error") : "HTTP " + std::to_string(h.status)) + " at " +
+         format_duration(Duration(h.answered));
 }
 
 PropertyResult check_c1(const Outcome& o, const Events& ev) {
-  std::int64_t checked = 0;
   for (std::size_t i = 0; i < ev.sends.size(); ++i) {
     const Send& s = ev.sends[i];
-    if (s.http < 0 || (s.http >= 200 && s.http < 300)) continue;
-    ++checked;
-    if (s.http == 413) continue;  // C4
+    const int http = answer_status(ev, s);
+    if (http < 0 || (http >= 200 && http < 300)) continue;
+    if (http == 413) continue;  // C4
     const bool again = s.one ? s.status == "retry" : s.status == "retry_batch" || s.status == "retry_individual";
-    const bool retryable = retryable_answer(o, s);
-    const std::string answer = (s.http == 0 ? std::string("a transport error") : "HTTP " + std::to_string(s.http)) +
+    const bool retryable = retryable_answer(o, ev, s);
+    const std::string answer = (http == 0 ? std::string("a transport error") : "HTTP " + std::to_string(http)) +
                                (s.code.empty() ? "" : " (code " + s.code + ")");
     if (retryable && !again)
       return fail("C1", send_name(s) + ": " + answer + " is retryable but was classified " + s.status);
@@ -762,16 +1137,62 @@ PropertyResult check_c1(const Outcome& o, const Events& ev) {
       }
     }
   }
-  if (checked == 0 && ev.sends.empty()) {
-    // The bulk path: a permanently failed upload must not have met a retryable answer.
-    if (o.entry->capabilities.bulk) {
-      for (const auto& u : ev.uploads)
-        if (u.outcome == "failed" && u.attempt > 0)
-          for (JobId id : u.ids)
-            if (o.jobs().contains(id) && o.jobs().outcome(id).state == JobState::failed &&
-                o.jobs().outcome(id).reason.find("HTTP 5") != std::string::npos)
-              return fail("C1", "job " + std::to_string(id) + " failed permanently on a 5xx: " +
-                                    o.jobs().outcome(id).reason);
+  if (!o.entry->capabilities.bulk) return pass("C1");
+  // The bulk path, from the answers in the trace: the answer an upload's,
+  // poll's or stats request's outcome came from, against the declared table.
+  std::map<JobId, std::string> hidden;
+  bool hidden_built = false;
+  for (std::size_t i = 0; i < ev.uploads.size(); ++i) {
+    const Upload& u = ev.uploads[i];
+    if (u.start >= 0 && u.answer_req >= 0) {
+      const int st = ev.http.at(u.answer_req).status;
+      if (retryable_status(o, st) && u.outcome == "failed") {
+        for (JobId id : u.ids) {
+          if (!o.jobs().contains(id)) continue;
+          const JobOutcome out = o.jobs().outcome(id);
+          auto t = ev.terminal_at.find(id);
+          if (out.state == JobState::failed && !out.outcome_unknown && t != ev.terminal_at.end() && t->second == u.result_t)
+            return fail("C1", upload_name(u) + ": " + answer_name(ev, u.answer_req) +
+                                  " is retryable, yet its job " + std::to_string(id) + " ended failed: " + out.reason);
+        }
+      }
+      if (permanent_status(o, st)) {
+        if (!hidden_built) {
+          hidden = hiding_faults(ev);
+          hidden_built = true;
+        }
+        std::set<JobId> had(u.ids.begin(), u.ids.end());
+        for (std::size_t k = i + 1; k < ev.uploads.size(); ++k) {
+          const Upload& v = ev.uploads[k];
+          if (v.start < 0 || !same_process(ev, u.result_t, v.start)) continue;
+          for (JobId id : v.ids)
+            if (had.count(id) && !hidden.count(id))
+              return fail("C1", upload_name(u) + ": " + answer_name(ev, u.answer_req) +
+                                    " is not retryable, yet its job " + std::to_string(id) + " was uploaded again by " +
+                                    upload_name(v) + " at " + format_duration(Duration(v.start)) +
+                                    " (its outcome was known)");
+        }
+      }
+    }
+    for (const auto& a : u.poll_answers) {
+      if (a.req < 0) continue;
+      const int st = ev.http.at(a.req).status;
+      if (retryable_status(o, st) && a.status == "failed")
+        return fail("C1", upload_name(u) + ": a poll's " + answer_name(ev, a.req) +
+                              " is retryable, yet the import was taken as failed");
+      if (permanent_status(o, st) && a.status != "failed")
+        return fail("C1", upload_name(u) + ": a poll's " + answer_name(ev, a.req) + " is not retryable, yet it was read as " +
+                              a.status + " (polled again)");
+    }
+    for (const auto& a : u.stats_answers) {
+      if (a.req < 0) continue;
+      const int st = ev.http.at(a.req).status;
+      if (permanent_status(o, st) && a.status == "fault")
+        return fail("C1", upload_name(u) + ": a results request's " + answer_name(ev, a.req) +
+                              " is not retryable, yet it was asked again");
+      if (retryable_status(o, st) && a.status == "settled" && a.failed > 0)
+        return fail("C1", upload_name(u) + ": a results request's " + answer_name(ev, a.req) + " is retryable, yet " +
+                              std::to_string(a.failed) + " jobs were settled failed on it");
     }
   }
   return pass("C1");
@@ -796,9 +1217,67 @@ PropertyResult check_c2(const Outcome& o, const Events& ev) {
   return pass("C2");
 }
 
+// The backoff the destination declares, re-derived here from its config
+// (never from RetryPolicy, the code C3 checks): the delay before attempt n is
+// drawn from [base × (1 − jitter), base], base = retry_delay_initial ×
+// 2^(n−2) capped at retry_delay_max — the doubling both paths document
+// (framework/batch.h: "the peer's 100 ms doubling"; bulk.h's multiplier 2).
+// Without the keys, each path's documented defaults.
+struct DeclaredBackoff {
+  std::int64_t initial = 0, cap = 0;  // ns
+  std::uint64_t jitter_num = 1, jitter_den = 5;
+
+  std::int64_t base(int attempt) const {
+    if (attempt < 2) return 0;
+    std::int64_t b = initial;
+    for (int i = 2; i < attempt && b < cap; ++i) b = b > cap / 2 ? cap : b * 2;
+    return std::min(b, cap);
+  }
+  // The least delay (1 ns below the exact bound: the policy floors, a checker must not be stricter).
+  std::int64_t least(int attempt) const {
+    const auto b = static_cast<long double>(base(attempt));
+    const long double lo = b * static_cast<long double>(jitter_den - jitter_num) / static_cast<long double>(jitter_den);
+    return std::max<std::int64_t>(0, static_cast<std::int64_t>(lo) - 1);
+  }
+  std::int64_t most(int attempt) const { return base(attempt); }
+};
+
+DeclaredBackoff declared_backoff(const Outcome& o) {
+  const bool bulk = o.entry->capabilities.bulk;
+  DeclaredBackoff b;
+  b.initial = config_duration(o, "retry_delay_initial", bulk ? std::chrono::seconds(5) : Duration(std::chrono::milliseconds(100))).count();
+  b.cap = config_duration(o, "retry_delay_max", bulk ? std::chrono::minutes(5) : Duration(std::chrono::seconds(60))).count();
+  if (has_key(o, "retry_jitter")) {
+    const Ratio r = o.config.ratio("retry_jitter");
+    b.jitter_num = r.num;
+    b.jitter_den = r.den;
+  }
+  return b;
+}
+
+// The Retry-After an HTTP exchange's answer carried, read at its answer's time.
+std::optional<std::int64_t> retry_after_ns(const Outcome& o, const Events& ev, std::int64_t req) {
+  auto it = ev.http.find(req);
+  if (it == ev.http.end() || it->second.retry_after.empty()) return std::nullopt;
+  Resp r{req, it->second.answered, it->second.status, it->second.retry_after};
+  auto d = retry_after_of(r, o, r.t);
+  if (!d) return std::nullopt;
+  return d->count();
+}
+
+// C3: every retry's delay lies within the bounds the declared policy gives
+// (computed above, independently of the retry code), is never shorter than
+// a Retry-After the API sent (read from the HTTP answer itself), and is never
+// longer than the cap unless a Retry-After the API sent to the same handler
+// held it.
 PropertyResult check_c3(const Outcome& o, const Events& ev) {
-  const RetryPolicy p = configured_retry(o);
-  std::int64_t chains = 0;
+  const DeclaredBackoff p = declared_backoff(o);
+  // Per handler: (answer time, Retry-After end) of every answer that carried one.
+  std::map<std::string, std::vector<std::int64_t>> holds;
+  auto ra_of = [&](const Send& s) -> std::int64_t {
+    if (s.req >= 0) return retry_after_ns(o, ev, s.req).value_or(-1);
+    return s.retry_after;
+  };
   for (std::size_t i = 0; i < ev.sends.size(); ++i) {
     const Send& next = ev.sends[i];
     if (next.attempt < 2) continue;
@@ -816,65 +1295,138 @@ PropertyResult check_c3(const Outcome& o, const Events& ev) {
         break;
       }
     }
-    if (!prev) continue;
-    ++chains;
+    if (!prev || !same_process(ev, prev->t, next.sent)) continue;
     const std::int64_t gap = next.sent - prev->t;
-    const auto [lo, hi] = p.delay_bounds(next.attempt);
-    if (gap < lo.count())
+    const std::int64_t lo = p.least(next.attempt), hi = p.most(next.attempt);
+    const std::int64_t ra = ra_of(*prev);
+    if (gap < lo)
       return fail("C3", send_name(next) + " came " + format_duration(Duration(gap)) + " after the answer to attempt " +
-                            std::to_string(prev->attempt) + ", under the policy's least delay " + format_duration(lo));
-    if (prev->retry_after >= 0 && gap < prev->retry_after)
-      return fail("C3", send_name(next) + " came " + format_duration(Duration(gap)) + " after a Retry-After of " +
-                            format_duration(Duration(prev->retry_after)));
-    const std::int64_t most = std::max<std::int64_t>(hi.count(), prev->retry_after) + next.held;
-    if (gap > most)
+                            std::to_string(prev->attempt) + ", under the declared least delay " +
+                            format_duration(Duration(lo)));
+    if (ra >= 0 && gap < ra)
+      return fail("C3", send_name(next) + " came " + format_duration(Duration(gap)) + " after an answer whose Retry-After asked for " +
+                            format_duration(Duration(ra)));
+    // The latest a send may wait for: the longest delay (or the Retry-After)
+    // after the answer, or the end of a Retry-After the handler was answered
+    // with before it went out (the processor holds every send for it).
+    std::int64_t until = prev->t + std::max(hi, ra);
+    for (std::size_t k = 0; k < i; ++k) {
+      const Send& h = ev.sends[k];
+      if (h.handler != next.handler || h.t > next.sent || !same_process(ev, h.t, next.sent)) continue;
+      if (const std::int64_t r = ra_of(h); r >= 0) until = std::max(until, h.t + r);
+    }
+    if (next.sent > until)
       return fail("C3", send_name(next) + " came " + format_duration(Duration(gap)) +
-                            " after the previous answer, over the policy's longest delay " + format_duration(hi) +
-                            (prev->retry_after >= 0 ? " (and the Retry-After " + format_duration(Duration(prev->retry_after)) + ")" : "") +
-                            " plus " + format_duration(Duration(next.held)) + " held by the endpoint's Retry-After");
+                            " after the answer to attempt " + std::to_string(prev->attempt) +
+                            ", over the declared longest delay " + format_duration(Duration(hi)) +
+                            (ra >= 0 ? " (and its Retry-After " + format_duration(Duration(ra)) + ")" : "") +
+                            " with no Retry-After of the handler holding it");
   }
-  // The bulk path: a job's next upload never starts sooner than the policy's
-  // least delay after the previous one ended.
-  // (The job's own attempt number: uploads that carried it so far; an upload
-  // mixes jobs on different attempts.)
-  std::map<JobId, std::int64_t> last_start;
+  // The bulk path: a job's next upload starts within the delay bounds after
+  // the upload that carried it before gave its slot back (where its jobs were
+  // put back to wait; an upload carried again before its import ended was put
+  // back when the upload was answered). Its attempt there is the number of
+  // uploads that have carried it; the group put back together waits by its
+  // most-tried job, so the least delay is judged by the job's own attempt and
+  // the longest by the previous upload's most-tried job. The longest adds the
+  // upload interval and the upload's own wait for an import slot.
+  const Duration interval = config_duration(o, "upload_interval", Duration(0));
+  std::map<JobId, std::size_t> last_upload;
   std::map<JobId, int> carried;
-  for (const auto& u : ev.uploads) {
+  std::vector<int> most_tried(ev.uploads.size(), 0);
+  for (std::size_t ui = 0; ui < ev.uploads.size(); ++ui) {
+    const Upload& u = ev.uploads[ui];
     if (u.start < 0) continue;
+    for (JobId id : u.ids) most_tried[ui] = std::max(most_tried[ui], carried[id] + 1);
     for (JobId id : u.ids) {
-      auto it = last_start.find(id);
       const int attempt = ++carried[id];
-      if (it != last_start.end() && attempt >= 2 && same_process(ev, it->second, u.start)) {
-        const auto [lo, hi] = p.delay_bounds(attempt);
-        (void)hi;
-        if (u.start - it->second < lo.count())
-          return fail("C3", upload_name(u) + " carries job " + std::to_string(id) + " again " +
-                                format_duration(Duration(u.start - it->second)) +
-                                " after its previous upload, under the least delay " + format_duration(lo));
-      }
-      last_start[id] = u.start;
+      auto it = last_upload.find(id);
+      const std::size_t before = it == last_upload.end() ? ev.uploads.size() : it->second;
+      last_upload[id] = ui;
+      if (before == ev.uploads.size() || attempt < 2) continue;
+      const Upload& prev = ev.uploads[before];
+      if (prev.result_t < 0) continue;
+      const std::int64_t ref = prev.end_t >= 0 && prev.end_t <= u.start ? prev.end_t : prev.result_t;
+      if (ref > u.start || !same_process(ev, ref, u.start)) continue;
+      const std::int64_t gap = u.start - ref;
+      const std::int64_t ra =
+          prev.outcome == "retry" && prev.answer_req >= 0 ? retry_after_ns(o, ev, prev.answer_req).value_or(-1) : -1;
+      const std::int64_t lo = p.least(attempt);
+      if (gap < lo)
+        return fail("C3", upload_name(u) + " carries job " + std::to_string(id) + " (its attempt " +
+                              std::to_string(attempt) + ") " + format_duration(Duration(gap)) + " after " +
+                              upload_name(prev) + " put it back, under the declared least delay " +
+                              format_duration(Duration(lo)));
+      // The Retry-After is judged when the upload again reached the API (its
+      // last request left): a manager may hold its own requests for it (Marketo
+      // holds a throttled token endpoint) after the upload started.
+      const std::int64_t reached = u.answer_req >= 0 ? ev.http.at(u.answer_req).t : u.start;
+      if (ra >= 0 && reached - ref < ra)
+        return fail("C3", upload_name(u) + " carries job " + std::to_string(id) + " to the API " +
+                              format_duration(Duration(reached - ref)) + " after " + upload_name(prev) +
+                              " was answered with a Retry-After of " + format_duration(Duration(ra)));
+      const std::int64_t hi = p.most(most_tried[before] + 1);
+      const std::int64_t most = std::max(hi, ra) + interval.count() + u.slot_wait;
+      if (gap > most)
+        return fail("C3", upload_name(u) + " carries job " + std::to_string(id) + " " + format_duration(Duration(gap)) +
+                              " after " + upload_name(prev) + " put it back, over the declared longest delay " +
+                              format_duration(Duration(hi)) + " plus the upload interval " + format_duration(interval) +
+                              " and " + format_duration(Duration(u.slot_wait)) + " waiting for an import slot");
     }
   }
   return pass("C3");
 }
 
+// C4, from the 413 answers (a send answered 413): the same set of records is
+// never sent again unchanged; every record of a 413'd batch is later sent in
+// a smaller request or alone; a record answered 413 alone ends failed as too
+// large (or outcome unknown, when an earlier fault hid it) and is not retried.
+// A restarted process knows nothing of the 413: only sends of the same process count.
 PropertyResult check_c4(const Outcome& o, const Events& ev) {
   if (o.entry->capabilities.bulk) return na("C4", "bulk: an upload is sized within the declared limits before it is sent (no 413 split)");
+  const bool may_split = !has_key(o, "split_on_413") || o.config.boolean("split_on_413");
+  const bool may_send_alone = !has_key(o, "send_individual") || o.config.boolean("send_individual");
+  auto sorted = [](std::vector<JobId> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  auto crash_between = [&](std::int64_t from, std::int64_t to) {
+    for (std::int64_t c : ev.crashes)
+      if (c >= from && c <= to) return true;
+    return false;
+  };
   for (std::size_t i = 0; i < ev.sends.size(); ++i) {
     const Send& s = ev.sends[i];
-    if (!s.too_large) continue;
-    if (s.one) {
-      if (s.status != "fail") return fail("C4", send_name(s) + ": a 413 alone was classified " + s.status);
-      const JobOutcome out = o.jobs().outcome(s.ids.front());
-      if (out.state != JobState::failed || out.reason.find("too large") == std::string::npos)
-        return fail("C4", "job " + std::to_string(s.ids.front()) + " got 413 alone but ended " +
-                              std::string(job_state_name(out.state)) + " (\"" + out.reason + "\"), not failed as too large");
-    }
+    if (answer_status(ev, s) != 413) continue;
+    const std::vector<JobId> set = sorted(s.ids);
     for (std::size_t k = i + 1; k < ev.sends.size(); ++k) {
       const Send& n = ev.sends[k];
-      // (A restarted process knows nothing of the 413 and may try again.)
-      if (n.one == s.one && n.handler == s.handler && n.ids == s.ids && same_process(ev, s.t, n.sent))
-        return fail("C4", send_name(s) + " was rejected as too large and sent again unchanged (" + send_name(n) + ")");
+      if (n.handler == s.handler && same_process(ev, s.t, n.sent) && sorted(n.ids) == set)
+        return fail("C4", send_name(s) + " was answered 413 and the same records were sent again unchanged (" +
+                              send_name(n) + ")");
+    }
+    for (JobId id : s.ids) {
+      auto t = ev.terminal_at.find(id);
+      const std::int64_t end = t == ev.terminal_at.end() ? INT64_MAX : t->second;
+      if (crash_between(s.t, end)) continue;
+      if (set.size() > 1) {
+        if (!may_split && !may_send_alone) continue;  // configured to abort such a batch
+        bool smaller = false;
+        for (std::size_t k = i + 1; k < ev.sends.size() && !smaller; ++k) {
+          const Send& n = ev.sends[k];
+          smaller = n.handler == s.handler && n.ids.size() < set.size() &&
+                    std::find(n.ids.begin(), n.ids.end(), id) != n.ids.end();
+        }
+        if (!smaller)
+          return fail("C4", send_name(s) + " was answered 413, but its job " + std::to_string(id) +
+                                " was never sent in a smaller request or alone");
+      } else {
+        const JobOutcome out = o.jobs().outcome(id);
+        if (out.state != JobState::failed || (out.kind != ReasonKind::too_large && !out.outcome_unknown))
+          return fail("C4", "job " + std::to_string(id) + " was answered 413 alone (" + send_name(s) + ") but ended " +
+                                job_state_name(out.state) + " with kind " + reason_kind_name(out.kind) + " (\"" +
+                                out.reason + "\"), not failed as too large");
+      }
     }
   }
   return pass("C4");
@@ -1131,13 +1683,13 @@ PropertyResult check_one(const std::string& id, const Outcome& o, const Scenario
   static const std::set<std::string> bulk_only = {"A5", "B5", "D1", "D2", "D3", "D4", "D5", "D6"};
   if (!caps.bulk && bulk_only.count(id)) return na(id, "bulk: the destination is on the batch path");
   if (id == "A1") return check_a1(o, ev);
-  if (id == "A2") return check_a2(o);
+  if (id == "A2") return check_a2(o, ev);
   if (id == "A3") return check_a3(o);
   if (id == "A4") return check_a4(o, ev);
   if (id == "B1") return check_b1(o, ev);
   if (id == "B2") return check_b2(o, ev);
   if (id == "B3") return check_b3(o);
-  if (id == "B4") return check_b4(o);
+  if (id == "B4") return check_b4(o, ev);
   if (id == "C1") return check_c1(o, ev);
   if (id == "C2") return check_c2(o, ev);
   if (id == "C3") return check_c3(o, ev);

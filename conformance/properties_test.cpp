@@ -101,6 +101,29 @@ struct Evidence {
       end(static_cast<JobId>(i), JobState::succeeded, "", t);
   }
   void applied(JobId id, std::int64_t n) { fake.applied_["rec:" + std::to_string(id)] = n; }
+  // The run's config: `values` over the schema's defaults, with `extra` keys declared first.
+  void configure(const nlohmann::json& values, std::vector<ConfigKey> extra = {}) {
+    for (auto& k : extra) entry.schema.push_back(std::move(k));
+    auto c = Config::resolve(values, entry.name, entry.schema);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    o.config = c.value();
+  }
+  // A batch send of `ids` that left at `sent` and was answered (classified `status`) at `t`.
+  void batch_between(std::int64_t sent, std::int64_t t, std::vector<JobId> ids, int attempt, std::string status,
+                     int http = 200, std::string handler = "h") {
+    ev::BatchSent b;
+    b.handler = std::move(handler);
+    b.records = static_cast<std::int64_t>(ids.size());
+    b.attempt = attempt;
+    b.status = std::move(status);
+    b.ids = JobIds{std::move(ids)};
+    b.sent = sent;
+    b.http = http;
+    at(t, b);
+  }
+  void one_between(std::int64_t sent, std::int64_t t, JobId id, std::string verdict, int http = 200) {
+    at(t, ev::OneSent{"h", static_cast<std::int64_t>(id), 1, std::move(verdict), sent, 0, http, std::nullopt, false});
+  }
   template <class E> void at(std::int64_t t, E e) { o.events.push_back(TimedEvent{t, TraceEvent(std::move(e))}); }
   // A batch send of `ids` answered `status` (HTTP `http`) at `t`.
   void batch(std::int64_t t, std::vector<JobId> ids, int attempt, std::string status, int http,
@@ -118,6 +141,15 @@ struct Evidence {
     if (attempt == 1) b.oldest = b.flushed = t;
     at(t, b);
   }
+  // The HTTP exchange `req` (to `path`, `bytes` long) answered `status` at `t`
+  // (0: a transport error of kind `error`), as traced just before the send it answered.
+  void exchange(std::int64_t req, std::int64_t sent, std::int64_t t, int status, std::string path = "/p",
+                std::int64_t bytes = 10, std::optional<std::string> retry_after = std::nullopt,
+                std::string error = "timeout") {
+    at(sent, ev::HttpRequest{req, "POST", "api", std::move(path), bytes});
+    if (status == 0) at(t, ev::HttpError{req, std::move(error), false, true});
+    else at(t, ev::HttpResponse{req, status, 10, false, std::move(retry_after)});
+  }
   void one(std::int64_t t, JobId id, int attempt, std::string verdict, int http, bool too_large = false) {
     at(t, ev::OneSent{"h", static_cast<std::int64_t>(id), attempt, std::move(verdict), t, 0, http, std::nullopt,
                       too_large});
@@ -125,9 +157,23 @@ struct Evidence {
   // A bulk upload of `ids` accepted at `t` as import `imp`, then its polls.
   void upload(std::int64_t key, std::int64_t t, std::vector<JobId> ids, int attempt = 1) {
     const auto n = static_cast<std::int64_t>(ids.size());
-    at(t, ev::UploadStart{key, n, JobIds{std::move(ids)}, t, 0, attempt});
+    at(t, ev::UploadStart{key, n, JobIds{std::move(ids)}, t, 0, attempt, 100});
     at(t, ev::UploadResult{"m", key, n, "importing", "imp" + std::to_string(key), n, 0, 0, 0, 0});
   }
+  // A bulk upload of `ids` started at `t`, answered `outcome` at `answered`
+  // (after HTTP exchange `req` answered `status`, when req > 0), its slot given back then.
+  void upload_answered(std::int64_t key, std::int64_t t, std::vector<JobId> ids, std::string outcome,
+                       std::int64_t answered, std::int64_t req = 0, int status = 200, int attempt = 1,
+                       std::optional<std::string> retry_after = std::nullopt) {
+    const auto n = static_cast<std::int64_t>(ids.size());
+    at(t, ev::UploadStart{key, n, JobIds{std::move(ids)}, t, 0, attempt, 100});
+    if (req > 0) exchange(req, t, answered, status, "/upload", 100, std::move(retry_after));
+    const bool importing = outcome == "importing";
+    at(answered, ev::UploadResult{"m", key, n, outcome, importing ? "imp" + std::to_string(key) : "",
+                                  importing ? n : 0, 0, 0, 0, 0});
+    if (!importing) at(answered, ev::ImportEnd{key});
+  }
+  void staged(std::int64_t t, std::vector<JobId> ids) { at(t, ev::Staged{JobIds{std::move(ids)}}); }
   void poll(std::int64_t key, std::int64_t t, std::string status) {
     at(t, ev::Poll{key, "imp" + std::to_string(key)});
     at(t, ev::Polled{key, "imp" + std::to_string(key), std::move(status)});
@@ -194,9 +240,49 @@ TEST(PropertyCheckers, A2Truth) {
   Evidence unknown(false);
   unknown.end(1, JobState::succeeded);
   unknown.end(2, JobState::succeeded);
+  unknown.exchange(1, kSec / 2, kSec, 0);  // a timeout after the request left: the outcome is hidden
+  unknown.batch(kSec, {3}, 1, "retry_batch", 0);
   unknown.end(3, JobState::aborted, "timeout", kSec, true);
   unknown.applied(3, 1);  // applied, and the job says it cannot know
   EXPECT_PASS(unknown, "A2");
+}
+
+TEST(PropertyCheckers, A2UnknownOutcomesMustBeJustified) {
+  // The old A2 passed every outcome_unknown; a clean 401 hides nothing.
+  Evidence after_401(false);
+  after_401.exchange(1, 0, kSec, 401);
+  after_401.batch(kSec, {1}, 1, "cannot_retry", 401);
+  after_401.end(1, JobState::failed, "HTTP 401", kSec, true);
+  after_401.all_succeed_from(2);
+  EXPECT_FAIL(after_401, "A2");
+  // A refused connection never carried the request (old A2: passed).
+  Evidence refused(false);
+  refused.exchange(1, 0, kSec, 0, "/p", 10, std::nullopt, "connection_refused");
+  refused.batch(kSec, {1}, 1, "retry_batch", 0);
+  refused.end(1, JobState::aborted, "attempts exhausted: connection refused", kSec, true);
+  refused.all_succeed_from(2);
+  EXPECT_FAIL(refused, "A2");
+  // A garbled 2xx hides it.
+  Evidence garbled(false);
+  garbled.exchange(1, 0, kSec, 200);
+  garbled.at(0, ev::Fault{1, std::nullopt, 0, "garble", std::nullopt});
+  garbled.batch(kSec, {1}, 1, "retry_batch", 200);
+  garbled.end(1, JobState::aborted, "attempts exhausted: unreadable", kSec, true);
+  garbled.all_succeed_from(2);
+  EXPECT_PASS(garbled, "A2");
+  // Bulk: an import ended by the poll timeout hides its jobs' outcome; a clean
+  // completed upload does not (old A2: passed both).
+  Evidence timed_out(true);
+  timed_out.upload(1, kSec, {1});
+  timed_out.at(7 * 3600 * kSec, ev::PollTimeout{1, "imp1", 1});
+  timed_out.end(1, JobState::aborted, "poll timeout", 7 * 3600 * kSec, true);
+  timed_out.all_succeed_from(2);
+  EXPECT_PASS(timed_out, "A2");
+  Evidence clean(true);
+  clean.upload_answered(1, kSec, {1}, "completed", 2 * kSec, 1, 200);
+  clean.end(1, JobState::failed, "rejected", 2 * kSec, true);
+  clean.all_succeed_from(2);
+  EXPECT_FAIL(clean, "A2");
 }
 
 TEST(PropertyCheckers, A3Duplicates) {
@@ -285,6 +371,46 @@ TEST(PropertyCheckers, B1Limits) {
   EXPECT_FAIL(records, "B1");
 }
 
+TEST(PropertyCheckers, B1ConfiguredLimitsOnBothPaths) {
+  const std::vector<ConfigKey> batch_keys = {{"records_max", ConfigType::integer, 10, "", 1, 10},
+                                             {"request_bytes_max", ConfigType::size, "1000B", "", 1, 1000}};
+  Evidence good(false);
+  good.configure({{"records_max", 5}, {"request_bytes_max", "500B"}}, batch_keys);
+  good.exchange(1, 0, kSec, 200, "/p", 500);
+  good.batch(kSec, {1, 2, 3, 4, 5}, 1, "success", 200);
+  EXPECT_PASS(good, "B1");
+  // Under the declared caps (10 records, 1000 bytes), over this run's config:
+  // the old B1 compared with the caps only and passed each of these.
+  Evidence records(false, 6);
+  records.configure({{"records_max", 5}}, batch_keys);
+  records.batch(kSec, {1, 2, 3, 4, 5, 6}, 1, "success", 200);
+  EXPECT_FAIL(records, "B1");
+  Evidence flush(false, 5);
+  flush.configure({{"flush_queue_size", 4}});
+  flush.batch(kSec, {1, 2, 3, 4, 5}, 1, "success", 200);
+  EXPECT_FAIL(flush, "B1");
+  Evidence bytes(false);
+  bytes.configure({{"request_bytes_max", "500B"}}, batch_keys);
+  bytes.exchange(1, 0, kSec, 200, "/p", 600);  // the request that carried the batch
+  bytes.batch(kSec, {1, 2}, 1, "success", 200);
+  EXPECT_FAIL(bytes, "B1");
+  // Bulk: records per upload (the old B1 never looked) and the upload file's bytes.
+  const std::vector<ConfigKey> bulk_keys = {{"records_max", ConfigType::integer, 10, "", 1, 10},
+                                            {"file_bytes_max", ConfigType::size, "1000B", "", 1, 1000}};
+  Evidence bulk_good(true, 5);
+  bulk_good.configure({{"records_max", 5}, {"file_bytes_max", "200B"}}, bulk_keys);
+  bulk_good.upload(1, kSec, {1, 2, 3, 4, 5});  // 100 bytes
+  EXPECT_PASS(bulk_good, "B1");
+  Evidence bulk_records(true, 6);
+  bulk_records.configure({{"records_max", 5}}, bulk_keys);
+  bulk_records.upload(1, kSec, {1, 2, 3, 4, 5, 6});
+  EXPECT_FAIL(bulk_records, "B1");
+  Evidence bulk_bytes(true);
+  bulk_bytes.configure({{"file_bytes_max", "99B"}}, bulk_keys);
+  bulk_bytes.upload(1, kSec, {1});  // a file of 100 bytes
+  EXPECT_FAIL(bulk_bytes, "B1");
+}
+
 TEST(PropertyCheckers, B2Flush) {
   Evidence good(false);
   good.batch(kSec, {1}, 1, "success", 200);  // flushed at once
@@ -315,17 +441,57 @@ TEST(PropertyCheckers, B3Backpressure) {
 }
 
 TEST(PropertyCheckers, B4Concurrency) {
+  // Each limit on its own, from the sends' times. The old B4 compared the
+  // transport's in-flight maximum with endpoints x async x individual (and
+  // the bulk path's self-reported maximum): it passed every failing case below.
   Evidence good(false);
-  good.o.destination_stats = {{"endpoints", 1}};
-  good.o.transport_stats.in_flight_max = 50;  // max_async_requests 50 x individual 1
+  good.configure({{"max_async_requests", 2}});
+  good.batch_between(0, 2 * kSec, {1}, 1, "success");
+  good.batch_between(kSec, 3 * kSec, {2}, 1, "success");
+  good.batch_between(2 * kSec, 4 * kSec, {3}, 1, "success");  // starts as the first ends
   EXPECT_PASS(good, "B4");
-  Evidence over(false);
-  over.o.destination_stats = {{"endpoints", 1}};
-  over.o.transport_stats.in_flight_max = 51;
-  EXPECT_FAIL(over, "B4");
-  Evidence bulk(true);
-  bulk.o.destination_stats = {{"imports_in_flight_max", 3}};  // imports_in_flight 2
+  Evidence batches(false);
+  batches.configure({{"max_async_requests", 2}});
+  for (JobId id : {1, 2, 3}) batches.batch_between(0, 2 * kSec, {id}, 1, "success");
+  EXPECT_FAIL(batches, "B4");
+  // A batch holds its slot while its records are sent alone.
+  Evidence held(false);
+  held.configure({{"max_async_requests", 1}});
+  held.batch_between(0, kSec, {1, 2}, 1, "retry_individual", 409);
+  held.one_between(kSec, 3 * kSec, 1, "ok");
+  held.batch_between(2 * kSec, 4 * kSec, {3}, 1, "success");
+  EXPECT_FAIL(held, "B4");
+  Evidence sync(false);  // async off: one batch at a time
+  sync.configure({{"async", false}});
+  sync.batch_between(0, 2 * kSec, {1}, 1, "success");
+  sync.batch_between(kSec, 3 * kSec, {2}, 1, "success");
+  EXPECT_FAIL(sync, "B4");
+  Evidence alone(false);  // individual_concurrency 1, two records of one batch sent alone at once
+  alone.batch_between(0, kSec, {1, 2}, 1, "retry_individual", 409);
+  alone.one_between(kSec, 3 * kSec, 1, "ok");
+  alone.one_between(2 * kSec, 4 * kSec, 2, "ok");
+  EXPECT_FAIL(alone, "B4");
+  Evidence alone_ok(false);
+  alone_ok.configure({{"individual_concurrency", 2}});
+  alone_ok.batch_between(0, kSec, {1, 2}, 1, "retry_individual", 409);
+  alone_ok.one_between(kSec, 3 * kSec, 1, "ok");
+  alone_ok.one_between(2 * kSec, 4 * kSec, 2, "ok");
+  EXPECT_PASS(alone_ok, "B4");
+  Evidence bulk(true);  // three uploads in flight, imports_in_flight 2
+  for (std::int64_t k = 1; k <= 3; ++k)
+    bulk.at(0, ev::UploadStart{k, 1, JobIds{{static_cast<JobId>(k)}}, 0, 0, 1, 10});
   EXPECT_FAIL(bulk, "B4");
+  Evidence declared(true);  // within imports_in_flight 3, over the declared import concurrency 2
+  declared.configure({{"imports_in_flight", 3}});
+  for (std::int64_t k = 1; k <= 3; ++k)
+    declared.at(0, ev::UploadStart{k, 1, JobIds{{static_cast<JobId>(k)}}, 0, 0, 1, 10});
+  EXPECT_FAIL(declared, "B4");
+  Evidence bulk_ok(true);
+  bulk_ok.at(0, ev::UploadStart{1, 1, JobIds{{1}}, 0, 0, 1, 10});
+  bulk_ok.at(0, ev::UploadStart{2, 1, JobIds{{2}}, 0, 0, 1, 10});
+  bulk_ok.at(kSec, ev::ImportEnd{1});
+  bulk_ok.at(kSec, ev::UploadStart{3, 1, JobIds{{3}}, 0, 0, 1, 10});
+  EXPECT_PASS(bulk_ok, "B4");
 }
 
 TEST(PropertyCheckers, B5Overflow) {
@@ -337,6 +503,41 @@ TEST(PropertyCheckers, B5Overflow) {
   extra.upload(1, kSec, {1, 2, 3});
   for (JobId id : {1, 2, 3, 3}) extra.store.attempt(id);  // an attempt no upload carried
   EXPECT_FAIL(extra, "B5");
+}
+
+TEST(PropertyCheckers, B5DeferredJobsAreUploadedLaterWhateverTheirReason) {
+  // Jobs 1-3 staged; upload 1 takes 1-2 (full), job 3 waits for upload 2.
+  Evidence good(true);
+  good.staged(0, {1, 2, 3});
+  good.upload_answered(1, kSec, {1, 2}, "completed", 2 * kSec, 1, 200);
+  good.end(1, JobState::succeeded, "", 2 * kSec);
+  good.end(2, JobState::succeeded, "", 2 * kSec);
+  good.upload_answered(2, 3 * kSec, {3}, "completed", 4 * kSec, 2, 200);
+  good.end(3, JobState::succeeded, "", 4 * kSec);
+  EXPECT_PASS(good, "B5");
+  // Job 3, left out of the full upload 1, is aborted without another upload.
+  // Its reason does not say "overflow": the old B5 passed it.
+  // (Job 3 was uploaded once before, so its one attempt is accounted for.)
+  Evidence aborted(true);
+  aborted.staged(0, {3});
+  aborted.upload_answered(9, kSec / 10, {3}, "retry", kSec / 5, 9, 503);
+  aborted.staged(kSec / 2, {1, 2, 3});
+  aborted.upload_answered(1, kSec, {1, 2}, "completed", 2 * kSec, 1, 200);
+  aborted.end(1, JobState::succeeded, "", 2 * kSec);
+  aborted.end(2, JobState::succeeded, "", 2 * kSec);
+  aborted.end(3, JobState::aborted, "attempts exhausted (1 of 1): no room", 3 * kSec);
+  PropertyResult r = aborted.check("B5");
+  EXPECT_EQ(r.verdict, Verdict3::fail);
+  EXPECT_NE(r.detail.find("job 3 was left for a later upload by upload 1"), std::string::npos) << r.detail;
+  // Per job, not in sum: job 1 counts two attempts, job 2 none, though two
+  // uploads carried one each (the old B5 compared the totals and passed).
+  Evidence shifted(true, 2);
+  shifted.staged(0, {1, 2});
+  shifted.upload_answered(1, kSec, {1}, "completed", 2 * kSec, 1, 200);
+  shifted.upload_answered(2, 3 * kSec, {2}, "completed", 4 * kSec, 2, 200);
+  shifted.store.attempt(1);
+  shifted.store.attempt(1);
+  EXPECT_FAIL(shifted, "B5");
 }
 
 // ---- C: retries
@@ -381,6 +582,58 @@ TEST(PropertyCheckers, C1DeclaredPermanentCodes) {
   EXPECT_FAIL(undeclared, "C1");
 }
 
+TEST(PropertyCheckers, C1BulkJudgedFromTheAnswers) {
+  // The old bulk C1 only read job reasons for "HTTP 5": it passed each failing case here.
+  // A 400 to an upload, and the same jobs uploaded again.
+  Evidence reuploaded(true);
+  reuploaded.upload_answered(1, kSec, {1, 2}, "retry", 2 * kSec, 1, 400);
+  reuploaded.upload_answered(2, 20 * kSec, {1, 2}, "completed", 21 * kSec, 2, 200, 2);
+  EXPECT_FAIL(reuploaded, "C1");
+  // ... unless their outcome was unknown (a timeout on an earlier upload of them).
+  Evidence unknown(true);
+  unknown.upload_answered(1, kSec, {1, 2}, "retry", 2 * kSec, 1, 0);
+  unknown.upload_answered(2, 20 * kSec, {1, 2}, "retry", 21 * kSec, 2, 400, 2);
+  unknown.upload_answered(3, 60 * kSec, {1, 2}, "completed", 61 * kSec, 3, 200, 3);
+  EXPECT_PASS(unknown, "C1");
+  // A 503 to an upload, and its jobs failed with a known outcome (the reason names no status).
+  Evidence failed_503(true);
+  failed_503.upload_answered(1, kSec, {1}, "failed", 2 * kSec, 1, 503);
+  failed_503.end(1, JobState::failed, "the server said no", 2 * kSec);
+  failed_503.all_succeed_from(2);
+  EXPECT_FAIL(failed_503, "C1");
+  // A 404 to a poll, asked again; a 403 to a results request, asked again.
+  Evidence poll_404(true);
+  poll_404.upload(1, kSec, {1});
+  poll_404.at(11 * kSec, ev::Poll{1, "imp1"});
+  poll_404.exchange(2, 11 * kSec, 11 * kSec, 404, "/jobs/imp1");
+  poll_404.at(11 * kSec, ev::Polled{1, "imp1", "fault"});
+  EXPECT_FAIL(poll_404, "C1");
+  Evidence stats_403(true);
+  stats_403.polled({{11 * kSec, "completed"}});
+  stats_403.exchange(2, 11 * kSec, 12 * kSec, 403, "/jobs/imp1/errors");
+  stats_403.at(12 * kSec, ev::StatsFault{1, "imp1", "fault"});
+  EXPECT_FAIL(stats_403, "C1");
+  // A 503 to a poll taken as the import failing.
+  Evidence poll_503(true);
+  poll_503.upload(1, kSec, {1});
+  poll_503.at(11 * kSec, ev::Poll{1, "imp1"});
+  poll_503.exchange(2, 11 * kSec, 11 * kSec, 503, "/jobs/imp1");
+  poll_503.at(11 * kSec, ev::Polled{1, "imp1", "failed"});
+  EXPECT_FAIL(poll_503, "C1");
+  // Marketo answers throttling (606) and expired tokens (601) as HTTP 200 with
+  // a code: retrying those uploads and polls is not a retried 4xx.
+  Evidence marketo(true);
+  marketo.upload_answered(1, kSec, {1, 2}, "retry", 2 * kSec, 1, 200);
+  marketo.upload_answered(2, 20 * kSec, {1, 2}, "importing", 21 * kSec, 2, 200, 2);
+  marketo.at(31 * kSec, ev::Poll{2, "imp2"});
+  marketo.exchange(3, 31 * kSec, 31 * kSec, 200, "/bulk/v1/leads/batch/imp2.json");
+  marketo.at(31 * kSec, ev::Polled{2, "imp2", "fault"});
+  marketo.at(41 * kSec, ev::Poll{2, "imp2"});
+  marketo.exchange(4, 41 * kSec, 41 * kSec, 200, "/bulk/v1/leads/batch/imp2.json");
+  marketo.at(41 * kSec, ev::Polled{2, "imp2", "completed"});
+  EXPECT_PASS(marketo, "C1");
+}
+
 TEST(PropertyCheckers, C2BoundedAttempts) {
   Evidence good(false);
   good.batch(kSec, {1}, 3, "cannot_retry", 503);
@@ -414,13 +667,76 @@ TEST(PropertyCheckers, C3Backoff) {
   EXPECT_FAIL(bulk, "C3");
 }
 
+TEST(PropertyCheckers, C3BoundsFromTheDeclaredPolicyAndTheAnswers) {
+  // Within the declared bounds: attempt 4 waits 100 ms x 2^2 = 400 ms, capped
+  // by retry_delay_max 300 ms, less 1/5 jitter: [240 ms, 300 ms].
+  Evidence capped(false);
+  capped.configure({{"retry_delay_max", "300ms"}, {"max_retries", 5}});
+  capped.batch(kSec, {1}, 3, "retry_batch", 503);
+  capped.batch(kSec + 250'000'000, {1}, 4, "success", 200);
+  EXPECT_PASS(capped, "C3");
+  Evidence uncapped(false);  // 400 ms: the doubling without its cap
+  uncapped.configure({{"retry_delay_max", "300ms"}, {"max_retries", 5}});
+  uncapped.batch(kSec, {1}, 3, "retry_batch", 503);
+  uncapped.batch(kSec + 400'000'000, {1}, 4, "success", 200);
+  EXPECT_FAIL(uncapped, "C3");
+  // The API's Retry-After, read from its answer: the send itself says none
+  // (a handler that dropped the header), so the old C3 passed this.
+  Evidence ignored(false);
+  ignored.exchange(1, 0, kSec, 429, "/p", 10, std::string("30"));
+  ignored.batch(kSec, {1}, 1, "retry_batch", 429);
+  ignored.exchange(2, 2 * kSec, 3 * kSec, 200);
+  ignored.batch_between(2 * kSec, 3 * kSec, {1}, 2, "success");
+  EXPECT_FAIL(ignored, "C3");
+  // A send that says it was held 10 s by a Retry-After no answer carried
+  // (the old C3 added the send's own `held` to the longest delay and passed).
+  Evidence held(false);
+  held.batch(kSec, {1}, 1, "retry_batch", 503);
+  held.at(11 * kSec, ev::BatchSent{.handler = "h", .records = 1, .attempt = 2, .status = "success", .ids = JobIds{{1}},
+                                   .sent = 11 * kSec, .held = 10 * kSec, .http = 200});
+  EXPECT_FAIL(held, "C3");
+  // ... and one that a Retry-After of its handler really held passes.
+  Evidence really_held(false);
+  really_held.exchange(1, 0, kSec, 503);
+  really_held.batch(kSec, {1}, 1, "retry_batch", 503);
+  really_held.exchange(2, 0, kSec, 429, "/p", 10, std::string("10"));  // another batch of the handler
+  really_held.batch(kSec, {2}, 1, "retry_batch", 429);
+  really_held.at(11 * kSec, ev::BatchSent{.handler = "h", .records = 1, .attempt = 2, .status = "success",
+                                          .ids = JobIds{{1}}, .sent = 11 * kSec, .held = 10 * kSec, .http = 200});
+  EXPECT_PASS(really_held, "C3");
+  // Bulk: a job put back at 2 s (attempt 2: 5 s, jitter 1/5) is uploaded
+  // again within [4 s, 5 s + the 30 s upload interval] — the old C3 had no
+  // longest delay on the bulk path.
+  Evidence bulk_ok(true);
+  bulk_ok.upload_answered(1, kSec, {1}, "retry", 2 * kSec, 1, 503);
+  bulk_ok.upload_answered(2, 30 * kSec, {1}, "completed", 31 * kSec, 2, 200, 2);
+  EXPECT_PASS(bulk_ok, "C3");
+  Evidence bulk_late(true);
+  bulk_late.upload_answered(1, kSec, {1}, "retry", 2 * kSec, 1, 503);
+  bulk_late.upload_answered(2, 40 * kSec, {1}, "completed", 41 * kSec, 2, 200, 2);
+  EXPECT_FAIL(bulk_late, "C3");
+  Evidence bulk_retry_after(true);  // the upload's answer asked for 60 s
+  bulk_retry_after.upload_answered(1, kSec, {1}, "retry", 2 * kSec, 1, 429, 1, std::string("60"));
+  bulk_retry_after.upload_answered(2, 30 * kSec, {1}, "completed", 31 * kSec, 2, 200, 2);
+  EXPECT_FAIL(bulk_retry_after, "C3");
+  // The upload started at 30 s but its manager held its request until the
+  // Retry-After had passed (Marketo's throttled token endpoint): honoured.
+  Evidence bulk_held(true);
+  bulk_held.upload_answered(1, kSec, {1}, "retry", 2 * kSec, 1, 429, 1, std::string("60"));
+  bulk_held.at(30 * kSec, ev::UploadStart{2, 1, JobIds{{1}}, 30 * kSec, 0, 2, 100});
+  bulk_held.exchange(2, 62 * kSec, 63 * kSec, 200, "/upload");
+  bulk_held.at(63 * kSec, ev::UploadResult{"m", 2, 1, "completed", "", 0, 0, 0, 0, 0});
+  EXPECT_PASS(bulk_held, "C3");
+}
+
 TEST(PropertyCheckers, C4TooLarge) {
   Evidence good(false);
   good.batch(kSec, {1, 2}, 1, "retry_individual", 413, std::nullopt, true);
   good.one(2 * kSec, 1, 1, "ok", 200);
   good.one(2 * kSec, 2, 1, "fail", 413, true);
   good.end(1, JobState::succeeded);
-  good.end(2, JobState::failed, "too large alone (413)");
+  good.end(2, JobState::failed, "too large alone (413)", kSec, false, ReasonKind::too_large);
+  good.end(3, JobState::succeeded);
   EXPECT_PASS(good, "C4");
   Evidence same(false);
   same.batch(kSec, {1, 2}, 1, "retry_batch", 413, std::nullopt, true);
@@ -430,6 +746,43 @@ TEST(PropertyCheckers, C4TooLarge) {
   alone.one(kSec, 2, 1, "fail", 413, true);
   alone.end(2, JobState::failed, "HTTP 413");  // not failed *as too large*
   EXPECT_FAIL(alone, "C4");
+}
+
+TEST(PropertyCheckers, C4JudgedFromThe413Answers) {
+  // The old C4 followed the handler's own too_large flag and read "too large"
+  // in the reason: it passed each failing case here.
+  // A 413 the handler did not flag, sent again unchanged (as a batch of the same records, in another order).
+  Evidence unflagged(false);
+  unflagged.batch(kSec, {1, 2}, 1, "retry_batch", 413);
+  unflagged.batch(2 * kSec, {2, 1}, 2, "success", 200);
+  EXPECT_FAIL(unflagged, "C4");
+  // A 413'd batch whose records were never sent smaller or alone.
+  Evidence dropped(false);
+  dropped.batch(kSec, {1, 2}, 1, "cannot_retry", 413, std::nullopt, true);
+  dropped.end(1, JobState::failed, "HTTP 413", kSec, false, ReasonKind::too_large);
+  dropped.end(2, JobState::failed, "HTTP 413", kSec, false, ReasonKind::too_large);
+  dropped.end(3, JobState::succeeded);
+  EXPECT_FAIL(dropped, "C4");
+  // A record answered 413 alone whose reason says "too large" but whose kind does not.
+  Evidence worded(false);
+  worded.one(kSec, 2, 1, "fail", 413, true);
+  worded.end(2, JobState::failed, "too large alone (413)", kSec, false, ReasonKind::rejected_by_api);
+  EXPECT_FAIL(worded, "C4");
+  // A record answered 413 alone and retried alone (the handler said "retry").
+  Evidence retried(false);
+  retried.one(kSec, 2, 1, "retry", 413);
+  retried.one(2 * kSec, 2, 2, "fail", 413);
+  retried.end(2, JobState::failed, "too large alone (413)", 2 * kSec, false, ReasonKind::too_large);
+  EXPECT_FAIL(retried, "C4");
+  // Halves, then one record alone: each record is sent smaller, nothing twice as it was.
+  Evidence split(false, 4);
+  split.batch(kSec, {1, 2, 3, 4}, 1, "retry_individual", 413);
+  split.batch(2 * kSec, {1, 2}, 1, "success", 200);
+  split.batch(3 * kSec, {3, 4}, 1, "retry_individual", 413);
+  split.batch(4 * kSec, {3}, 1, "success", 200);
+  split.batch(5 * kSec, {4}, 1, "retry_individual", 413);
+  split.end(4, JobState::failed, "too large alone: HTTP 413", 5 * kSec, false, ReasonKind::too_large);
+  EXPECT_PASS(split, "C4");
 }
 
 TEST(PropertyCheckers, C5PartialSuccess) {

@@ -182,6 +182,7 @@ Task<void> BulkRouter::deliver(Record record) {
   p.queued_at = loop_.now();
   p.stalled_at_queue = stalled_;
   p.attempts = known ? jobs_.attempts(record.id) : 0;  // uploads before a restart count
+  emit(loop_.trace(), loop_.now(), ev::Staged{JobIds{{p.item.id}}});
   queue_.push_back(std::move(p));
   stats_.staged_max = std::max<std::uint64_t>(stats_.staged_max, queue_.size());
   changed_.notify_all();
@@ -349,15 +350,18 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
     Time oldest = items.front().queued_at;
     Duration slot_wait{0};
     int attempt = 0;
+    std::int64_t item_bytes = 0;
     for (const auto& p : items) {
       ids.push_back(p.item.id);
+      item_bytes += static_cast<std::int64_t>(p.item.data.size());
       slot_wait = std::max(slot_wait, p.slot_wait);
       oldest = std::min(oldest, p.queued_at);
       attempt = std::max(attempt, p.attempts);
     }
     emit(loop_.trace(), loop_.now(),
          ev::UploadStart{static_cast<std::int64_t>(key), static_cast<std::int64_t>(items.size()), JobIds{std::move(ids)},
-                         to_ns(oldest), slot_wait.count(), attempt});
+                         to_ns(oldest), slot_wait.count(), attempt,
+                         upload_bytes(static_cast<std::int64_t>(items.size()), item_bytes)});
   }
   UploadOutcome up = co_await manager_.upload(view);
   const char* kind = up.kind == UploadOutcome::Kind::importing   ? "importing"
@@ -633,6 +637,10 @@ void BulkRouter::requeue(std::vector<Pending> items, const std::string& reason, 
   auto id = std::make_shared<TimerId>(0);
   *id = loop_.call_after(d.delay, [this, holder, id] {
     retry_timers_.erase(*id);
+    std::vector<JobId> staged;
+    staged.reserve(holder->size());
+    for (const auto& p : *holder) staged.push_back(p.item.id);
+    emit(loop_.trace(), loop_.now(), ev::Staged{JobIds{std::move(staged)}});
     for (auto& p : *holder) {
       p.queued_at = loop_.now();
       p.stalled_at_queue = stalled_;

@@ -190,11 +190,21 @@ struct UploadStart {
   std::int64_t oldest = 0;     // ns: arrival of its oldest record
   std::int64_t slot_wait = 0;  // ns waited for an import slot
   std::int64_t attempt = 0;
+  std::int64_t bytes = 0;  // the upload file's bytes (header, items, separators) before any encoding (B1)
   template <class S, class V> static void fields(S& s, V& v) {
     v("upload", s.upload), v("records", s.records), v("ids", s.ids), v("oldest", s.oldest),
-        v("slot_wait", s.slot_wait), v("attempt", s.attempt);
+        v("slot_wait", s.slot_wait), v("attempt", s.attempt), v("bytes", s.bytes);
   }
   bool operator==(const UploadStart&) const = default;
+};
+
+/// Jobs join the staging queue (a new record, or a retry come due): when each
+/// job waited for an upload, so B5 sees the jobs an upload left for the next one.
+struct Staged {
+  static constexpr std::string_view kind = "bulk.staged";
+  JobIds ids;
+  template <class S, class V> static void fields(S& s, V& v) { v("ids", s.ids); }
+  bool operator==(const Staged&) const = default;
 };
 
 /// How an upload was answered, and its outcome sets' sizes (A5).
@@ -430,7 +440,7 @@ struct RunDrained {
 /// Every event kind that is read back. Adding a kind: a struct above, and here.
 using TraceEvent =
     std::variant<ev::HttpRequest, ev::HttpResponse, ev::HttpError, ev::Fault, ev::JobTerminal, ev::BatchSent,
-                 ev::OneSent, ev::RetryAfterHold, ev::Split, ev::UploadStart, ev::UploadResult, ev::Poll, ev::Polled,
+                 ev::OneSent, ev::RetryAfterHold, ev::Split, ev::UploadStart, ev::Staged, ev::UploadResult, ev::Poll, ev::Polled,
                  ev::StatsFault, ev::PollTimeout, ev::Settle, ev::Resume, ev::ResumeStart, ev::ImportEnd,
                  ev::CrashPointHit, ev::SyncStart, ev::SyncSetup, ev::SyncOpen, ev::SyncFirstRecord, ev::SyncState,
                  ev::SyncEnd, ev::SyncClose, ev::SyncStreamFailed, ev::SyncFailure, ev::SyncTeardown, ev::RunStart,

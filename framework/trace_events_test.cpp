@@ -47,7 +47,8 @@ std::vector<TraceEvent> samples() {
           o,
           ev::RetryAfterHold{"events/track", std::chrono::seconds(60)},
           ev::Split{"events/track", 8},
-          ev::UploadStart{1, 2, JobIds{{5, 6}}, 3, 4, 1},
+          ev::UploadStart{1, 2, JobIds{{5, 6}}, 3, 4, 1, 120},
+          ev::Staged{JobIds{{5, 6}}},
           ev::UploadResult{"marketo", 1, 2, "importing", "imp-1", 2, 0, 0, 0, 0},
           ev::Poll{1, "imp-1"},
           ev::Polled{1, "imp-1", "running"},
@@ -121,7 +122,7 @@ TEST(TraceEvents, MistypedAndUndeclaredKeysAreErrors) {
   ASSERT_FALSE(renamed.ok());
   EXPECT_NE(renamed.error().message.find("undeclared key \"okay\""), std::string::npos) << renamed.error().message;
   auto ids = parse_trace_line(
-      R"({"t":1,"kind":"bulk.upload_start","upload":1,"records":2,"ids":"5-x","oldest":0,"slot_wait":0,"attempt":1})");
+      R"({"t":1,"kind":"bulk.upload_start","upload":1,"records":2,"ids":"5-x","oldest":0,"slot_wait":0,"attempt":1,"bytes":10})");
   ASSERT_FALSE(ids.ok());
   EXPECT_FALSE(parse_trace_line(R"({"kind":"sync.setup","ok":true})").ok());  // no time
   EXPECT_FALSE(parse_trace_line("not json").ok());
