@@ -163,7 +163,11 @@ std::optional<nlohmann::json> draw_value(const ConfigKey& k, Rng& r) {
       auto d = parse_duration(k.default_value.get<std::string>());
       if (!d.ok()) return std::nullopt;
       const std::int64_t def_ms = std::max<std::int64_t>(1, d->count() / 1'000'000);
-      const std::int64_t lo = std::max<std::int64_t>(k.min > 0 ? (k.min + 999'999) / 1'000'000 : 0, 0);
+      std::int64_t lo = std::max<std::int64_t>(k.min > 0 ? (k.min + 999'999) / 1'000'000 : 0, 0);
+      // A time budget (a retry window, a timeout) under a request's own
+      // latency is not a config anyone runs: such keys start at a second.
+      if (k.name.find("window") != std::string::npos || k.name.find("timeout") != std::string::npos)
+        lo = std::max<std::int64_t>(lo, 1'000);
       const std::int64_t hi = std::max<std::int64_t>(def_ms * 4, 1'000);
       return nlohmann::json(format_duration(std::chrono::milliseconds(pick(std::max<std::int64_t>(lo, 1), hi, def_ms))));
     }

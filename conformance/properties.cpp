@@ -409,6 +409,12 @@ std::map<JobId, std::string> hiding_faults(const Events& ev) {
       return "request " + std::to_string(req) + " ended in a transport error (" + h.error + ") after it was sent";
     if (h.garbled && h.status >= 200 && h.status < 300)
       return "request " + std::to_string(req) + " was answered " + std::to_string(h.status) + " with a garbled body";
+    // HTTP semantics: a 5xx other than 503 may come after the server applied
+    // the request (a gateway timing out on a written upstream, the
+    // duplicate-after-502 incident); a 503 and every 4xx say it was not.
+    if (h.status >= 500 && h.status != 503)
+      return "request " + std::to_string(req) + " was answered " + std::to_string(h.status) +
+             ", which may come after the API applied it";
     return "";
   };
   for (const Send& s : ev.sends) {
@@ -1366,7 +1372,10 @@ PropertyResult check_c3(const Outcome& o, const Events& ev) {
                               format_duration(Duration(reached - ref)) + " after " + upload_name(prev) +
                               " was answered with a Retry-After of " + format_duration(Duration(ra)));
       const std::int64_t hi = p.most(most_tried[before] + 1);
-      const std::int64_t most = std::max(hi, ra) + interval.count() + u.slot_wait;
+      // An API that imposes waits in its own answers beside Retry-After
+      // (Marketo's throttle codes in a 200) declares the longest of them.
+      const std::int64_t api_wait = o.entry->capabilities.longest_api_wait.count();
+      const std::int64_t most = std::max({hi, ra, api_wait}) + interval.count() + u.slot_wait;
       if (gap > most)
         return fail("C3", upload_name(u) + " carries job " + std::to_string(id) + " " + format_duration(Duration(gap)) +
                               " after " + upload_name(prev) + " put it back, over the declared longest delay " +
@@ -1386,6 +1395,7 @@ PropertyResult check_c4(const Outcome& o, const Events& ev) {
   if (o.entry->capabilities.bulk) return na("C4", "bulk: an upload is sized within the declared limits before it is sent (no 413 split)");
   const bool may_split = !has_key(o, "split_on_413") || o.config.boolean("split_on_413");
   const bool may_send_alone = !has_key(o, "send_individual") || o.config.boolean("send_individual");
+  const Duration window = has_key(o, "retry_window") ? o.config.duration("retry_window") : Duration(0);
   auto sorted = [](std::vector<JobId> v) {
     std::sort(v.begin(), v.end());
     return v;
@@ -1409,6 +1419,14 @@ PropertyResult check_c4(const Outcome& o, const Events& ev) {
       auto t = ev.terminal_at.find(id);
       const std::int64_t end = t == ev.terminal_at.end() ? INT64_MAX : t->second;
       if (crash_between(s.t, end)) continue;
+      // Its time budget ran out first (C6 judges that): the declared retry
+      // window had passed since its first send when the job ended aborted.
+      if (window.count() > 0 && end != INT64_MAX && o.jobs().outcome(id).state == JobState::aborted) {
+        std::int64_t first = s.sent;
+        for (const Send& e : ev.sends)
+          if (std::find(e.ids.begin(), e.ids.end(), id) != e.ids.end()) first = std::min(first, e.sent);
+        if (end - first > window.count()) continue;
+      }
       if (set.size() > 1) {
         if (!may_split && !may_send_alone) continue;  // configured to abort such a batch
         bool smaller = false;
@@ -1438,6 +1456,9 @@ PropertyResult check_c6(const Outcome& o, const Events& ev) {
   std::map<JobId, std::int64_t> first;
   auto check = [&](JobId id, std::int64_t at, const std::string& what) -> std::optional<PropertyResult> {
     auto [it, fresh] = first.emplace(id, at);
+    // The job store keeps no first-attempt time: a restarted process starts a
+    // job's window again (a restart loop is G1's business, not C6's).
+    if (!fresh && !same_process(ev, it->second, at)) it->second = at;
     if (!fresh && at - it->second > p.elapsed_max.count())
       return fail("C6", what + ": job " + std::to_string(id) + " sent " + format_duration(Duration(at - it->second)) +
                             " after its first attempt, past the retry window " + format_duration(p.elapsed_max));
@@ -1647,13 +1668,21 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
     if (k.name == "max_attempts") attempts = o.config.integer("max_attempts");
     if (k.name == "upload_interval") flush = o.config.duration("upload_interval");
   }
-  Duration longest_retry_after{0};
+  Duration longest_retry_after{0}, all_retry_after{0};
   for (const auto& r : ev.responses) {
-    if (auto ra = retry_after_of(r, o, r.t)) longest_retry_after = std::max(longest_retry_after, *ra);
+    if (auto ra = retry_after_of(r, o, r.t)) {
+      longest_retry_after = std::max(longest_retry_after, *ra);
+      all_retry_after += *ra;  // holds may follow one another: each can delay everything after it
+    }
   }
+  // Likewise requests that waited out the whole request timeout: one lane
+  // (async off, one import slot) serializes them.
+  for (const auto& [req, h] : ev.http)
+    if (h.status == 0 && h.error == "timeout") all_retry_after += s.request_timeout;
   // A record may go through a batch phase and a single phase, each bounded by
   // the retry window (or attempts × (longest wait + timeout) when unbounded).
-  Duration per_attempt = std::max(delay_max, longest_retry_after) + s.request_timeout + s.latency;
+  Duration per_attempt = std::max({delay_max, longest_retry_after, o.entry->capabilities.longest_api_wait}) +
+                         s.request_timeout + s.latency;
   Duration phase = window.count() > 0 ? window + per_attempt : per_attempt * attempts;
   std::int64_t rate = o.entry->capabilities.rate_per_second;
   Duration pacing = rate > 0 ? std::chrono::seconds(1) * (o.input_size / rate + 1) : Duration(0);
@@ -1668,9 +1697,9 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
     const std::int64_t imports = (o.input_size + per_upload - 1) / per_upload + 1;
     const std::int64_t rounds = (imports + concurrency - 1) / concurrency;
     return last_arrival + flush + (timeout + per_attempt) * (rounds * attempts) + phase + restarts + pacing +
-           std::chrono::minutes(1);
+           all_retry_after + std::chrono::minutes(1);
   }
-  return last_arrival + flush + 2 * phase + pacing + restarts + std::chrono::minutes(1);
+  return last_arrival + flush + 2 * phase + pacing + restarts + all_retry_after + std::chrono::minutes(1);
 }
 
 }  // namespace

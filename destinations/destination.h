@@ -75,6 +75,10 @@ struct Capabilities {
   /// The API's error codes that make an answer permanent whatever its status
   /// (C1 reads the code each send's answer carried from the trace).
   std::vector<std::string> permanent_codes;
+  /// The longest wait the API may impose through its own answers beside a
+  /// Retry-After header (Marketo's 606/1016 throttles, its 607 daily quota
+  /// that lasts until the next day): C3 and G1 allow for it.
+  Duration longest_api_wait{0};
   /// Whether writes are idempotent (re-sending after an unknown outcome is safe).
   bool idempotent_writes = false;
   /// Declared request rate per endpoint (I2), 0 = none declared.

@@ -319,6 +319,29 @@ Task<void> BulkRouter::stager() {
 }
 
 Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit permit) {
+  // No upload carries a job past its retry window (C6): staging, the upload
+  // interval or a wait for an import slot may have taken it there.
+  if (config_.retry.elapsed_max.count() > 0) {
+    std::vector<Pending> within, past;
+    for (auto& p : items)
+      (p.started && loop_.now() - p.first > config_.retry.elapsed_max ? past : within).push_back(std::move(p));
+    if (!past.empty()) {
+      unhold(past);
+      for (auto& p : past)
+        finish(p, JobState::aborted,
+               "retry window exhausted: " + format_duration(config_.retry.elapsed_max) +
+                   " passed since its first upload before it could be uploaded again",
+               ReasonKind::timeout);
+      jobs_.commit();
+    }
+    items = std::move(within);
+    if (items.empty()) {
+      permit.release();
+      --active_;
+      changed_.notify_all();
+      co_return;
+    }
+  }
   const std::uint64_t key = next_key_++;
   std::vector<const BulkItem*> view;
   view.reserve(items.size());
@@ -569,6 +592,10 @@ void BulkRouter::settle(std::vector<Pending>& items, const std::vector<MessageRe
     }
   }
   emit(loop_.trace(), loop_.now(), ev::Settle{static_cast<std::int64_t>(key), source, ok, failed, retry, unmentioned});
+  // The unknown mark of the jobs the results did not mention is durable: a
+  // crash before they are uploaded again must not offer them clean (E1).
+  // (Only once the import's own entry is gone: an entry still held follows an import.)
+  if (unmentioned > 0 && held_.count(key) == 0) keep_unknown_held(key, again);
   if (!again.empty()) requeue(std::move(again), again_reason, std::nullopt, again_kind);
 }
 
@@ -583,8 +610,12 @@ void BulkRouter::keep_unknown_held(std::uint64_t key, std::vector<Pending>& item
   marked.params = nlohmann::json::object();
   marked.jobs.clear();
   for (auto& p : items) {
-    if (p.unknown) marked.jobs.push_back(p.item.id);
-    else p.held = 0;
+    if (p.unknown) {
+      marked.jobs.push_back(p.item.id);
+      p.held = key;
+    } else {
+      p.held = 0;
+    }
   }
   if (marked.jobs.empty()) release(key);
   else hold(key, std::move(marked));

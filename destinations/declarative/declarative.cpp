@@ -742,8 +742,16 @@ class DeclarativeManager final : public AsyncDestinationManager {
     std::string fault;
     nlohmann::json b = read(res, fault, out.retry_after);
     if (!fault.empty()) {
-      out.transient = true;
       out.reason = "poll: " + fault;
+      if (permanent(res)) {
+        // The API refuses to tell (a 4xx outside the retryable table): asking
+        // again cannot help. The import it had accepted ends failed, its
+        // jobs' outcome unknown (the router decides by idempotence).
+        out.status = ImportStatus::failed;
+        out.http_status = res->status;
+      } else {
+        out.transient = true;
+      }
       co_return out;
     }
     const nlohmann::json* st = extract(b, spec_->status_extractor);
@@ -805,7 +813,9 @@ class DeclarativeManager final : public AsyncDestinationManager {
       std::optional<Duration> ra;
       b = read(res, fault, ra);
       if (!fault.empty()) {
-        out.transient = true;
+        // A 4xx outside the retryable table is not asked again: with no
+        // results, every job of the import is retried as unknown (D4).
+        out.transient = !permanent(res);
         out.reason = "results: " + fault;
         co_return out;
       }
@@ -885,6 +895,9 @@ class DeclarativeManager final : public AsyncDestinationManager {
     return r;
   }
 
+  // An answer that is neither a success nor retryable by the spec's table.
+  bool permanent(const HttpResult& res) const { return res.ok() && !res->ok() && !retryable(res->status); }
+
   bool retryable(int status) const {
     return std::find(spec_->retryable_statuses.begin(), spec_->retryable_statuses.end(), status) !=
            spec_->retryable_statuses.end();
@@ -893,7 +906,8 @@ class DeclarativeManager final : public AsyncDestinationManager {
   // Sends, first waiting out any Retry-After the API gave for this path (I1).
   Task<HttpResult> send(Request request) {
     const std::string path(request.path_only());
-    if (auto it = hold_.find(path); it != hold_.end() && it->second > ctx_.loop.now())
+    // A hold may grow while this request waits (another answer's Retry-After): look again after each wait.
+    for (auto it = hold_.find(path); it != hold_.end() && it->second > ctx_.loop.now(); it = hold_.find(path))
       co_await ctx_.loop.sleep_to(it->second);
     HttpResult res = co_await ctx_.transport.send(std::move(request));
     if (res.ok()) {

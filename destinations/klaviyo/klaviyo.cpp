@@ -377,6 +377,14 @@ class KlaviyoManager final : public AsyncDestinationManager {
       f.reason = std::move(why);
       return f;
     };
+    // An error answer: retried later when retryable (408, 429, 5xx); another
+    // 4xx is not asked again — with no results, every job of the import is
+    // uploaded again as unknown (D4; profile imports are idempotent upserts).
+    auto refused = [&](const Response& r) {
+      StatsOutcome f = fault(describe_response(r));
+      f.transient = r.status == 408 || r.status == 429 || r.status >= 500;
+      return f;
+    };
     // What the upload recorded: the jobs in profile order and their identities.
     const nlohmann::json& params = import.params;
     if (!params.is_object() || !params.contains("jobs") || !params["jobs"].is_array() || !params.contains("keys") ||
@@ -399,7 +407,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
     HttpResult res = co_await get("job", job_path(import.import_id));
     if (!res.ok()) co_return fault(std::string("transport ") + transport_error_kind_name(res.error().kind));
     note_retry_after(*res, "job");
-    if (!res->ok()) co_return fault(describe_response(*res));
+    if (!res->ok()) co_return refused(*res);
     nlohmann::json b = nlohmann::json::parse(res->body, nullptr, false);
     const nlohmann::json* attrs = attributes(b);
     auto count = [&](const char* k) -> std::int64_t {
@@ -427,7 +435,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
         HttpResult page = co_await get("errors", path);
         if (!page.ok()) co_return fault(std::string("transport ") + transport_error_kind_name(page.error().kind));
         note_retry_after(*page, "errors");
-        if (!page->ok()) co_return fault(describe_response(*page));
+        if (!page->ok()) co_return refused(*page);
         nlohmann::json p = nlohmann::json::parse(page->body, nullptr, false);
         if (!p.is_object() || !p.contains("data") || !p["data"].is_array())
           co_return fault("HTTP " + std::to_string(page->status) + " import-errors page with an unreadable body");

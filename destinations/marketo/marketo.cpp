@@ -300,6 +300,14 @@ class MarketoManager final : public AsyncDestinationManager {
     };
     std::string problem;
     if (!usable(sent, problem, out.retry_after)) {
+      if (refused(sent)) {
+        // A 4xx outside the declared table: polling again cannot help. The
+        // batch Marketo accepted ends failed, its jobs' outcome unknown.
+        out.status = ImportStatus::failed;
+        out.reason = problem;
+        if (sent.res) out.http_status = (*sent.res)->status;
+        co_return out;
+      }
       transient(problem, out.retry_after);
       co_return out;
     }
@@ -357,7 +365,7 @@ class MarketoManager final : public AsyncDestinationManager {
     std::optional<Duration> ignored;
     std::string problem;
     if (!usable(st, problem, ignored) || !st.code.empty()) {
-      out.transient = true;
+      out.transient = !refused(st);  // a refused read is not asked again: its jobs are retried (D4)
       out.reason = problem.empty() ? "code " + st.code + ": " + st.message : problem;
       co_return out;
     }
@@ -469,6 +477,15 @@ class MarketoManager final : public AsyncDestinationManager {
     return true;
   }
 
+  // An HTTP answer outside the declared retryable table (408, 429, 5xx) and not a success.
+  // (A token request refused so is one too: the request itself never left.)
+  static bool refused(const Sent& sent) {
+    if (!sent.res) return sent.token_permanent;
+    if (!sent.res->ok()) return false;
+    const int st = (*sent.res)->status;
+    return st != 200 && !(st == 408 || st == 429 || st >= 500);
+  }
+
   // Reads a failures/warnings file into `into` (row index → reason). False when
   // the file cannot be read now (try again later); rows it names that are not in
   // the upload make the import inconsistent.
@@ -555,7 +572,8 @@ class MarketoManager final : public AsyncDestinationManager {
     }
     if (res->status != 200) {
       out.error = "token request: HTTP " + std::to_string(res->status) + describe_body(*res);
-      out.permanent = res->status == 400 || res->status == 401 || res->status == 403;
+      // Retried only where the declared table says so (408, 429, 5xx).
+      out.permanent = !(res->status == 408 || res->status == 429 || res->status >= 500);
       co_return out;
     }
     nlohmann::json b = nlohmann::json::parse(res->body, nullptr, false);
@@ -581,8 +599,10 @@ class MarketoManager final : public AsyncDestinationManager {
   // endpoint (I1: every request to that path waits, not only the one refused).
   Task<HttpResult> send_raw(Request req) {
     const std::string path(req.path_only());
-    auto hold = hold_until_.find(path);
-    if (hold != hold_until_.end() && ctx_.loop.now() < hold->second) co_await ctx_.loop.sleep_to(hold->second);
+    // A hold may grow while this request waits (another answer's Retry-After): look again after each wait.
+    for (auto hold = hold_until_.find(path); hold != hold_until_.end() && ctx_.loop.now() < hold->second;
+         hold = hold_until_.find(path))
+      co_await ctx_.loop.sleep_to(hold->second);
     HttpResult res = co_await ctx_.transport.send(std::move(req));
     if (res.ok() && (res->status == 429 || res->status == 503)) {
       if (auto after = retry_after(*res, ctx_.loop)) {
@@ -706,6 +726,8 @@ DestinationEntry marketo_destination() {
       {.limits = {.records_max = 100'000, .bytes_max = kRequestBytesMax},
        .retryable_statuses = {408, 429, 500, 502, 503, 504}, .idempotent_writes = true, .bulk = true,
        .import_concurrency = 2});
+  // 607 (daily quota) waits until the next day's reset, 1016/606 a minute or less.
+  e.capabilities.longest_api_wait = std::chrono::hours(24);
   e.make = [](DeliveryContext& ctx, const Config& config) {
     return make_bulk_destination<MarketoManager>(ctx, config, settings_from);
   };
