@@ -848,6 +848,19 @@ PropertyResult check_b5(const Outcome& o, const Events& ev) {
   std::sort(steps.begin(), steps.end());
   std::set<JobId> waiting;
   std::map<JobId, std::size_t> deferred_by;  // waiting job → the first upload that left it out
+  // A job aborted once the declared retry window had passed since its first
+  // upload was ended by its time budget (C6), not for the overflow.
+  const Duration window = config_duration(o, "retry_window", Duration(0));
+  std::map<JobId, std::int64_t> first_upload;
+  for (const auto& u : ev.uploads)
+    if (u.start >= 0)
+      for (JobId id : u.ids) first_upload.emplace(id, u.start);
+  auto window_passed = [&](JobId id) {
+    auto f = first_upload.find(id);
+    auto t = ev.terminal_at.find(id);
+    return window.count() > 0 && f != first_upload.end() && t != ev.terminal_at.end() &&
+           o.jobs().outcome(id).state == JobState::aborted && t->second - f->second > window.count();
+  };
   for (const auto& [seq, kind, what] : steps) {
     if (kind == staged) {
       for (JobId id : ev.staged[what].second) waiting.insert(id);
@@ -861,7 +874,7 @@ PropertyResult check_b5(const Outcome& o, const Events& ev) {
     } else if (kind == terminal) {
       const JobId id = ended[what];
       auto d = deferred_by.find(id);
-      if (d != deferred_by.end()) {
+      if (d != deferred_by.end() && !window_passed(id)) {
         const JobOutcome out = o.jobs().outcome(id);
         return fail("B5", "job " + std::to_string(id) + " was left for a later upload by " +
                               upload_name(ev.uploads[d->second]) + " at " +

@@ -304,11 +304,11 @@ class KlaviyoManager final : public AsyncDestinationManager {
       }
       last_reason = describe_response(r);
     }
-    // Still invalid profiles after the allowed rounds: try the whole upload
-    // later (the next attempt strips again from the start).
-    out.kind = UploadOutcome::Kind::retry;
+    // Still answered 400 after the allowed rounds: a 400 is not retried (C1);
+    // the stripped profiles fail with their own errors, the rest with the last answer.
+    out.kind = UploadOutcome::Kind::failed;
     out.reason = "HTTP 400 after " + std::to_string(s_.validation_rounds) + " validation rounds (limit): " + last_reason;
-    out.results.clear();
+    out.results = std::move(stripped);
     co_return out;
   }
 
