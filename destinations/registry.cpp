@@ -2,6 +2,7 @@
 // adds one line here (and its folder, and its fake's folder).
 #include <deque>
 
+#include "destinations/broken/broken.h"
 #include "destinations/canary/canary.h"
 #include "destinations/declarative/declarative.h"
 #include "destinations/destination.h"
@@ -14,15 +15,20 @@
 namespace destsim {
 
 const std::vector<DestinationEntry>& destination_registry() {
-  static const std::vector<DestinationEntry> registry = {
-      iterable_destination(),
-      declarative_destination(),
-      klaviyo_destination(),
-      marketo_destination(),
-      staged_table_destination(),
-      sftp_destination(),
-      canary_destination(),  // not shipped: certify must fail it
-  };
+  static const std::vector<DestinationEntry> registry = [] {
+    std::vector<DestinationEntry> r = {
+        iterable_destination(),
+        declarative_destination(),
+        klaviyo_destination(),
+        marketo_destination(),
+        staged_table_destination(),
+        sftp_destination(),
+        canary_destination(),  // not shipped: certify must fail it
+    };
+    // Not shipped either: one classic bug each, each failing its property.
+    for (auto& b : broken_destinations()) r.push_back(std::move(b.entry));
+    return r;
+  }();
   return registry;
 }
 

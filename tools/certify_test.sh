@@ -50,6 +50,26 @@ canary)
   done
   echo "canary: $n failing cases written, each replays to its failure"
   ;;
+broken)
+  # The deliberately broken destinations (destinations/broken): a default
+  # certify fails each on the property its bug breaks, and writes that case.
+  for pair in broken_ignores_retry_after:I1 broken_retries_400:C1 broken_resends_partial:C5 \
+              broken_retries_413_whole:C4 broken_record_limit_off_by_one:B1; do
+    name=${pair%%:*}
+    prop=${pair##*:}
+    rm -rf "$tmp/failures"
+    "$bin" certify "$name" --out "$tmp/failures" > "$tmp/out" 2> "$tmp/err"
+    rc=$?
+    [ "$rc" -eq 1 ] || fail "certify $name exited $rc, expected 1: $(cat "$tmp/out" "$tmp/err")"
+    grep -qE "^$name $prop .*FAIL" "$tmp/out" || fail "certify $name does not fail $prop: $(cat "$tmp/out")"
+    f="$tmp/failures/$name-$prop-case-"*.json
+    # shellcheck disable=SC2086
+    set -- $f
+    [ -e "$1" ] || fail "certify $name wrote no $prop case"
+    size=$(wc -c < "$1")
+    echo "$name: $prop, written case $(basename "$1") ($size bytes)"
+  done
+  ;;
 shards)
   "$bin" certify iterable declarative --cases 40 --report "$tmp/all.json" > /dev/null 2>&1 || fail "the unsharded run failed"
   for i in 0 1 2; do

@@ -1,0 +1,125 @@
+#include "destinations/broken/broken.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "destinations/batch_destination.h"
+#include "destinations/iterable/iterable.h"
+
+namespace destsim {
+
+namespace {
+
+// Answers reach the destination without their Retry-After (the transport
+// under it traced each answer whole, so the trace shows what was ignored).
+class DropRetryAfter final : public Transport {
+ public:
+  explicit DropRetryAfter(Transport& inner) : inner_(inner) {}
+  Task<HttpResult> send(Request request) override {
+    HttpResult res = co_await inner_.send(std::move(request));
+    if (res.ok()) res->headers.remove("Retry-After");
+    co_return res;
+  }
+
+ private:
+  Transport& inner_;
+};
+
+// What a broken handler does to the real one's answers and limits.
+struct Bug {
+  std::function<void(BatchResult&)> batch;  // rewrites a batch's classified answer
+  std::function<void(BatchLimits&)> limits;  // rewrites the limits the processor batches by
+  bool drop_retry_after = false;
+};
+
+class BrokenHandler final : public BatchHandler {
+ public:
+  BrokenHandler(BatchHandler& inner, const Bug& bug) : inner_(inner), bug_(bug) {}
+  Task<BatchResult> process_batch(const std::vector<const Message*>& batch) override {
+    BatchResult r = co_await inner_.process_batch(batch);
+    if (bug_.batch) bug_.batch(r);
+    co_return r;
+  }
+  Task<OneResult> process_one(const Message& message) override { co_return co_await inner_.process_one(message); }
+  BatchLimits limits() const override {
+    BatchLimits l = inner_.limits();
+    if (bug_.limits) bug_.limits(l);
+    return l;
+  }
+  std::string name() const override { return inner_.name(); }
+
+ private:
+  BatchHandler& inner_;
+  const Bug& bug_;
+};
+
+// Iterable's routes (over a Retry-After-dropping transport when the bug says
+// so), each handler wrapped in the bug.
+class BrokenRoutes final : public BatchRoutes {
+ public:
+  BrokenRoutes(DeliveryContext& ctx, const Config& config, Bug bug)
+      : bug_(std::move(bug)),
+        transport_(ctx.transport),
+        ctx_{ctx.loop, bug_.drop_retry_after ? static_cast<Transport&>(transport_) : ctx.transport, ctx.jobs, ctx.files},
+        inner_(iterable_routes(ctx_, config)) {}
+
+  Result<Routed> route(const Record& record) override {
+    DS_TRY(Routed r, inner_->route(record));
+    std::unique_ptr<BrokenHandler>& d = decorated_[r.handler];
+    if (!d) d = std::make_unique<BrokenHandler>(*r.handler, bug_);
+    r.handler = d.get();
+    return r;
+  }
+  nlohmann::json stats() const override { return inner_->stats(); }
+
+ private:
+  Bug bug_;
+  DropRetryAfter transport_;
+  DeliveryContext ctx_;
+  std::unique_ptr<BatchRoutes> inner_;
+  std::map<BatchHandler*, std::unique_ptr<BrokenHandler>> decorated_;  // looked up by key, never iterated
+};
+
+BrokenDestination broken(std::string name, std::string bug_text, std::string property, Bug bug) {
+  DestinationEntry e = iterable_destination();
+  e.name = std::move(name);
+  e.about = "Iterable with one deliberate bug (" + bug_text + ") — certify must fail it on " + property;
+  e.shipped = false;
+  e.make = [bug](DeliveryContext& ctx, const Config& config) {
+    return make_batch_destination(ctx, config, [bug](DeliveryContext& c, const Config& cf) {
+      return std::unique_ptr<BatchRoutes>(std::make_unique<BrokenRoutes>(c, cf, bug));
+    });
+  };
+  return {std::move(e), std::move(property)};
+}
+
+}  // namespace
+
+std::vector<BrokenDestination> broken_destinations() {
+  std::vector<BrokenDestination> out;
+  out.push_back(broken("broken_ignores_retry_after", "ignores Retry-After", "I1", Bug{.drop_retry_after = true}));
+  out.push_back(broken("broken_retries_400", "retries a permanent 4xx as the same batch", "C1",
+                       Bug{.batch = [](BatchResult& r) {
+                         if (r.status == BatchStatus::cannot_retry) r.status = BatchStatus::retry_batch;
+                       }}));
+  out.push_back(broken("broken_resends_partial", "re-sends a partial success whole", "C5",
+                       Bug{.batch = [](BatchResult& r) {
+                         if (r.status == BatchStatus::partial_success) {
+                           r.status = BatchStatus::retry_batch;
+                           r.results.clear();
+                         }
+                       }}));
+  out.push_back(broken("broken_retries_413_whole", "retries a 413 as the same batch", "C4",
+                       Bug{.batch = [](BatchResult& r) {
+                         if (r.too_large) {
+                           r.status = BatchStatus::retry_batch;
+                           r.too_large = false;
+                         }
+                       }}));
+  out.push_back(broken("broken_record_limit_off_by_one", "one record more per request than configured", "B1",
+                       Bug{.limits = [](BatchLimits& l) { ++l.records_max; }}));
+  return out;
+}
+
+}  // namespace destsim

@@ -1,0 +1,27 @@
+// broken.h — deliberately broken destinations: the shipped Iterable
+// destination with one classic delivery bug each. None is shipped; a default
+// `destsim certify` must fail every one of them with the property named here
+// (ctest runs them: tools/certify_test.sh broken). Together with the canary
+// they measure the suite itself: a checker that stops seeing its bug shows up
+// as a broken destination that certifies.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "destinations/destination.h"
+
+namespace destsim {
+
+struct BrokenDestination {
+  DestinationEntry entry;
+  /// The property a default certify must fail it on.
+  std::string property;
+};
+
+/// broken_ignores_retry_after (I1), broken_retries_400 (C1),
+/// broken_resends_partial (C5), broken_retries_413_whole (C4),
+/// broken_record_limit_off_by_one (B1).
+std::vector<BrokenDestination> broken_destinations();
+
+}  // namespace destsim
