@@ -31,6 +31,9 @@ struct Bug {
   std::function<void(BatchResult&)> batch;  // rewrites a batch's classified answer
   std::function<void(BatchLimits&)> limits;  // rewrites the limits the processor batches by
   bool drop_retry_after = false;
+  /// Rewrites the config the destination really runs with (the checkers
+  /// judge from the one it was given).
+  std::function<void(nlohmann::json&)> config;
 };
 
 class BrokenHandler final : public BatchHandler {
@@ -86,8 +89,15 @@ BrokenDestination broken(std::string name, std::string bug_text, std::string pro
   e.name = std::move(name);
   e.about = "Iterable with one deliberate bug (" + bug_text + ") — certify must fail it on " + property;
   e.shipped = false;
-  e.make = [bug](DeliveryContext& ctx, const Config& config) {
-    return make_batch_destination(ctx, config, [bug](DeliveryContext& c, const Config& cf) {
+  e.make = [bug, name = e.name, schema = e.schema](DeliveryContext& ctx,
+                                                   const Config& config) -> Result<std::unique_ptr<Destination>> {
+    Config used = config;
+    if (bug.config) {
+      nlohmann::json doc = config.to_document(true);
+      bug.config(doc);
+      DS_TRY(used, Config::resolve(doc, name, schema, "broken config"));
+    }
+    return make_batch_destination(ctx, used, [bug](DeliveryContext& c, const Config& cf) {
       return std::unique_ptr<BatchRoutes>(std::make_unique<BrokenRoutes>(c, cf, bug));
     });
   };
@@ -119,6 +129,15 @@ std::vector<BrokenDestination> broken_destinations() {
                        }}));
   out.push_back(broken("broken_record_limit_off_by_one", "one record more per request than configured", "B1",
                        Bug{.limits = [](BatchLimits& l) { ++l.records_max; }}));
+  out.push_back(broken("broken_never_flushes_on_interval", "a partial batch waits for more records, not the flush interval",
+                       "B2", Bug{.config = [](nlohmann::json& c) { c["flush_interval"] = "1000h"; }}));
+  out.push_back(broken("broken_uncapped_backoff", "the backoff doubles past its cap", "C3",
+                       Bug{.config = [](nlohmann::json& c) { c["retry_delay_max"] = "1000h"; }}));
+  out.push_back(broken("broken_concurrency_off_by_one", "one batch more in flight than configured", "B4",
+                       Bug{.config = [](nlohmann::json& c) {
+                         c["max_async_requests"] = (c.contains("max_async_requests") ? c["max_async_requests"].get<std::int64_t>()
+                                                                                      : std::int64_t{4}) + 1;
+                       }}));
   return out;
 }
 
