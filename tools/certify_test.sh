@@ -55,7 +55,8 @@ broken)
   # certify fails each on the property its bug breaks, and writes that case.
   for pair in broken_ignores_retry_after:I1 broken_retries_400:C1 broken_resends_partial:C5 \
               broken_retries_413_whole:C4 broken_record_limit_off_by_one:B1 broken_never_flushes_on_interval:B2 \
-              broken_uncapped_backoff:C3 broken_concurrency_off_by_one:B4; do
+              broken_uncapped_backoff:C3 broken_concurrency_off_by_one:B4 broken_polls_without_waiting:D1 \
+              broken_import_concurrency_off_by_one:B4; do
     name=${pair%%:*}
     prop=${pair##*:}
     rm -rf "$tmp/failures"

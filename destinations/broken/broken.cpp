@@ -6,6 +6,7 @@
 
 #include "destinations/batch_destination.h"
 #include "destinations/iterable/iterable.h"
+#include "destinations/klaviyo/klaviyo.h"
 
 namespace destsim {
 
@@ -104,6 +105,25 @@ BrokenDestination broken(std::string name, std::string bug_text, std::string pro
   return {std::move(e), std::move(property)};
 }
 
+// A shipped destination run with a config of its own: `rewrite` changes what
+// it really runs with, while the checkers judge from the config it was given.
+BrokenDestination misconfigured(DestinationEntry e, std::string name, std::string bug_text, std::string property,
+                                std::function<void(nlohmann::json&)> rewrite) {
+  e.about = e.name + " with one deliberate bug (" + bug_text + ") — certify must fail it on " + property;
+  e.name = std::move(name);
+  e.shipped = false;
+  std::vector<ConfigKey> unbounded = e.schema;  // the bug may run past a declared bound
+  for (auto& k : unbounded) k.max = INT64_MAX;
+  e.make = [inner = e.make, rewrite, name = e.name, unbounded](DeliveryContext& ctx,
+                                                                const Config& config) -> Result<std::unique_ptr<Destination>> {
+    nlohmann::json doc = config.to_document(true);
+    rewrite(doc);
+    DS_TRY(Config used, Config::resolve(doc, name, unbounded, "broken config"));
+    return inner(ctx, used);
+  };
+  return {std::move(e), std::move(property)};
+}
+
 }  // namespace
 
 std::vector<BrokenDestination> broken_destinations() {
@@ -138,6 +158,15 @@ std::vector<BrokenDestination> broken_destinations() {
                          c["max_async_requests"] = (c.contains("max_async_requests") ? c["max_async_requests"].get<std::int64_t>()
                                                                                       : std::int64_t{4}) + 1;
                        }}));
+  // The bulk path (Klaviyo's bulk profile import).
+  out.push_back(misconfigured(klaviyo_destination(), "broken_polls_without_waiting", "polls without waiting", "D1",
+                              [](nlohmann::json& c) { c["poll_interval"] = "1ms"; }));
+  out.push_back(misconfigured(klaviyo_destination(), "broken_import_concurrency_off_by_one",
+                              "one import more in flight than configured", "B4", [](nlohmann::json& c) {
+                                c["imports_in_flight"] = (c.contains("imports_in_flight")
+                                                              ? c["imports_in_flight"].get<std::int64_t>()
+                                                              : std::int64_t{3}) + 1;
+                              }));
   return out;
 }
 

@@ -1,5 +1,5 @@
-// broken.h — deliberately broken destinations: the shipped Iterable
-// destination with one classic delivery bug each. None is shipped; a default
+// broken.h — deliberately broken destinations: a shipped destination (Iterable
+// or Klaviyo) with one classic delivery bug each. None is shipped; a default
 // `destsim certify` must fail every one of them with the property named here
 // (ctest runs them: tools/certify_test.sh broken). Together with the canary
 // they measure the suite itself: a checker that stops seeing its bug shows up
@@ -22,7 +22,9 @@ struct BrokenDestination {
 /// broken_ignores_retry_after (I1), broken_retries_400 (C1),
 /// broken_resends_partial (C5), broken_retries_413_whole (C4),
 /// broken_record_limit_off_by_one (B1), broken_never_flushes_on_interval (B2),
-/// broken_uncapped_backoff (C3), broken_concurrency_off_by_one (B4).
+/// broken_uncapped_backoff (C3), broken_concurrency_off_by_one (B4); on the
+/// bulk path (Klaviyo): broken_polls_without_waiting (D1),
+/// broken_import_concurrency_off_by_one (B4).
 std::vector<BrokenDestination> broken_destinations();
 
 }  // namespace destsim
