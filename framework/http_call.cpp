@@ -104,15 +104,22 @@ ReasonKind answer_kind(const HttpAnswer& a) {
     return ReasonKind::rejected_by_api;
   return reason_kind_of_status(a.status);
 }
+
+// What a failed answer carries into either result: its cause, whether the API
+// may have applied it, the kind of cause and the API's own code.
+template <class R>
+R failed_result(R out, const HttpAnswer& a) {
+  out.reason = a.reason;
+  out.maybe_applied = a.maybe_applied;
+  out.kind = answer_kind(a);
+  out.api_code = a.code;
+  return out;
+}
 }  // namespace
 
 BatchResult batch_result(const HttpAnswer& answer) {
   DS_ASSERT(!answer.ok());
-  BatchResult out = batch_success(answer);
-  out.reason = answer.reason;
-  out.maybe_applied = answer.maybe_applied;
-  out.kind = answer_kind(answer);
-  out.api_code = answer.code;
+  BatchResult out = failed_result(batch_success(answer), answer);
   if (answer.retry()) {
     out.status = BatchStatus::retry_batch;
   } else if (answer.kind == AnswerKind::too_large) {
@@ -126,11 +133,7 @@ BatchResult batch_result(const HttpAnswer& answer) {
 
 OneResult one_result(const HttpAnswer& answer) {
   DS_ASSERT(!answer.ok());
-  OneResult out = one_success(answer);
-  out.reason = answer.reason;
-  out.maybe_applied = answer.maybe_applied;
-  out.kind = answer_kind(answer);
-  out.api_code = answer.code;
+  OneResult out = failed_result(one_success(answer), answer);
   out.verdict = answer.retry() ? Verdict::retry : Verdict::fail;
   out.too_large = answer.kind == AnswerKind::too_large;
   return out;

@@ -27,15 +27,7 @@ class DropRetryAfter final : public Transport {
   Transport& inner_;
 };
 
-// What a broken handler does to the real one's answers and limits.
-struct Bug {
-  std::function<void(BatchResult&)> batch;  // rewrites a batch's classified answer
-  std::function<void(BatchLimits&)> limits;  // rewrites the limits the processor batches by
-  bool drop_retry_after = false;
-  /// Rewrites the config the destination really runs with (the checkers
-  /// judge from the one it was given).
-  std::function<void(nlohmann::json&)> config;
-};
+using Bug = IterableBug;
 
 class BrokenHandler final : public BatchHandler {
  public:
@@ -85,10 +77,12 @@ class BrokenRoutes final : public BatchRoutes {
   std::map<BatchHandler*, std::unique_ptr<BrokenHandler>> decorated_;  // looked up by key, never iterated
 };
 
-BrokenDestination broken(std::string name, std::string bug_text, std::string property, Bug bug) {
+}  // namespace
+
+DestinationEntry broken_iterable(std::string name, std::string about, IterableBug bug) {
   DestinationEntry e = iterable_destination();
   e.name = std::move(name);
-  e.about = "Iterable with one deliberate bug (" + bug_text + ") — certify must fail it on " + property;
+  e.about = std::move(about);
   e.shipped = false;
   e.make = [bug, name = e.name, schema = e.schema](DeliveryContext& ctx,
                                                    const Config& config) -> Result<std::unique_ptr<Destination>> {
@@ -102,7 +96,14 @@ BrokenDestination broken(std::string name, std::string bug_text, std::string pro
       return std::unique_ptr<BatchRoutes>(std::make_unique<BrokenRoutes>(c, cf, bug));
     });
   };
-  return {std::move(e), std::move(property)};
+  return e;
+}
+
+namespace {
+
+BrokenDestination broken(std::string name, std::string bug_text, std::string property, Bug bug) {
+  std::string about = "Iterable with one deliberate bug (" + bug_text + ") — certify must fail it on " + property;
+  return {broken_iterable(std::move(name), std::move(about), std::move(bug)), std::move(property)};
 }
 
 // A shipped destination run with a config of its own: `rewrite` changes what

@@ -6,12 +6,28 @@
 // as a broken destination that certifies.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "destinations/destination.h"
+#include "framework/batch.h"
 
 namespace destsim {
+
+/// What a broken Iterable does to the real one: rewrites each batch's
+/// classified answer, the limits it batches by, drops every Retry-After before
+/// Iterable reads it, and/or runs a config of its own (the checkers judge from
+/// the one it was given).
+struct IterableBug {
+  std::function<void(BatchResult&)> batch;
+  std::function<void(BatchLimits&)> limits;
+  bool drop_retry_after = false;
+  std::function<void(nlohmann::json&)> config;
+};
+
+/// The shipped Iterable destination under `bug`, named `name` (not shipped).
+DestinationEntry broken_iterable(std::string name, std::string about, IterableBug bug);
 
 struct BrokenDestination {
   DestinationEntry entry;

@@ -731,29 +731,23 @@ class DeclarativeManager final : public AsyncDestinationManager {
 
   Task<PollOutcome> poll(const ImportRef& import) override {
     PollOutcome out;
-    auto req = build(spec_->polling, poll_context(import), "/polling");
-    if (!req.ok()) {
-      // A stored ImportRef that cannot fill the template: nothing to poll.
-      out.transient = true;
-      out.reason = "cannot build the polling request: " + req.error().message;
-      co_return out;
-    }
-    HttpResult res = co_await send(std::move(req).value());
-    std::string fault;
-    nlohmann::json b = read(res, fault, out.retry_after);
-    if (!fault.empty()) {
-      out.reason = "poll: " + fault;
-      if (permanent(res)) {
+    // (A stored ImportRef that cannot fill the template: nothing to poll, a fault.)
+    Fetched f = co_await fetch(spec_->polling, import, "/polling", "polling");
+    out.retry_after = f.retry_after;
+    if (!f.fault.empty()) {
+      out.reason = "poll: " + f.fault;
+      if (f.refused > 0) {
         // The API refuses to tell (a 4xx outside the retryable table): asking
         // again cannot help. The import it had accepted ends failed, its
         // jobs' outcome unknown (the router decides by idempotence).
         out.status = ImportStatus::failed;
-        out.http_status = res->status;
+        out.http_status = f.refused;
       } else {
         out.transient = true;
       }
       co_return out;
     }
+    nlohmann::json b = std::move(f.body);
     const nlohmann::json* st = extract(b, spec_->status_extractor);
     if (!st || !(st->is_string() || st->is_number())) {
       out.transient = true;
@@ -802,23 +796,15 @@ class DeclarativeManager final : public AsyncDestinationManager {
     } else {
       // After a restart (or with a separate results request): ask again.
       const RequestSpec& rs = spec_->results_request ? *spec_->results_request : spec_->polling;
-      auto req = build(rs, poll_context(import), spec_->results_request ? "/results/request" : "/polling");
-      if (!req.ok()) {
-        out.transient = true;
-        out.reason = "cannot build the results request: " + req.error().message;
-        co_return out;
-      }
-      HttpResult res = co_await send(std::move(req).value());
-      std::string fault;
-      std::optional<Duration> ra;
-      b = read(res, fault, ra);
-      if (!fault.empty()) {
+      Fetched f = co_await fetch(rs, import, spec_->results_request ? "/results/request" : "/polling", "results");
+      if (!f.fault.empty()) {
         // A 4xx outside the retryable table is not asked again: with no
         // results, every job of the import is retried as unknown (D4).
-        out.transient = !permanent(res);
-        out.reason = "results: " + fault;
+        out.transient = f.refused == 0;
+        out.reason = "results: " + f.fault;
         co_return out;
       }
+      b = std::move(f.body);
     }
     const nlohmann::json* arr = extract(b, spec_->records_extractor);
     if (!arr || !arr->is_array()) {
@@ -895,8 +881,27 @@ class DeclarativeManager final : public AsyncDestinationManager {
     return r;
   }
 
-  // An answer that is neither a success nor retryable by the spec's table.
-  bool permanent(const HttpResult& res) const { return res.ok() && !res->ok() && !retryable(res->status); }
+  // A polling or results request for `import`, sent and read: its body, or
+  // what went wrong (`refused`: the status of a 4xx outside the retryable
+  // table, which asking again cannot change; 0 otherwise).
+  struct Fetched {
+    nlohmann::json body;
+    std::string fault;
+    int refused = 0;
+    std::optional<Duration> retry_after;
+  };
+  Task<Fetched> fetch(const RequestSpec& rs, const ImportRef& import, const char* where, const char* what) {
+    Fetched f;
+    auto req = build(rs, poll_context(import), where);
+    if (!req.ok()) {
+      f.fault = std::string("cannot build the ") + what + " request: " + req.error().message;
+      co_return f;
+    }
+    HttpResult res = co_await send(std::move(req).value());
+    f.body = read(res, f.fault, f.retry_after);
+    if (!f.fault.empty() && res.ok() && !res->ok() && !retryable(res->status)) f.refused = res->status;
+    co_return f;
+  }
 
   bool retryable(int status) const {
     return std::find(spec_->retryable_statuses.begin(), spec_->retryable_statuses.end(), status) !=
