@@ -285,6 +285,10 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
     Rng cr(derive_seed(c.seed, "config"));
     c.config = draw_config(entry, cr);
   }
+  // A fifth of the cases, and every fifth in turn, meet a hostile variant of
+  // the fake (statuses outside its documented set).
+  if (fake && !fake->hostile.empty() && (index % 5 == 2 || r.chance(1, 5)))
+    c.hostile = fake->hostile[static_cast<std::size_t>(index / 5) % fake->hostile.size()].label;
   c.sync = r.chance(1, 2);
   if (c.sync) {
     c.state_every = 1 + static_cast<std::int64_t>(r.below(20));
@@ -300,6 +304,10 @@ Scenario case_scenario(const DestinationEntry& entry, const CaseSpec& c) {
   s.seed = c.seed;
   s.destination = entry.name;
   s.config = certify_base_config(entry);
+  if (!c.hostile.empty())
+    if (const FakeEntry* fake = find_fake(entry.fake))
+      for (const auto& h : fake->hostile)
+        if (h.label == c.hostile) s.fake_options = h.options;
   for (auto it = c.config.begin(); it != c.config.end(); ++it) s.config[it.key()] = it.value();
   if (c.short_poll_timeout) {
     // An import that outlives this is ended (D2): the poll-timeout path.
@@ -349,7 +357,8 @@ const Path kPaths[] = {
     {"crash_resume", true, false, true},        // a restart resumed from the store
 };
 
-void count_reached(const Outcome& o, const Scenario& s, std::map<std::string, std::int64_t>& reached) {
+void count_reached(const Outcome& o, const Scenario& s, const std::string& c_hostile,
+                   std::map<std::string, std::int64_t>& reached) {
   for (const auto& [kind, n] : o.transport().faults) reached["fault." + kind] += static_cast<std::int64_t>(n);
   const auto& rules = s.faults.rules();
   const auto& st = o.destination_stats;
@@ -389,6 +398,12 @@ void count_reached(const Outcome& o, const Scenario& s, std::map<std::string, st
   reached["path.poll_fault_retry"] += pollf;
   reached["path.poll_timeout"] += timeout;
   reached["path.crash_resume"] += resume;
+  // A hostile variant of the fake is met when the case polled it.
+  if (!c_hostile.empty()) {
+    bool polled = false;
+    for (const TimedEvent& te : o.events) polled |= std::holds_alternative<ev::Polled>(te.event);
+    if (polled) ++reached["hostile." + c_hostile];
+  }
 }
 
 std::vector<std::string> applicable_paths(const DestinationEntry& e) {
@@ -424,7 +439,7 @@ CaseRun run_case(const DestinationEntry& entry, const CaseSpec& c, bool with_h1,
     return cr;
   }
   cr.ran = true;
-  if (reached) count_reached(*out, s, *reached);
+  if (reached) count_reached(*out, s, c.hostile, *reached);
   std::vector<std::string> ids;
   for (const auto& p : property_catalogue()) {
     if (!only.empty() && p.id != only) continue;
@@ -498,6 +513,11 @@ rc::Seq<CaseSpec> shrink_case(const CaseSpec& c) {
   for (auto it = c.config.begin(); it != c.config.end(); ++it) {
     CaseSpec s = c;
     s.config.erase(it.key());
+    out.push_back(std::move(s));
+  }
+  if (!c.hostile.empty()) {
+    CaseSpec s = c;
+    s.hostile.clear();
     out.push_back(std::move(s));
   }
   for (std::size_t i = 0; i < c.faults.size(); ++i) {
@@ -675,6 +695,7 @@ Result<CertifyReport> certify(const std::vector<const DestinationEntry*>& entrie
         applied |= a.may_apply;
       }
       if (applied) required.push_back("answer.applied_then_failed");
+      for (const auto& h : fake->hostile) required.push_back("hostile." + h.label);
     }
     for (const auto& p : required) {
       if (d.reached[p] != 0) continue;

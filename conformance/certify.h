@@ -56,6 +56,8 @@ struct CaseSpec {
   // declared ranges (small and large limits, one to many in flight, long and
   // short waits), merged over the base config.
   nlohmann::json config = nlohmann::json::object();
+  // A hostile variant of the fake (FakeEntry::hostile), by its label; "" = none.
+  std::string hostile;
 };
 
 struct PropertyTally {

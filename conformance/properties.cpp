@@ -882,6 +882,7 @@ PropertyResult check_b5(const Outcome& o, const Events& ev) {
                               job_state_name(out.state) + " at " + format_duration(Duration(ev.terminal_at.at(id))) +
                               " without being uploaded (\"" + out.reason + "\")");
       }
+      if (d != deferred_by.end()) deferred_by.erase(d);  // its window ended it
       waiting.erase(id);
     } else {
       waiting.clear();  // the new process stages again

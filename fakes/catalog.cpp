@@ -78,6 +78,19 @@ FakeEntry iterable_entry() {
   return e;
 }
 
+// The async-job API answering statuses its clients were never told about: a
+// renamed success, a renamed failure, a renamed pending state (D3: none may be
+// taken for success).
+FakeEntry async_job_entry() {
+  FakeEntry e = http_fake("async_job",
+                          "generic async-job API (SendGrid-like): create a job with records, poll pending/ready/failure",
+                          make_async_job);
+  e.hostile = {{"undocumented ready", {{"status_values", {{"ready", "complete_v2"}}}}},
+               {"undocumented failure", {{"status_values", {{"failure", "exploded"}}}}},
+               {"undocumented pending", {{"status_values", {{"pending", "queued_for_review"}}}}}};
+  return e;
+}
+
 FakeEntry klaviyo_entry() {
   FakeEntry e = http_fake("klaviyo",
                           "Klaviyo Bulk Profile Import: JSON:API jobs, all-or-nothing validation, lazy lifecycle, import "
@@ -155,9 +168,7 @@ const std::vector<FakeEntry>& fake_catalog() {
                 make_scripted),
       iterable_entry(),
       klaviyo_entry(),
-      http_fake("async_job",
-                "generic async-job API (SendGrid-like): create a job with records, poll pending/ready/failure",
-                make_async_job),
+      async_job_entry(),
       marketo_entry(),
       http_fake("warehouse",
                 "bulk-loading warehouse: tables, staging areas, atomic commit (append, dedupe, truncate refresh)",

@@ -63,6 +63,14 @@ struct FakeEntry {
     bool may_apply = false;   // sometimes drawn "after": the API applied it, then answered this
   };
   std::vector<ErrorAnswer> error_table;
+  /// Hostile variants of the fake (options certify may run a case with): a
+  /// fake that answers statuses outside its documented set, renamed or new
+  /// import states. Each is labelled for reachability ("renamed ready").
+  struct HostileOptions {
+    std::string label;
+    nlohmann::json options;
+  };
+  std::vector<HostileOptions> hostile;
   /// Builds a fake; `options` is an object of fake-specific settings (see
   /// fakes/fake_options.h for the keys all share).
   std::function<Result<std::unique_ptr<Fake>>(const nlohmann::json& options, const std::string& where)> make;
