@@ -1381,7 +1381,12 @@ PropertyResult check_c3(const Outcome& o, const Events& ev) {
       // last request left): a manager may hold its own requests for it (Marketo
       // holds a throttled token endpoint) after the upload started.
       const std::int64_t reached = u.answer_req >= 0 ? ev.http.at(u.answer_req).t : u.start;
-      if (ra >= 0 && reached - ref < ra)
+      // A Retry-After binds the endpoint that answered it (I1): a retry that
+      // reaches the API at another (a token endpoint throttled, the upload
+      // endpoint free) is not held by it.
+      const bool same_endpoint = u.answer_req < 0 || prev.answer_req < 0 ||
+                                 ev.http.at(u.answer_req).endpoint == ev.http.at(prev.answer_req).endpoint;
+      if (ra >= 0 && same_endpoint && reached - ref < ra)
         return fail("C3", upload_name(u) + " carries job " + std::to_string(id) + " to the API " +
                               format_duration(Duration(reached - ref)) + " after " + upload_name(prev) +
                               " was answered with a Retry-After of " + format_duration(Duration(ra)));

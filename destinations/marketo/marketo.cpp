@@ -392,7 +392,9 @@ class MarketoManager final : public AsyncDestinationManager {
       std::string why;
       std::map<std::size_t, std::string>& into = failures ? failed : warned;
       if (!read_rows_file(f, header, failures ? kFailureColumn : kWarningColumn, by_text, into, consistent, why)) {
-        out.transient = true;
+        // A refused read (a 4xx outside the table) is not asked again: with no
+        // results, every job of the import is retried as unknown (D4).
+        out.transient = !refused(f);
         out.reason = std::string(failures ? "failures" : "warnings") + " file: " + why;
         co_return out;
       }
