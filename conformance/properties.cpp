@@ -108,6 +108,8 @@ struct Events {
   std::map<std::int64_t, Http> http;  // by request id
   // Jobs joining the bulk path's staging queue: (trace index, ids).
   std::vector<std::pair<std::size_t, std::vector<JobId>>> staged;
+  // Answers to requests that decide staged jobs' fate (a commit): (request, ids).
+  std::vector<std::pair<std::int64_t, std::vector<JobId>>> commits;
   std::map<JobId, std::size_t> terminal_seq;  // trace index of each job's first terminal state
   std::vector<std::size_t> restart_seqs;
   // File operations' faults (SFTP): time, operation, fault, after.
@@ -115,6 +117,7 @@ struct Events {
     std::int64_t t = 0;
     std::string op, fault;
     bool after = false;
+    std::int64_t status = 0;  // a respond fault's status
   };
   std::vector<FileFault> file_faults;
   std::vector<std::int64_t> batch_records;
@@ -129,6 +132,7 @@ struct Events {
   };
   std::vector<SyncEvent> sync;
   std::map<JobId, std::int64_t> terminal_at;  // first terminal state of each job
+  std::map<JobId, std::int64_t> terminal_last;  // last (a job offered again after a restart ends again)
   std::int64_t hidden_faults = 0;  // timeouts/resets after applying, garbles
   std::int64_t foreign_answers = 0;  // ids batch answers named that their batch did not hold
   // Upload numbers are unique among the uploads the store holds; a restarted
@@ -203,12 +207,15 @@ Events parse_events(const Outcome& o) {
           } else if constexpr (std::is_same_v<E, ev::Fault>) {
             if (e.fault == "garble" || e.after.value_or(false)) ++ev.hidden_faults;
             if (e.req && e.fault == "garble") ev.http[*e.req].garbled = true;
-            if (e.op) ev.file_faults.push_back({t, *e.op, e.fault, e.after.value_or(false)});
+            if (e.op) ev.file_faults.push_back({t, *e.op, e.fault, e.after.value_or(false), e.status.value_or(0)});
           } else if constexpr (std::is_same_v<E, ev::JobTerminal>) {
             ev.terminal_at.emplace(static_cast<JobId>(e.id), t);
+            ev.terminal_last[static_cast<JobId>(e.id)] = t;
             ev.terminal_seq.emplace(static_cast<JobId>(e.id), seq);
           } else if constexpr (std::is_same_v<E, ev::Staged>) {
             ev.staged.emplace_back(seq, e.ids.ids);
+          } else if constexpr (std::is_same_v<E, ev::Committing>) {
+            ev.commits.emplace_back(claim(t), e.ids.ids);
           } else if constexpr (std::is_same_v<E, ev::BatchSent> || std::is_same_v<E, ev::OneSent>) {
             constexpr bool one = std::is_same_v<E, ev::OneSent>;
             Send sd;
@@ -422,6 +429,9 @@ std::map<JobId, std::string> hiding_faults(const Events& ev) {
     if (why.empty() && s.req < 0 && s.http == 0) why = "a send answered with no HTTP status (no answer traced)";
     if (!why.empty()) mark(s.ids, why);
   }
+  for (const auto& [req, ids] : ev.commits)
+    if (std::string why = req >= 0 ? hides(req) : "a commit answered with no HTTP status"; !why.empty())
+      mark(ids, "the commit deciding them: " + why);
   for (const Upload& u : ev.uploads) {
     const std::string name = "upload " + std::to_string(u.key);
     if (u.answer_req >= 0)
@@ -429,12 +439,17 @@ std::map<JobId, std::string> hiding_faults(const Events& ev) {
     if (u.start >= 0) {
       // File operations (no HTTP), within the upload: a lost answer (a reset
       // or a timeout, before or after the server did it: the client cannot
-      // tell), or garbled bytes. A refused connection, an SFTP status answer
-      // and a refused size never hide anything.
+      // tell; an outage that drops a session with an operation sent is the
+      // same), garbled bytes, or SSH_FX_FAILURE (4) on an operation that
+      // changes the server — the protocol's generic failure, which like an
+      // HTTP 5xx may come after the server did it. A refused connect, a
+      // specific SFTP status and a refused size never hide anything.
       const std::int64_t until = u.result_t >= 0 ? u.result_t : INT64_MAX;
+      auto changes = [](const std::string& op) { return op == "put" || op == "rename" || op == "remove" || op == "mkdir"; };
       for (const auto& f : ev.file_faults)
         if (f.t >= u.start && f.t <= until &&
-            (f.after || f.fault == "garble" || f.fault == "reset" || f.fault == "timeout" || f.fault == "disconnect"))
+            (f.after || f.fault == "garble" || f.fault == "reset" || f.fault == "timeout" || f.fault == "disconnect" ||
+             (f.fault == "outage" && f.op != "connect") || (f.fault == "respond" && f.status == 4 && changes(f.op))))
           mark(u.ids, name + ": a " + f.fault + " fault on " + f.op + " at " + format_duration(Duration(f.t)));
     }
     if (u.crashed && u.accepted < 0) mark(u.ids, name + " was in flight at a crash");
@@ -1435,8 +1450,11 @@ PropertyResult check_c4(const Outcome& o, const Events& ev) {
                               send_name(n) + ")");
     }
     for (JobId id : s.ids) {
-      auto t = ev.terminal_at.find(id);
-      const std::int64_t end = t == ev.terminal_at.end() ? INT64_MAX : t->second;
+      // When it ended after this send (a job offered again after a restart
+      // ended once in the earlier process too).
+      auto first_end = ev.terminal_at.find(id), last_end = ev.terminal_last.find(id);
+      std::int64_t end = first_end == ev.terminal_at.end() ? INT64_MAX : first_end->second;
+      if (end < s.t) end = last_end->second >= s.t ? last_end->second : INT64_MAX;
       if (crash_between(s.t, end)) continue;
       // Its time budget ran out first (C6 judges that): the declared retry
       // window had passed since its first send when the job ended aborted.
@@ -1607,7 +1625,9 @@ PropertyResult check_f2(const Outcome& o, const Events& ev) {
     return fail("F2", std::string("teardown was told ") + (teardown->flag ? "success" : "failure") + " but the sync " +
                           (o.sync->ok ? "succeeded" : "failed"));
   // A failed stream commits none of its staged data: none of its records is in
-  // the destination unless its job succeeded (committed by an earlier process).
+  // the destination unless its job succeeded (committed by an earlier process)
+  // or ended outcome_unknown (a commit whose answer was lost: A2 judges that a
+  // fault really hid it).
   if (o.entry->capabilities.stages) {
     const auto by_stream = records_by_stream(o);
     for (const auto& [stream, verdict] : o.sync->streams) {
@@ -1615,7 +1635,9 @@ PropertyResult check_f2(const Outcome& o, const Events& ev) {
       auto it = by_stream.find(stream);
       if (it == by_stream.end()) continue;
       for (JobId id : it->second) {
-        if (o.jobs().contains(id) && o.jobs().outcome(id).state == JobState::succeeded) continue;
+        if (o.jobs().contains(id) &&
+            (o.jobs().outcome(id).state == JobState::succeeded || o.jobs().outcome(id).outcome_unknown))
+          continue;
         if (applied_count(o, o.record(static_cast<std::int64_t>(id) - 1)) > 0)
           return fail("F2", "stream " + stream + " failed (" + verdict + "), yet record " + std::to_string(id) +
                                 " of it reached the destination");

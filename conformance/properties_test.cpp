@@ -265,7 +265,7 @@ TEST(PropertyCheckers, A2UnknownOutcomesMustBeJustified) {
   // A garbled 2xx hides it.
   Evidence garbled(false);
   garbled.exchange(1, 0, kSec, 200);
-  garbled.at(0, ev::Fault{1, std::nullopt, 0, "garble", std::nullopt});
+  garbled.at(0, ev::Fault{1, std::nullopt, 0, "garble", std::nullopt, std::nullopt});
   garbled.batch(kSec, {1}, 1, "retry_batch", 200);
   garbled.end(1, JobState::aborted, "attempts exhausted: unreadable", kSec, true);
   garbled.all_succeed_from(2);
@@ -283,6 +283,41 @@ TEST(PropertyCheckers, A2UnknownOutcomesMustBeJustified) {
   clean.end(1, JobState::failed, "rejected", 2 * kSec, true);
   clean.all_succeed_from(2);
   EXPECT_FAIL(clean, "A2");
+  // A staged table's commit decides its staged jobs: a garbled commit answer
+  // hides their outcome; with no commit traced for them, nothing did.
+  Evidence commit_garbled(false);
+  commit_garbled.exchange(1, 0, kSec, 200, "/v1/tables/users/commit");
+  commit_garbled.at(0, ev::Fault{1, std::nullopt, 0, "garble", std::nullopt, std::nullopt});
+  commit_garbled.at(kSec, ev::Committing{"stage stg-1 into users", JobIds{{1}}});
+  commit_garbled.end(1, JobState::failed, "commit failed: unreadable", kSec, true);
+  commit_garbled.all_succeed_from(2);
+  EXPECT_PASS(commit_garbled, "A2");
+  Evidence commit_clean(false);
+  commit_clean.exchange(1, 0, kSec, 400, "/v1/tables/users/commit");
+  commit_clean.at(kSec, ev::Committing{"stage stg-1 into users", JobIds{{1}}});
+  commit_clean.end(1, JobState::failed, "commit failed: HTTP 400", kSec, true);
+  commit_clean.all_succeed_from(2);
+  EXPECT_FAIL(commit_clean, "A2");
+  // File operations: a generic SSH_FX_FAILURE (4) on a rename, or an outage
+  // dropping the session with the rename sent, hides whether it happened; a
+  // specific status (3, permission denied) or a refused connect does not.
+  auto file_case = [](std::string op, std::string fault, std::int64_t status) {
+    Evidence e(true);
+    ev::Fault f;
+    f.op = op;
+    f.fault = fault;
+    if (status) f.status = status;
+    e.at(kSec / 2, f);
+    e.upload_answered(1, 0, {1}, "retry", kSec);
+    e.end(1, JobState::aborted, "attempts exhausted", kSec, true);
+    e.all_succeed_from(2);
+    return e;
+  };
+  EXPECT_PASS(file_case("rename", "respond", 4), "A2");
+  EXPECT_PASS(file_case("rename", "outage", 0), "A2");
+  EXPECT_FAIL(file_case("rename", "respond", 3), "A2");
+  EXPECT_FAIL(file_case("list", "respond", 4), "A2");
+  EXPECT_FAIL(file_case("connect", "outage", 0), "A2");
 }
 
 TEST(PropertyCheckers, A3Duplicates) {
@@ -956,6 +991,15 @@ TEST(PropertyCheckers, F2Failure) {
   sync_run(leaked, 2 * kSec);
   leaked.o.sync->streams["s"] = "failed: open";
   EXPECT_FAIL(leaked, "F2");
+  // A commit whose answer was lost: the job says its outcome is unknown, so
+  // the record in the destination is not a leak (A2 judges the unknown).
+  Evidence unknown(false);
+  unknown.entry.capabilities.stages = true;
+  unknown.end(1, JobState::failed, "commit answer lost", kSec, true);
+  unknown.applied(1, 1);
+  sync_run(unknown, 2 * kSec);
+  unknown.o.sync->streams["s"] = "failed: close";
+  EXPECT_PASS(unknown, "F2");
 }
 
 // ---- G: liveness

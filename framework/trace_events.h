@@ -91,8 +91,9 @@ struct Fault {
   std::int64_t rule = 0;
   std::string fault;  // fault_kind_name / the file fault's action
   std::optional<bool> after;  // file operations: the fault hit after the server applied it
+  std::optional<std::int64_t> status;  // file operations: the status a respond fault answered
   template <class S, class V> static void fields(S& s, V& v) {
-    v("req", s.req), v("op", s.op), v("rule", s.rule), v("fault", s.fault), v("after", s.after);
+    v("req", s.req), v("op", s.op), v("rule", s.rule), v("fault", s.fault), v("after", s.after), v("status", s.status);
   }
   bool operator==(const Fault&) const = default;
 };
@@ -205,6 +206,17 @@ struct Staged {
   JobIds ids;
   template <class S, class V> static void fields(S& s, V& v) { v("ids", s.ids); }
   bool operator==(const Staged&) const = default;
+};
+
+/// A request that decides staged jobs' fate (a staged table's commit) was
+/// answered: traced right after its answer, so the checkers tie that answer
+/// (and any fault that hid it) to the jobs it carried (A2).
+struct Committing {
+  static constexpr std::string_view kind = "commit.answered";
+  std::string what;
+  JobIds ids;
+  template <class S, class V> static void fields(S& s, V& v) { v("what", s.what), v("ids", s.ids); }
+  bool operator==(const Committing&) const = default;
 };
 
 /// How an upload was answered, and its outcome sets' sizes (A5).
@@ -440,7 +452,7 @@ struct RunDrained {
 /// Every event kind that is read back. Adding a kind: a struct above, and here.
 using TraceEvent =
     std::variant<ev::HttpRequest, ev::HttpResponse, ev::HttpError, ev::Fault, ev::JobTerminal, ev::BatchSent,
-                 ev::OneSent, ev::RetryAfterHold, ev::Split, ev::UploadStart, ev::Staged, ev::UploadResult, ev::Poll, ev::Polled,
+                 ev::OneSent, ev::RetryAfterHold, ev::Split, ev::UploadStart, ev::Staged, ev::Committing, ev::UploadResult, ev::Poll, ev::Polled,
                  ev::StatsFault, ev::PollTimeout, ev::Settle, ev::Resume, ev::ResumeStart, ev::ImportEnd,
                  ev::CrashPointHit, ev::SyncStart, ev::SyncSetup, ev::SyncOpen, ev::SyncFirstRecord, ev::SyncState,
                  ev::SyncEnd, ev::SyncClose, ev::SyncStreamFailed, ev::SyncFailure, ev::SyncTeardown, ev::RunStart,

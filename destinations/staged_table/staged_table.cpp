@@ -12,6 +12,7 @@
 #include "framework/rate_limiter.h"
 #include "framework/retry.h"
 #include "framework/text.h"
+#include "framework/trace_events.h"
 
 namespace destsim {
 
@@ -528,7 +529,8 @@ class StagedTableDestination final : public Destination {
     nlohmann::json body = {{"stage", stage}, {"mode", s.spec.mode}, {"generation", s.spec.generation}};
     if (!s.spec.primary_key.empty()) body["primary_key"] = s.spec.primary_key;
     Request req = request("POST", "/v1/tables/" + s.table + "/commit", body.dump());
-    Answer a = co_await control(std::move(req), commit_policy_);
+    const std::string what = "stage " + stage + " into " + s.table;
+    Answer a = co_await control(std::move(req), commit_policy_, &staged, &what);
     // 409 StageCommitted: an earlier attempt whose answer was lost applied it.
     bool committed = a.ok || (a.status == 409 && a.code == "StageCommitted");
     std::string failure;
@@ -738,7 +740,10 @@ class StagedTableDestination final : public Destination {
 
   // A control request (stages, commits), retried per the retry policy on
   // transport errors, 408/429/5xx and answers it cannot read.
-  Task<Answer> control(Request req, const RetryPolicy& policy) {
+  // A commit passes the jobs it decides: each answer is traced with them (A2
+  // ties a lost or garbled answer to the jobs whose outcome it hid).
+  Task<Answer> control(Request req, const RetryPolicy& policy, const std::vector<JobId>* carries = nullptr,
+                       const std::string* what = nullptr) {
     Answer a;
     const Time first = ctx_.loop.now();
     int attempt = 0;
@@ -747,6 +752,7 @@ class StagedTableDestination final : public Destination {
       ++attempt;
       Request copy = req;
       HttpResult res = co_await send(std::move(copy));
+      if (carries) emit(ctx_.loop.trace(), ctx_.loop.now(), ev::Committing{*what, JobIds{*carries}});
       std::optional<Duration> wait_at_least;
       bool transient = false;
       a.code.clear();

@@ -746,6 +746,7 @@ class SimSftpTransport final : public FileTransport {
       e.rule = f.rule;
       e.fault = action_name(f.action);
       e.after = f.after;
+      if (f.action == SftpFault::Action::fail) e.status = f.status;
       emit(loop_.trace(), loop_.now(), e);
     } else if (f.latency.count() > 0) {
       ev::Fault e;  // a latency rule slowed the operation (rule -1: latency rules never decide)
