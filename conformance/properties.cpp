@@ -1395,13 +1395,24 @@ PropertyResult check_c3(const Outcome& o, const Events& ev) {
       // The Retry-After is judged when the upload again reached the API (its
       // last request left): a manager may hold its own requests for it (Marketo
       // holds a throttled token endpoint) after the upload started.
-      const std::int64_t reached = u.answer_req >= 0 ? ev.http.at(u.answer_req).t : u.start;
       // A Retry-After binds the endpoint that answered it (I1): a retry that
       // reaches the API at another (a token endpoint throttled, the upload
-      // endpoint free) is not held by it.
-      const bool same_endpoint = u.answer_req < 0 || prev.answer_req < 0 ||
-                                 ev.http.at(u.answer_req).endpoint == ev.http.at(prev.answer_req).endpoint;
-      if (ra >= 0 && same_endpoint && reached - ref < ra)
+      // endpoint free) is not held by it. The upload reached that endpoint
+      // with its first request there while it ran (none: an upload cut off by
+      // a crash while it held, or answered from elsewhere, never did).
+      std::int64_t reached = -1;
+      if (ra >= 0) {
+        const std::string& endpoint = ev.http.at(prev.answer_req).endpoint;
+        std::int64_t until = u.result_t >= 0 ? u.result_t : u.end_t >= 0 ? u.end_t : INT64_MAX;
+        for (std::int64_t c : ev.crashes)
+          if (c >= u.start) until = std::min(until, c);
+        for (const Req& rq : ev.requests)
+          if (rq.t >= u.start && rq.t <= until && rq.endpoint == endpoint) {
+            reached = rq.t;
+            break;
+          }
+      }
+      if (ra >= 0 && reached >= 0 && reached - ref < ra)
         return fail("C3", upload_name(u) + " carries job " + std::to_string(id) + " to the API " +
                               format_duration(Duration(reached - ref)) + " after " + upload_name(prev) +
                               " was answered with a Retry-After of " + format_duration(Duration(ra)));

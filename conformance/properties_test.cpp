@@ -762,6 +762,21 @@ TEST(PropertyCheckers, C3BoundsFromTheDeclaredPolicyAndTheAnswers) {
   bulk_held.exchange(2, 62 * kSec, 63 * kSec, 200, "/upload");
   bulk_held.at(63 * kSec, ev::UploadResult{"m", 2, 1, "completed", "", 0, 0, 0, 0, 0});
   EXPECT_PASS(bulk_held, "C3");
+  // ... but one whose first request to that endpoint left at 40 s did not.
+  Evidence bulk_not_held(true);
+  bulk_not_held.upload_answered(1, kSec, {1}, "retry", 2 * kSec, 1, 429, 1, std::string("60"));
+  bulk_not_held.at(30 * kSec, ev::UploadStart{2, 1, JobIds{{1}}, 30 * kSec, 0, 2, 100});
+  bulk_not_held.exchange(2, 40 * kSec, 41 * kSec, 200, "/upload");
+  bulk_not_held.at(41 * kSec, ev::UploadResult{"m", 2, 1, "completed", "", 0, 0, 0, 0, 0});
+  EXPECT_FAIL(bulk_not_held, "C3");
+  // An upload cut off by a crash while it still held never reached the API:
+  // its start inside the Retry-After is not a retry sent early.
+  Evidence bulk_cut(true);
+  bulk_cut.upload_answered(1, kSec, {1}, "retry", 2 * kSec, 1, 429, 1, std::string("60"));
+  bulk_cut.at(30 * kSec, ev::UploadStart{2, 1, JobIds{{1}}, 30 * kSec, 0, 2, 100});
+  bulk_cut.at(50 * kSec, ev::RunCrash{"at 50s", 0});
+  bulk_cut.exchange(2, 55 * kSec, 56 * kSec, 200, "/upload");  // another run's request, after the crash
+  EXPECT_PASS(bulk_cut, "C3");
 }
 
 TEST(PropertyCheckers, C4TooLarge) {
