@@ -55,6 +55,7 @@ struct BulkAnswer {
   std::int64_t req = -1;
   std::int64_t t = 0;
   std::int64_t failed = 0;  // stats: jobs the answer settled failed
+  std::int64_t ok = 0;      // stats: jobs the answer settled succeeded
 };
 // The bulk path's account of one upload (by the router's upload number).
 struct Upload {
@@ -282,7 +283,7 @@ Events parse_events(const Outcome& o) {
             if (e.unmentioned > 0) u.unmentioned = true;
             if (e.from == "stats") {
               u.settled = true;
-              u.stats_answers.push_back({"settled", claim(t), t, e.failed});
+              u.stats_answers.push_back({"settled", claim(t), t, e.failed, e.ok});
             }
             ev.settled_ok += e.ok;
             ev.unmentioned += e.unmentioned;
@@ -342,6 +343,7 @@ Events parse_events(const Outcome& o) {
 
 std::string send_name(const Send& s);
 std::string upload_name(const Upload& u);
+std::string answer_name(const Events& ev, std::int64_t req);
 
 // No restart between two times: the same process sent both.
 bool same_process(const Events& ev, std::int64_t t1, std::int64_t t2) {
@@ -835,7 +837,9 @@ PropertyResult check_a5(const Events& ev) {
 // queue when an upload started without it was deferred to a later upload. It
 // must reach one — not end before it, whatever its reason says, nor be left
 // waiting — and waiting costs no attempt: the store counts exactly the uploads
-// that carried each job.
+// that carried each job. A staged job that ends before any upload carried it
+// (cut from the upload being filled, its end traced before that upload's
+// start) fails too: only its retry window may end a waiting job.
 PropertyResult check_b5(const Outcome& o, const Events& ev) {
   std::map<JobId, std::int64_t> carried;
   for (const auto& u : ev.uploads)
@@ -889,6 +893,15 @@ PropertyResult check_b5(const Outcome& o, const Events& ev) {
     } else if (kind == terminal) {
       const JobId id = ended[what];
       auto d = deferred_by.find(id);
+      // A job still waiting in the staging queue ends only by its window: one
+      // ended before any upload carried it was cut from the upload being
+      // filled (its end is traced before that upload starts).
+      if (d == deferred_by.end() && waiting.count(id) > 0 && !window_passed(id)) {
+        const JobOutcome out = o.jobs().outcome(id);
+        return fail("B5", "job " + std::to_string(id) + " was staged, then ended " + job_state_name(out.state) +
+                              " at " + format_duration(Duration(ev.terminal_at.at(id))) +
+                              " while waiting for an upload, without being uploaded (\"" + out.reason + "\")");
+      }
       if (d != deferred_by.end() && !window_passed(id)) {
         const JobOutcome out = o.jobs().outcome(id);
         return fail("B5", "job " + std::to_string(id) + " was left for a later upload by " +
@@ -978,6 +991,20 @@ PropertyResult check_d4(const Outcome& o, const Events& ev) {
   if (static_cast<std::int64_t>(o.jobs().counts().succeeded) > ev.settled_ok && ev.crashes.empty())
     return fail("D4", std::to_string(o.jobs().counts().succeeded) + " jobs succeeded but the per-record results named " +
                           std::to_string(ev.settled_ok) + " as ok");
+  // Per-record results reach the destination only in a 2xx answer: jobs
+  // settled succeeded on a results request answered with an error status or
+  // a transport error were assumed delivered, not read — even where the fake
+  // happens to hold them.
+  for (const auto& u : ev.uploads) {
+    for (const auto& a : u.stats_answers) {
+      if (a.status != "settled" || a.ok == 0 || a.req < 0) continue;
+      const int st = ev.http.at(a.req).status;
+      if (st < 200 || st >= 300)
+        return fail("D4", upload_name(u) + ": " + std::to_string(a.ok) + " jobs settled succeeded at " +
+                              format_duration(Duration(a.t)) + " on a results request's " + answer_name(ev, a.req) +
+                              ", which carries no per-record results");
+    }
+  }
   return pass("D4");
 }
 

@@ -575,6 +575,37 @@ TEST(PropertyCheckers, B5DeferredJobsAreUploadedLaterWhateverTheirReason) {
   EXPECT_FAIL(shifted, "B5");
 }
 
+TEST(PropertyCheckers, B5JobsCutFromTheUploadBeingFilledAreNotEnded) {
+  // Jobs 1-3 staged; upload 1 has room for two. Job 3 is aborted as the upload
+  // is filled — its end traced before upload 1 starts, so no upload had yet
+  // left it out (the old B5 passed it).
+  Evidence cut(true);
+  cut.staged(0, {1, 2, 3});
+  // Ended without an attempt (end() would count one): no upload carried it.
+  cut.store.finish(3, JobOutcome{JobState::aborted, "does not fit the upload being filled", false, false,
+                                 ReasonKind::too_large},
+                   kTimeZero + Duration(kSec));
+  cut.at(kSec, ev::JobTerminal{3, "aborted", "does not fit the upload being filled", false, false, "too_large"});
+  cut.upload_answered(1, kSec, {1, 2}, "completed", 2 * kSec, 1, 200);
+  cut.end(1, JobState::succeeded, "", 2 * kSec);
+  cut.end(2, JobState::succeeded, "", 2 * kSec);
+  PropertyResult r = cut.check("B5");
+  EXPECT_EQ(r.verdict, Verdict3::fail) << r.detail;
+  EXPECT_NE(r.detail.find("job 3 was staged, then ended aborted"), std::string::npos) << r.detail;
+  // Its retry window, not the overflow, ends a job already uploaded once
+  // (run_upload ends it before the upload it was staged for starts).
+  Evidence window(true);
+  window.configure(nlohmann::json{{"retry_window", "10s"}});
+  window.staged(0, {3});
+  window.upload_answered(9, 0, {3}, "retry", kSec, 9, 503);
+  window.staged(5 * kSec, {1, 2, 3});
+  window.end(3, JobState::aborted, "retry window exhausted", 20 * kSec, false, ReasonKind::timeout);
+  window.upload_answered(1, 20 * kSec, {1, 2}, "completed", 21 * kSec, 1, 200);
+  window.end(1, JobState::succeeded, "", 21 * kSec);
+  window.end(2, JobState::succeeded, "", 21 * kSec);
+  EXPECT_PASS(window, "B5");
+}
+
 // ---- C: retries
 
 TEST(PropertyCheckers, C1Classification) {
@@ -885,6 +916,34 @@ TEST(PropertyCheckers, D4PerJobResults) {
   assumed.all_succeed();
   assumed.at(kSec, ev::Settle{1, "stats", 2, 0, 0, 1});  // one unmentioned, yet succeeded
   EXPECT_FAIL(assumed, "D4");
+}
+
+TEST(PropertyCheckers, D4ResultsComeFromA2xxAnswer) {
+  // Import 1 completes; its results request is answered 200, and the three
+  // jobs settle succeeded on it.
+  Evidence good(true);
+  good.polled({{11 * kSec, "completed"}});
+  good.exchange(1, 12 * kSec, 12 * kSec, 200, "/imports/imp1/results");
+  good.at(12 * kSec, ev::Settle{1, "stats", 3, 0, 0, 0});
+  good.all_succeed(12 * kSec);
+  EXPECT_PASS(good, "D4");
+  // The results request is answered 400 (no per-record results), yet the
+  // jobs settle succeeded: assumed, not read. The fake holds every one of
+  // them and the framework's own counts agree, so the old D4 passed it.
+  Evidence assumed(true);
+  assumed.polled({{11 * kSec, "completed"}});
+  assumed.exchange(1, 12 * kSec, 12 * kSec, 400, "/imports/imp1/results");
+  assumed.at(12 * kSec, ev::Settle{1, "stats", 3, 0, 0, 0});
+  assumed.all_succeed(12 * kSec);
+  PropertyResult r = assumed.check("D4");
+  EXPECT_EQ(r.verdict, Verdict3::fail) << r.detail;
+  EXPECT_NE(r.detail.find("3 jobs settled succeeded"), std::string::npos) << r.detail;
+  // Refused, the results name nobody: the jobs are retried, not settled succeeded.
+  Evidence retried(true);
+  retried.polled({{11 * kSec, "completed"}});
+  retried.exchange(1, 12 * kSec, 12 * kSec, 400, "/imports/imp1/results");
+  retried.at(12 * kSec, ev::Settle{1, "stats", 0, 0, 0, 3});
+  EXPECT_PASS(retried, "D4");
 }
 
 TEST(PropertyCheckers, D5PollFaults) {

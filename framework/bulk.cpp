@@ -299,6 +299,7 @@ Task<void> BulkRouter::stager() {
       const auto count = static_cast<std::int64_t>(stage.size());
       if (count + 1 > limits_.records_max || upload_bytes(count + 1, bytes + size) > limits_.bytes_max) {
         ++stats_.overflow_waits;  // the rest waits for the next upload, attempts unchanged (B5)
+        if (!manager_.defers_overflow()) abort_overflow(count);
         break;
       }
       bytes += size;
@@ -316,6 +317,19 @@ Task<void> BulkRouter::stager() {
   }
   stager_done_ = true;
   changed_.notify_all();
+}
+
+// The overflow bug a manager may ask for (defers_overflow() false): every
+// item still staged behind a full upload is aborted instead of waiting.
+void BulkRouter::abort_overflow(std::int64_t upload_records) {
+  std::vector<Pending> over(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+  queue_.clear();
+  unhold(over);
+  for (auto& p : over)
+    finish(p, JobState::aborted,
+           "does not fit the upload being filled (" + std::to_string(upload_records) + " records): aborted",
+           ReasonKind::too_large);
+  jobs_.commit();
 }
 
 Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit permit) {

@@ -117,6 +117,11 @@ class AsyncDestinationManager {
   /// and its import id being stored, the router re-uploads only then (E1);
   /// otherwise those jobs are aborted with outcome_unknown.
   virtual bool idempotent() const { return false; }
+  /// Whether staged items that do not fit the upload being filled wait for the
+  /// next one (B5). Every real manager keeps the default; a manager answering
+  /// false has them aborted instead — the classic overflow bug, which only the
+  /// deliberately broken destinations (destinations/broken) carry.
+  virtual bool defers_overflow() const { return true; }
 };
 
 /// The simple variant, for fire-and-forget destinations (a file drop, an API
@@ -216,6 +221,7 @@ class BulkRouter {
   void hold(std::uint64_t key, StoredImport entry);
   void release(std::uint64_t key);
   void unhold(std::vector<Pending>& items);
+  void abort_overflow(std::int64_t upload_records);
   void keep_unknown_held(std::uint64_t key, std::vector<Pending>& items);
   std::int64_t upload_bytes(std::int64_t items, std::int64_t item_bytes) const;
 

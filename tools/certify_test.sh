@@ -56,7 +56,8 @@ broken)
   for pair in broken_ignores_retry_after:I1 broken_retries_400:C1 broken_resends_partial:C5 \
               broken_retries_413_whole:C4 broken_record_limit_off_by_one:B1 broken_never_flushes_on_interval:B2 \
               broken_uncapped_backoff:C3 broken_concurrency_off_by_one:B4 broken_polls_without_waiting:D1 \
-              broken_import_concurrency_off_by_one:B4; do
+              broken_import_concurrency_off_by_one:B4 broken_no_poll_timeout:D2 \
+              broken_counts_missing_as_succeeded:D4 broken_aborts_overflow:B5 broken_reuploads_after_restart:E1; do
     name=${pair%%:*}
     prop=${pair##*:}
     rm -rf "$tmp/failures"

@@ -3,8 +3,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "destinations/batch_destination.h"
+#include "destinations/bulk_destination.h"
 #include "destinations/iterable/iterable.h"
 #include "destinations/klaviyo/klaviyo.h"
 
@@ -101,9 +103,74 @@ DestinationEntry broken_iterable(std::string name, std::string about, IterableBu
 
 namespace {
 
+// Klaviyo's manager with the bug: everything it does not change goes to the
+// real one.
+class BrokenManager final : public AsyncDestinationManager {
+ public:
+  BrokenManager(std::unique_ptr<AsyncDestinationManager> inner, KlaviyoBug bug)
+      : inner_(std::move(inner)), bug_(std::move(bug)) {}
+
+  std::string name() const override { return inner_->name(); }
+  BulkLimits limits() const override { return inner_->limits(); }
+  Result<BulkItem> transform(const Record& record) override { return inner_->transform(record); }
+  Task<UploadOutcome> upload(const std::vector<const BulkItem*>& items) override {
+    UploadOutcome out = co_await inner_->upload(items);
+    if (out.kind == UploadOutcome::Kind::importing) uploaded_[out.import.import_id] = true;
+    co_return out;
+  }
+  Task<PollOutcome> poll(const ImportRef& import) override {
+    if (bug_.forgets_stored_imports && uploaded_.count(import.import_id) == 0) {
+      // The import ids it follows live only in this process's memory: one
+      // from the store (uploaded before a restart) is taken as never started,
+      // so the router uploads its jobs again instead of polling it.
+      PollOutcome out;
+      out.status = ImportStatus::failed;
+      out.nothing_applied = true;
+      out.reason = "import " + import.import_id + " was not uploaded by this process: taken as lost";
+      co_return out;
+    }
+    co_return co_await inner_->poll(import);
+  }
+  Task<StatsOutcome> upload_stats(const ImportRef& import) override {
+    StatsOutcome out = co_await inner_->upload_stats(import);
+    if (bug_.stats) bug_.stats(import, out);
+    co_return out;
+  }
+  bool idempotent() const override { return inner_->idempotent(); }
+  bool defers_overflow() const override { return !bug_.aborts_overflow && inner_->defers_overflow(); }
+
+ private:
+  std::unique_ptr<AsyncDestinationManager> inner_;
+  KlaviyoBug bug_;
+  std::map<std::string, bool> uploaded_;  // looked up by key, never iterated
+};
+
+}  // namespace
+
+DestinationEntry broken_klaviyo(std::string name, std::string about, KlaviyoBug bug) {
+  DestinationEntry e = klaviyo_destination();
+  e.name = std::move(name);
+  e.about = std::move(about);
+  e.shipped = false;
+  e.make = [bug](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
+    DS_TRY(BulkConfig bulk, bulk_config_from(config));
+    DS_TRY(std::unique_ptr<AsyncDestinationManager> inner, klaviyo_manager(ctx, config));
+    auto manager = std::make_unique<BrokenManager>(std::move(inner), bug);
+    return std::unique_ptr<Destination>(std::make_unique<BulkDestination>(ctx, std::move(manager), std::move(bulk)));
+  };
+  return e;
+}
+
+namespace {
+
 BrokenDestination broken(std::string name, std::string bug_text, std::string property, Bug bug) {
   std::string about = "Iterable with one deliberate bug (" + bug_text + ") — certify must fail it on " + property;
   return {broken_iterable(std::move(name), std::move(about), std::move(bug)), std::move(property)};
+}
+
+BrokenDestination bulk(std::string name, std::string bug_text, std::string property, KlaviyoBug bug) {
+  std::string about = "Klaviyo with one deliberate bug (" + bug_text + ") — certify must fail it on " + property;
+  return {broken_klaviyo(std::move(name), std::move(about), std::move(bug)), std::move(property)};
 }
 
 // A shipped destination run with a config of its own: `rewrite` changes what
@@ -168,6 +235,22 @@ std::vector<BrokenDestination> broken_destinations() {
                                                               ? c["imports_in_flight"].get<std::int64_t>()
                                                               : std::int64_t{3}) + 1;
                               }));
+  out.push_back(misconfigured(klaviyo_destination(), "broken_no_poll_timeout", "never gives up on a pending import",
+                              "D2", [](nlohmann::json& c) { c["poll_timeout"] = "100000h"; }));
+  out.push_back(bulk("broken_counts_missing_as_succeeded",
+                     "jobs the import's per-job results do not mention are counted as succeeded", "D4",
+                     KlaviyoBug{.stats = [](const ImportRef& import, StatsOutcome& st) {
+                       if (st.transient) return;
+                       std::set<JobId> named;
+                       for (const auto& r : st.results) named.insert(r.id);
+                       for (JobId j : import.jobs)
+                         if (named.count(j) == 0) st.results.push_back({j, Verdict::ok, ""});
+                     }}));
+  out.push_back(bulk("broken_aborts_overflow", "records that do not fit the current upload are aborted, not deferred",
+                     "B5", KlaviyoBug{.aborts_overflow = true}));
+  out.push_back(bulk("broken_reuploads_after_restart",
+                     "after a restart, an import whose id was stored is uploaded again instead of polled", "E1",
+                     KlaviyoBug{.forgets_stored_imports = true}));
   return out;
 }
 

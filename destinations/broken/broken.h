@@ -12,6 +12,7 @@
 
 #include "destinations/destination.h"
 #include "framework/batch.h"
+#include "framework/bulk.h"
 
 namespace destsim {
 
@@ -29,6 +30,19 @@ struct IterableBug {
 /// The shipped Iterable destination under `bug`, named `name` (not shipped).
 DestinationEntry broken_iterable(std::string name, std::string about, IterableBug bug);
 
+/// What a broken Klaviyo does to the real one on the bulk path: its manager
+/// rewrites the per-job results of a completed import, asks the router to
+/// abort what does not fit an upload, and/or takes an import it did not upload
+/// itself (one found in the store after a restart) as lost.
+struct KlaviyoBug {
+  std::function<void(const ImportRef&, StatsOutcome&)> stats;
+  bool aborts_overflow = false;
+  bool forgets_stored_imports = false;
+};
+
+/// The shipped Klaviyo destination under `bug`, named `name` (not shipped).
+DestinationEntry broken_klaviyo(std::string name, std::string about, KlaviyoBug bug);
+
 struct BrokenDestination {
   DestinationEntry entry;
   /// The property a default certify must fail it on.
@@ -40,7 +54,9 @@ struct BrokenDestination {
 /// broken_record_limit_off_by_one (B1), broken_never_flushes_on_interval (B2),
 /// broken_uncapped_backoff (C3), broken_concurrency_off_by_one (B4); on the
 /// bulk path (Klaviyo): broken_polls_without_waiting (D1),
-/// broken_import_concurrency_off_by_one (B4).
+/// broken_import_concurrency_off_by_one (B4), broken_no_poll_timeout (D2),
+/// broken_counts_missing_as_succeeded (D4), broken_aborts_overflow (B5),
+/// broken_reuploads_after_restart (E1).
 std::vector<BrokenDestination> broken_destinations();
 
 }  // namespace destsim

@@ -639,6 +639,11 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
 
 }  // namespace
 
+Result<std::unique_ptr<AsyncDestinationManager>> klaviyo_manager(DeliveryContext& ctx, const Config& config) {
+  DS_TRY(Settings s, settings_from(config));
+  return std::unique_ptr<AsyncDestinationManager>(std::make_unique<KlaviyoManager>(ctx, std::move(s)));
+}
+
 DestinationEntry klaviyo_destination() {
   // Import jobs in flight at once: Klaviyo documents no limit; 3 keeps the
   // create endpoint far inside its rate windows (the imports_in_flight default).

@@ -38,10 +38,17 @@
 // exactly-once in effect.
 #pragma once
 
+#include <memory>
+
 #include "destinations/destination.h"
+#include "framework/bulk.h"
 
 namespace destsim {
 
 DestinationEntry klaviyo_destination();
+
+/// Klaviyo's bulk manager over `ctx`, from resolved config (the broken
+/// destinations decorate it: destinations/broken).
+Result<std::unique_ptr<AsyncDestinationManager>> klaviyo_manager(DeliveryContext& ctx, const Config& config);
 
 }  // namespace destsim
