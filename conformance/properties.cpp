@@ -1737,7 +1737,7 @@ PropertyResult check_e2(const Outcome& o, const Events& ev) {
 
 Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev) {
   Duration last_arrival = o.arrivals.empty() ? Duration(0) : o.arrivals.back();
-  Duration flush{0}, window{0}, delay_max{0};
+  Duration flush{0}, window{0}, delay_max{0}, spacing{0};
   std::int64_t attempts = 1;
   for (const auto& k : o.entry->schema) {
     if (k.name == "flush_interval") flush = o.config.duration("flush_interval");
@@ -1746,6 +1746,12 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
     if (k.name == "max_retries") attempts = o.config.integer("max_retries");
     if (k.name == "max_attempts") attempts = o.config.integer("max_attempts");
     if (k.name == "upload_interval") flush = o.config.duration("upload_interval");
+    // Client-side pacing the destination declares in its config: every
+    // request may wait this long behind the one before it.
+    if (k.name == "requests_per_second" && o.config.integer("requests_per_second") > 0)
+      spacing = std::max(spacing, Duration(std::chrono::seconds(1)) / o.config.integer("requests_per_second"));
+    if (k.name == "requests_per_minute" && o.config.integer("requests_per_minute") > 0)
+      spacing = std::max(spacing, Duration(std::chrono::minutes(1)) / o.config.integer("requests_per_minute"));
   }
   Duration longest_retry_after{0}, all_retry_after{0};
   for (const auto& r : ev.responses) {
@@ -1771,14 +1777,22 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
     // Each attempt is an upload that may be polled up to the poll timeout; the
     // imports queue behind the import concurrency.
     const Duration timeout = o.config.duration("poll_timeout") + o.config.duration("poll_interval");
-    const std::int64_t per_upload = std::max<std::int64_t>(1, o.entry->capabilities.limits.records_max);
+    // Records per upload as this run was configured (profiles_per_upload 1
+    // makes one import per record).
+    const std::int64_t per_upload = std::max<std::int64_t>(
+        1, run_limit(o, {"records_max", "profiles_per_upload"}, o.entry->capabilities.limits.records_max, false).value);
     const std::int64_t concurrency = std::max<std::int64_t>(1, o.config.integer("imports_in_flight"));
     const std::int64_t imports = (o.input_size + per_upload - 1) / per_upload + 1;
     const std::int64_t rounds = (imports + concurrency - 1) / concurrency;
-    return last_arrival + flush + (timeout + per_attempt) * (rounds * attempts) + phase + restarts + pacing +
+    // Under client-side pacing each import's requests (its upload, its polls
+    // up to the poll timeout, its results) may each wait a full spacing.
+    const std::int64_t polls = o.config.duration("poll_timeout") / std::max(Duration(1), o.config.duration("poll_interval")) + 1;
+    const Duration paced = spacing * (imports * attempts * (polls + 3));
+    return last_arrival + flush + (timeout + per_attempt) * (rounds * attempts) + phase + restarts + pacing + paced +
            all_retry_after + std::chrono::minutes(1);
   }
-  return last_arrival + flush + 2 * phase + pacing + restarts + all_retry_after + std::chrono::minutes(1);
+  const Duration paced = spacing * ((o.input_size + 1) * attempts * 2);
+  return last_arrival + flush + 2 * phase + pacing + paced + restarts + all_retry_after + std::chrono::minutes(1);
 }
 
 }  // namespace

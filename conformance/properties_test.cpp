@@ -1092,6 +1092,36 @@ TEST(PropertyCheckers, G1Quiescence) {
   EXPECT_FAIL(slow, "G1");
 }
 
+TEST(PropertyCheckers, G1BoundsFromTheRunsConfig) {
+  // 20 records, 30 s poll timeout, one attempt: 25 minutes is too long for
+  // imports of ten records...
+  const nlohmann::json base = {{"poll_timeout", "30s"}, {"poll_interval", "10s"}, {"imports_in_flight", 1},
+                               {"max_attempts", 1},     {"retry_window", "1s"},   {"retry_delay_max", "10s"}};
+  const std::vector<ConfigKey> keys = {{"profiles_per_upload", ConfigType::integer, 10, "", 1, 10},
+                                       {"requests_per_minute", ConfigType::integer, 0, "", 0, 150}};
+  Evidence few(true, 20);
+  few.configure(base, keys);
+  few.all_succeed();
+  few.o.virtual_duration = std::chrono::minutes(25);
+  EXPECT_FAIL(few, "G1");
+  // ... but not for twenty imports of one record each, one at a time,
+  nlohmann::json one = base;
+  one["profiles_per_upload"] = 1;
+  Evidence many(true, 20);
+  many.configure(one, keys);
+  many.all_succeed();
+  many.o.virtual_duration = std::chrono::minutes(25);
+  EXPECT_PASS(many, "G1");
+  // ... nor for three imports whose requests go one a minute.
+  Evidence paced(true, 20);
+  nlohmann::json slow = base;
+  slow["requests_per_minute"] = 1;
+  paced.configure(slow, keys);
+  paced.all_succeed();
+  paced.o.virtual_duration = std::chrono::minutes(25);
+  EXPECT_PASS(paced, "G1");
+}
+
 TEST(PropertyCheckers, G2NoBusyLoops) {
   Evidence good(false);
   good.o.steps = 1000;
