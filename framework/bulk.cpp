@@ -205,7 +205,7 @@ std::vector<JobId> BulkRouter::resume(const RecordSource& source) {
       Pending p;
       p.item.id = id;
       p.attempts = jobs_.attempts(id);
-      p.unknown = e.unknown || id_lost;
+      p.unknown = id_lost || std::find(e.unknown.begin(), e.unknown.end(), id) != e.unknown.end();
       p.started = true;
       p.first = e.started;
       p.queued_at = loop_.now();
@@ -372,7 +372,7 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
     jobs_.attempt(p.item.id);
     view.push_back(&p.item);
     intent.jobs.push_back(p.item.id);
-    intent.unknown |= p.unknown;
+    if (p.unknown) intent.unknown.push_back(p.item.id);
     p.held = key;
   }
   // Durable before the API sees the upload: a crash from here on finds it.
@@ -451,7 +451,11 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
       stored.started = loop_.now();  // the poll timeout runs from here
       stored.params = up.import.params;
       stored.jobs.clear();
-      for (const auto& p : importing) stored.jobs.push_back(p.item.id);
+      stored.unknown.clear();
+      for (const auto& p : importing) {
+        stored.jobs.push_back(p.item.id);
+        if (p.unknown) stored.unknown.push_back(p.item.id);
+      }
       for (auto& p : settled) p.held = 0;
       for (auto& p : rest) p.held = 0;
       if (importing.empty()) release(key);
@@ -619,7 +623,6 @@ void BulkRouter::settle(std::vector<Pending>& items, const std::vector<MessageRe
 void BulkRouter::keep_unknown_held(std::uint64_t key, std::vector<Pending>& items) {
   StoredImport marked = held_[key];
   marked.key = key;
-  marked.unknown = true;
   marked.import_id.clear();  // the import (if any) is over: a restart uploads again
   marked.params = nlohmann::json::object();
   marked.jobs.clear();
@@ -631,6 +634,7 @@ void BulkRouter::keep_unknown_held(std::uint64_t key, std::vector<Pending>& item
       p.held = 0;
     }
   }
+  marked.unknown = marked.jobs;
   if (marked.jobs.empty()) release(key);
   else hold(key, std::move(marked));
 }

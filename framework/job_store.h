@@ -34,9 +34,10 @@ struct StoredImport {
   std::vector<JobId> jobs;
   nlohmann::json params = nlohmann::json::object();
   Time started{};
-  /// An earlier upload of these jobs had an unknown outcome (crash before the
-  /// import id was stored, or a timeout after sending).
-  bool unknown = false;
+  /// The jobs (of `jobs`) an earlier upload of which had an unknown outcome
+  /// (a crash before its import id was stored, a timeout after sending): the
+  /// API may hold them already. The others were never offered it unknowingly.
+  std::vector<JobId> unknown;
   bool operator==(const StoredImport&) const = default;
 };
 

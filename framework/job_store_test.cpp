@@ -77,14 +77,14 @@ TEST(MemoryJobStoreCrash, ACrashLosesExactlyTheUncommittedWrites) {
 TEST(MemoryJobStoreCrash, ImportsSurviveACrashExactlyAsCommitted) {
   MemoryJobStore s;
   s.set_autocommit(false);
-  StoredImport a{1, "", {1, 2}, nlohmann::json::object(), kTimeZero, false};
+  StoredImport a{1, "", {1, 2}, nlohmann::json::object(), kTimeZero, {2}};
   s.put_import(a);
   s.commit();
   StoredImport a2 = a;
   a2.import_id = "imp-1";
   a2.params = {{"order", {2, 1}}};
   s.put_import(a2);  // the import id is not committed yet
-  s.put_import(StoredImport{2, "", {3}, {}, kTimeZero, true});
+  s.put_import(StoredImport{2, "", {3}, {}, kTimeZero, {3}});
   s.drop_import(1);
   EXPECT_EQ(s.imports().size(), 1u);
   EXPECT_EQ(s.crash(), 3u);

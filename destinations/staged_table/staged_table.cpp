@@ -782,8 +782,9 @@ class StagedTableDestination final : public Destination {
           // An error we cannot read (a garbled body) is asked again: its code matters.
           transient = retryable_status(r.status) || a.code.empty();
           // A 5xx (a gateway that timed out, a server that failed after the
-          // write) does not say the request was not applied.
-          if (r.status >= 500) a.maybe_applied = true;
+          // write) does not say the request was not applied; a 503 (the
+          // server would not take it) does.
+          if (r.status >= 500 && r.status != 503) a.maybe_applied = true;
         }
       }
       if (!transient) {

@@ -62,10 +62,10 @@ Status SqliteJobStore::prepare() {
                        "kind TEXT NOT NULL DEFAULT 'none');"
                        "CREATE TABLE IF NOT EXISTS imports("
                        "key INTEGER PRIMARY KEY, import_id TEXT NOT NULL, jobs TEXT NOT NULL, params TEXT NOT NULL, "
-                       "started_ns INTEGER NOT NULL, unknown INTEGER NOT NULL);"
+                       "started_ns INTEGER NOT NULL, unknown TEXT NOT NULL);"
                        "CREATE TABLE IF NOT EXISTS checkpoints(stream TEXT PRIMARY KEY, checkpoint TEXT NOT NULL);"
                        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
-                       "INSERT OR REPLACE INTO meta VALUES('schema', '4');";
+                       "INSERT OR REPLACE INTO meta VALUES('schema', '5');";
   char* err = nullptr;
   if (sqlite3_exec(db_, schema.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
@@ -226,7 +226,8 @@ void SqliteJobStore::put_import(const StoredImport& import) {
   sqlite3_bind_text(s, 3, jobs.c_str(), static_cast<int>(jobs.size()), SQLITE_TRANSIENT);
   sqlite3_bind_text(s, 4, params.c_str(), static_cast<int>(params.size()), SQLITE_TRANSIENT);
   sqlite3_bind_int64(s, 5, to_ns(import.started));
-  sqlite3_bind_int(s, 6, import.unknown ? 1 : 0);
+  const std::string unknown = nlohmann::json(import.unknown).dump();
+  sqlite3_bind_text(s, 6, unknown.c_str(), static_cast<int>(unknown.size()), SQLITE_TRANSIENT);
   check(sqlite3_step(s), db_, "put_import");
   sqlite3_reset(s);
   wrote();
@@ -256,7 +257,12 @@ std::vector<StoredImport> SqliteJobStore::imports() const {
     imp.jobs = jobs.get<std::vector<JobId>>();
     imp.params = std::move(params);
     imp.started = from_ns(sqlite3_column_int64(s, 4));
-    imp.unknown = sqlite3_column_int(s, 5) != 0;
+    // The jobs whose outcome was unknown (schema 5); a store written by schema
+    // 4 kept one flag for the whole entry: 1 marks every job.
+    auto unknown = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(s, 5)), nullptr, false);
+    if (unknown.is_array()) imp.unknown = unknown.get<std::vector<JobId>>();
+    else if (unknown.is_number_integer() && unknown.get<std::int64_t>() != 0) imp.unknown = imp.jobs;
+    else DS_ASSERT((unknown.is_number_integer()) && "sqlite job store: a damaged imports row");
     out.push_back(std::move(imp));
   }
   sqlite3_reset(s);

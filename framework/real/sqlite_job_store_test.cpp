@@ -1,5 +1,7 @@
 #include "framework/real/sqlite_job_store.h"
 
+#include <sqlite3.h>
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -77,13 +79,13 @@ TEST(SqliteJobStore, AProcessThatDiesKeepsExactlyWhatItCommitted) {
 
 TEST(SqliteJobStore, KeepsImportsAcrossADeathExactlyAsCommitted) {
   const std::string path = temp_db("imports");
-  StoredImport a{1, "3404", {1, 2, 3}, {{"rows", {{"a@x.com", {1, 3}}, {"b@x.com", {2}}}}}, from_ns(5'000'000'000), false};
+  StoredImport a{1, "3404", {1, 2, 3}, {{"rows", {{"a@x.com", {1, 3}}, {"b@x.com", {2}}}}}, from_ns(5'000'000'000), {}};
   in_a_process_that_dies(path, [&a](SqliteJobStore& s) {
     s.put_import(a);
-    s.put_import(StoredImport{2, "", {4, 5}, nlohmann::json::object(), kTimeZero, false});
+    s.put_import(StoredImport{2, "", {4, 5}, nlohmann::json::object(), kTimeZero, {5}});
     s.commit();
     s.drop_import(2);                                             // not committed
-    s.put_import(StoredImport{3, "", {6}, {}, kTimeZero, true});  // not committed
+    s.put_import(StoredImport{3, "", {6}, {}, kTimeZero, {6}});  // not committed
   });
   if (HasFatalFailure()) return;
   auto s = SqliteJobStore::open({path});
@@ -93,9 +95,31 @@ TEST(SqliteJobStore, KeepsImportsAcrossADeathExactlyAsCommitted) {
   EXPECT_EQ(got[0], a);  // the import id, its jobs and the per-record map survive
   EXPECT_EQ(got[1].key, 2u);
   EXPECT_TRUE(got[1].import_id.empty());
+  EXPECT_EQ(got[1].unknown, (std::vector<JobId>{5}));  // only job 5's earlier upload had an unknown outcome
   (*s)->drop_import(1);
   (*s)->commit();
   EXPECT_EQ((*s)->imports().size(), 1u);
+}
+
+// A store written before schema 5 kept one unknown flag per stored import:
+// 1 still marks every job of the entry unknown (none is offered clean).
+TEST(SqliteJobStore, ReadsASchema4UnknownFlagAsEveryJob) {
+  const std::string path = temp_db("schema4");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const char* sql =
+      "CREATE TABLE imports(key INTEGER PRIMARY KEY, import_id TEXT NOT NULL, jobs TEXT NOT NULL, "
+      "params TEXT NOT NULL, started_ns INTEGER NOT NULL, unknown INTEGER NOT NULL);"
+      "INSERT INTO imports VALUES(1, '', '[1,2]', '{}', 0, 1);"
+      "INSERT INTO imports VALUES(2, 'imp', '[3]', '{}', 0, 0);";
+  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto s = SqliteJobStore::open({path});
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  std::vector<StoredImport> got = (*s)->imports();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].unknown, (std::vector<JobId>{1, 2}));
+  EXPECT_TRUE(got[1].unknown.empty());
 }
 
 TEST(SqliteJobStore, BadPathIsAnErrorNamingTheFile) {
