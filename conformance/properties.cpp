@@ -1786,8 +1786,15 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
     const std::int64_t rounds = (imports + concurrency - 1) / concurrency;
     // Under client-side pacing each import's requests (its upload, its polls
     // up to the poll timeout, its results) may each wait a full spacing.
-    const std::int64_t polls = o.config.duration("poll_timeout") / std::max(Duration(1), o.config.duration("poll_interval")) + 1;
-    const Duration paced = spacing * (imports * attempts * (polls + 3));
+    // (Polls come at least a spacing apart; the product saturates rather than
+    // overflow for a config of millisecond polls over hours.)
+    const std::int64_t polls =
+        o.config.duration("poll_timeout") / std::max({Duration(1), o.config.duration("poll_interval"), spacing}) + 1;
+    const std::int64_t paced_requests = imports * attempts * (polls + 3);
+    const Duration paced = spacing.count() == 0 ? Duration(0)
+                           : paced_requests > INT64_MAX / 4 / spacing.count()
+                               ? Duration(INT64_MAX / 4)
+                               : spacing * paced_requests;
     return last_arrival + flush + (timeout + per_attempt) * (rounds * attempts) + phase + restarts + pacing + paced +
            all_retry_after + std::chrono::minutes(1);
   }
