@@ -359,10 +359,58 @@ std::string ids_sample(const std::vector<JobId>& ids) {
   return out;
 }
 
-std::int64_t applied_count(const Outcome& o, const Record& r) {
-  std::int64_t n = 0;
-  for (const auto& key : o.entry->effects(r, o.config)) n += o.fake().applied(key);
-  return n;
+// The copies in the fake's store attributed to each input record (by input
+// index). Identical rows (records with the same effects) share their copies:
+// a group of k records whose effect was applied n times hands them out as
+// charitably as the job outcomes allow — one to each succeeded record, then
+// one to each whose outcome was hidden (unknown, or re-sent after an unknown
+// one), then one to each known failure (a phantom), then pending ones; what
+// is left goes to the first hidden record (at-least-once allows it there),
+// else the first succeeded one (a duplicate), else the first record. Under
+// idempotent writes one copy stands for every succeeded identical row. A
+// record alone in its group gets exactly its own applied count.
+std::vector<std::int64_t> attributed_copies(const Outcome& o) {
+  std::vector<std::int64_t> share(static_cast<std::size_t>(o.input_size), 0);
+  std::map<std::vector<std::string>, std::vector<std::int64_t>> groups;
+  for (std::int64_t i = 0; i < o.input_size; ++i) groups[o.entry->effects(o.record(i), o.config)].push_back(i);
+  for (const auto& [keys, members] : groups) {
+    if (keys.empty()) continue;  // no effect (a record the API cannot take): nothing to attribute
+    std::int64_t left = 0;
+    for (const auto& key : keys) left += o.fake().applied(key);
+    const std::int64_t applied = left;
+    if (members.size() == 1) {
+      share[static_cast<std::size_t>(members[0])] = left;
+      continue;
+    }
+    auto rank = [&](std::int64_t i) {
+      const JobId id = o.record(i).id;
+      if (!o.jobs().contains(id)) return 3;
+      const JobOutcome out = o.jobs().outcome(id);
+      if (out.state == JobState::succeeded && !out.resent_after_unknown) return 0;
+      if (out.outcome_unknown || out.resent_after_unknown) return 1;
+      if (out.state == JobState::failed || out.state == JobState::aborted) return 2;
+      return 3;
+    };
+    std::int64_t first_hidden = -1, first_succeeded = -1;
+    for (int r = 0; r <= 3; ++r)
+      for (std::int64_t i : members) {
+        if (rank(i) != r) continue;
+        if (r == 1 && first_hidden < 0) first_hidden = i;
+        if (r == 0 && first_succeeded < 0) first_succeeded = i;
+        if (left > 0) {
+          ++share[static_cast<std::size_t>(i)];
+          --left;
+        }
+      }
+    const std::int64_t rest = first_hidden >= 0 ? first_hidden : first_succeeded >= 0 ? first_succeeded : members[0];
+    share[static_cast<std::size_t>(rest)] += left;
+    // Idempotent writes (upserts): one copy is every identical row's effect,
+    // so a destination may send identical rows once and share the answer.
+    if (o.entry->capabilities.idempotent_writes && applied > 0 && first_succeeded >= 0)
+      for (std::int64_t i : members)
+        if (rank(i) == 0 && share[static_cast<std::size_t>(i)] == 0) share[static_cast<std::size_t>(i)] = 1;
+  }
+  return share;
 }
 
 PropertyResult fail(const std::string& id, std::string detail) { return {id, Verdict3::fail, std::move(detail)}; }
@@ -467,11 +515,12 @@ PropertyResult check_a2(const Outcome& o, const Events& ev) {
   std::vector<JobId> lost, phantom, unjustified;
   std::map<JobId, std::string> hidden;
   bool hidden_built = false;
+  const std::vector<std::int64_t> copies = attributed_copies(o);
   for (std::int64_t i = 0; i < o.input_size; ++i) {
     const Record& r = o.record(i);
     if (!o.jobs().contains(r.id)) continue;
     JobOutcome out = o.jobs().outcome(r.id);
-    std::int64_t n = applied_count(o, r);
+    const std::int64_t n = copies[static_cast<std::size_t>(i)];
     if (out.state == JobState::succeeded && n == 0) lost.push_back(r.id);
     if ((out.state == JobState::failed || out.state == JobState::aborted) && n > 0 && !out.outcome_unknown)
       phantom.push_back(r.id);
@@ -511,9 +560,10 @@ PropertyResult check_a3(const Outcome& o) {
     return pass("A3");
   }
   std::vector<JobId> dup;
+  const std::vector<std::int64_t> copies = attributed_copies(o);
   for (std::int64_t i = 0; i < o.input_size; ++i) {
     const Record& r = o.record(i);
-    std::int64_t n = applied_count(o, r);
+    const std::int64_t n = copies[static_cast<std::size_t>(i)];
     if (n <= 1) continue;
     JobOutcome out = o.jobs().outcome(r.id);
     bool hidden = out.outcome_unknown || out.resent_after_unknown;
@@ -747,9 +797,10 @@ PropertyResult check_b4(const Outcome& o, const Events& ev) {
 
 PropertyResult check_c5(const Outcome& o) {
   std::vector<JobId> resent;
+  const std::vector<std::int64_t> copies = attributed_copies(o);
   for (std::int64_t i = 0; i < o.input_size; ++i) {
     const Record& r = o.record(i);
-    std::int64_t n = applied_count(o, r);
+    const std::int64_t n = copies[static_cast<std::size_t>(i)];
     if (n <= 1) continue;
     JobOutcome out = o.jobs().outcome(r.id);
     if (!out.outcome_unknown && !out.resent_after_unknown) resent.push_back(r.id);
@@ -981,10 +1032,12 @@ PropertyResult check_d3(const Outcome& o, const Events& ev) {
 
 PropertyResult check_d4(const Outcome& o, const Events& ev) {
   std::vector<JobId> assumed;
+  const std::vector<std::int64_t> copies = attributed_copies(o);
   for (std::int64_t i = 0; i < o.input_size; ++i) {
     const Record& r = o.record(i);
     if (!o.jobs().contains(r.id)) continue;
-    if (o.jobs().outcome(r.id).state == JobState::succeeded && applied_count(o, r) == 0) assumed.push_back(r.id);
+    if (o.jobs().outcome(r.id).state == JobState::succeeded && copies[static_cast<std::size_t>(i)] == 0)
+      assumed.push_back(r.id);
   }
   if (!assumed.empty())
     return fail("D4", "reported succeeded without the API's per-record results holding them: " + ids_sample(assumed));
@@ -1065,9 +1118,10 @@ PropertyResult check_e1(const Outcome& o, const Scenario& s, const Events& ev) {
   }
   // Nothing applied twice unless a fault (the crash among them) hid an outcome.
   std::vector<JobId> twice;
+  const std::vector<std::int64_t> copies = attributed_copies(o);
   for (std::int64_t i = 0; i < o.input_size; ++i) {
     const Record& r = o.record(i);
-    if (!o.jobs().contains(r.id) || applied_count(o, r) <= 1) continue;
+    if (!o.jobs().contains(r.id) || copies[static_cast<std::size_t>(i)] <= 1) continue;
     JobOutcome out = o.jobs().outcome(r.id);
     if (!out.outcome_unknown && !out.resent_after_unknown) twice.push_back(r.id);
   }
@@ -1668,6 +1722,9 @@ PropertyResult check_f2(const Outcome& o, const Events& ev) {
   // fault really hid it).
   if (o.entry->capabilities.stages) {
     const auto by_stream = records_by_stream(o);
+    const std::vector<std::int64_t> copies = attributed_copies(o);
+    std::map<JobId, std::int64_t> copies_of;
+    for (std::int64_t i = 0; i < o.input_size; ++i) copies_of[o.record(i).id] = copies[static_cast<std::size_t>(i)];
     for (const auto& [stream, verdict] : o.sync->streams) {
       if (verdict.rfind("failed", 0) != 0) continue;
       auto it = by_stream.find(stream);
@@ -1676,7 +1733,7 @@ PropertyResult check_f2(const Outcome& o, const Events& ev) {
         if (o.jobs().contains(id) &&
             (o.jobs().outcome(id).state == JobState::succeeded || o.jobs().outcome(id).outcome_unknown))
           continue;
-        if (applied_count(o, o.record(static_cast<std::int64_t>(id) - 1)) > 0)
+        if (copies_of[id] > 0)
           return fail("F2", "stream " + stream + " failed (" + verdict + "), yet record " + std::to_string(id) +
                                 " of it reached the destination");
       }

@@ -320,6 +320,41 @@ TEST(PropertyCheckers, A2UnknownOutcomesMustBeJustified) {
   EXPECT_FAIL(file_case("connect", "outage", 0), "A2");
 }
 
+// Identical rows: records 1 and 2 have one effect ("row:a"), record 3 its own.
+TEST(PropertyCheckers, IdenticalRowsShareTheirCopies) {
+  auto run = [](bool idempotent, JobState second, std::int64_t copies, const char* id) {
+    Evidence e(false);
+    e.entry.capabilities.idempotent_writes = idempotent;
+    e.entry.effects = [](const Record& r, const Config&) {
+      return std::vector<std::string>{r.id <= 2 ? std::string("row:a") : "row:" + std::to_string(r.id)};
+    };
+    e.end(1, JobState::succeeded);
+    e.end(2, second, second == JobState::succeeded ? "" : "HTTP 400");
+    e.end(3, JobState::succeeded);
+    e.fake.applied_.clear();
+    e.fake.applied_["row:a"] = copies;
+    e.fake.applied_["row:3"] = 1;
+    return e.check(id);
+  };
+  // Two identical events both delivered: two copies, not a duplicate (A3) and none lost (A2).
+  EXPECT_EQ(run(false, JobState::succeeded, 2, "A2").verdict, Verdict3::pass);
+  EXPECT_EQ(run(false, JobState::succeeded, 2, "A3").verdict, Verdict3::pass);
+  // One copy for two delivered events: one was lost (the old per-record
+  // check saw "applied 1" for each and passed).
+  EXPECT_EQ(run(false, JobState::succeeded, 1, "A2").verdict, Verdict3::fail);
+  // Three copies for two: a duplicate (the old check failed both rows for
+  // two copies; now only a third copy is one).
+  EXPECT_EQ(run(false, JobState::succeeded, 3, "A3").verdict, Verdict3::fail);
+  EXPECT_EQ(run(false, JobState::succeeded, 3, "C5").verdict, Verdict3::fail);
+  // Upserts: one copy is both identical rows' effect; none is a loss.
+  EXPECT_EQ(run(true, JobState::succeeded, 1, "A2").verdict, Verdict3::pass);
+  EXPECT_EQ(run(true, JobState::succeeded, 0, "A2").verdict, Verdict3::fail);
+  // One delivered, its twin failed (outcome known): one copy is the
+  // delivered one's; a second is the failed one applied after all.
+  EXPECT_EQ(run(false, JobState::failed, 1, "A2").verdict, Verdict3::pass);
+  EXPECT_EQ(run(false, JobState::failed, 2, "A2").verdict, Verdict3::fail);
+}
+
 TEST(PropertyCheckers, A3Duplicates) {
   Evidence good(false);
   good.all_succeed();
