@@ -227,6 +227,13 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
   static const std::int64_t kPaceMs[] = {0, 0, 5, 50, 500};
   c.pace = std::chrono::milliseconds(kPaceMs[r.below(5)]);
   if (r.chance(1, 3)) c.invalid = Ratio{1, 10};
+  // Hostile input, from a stream of its own (the other draws stay as they
+  // were): a third of the cases repeat rows — identical rows, one user's
+  // many records — at a share from a half to an eighth.
+  {
+    Rng ir(derive_seed(c.seed, "identical-rows"));
+    if (ir.chance(1, 3)) c.identical = Ratio{1, 2 + ir.below(7)};
+  }
   // Swarm testing: each case enables a random subset of fault kinds, each with
   // a random weight, so some cases see one kind hard and others a mix.
   // Each case also always enables one kind in turn (index mod kinds), so every
@@ -314,7 +321,7 @@ Scenario case_scenario(const DestinationEntry& entry, const CaseSpec& c) {
     s.config["poll_timeout"] = "30s";
     if (schema_has(entry, "poll_interval")) s.config["poll_interval"] = "10s";
   }
-  s.generate = GeneratedInput{c.records, "", c.invalid, 0};
+  s.generate = GeneratedInput{c.records, "", c.invalid, 0, c.identical};
   s.pace = c.pace;
   for (const auto& f : c.faults) s.faults.add(f);
   s.crashes = c.crashes;
@@ -508,6 +515,11 @@ rc::Seq<CaseSpec> shrink_case(const CaseSpec& c) {
   if (c.invalid.num > 0) {
     CaseSpec s = c;
     s.invalid = Ratio{0, 1};
+    out.push_back(std::move(s));
+  }
+  if (c.identical.num > 0) {
+    CaseSpec s = c;
+    s.identical = Ratio{0, 1};
     out.push_back(std::move(s));
   }
   for (auto it = c.config.begin(); it != c.config.end(); ++it) {

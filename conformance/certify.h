@@ -43,6 +43,7 @@ struct CaseSpec {
   std::int64_t records = 0;
   Duration pace{0};
   Ratio invalid{0, 1};
+  Ratio identical{0, 1};  // hostile input: identical rows, one user's many records
   std::vector<FaultRule> faults;
   std::vector<CrashPoint> crashes;
   bool short_poll_timeout = false;  // bulk: a poll timeout short enough to reach

@@ -364,9 +364,9 @@ std::string ids_sample(const std::vector<JobId>& ids) {
 // a group of k records whose effect was applied n times hands them out as
 // charitably as the job outcomes allow — one to each succeeded record, then
 // one to each whose outcome was hidden (unknown, or re-sent after an unknown
-// one), then one to each known failure (a phantom), then pending ones; what
-// is left goes to the first hidden record (at-least-once allows it there),
-// else the first succeeded one (a duplicate), else the first record. Under
+// one); what is left goes to the first hidden record (at-least-once allows
+// it there); with none hidden, one to each known failure (a phantom), then
+// pending ones, then the first succeeded one (a duplicate), else the first. Under
 // idempotent writes one copy stands for every succeeded identical row. A
 // record alone in its group gets exactly its own applied count.
 std::vector<std::int64_t> attributed_copies(const Outcome& o) {
@@ -392,7 +392,8 @@ std::vector<std::int64_t> attributed_copies(const Outcome& o) {
       return 3;
     };
     std::int64_t first_hidden = -1, first_succeeded = -1;
-    for (int r = 0; r <= 3; ++r)
+    for (int r = 0; r <= 3; ++r) {
+      if (r == 2 && first_hidden >= 0) break;  // extras go to a hidden row, not to a known failure
       for (std::int64_t i : members) {
         if (rank(i) != r) continue;
         if (r == 1 && first_hidden < 0) first_hidden = i;
@@ -402,13 +403,16 @@ std::vector<std::int64_t> attributed_copies(const Outcome& o) {
           --left;
         }
       }
+    }
     const std::int64_t rest = first_hidden >= 0 ? first_hidden : first_succeeded >= 0 ? first_succeeded : members[0];
     share[static_cast<std::size_t>(rest)] += left;
     // Idempotent writes (upserts): one copy is every identical row's effect,
     // so a destination may send identical rows once and share the answer.
-    if (o.entry->capabilities.idempotent_writes && applied > 0 && first_succeeded >= 0)
+    if (o.entry->capabilities.idempotent_writes && applied > 0)
       for (std::int64_t i : members)
-        if (rank(i) == 0 && share[static_cast<std::size_t>(i)] == 0) share[static_cast<std::size_t>(i)] = 1;
+        if (share[static_cast<std::size_t>(i)] == 0 && o.jobs().contains(o.record(i).id) &&
+            o.jobs().outcome(o.record(i).id).state == JobState::succeeded)
+          share[static_cast<std::size_t>(i)] = 1;
   }
   return share;
 }

@@ -10,9 +10,19 @@
 namespace destsim {
 
 Record generate_record(const DestinationEntry& entry, std::uint64_t seed, JobId id, const GeneratedInput& g) {
-  Rng rng(derive_seed(seed, "input", id));
+  // An identical row: the row of the earlier record it repeats (which may
+  // itself repeat an earlier one), under this record's id.
+  JobId source = id;
+  while (g.identical.num > 0 && source > 1) {
+    Rng pick(derive_seed(seed, "identical", source));
+    if (!pick.chance(g.identical)) break;
+    source = pick.chance(1, 2) ? 1 : 1 + pick.below(source - 1);
+  }
+  Rng rng(derive_seed(seed, "input", source));
   GenerateOptions o{g.type, g.invalid, g.payload_bytes};
-  return entry.generate(rng, id, o);
+  Record r = entry.generate(rng, source, o);
+  r.id = id;
+  return r;
 }
 
 namespace {

@@ -299,13 +299,14 @@ Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& wh
     }
   } else {
     JsonIn g = input.at("generate");
-    DS_CHECK(g.only_keys({"records", "type", "invalid", "payload_bytes"}));
+    DS_CHECK(g.only_keys({"records", "type", "invalid", "payload_bytes", "identical"}));
     DS_CHECK(g.require("records"));
     GeneratedInput gi;
     DS_TRY(gi.records, g.at("records").integer(0, 100'000'000));
     if (g.has("type")) { DS_TRY(gi.type, g.at("type").string()); }
     if (g.has("invalid")) { DS_TRY(gi.invalid, g.at("invalid").ratio()); }
     if (g.has("payload_bytes")) { DS_TRY(gi.payload_bytes, g.at("payload_bytes").size_bytes()); }
+    if (g.has("identical")) { DS_TRY(gi.identical, g.at("identical").ratio()); }
     s.generate = gi;
   }
   if (input.has("pace")) { DS_TRY(s.pace, input.at("pace").duration()); }
@@ -377,6 +378,7 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
     if (!s.generate->type.empty()) g["type"] = s.generate->type;
     if (s.generate->invalid.num) g["invalid"] = s.generate->invalid.to_string();
     if (s.generate->payload_bytes) g["payload_bytes"] = s.generate->payload_bytes;
+    if (s.generate->identical.num) g["identical"] = s.generate->identical.to_string();
     input["generate"] = g;
   } else {
     nlohmann::json recs = nlohmann::json::array();

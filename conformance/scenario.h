@@ -31,6 +31,10 @@ struct GeneratedInput {
   std::string type;
   Ratio invalid{0, 1};
   std::int64_t payload_bytes = 0;
+  /// Share of records (after the first) that repeat an earlier record's row
+  /// exactly under their own id: identical rows, half of them copies of
+  /// record 1, so one user has many records.
+  Ratio identical{0, 1};
 };
 
 struct InputRecord {

@@ -461,7 +461,10 @@ Task<void> Processor::process(Items pending) {
     for (const auto& it : pending) earliest = std::min(earliest, it.first);
     RetryDecision d = config_.retry.next(attempt, loop_.now() - earliest, r.retry_after, rng_);
     if (!d.retry) {
-      for (auto& it : pending) finish(it, JobState::aborted, d.reason + ": " + r.reason, it.unknown, batch_kind);
+      // The last cause per job: its own result's reason (a partial success
+      // that asked for it again), else the batch's.
+      for (auto& it : pending)
+        finish(it, JobState::aborted, d.reason + ": " + reason_of(it.m.id, r.reason), it.unknown, kind_for(it.m.id));
       co_return;
     }
     ++stats_.batch_retries;

@@ -257,8 +257,12 @@ class IterableHandler final : public BatchHandler {
     const std::int64_t success_count = sc.get<std::int64_t>(), fail_count = fc.get<std::int64_t>();
 
     std::map<std::string, int> holders;  // key → messages of this batch holding it
+    std::map<std::string, std::set<std::string>> bodies;  // key → the distinct bodies holding it
     for (const Message* m : batch)
-      for (const auto& k : m->keys) ++holders[k];
+      for (const auto& k : m->keys) {
+        ++holders[k];
+        bodies[k].insert(m->body);
+      }
     BatchResult out;
     out.status = BatchStatus::success;
     std::int64_t named = 0;  // messages a failure list names (success-counted ones included)
@@ -274,7 +278,9 @@ class IterableHandler final : public BatchHandler {
           continue;
         }
         is_named = true;
-        if (holders[k] > 1) {
+        // Identical rows (one body) get one answer: a failure naming their
+        // key fails every copy; sending them alone would learn nothing.
+        if (holders[k] > 1 && bodies[k].size() > 1) {
           mr.verdict = Verdict::retry;
           mr.reason = f->second + " names " + k + ", which " + std::to_string(holders[k]) +
                       " records of the batch share: sent alone to learn which";
