@@ -233,6 +233,11 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
   {
     Rng ir(derive_seed(c.seed, "identical-rows"));
     if (ir.chance(1, 3)) c.identical = Ratio{1, 2 + ir.below(7)};
+    // A sixth pad every record, from a few hundred bytes to a few KiB: with
+    // the byte limits the drawn configs give (from 256 B), some records are
+    // at and over a limit and must fail too large, alone.
+    static const std::int64_t kPad[] = {200, 700, 1500, 4000};
+    if (ir.chance(1, 6)) c.payload_bytes = kPad[ir.below(4)];
   }
   // Swarm testing: each case enables a random subset of fault kinds, each with
   // a random weight, so some cases see one kind hard and others a mix.
@@ -321,7 +326,7 @@ Scenario case_scenario(const DestinationEntry& entry, const CaseSpec& c) {
     s.config["poll_timeout"] = "30s";
     if (schema_has(entry, "poll_interval")) s.config["poll_interval"] = "10s";
   }
-  s.generate = GeneratedInput{c.records, "", c.invalid, 0, c.identical};
+  s.generate = GeneratedInput{c.records, "", c.invalid, c.payload_bytes, c.identical};
   s.pace = c.pace;
   for (const auto& f : c.faults) s.faults.add(f);
   s.crashes = c.crashes;
@@ -520,6 +525,11 @@ rc::Seq<CaseSpec> shrink_case(const CaseSpec& c) {
   if (c.identical.num > 0) {
     CaseSpec s = c;
     s.identical = Ratio{0, 1};
+    out.push_back(std::move(s));
+  }
+  if (c.payload_bytes > 0) {
+    CaseSpec s = c;
+    s.payload_bytes = 0;
     out.push_back(std::move(s));
   }
   for (auto it = c.config.begin(); it != c.config.end(); ++it) {

@@ -44,6 +44,7 @@ struct CaseSpec {
   Duration pace{0};
   Ratio invalid{0, 1};
   Ratio identical{0, 1};  // hostile input: identical rows, one user's many records
+  std::int64_t payload_bytes = 0;  // hostile input: padding per record (records near and over byte limits)
   std::vector<FaultRule> faults;
   std::vector<CrashPoint> crashes;
   bool short_poll_timeout = false;  // bulk: a poll timeout short enough to reach

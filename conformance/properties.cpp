@@ -1521,8 +1521,18 @@ PropertyResult check_c3(const Outcome& o, const Events& ev) {
 // a smaller request or alone; a record answered 413 alone ends failed as too
 // large (or outcome unknown, when an earlier fault hid it) and is not retried.
 // A restarted process knows nothing of the 413: only sends of the same process count.
+std::map<std::string, std::vector<JobId>> records_by_stream(const Outcome& o);
+
 PropertyResult check_c4(const Outcome& o, const Events& ev) {
   if (o.entry->capabilities.bulk) return na("C4", "bulk: an upload is sized within the declared limits before it is sent (no 413 split)");
+  // Jobs of a stream the source failed (the sync says so) may end before
+  // their smaller request: the failure discards what was not committed (F2).
+  std::set<JobId> of_failed_stream;
+  if (o.sync)
+    for (const auto& [stream, ids] : records_by_stream(o)) {
+      auto v = o.sync->streams.find(stream);
+      if (v != o.sync->streams.end() && v->second.rfind("failed", 0) == 0) of_failed_stream.insert(ids.begin(), ids.end());
+    }
   const bool may_split = !has_key(o, "split_on_413") || o.config.boolean("split_on_413");
   const bool may_send_alone = !has_key(o, "send_individual") || o.config.boolean("send_individual");
   const Duration window = has_key(o, "retry_window") ? o.config.duration("retry_window") : Duration(0);
@@ -1552,6 +1562,12 @@ PropertyResult check_c4(const Outcome& o, const Events& ev) {
       std::int64_t end = first_end == ev.terminal_at.end() ? INT64_MAX : first_end->second;
       if (end < s.t) end = last_end->second >= s.t ? last_end->second : INT64_MAX;
       if (crash_between(s.t, end)) continue;
+      // It ended, then a crash undid that end (not yet durable) and a later
+      // process delivered it again: its final outcome is that process's.
+      if (last_end != ev.terminal_last.end() && end != INT64_MAX && last_end->second > end &&
+          crash_between(end, last_end->second))
+        continue;
+      if (of_failed_stream.count(id) && end != INT64_MAX && o.jobs().outcome(id).state != JobState::succeeded) continue;
       // Its time budget ran out first (C6 judges that): the declared retry
       // window had passed since its first send when the job ended aborted.
       if (window.count() > 0 && end != INT64_MAX && o.jobs().outcome(id).state == JobState::aborted) {

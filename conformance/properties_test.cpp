@@ -862,6 +862,34 @@ TEST(PropertyCheckers, C4TooLarge) {
   alone.one(kSec, 2, 1, "fail", 413, true);
   alone.end(2, JobState::failed, "HTTP 413");  // not failed *as too large*
   EXPECT_FAIL(alone, "C4");
+  // The source failed the stream between the 413 and the smaller requests:
+  // the discarded jobs never needed them. Without that failure they did.
+  for (bool stream_failed : {true, false}) {
+    Evidence cut(false);
+    cut.batch(kSec, {1, 2}, 1, "retry_individual", 413, std::nullopt, true);
+    cut.end(1, JobState::failed, "stream s failed: staged data discarded", 2 * kSec, false, ReasonKind::stream_failed);
+    cut.end(2, JobState::failed, "stream s failed: staged data discarded", 2 * kSec, false, ReasonKind::stream_failed);
+    cut.end(3, JobState::failed, "stream s failed: staged data discarded", 2 * kSec, false, ReasonKind::stream_failed);
+    SyncOutcome so;
+    so.streams["s"] = stream_failed ? "failed: the source failed stream s" : "committed";
+    cut.o.sync = so;
+    if (stream_failed) EXPECT_PASS(cut, "C4");
+    else EXPECT_FAIL(cut, "C4");
+  }
+  // Failed too large alone, but a crash undid that (not yet durable) end and
+  // the next process delivered it: judged by its final process, not failed.
+  for (bool crashed : {true, false}) {
+    Evidence undone(false);
+    undone.one(kSec, 2, 1, "fail", 413, true);
+    undone.at(kSec, ev::JobTerminal{2, "failed", "too large alone: HTTP 413", false, false, "too_large"});
+    if (crashed) {
+      undone.at(3 * kSec, ev::RunCrash{"at 3s", 1});
+      undone.at(4 * kSec, ev::RunRestart{1, 1});
+    }
+    undone.end(2, JobState::succeeded, "", 5 * kSec);
+    if (crashed) EXPECT_PASS(undone, "C4");
+    else EXPECT_FAIL(undone, "C4");
+  }
 }
 
 TEST(PropertyCheckers, C4JudgedFromThe413Answers) {
