@@ -109,10 +109,31 @@ FaultRule fault_of(FaultKind kind, Rng& r, const std::vector<FakeEntry::ErrorAns
     case FaultKind::garble:
       break;
     case FaultKind::outage: {
-      f.status = r.chance(1, 3) ? 0 : 503;
-      Duration start = std::chrono::seconds(r.below(120));
-      f.window_start = start;
-      f.window_end = start + std::chrono::seconds(5 + r.below(120));
+      // Refused, a 503 (not applied), or a failing gateway (502/504) that
+      // half the time sits in front of a backend that did the work.
+      static const int kOutage[] = {0, 503, 503, 502, 504};
+      f.status = kOutage[r.below(5)];
+      f.after = (f.status == 502 || f.status == 504) && r.chance(1, 2);
+      // Mostly a blip; a quarter outlast a destination's retry budget (an
+      // API down for hours), so what a destination reports when it gives up
+      // on a request the API may have applied is met too.
+      const Duration lasting = r.chance(1, 4) ? std::chrono::minutes(20 + r.below(220))
+                                              : std::chrono::seconds(5 + r.below(120));
+      if (r.chance(1, 2)) {
+        // Down from a time: most runs are over in seconds, some poll for
+        // minutes, so a window starts in the first two seconds, the first
+        // twenty, or the first two minutes.
+        static const std::uint64_t kStartMs[] = {2'000, 20'000, 120'000};
+        Duration start = std::chrono::milliseconds(r.below(kStartMs[r.below(3)]));
+        f.window_start = start;
+        f.window_end = start + lasting;
+      } else {
+        // Down from the Nth request, whatever the clock: between two steps of
+        // a protocol (staged and not committed, uploaded and not polled).
+        static const std::uint64_t kFrom[] = {8, 30, 100};
+        f.from_request = 1 + static_cast<std::int64_t>(r.below(kFrom[r.below(3)]));
+        f.lasting = lasting;
+      }
       f.probability = Ratio{1, 1};
       f.times.reset();
       break;
@@ -254,6 +275,8 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
     const int rules = 1 + static_cast<int>(r.below(2));
     for (int i = 0; i < rules; ++i) {
       FaultRule f = fault_of(k, r, table, bodies);
+      // A file session's outage refuses the connection: nothing is applied.
+      if (f.kind == FaultKind::outage && fake_door_of(entry) == FakeDoor::file) f.after = false;
       // The kind in turn hits often, so each kind is met within a few cases.
       if (i == 0 && k == forced && f.kind != FaultKind::latency && f.kind != FaultKind::outage)
         f.probability = Ratio{1, 1 + r.below(2)};

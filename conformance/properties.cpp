@@ -1875,8 +1875,11 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
     return last_arrival + flush + (timeout + per_attempt) * (rounds * attempts) + phase + restarts + pacing + paced +
            all_retry_after + std::chrono::minutes(1);
   }
+  // Each process may pass every serial phase again.
+  const std::int64_t phases =
+      std::max(1, o.entry->capabilities.serial_phases) * (1 + static_cast<std::int64_t>(s.crashes.size()));
   const Duration paced = spacing * ((o.input_size + 1) * attempts * 2);
-  return last_arrival + flush + 2 * phase + pacing + paced + restarts + all_retry_after + std::chrono::minutes(1);
+  return last_arrival + flush + phase * phases + pacing + paced + restarts + all_retry_after + std::chrono::minutes(1);
 }
 
 }  // namespace

@@ -1193,6 +1193,30 @@ TEST(PropertyCheckers, G1BoundsFromTheRunsConfig) {
   EXPECT_PASS(fine, "G1");
 }
 
+TEST(PropertyCheckers, G1AllowsAWindowPerDeclaredSerialPhase) {
+  // A 1 h retry window, a run of 5 h: too long for a record that passes a
+  // batch phase and a single phase...
+  const std::vector<ConfigKey> keys = {{"retry_window", ConfigType::duration, "1h", "", 0}};
+  Evidence two(false);
+  two.configure({{"retry_window", "1h"}}, keys);
+  two.all_succeed();
+  two.o.virtual_duration = std::chrono::hours(5);
+  EXPECT_FAIL(two, "G1");
+  // ... not for a staging destination whose listing, stage, rows, commit,
+  // settling and teardown may each spend the window during an outage,
+  Evidence seven(false);
+  seven.entry.capabilities.serial_phases = 7;
+  seven.configure({{"retry_window", "1h"}}, keys);
+  seven.all_succeed();
+  seven.o.virtual_duration = std::chrono::hours(5);
+  EXPECT_PASS(seven, "G1");
+  seven.o.virtual_duration = std::chrono::hours(9);
+  EXPECT_FAIL(seven, "G1");
+  // ... and a restarted process may pass them all again.
+  seven.s.crashes.push_back(CrashPoint{});
+  EXPECT_PASS(seven, "G1");
+}
+
 TEST(PropertyCheckers, G2NoBusyLoops) {
   Evidence good(false);
   good.o.steps = 1000;

@@ -79,6 +79,12 @@ struct Capabilities {
   /// Retry-After header (Marketo's 606/1016 throttles, its 607 daily quota
   /// that lasts until the next day): C3 and G1 allow for it.
   Duration longest_api_wait{0};
+  /// Retry-bounded steps a record may pass through one after another, each of
+  /// which may spend a whole retry window (G1): by default a batch phase and a
+  /// single phase. A staging destination has more (listing open stages at
+  /// start, creating a stage, its rows in batches and alone, the commit,
+  /// settling it, dropping stages at teardown).
+  int serial_phases = 2;
   /// Whether writes are idempotent (re-sending after an unknown outcome is safe).
   bool idempotent_writes = false;
   /// Declared request rate per endpoint (I2), 0 = none declared.

@@ -51,6 +51,10 @@ bool FaultRule::matches(std::string_view m, std::string_view h, std::string_view
   if (times && applied >= *times) return false;
   if (window_start && since_start < *window_start) return false;
   if (window_end && since_start >= *window_end) return false;
+  if (from_request) {
+    if (!started_at) return false;
+    if (lasting && since_start - *started_at >= *lasting) return false;
+  }
   if (!glob_match(method, m) || !glob_match(host, h) || !glob_match(path, p)) return false;
   if (kind == FaultKind::too_large && static_cast<std::int64_t>(body_bytes) <= max_body_bytes) return false;
   return true;
@@ -65,7 +69,9 @@ std::string FaultRule::describe() const {
     case FaultKind::latency: s += " " + format_duration(latency_min) + ".." + format_duration(latency_max); break;
     case FaultKind::timeout:
     case FaultKind::reset: s += after ? " after" : " before"; break;
-    case FaultKind::outage: s += status ? " " + std::to_string(status) : " refused"; break;
+    case FaultKind::outage:
+      s += status ? " " + std::to_string(status) + (after ? " after applying" : "") : " refused";
+      break;
     case FaultKind::garble: break;
   }
   if (times) s += " x" + std::to_string(*times);
@@ -73,6 +79,10 @@ std::string FaultRule::describe() const {
   if (window_start || window_end) {
     s += " in [" + format_duration(window_start.value_or(Duration(0))) + ", " +
          (window_end ? format_duration(*window_end) : std::string("end")) + ")";
+  }
+  if (from_request) {
+    s += " from request " + std::to_string(*from_request);
+    if (lasting) s += " for " + format_duration(*lasting);
   }
   return s;
 }
@@ -88,6 +98,8 @@ nlohmann::json FaultRule::to_json() const {
     j["window"] = {format_duration(window_start.value_or(Duration(0))),
                    window_end ? nlohmann::json(format_duration(*window_end)) : nlohmann::json(nullptr)};
   }
+  if (from_request) j["from_request"] = *from_request;
+  if (lasting) j["lasting"] = format_duration(*lasting);
   if (times) j["times"] = *times;
   if (probability.num != probability.den) j["probability"] = probability.to_string();
   if (!note.empty()) j["about"] = note;
@@ -122,6 +134,7 @@ nlohmann::json FaultRule::to_json() const {
     case FaultKind::outage:
       if (status) j["outage"] = {{"status", status}};
       else j["outage"] = "refused";
+      if (status && after) j["outage"]["after"] = true;
       break;
   }
   return j;
@@ -130,8 +143,8 @@ nlohmann::json FaultRule::to_json() const {
 namespace {
 
 Result<FaultRule> parse_rule(const JsonIn& in) {
-  DS_CHECK(in.only_keys({"match", "window", "times", "probability", "about", "respond", "rate_limit", "too_large",
-                         "latency", "timeout", "reset", "garble", "outage"}));
+  DS_CHECK(in.only_keys({"match", "window", "from_request", "lasting", "times", "probability", "about", "respond",
+                         "rate_limit", "too_large", "latency", "timeout", "reset", "garble", "outage"}));
   FaultRule r;
   if (in.has("match")) {
     JsonIn m = in.at("match");
@@ -149,6 +162,15 @@ Result<FaultRule> parse_rule(const JsonIn& in) {
       DS_TRY(r.window_end, w.at(std::size_t{1}).duration());
       if (*r.window_end <= *r.window_start) return w.expected("a window whose end is after its start");
     }
+  }
+  if (in.has("from_request")) {
+    if (in.has("window")) return in.at("from_request").fail("give either \"window\" or \"from_request\", not both");
+    DS_TRY(r.from_request, in.at("from_request").integer(1));
+  }
+  if (in.has("lasting")) {
+    if (!r.from_request) return in.at("lasting").fail("\"lasting\" needs \"from_request\" (a time window is \"window\")");
+    DS_TRY(r.lasting, in.at("lasting").duration());
+    if (*r.lasting <= Duration(0)) return in.at("lasting").expected("a duration above zero");
   }
   if (in.has("times")) { DS_TRY(r.times, in.at("times").integer(1)); }
   if (in.has("about")) { DS_TRY(r.note, in.at("about").string()); }
@@ -247,12 +269,15 @@ Result<FaultRule> parse_rule(const JsonIn& in) {
     if (a.json().is_string() && a.json() == "refused") {
       r.status = 0;
     } else {
-      DS_CHECK(a.only_keys({"status"}));
+      DS_CHECK(a.only_keys({"status", "after"}));
       r.status = 503;
       if (a.has("status")) {
         DS_TRY(std::int64_t st, a.at("status").integer(100, 599));
         r.status = static_cast<int>(st);
       }
+      // Applied, then answered with the status: a gateway failing in front of
+      // a backend that did the work (as `respond` with "after").
+      if (a.has("after")) { DS_TRY(r.after, a.at("after").boolean()); }
     }
   }
   return r;
@@ -305,6 +330,9 @@ Status check_http_fault_plan(const FaultPlan& plan, std::string_view where) {
 FaultDecision FaultPlan::decide(std::string_view method, std::string_view host, std::string_view path,
                                 std::size_t body_bytes, Duration since_start, Rng& rng) {
   FaultDecision d;
+  ++requests_;
+  for (FaultRule& r : rules_)
+    if (r.from_request && !r.started_at && requests_ >= *r.from_request) r.started_at = since_start;
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     FaultRule& r = rules_[i];
     if (r.kind != FaultKind::latency && d.action) continue;
@@ -324,7 +352,11 @@ FaultDecision FaultPlan::decide(std::string_view method, std::string_view host, 
 }
 
 void FaultPlan::reset_counters() {
-  for (auto& r : rules_) r.applied = 0;
+  requests_ = 0;
+  for (auto& r : rules_) {
+    r.applied = 0;
+    r.started_at.reset();
+  }
 }
 
 Response injected_response(const FaultRule& rule, std::int64_t now_unix_ms) {

@@ -1,8 +1,9 @@
 // fault_plan.h — seeded, data-driven fault injection for any fake.
 //
 // A plan is an ordered list of rules. A rule matches requests by method, host and
-// path (globs with `*`), optionally within a virtual-time window, at most `times`
-// times, with a probability (integer ratio) drawn from the caller's seeded Rng.
+// path (globs with `*`), optionally within a virtual-time window or from the
+// plan's Nth request on (for a while), at most `times` times, with a probability
+// (integer ratio) drawn from the caller's seeded Rng.
 // Each rule does one thing:
 //
 //   respond     answer with a fixed status/headers/body instead of the fake ("fail N times")
@@ -12,7 +13,8 @@
 //   timeout     no answer; the client times out ("before" or "after" the fake applied it)
 //   reset       connection reset ("before" or "after" the fake applied it)
 //   garble      the fake applies the request; the response body is corrupted
-//   outage      every matching request fails (status, default 503, or "refused")
+//   outage      every matching request fails (status, default 503, or "refused";
+//               with a status, "after": the API applied it first)
 //
 // Latency rules add up; the first matching rule of any other kind decides the
 // request. The same plan drives the sim door and the HTTP door. Faults are marked
@@ -50,6 +52,11 @@ struct FaultRule {
   std::string path = "*";    // matched against the path without its query
   std::optional<Duration> window_start;  // inclusive
   std::optional<Duration> window_end;    // exclusive
+  /// From the plan's Nth request on (1-based, every request the plan decides,
+  /// matching or not): "the API goes down at the commit", whatever the clock.
+  std::optional<std::int64_t> from_request;
+  /// With from_request: the rule holds this long after that request (none: to the end).
+  std::optional<Duration> lasting;
   std::optional<std::int64_t> times;     // at most this many applications
   Ratio probability{1, 1};
 
@@ -63,7 +70,7 @@ struct FaultRule {
   bool retry_after_omitted = false;  // rate_limit without the header
   std::int64_t max_body_bytes = 0;   // too_large
   Duration latency_min{0}, latency_max{0};
-  /// timeout/reset/respond: after the fake applied the request (the classic
+  /// timeout/reset/respond/outage: after the fake applied the request (the classic
   /// "applied, then answered 502" — the answer is lost or wrong, the effect is not).
   bool after = false;
 
@@ -73,6 +80,8 @@ struct FaultRule {
 
   /// How often this rule has been applied.
   std::int64_t applied = 0;
+  /// When the plan met the rule's from_request (state, like `applied`).
+  std::optional<Duration> started_at;
 
   bool matches(std::string_view method, std::string_view host, std::string_view path, std::size_t body_bytes,
                Duration since_start) const;
@@ -115,6 +124,7 @@ class FaultPlan {
 
  private:
   std::vector<FaultRule> rules_;
+  std::int64_t requests_ = 0;  // requests decided (from_request counts these)
 };
 
 /// Fails on a rule an HTTP door cannot apply (a respond status outside 100-599,

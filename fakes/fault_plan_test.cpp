@@ -48,6 +48,31 @@ TEST(FaultPlan, WindowIsHalfOpen) {
   EXPECT_FALSE(plan.decide("POST", "h", "/", 0, std::chrono::minutes(20), rng).action.has_value());
 }
 
+TEST(FaultPlan, FromRequestHoldsFromTheNthRequestForItsDuration) {
+  FaultPlan plan = parse(R"([{"match": {"path": "/commit"}, "from_request": 3, "lasting": "10s",
+                              "outage": {"status": 502, "after": true}}])");
+  Rng rng(1);
+  using std::chrono::seconds;
+  // Requests 1 and 2 (one not matching the rule) come before the outage.
+  EXPECT_FALSE(plan.decide("POST", "h", "/commit", 0, seconds(100), rng).action.has_value());
+  EXPECT_FALSE(plan.decide("POST", "h", "/rows", 0, seconds(101), rng).action.has_value());
+  // The 3rd request starts it, though it does not match; it holds 10 s from then.
+  EXPECT_FALSE(plan.decide("POST", "h", "/rows", 0, seconds(102), rng).action.has_value());
+  auto d = plan.decide("POST", "h", "/commit", 0, seconds(111), rng);
+  ASSERT_TRUE(d.action.has_value());
+  EXPECT_TRUE(d.action->after);
+  EXPECT_EQ(d.action->status, 502);
+  EXPECT_FALSE(plan.decide("POST", "h", "/commit", 0, seconds(112), rng).action.has_value());
+  // A new process of the fake's door counts again.
+  plan.reset_counters();
+  EXPECT_FALSE(plan.decide("POST", "h", "/commit", 0, seconds(200), rng).action.has_value());
+  EXPECT_EQ(plan.rules()[0].applied, 0);
+  auto again = FaultPlan::from_json(plan.to_json(), "again");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->to_json(), plan.to_json());
+  EXPECT_EQ(plan.rules()[0].describe(), "* /commit outage 502 after applying from request 3 for 10s");
+}
+
 TEST(FaultPlan, TooLargeOnlyAboveTheLimit) {
   FaultPlan plan = parse(R"([{"too_large": {"max_body": "1KB"}}])");
   Rng rng(1);
@@ -113,6 +138,12 @@ TEST(FaultPlan, ErrorsNameFilePathAndExpectation) {
   EXPECT_NE(parse_error(R"([{"window": ["5m", "1m"], "garble": true}])").find("end is after its start"),
             std::string::npos);
   EXPECT_NE(parse_error(R"({"ruls": []})").find("unknown key"), std::string::npos);
+  EXPECT_EQ(parse_error(R"([{"from_request": 0, "garble": true}])"),
+            "test.json: /0/from_request: expected an integer >= 1, got 0");
+  EXPECT_NE(parse_error(R"([{"window": ["0s", null], "from_request": 2, "garble": true}])").find("not both"),
+            std::string::npos);
+  EXPECT_NE(parse_error(R"([{"lasting": "5s", "garble": true}])").find("/0/lasting: \"lasting\" needs"),
+            std::string::npos);
 }
 
 TEST(InjectedResponse, RateLimitCarriesRetryAfterInBothForms) {

@@ -82,6 +82,7 @@ Task<HttpResult> SimTransport::send(Request request) {
         if (rule->status == 0) {
           co_return fail(TransportErrorKind::connection_refused, false, true, "connection refused (injected outage)");
         }
+        if (rule->after) (void)route.api->handle(request, loop_.now());
         response = injected_response(*rule, loop_.clock().unix_ms(loop_.now()));
         break;
       case FaultKind::timeout: {

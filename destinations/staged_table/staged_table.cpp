@@ -1001,7 +1001,7 @@ DestinationEntry staged_table_destination() {
       "truncate refresh)",
       schema(),
       {.limits = {.records_max = 1000, .bytes_max = 4'000'000}, .retryable_statuses = {408, 429, 500, 502, 503, 504},
-       .idempotent_writes = false, .stages = true});
+       .serial_phases = 7, .idempotent_writes = false, .stages = true});
   e.make = [](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
     DS_TRY(ProcessorConfig p, processor_config_from(config));
     DS_TRY(Settings s, settings_from(config));

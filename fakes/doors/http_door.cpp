@@ -219,6 +219,10 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
   const char* kind = fault_kind_name(rule->kind);
   switch (rule->kind) {
     case FaultKind::respond:
+      // Applied, then answered with the fault's status (as the simulator does).
+      if (rule->after) (void)apply();
+      write_response(injected_response(*rule, clock.unix_ms(clock.now())), res, kind);
+      return;
     case FaultKind::rate_limit:
     case FaultKind::too_large:
       write_response(injected_response(*rule, clock.unix_ms(clock.now())), res, kind);
@@ -228,6 +232,7 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
         drop_connection(res, "refused");
         return;
       }
+      if (rule->after) (void)apply();
       write_response(injected_response(*rule, clock.unix_ms(clock.now())), res, kind);
       return;
     case FaultKind::timeout:
