@@ -499,6 +499,16 @@ TEST(HttpTransport, RespondFault) {
   EXPECT_EQ(api.requests(), 1);
 }
 
+TEST(HttpTransport, AppliedThenFailedAnswersReachTheFake) {
+  // The duplicate-after-502 incident over real HTTP: the fake applies the
+  // request, the door answers the fault's status (as the simulator does).
+  expect_faults({R"([{"times": 1, "respond": {"status": 502, "after": true}}])", {"502 injected", "200"}, 2});
+  expect_faults({R"([{"times": 1, "respond": {"status": 502}}])", {"502 injected", "200"}, 1});
+  expect_faults({R"([{"from_request": 1, "lasting": "1h", "outage": {"status": 504, "after": true}}])",
+                 {"504 injected", "504 injected"}, 2});
+  expect_faults({R"([{"from_request": 2, "outage": {"status": 503}}])", {"200", "503 injected"}, 1});
+}
+
 TEST(HttpTransport, RateLimitFaultWithRetryAfter) {
   expect_faults({R"([{"times": 1, "rate_limit": {"retry_after": "7s"}}])", {"429 injected retry_after=7", "200"}, 1});
 }
