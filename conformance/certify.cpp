@@ -459,6 +459,7 @@ std::vector<std::string> applicable_paths(const DestinationEntry& e) {
 struct CaseRun {
   bool ran = false;
   std::string error;  // the run itself failed (bad config: an input error)
+  bool hung = false;  // cut at the run's bound: still busy, or over the step bound (G1)
   std::vector<PropertyResult> results;
 };
 
@@ -474,6 +475,8 @@ CaseRun run_case(const DestinationEntry& entry, const CaseSpec& c, bool with_h1,
     return cr;
   }
   cr.ran = true;
+  cr.hung = !out->status.ok() &&
+            (out->status.error().code == ErrorCode::hang || out->status.error().code == ErrorCode::step_bound);
   if (reached) count_reached(*out, s, c.hostile, *reached);
   std::vector<std::string> ids;
   for (const auto& p : property_catalogue()) {
@@ -611,7 +614,7 @@ Status write_case(const DestinationEntry& entry, const CaseSpec& c, const std::s
 // time the case still fails, so the file left last is the minimal one (the
 // public API of RapidCheck 2021 does not hand back the shrunk value).
 FailingCase shrink_and_write(const DestinationEntry& entry, const CaseSpec& failing, const std::string& property,
-                             const std::string& detail, const CertifyOptions& options) {
+                             const std::string& detail, const CertifyOptions& options, bool hung) {
   const auto start = std::chrono::steady_clock::now();  // determinism-ok: reported shrink time only
   FailingCase fc;
   fc.property = property;
@@ -620,7 +623,8 @@ FailingCase shrink_and_write(const DestinationEntry& entry, const CaseSpec& fail
   fc.detail = detail;
   CaseSpec minimal = failing;
   std::string minimal_detail = detail;
-  if (options.shrink) {
+  // A hang is written as drawn: every try would run to the bound of a run.
+  if (options.shrink && !hung) {
     rc::Gen<CaseSpec> gen([failing](const rc::Random&, int) { return rc::shrinkable::shrinkRecur(failing, &shrink_case); });
     auto prop = [&] {
       const CaseSpec c = *gen;
@@ -722,7 +726,7 @@ Result<CertifyReport> certify(const std::vector<const DestinationEntry*>& entrie
             break;
           case Verdict3::fail:
             if (t.fail++ == 0) t.detail = "case " + std::to_string(i) + ": " + r.detail;
-            if (shrunk.insert(r.id).second) d.failures.push_back(shrink_and_write(*entry, c, r.id, r.detail, options));
+            if (shrunk.insert(r.id).second) d.failures.push_back(shrink_and_write(*entry, c, r.id, r.detail, options, cr.hung));
             break;
         }
       }

@@ -31,4 +31,12 @@ PropertyResult check_property(const std::string& id, const Outcome& outcome, con
 std::vector<PropertyResult> check_properties(const std::vector<std::string>& ids, const Outcome& outcome,
                                              const Scenario& scenario);
 
+/// How long a run may take before it is cut as a hang (RunOptions.max_virtual
+/// 0): G1's bound from the declared contract and the run's config before any
+/// answer is seen, doubled (what answers add — Retry-After waits, timeouts —
+/// is not known yet), plus the input's arrival and a week. A run cut there
+/// would have failed G1 anyway; a destination that polls forever costs
+/// seconds of wall time, not hours.
+Duration run_time_bound(const Outcome& outcome, const Scenario& scenario);
+
 }  // namespace destsim

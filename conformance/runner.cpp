@@ -4,6 +4,7 @@
 #include <memory>
 #include <set>
 
+#include "conformance/properties.h"
 #include "fakes/catalog.h"
 #include "framework/json_in.h"
 
@@ -375,7 +376,11 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
   const auto wall_start = std::chrono::steady_clock::now();  // determinism-ok: wall time of the run, reported only
   w.producer = std::make_unique<Scope>(w.loop);
   w.producer->spawn(drive(w, *w.destination, s, arrivals));
-  out.status = w.loop.run_until_idle();
+  const Duration bound = o.max_virtual.count() > 0 ? o.max_virtual : run_time_bound(out, s);
+  out.status = w.loop.run_until_idle_or(kTimeZero + bound);
+  if (out.status.ok() && w.loop.busy())
+    out.status = Error::hang("still busy after " + format_duration(bound) +
+                             " of virtual time, the bound of this run (a hang: something never ends)");
   // The oracle asks what the API will have applied: work it accepted goes on
   // after the destination stops looking (a day is past every fake's longest
   // import; a stalled one never finishes).

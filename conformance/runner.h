@@ -29,6 +29,11 @@ struct RunOptions {
   bool keep_lines = true;
   std::ostream* trace_sink = nullptr; // also stream the trace (JSONL)
   std::uint64_t max_steps = 500'000'000;
+  /// A run still busy after this much virtual time is cut and fails as a hang
+  /// (G1). 0: the run's own bound (run_time_bound in properties.h, from the
+  /// destination's declared contract and config), so a destination that polls
+  /// forever costs seconds of wall time, not hours.
+  Duration max_virtual{0};
 };
 
 /// Everything a run produced — the evidence the property checkers judge from.

@@ -102,6 +102,11 @@ FakeEntry klaviyo_entry() {
         nlohmann::json{{"errors", {{{"id", "injected"}, {"status", 400}, {"code", code}, {"title", "injected"},
                                     {"detail", "injected"}}}}}
             .dump());
+  // Klaviyo answering job statuses it never documented (D3: none may be
+  // taken for done; the poll timeout ends such an import, outcome unknown).
+  e.hostile = {{"undocumented complete", {{"status_values", {{"complete", "completed"}}}}},
+               {"undocumented cancelled", {{"status_values", {{"cancelled", "canceled"}}}}},
+               {"undocumented processing", {{"status_values", {{"processing", "in_progress"}}}}}};
   return e;
 }
 
@@ -125,6 +130,9 @@ FakeEntry marketo_entry() {
                  .dump();
     e.error_table.push_back(std::move(a));
   }
+  e.hostile = {{"undocumented Complete", {{"status_values", {{"Complete", "Completed"}}}}},
+               {"undocumented Failed", {{"status_values", {{"Failed", "Aborted"}}}}},
+               {"undocumented Importing", {{"status_values", {{"Importing", "Processing"}}}}}};
   return e;
 }
 

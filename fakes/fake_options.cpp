@@ -13,6 +13,25 @@ Result<std::string> string_or_secret(const JsonIn& v) {
   return v.string();
 }
 
+Result<std::map<std::string, std::string>> read_status_values(const JsonIn& in,
+                                                              std::initializer_list<std::string_view> documented) {
+  DS_CHECK(in.object());
+  DS_CHECK(in.only_keys(documented));
+  std::map<std::string, std::string> out;
+  for (std::string_view k : documented) {
+    if (!in.has(k)) continue;
+    DS_TRY(std::string v, in.at(k).string());
+    if (v.empty()) return in.at(k).expected("a non-empty status string");
+    out[std::string(k)] = std::move(v);
+  }
+  return out;
+}
+
+std::string wire_status(const std::map<std::string, std::string>& renames, std::string_view documented) {
+  auto it = renames.find(std::string(documented));
+  return it == renames.end() ? std::string(documented) : it->second;
+}
+
 Result<CommonFakeOptions> read_common_fake_options(const JsonIn& in, std::string_view secret_key,
                                                    std::initializer_list<std::string_view> own) {
   CommonFakeOptions o;

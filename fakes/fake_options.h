@@ -13,6 +13,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -51,6 +52,15 @@ Result<O> read_fake_options(const nlohmann::json& j, const std::string& where, s
   DS_CHECK(read_own(in, o));
   return o;
 }
+
+/// A fake's "status_values" option: its API's documented status values
+/// renamed on the wire ({"complete": "complete_v2"}), so a hostile variant of
+/// the fake answers statuses outside its documented set (D3). Keys must be
+/// among `documented`, values non-empty strings; errors name the JSON path.
+Result<std::map<std::string, std::string>> read_status_values(const JsonIn& in,
+                                                              std::initializer_list<std::string_view> documented);
+/// The status the API answers for `documented` under those renames.
+std::string wire_status(const std::map<std::string, std::string>& renames, std::string_view documented);
 
 /// A string, or {"secret": "..."} unwrapped (nothing else in the object).
 Result<std::string> string_or_secret(const JsonIn& v);

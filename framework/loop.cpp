@@ -184,7 +184,11 @@ bool Loop::top_live() {
 
 Status Loop::run_until_idle() { return run(Time::max(), true); }
 
+Status Loop::run_until_idle_or(Time deadline) { return run(deadline, true); }
+
 Status Loop::run_until(Time t) { return run(t, false); }
+
+bool Loop::busy() { return top_live() || ext_pending_ > 0; }
 
 Status Loop::run(Time deadline, bool until_idle) {
   std::uint64_t budget = options_.max_steps;
@@ -221,7 +225,8 @@ Status Loop::run(Time deadline, bool until_idle) {
     }
     Entry e = heap_.front();
     Time due = from_ns(e.t);
-    if (!until_idle && due > deadline) {
+    if (due > deadline) {
+      if (until_idle) return Status::success();  // idle or not: the caller's bound (busy() tells)
       clock_.wait_until(deadline);
       if (clock_.now() < deadline) continue;  // woken early by an external completion
       return Status::success();

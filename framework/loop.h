@@ -74,6 +74,11 @@ class Loop {
   Status run_until_idle();
   /// Runs every event due at or before t, then (virtual clocks) makes t the present.
   Status run_until(Time t);
+  /// Runs until idle, or until the next event is due after `deadline` (the
+  /// clock stays at the last event run; busy() then says work was left).
+  Status run_until_idle_or(Time deadline);
+  /// True while an event is scheduled or an external operation is pending.
+  bool busy();
   Status run_for(Duration d) { return run_until(now() + d); }
 
   /// Awaitable: resumes the caller after d (d <= 0 still yields to due events).

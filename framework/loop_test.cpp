@@ -44,6 +44,25 @@ TEST_F(LoopFixture, RunUntilStopsAtDeadlineAndAdvancesClock) {
   EXPECT_EQ(loop.now(), kTimeZero + std::chrono::seconds(20));
 }
 
+TEST_F(LoopFixture, RunUntilIdleOrStopsBeforeTheDeadlineWithoutJumpingToIt) {
+  int fired = 0;
+  loop.call_after(std::chrono::seconds(5), [&] { ++fired; });
+  ASSERT_TRUE(loop.run_until_idle_or(kTimeZero + std::chrono::hours(1)).ok());
+  EXPECT_EQ(fired, 1);
+  EXPECT_EQ(loop.now(), kTimeZero + std::chrono::seconds(5));  // idle: the clock stays at the last event
+  EXPECT_FALSE(loop.busy());
+  // A poller that never stops is cut at the deadline, its next event left.
+  std::function<void()> poll = [&] {
+    ++fired;
+    loop.call_after(std::chrono::minutes(10), poll);
+  };
+  loop.call_after(std::chrono::minutes(10), poll);
+  ASSERT_TRUE(loop.run_until_idle_or(kTimeZero + std::chrono::hours(1)).ok());
+  EXPECT_EQ(fired, 1 + 5);  // at 10, 20, ... 50 minutes and 5 s (the 60-minute one is due after 1 h 0 m 5 s)
+  EXPECT_TRUE(loop.busy());
+  EXPECT_LE(loop.now(), kTimeZero + std::chrono::hours(1));
+}
+
 TEST_F(LoopFixture, CancelledTimersDoNotRun) {
   int fired = 0;
   TimerId a = loop.call_after(std::chrono::seconds(1), [&] { ++fired; });

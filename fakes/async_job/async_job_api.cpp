@@ -56,17 +56,7 @@ Status read_own_options(const JsonIn& in, AsyncJobApiOptions& o) {
   }
   if (in.has("fail_jobs")) { DS_TRY(o.fail_jobs, ordinals(in.at("fail_jobs"))); }
   if (in.has("stall_jobs")) { DS_TRY(o.stall_jobs, ordinals(in.at("stall_jobs"))); }
-  if (in.has("status_values")) {
-    JsonIn sv = in.at("status_values");
-    DS_CHECK(sv.object());
-    DS_CHECK(sv.only_keys({"pending", "ready", "failure"}));
-    for (const char* k : {"pending", "ready", "failure"}) {
-      if (!sv.has(k)) continue;
-      DS_TRY(std::string v, sv.at(k).string());
-      if (v.empty()) return sv.at(k).expected("a non-empty status string");
-      o.status_values[k] = v;
-    }
-  }
+  if (in.has("status_values")) { DS_TRY(o.status_values, read_status_values(in.at("status_values"), {"pending", "ready", "failure"})); }
   if (in.has("results")) {
     DS_TRY(std::string r, in.at("results").string());
     if (r != "job" && r != "record") return in.at("results").expected("\"job\" or \"record\"");
@@ -89,9 +79,8 @@ Result<AsyncJobApiOptions> AsyncJobApiOptions::from_json(const nlohmann::json& j
 }
 
 std::string AsyncJobApi::wire(JobState s) const {
-  const char* canonical = s == JobState::pending ? "pending" : s == JobState::ready ? "ready" : "failure";
-  auto it = options_.status_values.find(canonical);
-  return it == options_.status_values.end() ? std::string(canonical) : it->second;
+  return wire_status(options_.status_values,
+                     s == JobState::pending ? "pending" : s == JobState::ready ? "ready" : "failure");
 }
 
 // What the job's state is at `now`, from its creation time alone.

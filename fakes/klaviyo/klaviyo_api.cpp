@@ -124,6 +124,10 @@ Status read_own_options(const JsonIn& in, KlaviyoApiOptions& o) {
   if (in.has("burst_per_second")) { DS_TRY(o.burst_per_second, in.at("burst_per_second").integer(0)); }
   if (in.has("steady_per_minute")) { DS_TRY(o.steady_per_minute, in.at("steady_per_minute").integer(0)); }
   if (in.has("page_size_max")) { DS_TRY(o.page_size_max, in.at("page_size_max").integer(1)); }
+  if (in.has("status_values")) {
+    DS_TRY(o.status_values,
+           read_status_values(in.at("status_values"), {"queued", "processing", "complete", "cancelled"}));
+  }
   if (in.has("page_size_default")) {
     DS_TRY(o.page_size_default, in.at("page_size_default").integer(1, o.page_size_max));
   }
@@ -144,7 +148,8 @@ Result<KlaviyoApiOptions> KlaviyoApiOptions::from_json(const nlohmann::json& j, 
   return read_fake_options(j, where, "api_key", &KlaviyoApiOptions::api_key,
                            {"revision_required", "list_ids", "profiles_max", "payload_bytes_max",
                             "profile_bytes_max", "queued_for", "processing_for", "cancel_jobs",
-                            "burst_per_second", "steady_per_minute", "page_size_default", "page_size_max"},
+                            "burst_per_second", "steady_per_minute", "page_size_default", "page_size_max",
+                            "status_values"},
                            read_own_options);
 }
 
@@ -562,7 +567,7 @@ nlohmann::json KlaviyoApi::job_json(const Job& job, Time now) const {
   } else if (ph == Phase::queued) {
     completed = failed = 0;
   }
-  nlohmann::json attrs = {{"status", kNames[static_cast<int>(ph)]},
+  nlohmann::json attrs = {{"status", wire_status(options_.status_values, kNames[static_cast<int>(ph)])},
                           {"created_at", iso(job.created)},
                           {"total_count", job.total},
                           {"completed_count", completed},

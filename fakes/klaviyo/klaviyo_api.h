@@ -88,6 +88,9 @@ struct KlaviyoApiOptions {
   std::int64_t steady_per_minute = 150;
   std::int64_t page_size_default = 20;
   std::int64_t page_size_max = 100;
+  /// Job statuses renamed on the wire (queued, processing, complete,
+  /// cancelled): a hostile Klaviyo answering statuses it never documented.
+  std::map<std::string, std::string> status_values;
 
   /// Reads options from JSON (keys as above; durations as strings); errors name the key.
   static Result<KlaviyoApiOptions> from_json(const nlohmann::json& j, const std::string& where);

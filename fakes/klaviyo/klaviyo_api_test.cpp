@@ -168,6 +168,27 @@ TEST(KlaviyoApi, LifecycleIsLazyAndProfilesApplyAtCompletion) {
   EXPECT_EQ(api.handle(req("GET", "/api/profile-bulk-import-jobs/nope"), kTimeZero + 60s).status, 404);
 }
 
+TEST(KlaviyoApi, HostileStatusValuesRenameOnlyTheWire) {
+  KlaviyoApiOptions o = opts();
+  auto renamed = KlaviyoApiOptions::from_json({{"status_values", {{"processing", "in_progress"}, {"complete", "completed"}}}},
+                                              "o");
+  ASSERT_TRUE(renamed.ok()) << renamed.error().message;
+  o.status_values = renamed->status_values;
+  KlaviyoApi api(o);
+  std::string id = created_id(api, job_body({profile({{"email", "a@x.io"}})}));
+  auto status = [&](Time t) {
+    return parse(api.handle(req("GET", "/api/profile-bulk-import-jobs/" + id + "/"), t))["data"]["attributes"]["status"];
+  };
+  EXPECT_EQ(status(kTimeZero + 1s), "queued");
+  EXPECT_EQ(status(kTimeZero + 10s), "in_progress");
+  EXPECT_EQ(status(kTimeZero + 60s), "completed");
+  EXPECT_EQ(api.accepted()["jobs_by_status"]["complete"], 1);  // its own state keeps the documented names
+  auto bad = KlaviyoApiOptions::from_json({{"status_values", {{"done", "x"}}}}, "x.json: /fake/options");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("x.json: /fake/options/status_values/done: unknown key"), std::string::npos)
+      << bad.error().message;
+}
+
 TEST(KlaviyoApi, CancelledJobsApplyNothing) {
   KlaviyoApiOptions o = opts();
   o.cancel_jobs = {1};

@@ -249,6 +249,9 @@ Status read_own_options(const JsonIn& in, MarketoApiOptions& o) {
     if (o.rate_limit_window.count() <= 0) return in.at("rate_limit_window").expected("a duration > 0");
   }
   if (in.has("daily_quota")) { DS_TRY(o.daily_quota, in.at("daily_quota").integer(0)); }
+  if (in.has("status_values")) {
+    DS_TRY(o.status_values, read_status_values(in.at("status_values"), {"Queued", "Importing", "Complete", "Failed"}));
+  }
   if (o.queued_max < o.running_max) return in.at(in.has("queued_max") ? "queued_max" : "running_max")
                                         .expected("queued_max >= running_max (the queue counts running imports)");
   return {};
@@ -261,7 +264,7 @@ Result<MarketoApiOptions> MarketoApiOptions::from_json(const nlohmann::json& j, 
                            {"client_id", "token_ttl", "fields", "field_max_length", "text_max_length",
                             "file_bytes_max", "running_max", "queued_max", "importing_for", "fail_imports",
                             "fail_ratio", "stall_imports", "rate_limit_calls", "rate_limit_window",
-                            "daily_quota"},
+                            "daily_quota", "status_values"},
                            read_own_options);
 }
 
@@ -655,7 +658,7 @@ Response MarketoApi::status(std::int64_t batch_id) {
                              {"result",
                               {{{"batchId", im->batch_id},
                                 {"importId", std::to_string(im->batch_id)},
-                                {"status", status_name(static_cast<int>(im->status))},
+                                {"status", wire_status(options_.status_values, status_name(static_cast<int>(im->status)))},
                                 {"numOfLeadsProcessed", im->processed},
                                 {"numOfRowsFailed", im->failed_rows},
                                 {"numOfRowsWithWarning", im->warned_rows},

@@ -76,6 +76,9 @@ struct MarketoApiOptions {
   /// Bulk calls per day; 0 = unlimited (607). The day resets at 00:00 CST, i.e.
   /// at loop time 6h + k·24h (loop time zero is the sim epoch 2024-01-01T00:00Z).
   std::int64_t daily_quota = 0;
+  /// Import statuses renamed on the wire (Queued, Importing, Complete,
+  /// Failed): a hostile Marketo answering statuses it never documented.
+  std::map<std::string, std::string> status_values;
 
   /// Reads options from JSON (keys as above; durations and ratios as strings;
   /// client_secret may be {"secret": "…"}); errors name the key.

@@ -212,6 +212,30 @@ TEST(MarketoApi, FailedAndStalledImports) {
   EXPECT_EQ(error_code(api.handle(get(tok, "/bulk/v1/leads/batch/999999.json"), at(6h))), "1013");
 }
 
+TEST(MarketoApi, HostileStatusValuesRenameOnlyTheWire) {
+  MarketoApiOptions o = opts();
+  o.fail_imports = {1};
+  auto renamed = MarketoApiOptions::from_json({{"status_values", {{"Failed", "Aborted"}, {"Complete", "Completed"}}}},
+                                              "o");
+  ASSERT_TRUE(renamed.ok()) << renamed.error().message;
+  o.status_values = renamed->status_values;
+  MarketoApi api(o);
+  std::string tok = get_token(api, at(0s));
+  std::int64_t a = batch_of(api.handle(upload_request(tok, "email\na@x.io\n"), at(0s)));
+  std::int64_t b = batch_of(api.handle(upload_request(tok, "email\nb@x.io\n"), at(0s)));
+  EXPECT_EQ(status_of(api, tok, a, at(1h))["status"], "Aborted");
+  EXPECT_EQ(status_of(api, tok, b, at(1h))["status"], "Completed");
+  // The fake's own state keeps the documented names.
+  EXPECT_EQ(api.accepted()["counts"]["imports_by_status"]["Complete"], 1);
+  auto bad = MarketoApiOptions::from_json({{"status_values", {{"Done", "x"}}}}, "x.json: /fake/options");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("x.json: /fake/options/status_values/Done: unknown key"), std::string::npos)
+      << bad.error().message;
+  auto empty = MarketoApiOptions::from_json({{"status_values", {{"Failed", ""}}}}, "o");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.error().message.find("non-empty status"), std::string::npos);
+}
+
 TEST(MarketoApi, FailuresAndWarningsFilesEchoRowsExactly) {
   MarketoApiOptions o = opts();
   o.field_max_length = 5;
