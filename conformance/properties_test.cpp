@@ -1193,6 +1193,25 @@ TEST(PropertyCheckers, G1BoundsFromTheRunsConfig) {
   EXPECT_PASS(fine, "G1");
 }
 
+TEST(PropertyCheckers, AHungRunFailsG1AndNothingElse) {
+  Evidence hung(false);
+  hung.end(1, JobState::succeeded);
+  hung.o.status = Error::hang("still busy after 9d of virtual time");
+  EXPECT_FAIL(hung, "G1");
+  EXPECT_EQ(check_property("A1", hung.o, hung.s).verdict, Verdict3::not_applicable);
+  EXPECT_EQ(check_property("D2", hung.o, hung.s).verdict, Verdict3::not_applicable);
+  // Any other failure of the run fails every property.
+  hung.o.status = Error::internal("a task failed");
+  EXPECT_FAIL(hung, "A1");
+  // The bound a run is cut at covers G1's own bound, doubled, and a week.
+  Evidence slow(false);
+  slow.all_succeed();
+  const Duration bound = run_time_bound(slow.o, slow.s);
+  EXPECT_GE(bound, std::chrono::hours(24 * 7));
+  slow.o.virtual_duration = bound / 2 - std::chrono::hours(24 * 7);
+  EXPECT_PASS(slow, "G1");
+}
+
 TEST(PropertyCheckers, G1AllowsAWindowPerDeclaredSerialPhase) {
   // A 1 h retry window, a run of 5 h: too long for a record that passes a
   // batch phase and a single phase...
