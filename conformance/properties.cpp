@@ -1855,9 +1855,12 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
     // imports queue behind the import concurrency.
     const Duration timeout = o.config.duration("poll_timeout") + o.config.duration("poll_interval");
     // Records per upload as this run was configured (profiles_per_upload 1
-    // makes one import per record).
+    // makes one import per record; an upload carries at most what the staging
+    // buffer holds, max_buffer_size).
     const std::int64_t per_upload = std::max<std::int64_t>(
-        1, run_limit(o, {"records_max", "profiles_per_upload"}, o.entry->capabilities.limits.records_max, false).value);
+        1, run_limit(o, {"records_max", "profiles_per_upload", "max_buffer_size"},
+                     o.entry->capabilities.limits.records_max, false)
+               .value);
     const std::int64_t concurrency = std::max<std::int64_t>(1, o.config.integer("imports_in_flight"));
     const std::int64_t imports = (o.input_size + per_upload - 1) / per_upload + 1;
     const std::int64_t rounds = (imports + concurrency - 1) / concurrency;

@@ -1175,6 +1175,16 @@ TEST(PropertyCheckers, G1BoundsFromTheRunsConfig) {
   many.all_succeed();
   many.o.virtual_duration = std::chrono::minutes(15);
   EXPECT_PASS(many, "G1");
+  // ... nor for twenty imports of one record each because the staging
+  // buffer holds one,
+  const std::vector<ConfigKey> buffer_keys = {{"max_buffer_size", ConfigType::integer, 100, "", 1, 100}};
+  nlohmann::json buffered = base;
+  buffered["max_buffer_size"] = 1;
+  Evidence one_staged(true, 20);
+  one_staged.configure(buffered, buffer_keys);
+  one_staged.all_succeed();
+  one_staged.o.virtual_duration = std::chrono::minutes(15);
+  EXPECT_PASS(one_staged, "G1");
   // ... nor for three imports whose requests go one a minute.
   Evidence paced(true, 20);
   nlohmann::json slow = base;
