@@ -1,7 +1,7 @@
 // broken.h — deliberately broken destinations: a shipped destination (Iterable
 // or Klaviyo) with one classic delivery bug each. None is shipped; a default
 // `destsim certify` must fail every one of them with the property named here
-// (ctest runs them: tools/certify_test.sh broken). Together with the canary
+// (ctest runs them: tools/certify_test.sh broken_batch / broken_bulk). Together with the canary
 // they measure the suite itself: a checker that stops seeing its bug shows up
 // as a broken destination that certifies.
 #pragma once
