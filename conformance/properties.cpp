@@ -1862,7 +1862,22 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
                      o.entry->capabilities.limits.records_max, false)
                .value);
     const std::int64_t concurrency = std::max<std::int64_t>(1, o.config.integer("imports_in_flight"));
-    const std::int64_t imports = (o.input_size + per_upload - 1) / per_upload + 1;
+    // ... and the bytes per upload file (a padded record alone may fill one):
+    // the records' own payloads count against file_bytes_max/bytes_max. An
+    // upload the run made counts too, whatever split it.
+    const std::int64_t file_bytes = std::max<std::int64_t>(
+        1, run_limit(o, {"file_bytes_max", "bytes_max"}, o.entry->capabilities.limits.bytes_max, true).value);
+    std::int64_t by_bytes = 0, filled = 0;
+    for (const Record& r : o.records) {
+      const std::int64_t b = static_cast<std::int64_t>(r.payload.dump().size());
+      if (filled > 0 && filled + b > file_bytes) {
+        ++by_bytes;
+        filled = 0;
+      }
+      filled += b;
+    }
+    const std::int64_t imports = std::max({(o.input_size + per_upload - 1) / per_upload, by_bytes,
+                                           static_cast<std::int64_t>(ev.uploads.size())}) + 1;
     const std::int64_t rounds = (imports + concurrency - 1) / concurrency;
     // Under client-side pacing each import's requests (its upload, its polls
     // up to the poll timeout, its results) may each wait a full spacing.

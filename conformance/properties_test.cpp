@@ -1185,6 +1185,16 @@ TEST(PropertyCheckers, G1BoundsFromTheRunsConfig) {
   one_staged.all_succeed();
   one_staged.o.virtual_duration = std::chrono::minutes(15);
   EXPECT_PASS(one_staged, "G1");
+  // ... nor for twenty imports because each record alone fills a file,
+  const std::vector<ConfigKey> file_keys = {{"file_bytes_max", ConfigType::size, "1MB", "", 1, 1'000'000}};
+  nlohmann::json small_files = base;
+  small_files["file_bytes_max"] = "600B";
+  Evidence big_rows(true, 20);
+  for (Record& r : big_rows.o.records) r.payload = {{"pad", std::string(500, 'x')}};
+  big_rows.configure(small_files, file_keys);
+  big_rows.all_succeed();
+  big_rows.o.virtual_duration = std::chrono::minutes(15);
+  EXPECT_PASS(big_rows, "G1");
   // ... nor for three imports whose requests go one a minute.
   Evidence paced(true, 20);
   nlohmann::json slow = base;
