@@ -1162,46 +1162,36 @@ TEST(PropertyCheckers, G1BoundsFromTheRunsConfig) {
                                {"max_attempts", 1},     {"retry_window", "1s"},   {"retry_delay_max", "10s"}};
   const std::vector<ConfigKey> keys = {{"profiles_per_upload", ConfigType::integer, 10, "", 1, 10},
                                        {"requests_per_minute", ConfigType::integer, 0, "", 0, 150}};
+  // Twenty records, all succeeded after 15 minutes, under `base` + `extra`.
+  auto fifteen_minutes = [&](Evidence& e, const nlohmann::json& extra, const std::vector<ConfigKey>& schema) {
+    nlohmann::json config = base;
+    config.update(extra);
+    e.configure(config, schema);
+    e.all_succeed();
+    e.o.virtual_duration = std::chrono::minutes(15);
+  };
   Evidence few(true, 20);
-  few.configure(base, keys);
-  few.all_succeed();
-  few.o.virtual_duration = std::chrono::minutes(15);
+  fifteen_minutes(few, nlohmann::json::object(), keys);
   EXPECT_FAIL(few, "G1");
   // ... but not for twenty imports of one record each, one at a time,
-  nlohmann::json one = base;
-  one["profiles_per_upload"] = 1;
   Evidence many(true, 20);
-  many.configure(one, keys);
-  many.all_succeed();
-  many.o.virtual_duration = std::chrono::minutes(15);
+  fifteen_minutes(many, {{"profiles_per_upload", 1}}, keys);
   EXPECT_PASS(many, "G1");
   // ... nor for twenty imports of one record each because the staging
   // buffer holds one,
-  const std::vector<ConfigKey> buffer_keys = {{"max_buffer_size", ConfigType::integer, 100, "", 1, 100}};
-  nlohmann::json buffered = base;
-  buffered["max_buffer_size"] = 1;
   Evidence one_staged(true, 20);
-  one_staged.configure(buffered, buffer_keys);
-  one_staged.all_succeed();
-  one_staged.o.virtual_duration = std::chrono::minutes(15);
+  fifteen_minutes(one_staged, {{"max_buffer_size", 1}},
+                  {{"max_buffer_size", ConfigType::integer, 100, "", 1, 100}});
   EXPECT_PASS(one_staged, "G1");
   // ... nor for twenty imports because each record alone fills a file,
-  const std::vector<ConfigKey> file_keys = {{"file_bytes_max", ConfigType::size, "1MB", "", 1, 1'000'000}};
-  nlohmann::json small_files = base;
-  small_files["file_bytes_max"] = "600B";
   Evidence big_rows(true, 20);
   for (Record& r : big_rows.o.records) r.payload = {{"pad", std::string(500, 'x')}};
-  big_rows.configure(small_files, file_keys);
-  big_rows.all_succeed();
-  big_rows.o.virtual_duration = std::chrono::minutes(15);
+  fifteen_minutes(big_rows, {{"file_bytes_max", "600B"}},
+                  {{"file_bytes_max", ConfigType::size, "1MB", "", 1, 1'000'000}});
   EXPECT_PASS(big_rows, "G1");
   // ... nor for three imports whose requests go one a minute.
   Evidence paced(true, 20);
-  nlohmann::json slow = base;
-  slow["requests_per_minute"] = 1;
-  paced.configure(slow, keys);
-  paced.all_succeed();
-  paced.o.virtual_duration = std::chrono::minutes(15);
+  fifteen_minutes(paced, {{"requests_per_minute", 1}}, keys);
   EXPECT_PASS(paced, "G1");
   // Millisecond polls over a long poll timeout under pacing: the bound stays
   // a bound (it once overflowed to a negative duration and failed a 1-minute run).
