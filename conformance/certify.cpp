@@ -260,6 +260,39 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
     static const std::int64_t kPad[] = {200, 700, 1500, 4000};
     if (ir.chance(1, 6)) c.payload_bytes = kPad[ir.below(4)];
   }
+  {
+    // A sixth carry hostile text: empty and blank fields, multi-byte and
+    // emoji, right-to-left, quotes, commas, line breaks, control characters.
+    Rng tr(derive_seed(c.seed, "odd-text"));
+    c.odd_text = tr.chance(1, 6);
+    // A twenty-fifth are larger than any configured batch or upload limit
+    // (1,001 to 2,500 records; records_max is 1,000 by default).
+    Rng br(derive_seed(c.seed, "big-case"));
+    if (br.chance(1, 25)) c.records = 1'001 + static_cast<std::int64_t>(br.below(1'500));
+    // A thirtieth hold about two records at the API's declared hard byte cap
+    // (where it is under 32 MB): half just over it (must fail too large,
+    // alone, never retried), half just under it (fits or not by the
+    // request's own envelope; either way not retried as the same request).
+    Rng orr(derive_seed(c.seed, "oversize"));
+    const std::int64_t cap = entry.capabilities.limits.bytes_max;
+    if (cap > 0 && cap <= 32'000'000 && orr.chance(1, 30)) {
+      c.oversize = Ratio{1, static_cast<std::uint64_t>(std::max<std::int64_t>(2, c.records / 2))};
+      c.oversize_bytes = orr.chance(1, 2) ? cap + 1 + static_cast<std::int64_t>(orr.below(4'096))
+                                          : std::max<std::int64_t>(1, cap - 64 - static_cast<std::int64_t>(orr.below(2'048)));
+    }
+  }
+  // Hostile timing: in a fifth of the cases the API's clock is off from the
+  // destination's — seconds, minutes, hours or a day, ahead or behind — and
+  // dates its answers (Date, Retry-After as a date) by it. A destination that
+  // reads an API date against its own clock waits far too long or not at all.
+  if (fake_door_of(entry) == FakeDoor::http) {
+    Rng sr(derive_seed(c.seed, "clock-skew"));
+    if (sr.chance(1, 5)) {
+      static const std::int64_t kSkewS[] = {5, 150, 2 * 3'600, 86'400};
+      const std::int64_t secs = kSkewS[sr.below(4)] + static_cast<std::int64_t>(sr.below(60));
+      c.clock_skew = std::chrono::seconds(sr.chance(1, 2) ? secs : -secs);
+    }
+  }
   // Swarm testing: each case enables a random subset of fault kinds, each with
   // a random weight, so some cases see one kind hard and others a mix.
   // Each case also always enables one kind in turn (index mod kinds), so every
@@ -349,8 +382,10 @@ Scenario case_scenario(const DestinationEntry& entry, const CaseSpec& c) {
     s.config["poll_timeout"] = "30s";
     if (schema_has(entry, "poll_interval")) s.config["poll_interval"] = "10s";
   }
-  s.generate = GeneratedInput{c.records, "", c.invalid, c.payload_bytes, c.identical};
+  s.generate = GeneratedInput{c.records, "", c.invalid, c.payload_bytes, c.identical, c.oversize, c.oversize_bytes,
+                              c.odd_text};
   s.pace = c.pace;
+  s.clock_skew = c.clock_skew;
   for (const auto& f : c.faults) s.faults.add(f);
   s.crashes = c.crashes;
   if (c.sync) {
@@ -556,6 +591,22 @@ rc::Seq<CaseSpec> shrink_case(const CaseSpec& c) {
   if (c.payload_bytes > 0) {
     CaseSpec s = c;
     s.payload_bytes = 0;
+    out.push_back(std::move(s));
+  }
+  if (c.oversize.num > 0) {
+    CaseSpec s = c;
+    s.oversize = Ratio{0, 1};
+    s.oversize_bytes = 0;
+    out.push_back(std::move(s));
+  }
+  if (c.odd_text) {
+    CaseSpec s = c;
+    s.odd_text = false;
+    out.push_back(std::move(s));
+  }
+  if (c.clock_skew.count() != 0) {
+    CaseSpec s = c;
+    s.clock_skew = Duration(0);
     out.push_back(std::move(s));
   }
   for (auto it = c.config.begin(); it != c.config.end(); ++it) {

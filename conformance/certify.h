@@ -45,6 +45,11 @@ struct CaseSpec {
   Ratio invalid{0, 1};
   Ratio identical{0, 1};  // hostile input: identical rows, one user's many records
   std::int64_t payload_bytes = 0;  // hostile input: padding per record (records near and over byte limits)
+  // Hostile input: a few records at or over the API's declared hard byte cap.
+  Ratio oversize{0, 1};
+  std::int64_t oversize_bytes = 0;
+  bool odd_text = false;  // hostile input: empty, multi-byte, quoting and control-character text
+  Duration clock_skew{0};  // hostile timing: the API's clock against the destination's
   std::vector<FaultRule> faults;
   std::vector<CrashPoint> crashes;
   bool short_poll_timeout = false;  // bulk: a poll timeout short enough to reach

@@ -1,6 +1,8 @@
 #include "conformance/properties.h"
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <deque>
 #include <map>
 #include <optional>
@@ -36,6 +38,7 @@ struct Resp {
   std::int64_t t = 0;
   int status = 0;
   std::string retry_after;
+  std::string date;  // the answer's Date (the API's clock), beside a Retry-After
 };
 // One HTTP exchange by request id: what left, and how (and when) it was answered.
 struct Http {
@@ -48,6 +51,7 @@ struct Http {
   std::string error;           // the transport error's kind (timeout, connection_reset, connection_refused, other)
   bool garbled = false;        // a fault garbled the answer's body
   std::string retry_after;     // the Retry-After header as sent
+  std::string date;            // the answer's Date header beside it (the API's clock)
 };
 // What a bulk answer (poll, stats) was, and the HTTP exchange that carried it.
 struct BulkAnswer {
@@ -189,11 +193,13 @@ Events parse_events(const Outcome& o) {
             h.endpoint = e.host + e.path;
             h.bytes = e.bytes;
           } else if constexpr (std::is_same_v<E, ev::HttpResponse>) {
-            ev.responses.push_back({e.req, t, static_cast<int>(e.status), e.retry_after.value_or("")});
+            ev.responses.push_back(
+                {e.req, t, static_cast<int>(e.status), e.retry_after.value_or(""), e.date.value_or("")});
             Http& h = ev.http[e.req];
             h.answered = t;
             h.status = static_cast<int>(e.status);
             h.retry_after = e.retry_after.value_or("");
+            h.date = e.date.value_or("");
             last_answer = e.req;
             last_answer_t = t;
           } else if constexpr (std::is_same_v<E, ev::HttpError>) {
@@ -815,11 +821,31 @@ PropertyResult check_c5(const Outcome& o) {
   return pass("C5");
 }
 
-std::optional<Duration> retry_after_of(const Resp& r, const Outcome& o, std::int64_t t_ns) {
-  if (r.retry_after.empty()) return std::nullopt;
-  std::int64_t unix_ms = SimClock::kDefaultEpochUnixMs + t_ns / 1'000'000;
+// The wait a Retry-After asked for, read here (not with the code under test):
+// delay-seconds as they are; an HTTP date against the Date of the same answer
+// — the API's clock, which may disagree with the destination's (RFC 9110
+// §10.2.3) — or, with no Date, against the simulator's calendar at the answer.
+// A Date is whole seconds, so the API's own "now" may be up to a second
+// past it: the least wait (`most` false) takes that second off, the longest
+// (`most` true) does not.
+std::optional<Duration> retry_after_of(const Resp& r, const Outcome& o, std::int64_t t_ns, bool most = false) {
   (void)o;
-  return parse_retry_after(r.retry_after, unix_ms);
+  std::string_view v = r.retry_after;
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  if (v.empty()) return std::nullopt;
+  if (std::isdigit(static_cast<unsigned char>(v.front()))) {
+    std::int64_t secs = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
+    if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+    return std::chrono::seconds(std::min<std::int64_t>(secs, 10LL * 365 * 86'400));
+  }
+  auto until = parse_http_date(v);
+  if (!until.ok()) return std::nullopt;
+  std::int64_t base = SimClock::kDefaultEpochUnixMs + t_ns / 1'000'000;
+  if (!r.date.empty())
+    if (auto d = parse_http_date(r.date); d.ok()) base = *d + (most ? 0 : 1'000);
+  return std::chrono::milliseconds(std::max<std::int64_t>(0, *until - base));
 }
 
 PropertyResult check_i1(const Outcome& o, const Events& ev) {
@@ -1375,12 +1401,13 @@ DeclaredBackoff declared_backoff(const Outcome& o) {
   return b;
 }
 
-// The Retry-After an HTTP exchange's answer carried, read at its answer's time.
-std::optional<std::int64_t> retry_after_ns(const Outcome& o, const Events& ev, std::int64_t req) {
+// The Retry-After an HTTP exchange's answer carried, read at its answer's
+// time: the least wait it asked for, or (`most`) the longest it may mean.
+std::optional<std::int64_t> retry_after_ns(const Outcome& o, const Events& ev, std::int64_t req, bool most = false) {
   auto it = ev.http.find(req);
   if (it == ev.http.end() || it->second.retry_after.empty()) return std::nullopt;
-  Resp r{req, it->second.answered, it->second.status, it->second.retry_after};
-  auto d = retry_after_of(r, o, r.t);
+  Resp r{req, it->second.answered, it->second.status, it->second.retry_after, it->second.date};
+  auto d = retry_after_of(r, o, r.t, most);
   if (!d) return std::nullopt;
   return d->count();
 }
@@ -1394,8 +1421,8 @@ PropertyResult check_c3(const Outcome& o, const Events& ev) {
   const DeclaredBackoff p = declared_backoff(o);
   // Per handler: (answer time, Retry-After end) of every answer that carried one.
   std::map<std::string, std::vector<std::int64_t>> holds;
-  auto ra_of = [&](const Send& s) -> std::int64_t {
-    if (s.req >= 0) return retry_after_ns(o, ev, s.req).value_or(-1);
+  auto ra_of = [&](const Send& s, bool most = false) -> std::int64_t {
+    if (s.req >= 0) return retry_after_ns(o, ev, s.req, most).value_or(-1);
     return s.retry_after;
   };
   for (std::size_t i = 0; i < ev.sends.size(); ++i) {
@@ -1429,11 +1456,11 @@ PropertyResult check_c3(const Outcome& o, const Events& ev) {
     // The latest a send may wait for: the longest delay (or the Retry-After)
     // after the answer, or the end of a Retry-After the handler was answered
     // with before it went out (the processor holds every send for it).
-    std::int64_t until = prev->t + std::max(hi, ra);
+    std::int64_t until = prev->t + std::max(hi, ra_of(*prev, true));
     for (std::size_t k = 0; k < i; ++k) {
       const Send& h = ev.sends[k];
       if (h.handler != next.handler || h.t > next.sent || !same_process(ev, h.t, next.sent)) continue;
-      if (const std::int64_t r = ra_of(h); r >= 0) until = std::max(until, h.t + r);
+      if (const std::int64_t r = ra_of(h, true); r >= 0) until = std::max(until, h.t + r);
     }
     if (next.sent > until)
       return fail("C3", send_name(next) + " came " + format_duration(Duration(gap)) +
@@ -1505,7 +1532,8 @@ PropertyResult check_c3(const Outcome& o, const Events& ev) {
       // An API that imposes waits in its own answers beside Retry-After
       // (Marketo's throttle codes in a 200) declares the longest of them.
       const std::int64_t api_wait = o.entry->capabilities.longest_api_wait.count();
-      const std::int64_t most = std::max({hi, ra, api_wait}) + interval.count() + u.slot_wait;
+      const std::int64_t ra_most = ra >= 0 ? retry_after_ns(o, ev, prev.answer_req, true).value_or(ra) : -1;
+      const std::int64_t most = std::max({hi, ra_most, api_wait}) + interval.count() + u.slot_wait;
       if (gap > most)
         return fail("C3", upload_name(u) + " carries job " + std::to_string(id) + " " + format_duration(Duration(gap)) +
                               " after " + upload_name(prev) + " put it back, over the declared longest delay " +
@@ -1523,8 +1551,44 @@ PropertyResult check_c3(const Outcome& o, const Events& ev) {
 // A restarted process knows nothing of the 413: only sends of the same process count.
 std::map<std::string, std::vector<JobId>> records_by_stream(const Outcome& o);
 
+// A job that ended "too large" was too large: a request or upload holding it
+// was answered 413, or its record's payload (compact JSON) is over half
+// the run's byte limit — a record of half the limit or less fits beside any
+// envelope a destination wraps it in, so failing it drops a deliverable record
+// (a limit read in the wrong unit, the wrong key, a stale default).
+std::optional<PropertyResult> unjustified_too_large(const Outcome& o, const Events& ev) {
+  const bool bulk = o.entry->capabilities.bulk;
+  const RunLimit limit = bulk ? run_limit(o, {"file_bytes_max", "bytes_max"}, o.entry->capabilities.limits.bytes_max, true)
+                              : run_limit(o, {"request_bytes_max", "bytes_max"}, o.entry->capabilities.limits.bytes_max,
+                                          true);
+  // Jobs a 413 named: a request holding them was answered 413 (alone: too
+  // large by the API's word; in a batch the config forbids splitting or
+  // sending alone: the batch ends with that cause, which C4 judges below).
+  std::set<JobId> answered_413;
+  for (const Send& s : ev.sends)
+    if (answer_status(ev, s) == 413) answered_413.insert(s.ids.begin(), s.ids.end());
+  for (const Upload& u : ev.uploads)
+    if (u.answer_req >= 0) {
+      auto h = ev.http.find(u.answer_req);
+      if (h != ev.http.end() && h->second.status == 413) answered_413.insert(u.ids.begin(), u.ids.end());
+    }
+  for (std::int64_t i = 0; i < static_cast<std::int64_t>(o.records.size()); ++i) {
+    const Record& r = o.record(i);
+    const JobOutcome out = o.jobs().outcome(r.id);
+    if (out.kind != ReasonKind::too_large || out.state == JobState::succeeded || out.state == JobState::pending) continue;
+    if (answered_413.count(r.id)) continue;
+    const auto bytes = static_cast<std::int64_t>(r.payload.dump().size());
+    if (bytes * 2 <= limit.value)
+      return fail("C4", "job " + std::to_string(r.id) + " ended " + job_state_name(out.state) +
+                            " as too large, but its record is " + std::to_string(bytes) + " bytes, at most half of " +
+                            limit.name + ", and no request holding it was answered 413 (\"" + out.reason + "\")");
+  }
+  return std::nullopt;
+}
+
 PropertyResult check_c4(const Outcome& o, const Events& ev) {
-  if (o.entry->capabilities.bulk) return na("C4", "bulk: an upload is sized within the declared limits before it is sent (no 413 split)");
+  if (auto bad = unjustified_too_large(o, ev)) return *bad;
+  if (o.entry->capabilities.bulk) return pass("C4");  // an upload is sized before it is sent (no 413 split)
   // Jobs of a stream the source failed (the sync says so) may end before
   // their smaller request: the failure discards what was not committed (F2).
   std::set<JobId> of_failed_stream;
@@ -1832,7 +1896,7 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
   }
   Duration longest_retry_after{0}, all_retry_after{0};
   for (const auto& r : ev.responses) {
-    if (auto ra = retry_after_of(r, o, r.t)) {
+    if (auto ra = retry_after_of(r, o, r.t, true)) {
       longest_retry_after = std::max(longest_retry_after, *ra);
       all_retry_after += *ra;  // holds may follow one another: each can delay everything after it
     }

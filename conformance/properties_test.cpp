@@ -91,7 +91,7 @@ struct Evidence {
   // Request `req` to `path` at `t`, answered `status`.
   void answered(std::int64_t req, std::int64_t t, int status, std::string path = "/p") {
     at(t, ev::HttpRequest{req, "POST", "api", std::move(path), 10});
-    at(t, ev::HttpResponse{req, status, 10, false, std::nullopt});
+    at(t, ev::HttpResponse{req, status, 10, false, std::nullopt, std::nullopt});
   }
   void all_succeed(std::int64_t t = kSec) {
     for (std::int64_t i = 1; i <= o.input_size; ++i) end(static_cast<JobId>(i), JobState::succeeded, "", t);
@@ -145,10 +145,10 @@ struct Evidence {
   // (0: a transport error of kind `error`), as traced just before the send it answered.
   void exchange(std::int64_t req, std::int64_t sent, std::int64_t t, int status, std::string path = "/p",
                 std::int64_t bytes = 10, std::optional<std::string> retry_after = std::nullopt,
-                std::string error = "timeout") {
+                std::string error = "timeout", std::optional<std::string> date = std::nullopt) {
     at(sent, ev::HttpRequest{req, "POST", "api", std::move(path), bytes});
     if (status == 0) at(t, ev::HttpError{req, std::move(error), false, true});
-    else at(t, ev::HttpResponse{req, status, 10, false, std::move(retry_after)});
+    else at(t, ev::HttpResponse{req, status, 10, false, std::move(retry_after), std::move(date)});
   }
   void one(std::int64_t t, JobId id, int attempt, std::string verdict, int http, bool too_large = false) {
     at(t, ev::OneSent{"h", static_cast<std::int64_t>(id), attempt, std::move(verdict), t, 0, http, std::nullopt,
@@ -892,6 +892,45 @@ TEST(PropertyCheckers, C4TooLarge) {
   }
 }
 
+TEST(PropertyCheckers, C4TooLargeOnlyWhenItIs) {
+  // A record failed "too large" that no 413 named and that is at most half the
+  // byte limit (1000 B, test_entry) is a deliverable record dropped — a limit
+  // read in the wrong unit or from the wrong key. The old C4 never looked
+  // (and said n/a on the bulk path).
+  for (bool bulk : {false, true}) {
+    for (std::int64_t pad : {0, 400, 600}) {
+      Evidence e(bulk);
+      e.o.records[1].payload = {{"pad", std::string(static_cast<std::size_t>(pad), 'x')}};
+      e.end(1, JobState::succeeded);
+      e.end(2, JobState::failed, "record too large", kSec, false, ReasonKind::too_large);
+      e.end(3, JobState::succeeded);
+      SCOPED_TRACE("bulk " + std::to_string(bulk) + " pad " + std::to_string(pad));
+      if (pad >= 500) EXPECT_PASS(e, "C4");
+      else EXPECT_FAIL(e, "C4");
+    }
+  }
+  // A small record answered 413 alone was too large by the API's word.
+  Evidence named(false);
+  named.one(kSec, 2, 1, "fail", 413, true);
+  named.end(1, JobState::succeeded);
+  named.end(2, JobState::failed, "too large alone (413)", kSec, false, ReasonKind::too_large);
+  named.end(3, JobState::succeeded);
+  EXPECT_PASS(named, "C4");
+  // The limit is the run's: a 120 B record may be too large for a request
+  // configured at 200 B, never for the declared 1000 B.
+  for (bool small : {true, false}) {
+    Evidence configured(false);
+    configured.configure(small ? nlohmann::json{{"request_bytes_max", "200B"}} : nlohmann::json::object(),
+                         {ConfigKey{"request_bytes_max", ConfigType::size, "1000B", "bytes per request", 1, 1000}});
+    configured.o.records[1].payload = {{"pad", std::string(110, 'x')}};
+    configured.end(1, JobState::succeeded);
+    configured.end(2, JobState::failed, "record too large", kSec, false, ReasonKind::too_large);
+    configured.end(3, JobState::succeeded);
+    if (small) EXPECT_PASS(configured, "C4");
+    else EXPECT_FAIL(configured, "C4");
+  }
+}
+
 TEST(PropertyCheckers, C4JudgedFromThe413Answers) {
   // The old C4 followed the handler's own too_large flag and read "too large"
   // in the reason: it passed each failing case here.
@@ -1262,15 +1301,28 @@ TEST(PropertyCheckers, G2NoBusyLoops) {
 TEST(PropertyCheckers, I1RetryAfter) {
   Evidence good(false);
   good.at(0, ev::HttpRequest{1, "POST", "api", "/x", 10});
-  good.at(kSec, ev::HttpResponse{1, 429, 0, true, std::string("60")});
+  good.at(kSec, ev::HttpResponse{1, 429, 0, true, std::string("60"), std::nullopt});
   good.at(61 * kSec, ev::HttpRequest{2, "POST", "api", "/x", 10});
   good.at(2 * kSec, ev::HttpRequest{3, "POST", "api", "/other", 10});  // another endpoint
   EXPECT_PASS(good, "I1");
   Evidence rude(false);
   rude.at(0, ev::HttpRequest{1, "POST", "api", "/x", 10});
-  rude.at(kSec, ev::HttpResponse{1, 503, 0, true, std::string("60")});
+  rude.at(kSec, ev::HttpResponse{1, 503, 0, true, std::string("60"), std::nullopt});
   rude.at(30 * kSec, ev::HttpRequest{2, "POST", "api", "/x", 10});
   EXPECT_FAIL(rude, "I1");
+  // A Retry-After as an HTTP date from an API whose clock is two hours behind
+  // the simulator's (loop time zero is 2024-01-01T00:00:00Z): it asks for 60 s
+  // by its own Date. The old I1 read the date against the simulator's clock
+  // (long past: no hold) and passed the retry at 5 s.
+  for (bool waited : {true, false}) {
+    Evidence skewed(false);
+    skewed.at(0, ev::HttpRequest{1, "POST", "api", "/x", 10});
+    skewed.at(kSec, ev::HttpResponse{1, 429, 0, true, std::string("Sun, 31 Dec 2023 22:00:01 GMT"),
+                                     std::string("Sun, 31 Dec 2023 21:59:01 GMT")});
+    skewed.at((waited ? 61 : 5) * kSec, ev::HttpRequest{2, "POST", "api", "/x", 10});
+    if (waited) EXPECT_PASS(skewed, "I1");
+    else EXPECT_FAIL(skewed, "I1");
+  }
 }
 
 TEST(PropertyCheckers, I2DeclaredRate) {

@@ -20,7 +20,9 @@ Record generate_record(const DestinationEntry& entry, std::uint64_t seed, JobId 
     source = pick.chance(1, 2) ? 1 : 1 + pick.below(source - 1);
   }
   Rng rng(derive_seed(seed, "input", source));
-  GenerateOptions o{g.type, g.invalid, g.payload_bytes};
+  GenerateOptions o{g.type, g.invalid, g.payload_bytes, g.odd_text};
+  // An oversize record: the source's draw, from a stream of its own.
+  if (g.oversize.num > 0 && Rng(derive_seed(seed, "oversize", source)).chance(g.oversize)) o.payload_bytes = g.oversize_bytes;
   Record r = entry.generate(rng, source, o);
   r.id = id;
   return r;
@@ -339,7 +341,8 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
   DS_TRY(w.fake, fake_entry->make(fake_options, where + ": /fake/options"));
   w.plan = s.faults;
   w.transport = std::make_unique<SimTransport>(
-      w.loop, SimTransportOptions{.request_timeout = s.request_timeout, .base_latency = s.latency});
+      w.loop, SimTransportOptions{
+                  .request_timeout = s.request_timeout, .base_latency = s.latency, .api_clock_skew = s.clock_skew});
   std::string host = entry->host;
   for (const auto& k : entry->schema)
     if (k.name == "host") host = config.string("host");

@@ -299,14 +299,26 @@ Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& wh
     }
   } else {
     JsonIn g = input.at("generate");
-    DS_CHECK(g.only_keys({"records", "type", "invalid", "payload_bytes", "identical"}));
+    DS_CHECK(g.only_keys({"records", "type", "invalid", "payload_bytes", "identical", "oversize", "oversize_bytes",
+                          "odd_text"}));
     DS_CHECK(g.require("records"));
     GeneratedInput gi;
     DS_TRY(gi.records, g.at("records").integer(0, 100'000'000));
     if (g.has("type")) { DS_TRY(gi.type, g.at("type").string()); }
     if (g.has("invalid")) { DS_TRY(gi.invalid, g.at("invalid").ratio()); }
-    if (g.has("payload_bytes")) { DS_TRY(gi.payload_bytes, g.at("payload_bytes").size_bytes()); }
+    auto padding = [&](const char* key, std::int64_t& out) -> Status {
+      DS_TRY(out, g.at(key).size_bytes());
+      if (out > kPaddingBytesMax)
+        return g.at(key).expected("a padding of at most " + format_size(kPaddingBytesMax) + " per record");
+      return Status::success();
+    };
+    if (g.has("payload_bytes")) { DS_CHECK(padding("payload_bytes", gi.payload_bytes)); }
     if (g.has("identical")) { DS_TRY(gi.identical, g.at("identical").ratio()); }
+    if (g.has("oversize")) { DS_TRY(gi.oversize, g.at("oversize").ratio()); }
+    if (g.has("oversize_bytes")) { DS_CHECK(padding("oversize_bytes", gi.oversize_bytes)); }
+    if (gi.oversize.num > 0 && !g.has("oversize_bytes"))
+      return g.at("oversize").expected("\"oversize_bytes\" beside it (the padding of an oversize record)");
+    if (g.has("odd_text")) { DS_TRY(gi.odd_text, g.at("odd_text").boolean()); }
     s.generate = gi;
   }
   if (input.has("pace")) { DS_TRY(s.pace, input.at("pace").duration()); }
@@ -315,9 +327,18 @@ Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& wh
   }
   if (in.has("transport")) {
     JsonIn t = in.at("transport");
-    DS_CHECK(t.only_keys({"request_timeout", "latency"}));
+    DS_CHECK(t.only_keys({"request_timeout", "latency", "clock_skew"}));
     if (t.has("request_timeout")) { DS_TRY(s.request_timeout, t.at("request_timeout").duration()); }
     if (t.has("latency")) { DS_TRY(s.latency, t.at("latency").duration()); }
+    if (t.has("clock_skew")) {
+      JsonIn k = t.at("clock_skew");
+      const std::string_view expected = "a signed duration such as \"+2h\" or \"-90s\", at most 7d either way";
+      DS_TRY(std::string text, k.string());
+      if (text.size() < 2 || (text[0] != '+' && text[0] != '-')) return k.expected(expected);
+      auto d = parse_duration(text.substr(1));
+      if (!d.ok() || *d > kClockSkewMax) return k.expected(expected);
+      s.clock_skew = text[0] == '-' ? -*d : *d;
+    }
   }
   if (in.has("crashes")) {
     JsonIn cs = in.at("crashes");
@@ -379,6 +400,11 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
     if (s.generate->invalid.num) g["invalid"] = s.generate->invalid.to_string();
     if (s.generate->payload_bytes) g["payload_bytes"] = s.generate->payload_bytes;
     if (s.generate->identical.num) g["identical"] = s.generate->identical.to_string();
+    if (s.generate->oversize.num) {
+      g["oversize"] = s.generate->oversize.to_string();
+      g["oversize_bytes"] = s.generate->oversize_bytes;
+    }
+    if (s.generate->odd_text) g["odd_text"] = true;
     input["generate"] = g;
   } else {
     nlohmann::json recs = nlohmann::json::array();
@@ -393,6 +419,9 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
   out["input"] = input;
   if (!s.faults.empty()) out["faults"] = s.faults.to_json();
   out["transport"] = {{"request_timeout", format_duration(s.request_timeout)}, {"latency", format_duration(s.latency)}};
+  if (s.clock_skew.count() != 0)
+    out["transport"]["clock_skew"] =
+        (s.clock_skew.count() < 0 ? "-" : "+") + format_duration(s.clock_skew.count() < 0 ? -s.clock_skew : s.clock_skew);
   if (!s.crashes.empty()) {
     nlohmann::json cs = nlohmann::json::array();
     for (const auto& c : s.crashes) {

@@ -35,7 +35,22 @@ struct GeneratedInput {
   /// exactly under their own id: identical rows, half of them copies of
   /// record 1, so one user has many records.
   Ratio identical{0, 1};
+  /// Share of records padded to `oversize_bytes` instead of `payload_bytes`:
+  /// a few records at or over a byte limit (the API's hard cap) in a case of
+  /// ordinary ones. Identical rows keep their source's size.
+  Ratio oversize{0, 1};
+  std::int64_t oversize_bytes = 0;
+  /// Hostile text: free-text fields drawn from empty, blank, multi-byte,
+  /// emoji, right-to-left, quoting and control-character strings, and padding
+  /// made of two-byte characters (bytes are not characters).
+  bool odd_text = false;
 };
+
+/// Padding a generated record may carry (payload_bytes, oversize_bytes).
+inline constexpr std::int64_t kPaddingBytesMax = 64'000'000;
+
+/// How far the API's clock may be from the destination's (transport.clock_skew).
+inline constexpr Duration kClockSkewMax = std::chrono::hours(24 * 7);
 
 struct InputRecord {
   Record record;
@@ -112,6 +127,10 @@ struct Scenario {
   FaultPlan faults;
   Duration request_timeout = std::chrono::seconds(30);
   Duration latency = std::chrono::milliseconds(20);
+  /// The API's clock against the destination's ("+2h": the API is ahead,
+  /// "-90s": behind; at most kClockSkewMax either way): the fake dates its
+  /// answers (Date, Retry-After as an HTTP date) by it.
+  Duration clock_skew{0};
   std::vector<CrashPoint> crashes;
   std::optional<SyncInput> sync;  // run under a Sync
   Expectations expect;

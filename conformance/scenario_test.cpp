@@ -119,6 +119,38 @@ TEST(Scenario, BadInputNamesFilePathAndExpectation) {
   EXPECT_NE(error_of(doc).find("/expect/requests: min (10) is over max (1)"), std::string::npos) << error_of(doc);
 }
 
+TEST(Scenario, HostileInputAndClockSkewRoundTripWithTheirLimits) {
+  auto doc = base();
+  doc["input"] = {{"generate", {{"records", 5}, {"oversize", "1/2"}, {"oversize_bytes", "4MB"}, {"odd_text", true}}}};
+  doc["transport"] = {{"clock_skew", "-2h"}};
+  auto s = parse_scenario(doc, "x.json");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->generate->oversize.den, 2u);
+  EXPECT_EQ(s->generate->oversize_bytes, 4'000'000);
+  EXPECT_TRUE(s->generate->odd_text);
+  EXPECT_EQ(s->clock_skew, -std::chrono::hours(2));
+  auto again = parse_scenario(scenario_to_json(*s, true), "again");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->clock_skew, -std::chrono::hours(2));
+  EXPECT_EQ(again->generate->oversize_bytes, 4'000'000);
+  EXPECT_TRUE(again->generate->odd_text);
+  // Each has a named limit or form.
+  for (const char* skew : {"2h", "+8d", "-", "+soon"}) {
+    doc["transport"] = {{"clock_skew", skew}};
+    EXPECT_NE(error_of(doc).find("/transport/clock_skew: expected a signed duration such as \"+2h\" or \"-90s\", at "
+                                 "most 7d either way"),
+              std::string::npos)
+        << skew << ": " << error_of(doc);
+  }
+  doc = base();
+  doc["input"] = {{"generate", {{"records", 5}, {"payload_bytes", "9000000000GB"}}}};
+  EXPECT_NE(error_of(doc).find("/input/generate/payload_bytes: expected a padding of at most"), std::string::npos)
+      << error_of(doc);
+  doc["input"] = {{"generate", {{"records", 5}, {"oversize", "1/3"}}}};
+  EXPECT_NE(error_of(doc).find("/input/generate/oversize: expected \"oversize_bytes\" beside it"), std::string::npos)
+      << error_of(doc);
+}
+
 TEST(Scenario, LoadNamesUnreadableAndMalformedFiles) {
   auto missing = load_scenario("/nonexistent/x.json");
   ASSERT_FALSE(missing.ok());

@@ -102,14 +102,61 @@ struct GenerateOptions {
   std::string type;              // destination-specific record type ("track"); "" = a mix
   Ratio invalid{0, 1};           // share of records made invalid for the API
   std::int64_t payload_bytes = 0;  // extra payload per record (0 = small records)
+  /// Hostile text: free-text fields may be empty, blank, multi-byte, emoji,
+  /// right-to-left, hold quotes, commas, newlines or control characters, and
+  /// padding is made of two-byte characters (a limit counts bytes, not
+  /// characters). Drawn per record and field from their own stream
+  /// (`odd_text_or`), so the record's other draws are unchanged.
+  bool odd_text = false;
 };
 
+/// Free text for field `field` of record `id`: `plain`, or under
+/// `options.odd_text` (half the time) a hostile string. Never an identity
+/// field (an email, a key): those keep telling records apart.
+inline std::string odd_text_or(const GenerateOptions& options, JobId id, std::uint64_t field, std::string plain) {
+  if (!options.odd_text) return plain;
+  Rng r(derive_seed(id, "odd-text", field));
+  if (!r.chance(1, 2)) return plain;
+  static const char* const kOdd[] = {
+      "",                                         // empty
+      " ",                                        // blank
+      "  leading and trailing  ",                 //
+      "Zo\u00eb \u00c5ngstr\u00f6m",                 // Latin-1 range, two bytes each
+      "\u674e\u5c0f\u9f8d",                          // CJK, three bytes each
+      "\U0001f680 launch \u2728",                   // emoji, four bytes
+      "\U0001f469\u200d\U0001f4bb",                  // a ZWJ sequence
+      "\u05e9\u05dc\u05d5\u05dd \u05e2\u05d5\u05dc\u05dd",  // right to left
+      "comma, \"quoted\", and more",              // CSV and JSON quoting
+      "two\nlines\r\nthree",                       // line breaks inside a value
+      "tab\there",                                // a tab
+      "back\\slash \\\"",                          // backslashes before a quote
+      "ctl\x01\x1f chars",                         // control characters (JSON escapes them)
+      "<b>&amp;</b>",                             // markup
+      "=SUM(A1:A9)",                              // a spreadsheet formula
+      "0007",                                     // digits with leading zeros (not a number)
+      "null",                                     // the word, not the value
+  };
+  return kOdd[r.below(std::size(kOdd))];
+}
+
 /// A generated record finished: `payload` as its payload, with
-/// `options.payload_bytes` of padding (a string of 'x') at `pad`, a JSON pointer
-/// into the payload ("/properties/pad"); intermediate objects are created.
+/// `options.payload_bytes` of padding at `pad`, a JSON pointer into the
+/// payload ("/properties/pad"); intermediate objects are created. The padding
+/// is 'x's, or under `odd_text` two-byte characters ("\u00e9", an odd byte at
+/// the end), so a limit that counts characters is off by half.
 inline Record padded_record(Record r, nlohmann::json payload, const GenerateOptions& options, const char* pad) {
-  if (options.payload_bytes > 0)
-    payload[nlohmann::json::json_pointer(pad)] = std::string(static_cast<std::size_t>(options.payload_bytes), 'x');
+  if (options.payload_bytes > 0) {
+    const auto n = static_cast<std::size_t>(options.payload_bytes);
+    std::string text;
+    if (options.odd_text) {
+      text.reserve(n);
+      for (std::size_t i = 0; i + 1 < n; i += 2) text += "\u00e9";
+      if (text.size() < n) text += 'x';
+    } else {
+      text.assign(n, 'x');
+    }
+    payload[nlohmann::json::json_pointer(pad)] = std::move(text);
+  }
   r.payload = std::move(payload);
   return r;
 }

@@ -72,18 +72,18 @@ Task<HttpResult> SimTransport::send(Request request) {
       case FaultKind::respond:
         // Applied, then answered with the fault's status: the effect stays, the answer lies.
         if (rule->after) (void)route.api->handle(request, loop_.now());
-        response = injected_response(*rule, loop_.clock().unix_ms(loop_.now()));
+        response = injected_response(*rule, api_unix_ms());
         break;
       case FaultKind::rate_limit:
       case FaultKind::too_large:
-        response = injected_response(*rule, loop_.clock().unix_ms(loop_.now()));
+        response = injected_response(*rule, api_unix_ms());
         break;
       case FaultKind::outage:
         if (rule->status == 0) {
           co_return fail(TransportErrorKind::connection_refused, false, true, "connection refused (injected outage)");
         }
         if (rule->after) (void)route.api->handle(request, loop_.now());
-        response = injected_response(*rule, loop_.clock().unix_ms(loop_.now()));
+        response = injected_response(*rule, api_unix_ms());
         break;
       case FaultKind::timeout: {
         if (rule->after) (void)route.api->handle(request, loop_.now());
@@ -104,6 +104,9 @@ Task<HttpResult> SimTransport::send(Request request) {
     }
   }
   ++stats_.by_status[response.status];
+  // Every answer is dated by the API's clock (an origin server with a clock
+  // must send Date); a destination that reads API time measures against it.
+  if (!response.headers.get("Date")) response.headers.set("Date", format_http_date(api_unix_ms()));
   trace_http_result(loop_.trace(), loop_.now(), id, response);
   co_return response;
 }

@@ -20,6 +20,10 @@ struct SimTransportOptions {
   Duration request_timeout = std::chrono::seconds(30);
   /// Latency of every request before fault-plan latency is added.
   Duration base_latency = std::chrono::milliseconds(20);
+  /// The API's clock against the destination's: every answer carries a
+  /// `Date` header (RFC 9110 §6.6.1) from the API's clock, and a Retry-After
+  /// given as an HTTP date is dated by it. Positive = the API is ahead.
+  Duration api_clock_skew{0};
 };
 
 /// Counts per request outcome, for summaries and reachability.
@@ -48,6 +52,11 @@ class SimTransport final : public Transport {
     FakeApi* api;
     FaultPlan* plan;
   };
+  /// The API's calendar time now (the loop's, moved by the skew).
+  std::int64_t api_unix_ms() const {
+    return loop_.clock().unix_ms(loop_.now()) +
+           std::chrono::duration_cast<std::chrono::milliseconds>(options_.api_clock_skew).count();
+  }
   Loop& loop_;
   SimTransportOptions options_;
   Rng fault_rng_;

@@ -72,8 +72,11 @@ void trace_http_result(Trace& trace, Time at, std::uint64_t id, const HttpResult
   if (result.ok()) {
     const Response& r = result.value();
     ev::HttpResponse e{static_cast<std::int64_t>(id), r.status, static_cast<std::int64_t>(r.body.size()), r.injected,
-                       std::nullopt};
-    if (auto ra = r.headers.get("Retry-After")) e.retry_after = std::string(*ra);
+                       std::nullopt, std::nullopt};
+    if (auto ra = r.headers.get("Retry-After")) {
+      e.retry_after = std::string(*ra);
+      if (auto d = r.headers.get("Date")) e.date = std::string(*d);
+    }
     emit(trace, at, e);
   } else {
     const TransportError& err = result.error();

@@ -7,6 +7,12 @@ namespace destsim {
 std::optional<Duration> retry_after(const Response& response, Loop& loop) {
   auto h = response.headers.get("Retry-After");
   if (!h) return std::nullopt;
+  // An HTTP date is the API's clock: measured against the answer's own Date
+  // (the same clock) it means the same wait whatever the two clocks disagree
+  // by; without a Date, against ours.
+  if (auto date = response.headers.get("Date")) {
+    if (auto sent = parse_http_date(*date); sent.ok()) return parse_retry_after(*h, *sent);
+  }
   return parse_retry_after(*h, loop.clock().unix_ms(loop.now()));
 }
 

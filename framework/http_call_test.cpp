@@ -57,6 +57,32 @@ TEST_F(HttpCallTest, RetryAfterReadsBothForms) {
   EXPECT_FALSE(retry_after(answer(429, "", {{"Retry-After", "later"}}), loop).has_value());
 }
 
+TEST_F(HttpCallTest, RetryAfterDatesAreReadAgainstTheAnswersOwnDate) {
+  // The API's clock is two hours behind ours: it dates its answer 22:00 and
+  // asks for 22:00:30 — thirty seconds, not "already past".
+  EXPECT_EQ(retry_after(answer(429, "",
+                               {{"Date", "Sun, 31 Dec 2023 22:00:00 GMT"},
+                                {"Retry-After", "Sun, 31 Dec 2023 22:00:30 GMT"}}),
+                        loop)
+                .value(),
+            std::chrono::seconds(30));
+  // Two hours ahead: thirty seconds, not two hours and thirty seconds.
+  EXPECT_EQ(retry_after(answer(429, "",
+                               {{"Date", "Mon, 01 Jan 2024 02:00:00 GMT"},
+                                {"Retry-After", "Mon, 01 Jan 2024 02:00:30 GMT"}}),
+                        loop)
+                .value(),
+            std::chrono::seconds(30));
+  // Delay-seconds do not depend on any clock; an unreadable Date falls back to ours.
+  EXPECT_EQ(retry_after(answer(429, "", {{"Date", "Sun, 31 Dec 2023 22:00:00 GMT"}, {"Retry-After", "7"}}), loop)
+                .value(),
+            std::chrono::seconds(7));
+  EXPECT_EQ(retry_after(answer(429, "", {{"Date", "yesterday"}, {"Retry-After", "Mon, 01 Jan 2024 00:00:30 GMT"}}),
+                        loop)
+                .value(),
+            std::chrono::seconds(30));
+}
+
 TEST_F(HttpCallTest, JsonRequestKeepsHeaderOrderThenContentType) {
   Request r = json_request("POST", "api.x.io", "/v1/things", "{\"a\":1}", {{"Api-Key", "k"}});
   EXPECT_EQ(r.method, "POST");

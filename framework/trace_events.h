@@ -63,9 +63,10 @@ struct HttpResponse {
   std::int64_t bytes = 0;
   bool injected = false;
   std::optional<std::string> retry_after;  // the Retry-After header as sent
+  std::optional<std::string> date;         // the answer's Date header, beside a Retry-After (the API's clock)
   template <class S, class V> static void fields(S& s, V& v) {
     v("req", s.req), v("status", s.status), v("bytes", s.bytes), v("injected", s.injected),
-        v("retry_after", s.retry_after);
+        v("retry_after", s.retry_after), v("date", s.date);
   }
   bool operator==(const HttpResponse&) const = default;
 };

@@ -37,8 +37,8 @@ std::vector<TraceEvent> samples() {
   fs.fault = "disconnect";
   fs.after = true;
   return {ev::HttpRequest{1, "POST", "api.iterable.com", "/api/users/bulkUpdate", 120},
-          ev::HttpResponse{1, 429, 10, true, std::string("60")},
-          ev::HttpResponse{2, 200, 10, false, std::nullopt},
+          ev::HttpResponse{1, 429, 10, true, std::string("60"), std::string("Mon, 01 Jan 2024 00:00:00 GMT")},
+          ev::HttpResponse{2, 200, 10, false, std::nullopt, std::nullopt},
           ev::HttpError{3, "timeout", true, true},
           fh,
           fs,

@@ -1087,7 +1087,7 @@ DestinationEntry make_entry(std::shared_ptr<const Spec> shown, std::shared_ptr<c
     std::string email = "user" + std::to_string(id) + "@example.com";
     if (rng.chance(o.invalid)) email = "user" + std::to_string(id) + "-at-example.com";  // invalid
     nlohmann::json p = {{"email", email},
-                        {"first_name", kFirst[rng.below(6)]},
+                        {"first_name", odd_text_or(o, id, 1, kFirst[rng.below(6)])},
                         {"external_id", "rec-" + std::to_string(id)}};
     return padded_record(std::move(r), std::move(p), o, "/custom_fields/pad");
   };

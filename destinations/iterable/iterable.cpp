@@ -446,8 +446,9 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
     p["eventName"] = kEvents[rng.below(4)];
     p["createdAt"] = 1'704'067'200 + static_cast<std::int64_t>(id);
     p["dataFields"] = {{"amount", static_cast<std::int64_t>(rng.below(10000))}, {"seq", id}};
+    if (o.odd_text) p["dataFields"]["note"] = odd_text_or(o, id, 1, "note");
   } else if (type == "identify") {
-    p["dataFields"] = {{"plan", rng.chance(1, 2) ? "pro" : "free"}, {"seq", id}};
+    p["dataFields"] = {{"plan", odd_text_or(o, id, 2, rng.chance(1, 2) ? "pro" : "free")}, {"seq", id}};
   } else if (type == "subscribe") {
     p["listId"] = 100 + static_cast<std::int64_t>(rng.below(3));
   } else if (type == "subscriptions") {

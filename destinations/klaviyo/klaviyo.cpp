@@ -618,9 +618,9 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
   r.id = id;
   r.stream = "profiles";
   nlohmann::json p = {{"email", "user" + n + "@example.com"},
-                      {"first_name", kFirst[rng.below(6)]},
-                      {"last_name", kLast[rng.below(6)]},
-                      {"properties", {{"seq", id}, {"plan", rng.chance(1, 2) ? "pro" : "free"}}}};
+                      {"first_name", odd_text_or(o, id, 1, kFirst[rng.below(6)])},
+                      {"last_name", odd_text_or(o, id, 2, kLast[rng.below(6)])},
+                      {"properties", {{"seq", id}, {"plan", odd_text_or(o, id, 3, rng.chance(1, 2) ? "pro" : "free")}}}};
   if (rng.chance(1, 3)) p["external_id"] = "ext-" + n;
   if (rng.chance(1, 4)) {
     std::string digits = std::to_string(1'000'000 + id % 9'000'000);

@@ -706,9 +706,9 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
   std::string email = "lead" + std::to_string(id) + "@example.com";
   if (rng.chance(o.invalid)) email = "lead" + std::to_string(id) + "-at-example.com";  // row failure 1001
   nlohmann::json p = {{"email", email},
-                      {"firstName", kFirst[rng.below(6)]},
+                      {"firstName", odd_text_or(o, id, 1, kFirst[rng.below(6)])},
                       {"lastName", "Lead " + std::to_string(id)},
-                      {"company", kCompany[rng.below(4)]},
+                      {"company", odd_text_or(o, id, 2, kCompany[rng.below(4)])},
                       {"leadScore", static_cast<std::int64_t>(rng.below(100))}};
   if (o.type == "dup") {
     // Pairs of ids (2k-1, 2k) produce identical rows: one row, two jobs.

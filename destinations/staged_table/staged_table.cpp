@@ -975,13 +975,13 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
     static const char* kPlans[] = {"free", "pro", "team"};
     p = {{"id", id},
          {"email", "user" + std::to_string(id) + "@example.com"},
-         {"plan", kPlans[rng.below(3)]},
+         {"plan", odd_text_or(o, id, 1, kPlans[rng.below(3)])},
          {"visits", static_cast<std::int64_t>(rng.below(100))}};
   } else {
     static const char* kNames[] = {"purchase", "page_view", "signup", "cart_add"};
     p = {{"id", id},
          {"user_id", static_cast<std::int64_t>(rng.below(1000))},
-         {"name", kNames[rng.below(4)]},
+         {"name", odd_text_or(o, id, 2, kNames[rng.below(4)])},
          {"amount", static_cast<std::int64_t>(rng.below(10000))},
          {"at", 1'704'067'200 + static_cast<std::int64_t>(id)}};
   }
