@@ -1876,6 +1876,26 @@ PropertyResult check_e2(const Outcome& o, const Events& ev) {
   return pass("E2");
 }
 
+// Bounds add and multiply saturating at a century: a bound that large means
+// "no bound", never one wrapped round to a negative duration (a 100,000-hour
+// poll timeout times the imports once did).
+constexpr std::int64_t kBoundCapNs = 100LL * 365 * 24 * 3'600 * 1'000'000'000;
+Duration sat_add(Duration a, Duration b) {
+  const std::int64_t x = std::clamp<std::int64_t>(a.count(), 0, kBoundCapNs);
+  const std::int64_t y = std::clamp<std::int64_t>(b.count(), 0, kBoundCapNs);
+  return Duration(std::min(kBoundCapNs, x + y));
+}
+template <class... D>
+Duration sat_sum(Duration a, D... rest) {
+  ((a = sat_add(a, rest)), ...);
+  return a;
+}
+Duration sat_mul(Duration a, std::int64_t n) {
+  const std::int64_t x = std::clamp<std::int64_t>(a.count(), 0, kBoundCapNs);
+  if (n <= 0 || x == 0) return Duration(0);
+  return x > kBoundCapNs / n ? Duration(kBoundCapNs) : Duration(x * n);
+}
+
 Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev) {
   Duration last_arrival = o.arrivals.empty() ? Duration(0) : o.arrivals.back();
   Duration flush{0}, window{0}, delay_max{0}, spacing{0};
@@ -1898,18 +1918,18 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
   for (const auto& r : ev.responses) {
     if (auto ra = retry_after_of(r, o, r.t, true)) {
       longest_retry_after = std::max(longest_retry_after, *ra);
-      all_retry_after += *ra;  // holds may follow one another: each can delay everything after it
+      all_retry_after = sat_add(all_retry_after, *ra);  // holds may follow one another: each can delay everything after it
     }
   }
   // Likewise requests that waited out the whole request timeout: one lane
   // (async off, one import slot) serializes them.
   for (const auto& [req, h] : ev.http)
-    if (h.status == 0 && h.error == "timeout") all_retry_after += s.request_timeout;
+    if (h.status == 0 && h.error == "timeout") all_retry_after = sat_add(all_retry_after, s.request_timeout);
   // A record may go through a batch phase and a single phase, each bounded by
   // the retry window (or attempts × (longest wait + timeout) when unbounded).
   Duration per_attempt = std::max({delay_max, longest_retry_after, o.entry->capabilities.longest_api_wait}) +
                          s.request_timeout + s.latency;
-  Duration phase = window.count() > 0 ? window + per_attempt : per_attempt * attempts;
+  Duration phase = window.count() > 0 ? sat_add(window, per_attempt) : sat_mul(per_attempt, attempts);
   std::int64_t rate = o.entry->capabilities.rate_per_second;
   Duration pacing = rate > 0 ? std::chrono::seconds(1) * (o.input_size / rate + 1) : Duration(0);
   Duration restarts{0};
@@ -1917,7 +1937,7 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
   if (o.entry->capabilities.bulk) {
     // Each attempt is an upload that may be polled up to the poll timeout; the
     // imports queue behind the import concurrency.
-    const Duration timeout = o.config.duration("poll_timeout") + o.config.duration("poll_interval");
+    const Duration timeout = sat_add(o.config.duration("poll_timeout"), o.config.duration("poll_interval"));
     // Records per upload as this run was configured (profiles_per_upload 1
     // makes one import per record; an upload carries at most what the staging
     // buffer holds, max_buffer_size).
@@ -1949,19 +1969,16 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
     // overflow for a config of millisecond polls over hours.)
     const std::int64_t polls =
         o.config.duration("poll_timeout") / std::max({Duration(1), o.config.duration("poll_interval"), spacing}) + 1;
-    const std::int64_t paced_requests = imports * attempts * (polls + 3);
-    const Duration paced = spacing.count() == 0 ? Duration(0)
-                           : paced_requests > INT64_MAX / 4 / spacing.count()
-                               ? Duration(INT64_MAX / 4)
-                               : spacing * paced_requests;
-    return last_arrival + flush + (timeout + per_attempt) * (rounds * attempts) + phase + restarts + pacing + paced +
-           all_retry_after + std::chrono::minutes(1);
+    const Duration paced = sat_mul(sat_mul(sat_mul(spacing, polls + 3), imports), attempts);
+    return sat_sum(last_arrival, flush, sat_mul(sat_mul(sat_add(timeout, per_attempt), rounds), attempts), phase,
+                   restarts, pacing, paced, all_retry_after, std::chrono::minutes(1));
   }
   // Each process may pass every serial phase again.
   const std::int64_t phases =
       std::max(1, o.entry->capabilities.serial_phases) * (1 + static_cast<std::int64_t>(s.crashes.size()));
-  const Duration paced = spacing * ((o.input_size + 1) * attempts * 2);
-  return last_arrival + flush + phase * phases + pacing + paced + restarts + all_retry_after + std::chrono::minutes(1);
+  const Duration paced = sat_mul(sat_mul(spacing, o.input_size + 1), attempts * 2);
+  return sat_sum(last_arrival, flush, sat_mul(phase, phases), pacing, paced, restarts, all_retry_after,
+                 std::chrono::minutes(1));
 }
 
 }  // namespace

@@ -23,7 +23,10 @@ std::vector<ConfigKey> bulk_config_keys(const BulkConfig& d) {
   std::vector<ConfigKey> keys = {
       {"upload_interval", ConfigType::duration, format_duration(d.upload_interval),
        "a partial upload goes out this long after its first item", 1},
-      {"poll_interval", ConfigType::duration, format_duration(d.poll_interval), "time between polls of an import", 1},
+      // At least a second: no bulk API finishes an import faster, and polling
+      // faster only spends its rate limit (Marketo: 100 calls per 20 s).
+      {"poll_interval", ConfigType::duration, format_duration(d.poll_interval), "time between polls of an import",
+       1'000'000'000},
       {"poll_timeout", ConfigType::duration, format_duration(d.poll_timeout),
        "an import not terminal this long after upload is ended; its jobs are aborted with outcome_unknown", 1},
       {"imports_in_flight", ConfigType::integer, d.imports_in_flight,

@@ -180,8 +180,11 @@ BrokenDestination misconfigured(DestinationEntry e, std::string name, std::strin
   e.about = e.name + " with one deliberate bug (" + bug_text + ") — certify must fail it on " + property;
   e.name = std::move(name);
   e.shipped = false;
-  std::vector<ConfigKey> unbounded = e.schema;  // the bug may run past a declared bound
-  for (auto& k : unbounded) k.max = INT64_MAX;
+  std::vector<ConfigKey> unbounded = e.schema;  // the bug may run past a declared bound, either way
+  for (auto& k : unbounded) {
+    k.min = std::min<std::int64_t>(k.min, 1);
+    k.max = INT64_MAX;
+  }
   e.make = [inner = e.make, rewrite, name = e.name, unbounded](DeliveryContext& ctx,
                                                                 const Config& config) -> Result<std::unique_ptr<Destination>> {
     nlohmann::json doc = config.to_document(true);
