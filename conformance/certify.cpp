@@ -699,6 +699,7 @@ Status write_case(const DestinationEntry& entry, const CaseSpec& c, const std::s
   std::ofstream f(path);
   if (!f) return Error::io(path + ": cannot write the failing case");
   f << scenario_to_json(s).dump(2) << "\n";
+  f.flush();
   if (!f) return Error::io(path + ": write failed");
   return Status::success();
 }

@@ -17,7 +17,7 @@ void add_certify_options(CLI::App& app, CertifyArgs& a) {
   app.add_option("--spec", a.specs, "Certify a destination built straight from its JSON spec file")
       ->check(CLI::ExistingFile);
   app.add_option("--cases", a.cases, "Generated cases per destination")->check(CLI::Range(1, 1'000'000));
-  app.add_option("--seed", a.seed, "Run seed: case i of destination D has seed derive(seed, D, i)");
+  app.add_option("--seed", a.seed, "Run seed: case i of destination D has seed derive(seed, D, i)")->check(seed_validator());
   app.add_option("--shard", a.shard, "I/N: run the cases whose index % N == I (N machines cover them once)");
   app.add_option("--report", a.report_json, "Write the report as JSON");
   app.add_option("--junit", a.junit_xml, "Write the report as JUnit XML");
@@ -57,10 +57,13 @@ int run_certify(const CertifyArgs& a) {
     auto entry = destination_from_spec(*doc, file);
     if (!entry.ok()) return bad(entry.error());
     std::string name = entry->name;
-    if (!find_destination(name)) {
-      Status s = add_destination(std::move(entry).value());
-      if (!s.ok()) return bad(Error{s.error().code, file + ": " + s.error().message});
-    }
+    // A spec never stands in for a registered destination of the same name:
+    // certifying the built-in instead would certify something else.
+    if (find_destination(name))
+      return bad(Error::bad_input(file + ": /name: \"" + name +
+                                  "\" is already a registered destination (destsim list); give the spec its own name"));
+    Status s = add_destination(std::move(entry).value());
+    if (!s.ok()) return bad(Error{s.error().code, file + ": " + s.error().message});
     entries.push_back(find_destination(name));
   }
   for (const auto& name : a.names) {
@@ -91,11 +94,13 @@ int run_certify(const CertifyArgs& a) {
   if (!a.report_json.empty()) {
     std::ofstream f(a.report_json);
     f << report->to_json().dump(2) << "\n";
+    f.flush();
     if (!f) return bad(Error::io(a.report_json + ": cannot write the report"));
   }
   if (!a.junit_xml.empty()) {
     std::ofstream f(a.junit_xml);
     f << report->to_junit();
+    f.flush();
     if (!f) return bad(Error::io(a.junit_xml + ": cannot write the JUnit report"));
   }
   return report->ok() ? kExitOk : kExitFailed;

@@ -19,6 +19,20 @@ struct CertifyArgs {
   bool no_shrink = false;
 };
 
+/// A seed flag: decimal digits only, within 64 bits. CLI11 reads "-1" into an
+/// unsigned as 2^64-1; a seed written negative is a mistake, not a wrap.
+inline CLI::Validator seed_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        bool digits = !text.empty() && text.size() <= 20;
+        for (char c : text) digits &= c >= '0' && c <= '9';
+        if (!digits || (text.size() == 20 && text > "18446744073709551615"))
+          return "expected a seed: an unsigned 64-bit integer (digits only), got \"" + text + "\"";
+        return "";
+      },
+      "UINT64");
+}
+
 void add_certify_options(CLI::App& app, CertifyArgs& args);
 /// Runs certification; returns the exit code (0 certified, 1 failed, 2 bad input).
 int run_certify(const CertifyArgs& args);

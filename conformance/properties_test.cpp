@@ -1236,7 +1236,7 @@ TEST(PropertyCheckers, G1BoundsFromTheRunsConfig) {
   // a bound (it once overflowed to a negative duration and failed a 1-minute run).
   Evidence fine(true, 20);
   fine.configure(
-      {{"poll_timeout", "100000h"}, {"poll_interval", "1s"}, {"requests_per_minute", 150}, {"max_attempts", 20}}, keys);
+      {{"poll_timeout", "3650d"}, {"poll_interval", "1s"}, {"requests_per_minute", 150}, {"max_attempts", 20}}, keys);
   fine.all_succeed();
   fine.o.virtual_duration = std::chrono::minutes(1);
   EXPECT_PASS(fine, "G1");

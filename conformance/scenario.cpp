@@ -1,6 +1,7 @@
 #include "conformance/scenario.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include "conformance/catalogue.h"
 #include "destinations/destination.h"
@@ -81,14 +82,12 @@ Result<Expectations> parse_expect(const JsonIn& in) {
     DS_CHECK(j.object());
     for (auto it = j.json().begin(); it != j.json().end(); ++it) {
       JsonIn one = j.at(it.key());
+      // Digits only: from_chars takes no sign, space or exponent ("-1", " 17", "1e3").
       std::uint64_t id = 0;
-      try {
-        std::size_t pos = 0;
-        id = std::stoull(it.key(), &pos);
-        if (pos != it.key().size()) throw std::invalid_argument("id");
-      } catch (const std::exception&) {
-        return one.fail("expected a job id (an integer) as the key, got \"" + it.key() + "\"");
-      }
+      const std::string& key = it.key();
+      auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
+      if (key.empty() || ec != std::errc() || end != key.data() + key.size() || id == 0)
+        return one.fail("expected a job id (a positive integer, digits only) as the key, got \"" + key + "\"");
       JobExpectation je;
       if (one.json().is_string()) {
         DS_TRY(je.state, parse_state(one));
@@ -148,8 +147,18 @@ Result<Expectations> parse_expect(const JsonIn& in) {
     JsonIn f = in.at("fake");
     DS_CHECK(f.object());
     for (auto it = f.json().begin(); it != f.json().end(); ++it) {
-      if (it.key().empty() || it.key()[0] != '/')
-        return f.at(it.key()).fail("expected a JSON pointer into the fake's accepted state as the key (\"/events\")");
+      bool pointer = !it.key().empty() && it.key()[0] == '/';
+      if (pointer) {
+        try {
+          nlohmann::json::json_pointer p(it.key());
+        } catch (const nlohmann::json::exception&) {
+          pointer = false;  // "~" not followed by 0 or 1 (RFC 6901)
+        }
+      }
+      if (!pointer)
+        return f.at(it.key()).fail("expected a JSON pointer into the fake's accepted state as the key (\"/events\"; "
+                                   "a \"~\" is written \"~0\" and a \"/\" inside a key \"~1\"), got \"" +
+                                   it.key() + "\"");
     }
     e.fake = f.json();
   }
@@ -208,7 +217,7 @@ Result<SyncInput> parse_sync(const JsonIn& in) {
     DS_CHECK(ms.array());
     for (std::size_t i = 0; i < ms.size(); ++i) {
       JsonIn m = ms.at(i);
-      DS_CHECK(m.only_keys({"after", "state", "end", "error", "stream"}));
+      DS_CHECK(m.only_keys({"after", "state", "end", "error", "stream", "undeclared"}));
       SyncInput::Placed p;
       if (m.has("after")) { DS_TRY(p.after, m.at("after").integer(0)); }
       const int kinds = (m.has("state") ? 1 : 0) + (m.has("end") ? 1 : 0) + (m.has("error") ? 1 : 0);
@@ -225,6 +234,17 @@ Result<SyncInput> parse_sync(const JsonIn& in) {
         p.message.kind = SyncMessage::Kind::error;
         DS_TRY(p.message.error, m.at("error").string());
       }
+      if (m.has("undeclared")) { DS_TRY(p.undeclared, m.at("undeclared").boolean()); }
+      // A stream the sync does not declare is a typo unless the message says it
+      // is the point (a source that names an unknown stream).
+      bool declared = p.message.stream.empty();
+      for (const auto& spec : si.streams) declared |= spec.name == p.message.stream;
+      if (!declared && !p.undeclared)
+        return m.at(m.has("end") ? "end" : "stream")
+            .fail("names stream \"" + p.message.stream + "\", which /sync/streams does not declare (write "
+                  "\"undeclared\": true on the message if a source naming an unknown stream is the point)");
+      if (declared && p.undeclared && !p.message.stream.empty())
+        return m.at("undeclared").fail("the stream \"" + p.message.stream + "\" is declared");
       si.messages.push_back(std::move(p));
     }
   }
@@ -457,6 +477,7 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
         if (p.message.kind == SyncMessage::Kind::state) j["state"] = p.message.state;
         else if (p.message.kind == SyncMessage::Kind::end) j["end"] = p.message.stream, j.erase("stream");
         else j["error"] = p.message.error;
+        if (p.undeclared) j["undeclared"] = true;
         ms.push_back(j);
       }
       sy["messages"] = ms;

@@ -75,6 +75,7 @@ struct SyncInput {
   struct Placed {
     std::int64_t after = 0;  // after the n-th input record (0 = before any)
     SyncMessage message;     // state, end or error
+    bool undeclared = false; // names a stream the sync was not configured with, on purpose
   };
   std::vector<StreamSpec> streams;
   std::int64_t state_every = 0;  // a state message after every n records of a stream (0 = none)

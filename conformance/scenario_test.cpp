@@ -144,6 +144,11 @@ TEST(Scenario, HostileInputAndClockSkewRoundTripWithTheirLimits) {
   }
   doc = base();
   doc["input"] = {{"generate", {{"records", 5}, {"payload_bytes", "9000000000GB"}}}};
+  EXPECT_NE(error_of(doc).find("/input/generate/payload_bytes: expected a size like \"4MB\" or a byte count (at "
+                               "most 1TB), got \"9000000000GB\""),
+            std::string::npos)
+      << error_of(doc);
+  doc["input"] = {{"generate", {{"records", 5}, {"payload_bytes", "65MB"}}}};
   EXPECT_NE(error_of(doc).find("/input/generate/payload_bytes: expected a padding of at most"), std::string::npos)
       << error_of(doc);
   doc["input"] = {{"generate", {{"records", 5}, {"oversize", "1/3"}}}};

@@ -199,12 +199,25 @@ Result<FaultRule> parse_rule(const JsonIn& in) {
     // 100–599 for HTTP; below 100, an SFTP status code for the file fakes
     // (2 no such file, 3 permission denied, 4 failure, 14 no space).
     DS_TRY(std::int64_t st, a.at("status").integer(1, 599));
+    // 1xx is not a final answer; 32-99 is neither an SFTP nor an HTTP status.
+    if (st >= 32 && st < 200)
+      return a.at("status").expected("an HTTP status 200-599 or an SFTP status 1-31");
     r.status = static_cast<int>(st);
     if (a.has("headers")) {
       JsonIn h = a.at("headers");
       DS_CHECK(h.object());
       for (auto it = h.json().begin(); it != h.json().end(); ++it) {
-        DS_TRY(std::string v, h.at(it.key()).string());
+        const std::string& name = it.key();
+        bool token = !name.empty();
+        for (unsigned char c : name)
+          token &= c > 32 && c < 127 && std::string_view("()<>@,;:\\\"/[]?={}").find(static_cast<char>(c)) ==
+                                             std::string_view::npos;
+        if (!token)
+          return h.at(name).fail("expected a header name (letters, digits and !#$%&'*+-.^_`|~), got \"" + name + "\"");
+        DS_TRY(std::string v, h.at(name).string());
+        for (unsigned char c : v)
+          if (c == '\r' || c == '\n' || c == 0)
+            return h.at(name).fail("a header value holds no CR, LF or NUL (they would forge headers)");
         r.headers.add(it.key(), v);
       }
     }
@@ -272,7 +285,7 @@ Result<FaultRule> parse_rule(const JsonIn& in) {
       DS_CHECK(a.only_keys({"status", "after"}));
       r.status = 503;
       if (a.has("status")) {
-        DS_TRY(std::int64_t st, a.at("status").integer(100, 599));
+        DS_TRY(std::int64_t st, a.at("status").integer(400, 599));
         r.status = static_cast<int>(st);
       }
       // Applied, then answered with the status: a gateway failing in front of

@@ -111,6 +111,7 @@ Result<Config> Config::resolve(const nlohmann::json& doc, std::string_view desti
   }
 
   Config cfg;
+  cfg.where_ = std::string(where);
   for (const auto& k : schema) {
     Value v;
     v.type = k.type;

@@ -72,6 +72,13 @@ class Config {
   nlohmann::json to_document(bool with_secrets = false) const;
   /// Every secret value, so traces and reports can redact them.
   std::vector<std::string> secret_values() const;
+  /// Where the config was read ("scenarios/x.json: /destination/config", or
+  /// "config"), so errors found later in a value (an inline spec) name it.
+  const std::string& where() const { return where_; }
+  /// where() followed by a JSON pointer below the config ("/spec/name").
+  std::string where_at(std::string_view pointer) const {
+    return where_ + (where_.find(": /") == std::string::npos ? ": " : "") + std::string(pointer);
+  }
 
  private:
   struct Value {
@@ -87,6 +94,7 @@ class Config {
   const Value& get(std::string_view key, ConfigType type) const;
   std::vector<std::string> order_;
   std::map<std::string, Value, std::less<>> values_;
+  std::string where_ = "config";
 };
 
 }  // namespace destsim

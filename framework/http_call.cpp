@@ -1,4 +1,5 @@
 #include "framework/http_call.h"
+#include "framework/json_in.h"
 
 #include <algorithm>
 
@@ -62,7 +63,7 @@ HttpAnswer read_answer(const HttpResult& result, Loop& loop, const RetryableStat
   if (r.ok()) {
     a.kind = AnswerKind::ok;
     if (!expect_json) return a;
-    a.body = nlohmann::json::parse(r.body, nullptr, false);
+    a.body = parse_json_body(r.body);
     if (a.body.is_discarded() || !a.body.is_object()) {
       a.kind = AnswerKind::unreadable;
       a.reason = "HTTP " + std::to_string(r.status) + " with an unreadable body";
@@ -74,7 +75,7 @@ HttpAnswer read_answer(const HttpResult& result, Loop& loop, const RetryableStat
   a.reason = "HTTP " + std::to_string(r.status);
   a.maybe_applied = may_have_applied(r.status);
   if (expect_json) {
-    a.body = nlohmann::json::parse(r.body, nullptr, false);
+    a.body = parse_json_body(r.body);
     if (a.body.is_discarded()) a.body = nullptr;
     if (!retryable.code_pointer.empty() && a.body.is_object()) {
       const nlohmann::json::json_pointer at(retryable.code_pointer);

@@ -1,6 +1,8 @@
 #include "framework/json_in.h"
 
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace destsim {
@@ -112,15 +114,17 @@ Result<bool> JsonIn::boolean() const {
 Result<Duration> JsonIn::duration() const {
   if (!j_->is_string()) return expected("a duration string like \"250ms\", \"10s\", \"6h\"");
   auto d = parse_duration(j_->get<std::string>());
-  if (!d.ok()) return expected("a duration string like \"250ms\", \"10s\", \"6h\"");
+  if (!d.ok())
+    return expected("a duration string like \"250ms\", \"10s\", \"6h\" (whole nanoseconds, at most 3650d)");
   return *d;
 }
 
 Result<std::int64_t> JsonIn::size_bytes() const {
-  if (j_->is_number_integer() && j_->get<std::int64_t>() >= 0) return j_->get<std::int64_t>();
-  if (!j_->is_string()) return expected("a size like \"4MB\" or a byte count");
+  if (j_->is_number_integer() && j_->get<std::int64_t>() >= 0 && j_->get<std::int64_t>() <= kSizeMax)
+    return j_->get<std::int64_t>();
+  if (!j_->is_string()) return expected("a size like \"4MB\" or a byte count (at most 1TB)");
   auto s = parse_size(j_->get<std::string>());
-  if (!s.ok()) return expected("a size like \"4MB\" or a byte count");
+  if (!s.ok()) return expected("a size like \"4MB\" or a byte count (at most 1TB)");
   return *s;
 }
 
@@ -133,31 +137,107 @@ Result<Ratio> JsonIn::ratio() const {
   return *r;
 }
 
-Result<nlohmann::json> read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::io(path + ": cannot read the file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
+std::size_t json_depth_exceeded_at(std::string_view text, std::size_t depth_max) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > depth_max) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
+
+std::string json_line_column(std::string_view text, std::size_t offset) {
+  std::size_t line = 1, col = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(col);
+}
+
+namespace {
+
+// A NUL byte or nesting past the limit, checked before nlohmann builds anything.
+std::optional<std::string> json_text_refused(std::string_view text) {
+  if (auto nul = text.find('\0'); nul != std::string_view::npos)
+    return json_line_column(text, nul) + ": a NUL byte (JSON text holds none; write \\u0000 inside a string)";
+  if (auto deep = json_depth_exceeded_at(text); deep != std::string_view::npos)
+    return json_line_column(text, deep) + ": nested deeper than " + std::to_string(kJsonDepthMax) +
+           " levels (the limit on JSON nesting)";
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<nlohmann::json> parse_json_text(std::string_view text, const std::string& where) {
+  if (auto refused = json_text_refused(text)) return Error::bad_input(where + ": " + *refused);
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    // Turn the byte offset into a line and column.
-    std::size_t line = 1, col = 1;
-    for (std::size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
     std::string msg = e.what();
     auto pos = msg.find("parse error");
     if (pos != std::string::npos) msg = msg.substr(pos);
-    return Error::bad_input(path + ": line " + std::to_string(line) + ", column " + std::to_string(col) +
-                            ": not valid JSON (" + msg + ")");
+    std::size_t at = e.byte > 0 ? e.byte - 1 : 0;
+    return Error::bad_input(where + ": " + json_line_column(text, at) + ": not valid JSON (" + msg + ")");
+  } catch (const nlohmann::json::exception& e) {
+    // A number out of range (1e400): nlohmann names the literal, not where it is.
+    std::string msg = e.what();
+    std::string location;
+    auto q1 = msg.find('\'');
+    auto q2 = q1 == std::string::npos ? q1 : msg.find('\'', q1 + 1);
+    if (q2 != std::string::npos) {
+      auto literal = msg.substr(q1 + 1, q2 - q1 - 1);
+      if (auto at = text.find(literal); at != std::string_view::npos) location = json_line_column(text, at) + ": ";
+      return Error::bad_input(where + ": " + location + "the number " + literal +
+                              " is out of range (JSON numbers here must fit a 64-bit integer or a double)");
+    }
+    return Error::bad_input(where + ": not valid JSON (" + msg + ")");
   }
+}
+
+nlohmann::json parse_json_body(std::string_view text) {
+  if (json_text_refused(text)) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+Result<nlohmann::json> read_json_file(const std::string& path) {
+  std::error_code ec;
+  auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) return Error::io(path + ": cannot read the file (no such file)");
+  if (std::filesystem::is_directory(status))
+    return Error::bad_input(path + ": is a directory, expected a JSON file");
+  if (!std::filesystem::is_regular_file(status))
+    return Error::bad_input(path + ": is not a regular file (a FIFO, device or socket), expected a JSON file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::io(path + ": cannot read the file");
+  // Read at most one byte past the limit: the size on disk may change under us.
+  std::string text;
+  char chunk[1 << 16];
+  while (in && static_cast<std::int64_t>(text.size()) <= kJsonFileBytesMax) {
+    in.read(chunk, sizeof chunk);
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+  }
+  if (in.bad()) return Error::io(path + ": cannot read the file");
+  if (static_cast<std::int64_t>(text.size()) > kJsonFileBytesMax)
+    return Error::bad_input(path + ": larger than " + std::to_string(kJsonFileBytesMax >> 20) +
+                            " MB, the limit on a JSON file");
+  return parse_json_text(text, path);
 }
 
 }  // namespace destsim

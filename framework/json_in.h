@@ -65,7 +65,32 @@ std::string json_pointer_escape(std::string_view key);
 /// A short description of a JSON value for error messages ("\"500\"", "an object").
 std::string json_summary(const nlohmann::json& j);
 
-/// Reads and parses a JSON file; errors name the file (and line/column for syntax).
+/// Limits on every JSON document destsim reads (files, request and answer
+/// bodies, stored rows). A deeper document is refused before it is built: a
+/// nlohmann value nested ~75,000 levels deep overflows the stack when copied.
+inline constexpr std::size_t kJsonDepthMax = 128;
+/// The largest JSON file destsim reads (scenarios, specs, fault plans, reports).
+inline constexpr std::int64_t kJsonFileBytesMax = 64LL << 20;
+
+/// Where the first bracket deeper than `depth_max` opens (a byte offset), or
+/// npos when the text stays within it. Brackets inside strings do not count.
+std::size_t json_depth_exceeded_at(std::string_view text, std::size_t depth_max = kJsonDepthMax);
+
+/// "line 3, column 7" of a byte offset.
+std::string json_line_column(std::string_view text, std::size_t offset);
+
+/// Parses JSON text within kJsonDepthMax; errors are bad input naming `where`,
+/// the line and column, and the limit or the syntax problem (a number out of
+/// range, a NUL byte, nesting too deep).
+Result<nlohmann::json> parse_json_text(std::string_view text, const std::string& where);
+
+/// A request or answer body: discarded (is_discarded()) when it is not valid
+/// JSON, holds a NUL byte, a number out of range, or nests deeper than the limit.
+nlohmann::json parse_json_body(std::string_view text);
+
+/// Reads and parses a JSON file of at most kJsonFileBytesMax bytes; errors
+/// name the file (and line/column for syntax), a directory, a FIFO or device,
+/// and the limit a file breaks.
 Result<nlohmann::json> read_json_file(const std::string& path);
 
 }  // namespace destsim

@@ -47,5 +47,64 @@ TEST(ReadJsonFile, NamesFileLineAndColumnOnSyntaxErrors) {
   std::remove(path.c_str());
 }
 
+
+// Hostile JSON: each of these once crashed destsim (stack overflow copying a
+// deep value, an exception that exited 3) or was accepted silently.
+TEST(ParseJsonText, RefusesDeepNestingNulAndHugeNumbersWithTheirLocation) {
+  std::string deep = "{\"a\": " + std::string(100'000, '[') + std::string(100'000, ']') + "}";
+  auto r = parse_json_text(deep, "x.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::bad_input);
+  EXPECT_EQ(r.error().message, "x.json: line 1, column 134: nested deeper than 128 levels (the limit on JSON nesting)");
+  // Exactly the limit is fine; brackets inside strings do not count.
+  std::string at_limit = std::string(kJsonDepthMax, '[') + std::string(kJsonDepthMax, ']');
+  EXPECT_TRUE(parse_json_text(at_limit, "x.json").ok());
+  EXPECT_TRUE(parse_json_text("[\"" + std::string(1000, '[') + "\\\"[\"]", "x.json").ok());
+
+  auto huge = parse_json_text("{\n  \"scenario\": 1e400}", "x.json");
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.error().code, ErrorCode::bad_input);
+  EXPECT_EQ(huge.error().message,
+            "x.json: line 2, column 15: the number 1e400 is out of range (JSON numbers here must fit a 64-bit "
+            "integer or a double)");
+
+  auto nul = parse_json_text(std::string("{}\0", 3), "x.json");
+  ASSERT_FALSE(nul.ok());
+  EXPECT_NE(nul.error().message.find("x.json: line 1, column 3: a NUL byte"), std::string::npos);
+}
+
+TEST(ParseJsonBody, DiscardsWhatAFakeCannotTake) {
+  EXPECT_TRUE(parse_json_body(std::string(200, '[') + std::string(200, ']')).is_discarded());
+  EXPECT_TRUE(parse_json_body("{\"n\": 1e400}").is_discarded());
+  EXPECT_TRUE(parse_json_body(std::string("{}\0", 3)).is_discarded());
+  EXPECT_TRUE(parse_json_body("{").is_discarded());
+  EXPECT_EQ(parse_json_body("{\"a\": [1]}"), nlohmann::json({{"a", {1}}}));
+}
+
+TEST(ReadJsonFile, RefusesDirectoriesFifosAndFilesOverTheLimit) {
+  const std::string dir = ::testing::TempDir();
+  auto d = read_json_file(dir);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().code, ErrorCode::bad_input);
+  EXPECT_EQ(d.error().message, dir + ": is a directory, expected a JSON file");
+  // A character device would be read forever.
+  auto zero = read_json_file("/dev/zero");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.error().message, "/dev/zero: is not a regular file (a FIFO, device or socket), expected a JSON file");
+
+  const std::string big = dir + "/big.json";
+  {
+    std::ofstream out(big, std::ios::binary);
+    out << "[\"";
+    std::string chunk(1 << 20, 'x');
+    for (int i = 0; i < 65; ++i) out << chunk;
+    out << "\"]";
+  }
+  auto b = read_json_file(big);
+  std::remove(big.c_str());
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message, big + ": larger than 64 MB, the limit on a JSON file");
+}
+
 }  // namespace
 }  // namespace destsim

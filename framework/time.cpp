@@ -69,8 +69,13 @@ Result<Duration> parse_duration(std::string_view text) {
       return Error::bad_input("expected a duration unit (ns, us, ms, s, m, h, d) in \"" +
                               std::string(text) + "\", got \"" + std::string(unit) + "\"");
     }
-    total += static_cast<Int128>(nano) * mult / 1'000'000'000;
-    if (total > INT64_MAX) return Error::bad_input("duration \"" + std::string(text) + "\" is too long");
+    Int128 scaled = static_cast<Int128>(nano) * mult;
+    if (scaled % 1'000'000'000 != 0)
+      return Error::bad_input("duration \"" + std::string(text) + "\" is finer than a nanosecond");
+    total += scaled / 1'000'000'000;
+    if (total > kDurationMax.count())
+      return Error::bad_input("duration \"" + std::string(text) + "\" is longer than " +
+                              format_duration(kDurationMax) + " (3650d), the limit on any duration");
   }
   return Duration(static_cast<std::int64_t>(total));
 }
@@ -129,8 +134,12 @@ Result<std::int64_t> parse_size(std::string_view text) {
     return Error::bad_input("expected a size unit (B, KB, MB, GB, KiB, MiB, GiB) in \"" + std::string(text) +
                             "\"");
   }
-  Int128 bytes = static_cast<Int128>(nano) * mult / 1'000'000'000;
-  if (bytes > INT64_MAX) return Error::bad_input("size \"" + std::string(text) + "\" is too large");
+  Int128 scaled = static_cast<Int128>(nano) * mult;
+  if (scaled % 1'000'000'000 != 0)
+    return Error::bad_input("size \"" + std::string(text) + "\" is not a whole number of bytes");
+  Int128 bytes = scaled / 1'000'000'000;
+  if (bytes > kSizeMax)
+    return Error::bad_input("size \"" + std::string(text) + "\" is larger than 1TB, the limit on any size");
   return static_cast<std::int64_t>(bytes);
 }
 

@@ -36,14 +36,23 @@ inline constexpr Time kTimeZero{};
 inline std::int64_t to_ns(Time t) { return t.time_since_epoch().count(); }
 inline Time from_ns(std::int64_t ns) { return Time(Duration(ns)); }
 
-/// Parses "250ms", "10s", "1.5s", "6h", "2m30s", "1d", "0" into a Duration.
-/// Units: ns, us, ms, s, m, h, d. A bare "0" is allowed; other bare numbers are not.
+/// The longest duration any input may name (ten years). Inputs are bounded at
+/// parse time so that sums and products of a few of them cannot overflow the
+/// 64-bit nanosecond clock (which ends after 292 years).
+inline constexpr Duration kDurationMax = std::chrono::hours(24 * 3650);
+
+/// Parses "250ms", "10s", "1.5s", "6h", "2m30s", "1d", "0" into a Duration of
+/// whole nanoseconds, at most kDurationMax. Units: ns, us, ms, s, m, h, d. A
+/// bare "0" is allowed; other bare numbers are not.
 Result<Duration> parse_duration(std::string_view text);
 
 /// Formats a duration the way parse_duration reads it back ("1h2m3.5s", "250ms").
 std::string format_duration(Duration d);
 
 /// Parses "4MB", "512KB", "10MiB", "100B", "0" into bytes (KB = 1000, KiB = 1024).
+/// The largest size any input may name (1 TB).
+inline constexpr std::int64_t kSizeMax = 1'000'000'000'000LL;
+
 Result<std::int64_t> parse_size(std::string_view text);
 
 /// Formats bytes in the largest exact unit ("4MB", "1500B").

@@ -25,6 +25,28 @@ TEST(Duration, RejectsBareNumbersAndUnknownUnits) {
   EXPECT_NE(r.error().message.find("\"w\""), std::string::npos) << r.error().message;
 }
 
+TEST(Duration, BoundedAtTenYearsAndWholeNanoseconds) {
+  // "106751d" is within int64 nanoseconds but overflowed the first sum it met.
+  auto long_one = parse_duration("106751d");
+  ASSERT_FALSE(long_one.ok());
+  EXPECT_EQ(long_one.error().message, "duration \"106751d\" is longer than 87600h (3650d), the limit on any duration");
+  EXPECT_EQ(parse_duration("3650d").value(), kDurationMax);
+  EXPECT_FALSE(parse_duration("3650d1ns").ok());
+  auto half = parse_duration("0.5ns");
+  ASSERT_FALSE(half.ok());
+  EXPECT_EQ(half.error().message, "duration \"0.5ns\" is finer than a nanosecond");
+  EXPECT_EQ(parse_duration("1.5us").value(), std::chrono::nanoseconds(1500));
+}
+
+TEST(Size, BoundedAtOneTerabyteAndWholeBytes) {
+  auto huge = parse_size("9000000000GB");
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.error().message, "size \"9000000000GB\" is larger than 1TB, the limit on any size");
+  EXPECT_EQ(parse_size("1000GB").value(), kSizeMax);
+  EXPECT_FALSE(parse_size("0.5B").ok());
+  EXPECT_EQ(parse_size("1.5KB").value(), 1500);
+}
+
 TEST(Duration, FormatRoundTrips) {
   for (const char* s : {"250ms", "10s", "6h", "2m30s", "1.5s", "1h2m3.25s", "7us", "12ns"}) {
     Duration d = parse_duration(s).value();

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "framework/text.h"
+#include "framework/json_in.h"
 
 namespace destsim {
 
@@ -167,7 +168,7 @@ Result<std::optional<TimedEvent>> parse_trace_event(const nlohmann::json& j) {
 }
 
 Result<std::optional<TimedEvent>> parse_trace_line(std::string_view line) {
-  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  nlohmann::json j = parse_json_body(line);
   if (j.is_discarded()) return Error::bad_input("trace line: not JSON: " + std::string(line.substr(0, 80)));
   return parse_trace_event(j);
 }

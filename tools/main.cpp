@@ -64,9 +64,9 @@ struct ServeFlags {
 Status read_serve_flags(const ServeFlags& f, ServeArgs& out) {
   out = f.args;
   if (!f.options_json.empty()) {
-    if (!nlohmann::json::accept(f.options_json))
-      return Error::bad_input("--options: expected a JSON object, got " + f.options_json);
-    out.options = nlohmann::json::parse(f.options_json);
+    DS_TRY(out.options, parse_json_text(f.options_json, "--options"));
+    if (!out.options.is_object())
+      return Error::bad_input("--options: expected a JSON object, got " + json_summary(out.options));
   }
   auto lifetime = parse_duration(f.max_lifetime);
   if (!lifetime.ok()) return Error::bad_input("--max-lifetime: " + lifetime.error().message);
@@ -155,6 +155,10 @@ int cmd_run(const RunArgs& a) {
   }
   auto outcome = run_scenario(*scenario, o);
   if (!outcome.ok()) return report(outcome.error());
+  if (trace_out.is_open()) {
+    trace_out.flush();
+    if (!trace_out) return report(Error::io(a.trace_file + ": writing the trace failed (device full or closed)"));
+  }
   Judgement j = judge(*scenario, *outcome);
   print_summary(std::cout, *scenario, *outcome, j);
   std::cout.flush();
@@ -184,7 +188,7 @@ int run(int argc, char** argv) {
   serve->add_option("--faults", serve_flags.args.faults_file, "Fault plan JSON file")->check(CLI::ExistingFile);
   serve->add_option("--options", serve_flags.options_json,
                     "Fake options as a JSON object (a file-door fake: its server's settings, e.g. sftp's root and user)");
-  serve->add_option("--seed", serve_flags.args.seed, "Seed for fault randomness");
+  serve->add_option("--seed", serve_flags.args.seed, "Seed for fault randomness")->check(seed_validator());
   serve->add_option("--max-requests", serve_flags.args.max_requests,
                     "Stop after this many requests, or sessions for a file door (0 = no bound)")
       ->check(CLI::NonNegativeNumber);
@@ -194,7 +198,7 @@ int run(int argc, char** argv) {
   std::uint64_t run_seed = 0;
   auto* run = app.add_subcommand("run", "Replay a scenario file in virtual time and check its expectations");
   run->add_option("file", run_args.file, "Scenario file (JSON, see scenarios/README.md)")->required();
-  auto* seed_opt = run->add_option("--seed", run_seed, "Override the scenario's seed");
+  auto* seed_opt = run->add_option("--seed", run_seed, "Override the scenario's seed")->check(seed_validator());
   run->add_option("--trace", run_args.trace_file, "Write the trace as JSONL to this file");
 
   CertifyArgs certify_args;

@@ -239,7 +239,7 @@ std::vector<BrokenDestination> broken_destinations() {
                                                               : std::int64_t{3}) + 1;
                               }));
   out.push_back(misconfigured(klaviyo_destination(), "broken_no_poll_timeout", "never gives up on a pending import",
-                              "D2", [](nlohmann::json& c) { c["poll_timeout"] = "100000h"; }));
+                              "D2", [](nlohmann::json& c) { c["poll_timeout"] = "3650d"; }));
   out.push_back(bulk("broken_counts_missing_as_succeeded",
                      "jobs the import's per-job results do not mention are counted as succeeded", "D4",
                      KlaviyoBug{.stats = [](const ImportRef& import, StatsOutcome& st) {

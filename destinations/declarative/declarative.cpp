@@ -556,7 +556,7 @@ Result<nlohmann::json> config_values(const Spec& spec, const Config& config, con
                 (k.type == ConfigType::boolean && v.is_boolean()) ||
                 ((k.type == ConfigType::string || k.type == ConfigType::secret) && v.is_string());
       if (!ok)
-        return Error::bad_input("config: /vars/" + json_pointer_escape(k.name) + ": expected a value of type " +
+        return Error::bad_input(config.where_at("/vars/" + json_pointer_escape(k.name)) + ": expected a value of type " +
                                 config_type_name(k.type) + " (declared by the spec's /config/" + k.name + ")");
       out[k.name] = v;
       continue;
@@ -565,7 +565,7 @@ Result<nlohmann::json> config_values(const Spec& spec, const Config& config, con
       out[k.name] = k.default_value;
       continue;
     }
-    return Error::bad_input("config: missing \"" + k.name + "\" (" + config_type_name(k.type) + "), declared by " +
+    return Error::bad_input(config.where() + ": missing \"" + k.name + "\" (" + config_type_name(k.type) + "), declared by " +
                             spec.where + ": /config/" + json_pointer_escape(k.name) +
                             (vars_key ? "; give it as a config key or in \"vars\"" : ""));
   }
@@ -578,7 +578,7 @@ Result<std::shared_ptr<const Spec>> select_spec(const Config& config, const std:
                                                 const std::shared_ptr<const Spec>& shown) {
   if (fixed) return fixed;
   const nlohmann::json& inline_spec = config.json("spec");
-  if (!inline_spec.is_null()) return parse_spec(inline_spec, "config: /spec");
+  if (!inline_spec.is_null()) return parse_spec(inline_spec, config.where_at("/spec"));
   const std::string& file = config.string("spec_file");
   if (!file.empty()) {
     DS_TRY(nlohmann::json j, read_json_file(file));
@@ -591,7 +591,7 @@ Result<std::shared_ptr<const Spec>> select_spec(const Config& config, const std:
   if (it == shipped.end()) {
     std::string names;
     for (const auto& [n, _] : shipped) names += (names.empty() ? "" : ", ") + n;
-    return Error::bad_input("config: spec_name: expected one of " + names + ", got \"" + name + "\"");
+    return Error::bad_input(config.where_at("/spec_name") + ": expected one of " + names + ", got \"" + name + "\"");
   }
   return parse_spec(nlohmann::json::parse(it->second), "specs/" + name + ".json");
 }
@@ -687,7 +687,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
       }
       co_return out;
     }
-    nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
+    nlohmann::json b = parse_json_body(r.body);
     const nlohmann::json* id = b.is_discarded() ? nullptr : extract(b, spec_->id_extractor);
     if (!id || !(id->is_string() || id->is_number_integer()) || as_text(*id).empty()) {
       // The API answered success, so it may hold the job; we cannot follow it.
@@ -936,7 +936,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
       fault = describe(*res);
       return nullptr;
     }
-    nlohmann::json b = nlohmann::json::parse(res->body, nullptr, false);
+    nlohmann::json b = parse_json_body(res->body);
     if (b.is_discarded()) {
       fault = "HTTP " + std::to_string(res->status) + " with an unreadable body";
       return nullptr;
@@ -947,7 +947,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
   // "HTTP 400: <message>" from the common error shapes.
   static std::string describe(const Response& r) {
     std::string out = "HTTP " + std::to_string(r.status);
-    nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
+    nlohmann::json b = parse_json_body(r.body);
     std::string msg;
     if (b.is_object()) {
       if (b.contains("errors") && b["errors"].is_array() && !b["errors"].empty() && b["errors"][0].is_object() &&

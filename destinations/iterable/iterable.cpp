@@ -7,6 +7,7 @@
 #include "framework/http_call.h"
 #include "framework/oracle.h"
 #include "framework/rate_limiter.h"
+#include "framework/json_in.h"
 
 namespace destsim {
 
@@ -292,7 +293,7 @@ class IterableHandler final : public BatchHandler {
         break;
       }
       if (mr.verdict == Verdict::ok && !disallowed.empty()) {
-        nlohmann::json item = nlohmann::json::parse(m->body, nullptr, false);
+        nlohmann::json item = parse_json_body(m->body);
         std::string name = str(item, "eventName");
         if (disallowed.count(name)) {
           is_named = true;

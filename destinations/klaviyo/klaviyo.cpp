@@ -7,6 +7,7 @@
 #include "destinations/bulk_destination.h"
 #include "framework/http_call.h"
 #include "framework/oracle.h"
+#include "framework/json_in.h"
 
 namespace destsim {
 
@@ -116,7 +117,7 @@ std::string describe_error(const nlohmann::json& e) {
 // "HTTP 401 code not_authenticated: …" for a non-2xx answer, tolerating any body.
 std::string describe_response(const Response& r) {
   std::string out = "HTTP " + std::to_string(r.status);
-  nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
+  nlohmann::json b = parse_json_body(r.body);
   if (b.is_object() && b.contains("errors") && b["errors"].is_array() && !b["errors"].empty() &&
       b["errors"][0].is_object()) {
     out += " " + describe_error(b["errors"][0]);
@@ -232,7 +233,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
       out.http_status = r.status;
       out.retry_after = note_retry_after(r, "create");
       if (r.status == 202 || r.status == 200 || r.status == 201) {
-        nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
+        nlohmann::json b = parse_json_body(r.body);
         std::string id = b.is_object() && b.contains("data") ? str(b["data"], "id") : "";
         if (id.empty()) {
           // Accepted, but we cannot follow it: upload again (upserts make that safe).
@@ -266,7 +267,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
         co_return out;
       }
       // 400: strip the profiles the errors name, unless one names something else.
-      nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
+      nlohmann::json b = parse_json_body(r.body);
       std::map<std::size_t, std::string> named;  // position in `alive` → reasons
       bool other = !b.is_object() || !b.contains("errors") || !b["errors"].is_array() || b["errors"].empty();
       std::string other_reason;
@@ -337,7 +338,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
       out.reason = describe_response(r);
       co_return out;
     }
-    nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
+    nlohmann::json b = parse_json_body(r.body);
     const nlohmann::json* attrs = attributes(b);
     if (!attrs || !attrs->contains("status") || !(*attrs)["status"].is_string()) {
       out.transient = true;
@@ -408,7 +409,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
     if (!res.ok()) co_return fault(std::string("transport ") + transport_error_kind_name(res.error().kind));
     note_retry_after(*res, "job");
     if (!res->ok()) co_return refused(*res);
-    nlohmann::json b = nlohmann::json::parse(res->body, nullptr, false);
+    nlohmann::json b = parse_json_body(res->body);
     const nlohmann::json* attrs = attributes(b);
     auto count = [&](const char* k) -> std::int64_t {
       return attrs && attrs->contains(k) && (*attrs)[k].is_number_integer() ? (*attrs)[k].get<std::int64_t>() : -1;
@@ -436,7 +437,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
         if (!page.ok()) co_return fault(std::string("transport ") + transport_error_kind_name(page.error().kind));
         note_retry_after(*page, "errors");
         if (!page->ok()) co_return refused(*page);
-        nlohmann::json p = nlohmann::json::parse(page->body, nullptr, false);
+        nlohmann::json p = parse_json_body(page->body);
         if (!p.is_object() || !p.contains("data") || !p["data"].is_array())
           co_return fault("HTTP " + std::to_string(page->status) + " import-errors page with an unreadable body");
         for (const auto& e : p["data"]) {
@@ -507,7 +508,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
   }
 
   static std::string identity_of_item(const BulkItem& item) {
-    nlohmann::json p = nlohmann::json::parse(item.data, nullptr, false);
+    nlohmann::json p = parse_json_body(item.data);
     return p.is_object() && p.contains("attributes") ? identity_of(p["attributes"]) : "";
   }
 

@@ -8,6 +8,7 @@
 #include "framework/http_call.h"
 #include "framework/csv.h"
 #include "framework/oracle.h"
+#include "framework/json_in.h"
 
 namespace destsim {
 
@@ -449,7 +450,7 @@ class MarketoManager final : public AsyncDestinationManager {
   }
 
   static std::string describe_body(const Response& r) {
-    nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
+    nlohmann::json b = parse_json_body(r.body);
     std::string d = str(b, "error_description");
     if (d.empty()) d = str(b, "message");
     if (d.empty()) d = str(b, "error");
@@ -578,7 +579,7 @@ class MarketoManager final : public AsyncDestinationManager {
       out.permanent = !(res->status == 408 || res->status == 429 || res->status >= 500);
       co_return out;
     }
-    nlohmann::json b = nlohmann::json::parse(res->body, nullptr, false);
+    nlohmann::json b = parse_json_body(res->body);
     const std::string tok = str(b, "access_token");
     const std::int64_t ttl = num(b, "expires_in");
     if (tok.empty() || ttl < 0) {
@@ -636,7 +637,7 @@ class MarketoManager final : public AsyncDestinationManager {
         auto ct = res->headers.get("Content-Type");
         const bool csv = ct && ct->find("csv") != std::string_view::npos;
         if (!csv) {
-          sent.body = nlohmann::json::parse(res->body, nullptr, false);
+          sent.body = parse_json_body(res->body);
           if (sent.body.is_object() && sent.body.contains("success") && sent.body["success"] == false) {
             const nlohmann::json& errs = sent.body.value("errors", nlohmann::json());
             const nlohmann::json e = errs.is_array() && !errs.empty() ? errs[0] : nlohmann::json();

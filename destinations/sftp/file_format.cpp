@@ -7,6 +7,7 @@
 #include <set>
 
 #include "framework/oracle.h"
+#include "framework/json_in.h"
 
 namespace destsim {
 
@@ -85,7 +86,7 @@ Result<std::string> build_file(const std::vector<std::string_view>& rows, const 
   parsed.reserve(rows.size());
   std::set<std::string> names;
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    nlohmann::json j = nlohmann::json::parse(rows[i], nullptr, false);
+    nlohmann::json j = parse_json_body(rows[i]);
     if (!j.is_object()) return Error::internal("csv row " + std::to_string(i) + ": not a row object");
     for (auto it = j.begin(); it != j.end(); ++it) names.insert(it.key());
     parsed.push_back(std::move(j));

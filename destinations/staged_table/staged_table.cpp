@@ -13,6 +13,7 @@
 #include "framework/retry.h"
 #include "framework/text.h"
 #include "framework/trace_events.h"
+#include "framework/json_in.h"
 
 namespace destsim {
 
@@ -766,7 +767,7 @@ class StagedTableDestination final : public Destination {
         const Response& r = *res;
         a.status = r.status;
         wait_at_least = retry_after(r, ctx_.loop);
-        nlohmann::json b = nlohmann::json::parse(r.body, nullptr, false);
+        nlohmann::json b = parse_json_body(r.body);
         const bool readable = !b.is_discarded() && b.is_object();
         if (r.ok() && readable) {
           a.ok = true;

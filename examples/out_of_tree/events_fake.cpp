@@ -37,7 +37,7 @@ Response EventsFake::handle(const Request& request, Time now) {
     return error(401, "BadApiKey", "Invalid API key");
   if (static_cast<std::int64_t>(request.body.size()) > options_.body_bytes_max)
     return error(413, "RequestTooLarge", "the body exceeds " + std::to_string(options_.body_bytes_max) + " bytes");
-  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+  nlohmann::json body = parse_json_body(request.body);
   if (!body.is_object()) return error(400, "BadJsonBody", "expected a JSON object");
   std::vector<nlohmann::json> events;
   if (bulk) {

@@ -9,6 +9,7 @@
 #include "framework/http_call.h"
 #include "framework/oracle.h"
 #include "framework/rate_limiter.h"
+#include "framework/json_in.h"
 
 namespace acme {
 
@@ -169,7 +170,7 @@ class EventsHandler final : public BatchHandler {
         }
       }
       if (mr.verdict == Verdict::ok && !disallowed.empty()) {
-        const std::string name = str(nlohmann::json::parse(m->body, nullptr, false), "eventName");
+        const std::string name = str(parse_json_body(m->body), "eventName");
         if (disallowed.count(name)) {
           mr.verdict = Verdict::fail;
           mr.reason = "disallowed event name \"" + name + "\" (disallowedEventNames)";

@@ -168,7 +168,7 @@ Response AsyncJobApi::create(const Request& request, Time now) {
   if (static_cast<std::int64_t>(request.body.size()) > options_.max_bytes)
     return error(413, "request body of " + std::to_string(request.body.size()) + " bytes exceeds the limit of " +
                           std::to_string(options_.max_bytes) + " bytes");
-  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+  nlohmann::json body = parse_json_body(request.body);
   if (body.is_discarded() || !body.is_object()) return error(400, "the body must be a JSON object");
   auto arr = body.find(options_.records_field);
   if (arr == body.end() || !arr->is_array() || arr->empty())

@@ -211,5 +211,18 @@ TEST(AsyncJobApi, IsInTheCatalog) {
   EXPECT_FALSE(e->make(nlohmann::json{{"max_records", 0}}, "opts").ok());
 }
 
+
+// `serve async_job` died on one POST of 100,000 nested arrays: a 400 now, and
+// the next job is created as if nothing happened.
+TEST(AsyncJobApi, AnswersADeeplyNestedBody400AndStaysUp) {
+  AsyncJobApi api(opts());
+  Request r = create_req(nlohmann::json::object());
+  r.body = R"({"contacts": [{"email": "a@x.io", "x": )" + std::string(100'000, '[') + std::string(100'000, ']') + "}]}";
+  Response bad = api.handle(r, at(0));
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  std::string id = create_id(api, contacts(2), at(1));
+  EXPECT_FALSE(id.empty());
+}
+
 }  // namespace
 }  // namespace destsim

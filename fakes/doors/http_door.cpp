@@ -9,6 +9,7 @@
 
 #include "framework/real/real_clock.h"
 #include "framework/rng.h"
+#include "framework/json_in.h"
 
 namespace destsim {
 
@@ -292,7 +293,7 @@ void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) 
       write_json(res, 200, doc);
     } else if (m == "PUT") {
       const std::string where = "PUT /_destsim/faults";
-      nlohmann::json doc = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+      nlohmann::json doc = parse_json_body(req.body);
       if (doc.is_discarded()) return write_json(res, 400, {{"error", where + ": the body is not valid JSON"}});
       Result<FaultPlan> parsed = FaultPlan::from_json(doc, where);
       if (!parsed.ok()) return write_json(res, 400, {{"error", parsed.error().message}});

@@ -228,7 +228,7 @@ Response IterableApi::route(const Request& request, Time now) {
     return error(413, "PayloadTooLarge", "[" + path + "] Request body exceeds " +
                                              std::to_string(options_.body_bytes_max) + " bytes");
   }
-  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+  nlohmann::json body = parse_json_body(request.body);
   if (body.is_discarded() || !body.is_object()) {
     return error(400, "BadJsonBody", "[" + path + "] Invalid JSON body");
   }

@@ -143,5 +143,23 @@ TEST(IterableApiOptions, ErrorsNameTheKey) {
   EXPECT_NE(o.error().message.find("x.json: /fake/options/rate_per_secnd: unknown key"), std::string::npos);
 }
 
+
+// One ~200 KB POST of 100,000 nested arrays in dataFields once killed `serve
+// iterable` (the parsed value overflowed the stack when copied). A fake answers
+// 400 to what it cannot take, keeps nothing of it, and goes on serving.
+TEST(IterableApi, AnswersADeeplyNestedBody400AndStaysUp) {
+  IterableApi api(opts());
+  std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  Request r = post("/api/users/update", nlohmann::json::object());
+  r.body = R"({"email": "a@x.io", "dataFields": {"x": )" + deep + "}}";
+  Response bad = api.handle(r, kTimeZero);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(nlohmann::json::parse(bad.body)["code"], "BadJsonBody");
+  EXPECT_EQ(api.users(), 0);
+  Response ok = api.handle(post("/api/users/update", {{"email", "a@x.io"}, {"dataFields", {{"x", 1}}}}), kTimeZero);
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(api.users(), 1);
+}
+
 }  // namespace
 }  // namespace destsim

@@ -296,7 +296,7 @@ Response KlaviyoApi::create(const Request& request, Time now) {
                  "The payload is " + std::to_string(request.body.size()) + " bytes, over the limit of " +
                      std::to_string(options_.payload_bytes_max) + " bytes.");
   }
-  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+  nlohmann::json body = parse_json_body(request.body);
   auto bad = [&](const std::string& detail, const std::string& pointer) {
     ++state_.rejected;
     return error(400, "invalid", "Invalid input.", detail, pointer);

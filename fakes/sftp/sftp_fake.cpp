@@ -384,7 +384,7 @@ std::vector<std::string> sftp_row_keys(std::string_view name, std::string_view c
     return keys;
   }
   if (ends_with(base, ".jsonl") || ends_with(base, ".json")) {
-    auto whole = nlohmann::json::parse(content, nullptr, false);
+    auto whole = parse_json_body(content);
     if (!whole.is_discarded() && whole.is_array()) {
       for (const auto& e : whole)
         if (e.is_object()) keys.push_back(oracle_key("sftp.row", e));
@@ -398,7 +398,7 @@ std::vector<std::string> sftp_row_keys(std::string_view name, std::string_view c
       i = j + 1;
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (line.empty()) continue;
-      auto row = nlohmann::json::parse(line, nullptr, false);
+      auto row = parse_json_body(line);
       if (!row.is_discarded() && row.is_object()) keys.push_back(oracle_key("sftp.row", row));
     }
   }

@@ -196,7 +196,7 @@ Response WarehouseApi::route(const Request& request) {
     return error(405, "MethodNotAllowed", path + " expects " + allowed);
   };
   auto parse_body = [&](nlohmann::json& out) -> bool {
-    out = nlohmann::json::parse(request.body, nullptr, false);
+    out = parse_json_body(request.body);
     return !out.is_discarded() && out.is_object();
   };
   if (seg.size() < 2 || seg[0] != "v1") return error(404, "NotFound", path + ": no such endpoint");
@@ -281,7 +281,7 @@ Response WarehouseApi::list_stages(const Request& request) const {
 }
 
 Response WarehouseApi::put_rows(Stage& stage, const std::string& raw) {
-  nlohmann::json body = nlohmann::json::parse(raw, nullptr, false);
+  nlohmann::json body = parse_json_body(raw);
   if (body.is_discarded() || !body.is_object() || !body.contains("rows") || !body["rows"].is_array())
     return error(400, "BadRequest", "expected {\"rows\": [{\"id\": <row id>, \"row\": {…}}, …]}");
   const nlohmann::json& rows = body["rows"];

@@ -1,4 +1,5 @@
 #include "framework/real/sqlite_job_store.h"
+#include "framework/json_in.h"
 
 #include <sqlite3.h>
 
@@ -251,15 +252,15 @@ std::vector<StoredImport> SqliteJobStore::imports() const {
     imp.import_id = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
     // Written by put_import from a vector and a JSON value; a row that does not
     // parse means the file was edited or damaged, which the store cannot repair.
-    auto jobs = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(s, 2)), nullptr, false);
-    auto params = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(s, 3)), nullptr, false);
+    auto jobs = parse_json_body(reinterpret_cast<const char*>(sqlite3_column_text(s, 2)));
+    auto params = parse_json_body(reinterpret_cast<const char*>(sqlite3_column_text(s, 3)));
     DS_ASSERT(jobs.is_array() && !params.is_discarded() && "sqlite job store: a damaged imports row");
     imp.jobs = jobs.get<std::vector<JobId>>();
     imp.params = std::move(params);
     imp.started = from_ns(sqlite3_column_int64(s, 4));
     // The jobs whose outcome was unknown (schema 5); a store written by schema
     // 4 kept one flag for the whole entry: 1 marks every job.
-    auto unknown = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(s, 5)), nullptr, false);
+    auto unknown = parse_json_body(reinterpret_cast<const char*>(sqlite3_column_text(s, 5)));
     if (unknown.is_array()) imp.unknown = unknown.get<std::vector<JobId>>();
     else if (unknown.is_number_integer() && unknown.get<std::int64_t>() != 0) imp.unknown = imp.jobs;
     else DS_ASSERT((unknown.is_number_integer()) && "sqlite job store: a damaged imports row");
@@ -292,7 +293,7 @@ std::map<std::string, nlohmann::json> SqliteJobStore::checkpoints() const {
   std::map<std::string, nlohmann::json> out;
   sqlite3_stmt* s = stmt(kCheckpoints);
   while (sqlite3_step(s) == SQLITE_ROW) {
-    auto value = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(s, 1)), nullptr, false);
+    auto value = parse_json_body(reinterpret_cast<const char*>(sqlite3_column_text(s, 1)));
     DS_ASSERT(!value.is_discarded() && "sqlite job store: a damaged checkpoints row");
     out[reinterpret_cast<const char*>(sqlite3_column_text(s, 0))] = std::move(value);
   }
