@@ -782,6 +782,17 @@ bool CertifyReport::ok() const {
   return true;
 }
 
+Result<DestinationEntry> destination_from_spec_checked(const nlohmann::json& spec, const std::string& where) {
+  DS_TRY(DestinationEntry entry, destination_from_spec(spec, where));
+  if (spec.is_object() && spec.contains("fake_options")) {
+    const FakeEntry* fake = find_fake(entry.fake);
+    if (!fake) return Error::bad_input(where + ": the spec's fake \"" + entry.fake + "\" is not a registered fake");
+    auto made = fake->make(spec["fake_options"], where + ": /fake_options");
+    if (!made.ok()) return made.error();
+  }
+  return entry;
+}
+
 Result<CertifyReport> certify(const std::vector<const DestinationEntry*>& entries, const CertifyOptions& options) {
   if (options.cases < 1) return Error::bad_input("--cases: expected an integer >= 1");
   if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count)

@@ -122,6 +122,11 @@ Scenario case_scenario(const DestinationEntry& entry, const CaseSpec& c);
 /// Certifies each destination; never throws; bad input is an Error.
 Result<CertifyReport> certify(const std::vector<const DestinationEntry*>& entries, const CertifyOptions& options);
 
+/// A declarative spec as `certify --spec` takes it: destination_from_spec, and
+/// the spec's `fake_options` checked against its fake at load, so an error
+/// names the spec (`where: /fake_options/...`) rather than a generated case.
+Result<DestinationEntry> destination_from_spec_checked(const nlohmann::json& spec, const std::string& where);
+
 /// Prints the per-destination × per-property verdict table and the seed.
 void print_certify_table(std::ostream& out, const CertifyReport& report);
 

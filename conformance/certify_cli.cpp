@@ -54,7 +54,7 @@ int run_certify(const CertifyArgs& a) {
   for (const auto& file : a.specs) {
     auto doc = read_json_file(file);
     if (!doc.ok()) return bad(doc.error());
-    auto entry = destination_from_spec(*doc, file);
+    auto entry = destination_from_spec_checked(*doc, file);
     if (!entry.ok()) return bad(entry.error());
     std::string name = entry->name;
     // A spec never stands in for a registered destination of the same name:
