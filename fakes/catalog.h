@@ -35,6 +35,8 @@ struct ServeArgs {
   std::uint64_t seed = 1;          // fault randomness
   std::int64_t max_requests = 0;   // stop after this many requests (sessions for a file door); 0 = no bound
   Duration max_lifetime{0};        // stop after this long; 0 = no bound
+  bool allow_remote = false;       // a --host other than loopback was asked for explicitly
+  std::string admin_token;         // the HTTP door's admin token (DESTSIM_ADMIN_TOKEN); empty = drawn
 };
 
 struct FakeEntry {

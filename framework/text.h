@@ -13,4 +13,8 @@ std::vector<std::string_view> split(std::string_view text, char sep);
 /// `text` without its leading and trailing spaces.
 std::string_view trim_spaces(std::string_view text);
 
+/// Whether `text` is well-formed UTF-8 (no overlongs, surrogates or code points
+/// past U+10FFFF). A hand-written check: 20 lines, not worth a dependency.
+bool valid_utf8(std::string_view text);
+
 }  // namespace destsim

@@ -25,3 +25,22 @@ TEST(TrimSpaces, RemovesOnlyOuterSpaces) {
 
 }  // namespace
 }  // namespace destsim
+
+namespace destsim {
+namespace {
+
+TEST(ValidUtf8, AcceptsWellFormedAndRefusesEveryMalformedShape) {
+  EXPECT_TRUE(valid_utf8(""));
+  EXPECT_TRUE(valid_utf8("plain /api/users?x=1"));
+  EXPECT_TRUE(valid_utf8("Zo\xC3\xAB \xE2\x82\xAC \xF0\x9F\x98\x80"));  // ë € 😀
+  EXPECT_FALSE(valid_utf8("\xFF"));                                    // never a lead byte
+  EXPECT_FALSE(valid_utf8("\xC3"));                                    // truncated
+  EXPECT_FALSE(valid_utf8("\xC0\xAF"));                                // overlong "/"
+  EXPECT_FALSE(valid_utf8("\xE0\x80\xAF"));                            // overlong, three bytes
+  EXPECT_FALSE(valid_utf8("\xED\xA0\x80"));                            // a surrogate
+  EXPECT_FALSE(valid_utf8("\xF4\x90\x80\x80"));                        // past U+10FFFF
+  EXPECT_FALSE(valid_utf8("a\x80" "b"));                               // a lone continuation
+}
+
+}  // namespace
+}  // namespace destsim

@@ -82,6 +82,29 @@ for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "serve ignored SIGTERM"
 wait "$pid"; rc=$?
 [ "$rc" -eq 0 ] || fail "serve exited $rc after SIGTERM"
+# The admin surface: the token from DESTSIM_ADMIN_TOKEN, no Origin, a loopback Host.
+admin() {  # admin PORT PATH EXTRA_HEADER_LINES -> status
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+  printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\n%sConnection: close\r\n\r\n' "$2" "$1" "$3" >&3
+  local status_line
+  IFS= read -r -t 10 status_line <&3
+  exec 3<&- 3>&-
+  echo "$status_line" | awk '{print $2}'
+}
+DESTSIM_ADMIN_TOKEN=s3cret "$bin" serve scripted --port 0 --max-lifetime 60s > "$tmp/serve3.log" 2>&1 &
+pid=$!; pids+=("$pid")
+port=$(wait_for_url "$tmp/serve3.log") || fail "serve printed no URL"
+grep -q "admin token: s3cret (header X-Destsim-Token" "$tmp/serve3.log" || fail "token not printed: $(cat "$tmp/serve3.log")"
+a1=$(admin "$port" /_destsim/accepted "")
+a2=$(admin "$port" /_destsim/accepted $'X-Destsim-Token: wrong\r\n')
+a3=$(admin "$port" /_destsim/accepted $'X-Destsim-Token: s3cret\r\n')
+a4=$(admin "$port" /_destsim/accepted $'X-Destsim-Token: s3cret\r\nOrigin: http://evil.example\r\n')
+a5=$(admin "$port" /_destsim/health "")
+[ "$a1 $a2 $a3 $a4 $a5" = "403 403 200 403 200" ] || fail "admin statuses were: $a1 $a2 $a3 $a4 $a5"
+kill -TERM "$pid"; wait "$pid"
+expect_exit 2 serve scripted --host 0.0.0.0 --max-lifetime 1s
+grep -q -- "--host 0.0.0.0: binding beyond loopback" "$tmp/err" || fail "remote bind not refused: $(cat "$tmp/err")"
+
 # run: same file and seed → same trace hash; --trace writes the JSONL it hashed; no secret in it.
 src=$(cd "$(dirname "$0")/.." && pwd)
 scenario="$src/scenarios/iterable/5xx-then-recovery.json"

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <fstream>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <optional>
@@ -68,6 +69,11 @@ Status read_serve_flags(const ServeFlags& f, ServeArgs& out) {
     if (!out.options.is_object())
       return Error::bad_input("--options: expected a JSON object, got " + json_summary(out.options));
   }
+  if (out.host != "127.0.0.1" && out.host != "::1" && out.host != "localhost" && !out.allow_remote)
+    return Error::bad_input("--host " + out.host +
+                            ": binding beyond loopback serves the fake (and its admin surface) to the network; add "
+                            "--allow-remote if that is what you want");
+  if (const char* token = std::getenv("DESTSIM_ADMIN_TOKEN"); token && *token) out.admin_token = token;
   auto lifetime = parse_duration(f.max_lifetime);
   if (!lifetime.ok()) return Error::bad_input("--max-lifetime: " + lifetime.error().message);
   out.max_lifetime = *lifetime;
@@ -97,7 +103,7 @@ int serve_http(const FakeEntry& entry, const ServeArgs& a) {
 
   HttpDoor door(*api, std::move(plan),
                 {.bind_host = a.host, .port = a.port, .seed = a.seed, .max_requests = a.max_requests,
-                 .max_lifetime = a.max_lifetime});
+                 .max_lifetime = a.max_lifetime, .admin_token = a.admin_token});
   auto port = door.start();
   if (!port.ok()) return report(port.error());
   std::printf("seed=%llu fake=%s faults=%s max_requests=%lld max_lifetime=%s\n",
@@ -106,6 +112,8 @@ int serve_http(const FakeEntry& entry, const ServeArgs& a) {
               format_duration(a.max_lifetime).c_str());
   std::printf("serving %s on %s (admin: %s/_destsim/accepted, /_destsim/reset, /_destsim/faults)\n", a.fake.c_str(),
               door.url().c_str(), door.url().c_str());
+  std::printf("bound to %s port %d; admin token: %s (header %s; set DESTSIM_ADMIN_TOKEN to choose it)\n",
+              a.host.c_str(), *port, door.admin_token().c_str(), HttpDoor::kTokenHeader);
   std::fflush(stdout);
 
   // Wait for SIGINT/SIGTERM, or for the door to stop by itself (request or time bound).
@@ -184,7 +192,9 @@ int run(int argc, char** argv) {
       "serve", "Serve a fake on loopback with a fault plan: an HTTP fake over HTTP, a file fake over its own protocol");
   serve->add_option("fake", serve_flags.args.fake, "Fake to serve (see `destsim list`)");
   serve->add_option("--port", serve_flags.args.port, "TCP port (0 = any free port)")->check(CLI::Range(0, 65535));
-  serve->add_option("--host", serve_flags.args.host, "Address to bind (loopback by default)");
+  serve->add_option("--host", serve_flags.args.host, "Address to bind (loopback by default; others need --allow-remote)");
+  serve->add_flag("--allow-remote", serve_flags.args.allow_remote,
+                  "Allow a --host other than loopback (the fake and its admin surface reach the network)");
   serve->add_option("--faults", serve_flags.args.faults_file, "Fault plan JSON file")->check(CLI::ExistingFile);
   serve->add_option("--options", serve_flags.options_json,
                     "Fake options as a JSON object (a file-door fake: its server's settings, e.g. sftp's root and user)");

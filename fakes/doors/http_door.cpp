@@ -2,14 +2,17 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "framework/real/real_clock.h"
 #include "framework/rng.h"
 #include "framework/json_in.h"
+#include "framework/text.h"
 
 namespace destsim {
 
@@ -106,11 +109,38 @@ void drop_connection(httplib::Response& res, const char* kind) {
                            [](std::size_t, std::size_t, httplib::DataSink&) { return false; });
 }
 
+/// 128 bits from the OS, as hex: the admin token when none is given.
+std::string random_token() {
+  std::random_device rd;  // determinism-ok: a secret for the real-mode admin surface, never part of a run
+  std::string out;
+  const char* hex = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    auto v = static_cast<std::uint32_t>(rd());
+    for (int k = 0; k < 4; ++k, v >>= 4) out.push_back(hex[v & 0xFu]);
+  }
+  return out;
+}
+
+/// Loopback names a browser cannot be tricked into sending elsewhere.
+bool loopback_host(std::string_view host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "[::1]";
+}
+
+/// Compares without an early exit, so the token cannot be guessed byte by byte.
+bool same_secret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
 }  // namespace
 
 struct HttpDoor::Impl {
   Impl(FakeApi& a, FaultPlan p, HttpDoorOptions o)
-      : api(a), options(std::move(o)), plan(std::move(p)), rng(options.seed) {}
+      : api(a), options(std::move(o)), plan(std::move(p)), rng(options.seed) {
+    if (options.admin_token.empty()) options.admin_token = random_token();
+  }
 
   void install_routes();
   void serve(const httplib::Request& req, httplib::Response& res);
@@ -169,6 +199,12 @@ void HttpDoor::Impl::install_routes() {
   });
   server.set_tcp_nodelay(true);
   server.set_keep_alive_timeout(kKeepAliveSeconds);
+  // Hostile clients: bodies over the limit are refused unread (413), a stalled
+  // client is cut off, and enough workers serve that a few slow ones starve nobody.
+  server.set_payload_max_length(static_cast<std::size_t>(options.body_bytes_max));
+  server.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(options.read_timeout));
+  const int workers = std::max(1, options.workers);
+  server.new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<std::size_t>(workers)); };
 }
 
 void HttpDoor::Impl::hold(Duration d) {
@@ -178,6 +214,10 @@ void HttpDoor::Impl::hold(Duration d) {
 }
 
 void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) {
+  // What the fakes' string handling assumes: UTF-8 paths and header values.
+  bool utf8 = valid_utf8(req.target) && valid_utf8(req.path);
+  for (const auto& [name, value] : req.headers) utf8 = utf8 && valid_utf8(name) && valid_utf8(value);
+  if (!utf8) return write_json(res, 400, {{"error", "the request line or a header is not valid UTF-8"}});
   if (req.path == "/_destsim" || starts_with(req.path, "/_destsim/")) {
     admin(req, res);
     return;
@@ -267,6 +307,19 @@ void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) 
     res.set_header("Allow", allowed);
     write_json(res, 405, {{"error", m + " " + p + ": method not allowed (allowed: " + allowed + ")"}});
   };
+  if (p != "/_destsim/health") {
+    // A web page the user has open may reach loopback: refuse what a browser
+    // sends (an Origin, a Host of a foreign name) and anything without the token.
+    if (req.has_header("Origin"))
+      return write_json(res, 403, {{"error", p + ": requests carrying an Origin are refused (the admin surface is "
+                                              "not for web pages)"}});
+    const std::string host = host_without_port(req.get_header_value("Host"));
+    if (!loopback_host(host) && host != options.bind_host)
+      return write_json(res, 403, {{"error", p + ": Host \"" + host + "\" is not this door's address"}});
+    if (!same_secret(req.get_header_value(HttpDoor::kTokenHeader), options.admin_token))
+      return write_json(res, 403, {{"error", p + ": the admin token is missing or wrong (header " +
+                                              std::string(HttpDoor::kTokenHeader) + ", printed by `destsim serve`)"}});
+  }
   if (p == "/_destsim/accepted") {
     if (m != "GET") return wrong_method("GET");
     nlohmann::json accepted;
@@ -458,6 +511,8 @@ std::string HttpDoor::url() const {
   if (host.find(':') != std::string::npos) host = "[" + host + "]";  // an IPv6 literal
   return "http://" + host + ":" + std::to_string(port());
 }
+
+const std::string& HttpDoor::admin_token() const { return impl_->options.admin_token; }
 
 std::uint64_t HttpDoor::requests() const {
   std::lock_guard<std::mutex> lock(impl_->mu);  // determinism-ok: real mode

@@ -18,6 +18,15 @@
 //
 // Admin endpoints (never faulted, never counted): GET /_destsim/accepted,
 // POST /_destsim/reset, GET and PUT /_destsim/faults, GET /_destsim/health.
+// All but health need the header `X-Destsim-Token: <admin_token>` and refuse
+// (403) a request carrying an `Origin` (a web page the user has open) or a
+// `Host` that is not a loopback name or the bound address (DNS rebinding).
+//
+// Hostile clients: a body over `body_bytes_max` is answered 413 before it is
+// read; a client that stalls longer than `read_timeout` between bytes is cut
+// off; `workers` threads serve, so a handful of slow clients cannot starve the
+// rest; a path or header that is not UTF-8 is answered 400 without reaching
+// the fake.
 //
 // Bounded: the door stops by itself after `max_requests` fake requests or after
 // `max_lifetime`; stop() ends it any time, even before start().
@@ -47,6 +56,14 @@ struct HttpDoorOptions {
   Duration max_lifetime{0};
   /// How long a `timeout` fault holds the request before dropping the connection.
   Duration timeout_hold = std::chrono::seconds(2);
+  /// The admin token; empty: start() draws a random one (admin_token()).
+  std::string admin_token;
+  /// Request bodies larger than this are answered 413 unread.
+  std::int64_t body_bytes_max = 64LL << 20;
+  /// A client silent this long mid-request is disconnected.
+  Duration read_timeout = std::chrono::seconds(5);
+  /// Threads serving connections.
+  int workers = 32;
 };
 
 class HttpDoor {
@@ -71,6 +88,11 @@ class HttpDoor {
   std::string url() const;
   /// Fake requests served so far (admin requests are not counted).
   std::uint64_t requests() const;
+  /// The token the admin endpoints require (fixed by the options, or drawn at construction).
+  const std::string& admin_token() const;
+
+  /// The header that carries the admin token.
+  static constexpr const char* kTokenHeader = "X-Destsim-Token";
 
   /// The name of the header that marks injected faults.
   static constexpr const char* kInjectedHeader = "X-Destsim-Injected";

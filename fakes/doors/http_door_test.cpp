@@ -8,7 +8,13 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstring>
 #include <thread>
 
 #include "fakes/scripted/scripted_api.h"
@@ -36,7 +42,9 @@ HttpDoorOptions bounded() {
 /// (not destsim's) to it.
 struct Served {
   explicit Served(FakeApi& api, FaultPlan faults = FaultPlan(), HttpDoorOptions options = bounded())
-      : door(api, std::move(faults), options), port(started(door)), c("127.0.0.1", port) {}
+      : door(api, std::move(faults), options), port(started(door)), c("127.0.0.1", port) {
+    c.set_default_headers({{HttpDoor::kTokenHeader, door.admin_token()}});
+  }
   static int started(HttpDoor& d) {
     auto p = d.start();
     EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
@@ -319,6 +327,88 @@ TEST(HttpDoor, AdminEndpoints) {
   // Admin requests are never counted: 4 fake requests above.
   EXPECT_EQ(d.door.requests(), 4u);
   EXPECT_EQ(nlohmann::json::parse(d.c.Get("/_destsim/health")->body)["requests"], 4);
+}
+
+// A web page the user has open can reach loopback: the admin surface takes
+// only requests with the token, without an Origin, to a loopback Host.
+TEST(HttpDoor, AdminSurfaceNeedsTheTokenAndRefusesBrowsersAndForeignHosts) {
+  ScriptedApi api;
+  HttpDoorOptions o = bounded();
+  o.admin_token = "t0ken";
+  Served d(api, FaultPlan(), o);
+  EXPECT_EQ(d.door.admin_token(), "t0ken");
+  httplib::Client bare("127.0.0.1", d.port);
+  EXPECT_EQ(bare.Post("/_destsim/reset", "", "text/plain")->status, 403);
+  EXPECT_EQ(bare.Get("/_destsim/accepted", {{HttpDoor::kTokenHeader, "t0kem"}})->status, 403);
+  EXPECT_EQ(bare.Put("/_destsim/faults", {{HttpDoor::kTokenHeader, "t0ken"}, {"Origin", "http://evil.example"}},
+                     "[]", "application/json")
+                ->status,
+            403);
+  EXPECT_EQ(bare.Get("/_destsim/accepted", {{HttpDoor::kTokenHeader, "t0ken"}, {"Host", "rebound.example:80"}})
+                ->status,
+            403);
+  EXPECT_EQ(bare.Get("/_destsim/accepted", {{HttpDoor::kTokenHeader, "t0ken"}})->status, 200);
+  EXPECT_EQ(bare.Get("/_destsim/health")->status, 200);  // read-only and harmless: open
+  // A door without a given token draws its own, 32 hex digits, different each time.
+  ScriptedApi api2;
+  HttpDoor a(api2, FaultPlan(), bounded()), b(api2, FaultPlan(), bounded());
+  EXPECT_EQ(a.admin_token().size(), 32u);
+  EXPECT_NE(a.admin_token(), b.admin_token());
+}
+
+// Hostile clients: a body over the limit is refused unread, a path that is not
+// UTF-8 never reaches the fake, and the door keeps serving after both.
+TEST(HttpDoor, RefusesOversizedBodiesAndNonUtf8RequestsAndStaysUp) {
+  ScriptedApi api;
+  HttpDoorOptions o = bounded();
+  o.body_bytes_max = 1024;
+  Served d(api, FaultPlan(), o);
+  auto big = d.c.Post("/api/users/bulkUpdate", std::string(4096, 'x'), "application/json");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+  auto odd = d.c.Post("/api/users/\xff\xfe", "{}", "application/json");
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->status, 400);
+  auto odd_header = d.c.Post("/api/users/bulkUpdate", {{"X-Name", "\xc3\x28"}}, "{}", "application/json");
+  ASSERT_TRUE(odd_header);
+  EXPECT_EQ(odd_header->status, 400);
+  EXPECT_EQ(d.door.requests(), 0u);  // none reached the fake
+  auto accepted = d.c.Get("/_destsim/accepted");
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(accepted->status, 200);
+  EXPECT_EQ(d.c.Post("/api/users/bulkUpdate", "{}", "application/json")->status, 200);
+}
+
+// Eight clients that send a header line now and then and never finish used to
+// hold all eight of cpp-httplib's workers: every real request timed out.
+TEST(HttpDoor, SlowClientsDoNotStarveTheRest) {
+  ScriptedApi api;
+  HttpDoorOptions o = bounded();
+  o.read_timeout = 1s;
+  Served d(api, FaultPlan(), o);
+  std::vector<int> slow;
+  for (int i = 0; i < 12; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(d.port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const char* start = "POST /api/users/bulkUpdate HTTP/1.1\r\nHost: x\r\n";
+    ASSERT_GT(::send(fd, start, std::strlen(start), MSG_NOSIGNAL), 0);
+    slow.push_back(fd);
+  }
+  httplib::Client c("127.0.0.1", d.port);
+  c.set_read_timeout(3s);
+  c.set_connection_timeout(3s);
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.Post("/api/users/bulkUpdate", "{}", "application/json");
+    ASSERT_TRUE(r) << "request " << i << " starved: " << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200);
+    for (int fd : slow) (void)::send(fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);  // still "alive"
+  }
+  for (int fd : slow) ::close(fd);
 }
 
 TEST(HttpDoor, RefusesToStartWithAPlanTheFakeCannotApply) {
