@@ -30,7 +30,9 @@ Response json_response(int status, const nlohmann::json& body) {
   Response r;
   r.status = status;
   r.headers.set("Content-Type", "application/json");
-  r.body = body.dump();
+  // A fake's error may quote what the client sent; bytes that are not UTF-8
+  // become U+FFFD instead of throwing (found by fuzz_http_fakes).
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
 }
 

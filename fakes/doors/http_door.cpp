@@ -96,7 +96,7 @@ void write_response(const Response& r, httplib::Response& res, const char* injec
 
 void write_json(httplib::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
 
 /// Cuts the exchange short: the status line and headers (with the marker) go

@@ -1,0 +1,51 @@
+// fuzz_parsers — the small parsers every input passes through: durations,
+// sizes, HTTP dates, ratios, CSV, fault-plan globs, UTF-8, and the SFTP jail's
+// path normalisation. Each either refuses or yields a value that holds its
+// contract: a duration within kDurationMax that formats and parses back to
+// itself, a size within kSizeMax, a normalised path that stays in the jail.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "fakes/fault_plan.h"
+#include "fakes/sftp/remote_fs.h"
+#include "framework/csv.h"
+#include "framework/rng.h"
+#include "framework/text.h"
+#include "framework/time.h"
+
+using namespace destsim;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  if (auto d = parse_duration(text); d.ok()) {
+    if (d->count() < 0 || *d > kDurationMax) std::abort();
+    auto back = parse_duration(format_duration(*d));
+    if (!back.ok() || *back != *d) std::abort();
+  }
+  if (auto s = parse_size(text); s.ok() && (*s < 0 || *s > kSizeMax)) std::abort();
+  (void)parse_http_date(text);
+  if (auto r = Ratio::parse(text); r.ok() && (r->den == 0 || r->num > r->den)) std::abort();
+  if (auto rows = parse_csv(text); rows.ok()) {
+    // What csv_line writes, parse_csv reads back (a row of one empty cell is
+    // a blank line, which CSV cannot tell from no row: left out).
+    bool blank = false;
+    for (const auto& row : *rows) blank |= row.size() == 1 && row[0].empty();
+    std::string again;
+    for (const auto& row : *rows) again += csv_line(row) + "\n";
+    if (!blank) {
+      auto reread = parse_csv(again);
+      if (!reread.ok() || *reread != *rows) std::abort();
+    }
+  }
+  auto half = text.find('\n');
+  if (half != std::string::npos) (void)glob_match(text.substr(0, half), text.substr(half + 1));
+  (void)valid_utf8(text);
+  if (auto p = RemoteFs::normalize(text); p.ok()) {
+    const std::string& n = *p;
+    if (n.empty() || n[0] != '/' || n.find("/../") != std::string::npos || n.find('\0') != std::string::npos ||
+        (n.size() >= 3 && n.compare(n.size() - 3, 3, "/..") == 0))
+      std::abort();
+  }
+  return 0;
+}
