@@ -1,7 +1,8 @@
 #include "framework/http_call.h"
-#include "framework/json_in.h"
 
 #include <algorithm>
+
+#include "framework/json_in.h"
 
 namespace destsim {
 

@@ -1,9 +1,9 @@
 #include "framework/json_in.h"
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 
 namespace destsim {
 
@@ -137,27 +137,6 @@ Result<Ratio> JsonIn::ratio() const {
   return *r;
 }
 
-std::size_t json_depth_exceeded_at(std::string_view text, std::size_t depth_max) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > depth_max) return i;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return std::string_view::npos;
-}
-
 std::string json_line_column(std::string_view text, std::size_t offset) {
   std::size_t line = 1, col = 1;
   for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
@@ -173,13 +152,37 @@ std::string json_line_column(std::string_view text, std::size_t offset) {
 
 namespace {
 
-// A NUL byte or nesting past the limit, checked before nlohmann builds anything.
+// A NUL byte or nesting past the limit, found in one pass before nlohmann
+// builds anything (brackets inside strings do not count). This runs on every
+// body a fake or destination reads, so strings are skipped with memchr: a NUL
+// inside a string is nlohmann's to refuse (a control character), one outside
+// it is ours (nlohmann stops reading there and accepts the document).
 std::optional<std::string> json_text_refused(std::string_view text) {
-  if (auto nul = text.find('\0'); nul != std::string_view::npos)
-    return json_line_column(text, nul) + ": a NUL byte (JSON text holds none; write \\u0000 inside a string)";
-  if (auto deep = json_depth_exceeded_at(text); deep != std::string_view::npos)
-    return json_line_column(text, deep) + ": nested deeper than " + std::to_string(kJsonDepthMax) +
-           " levels (the limit on JSON nesting)";
+  std::size_t depth = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\0')
+      return json_line_column(text, i) + ": a NUL byte (JSON text holds none; write \\u0000 inside a string)";
+    if (c == '"') {
+      // The closing quote: the next one not escaped by an odd run of backslashes.
+      std::size_t j = i;
+      while (true) {
+        const void* q = std::memchr(text.data() + j + 1, '"', text.size() - j - 1);
+        if (!q) return std::nullopt;  // unterminated: nlohmann reports where
+        j = static_cast<std::size_t>(static_cast<const char*>(q) - text.data());
+        std::size_t slashes = 0;
+        while (j - slashes > i + 1 && text[j - slashes - 1] == '\\') ++slashes;
+        if (slashes % 2 == 0) break;
+      }
+      i = j;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kJsonDepthMax)
+        return json_line_column(text, i) + ": nested deeper than " + std::to_string(kJsonDepthMax) +
+               " levels (the limit on JSON nesting)";
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
   return std::nullopt;
 }
 

@@ -72,10 +72,6 @@ inline constexpr std::size_t kJsonDepthMax = 128;
 /// The largest JSON file destsim reads (scenarios, specs, fault plans, reports).
 inline constexpr std::int64_t kJsonFileBytesMax = 64LL << 20;
 
-/// Where the first bracket deeper than `depth_max` opens (a byte offset), or
-/// npos when the text stays within it. Brackets inside strings do not count.
-std::size_t json_depth_exceeded_at(std::string_view text, std::size_t depth_max = kJsonDepthMax);
-
 /// "line 3, column 7" of a byte offset.
 std::string json_line_column(std::string_view text, std::size_t offset);
 

@@ -60,6 +60,14 @@ TEST(ParseJsonText, RefusesDeepNestingNulAndHugeNumbersWithTheirLocation) {
   std::string at_limit = std::string(kJsonDepthMax, '[') + std::string(kJsonDepthMax, ']');
   EXPECT_TRUE(parse_json_text(at_limit, "x.json").ok());
   EXPECT_TRUE(parse_json_text("[\"" + std::string(1000, '[') + "\\\"[\"]", "x.json").ok());
+  // An escaped backslash ends the string: the brackets after it count.
+  EXPECT_FALSE(parse_json_text("[\"\\\\\", " + std::string(200, '[') + std::string(201, ']'), "x.json").ok());
+  // A NUL inside a string is a control character nlohmann refuses, with its place.
+  auto in_string = parse_json_text(std::string("{\"a\": \"x\0y\"}", 12), "x.json");
+  ASSERT_FALSE(in_string.ok());
+  EXPECT_EQ(in_string.error().code, ErrorCode::bad_input);
+  EXPECT_NE(in_string.error().message.find("x.json: line 1, column"), std::string::npos) << in_string.error().message;
+  EXPECT_TRUE(parse_json_body(std::string("{\"a\": \"x\0y\"}", 12)).is_discarded());
 
   auto huge = parse_json_text("{\n  \"scenario\": 1e400}", "x.json");
   ASSERT_FALSE(huge.ok());

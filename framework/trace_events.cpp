@@ -2,8 +2,8 @@
 
 #include <charconv>
 
-#include "framework/text.h"
 #include "framework/json_in.h"
+#include "framework/text.h"
 
 namespace destsim {
 

@@ -6,8 +6,8 @@
 
 #include "destinations/bulk_destination.h"
 #include "framework/http_call.h"
-#include "framework/oracle.h"
 #include "framework/json_in.h"
+#include "framework/oracle.h"
 
 namespace destsim {
 

@@ -7,8 +7,8 @@
 #include "destinations/bulk_destination.h"
 #include "framework/http_call.h"
 #include "framework/csv.h"
-#include "framework/oracle.h"
 #include "framework/json_in.h"
+#include "framework/oracle.h"
 
 namespace destsim {
 

@@ -6,8 +6,8 @@
 #include <map>
 #include <set>
 
-#include "framework/oracle.h"
 #include "framework/json_in.h"
+#include "framework/oracle.h"
 
 namespace destsim {
 

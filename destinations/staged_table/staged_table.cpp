@@ -7,13 +7,13 @@
 #include <utility>
 
 #include "framework/http_call.h"
+#include "framework/json_in.h"
 #include "framework/json_out.h"
 #include "framework/oracle.h"
 #include "framework/rate_limiter.h"
 #include "framework/retry.h"
 #include "framework/text.h"
 #include "framework/trace_events.h"
-#include "framework/json_in.h"
 
 namespace destsim {
 

@@ -7,9 +7,9 @@
 
 #include "destinations/batch_destination.h"
 #include "framework/http_call.h"
+#include "framework/json_in.h"
 #include "framework/oracle.h"
 #include "framework/rate_limiter.h"
-#include "framework/json_in.h"
 
 namespace acme {
 

@@ -9,9 +9,9 @@
 #include <random>
 #include <thread>
 
+#include "framework/json_in.h"
 #include "framework/real/real_clock.h"
 #include "framework/rng.h"
-#include "framework/json_in.h"
 #include "framework/text.h"
 
 namespace destsim {

@@ -1,7 +1,8 @@
 #include "framework/real/sqlite_job_store.h"
-#include "framework/json_in.h"
 
 #include <sqlite3.h>
+
+#include "framework/json_in.h"
 
 namespace destsim {
 
