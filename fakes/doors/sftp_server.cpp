@@ -1,20 +1,17 @@
 #include "fakes/doors/sftp_server.h"
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-// sftp.h declares the server calls (sftp_server_new, …) only under WITH_SERVER.
-#ifndef WITH_SERVER
-#define WITH_SERVER
-#endif
 #include <libssh/libssh.h>
 #include <libssh/server.h>
-#include <libssh/sftp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,9 +24,11 @@
 #include <sstream>
 #include <thread>
 
+#include "fakes/doors/sftp_wire.h"
+
 // The message-based server API (ssh_message_auth_password, …) is marked
-// deprecated in favour of callbacks; it is the one libssh 0.10 documents for
-// pairing with sftp_get_client_message, and it keeps each session a plain loop.
+// deprecated in favour of callbacks; it keeps each session a plain loop (login,
+// then the channel's bytes through SessionLoop, which parses SFTP itself).
 #pragma clang diagnostic ignored "-Wdeprecated-declarations"
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
@@ -37,17 +36,25 @@ namespace destsim {
 
 namespace {
 
+using namespace sftp_wire;
+
 constexpr std::uint32_t kNoSpaceOnFilesystem = 14;  // SSH_FX_NO_SPACE_ON_FILESYSTEM (filexfer v5+, OpenSSH-compatible)
-constexpr int kAuthAttemptsMax = 6;
 constexpr int kReaddirBatch = 64;
+// A READ answers at most this much (a client must take short reads; OpenSSH asks for 32 KiB).
+constexpr std::uint32_t kReadBytesMax = 64 * 1024;
+// Open handles per session: a client that never closes runs out, not the server.
+constexpr std::size_t kHandlesMax = 256;
+// Failed logins from an address are forgotten after this long without another.
+constexpr auto kAuthFailureMemory = std::chrono::minutes(10);
+constexpr std::size_t kAuthFailureAddressesMax = 4096;
 
 std::uint32_t status_of(const FileError& e) {
   switch (e.kind) {
-    case FileError::Kind::no_such_file: return SSH_FX_NO_SUCH_FILE;
-    case FileError::Kind::permission_denied: return SSH_FX_PERMISSION_DENIED;
+    case FileError::Kind::no_such_file: return kNoSuchFile;
+    case FileError::Kind::permission_denied: return kPermissionDenied;
     case FileError::Kind::no_space: return kNoSpaceOnFilesystem;
-    case FileError::Kind::invalid_path: return SSH_FX_NO_SUCH_FILE;
-    default: return SSH_FX_FAILURE;
+    case FileError::Kind::invalid_path: return kNoSuchFile;
+    default: return kFailure;
   }
 }
 
@@ -75,16 +82,29 @@ std::string long_name(const std::string& name, const RemoteStat& st, const std::
   return line;
 }
 
-sftp_attributes_struct attrs_of(const RemoteStat& st) {
-  sftp_attributes_struct a;
-  std::memset(&a, 0, sizeof(a));
-  a.flags = SSH_FILEXFER_ATTR_SIZE | SSH_FILEXFER_ATTR_PERMISSIONS | SSH_FILEXFER_ATTR_ACMODTIME;
-  a.type = st.directory ? SSH_FILEXFER_TYPE_DIRECTORY : SSH_FILEXFER_TYPE_REGULAR;
+SftpAttrs attrs_of(const RemoteStat& st) {
+  SftpAttrs a;
+  a.flags = kAttrSize | kAttrPermissions | kAttrAcModTime;
   a.size = static_cast<std::uint64_t>(st.size);
   a.permissions = st.permissions;
   a.atime = a.mtime = static_cast<std::uint32_t>(st.mtime_s);
-  a.atime64 = a.mtime64 = static_cast<std::uint64_t>(st.mtime_s);
   return a;
+}
+
+// A name for a message: control bytes shown as \xNN.
+std::string printable(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02x", u);
+      out += hex;
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -104,18 +124,35 @@ struct SftpServer::Impl {
   Rng rng{1};
   std::chrono::steady_clock::time_point started;  // determinism-ok: fault windows in real time
 
+  // The tree on disk as the host sees it (realpath of root; empty in memory): SETSTAT changes it there.
+  std::string disk_root;
+  bool prepared = false;
+
   // Sessions and stopping.
+  using Clock = std::chrono::steady_clock;  // determinism-ok: real mode (login deadlines, failure memory)
   struct Session {
     std::thread thread;  // determinism-ok: one thread per real session
     int fd = -1;         // guarded by sessions_mu; -1 once the session closed its socket
     bool done = false;   // guarded by sessions_mu
+    bool authed = false;           // guarded by sessions_mu; counts toward max_sessions
+    bool login_timed_out = false;  // guarded by sessions_mu
+    Clock::time_point login_deadline;
+    std::string peer;  // the client's address, for the failed-login delay
   };
   std::mutex sessions_mu;  // determinism-ok: guards the session list
   std::condition_variable stop_cv;  // determinism-ok: wakes interruptible delays on stop()
   std::list<std::unique_ptr<Session>> sessions;
   std::int64_t finished = 0;
+  int authed_sessions = 0;  // guarded by sessions_mu
   bool stopping = false;  // guarded by sessions_mu
   std::thread acceptor;   // determinism-ok: the accept loop
+
+  // Failed logins per client address (guarded by sessions_mu): reconnecting does not reset the delay.
+  struct AuthFailures {
+    int count = 0;
+    Clock::time_point last;
+  };
+  std::map<std::string, AuthFailures> auth_failures;
 
   bool stop_requested() {
     std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
@@ -127,6 +164,24 @@ struct SftpServer::Impl {
     if (d.count() <= 0) return;
     std::unique_lock<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
     stop_cv.wait_for(lock, d, [&] { return stopping; });  // real latency, interruptible
+  }
+
+  // Records one failed attempt from `peer` and returns how long to wait before answering it.
+  Duration auth_failure_delay(const std::string& peer) {
+    std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
+    const auto now = Clock::now();  // determinism-ok: real mode (failure memory)
+    if (auth_failures.size() >= kAuthFailureAddressesMax) {
+      // Many addresses failing: forget the stale ones; if none is stale, start over rather than grow.
+      std::erase_if(auth_failures, [&](const auto& kv) { return now - kv.second.last > kAuthFailureMemory; });
+      if (auth_failures.size() >= kAuthFailureAddressesMax) auth_failures.clear();
+    }
+    AuthFailures& f = auth_failures[peer];
+    if (f.count > 0 && now - f.last > kAuthFailureMemory) f.count = 0;
+    ++f.count;
+    f.last = now;
+    Duration d = o.auth_failure_delay;
+    for (int i = 1; i < f.count && d < o.auth_failure_delay_max; ++i) d *= 2;
+    return std::min(d, o.auth_failure_delay_max);
   }
 
   SftpFault decide(std::string_view op, std::string_view path, std::size_t bytes) {
@@ -150,6 +205,7 @@ struct SftpServer::Impl {
   }
 
   void accept_loop();
+  void close_late_logins();
   void run_session(Session* me, ssh_session s);
 };
 
@@ -169,126 +225,147 @@ struct Handle {
   std::size_t next = 0;
 };
 
+// One SFTP session over the fake's tree: client bytes in, answers out. Knows no
+// socket: the real session loop and SftpPacketSession both feed it.
 class SessionLoop {
  public:
-  SessionLoop(SftpServer::Impl& server, sftp_session sftp) : s_{&server}, sftp_(sftp) {}
-  ~SessionLoop() {
-    for (auto& [ptr, h] : handles_) sftp_handle_remove(sftp_, ptr);
-  }
+  explicit SessionLoop(SftpServer::Impl& server) : s_{&server} {}
 
   enum class Next { go_on, close };
 
-  // Handles one client message; `close` ends the session without a word.
-  Next handle(sftp_client_message msg) {
-    if (hung_) return Next::go_on;  // a server that stopped answering reads and drops everything
-    const int type = sftp_client_message_get_type(msg);
-    switch (type) {
-      case SSH_FXP_OPEN: return open(msg);
-      case SSH_FXP_CLOSE: return close(msg);
-      case SSH_FXP_READ: return read(msg);
-      case SSH_FXP_WRITE: return write(msg);
-      case SSH_FXP_LSTAT:
-      case SSH_FXP_STAT: return stat(msg, "stat", filename(msg), false);
-      case SSH_FXP_SETSTAT: return stat(msg, "stat", filename(msg), true);
-      case SSH_FXP_FSTAT:
-      case SSH_FXP_FSETSTAT: {
-        Handle* h = handle_of(msg);
-        if (!h) return bad_handle(msg);
-        return stat(msg, "stat", h->path, type == SSH_FXP_FSETSTAT);
+  // Takes client bytes; appends the answers to `out`. `close` ends the session without a word more.
+  Next feed(std::string_view bytes, std::string& out) {
+    framer_.feed(bytes);
+    Next next = Next::go_on;
+    std::uint8_t type = 0;
+    std::string body;
+    while (next == Next::go_on) {
+      const auto take = framer_.next(type, body);
+      if (take == SftpFramer::Take::need_more) break;
+      if (take != SftpFramer::Take::packet) {  // a length over the bound, or no type byte: the stream is lost
+        s_.ledger_count("error.bad_packet");
+        next = Next::close;
+        break;
       }
-      case SSH_FXP_OPENDIR: return opendir(msg);
-      case SSH_FXP_READDIR: return readdir(msg);
-      case SSH_FXP_REMOVE: return simple(msg, "remove", filename(msg));
-      case SSH_FXP_MKDIR: return simple(msg, "mkdir", filename(msg));
-      case SSH_FXP_RMDIR: return simple(msg, "rmdir", filename(msg));
-      case SSH_FXP_REALPATH: return realpath(msg);
-      case SSH_FXP_RENAME: return rename(msg, filename(msg), data_text(msg), false);
-      case SSH_FXP_EXTENDED: {
-        const char* sub = sftp_client_message_get_submessage(msg);
-        if (sub && std::string_view(sub) == "posix-rename@openssh.com") {
-          std::string from, to;
-          if (!extended_paths(msg, from, to)) {
-            sftp_reply_status(msg, SSH_FX_BAD_MESSAGE, "posix-rename@openssh.com: expected two paths");
-            return Next::go_on;
-          }
-          return rename(msg, from, to, true);
-        }
-        s_.ledger_count("unsupported");
-        sftp_reply_status(msg, SSH_FX_OP_UNSUPPORTED,
-                          ("extension not supported: " + std::string(sub ? sub : "(none)")).c_str());
-        return Next::go_on;
-      }
-      default:
-        s_.ledger_count("unsupported");
-        sftp_reply_status(msg, SSH_FX_OP_UNSUPPORTED, "operation not supported by destsim's SFTP fake (no links)");
-        return Next::go_on;
+      if (hung_) continue;  // a server that stopped answering reads and drops everything
+      next = packet(type, body);
     }
+    out += w_.bytes();
+    w_.bytes().clear();
+    return next;
   }
 
  private:
-  // --- helpers
-
-  static std::string filename(sftp_client_message msg) {
-    const char* f = sftp_client_message_get_filename(msg);
-    return f ? f : "";
+  Next packet(std::uint8_t type, const std::string& body) {
+    SftpRequest q;
+    SftpDecodeError e;
+    const bool ok = decode_sftp_request(type, body, q, e);
+    if (!initialised_) {
+      // The first packet must be INIT; anything else is not an SFTP client.
+      if (type != kInit || !ok) return Next::close;
+      initialised_ = true;
+      w_.version(3, {{"posix-rename@openssh.com", "1"}});
+      return Next::go_on;
+    }
+    if (type == kInit) return Next::close;  // a second INIT: the client lost track
+    if (!ok) {
+      s_.ledger_count("error.bad_message");
+      if (!e.id) return Next::close;  // no id to answer
+      w_.status(*e.id, kBadMessage, e.message);
+      return Next::go_on;
+    }
+    return handle(q);
   }
-  static std::string data_text(sftp_client_message msg) {
-    const char* d = sftp_client_message_get_data(msg);
-    return d ? d : "";
+
+  static const char* op_name(std::uint8_t type) {
+    switch (type) {
+      case kOpen: return "open";
+      case kLstat: return "lstat";
+      case kStat: return "stat";
+      case kSetstat: return "setstat";
+      case kOpendir: return "opendir";
+      case kRemove: return "remove";
+      case kMkdir: return "mkdir";
+      case kRmdir: return "rmdir";
+      case kRealpath: return "realpath";
+      case kRename: return "rename";
+      case kReadlink: return "readlink";
+      case kSymlink: return "symlink";
+      default: return "request";
+    }
   }
 
-  // posix-rename@openssh.com carries two strings after the extension name.
-  static bool extended_paths(sftp_client_message msg, std::string& from, std::string& to) {
-    if (msg->filename && msg->data) {
-      from = msg->filename;
-      to.assign(static_cast<const char*>(ssh_string_data(msg->data)), ssh_string_len(msg->data));
+  // Names with NUL or control bytes are refused whole: a NUL would cut the name
+  // short on disk, and a control byte is never what a connector meant to write.
+  bool bad_name(const SftpRequest& q) {
+    for (const std::string* name : {&q.path, &q.path2}) {
+      const std::size_t at = control_char_at(*name);
+      if (at == std::string::npos) continue;
+      char what[96];
+      std::snprintf(what, sizeof(what), "byte %zu is 0x%02x; names with 0x00-0x1F or 0x7F are refused", at,
+                    static_cast<unsigned>(static_cast<unsigned char>((*name)[at])));
+      s_.ledger_count("error.invalid_name");
+      w_.status(q.id, kFailure, std::string(op_name(q.type)) + " \"" + printable(*name) + "\": " + what);
       return true;
     }
-    // Older parsers leave them in the raw message: id, name, path, path.
-    if (!msg->complete_message) return false;
-    const auto* p = static_cast<const unsigned char*>(ssh_buffer_get(msg->complete_message));
-    const std::size_t n = ssh_buffer_get_len(msg->complete_message);
-    std::size_t at = 0;
-    auto u32 = [&](std::uint32_t& v) {
-      if (at + 4 > n) return false;
-      v = (std::uint32_t(p[at]) << 24) | (std::uint32_t(p[at + 1]) << 16) | (std::uint32_t(p[at + 2]) << 8) | p[at + 3];
-      at += 4;
-      return true;
-    };
-    auto str = [&](std::string& s) {
-      std::uint32_t len = 0;
-      if (!u32(len) || at + len > n) return false;
-      s.assign(reinterpret_cast<const char*>(p + at), len);
-      at += len;
-      return true;
-    };
-    std::uint32_t id = 0;
-    std::string name;
-    // The buffer may or may not start with the packet type byte.
-    if (n > 0 && p[0] == SSH_FXP_EXTENDED) at = 1;
-    return u32(id) && str(name) && str(from) && str(to);
+    return false;
   }
 
-  Handle* handle_of(sftp_client_message msg) {
-    if (!msg->handle) return nullptr;
-    void* ptr = sftp_handle(sftp_, msg->handle);
-    auto it = handles_.find(ptr);
+  Next handle(const SftpRequest& q) {
+    if (bad_name(q)) return Next::go_on;
+    switch (q.type) {
+      case kOpen: return open(q);
+      case kClose: return close(q);
+      case kRead: return read(q);
+      case kWrite: return write(q);
+      case kLstat:
+      case kStat: return stat(q, q.path);
+      case kSetstat: return setstat(q, q.path);
+      case kFstat:
+      case kFsetstat: {
+        Handle* h = handle_of(q);
+        if (!h) return bad_handle(q);
+        return q.type == kFsetstat ? setstat(q, h->path) : stat(q, h->path);
+      }
+      case kOpendir: return opendir(q);
+      case kReaddir: return readdir(q);
+      case kRemove: return simple(q, "remove");
+      case kMkdir: return simple(q, "mkdir");
+      case kRmdir: return simple(q, "rmdir");
+      case kRealpath: return realpath(q);
+      case kRename: return rename(q, false);
+      case kExtended:
+        if (q.extension == "posix-rename@openssh.com") return rename(q, true);
+        s_.ledger_count("unsupported");
+        w_.status(q.id, kOpUnsupported, "extension not supported: " + printable(q.extension));
+        return Next::go_on;
+      default:
+        s_.ledger_count("unsupported");
+        w_.status(q.id, kOpUnsupported, "operation not supported by destsim's SFTP fake (no links)");
+        return Next::go_on;
+    }
+  }
+
+  // --- helpers
+
+  Handle* handle_of(const SftpRequest& q) {
+    auto it = handles_.find(q.handle);
     return it == handles_.end() ? nullptr : it->second.get();
   }
-  Next bad_handle(sftp_client_message msg) {
-    sftp_reply_status(msg, SSH_FX_FAILURE, "invalid handle");
+  Next bad_handle(const SftpRequest& q) {
+    w_.status(q.id, kFailure, "invalid handle");
     return Next::go_on;
   }
 
-  Next reply_error(sftp_client_message msg, const FileError& e) {
+  Next reply_error(const SftpRequest& q, const FileError& e) {
     s_.ledger_count(std::string("error.") + file_error_kind_name(e.kind));
-    sftp_reply_status(msg, status_of(e), e.message.c_str());
+    w_.status(q.id, status_of(e), e.message);
     return Next::go_on;
   }
 
   // The fault plan's say before an operation: go on, or it answered / closed / hung.
   enum class Gate { proceed, done };
-  Gate before(sftp_client_message msg, const SftpFault& f, std::string_view op, const std::string& path, Next& next) {
+  Gate before(const SftpRequest& q, const SftpFault& f, std::string_view op, const std::string& path, Next& next) {
     s_.impl_delay(f.latency);
     next = Next::go_on;
     switch (f.action) {
@@ -296,8 +373,7 @@ class SessionLoop {
       case SftpFault::Action::garble:
         return Gate::proceed;
       case SftpFault::Action::fail:
-        sftp_reply_status(msg, injected_status(f.status),
-                          (std::string(op) + " " + path + ": injected (" + f.rule_text + ")").c_str());
+        w_.status(q.id, injected_status(f.status), std::string(op) + " " + path + ": injected (" + f.rule_text + ")");
         return Gate::done;
       case SftpFault::Action::disconnect:
         if (f.after) return Gate::proceed;
@@ -312,10 +388,8 @@ class SessionLoop {
         return Gate::done;
       case SftpFault::Action::too_large:
       case SftpFault::Action::unsupported:
-        sftp_reply_status(msg, SSH_FX_FAILURE,
-                          (std::string(op) + " " + path + ": the fault " + f.rule_text +
-                           " has no meaning for this SFTP operation")
-                              .c_str());
+        w_.status(q.id, kFailure,
+                  std::string(op) + " " + path + ": the fault " + f.rule_text + " has no meaning for this SFTP operation");
         return Gate::done;
     }
     return Gate::proceed;
@@ -336,41 +410,41 @@ class SessionLoop {
 
   // --- operations
 
-  Next open(sftp_client_message msg) {
-    const std::uint32_t flags = sftp_client_message_get_flags(msg);
-    const bool write = flags & (SSH_FXF_WRITE | SSH_FXF_APPEND | SSH_FXF_CREAT | SSH_FXF_TRUNC);
-    const std::string raw = filename(msg);
+  Next open(const SftpRequest& q) {
+    const std::uint32_t flags = q.pflags;
+    const bool write = flags & (kOpenWrite | kOpenAppend | kOpenCreate | kOpenTruncate);
+    const std::string& raw = q.path;
     const char* op = write ? "put" : "get";
     s_.ledger_count(op);
     SftpFault f = s_.impl_->decide(op, raw, 0);
     Next next;
-    if (before(msg, f, op, raw, next) == Gate::done) return next;
+    if (before(q, f, op, raw, next) == Gate::done) return next;
     auto h = std::make_unique<Handle>();
     {
       std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
       RemoteFs& fs = *s_.impl_->fs;
       auto p = RemoteFs::normalize(raw, op);
-      if (!p.ok()) return reply_error(msg, p.error());
+      if (!p.ok()) return reply_error(q, p.error());
       h->path = *p;
       if (write) {
         FileResult<bool> r = true;
-        if (flags & SSH_FXF_CREAT) {
-          r = fs.open_write(raw, flags & SSH_FXF_TRUNC, flags & SSH_FXF_EXCL);
+        if (flags & kOpenCreate) {
+          r = fs.open_write(raw, flags & kOpenTruncate, flags & kOpenExclusive);
         } else {
           auto st = fs.stat(raw);
           if (!st.ok()) r = st.error();
-          else if (flags & SSH_FXF_TRUNC) r = fs.open_write(raw, true, false);
+          else if (flags & kOpenTruncate) r = fs.open_write(raw, true, false);
         }
-        if (!r.ok()) return reply_error(msg, r.error());
+        if (!r.ok()) return reply_error(q, r.error());
         s_.impl_->ledger.incomplete(h->path);
         h->write = true;
       } else {
         auto st = fs.stat(raw);
-        if (!st.ok()) return reply_error(msg, st.error());
-        if (st->directory) return reply_error(msg, FileError{FileError::Kind::failure, "get " + h->path + ": is a directory"});
+        if (!st.ok()) return reply_error(q, st.error());
+        if (st->directory) return reply_error(q, FileError{FileError::Kind::failure, "get " + h->path + ": is a directory"});
         // A read open must pass the "get" deny rules too.
         auto probe = fs.read(raw, 0, 0);
-        if (!probe.ok()) return reply_error(msg, probe.error());
+        if (!probe.ok()) return reply_error(q, probe.error());
       }
     }
     h->write_latency = f.latency;
@@ -380,57 +454,58 @@ class SessionLoop {
     } else if (lost_answer(f, next)) {
       return next;
     }
-    return reply_handle(msg, std::move(h));
+    return reply_handle(q, std::move(h));
   }
 
-  // Registers an open handle and answers with it (or FAILURE when libssh has no slot left).
-  Next reply_handle(sftp_client_message msg, std::unique_ptr<Handle> h) {
-    Handle* raw_h = h.get();
-    ssh_string hs = sftp_handle_alloc(sftp_, raw_h);
-    if (!hs) {
-      sftp_reply_status(msg, SSH_FX_FAILURE, "too many open handles");
+  // Registers an open handle and answers with it (or FAILURE past kHandlesMax).
+  Next reply_handle(const SftpRequest& q, std::unique_ptr<Handle> h) {
+    if (handles_.size() >= kHandlesMax) {
+      w_.status(q.id, kFailure, "too many open handles (at most " + std::to_string(kHandlesMax) + " per session)");
       return Next::go_on;
     }
-    handles_[raw_h] = std::move(h);
-    sftp_reply_handle(msg, hs);
-    ssh_string_free(hs);
+    // Handles are never reused within a session: a stale handle finds nothing.
+    const std::uint32_t n = next_handle_++;
+    std::string key;
+    for (int i = 0; i < 4; ++i) key.push_back(static_cast<char>((n >> (24 - 8 * i)) & 0xff));
+    handles_[key] = std::move(h);
+    w_.handle(q.id, key);
     return Next::go_on;
   }
 
-  Next close(sftp_client_message msg) {
-    Handle* h = handle_of(msg);
-    if (!h) return bad_handle(msg);
+  void drop_handle(const SftpRequest& q) { handles_.erase(q.handle); }
+
+  Next close(const SftpRequest& q) {
+    Handle* h = handle_of(q);
+    if (!h) return bad_handle(q);
     if (h->write && !h->failed) {
       if (h->reset_mid_upload) {  // an empty upload: the connection drops at its close
-        drop_handle(h);
+        drop_handle(q);
         return Next::close;
       }
       std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
       auto st = s_.impl_->fs->stat(h->path);
       if (st.ok()) s_.impl_->ledger.committed(h->path, st->size, "put");
     }
-    drop_handle(h);
-    sftp_reply_status(msg, SSH_FX_OK, nullptr);
+    drop_handle(q);
+    w_.status(q.id, kOk, "");
     return Next::go_on;
   }
 
-  void drop_handle(Handle* h) {
-    sftp_handle_remove(sftp_, h);
-    handles_.erase(h);
-  }
-
-  Next write(sftp_client_message msg) {
-    Handle* h = handle_of(msg);
-    if (!h || !h->write) return bad_handle(msg);
+  Next write(const SftpRequest& q) {
+    Handle* h = handle_of(q);
+    if (!h || !h->write) return bad_handle(q);
     s_.impl_delay(h->write_latency);
-    std::string data;
-    if (msg->data) data.assign(static_cast<const char*>(ssh_string_data(msg->data)), ssh_string_len(msg->data));
-    const auto offset = static_cast<std::int64_t>(msg->offset);
+    std::string data = q.data;
+    // An offset past INT64_MAX is no file position: refused before any arithmetic on it.
+    if (q.offset > static_cast<std::uint64_t>(INT64_MAX) - data.size()) {
+      w_.status(q.id, kFailure, "put " + h->path + ": offset " + std::to_string(q.offset) + " is out of range");
+      return Next::go_on;
+    }
+    const auto offset = static_cast<std::int64_t>(q.offset);
     if (const FaultRule* r = s_.impl_->too_large_rule(h->path, offset + static_cast<std::int64_t>(data.size()))) {
       h->failed = true;
       s_.ledger_count("fault.too_large");
-      sftp_reply_status(msg, SSH_FX_FAILURE,
-                        ("put " + h->path + ": file too large (injected, " + r->describe() + ")").c_str());
+      w_.status(q.id, kFailure, "put " + h->path + ": file too large (injected, " + r->describe() + ")");
       return Next::go_on;
     }
     if (h->reset_mid_upload) {
@@ -446,79 +521,133 @@ class SessionLoop {
     if (!r.ok()) {
       h->failed = true;
       s_.impl_->ledger.count(std::string("error.") + file_error_kind_name(r.error().kind));
-      sftp_reply_status(msg, status_of(r.error()), r.error().message.c_str());
+      w_.status(q.id, status_of(r.error()), r.error().message);
       return Next::go_on;
     }
-    sftp_reply_status(msg, SSH_FX_OK, nullptr);
+    w_.status(q.id, kOk, "");
     return Next::go_on;
   }
 
-  Next read(sftp_client_message msg) {
-    Handle* h = handle_of(msg);
-    if (!h || h->write || h->dir) return bad_handle(msg);
+  Next read(const SftpRequest& q) {
+    Handle* h = handle_of(q);
+    if (!h || h->write || h->dir) return bad_handle(q);
+    if (q.offset > static_cast<std::uint64_t>(INT64_MAX)) {
+      w_.status(q.id, kEof, "");
+      return Next::go_on;
+    }
     FileResult<std::string> r = std::string();
     {
       std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
-      r = s_.impl_->fs->read(h->path, static_cast<std::int64_t>(msg->offset), msg->len);
+      r = s_.impl_->fs->read(h->path, static_cast<std::int64_t>(q.offset), std::min(q.length, kReadBytesMax));
       if (r.ok() && h->garble && !r->empty()) (*r)[s_.impl_->rng.below(r->size())] ^= 0x5a;
     }
-    if (!r.ok()) return reply_error(msg, r.error());
+    if (!r.ok()) return reply_error(q, r.error());
     if (r->empty()) {
-      sftp_reply_status(msg, SSH_FX_EOF, nullptr);
+      w_.status(q.id, kEof, "");
       return Next::go_on;
     }
-    sftp_reply_data(msg, r->data(), static_cast<int>(r->size()));
+    w_.data(q.id, *r);
     return Next::go_on;
   }
 
-  Next stat(sftp_client_message msg, const char* op, const std::string& path, bool set) {
-    SftpFault f = s_.impl_->decide(op, path, 0);
+  Next stat(const SftpRequest& q, const std::string& path) {
+    SftpFault f = s_.impl_->decide("stat", path, 0);
     Next next;
-    if (before(msg, f, op, path, next) == Gate::done) return next;
+    if (before(q, f, "stat", path, next) == Gate::done) return next;
     FileResult<RemoteStat> st = RemoteStat{};
     {
       std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
       st = s_.impl_->fs->stat(path);
     }
     if (lost_answer(f, next)) return next;
-    if (!st.ok()) return reply_error(msg, st.error());
-    if (set) {
-      sftp_reply_status(msg, SSH_FX_OK, nullptr);  // attributes are accepted and ignored
-      return Next::go_on;
-    }
-    sftp_attributes_struct a = attrs_of(*st);
-    sftp_reply_attr(msg, &a);
+    if (!st.ok()) return reply_error(q, st.error());
+    w_.attrs(q.id, attrs_of(*st));
     return Next::go_on;
   }
 
-  Next opendir(sftp_client_message msg) {
-    const std::string raw = filename(msg);
+  // SETSTAT/FSETSTAT: permission bits and times are applied to the file on disk
+  // (a later STAT reports them); what the fake cannot keep is refused whole
+  // with OP_UNSUPPORTED and nothing changes, never a success that did nothing.
+  Next setstat(const SftpRequest& q, const std::string& path) {
+    SftpFault f = s_.impl_->decide("stat", path, 0);
+    Next next;
+    if (before(q, f, "setstat", path, next) == Gate::done) return next;
+    const SftpAttrs& a = q.attrs;
+    FileResult<RemoteStat> st = RemoteStat{};
+    FileResult<std::string> norm = std::string();
+    {
+      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
+      st = s_.impl_->fs->stat(path);  // the jail and the "stat" deny rules
+      norm = RemoteFs::normalize(path, "setstat");
+    }
+    if (lost_answer(f, next)) return next;
+    if (!st.ok()) return reply_error(q, st.error());
+    if (!norm.ok()) return reply_error(q, norm.error());
+    std::string unsupported;
+    if (a.flags & kAttrUidGid) unsupported = "the owner (uid/gid)";
+    else if (a.flags & kAttrExtended) unsupported = "extended attributes";
+    else if ((a.flags & kAttrPermissions) && (a.permissions & 07000)) unsupported = "setuid/setgid/sticky bits";
+    else if ((a.flags & kAttrSize) && a.size != static_cast<std::uint64_t>(st->size)) unsupported = "the size (truncate)";
+    else if ((a.flags & (kAttrPermissions | kAttrAcModTime)) && s_.impl_->o.in_memory)
+      unsupported = "permissions or times (the in-memory tree keeps none)";
+    if (!unsupported.empty()) {
+      s_.ledger_count("unsupported");
+      w_.status(q.id, kOpUnsupported,
+                "setstat " + *norm + ": changing " + unsupported + " is not supported by destsim's SFTP fake; nothing was changed");
+      return Next::go_on;
+    }
+    if (a.flags & (kAttrPermissions | kAttrAcModTime)) {
+      std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
+      const std::string& root = s_.impl_->disk_root;
+      const std::string host = *norm == "/" ? root : root == "/" ? *norm : root + *norm;
+      struct stat lst;
+      if (::lstat(host.c_str(), &lst) != 0 || S_ISLNK(lst.st_mode)) {
+        // A link's own mode means nothing and changing its target could leave the jail.
+        s_.ledger_count("unsupported");
+        w_.status(q.id, kOpUnsupported, "setstat " + *norm + ": a symbolic link's attributes cannot be changed");
+        return Next::go_on;
+      }
+      if ((a.flags & kAttrPermissions) && ::chmod(host.c_str(), a.permissions & 0777) != 0)
+        return reply_error(q, FileError{FileError::Kind::failure, "setstat " + *norm + ": chmod failed: " + std::strerror(errno)});
+      if (a.flags & kAttrAcModTime) {
+        timespec times[2] = {{static_cast<time_t>(a.atime), 0}, {static_cast<time_t>(a.mtime), 0}};
+        if (::utimensat(AT_FDCWD, host.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+          return reply_error(q, FileError{FileError::Kind::failure, "setstat " + *norm + ": setting times failed: " + std::strerror(errno)});
+      }
+    }
+    s_.ledger_count("setstat");
+    w_.status(q.id, kOk, "");
+    return Next::go_on;
+  }
+
+  Next opendir(const SftpRequest& q) {
+    const std::string& raw = q.path;
     s_.ledger_count("list");
     SftpFault f = s_.impl_->decide("list", raw, 0);
     Next next;
-    if (before(msg, f, "list", raw, next) == Gate::done) return next;
+    if (before(q, f, "list", raw, next) == Gate::done) return next;
     auto h = std::make_unique<Handle>();
     h->dir = true;
     {
       std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
       auto entries = s_.impl_->fs->list(raw);
-      if (!entries.ok()) return reply_error(msg, entries.error());
+      if (!entries.ok()) return reply_error(q, entries.error());
       h->entries = std::move(entries).value();
       h->path = *RemoteFs::normalize(raw);
     }
     if (lost_answer(f, next)) return next;
-    return reply_handle(msg, std::move(h));
+    return reply_handle(q, std::move(h));
   }
 
-  Next readdir(sftp_client_message msg) {
-    Handle* h = handle_of(msg);
-    if (!h || !h->dir) return bad_handle(msg);
+  Next readdir(const SftpRequest& q) {
+    Handle* h = handle_of(q);
+    if (!h || !h->dir) return bad_handle(q);
     if (h->next >= h->entries.size()) {
-      sftp_reply_status(msg, SSH_FX_EOF, nullptr);
+      w_.status(q.id, kEof, "");
       return Next::go_on;
     }
-    int n = 0;
-    for (; h->next < h->entries.size() && n < kReaddirBatch; ++h->next, ++n) {
+    std::vector<SftpReplyWriter::Name> names;
+    for (int n = 0; h->next < h->entries.size() && n < kReaddirBatch; ++h->next, ++n) {
       const RemoteEntry& e = h->entries[h->next];
       RemoteStat st;
       {
@@ -527,19 +656,18 @@ class SessionLoop {
         if (full.ok()) st = *full;
         else st = RemoteStat{e.directory, e.size, e.directory ? 040755u : 0100644u, 0};
       }
-      sftp_attributes_struct a = attrs_of(st);
-      const std::string ln = long_name(e.name, st, s_.impl_->o.user);
-      sftp_reply_names_add(msg, e.name.c_str(), ln.c_str(), &a);
+      names.push_back({e.name, long_name(e.name, st, s_.impl_->o.user), attrs_of(st)});
     }
-    sftp_reply_names(msg);
+    w_.names(q.id, names);
     return Next::go_on;
   }
 
-  Next simple(sftp_client_message msg, const char* op, const std::string& path) {
+  Next simple(const SftpRequest& q, const char* op) {
+    const std::string& path = q.path;
     s_.ledger_count(op);
     SftpFault f = s_.impl_->decide(op, path, 0);
     Next next;
-    if (before(msg, f, op, path, next) == Gate::done) return next;
+    if (before(q, f, op, path, next) == Gate::done) return next;
     FileResult<bool> r = true;
     {
       std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
@@ -554,30 +682,30 @@ class SessionLoop {
       }
     }
     if (lost_answer(f, next)) return next;
-    if (!r.ok()) return reply_error(msg, r.error());
-    sftp_reply_status(msg, SSH_FX_OK, nullptr);
+    if (!r.ok()) return reply_error(q, r.error());
+    w_.status(q.id, kOk, "");
     return Next::go_on;
   }
 
-  Next realpath(sftp_client_message msg) {
-    const std::string raw = filename(msg);
+  Next realpath(const SftpRequest& q) {
+    const std::string& raw = q.path;
     SftpFault f = s_.impl_->decide("realpath", raw, 0);
     Next next;
-    if (before(msg, f, "realpath", raw, next) == Gate::done) return next;
+    if (before(q, f, "realpath", raw, next) == Gate::done) return next;
     auto p = RemoteFs::normalize(raw.empty() ? "." : raw, "realpath");
     if (lost_answer(f, next)) return next;
-    if (!p.ok()) return reply_error(msg, p.error());
-    sftp_attributes_struct a;
-    std::memset(&a, 0, sizeof(a));
-    sftp_reply_name(msg, p->c_str(), &a);
+    if (!p.ok()) return reply_error(q, p.error());
+    w_.names(q.id, {{*p, *p, SftpAttrs{}}});
     return Next::go_on;
   }
 
-  Next rename(sftp_client_message msg, const std::string& from, const std::string& to, bool overwrite) {
+  Next rename(const SftpRequest& q, bool overwrite) {
+    const std::string& from = q.path;
+    const std::string& to = q.path2;
     s_.ledger_count("rename");
     SftpFault f = s_.impl_->decide("rename", from, 0);
     Next next;
-    if (before(msg, f, "rename", from, next) == Gate::done) return next;
+    if (before(q, f, "rename", from, next) == Gate::done) return next;
     FileResult<bool> r = true;
     {
       std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
@@ -589,8 +717,8 @@ class SessionLoop {
       }
     }
     if (lost_answer(f, next)) return next;
-    if (!r.ok()) return reply_error(msg, r.error());
-    sftp_reply_status(msg, SSH_FX_OK, nullptr);
+    if (!r.ok()) return reply_error(q, r.error());
+    w_.status(q.id, kOk, "");
     return Next::go_on;
   }
 
@@ -607,12 +735,60 @@ class SessionLoop {
 
  private:
   Access s_;
-  sftp_session sftp_;
-  std::map<void*, std::unique_ptr<Handle>> handles_;
+  SftpFramer framer_;
+  SftpReplyWriter w_;
+  bool initialised_ = false;
+  std::map<std::string, std::unique_ptr<Handle>> handles_;
+  std::uint32_t next_handle_ = 0;
   bool hung_ = false;
 };
 
+// Writes all of `bytes` to the channel (blocking on its window); false when the channel broke.
+bool write_all(ssh_channel chan, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const auto chunk = static_cast<std::uint32_t>(std::min<std::size_t>(bytes.size(), 1u << 20));
+    const int n = ssh_channel_write(chan, bytes.data(), chunk);
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+std::string peer_address(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "?";
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (addr.ss_family == AF_INET)
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, text, sizeof(text));
+  else if (addr.ss_family == AF_INET6)
+    ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, text, sizeof(text));
+  return text;
+}
+
 }  // namespace
+
+struct SftpPacketSession::State {
+  explicit State(SftpServer::Impl& impl) : loop(impl) {}
+  SessionLoop loop;
+  bool closed = false;
+};
+
+SftpPacketSession::SftpPacketSession(SftpServer& server) {
+  DS_ASSERT(server.impl_->prepared);  // prepare() or start() first
+  st_ = std::make_unique<State>(*server.impl_);
+}
+
+SftpPacketSession::~SftpPacketSession() = default;
+
+std::string SftpPacketSession::feed(std::string_view bytes) {
+  std::string out;
+  if (st_->closed) return out;
+  if (st_->loop.feed(bytes, out) == SessionLoop::Next::close) st_->closed = true;
+  return out;
+}
+
+bool SftpPacketSession::closed() const { return st_->closed; }
 
 void SftpServer::Impl::run_session(Session* me, ssh_session s) {
   auto finish = [&] {
@@ -623,6 +799,7 @@ void SftpServer::Impl::run_session(Session* me, ssh_session s) {
     ssh_disconnect(s);
     ssh_free(s);
     std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
+    if (me->authed) --authed_sessions;
     me->done = true;
     ++finished;
   };
@@ -667,18 +844,37 @@ void SftpServer::Impl::run_session(Session* me, ssh_session s) {
       const char* user = ssh_message_auth_user(m);
       const bool right_user = user && o.user == user && cf.action != SftpFault::Action::fail;
       bool ok = false, pk_ok = false;
+      // A failed password or a failed signature is slowed down; a public-key
+      // query for an unknown key only counts as an attempt (guessing keys gains nothing).
+      bool slow_down = false;
       if (sub == SSH_AUTH_METHOD_PASSWORD) {
         const char* pw = ssh_message_auth_password(m);
         ok = right_user && !o.password.empty() && pw && o.password == pw;
         ++attempts;
+        slow_down = !ok;
       } else if (sub == SSH_AUTH_METHOD_PUBLICKEY) {
         const bool known = right_user && key_authorized(ssh_message_auth_pubkey(m), authorized);
         const auto state = ssh_message_auth_publickey_state(m);
-        if (known && state == SSH_PUBLICKEY_STATE_VALID) ok = true;
-        else if (known && state == SSH_PUBLICKEY_STATE_NONE) pk_ok = true;
-        else ++attempts;
+        if (known && state == SSH_PUBLICKEY_STATE_VALID) {
+          ok = true;
+        } else if (known && state == SSH_PUBLICKEY_STATE_NONE) {
+          pk_ok = true;
+        } else {
+          ++attempts;
+          slow_down = state != SSH_PUBLICKEY_STATE_NONE;
+        }
       }
+      bool full = false;
       if (ok) {
+        std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
+        full = authed_sessions >= o.max_sessions;
+        if (!full) {
+          me->authed = true;
+          ++authed_sessions;
+          auth_failures.erase(me->peer);
+        }
+      }
+      if (ok && !full) {
         ssh_message_auth_reply_success(m, 0);
         authed = true;
         std::lock_guard<std::recursive_mutex> lock(mu);
@@ -686,15 +882,19 @@ void SftpServer::Impl::run_session(Session* me, ssh_session s) {
       } else if (pk_ok) {
         ssh_message_auth_reply_pk_ok_simple(m);
       } else {
-        if (sub == SSH_AUTH_METHOD_PASSWORD || sub == SSH_AUTH_METHOD_PUBLICKEY) {
+        if (full) {
+          std::lock_guard<std::recursive_mutex> lock(mu);
+          ledger.count("refused.max_sessions");
+        } else if (sub == SSH_AUTH_METHOD_PASSWORD || sub == SSH_AUTH_METHOD_PUBLICKEY) {
           std::lock_guard<std::recursive_mutex> lock(mu);
           ledger.count("auth_failed");
         }
+        if (slow_down) delay(auth_failure_delay(me->peer));
         ssh_message_auth_set_methods(m, methods);
         ssh_message_reply_default(m);
       }
       ssh_message_free(m);
-      if (attempts >= kAuthAttemptsMax) break;
+      if (full || attempts >= o.auth_attempts_max) break;
       continue;
     }
     if (authed && type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_SESSION && !chan) {
@@ -726,14 +926,10 @@ void SftpServer::Impl::run_session(Session* me, ssh_session s) {
     return;
   }
 
-  sftp_session sftp = sftp_server_new(s, chan);
-  if (!sftp || sftp_server_init(sftp) != 0) {
-    if (sftp) sftp_server_free(sftp);
-    finish();
-    return;
-  }
   {
-    SessionLoop loop(*this, sftp);
+    SessionLoop loop(*this);
+    std::string out;
+    std::vector<char> buf(64 * 1024);
     auto last = std::chrono::steady_clock::now();  // determinism-ok: real mode
     for (;;) {
       if (stop_requested()) break;
@@ -744,15 +940,31 @@ void SftpServer::Impl::run_session(Session* me, ssh_session s) {
         continue;
       }
       last = std::chrono::steady_clock::now();  // determinism-ok: real mode
-      sftp_client_message msg = sftp_get_client_message(sftp);
-      if (!msg) break;
-      const auto next = loop.handle(msg);
-      sftp_client_message_free(msg);
+      const int n = ssh_channel_read_nonblocking(chan, buf.data(), static_cast<std::uint32_t>(buf.size()), 0);
+      if (n < 0) break;
+      if (n == 0) continue;
+      out.clear();
+      const auto next = loop.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)), out);
+      if (!out.empty() && !write_all(chan, out)) break;
       if (next == SessionLoop::Next::close) break;
     }
   }
-  sftp_server_free(sftp);
   finish();
+}
+
+// Closes the connections that have not logged in by their deadline (called by the accept loop).
+void SftpServer::Impl::close_late_logins() {
+  // The ledger is counted before the socket closes, so a client that sees the close sees the count.
+  // Lock order: mu, then sessions_mu (as everywhere both are held).
+  std::lock_guard<std::recursive_mutex> ledger_lock(mu);
+  std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
+  const auto now = Clock::now();  // determinism-ok: real mode (login deadlines)
+  for (auto& s : sessions) {
+    if (s->done || s->authed || s->login_timed_out || s->fd < 0 || now < s->login_deadline) continue;
+    ledger.count("login_timeout");
+    ::shutdown(s->fd, SHUT_RDWR);  // wakes the session's blocked read; it then finishes
+    s->login_timed_out = true;
+  }
 }
 
 void SftpServer::Impl::accept_loop() {
@@ -773,6 +985,7 @@ void SftpServer::Impl::accept_loop() {
         }
       }
     }
+    close_late_logins();
     if (ready <= 0 || !(p.revents & POLLIN)) continue;
     ssh_session s = ssh_new();
     if (!s) continue;
@@ -780,14 +993,24 @@ void SftpServer::Impl::accept_loop() {
       ssh_free(s);
       continue;
     }
-    std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
-    if (stopping || static_cast<int>(sessions.size()) >= o.max_sessions) {
-      ssh_free(s);  // over the bound: closed at once
-      ++finished;
-      continue;
+    {
+      std::lock_guard<std::recursive_mutex> ledger_lock(mu);  // counted before the close is seen
+      std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
+      // Only connections still logging in count here; logged-in sessions are bounded at login (max_sessions).
+      const auto pending = std::count_if(sessions.begin(), sessions.end(),
+                                         [](const auto& x) { return !x->done && !x->authed; });
+      if (stopping || pending >= o.max_unauthenticated) {
+        if (!stopping) ledger.count("refused.max_unauthenticated");
+        ssh_free(s);  // over the bound: closed at once
+        ++finished;
+        continue;
+      }
     }
+    std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
     auto session = std::make_unique<Session>();
     session->fd = ssh_get_fd(s);
+    session->peer = peer_address(session->fd);
+    session->login_deadline = Clock::now() + o.login_timeout;  // determinism-ok: real mode (login deadline)
     int nodelay = 1;  // each SFTP status answers a waiting client: don't let Nagle hold it
     ::setsockopt(session->fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay);
     Session* raw = session.get();
@@ -825,15 +1048,25 @@ Result<ssh_key> load_or_make_host_key(const std::string& file) {
 
 }  // namespace
 
-Status SftpServer::start() {
+Status SftpServer::prepare() {
   Impl& m = *impl_;
-  DS_ASSERT(!m.bind);
-  if (m.o.root.empty()) return Error::bad_input("--root: required (the directory served as \"/\")");
+  if (m.prepared) return Status::success();
+  if (m.o.root.empty() && !m.o.in_memory) return Error::bad_input("--root: required (the directory served as \"/\")");
   if (m.o.user.empty()) return Error::bad_input("--user: required");
   if (m.o.password.empty() && m.o.authorized_keys_file.empty())
     return Error::bad_input("give --password or --authorized-keys (or both): no one could log in");
   if (m.o.port < 0 || m.o.port > 65535) return Error::bad_input("--port: expected 0..65535, got " + std::to_string(m.o.port));
-  if (m.o.max_sessions < 1) return Error::bad_input("max_sessions: expected at least 1");
+  if (m.o.max_sessions < 1 || m.o.max_sessions > 10000)
+    return Error::bad_input("max_sessions: expected 1..10000, got " + std::to_string(m.o.max_sessions));
+  if (m.o.max_unauthenticated < 1 || m.o.max_unauthenticated > 10000)
+    return Error::bad_input("max_unauthenticated: expected 1..10000, got " + std::to_string(m.o.max_unauthenticated));
+  if (m.o.login_timeout <= Duration::zero())
+    return Error::bad_input("login_timeout: expected a duration above 0, got " + format_duration(m.o.login_timeout));
+  if (m.o.auth_attempts_max < 1 || m.o.auth_attempts_max > 100)
+    return Error::bad_input("auth_attempts_max: expected 1..100, got " + std::to_string(m.o.auth_attempts_max));
+  if (m.o.auth_failure_delay < Duration::zero() || m.o.auth_failure_delay_max < m.o.auth_failure_delay)
+    return Error::bad_input("auth_failure_delay: expected 0 <= auth_failure_delay <= auth_failure_delay_max, got " +
+                            format_duration(m.o.auth_failure_delay) + " and " + format_duration(m.o.auth_failure_delay_max));
   if (m.o.faults) DS_CHECK(check_sftp_fault_plan(*m.o.faults, "--faults: "));
   if (!m.o.authorized_keys_file.empty()) {
     std::ifstream in(m.o.authorized_keys_file);
@@ -844,8 +1077,24 @@ Status SftpServer::start() {
     if (m.authorized.empty())
       return Error::bad_input("--authorized-keys " + m.o.authorized_keys_file + ": no public key in the file");
   }
-  DS_TRY(m.fs, RemoteFs::on_disk(m.o.root, m.o.fs));
+  if (m.o.in_memory) {
+    m.fs = RemoteFs::in_memory(m.o.fs);
+  } else {
+    DS_TRY(m.fs, RemoteFs::on_disk(m.o.root, m.o.fs));
+    char resolved[PATH_MAX];
+    if (!::realpath(m.o.root.c_str(), resolved)) return Error::io("--root " + m.o.root + ": cannot be resolved");
+    m.disk_root = resolved;
+  }
   m.rng = Rng(m.o.seed);
+  m.started = std::chrono::steady_clock::now();  // determinism-ok: real mode
+  m.prepared = true;
+  return Status::success();
+}
+
+Status SftpServer::start() {
+  Impl& m = *impl_;
+  DS_ASSERT(!m.bind);
+  DS_CHECK(prepare());
 
   DS_TRY(ssh_key key, load_or_make_host_key(m.o.host_key_file));
   unsigned char* hash = nullptr;
@@ -924,6 +1173,14 @@ nlohmann::json SftpServer::accepted() const {
 std::int64_t SftpServer::applied(const std::string& path) const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   return impl_->ledger.commits_at(path);
+}
+
+std::vector<std::string> SftpServer::paths() const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  if (!impl_->fs) return {};
+  std::vector<std::string> out = impl_->fs->all_dirs();
+  for (auto& f : impl_->fs->all_files()) out.push_back(std::move(f));
+  return out;
 }
 
 }  // namespace destsim

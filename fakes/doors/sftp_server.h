@@ -2,12 +2,25 @@
 //
 // Listens on 127.0.0.1 (a free port when `port` is 0), authenticates one user
 // by password and/or public key (an OpenSSH authorized_keys file), and serves
-// SFTP v3 over the `sftp` subsystem. libssh 0.10 has only the low-level server
-// calls, so this file dispatches the SFTP messages itself: OPEN, CLOSE, READ,
-// WRITE, LSTAT/STAT/FSTAT, SETSTAT/FSETSTAT (accepted, no effect), OPENDIR/
-// READDIR, REMOVE, MKDIR, RMDIR, REALPATH, RENAME (no overwrite, as v3 says)
-// and the extension posix-rename@openssh.com (atomic replace). READLINK,
-// SYMLINK and other extensions answer OP_UNSUPPORTED: no client can make a link.
+// SFTP v3 over the `sftp` subsystem. The SFTP packets are framed, parsed and
+// answered by the door itself (sftp_wire.h), not by libssh's server parser,
+// which cuts names at NUL: OPEN, CLOSE, READ, WRITE, LSTAT/STAT/FSTAT,
+// SETSTAT/FSETSTAT, OPENDIR/READDIR, REMOVE, MKDIR, RMDIR, REALPATH, RENAME (no
+// overwrite, as v3 says) and the extension posix-rename@openssh.com (atomic
+// replace). READLINK, SYMLINK and other extensions answer OP_UNSUPPORTED: no
+// client can make a link. A name carrying NUL or a control character
+// (0x00-0x1F, 0x7F) is refused with SSH_FX_FAILURE naming the byte.
+// SETSTAT honours the permission bits (0777) and the times on disk, so a later
+// STAT reports them; uid/gid, setuid/setgid/sticky bits, a size change and
+// extended attributes answer OP_UNSUPPORTED and change nothing.
+//
+// Logins: `max_sessions` bounds the *authenticated* sessions (a login beyond it
+// is refused and closed); connections not yet logged in are bounded apart
+// (`max_unauthenticated`) and closed after `login_timeout`, so silent TCP
+// connects cannot lock a user out. Each failed password or signed-key attempt
+// is answered after a delay that doubles per failure from the same address
+// (`auth_failure_delay` up to `auth_failure_delay_max`; a login resets it), and
+// a session closes after `auth_attempts_max` failed attempts.
 //
 // Every path goes through the on-disk RemoteFs (remote_fs.h) jailed under
 // `root`: ".." above the root and symbolic links that lead outside are refused
@@ -41,6 +54,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -64,9 +79,23 @@ struct SftpServerOptions {
   std::string host_key_file;
   std::optional<FaultPlan> faults;
   std::uint64_t seed = 1;     // for probabilistic fault rules
-  int max_sessions = 8;       // sessions at once; more are closed at once
+  /// Authenticated sessions at once; a login beyond them is refused and closed.
+  int max_sessions = 8;
+  /// Connections not logged in yet; more are closed at once (they are short-lived: login_timeout).
+  int max_unauthenticated = 32;
+  /// A connection that has not logged in this long after connecting is closed.
+  Duration login_timeout = std::chrono::seconds(10);
+  /// Failed password/key attempts after which a session is closed.
+  int auth_attempts_max = 6;
+  /// The delay before answering a failed attempt; it doubles with each failure
+  /// from the same address (up to the max) until a login from there succeeds.
+  Duration auth_failure_delay = std::chrono::milliseconds(200);
+  Duration auth_failure_delay_max = std::chrono::seconds(5);
   Duration idle_timeout = std::chrono::seconds(60);  // a silent session is closed
   RemoteFsOptions fs;         // quota and deny rules
+  /// The tree lives in memory (root unused; SETSTAT is refused): for the fuzz
+  /// target and tests that drive SftpPacketSession without a socket.
+  bool in_memory = false;
 };
 
 class SftpServer {
@@ -76,6 +105,9 @@ class SftpServer {
   SftpServer(const SftpServer&) = delete;
   SftpServer& operator=(const SftpServer&) = delete;
 
+  /// Checks the options and opens the tree, without listening (start() calls
+  /// it when it was not called). Errors name the option at fault.
+  Status prepare();
   /// Binds, loads or generates the host key, and starts accepting. Errors name
   /// the option at fault (root, host key, authorized keys, port).
   Status start();
@@ -92,13 +124,39 @@ class SftpServer {
   nlohmann::json accepted() const;
   /// Complete files committed at `path` (see sftp_fake.h, the oracle).
   std::int64_t applied(const std::string& path) const;
+  /// Every directory and file in the tree now (normalised paths, "/" left out).
+  std::vector<std::string> paths() const;
 
   struct Impl;
 
  private:
+  friend class SftpPacketSession;
   std::unique_ptr<Impl> impl_;
   int port_ = 0;
   std::string fingerprint_;
+};
+
+/// One SFTP session without a socket or SSH: the bytes a client sends on the
+/// `sftp` channel in, the bytes the server answers out, over a prepare()d
+/// server's tree as its logged-in user (the fault plan applies). The real
+/// sessions run exactly this code; the fuzz target and tests drive it directly.
+class SftpPacketSession {
+ public:
+  explicit SftpPacketSession(SftpServer& server);
+  ~SftpPacketSession();
+  SftpPacketSession(const SftpPacketSession&) = delete;
+  SftpPacketSession& operator=(const SftpPacketSession&) = delete;
+
+  /// Takes client bytes (split anywhere) and returns the server's answers.
+  /// Nothing once closed().
+  std::string feed(std::string_view bytes);
+  /// The session ended: a fault closed it, or the client broke the protocol
+  /// (a packet before INIT, over sftp_wire::kPacketBytesMax, or without an id).
+  bool closed() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> st_;
 };
 
 }  // namespace destsim

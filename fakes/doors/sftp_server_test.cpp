@@ -9,7 +9,12 @@
 #include <gtest/gtest.h>
 #include <libssh/libssh.h>
 #include <libssh/sftp.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +25,7 @@
 #include <sstream>
 
 #include "fakes/doors/serve_sftp.h"
+#include "fakes/doors/sftp_wire.h"
 
 namespace destsim {
 namespace {
@@ -152,6 +158,122 @@ struct ServerFixture : ::testing::Test {
 };
 
 bool have_openssh() { return ::access("/usr/bin/sftp", X_OK) == 0 && ::access("/usr/bin/ssh-keygen", X_OK) == 0; }
+
+// A bare TCP connection to the server that never speaks SSH; closed with the object.
+struct SilentSocket {
+  int fd = -1;
+  explicit SilentSocket(int port) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  ~SilentSocket() {
+    if (fd >= 0) ::close(fd);
+  }
+  // True once the server closed the connection (EOF or reset) within `within`.
+  bool closed_by_server_within(std::chrono::milliseconds within) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    char buf[512];
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);  // the server's SSH banner, then EOF
+      if (n <= 0) return true;
+    }
+  }
+};
+
+// Builds SFTP packet bodies (big-endian fields, as on the wire).
+struct Body {
+  std::string b;
+  Body& u32(std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) b.push_back(static_cast<char>((v >> (24 - 8 * i)) & 0xff));
+    return *this;
+  }
+  Body& u64(std::uint64_t v) { return u32(static_cast<std::uint32_t>(v >> 32)).u32(static_cast<std::uint32_t>(v)); }
+  Body& str(std::string_view s) {
+    u32(static_cast<std::uint32_t>(s.size()));
+    b.append(s);
+    return *this;
+  }
+};
+
+// One framed packet: length, type, body.
+std::string packet(std::uint8_t type, const Body& body) {
+  Body framed;
+  framed.u32(static_cast<std::uint32_t>(body.b.size() + 1));
+  framed.b.push_back(static_cast<char>(type));
+  return framed.b + body.b;
+}
+
+struct Reply {
+  std::uint8_t type = 0;
+  std::uint32_t id = 0;
+  std::uint32_t code = 0;  // STATUS
+  std::string text;        // STATUS: the message; HANDLE, DATA: the string
+};
+
+std::uint32_t be32(std::string_view s, std::size_t at) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<std::uint8_t>(s[at + i]);
+  return v;
+}
+
+// Splits server bytes into replies (fails the test on a torn packet).
+std::vector<Reply> replies(std::string_view bytes) {
+  std::vector<Reply> out;
+  while (bytes.size() >= 5) {
+    const std::uint32_t len = be32(bytes, 0);
+    EXPECT_GE(bytes.size() - 4, len);
+    if (bytes.size() - 4 < len) break;
+    std::string_view p = bytes.substr(4, len);
+    Reply r;
+    r.type = static_cast<std::uint8_t>(p[0]);
+    if (r.type != sftp_wire::kVersion) r.id = be32(p, 1);
+    if (r.type == sftp_wire::kStatus) {
+      r.code = be32(p, 5);
+      r.text = std::string(p.substr(13, be32(p, 9)));
+    } else if (r.type == sftp_wire::kHandle || r.type == sftp_wire::kData) {
+      r.text = std::string(p.substr(9, be32(p, 5)));
+    }
+    out.push_back(r);
+    bytes.remove_prefix(4 + len);
+  }
+  EXPECT_TRUE(bytes.empty());
+  return out;
+}
+
+// One reply to one packet.
+Reply ask(SftpPacketSession& s, const std::string& bytes) {
+  auto r = replies(s.feed(bytes));
+  EXPECT_EQ(r.size(), 1u);
+  return r.empty() ? Reply{} : r[0];
+}
+
+// A packet session over `root`, past INIT.
+struct PacketFixture {
+  std::unique_ptr<SftpServer> server;
+  std::unique_ptr<SftpPacketSession> session;
+  explicit PacketFixture(SftpServerOptions o) {
+    o.user = "tester";
+    o.password = "p";
+    server = std::make_unique<SftpServer>(std::move(o));
+    auto st = server->prepare();
+    EXPECT_TRUE(st.ok()) << st.error().message;
+    session = std::make_unique<SftpPacketSession>(*server);
+    auto v = replies(session->feed(packet(sftp_wire::kInit, Body().u32(3))));
+    EXPECT_EQ(v.size(), 1u);
+    if (!v.empty()) EXPECT_EQ(v[0].type, sftp_wire::kVersion);
+  }
+};
 
 TEST_F(ServerFixture, OpenSshSftpBatchWithKeyAuth) {
   if (!have_openssh()) {
@@ -377,6 +499,207 @@ TEST_F(ServerFixture, SessionsAreBounded) {
   Client b;
   const bool connected = b.connect(server->port(), "tester");
   EXPECT_FALSE(connected && b.password("s3cret") == SSH_AUTH_SUCCESS);
+  EXPECT_EQ(server->accepted()["counts"]["refused.max_sessions"], 1);
+  // The bound is on sessions at once: once a leaves, the next login gets in.
+  a.close();
+  b.close();
+  Client c;
+  bool in = false;
+  for (int i = 0; i < 20 && !in; ++i) {  // a's session thread notices the disconnect within a poll slice
+    Client t;
+    in = t.connect(server->port(), "tester") && t.password("s3cret") == SSH_AUTH_SUCCESS;
+    if (!in) ::usleep(100'000);
+  }
+  EXPECT_TRUE(in);
+}
+
+// Issue 16: the bound counted bare TCP connections, so 8 silent connects locked every user out.
+TEST_F(ServerFixture, SilentConnectsDoNotLockOutALoginAndAreClosedAfterTheLoginTimeout) {
+  auto o = options();
+  o.max_sessions = 2;
+  o.login_timeout = 700ms;
+  start(o);
+  std::vector<std::unique_ptr<SilentSocket>> silent;
+  for (int i = 0; i < 12; ++i) {
+    silent.push_back(std::make_unique<SilentSocket>(server->port()));
+    ASSERT_GE(silent.back()->fd, 0);
+  }
+  Client c;
+  ASSERT_TRUE(c.connect(server->port(), "tester"));
+  ASSERT_EQ(c.password("s3cret"), SSH_AUTH_SUCCESS);
+  ASSERT_TRUE(c.open_sftp());
+  ASSERT_EQ(c.put("/in.txt", "x"), 0);
+  // The silent ones are closed by the login timeout, not left for the idle timeout (20 s here).
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto& sock : silent) EXPECT_TRUE(sock->closed_by_server_within(3s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_EQ(server->accepted()["counts"]["login_timeout"], 12);
+  // The logged-in session outlived the login timeout.
+  EXPECT_EQ(c.put("/still.txt", "y"), 0);
+}
+
+TEST_F(ServerFixture, ConnectionsNotLoggedInAreBoundedApart) {
+  auto o = options();
+  o.max_unauthenticated = 3;
+  o.login_timeout = 5s;
+  start(o);
+  std::vector<std::unique_ptr<SilentSocket>> silent;
+  for (int i = 0; i < 3; ++i) silent.push_back(std::make_unique<SilentSocket>(server->port()));
+  ::usleep(300'000);  // the acceptor has taken all three
+  SilentSocket fourth(server->port());
+  EXPECT_TRUE(fourth.closed_by_server_within(2s));  // over the bound: closed at once
+  EXPECT_EQ(server->accepted()["counts"]["refused.max_unauthenticated"], 1);
+}
+
+TEST_F(ServerFixture, FailedLoginsAreSlowedDownPerAddressAndTheSessionClosed) {
+  auto o = options();
+  o.auth_failure_delay = 150ms;
+  o.auth_failure_delay_max = 400ms;
+  o.auth_attempts_max = 3;
+  start(o);
+  auto timed = [](Client& c, const std::string& pw, int& rc) {
+    const auto t0 = std::chrono::steady_clock::now();
+    rc = c.password(pw);
+    return std::chrono::steady_clock::now() - t0;
+  };
+  Client c;
+  ASSERT_TRUE(c.connect(server->port(), "tester"));
+  int rc = 0;
+  EXPECT_GE(timed(c, "nope1", rc), 150ms);  // 1st failure: the base delay
+  EXPECT_EQ(rc, SSH_AUTH_DENIED);
+  EXPECT_GE(timed(c, "nope2", rc), 300ms);  // 2nd: doubled
+  EXPECT_EQ(rc, SSH_AUTH_DENIED);
+  EXPECT_GE(timed(c, "nope3", rc), 400ms);  // 3rd: capped
+  EXPECT_EQ(c.password("s3cret"), SSH_AUTH_ERROR);  // the session closed after 3 failures
+  // A new connection from the same address does not start over.
+  Client d;
+  ASSERT_TRUE(d.connect(server->port(), "tester"));
+  EXPECT_GE(timed(d, "nope4", rc), 400ms);
+  EXPECT_EQ(rc, SSH_AUTH_DENIED);
+  EXPECT_EQ(d.password("s3cret"), SSH_AUTH_SUCCESS);  // the right password still gets in ...
+  Client e;
+  ASSERT_TRUE(e.connect(server->port(), "tester"));
+  const auto after_login = timed(e, "nope5", rc);  // ... and resets the address's delay
+  EXPECT_GE(after_login, 150ms);
+  EXPECT_LT(after_login, 380ms);  // not reset it would be the 400 ms cap
+  EXPECT_EQ(server->accepted()["counts"]["auth_failed"], 5);
+}
+
+TEST_F(ServerFixture, NamesWithControlCharactersAreRefused) {
+  start();
+  Client c;
+  ASSERT_TRUE(c.connect(server->port(), "tester"));
+  ASSERT_EQ(c.password("s3cret"), SSH_AUTH_SUCCESS);
+  ASSERT_TRUE(c.open_sftp());
+  EXPECT_NE(sftp_mkdir(c.sftp, "/a\x01b", 0755), SSH_OK);
+  EXPECT_EQ(sftp_get_error(c.sftp), SSH_FX_FAILURE);
+  EXPECT_EQ(c.put("/line\nbreak.csv", "x"), SSH_FX_FAILURE);
+  EXPECT_EQ(c.put("/del\x7f.csv", "x"), SSH_FX_FAILURE);
+  ASSERT_EQ(c.put("/ok.csv", "x"), 0);
+  EXPECT_NE(sftp_rename(c.sftp, "/ok.csv", "/o\tk.csv"), SSH_OK);
+  EXPECT_EQ(sftp_get_error(c.sftp), SSH_FX_FAILURE);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(root.path)) names.push_back(e.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"ok.csv"});
+  // Five refusals for four calls: libssh's sftp_mkdir follows a FAILURE with a STAT of the same name.
+  EXPECT_EQ(server->accepted()["counts"]["error.invalid_name"], 5) << server->accepted().dump();
+}
+
+TEST(SftpPacketSession, ANulInANameIsRefusedNotCutShort) {
+  TempDir root;
+  SftpServerOptions o;
+  o.root = root.path.string();
+  PacketFixture f(o);
+  using namespace sftp_wire;
+  // libssh's server parser read "/a\0b" as "/a" and created that file.
+  Reply r = ask(*f.session, packet(kOpen, Body().u32(7).str(std::string("/a\0b", 4)).u32(kOpenWrite | kOpenCreate).u32(0)));
+  EXPECT_EQ(r.type, kStatus);
+  EXPECT_EQ(r.id, 7u);
+  EXPECT_EQ(r.code, kFailure);
+  EXPECT_NE(r.text.find("byte 2 is 0x00"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("\"/a\\x00b\""), std::string::npos) << r.text;
+  EXPECT_FALSE(fs::exists(root.path / "a"));
+  r = ask(*f.session, packet(kMkdir, Body().u32(8).str("/\x1f").u32(0)));
+  EXPECT_EQ(r.code, kFailure);
+  r = ask(*f.session, packet(kExtended, Body().u32(9).str("posix-rename@openssh.com").str("/x").str(std::string("/y\0", 3))));
+  EXPECT_EQ(r.code, kFailure);
+  EXPECT_TRUE(fs::is_empty(root.path));
+  // A clean name still works in the same session.
+  r = ask(*f.session, packet(kMkdir, Body().u32(10).str("/fine").u32(0)));
+  EXPECT_EQ(r.code, kOk);
+  EXPECT_TRUE(fs::is_directory(root.path / "fine"));
+}
+
+TEST(SftpPacketSession, MalformedPacketsAnswerBadMessageAndOversizedOnesEndTheSession) {
+  SftpServerOptions o;
+  o.in_memory = true;
+  PacketFixture f(o);
+  using namespace sftp_wire;
+  Reply r = ask(*f.session, packet(kRead, Body().u32(3).str("h")));  // no offset, no length
+  EXPECT_EQ(r.code, kBadMessage);
+  EXPECT_EQ(r.id, 3u);
+  r = ask(*f.session, packet(kOpen, Body().u32(4).u32(1000)));  // a name longer than the packet
+  EXPECT_EQ(r.code, kBadMessage);
+  r = ask(*f.session, packet(kClose, Body().u32(5).str("nope")));
+  EXPECT_EQ(r.code, kFailure);  // an unknown handle
+  r = ask(*f.session, packet(kSymlink, Body().u32(6).str("/a").str("/b")));
+  EXPECT_EQ(r.code, kOpUnsupported);
+  // Split anywhere: a packet fed byte by byte is answered once whole.
+  const std::string mk = packet(kMkdir, Body().u32(11).str("/d").u32(0));
+  std::string out;
+  for (char ch : mk) out += f.session->feed(std::string(1, ch));
+  auto rs = replies(out);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].code, kOk);
+  EXPECT_FALSE(f.session->closed());
+  // A length over the bound cannot be skipped safely: the session ends.
+  EXPECT_EQ(f.session->feed(Body().u32(kPacketBytesMax + 1).b + "x"), "");
+  EXPECT_TRUE(f.session->closed());
+}
+
+TEST_F(ServerFixture, ChmodIsHonouredOnDiskAndWhatCannotBeKeptIsRefused) {
+  start();
+  Client c;
+  ASSERT_TRUE(c.connect(server->port(), "tester"));
+  ASSERT_EQ(c.password("s3cret"), SSH_AUTH_SUCCESS);
+  ASSERT_TRUE(c.open_sftp());
+  ASSERT_EQ(c.put("/f.csv", "x"), 0);
+  ASSERT_EQ(sftp_chmod(c.sftp, "/f.csv", 0600), SSH_OK);
+  struct stat st;
+  ASSERT_EQ(::stat((root.path / "f.csv").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  sftp_attributes a = sftp_stat(c.sftp, "/f.csv");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->permissions & 07777, 0600u);
+  sftp_attributes_free(a);
+  // Times are kept too.
+  timeval times[2] = {{1'600'000'000, 0}, {1'700'000'000, 0}};
+  ASSERT_EQ(sftp_utimes(c.sftp, "/f.csv", times), SSH_OK);
+  a = sftp_stat(c.sftp, "/f.csv");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->mtime, 1'700'000'000u);
+  sftp_attributes_free(a);
+  // The owner and setuid bits are refused, and nothing changes.
+  EXPECT_NE(sftp_chown(c.sftp, "/f.csv", 0, 0), SSH_OK);
+  EXPECT_EQ(sftp_get_error(c.sftp), SSH_FX_OP_UNSUPPORTED);
+  EXPECT_NE(sftp_chmod(c.sftp, "/f.csv", 04755), SSH_OK);
+  EXPECT_EQ(sftp_get_error(c.sftp), SSH_FX_OP_UNSUPPORTED);
+  ASSERT_EQ(::stat((root.path / "f.csv").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  // The jail holds for setstat as for every operation.
+  EXPECT_NE(sftp_chmod(c.sftp, "/../f.csv", 0777), SSH_OK);
+  EXPECT_EQ(sftp_get_error(c.sftp), SSH_FX_PERMISSION_DENIED);
+}
+
+TEST(SftpPacketSession, SetstatOnTheInMemoryTreeIsRefusedNotFaked) {
+  SftpServerOptions o;
+  o.in_memory = true;
+  PacketFixture f(o);
+  using namespace sftp_wire;
+  ASSERT_EQ(ask(*f.session, packet(kMkdir, Body().u32(1).str("/d").u32(0))).code, kOk);
+  Reply r = ask(*f.session, packet(kSetstat, Body().u32(2).str("/d").u32(kAttrPermissions).u32(0700)));
+  EXPECT_EQ(r.code, kOpUnsupported);
+  EXPECT_NE(r.text.find("nothing was changed"), std::string::npos) << r.text;
 }
 
 TEST_F(ServerFixture, BadOptionsAreErrorsNamingTheOption) {
@@ -430,6 +753,113 @@ TEST(ServeSftpFake, ReadsItsSettingsFromOptionsAndServesForTheGivenLifetime) {
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->door, FakeDoor::file);
   EXPECT_FALSE(e->serve);
+}
+
+TEST(ServeSftpFake, QuotaFromOptionsAnswersNoSpaceAndTheServerStaysUp) {
+  TempDir root;
+  ServeArgs a;
+  a.fake = "sftp";
+  a.options = {{"root", root.path.string()}, {"user", "u"}, {"password_file", ""}, {"quota", 1000}};
+  spit(root.path / ".pw", "pw\n");
+  a.options["password_file"] = (root.path / ".pw").string();
+  auto settings = read_serve_sftp_options(a);
+  ASSERT_TRUE(settings.ok()) << settings.error().message;
+  ASSERT_TRUE(settings->server.fs.quota_bytes.has_value());
+  EXPECT_EQ(*settings->server.fs.quota_bytes, 1000);
+  fs::remove(root.path / ".pw");  // its 3 bytes would count toward the quota
+  SftpServer server(settings->server);
+  ASSERT_TRUE(server.start().ok());
+  Client c;
+  ASSERT_TRUE(c.connect(server.port(), "u"));
+  ASSERT_EQ(c.password("pw"), SSH_AUTH_SUCCESS);
+  ASSERT_TRUE(c.open_sftp());
+  EXPECT_EQ(c.put("/big.bin", std::string(1500, 'b')), 14);  // SSH_FX_NO_SPACE_ON_FILESYSTEM
+  ASSERT_EQ(sftp_unlink(c.sftp, "/big.bin"), SSH_OK);
+  EXPECT_EQ(c.put("/small.bin", std::string(900, 's')), 0);
+  // The message names the quota (seen through a packet session over the same tree).
+  SftpPacketSession ps(server);
+  using namespace sftp_wire;
+  replies(ps.feed(packet(kInit, Body().u32(3))));
+  Reply h = ask(ps, packet(kOpen, Body().u32(1).str("/more.bin").u32(kOpenWrite | kOpenCreate).u32(0)));
+  ASSERT_EQ(h.type, kHandle);
+  Reply w = ask(ps, packet(kWrite, Body().u32(2).str(h.text).u64(0).str(std::string(200, 'm'))));
+  EXPECT_EQ(w.code, 14u);
+  EXPECT_NE(w.text.find("quota of 1000 bytes"), std::string::npos) << w.text;
+  // Still serving.
+  Client d;
+  ASSERT_TRUE(d.connect(server.port(), "u"));
+  EXPECT_EQ(d.password("pw"), SSH_AUTH_SUCCESS);
+  server.stop();
+
+  ServeArgs bad = a;
+  bad.options.erase("password_file");
+  bad.options["password"] = "pw";
+  bad.options["quota"] = "lots";
+  auto e = read_serve_sftp_options(bad);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("/quota"), std::string::npos) << e.error().message;
+  bad.options["quota"] = 100;
+  bad.options["max_sessions"] = 0;
+  e = read_serve_sftp_options(bad);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("/max_sessions"), std::string::npos) << e.error().message;
+  EXPECT_NE(e.error().message.find("[1, 10000]"), std::string::npos) << e.error().message;
+}
+
+TEST(ServeSftpFake, ThePasswordComesFromAFileOrTheEnvironmentAndInlineWarns) {
+  TempDir root;
+  ServeArgs a;
+  a.fake = "sftp";
+  a.options = {{"root", root.path.string()}, {"user", "u"}, {"max_sessions", 3}, {"login_timeout", "2s"}};
+  ::unsetenv(kSftpPasswordEnv);
+  // No password anywhere and no keys: refused, naming both ways to give one.
+  auto none = read_serve_sftp_options(a);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("password_file"), std::string::npos) << none.error().message;
+  EXPECT_NE(none.error().message.find(kSftpPasswordEnv), std::string::npos) << none.error().message;
+
+  TempDir work;
+  spit(work.path / "pw", "from-file\r\nsecond line ignored\n");
+  ::chmod((work.path / "pw").c_str(), 0600);
+  ServeArgs file = a;
+  file.options["password_file"] = (work.path / "pw").string();
+  auto f = read_serve_sftp_options(file);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  EXPECT_EQ(f->server.password, "from-file");
+  EXPECT_TRUE(f->warnings.empty());
+  EXPECT_EQ(f->server.max_sessions, 3);
+  EXPECT_EQ(f->server.login_timeout, 2s);
+  ::chmod((work.path / "pw").c_str(), 0644);
+  f = read_serve_sftp_options(file);
+  ASSERT_TRUE(f.ok());
+  ASSERT_EQ(f->warnings.size(), 1u);
+  EXPECT_NE(f->warnings[0].find("chmod 600"), std::string::npos) << f->warnings[0];
+
+  ServeArgs missing = a;
+  missing.options["password_file"] = (work.path / "absent").string();
+  auto m = read_serve_sftp_options(missing);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message.find("/password_file"), std::string::npos) << m.error().message;
+
+  ::setenv(kSftpPasswordEnv, "from-env", 1);
+  auto env = read_serve_sftp_options(a);
+  ::unsetenv(kSftpPasswordEnv);
+  ASSERT_TRUE(env.ok()) << env.error().message;
+  EXPECT_EQ(env->server.password, "from-env");
+  EXPECT_TRUE(env->warnings.empty());
+
+  ServeArgs both = file;
+  both.options["password"] = "x";
+  EXPECT_FALSE(read_serve_sftp_options(both).ok());
+
+  // Inline still works, with a warning on stderr.
+  ServeArgs inline_pw = a;
+  inline_pw.options["password"] = "inline";
+  inline_pw.max_lifetime = 200ms;
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(serve_sftp_fake(inline_pw), kExitOk);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("warning: --options /password: the password is on the command line"), std::string::npos) << err;
 }
 
 }  // namespace
