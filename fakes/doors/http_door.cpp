@@ -158,6 +158,10 @@ struct HttpDoor::Impl {
   std::mutex api_mu;  // determinism-ok: serialises concurrent HTTP requests onto the fake
   FaultPlan plan;     // guarded by api_mu
   Rng rng;            // guarded by api_mu
+  // What the fake was given to keep since the last reset (its stored state
+  // grows with these): bounded by options.state_requests_max / state_bytes_max.
+  std::int64_t state_requests = 0;  // guarded by api_mu
+  std::int64_t state_bytes = 0;     // guarded by api_mu
 
   // Lifecycle. start() and stop() are serialised by life_mu; the rest by mu.
   std::mutex life_mu;              // determinism-ok: start/stop from any thread
@@ -168,6 +172,7 @@ struct HttpDoor::Impl {
   bool closed = false;             // guarded by mu: the listening socket is closed (or never opened)
   bool listen_returned = false;    // guarded by mu
   std::uint64_t requests = 0;      // guarded by mu
+  std::int64_t in_flight = 0;      // guarded by mu: fake requests being served
   int port = 0;                    // guarded by mu
   std::thread server_thread;       // determinism-ok: cpp-httplib's accept loop
   std::thread watchdog;            // determinism-ok: enforces max_requests and max_lifetime
@@ -231,10 +236,21 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
       return;
     }
     ++requests;
+    ++in_flight;
     if (options.max_requests > 0 && requests >= static_cast<std::uint64_t>(options.max_requests)) {
       cv.notify_all();  // wakes the watchdog at the request bound
     }
   }
+  struct Served {
+    Impl& d;
+    ~Served() {
+      {
+        std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: the request is answered
+        --d.in_flight;
+      }
+      d.cv.notify_all();  // wakes wait_quiet()
+    }
+  } served{*this};
 
   Request request = to_request(req);
   const std::string path(request.path_only());
@@ -251,6 +267,26 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
 
   auto apply = [&]() {
     std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: one request at a time in the fake
+    // The fake keeps what it is given; past the door's bound on that state it
+    // takes nothing more (507) until /_destsim/reset, instead of growing until
+    // the machine runs out of memory.
+    const auto body = static_cast<std::int64_t>(request.body.size());
+    if (state_requests >= options.state_requests_max || state_bytes + body > options.state_bytes_max) {
+      Response full;
+      full.status = 507;
+      full.headers.set("Content-Type", "application/json");
+      full.headers.set("X-Destsim-Limit", "state");
+      nlohmann::json why = {
+          {"error", "the fake's stored state reached the door's bound (" + std::to_string(state_requests) +
+                        " requests, " + std::to_string(state_bytes) + " bytes of bodies since the last reset; limits " +
+                        std::to_string(options.state_requests_max) + " requests, " +
+                        std::to_string(options.state_bytes_max) +
+                        " bytes): POST /_destsim/reset, or serve with a larger --max-state"}};
+      full.body = why.dump();
+      return full;
+    }
+    ++state_requests;
+    state_bytes += body;
     return api.handle(request, clock.now());
   };
   if (!rule) {
@@ -334,6 +370,8 @@ void HttpDoor::Impl::admin(const httplib::Request& req, httplib::Response& res) 
       std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: reset the fake and the plan together
       api.reset();
       plan.reset_counters();
+      state_requests = 0;
+      state_bytes = 0;
     }
     res.status = 204;
   } else if (p == "/_destsim/faults") {
@@ -407,6 +445,22 @@ HttpDoor::HttpDoor(FakeApi& api, FaultPlan plan, HttpDoorOptions options)
 }
 
 HttpDoor::~HttpDoor() { stop(); }
+
+void HttpDoor::inspect(const std::function<void(const FakeApi&)>& fn) {
+  std::lock_guard<std::mutex> lock(impl_->api_mu);  // determinism-ok: between requests
+  fn(impl_->api);
+}
+
+std::int64_t HttpDoor::in_flight() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);  // determinism-ok: read the door's state
+  return impl_->in_flight;
+}
+
+bool HttpDoor::wait_quiet(Duration bound) {
+  Impl& d = *impl_;
+  std::unique_lock<std::mutex> lock(d.mu);  // determinism-ok: real mode
+  return d.cv.wait_for(lock, bound, [&d] { return d.in_flight == 0; });  // ends when the last answer is written
+}
 
 Result<int> HttpDoor::start() {
   Impl& d = *impl_;

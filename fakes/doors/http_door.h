@@ -28,12 +28,17 @@
 // rest; a path or header that is not UTF-8 is answered 400 without reaching
 // the fake.
 //
+// The fake's stored state is bounded (`state_requests_max`, `state_bytes_max`
+// since the last reset): past it, requests are answered 507 Insufficient
+// Storage with `X-Destsim-Limit: state` and never reach the fake.
+//
 // Bounded: the door stops by itself after `max_requests` fake requests or after
 // `max_lifetime`; stop() ends it any time, even before start().
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -64,6 +69,11 @@ struct HttpDoorOptions {
   Duration read_timeout = std::chrono::seconds(5);
   /// Threads serving connections.
   int workers = 32;
+  /// The bound on what the fake keeps between resets: requests it applied, and
+  /// the bytes of their bodies. Past either, requests are answered 507 without
+  /// reaching the fake (the admin surface still works; a reset clears it).
+  std::int64_t state_requests_max = 1'000'000;
+  std::int64_t state_bytes_max = 1LL << 30;
 };
 
 class HttpDoor {
@@ -88,6 +98,14 @@ class HttpDoor {
   std::string url() const;
   /// Fake requests served so far (admin requests are not counted).
   std::uint64_t requests() const;
+  /// Calls `fn` with the fake between requests (none is being applied meanwhile).
+  void inspect(const std::function<void(const FakeApi&)>& fn);
+  /// Fake requests being served right now (a client that went away may leave
+  /// one running: a hold, a latency).
+  std::int64_t in_flight() const;
+  /// Waits until no fake request is being served, at most `bound`; false if one still is.
+  bool wait_quiet(Duration bound);
+
   /// The token the admin endpoints require (fixed by the options, or drawn at construction).
   const std::string& admin_token() const;
 

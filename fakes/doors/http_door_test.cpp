@@ -379,6 +379,52 @@ TEST(HttpDoor, RefusesOversizedBodiesAndNonUtf8RequestsAndStaysUp) {
   EXPECT_EQ(d.c.Post("/api/users/bulkUpdate", "{}", "application/json")->status, 200);
 }
 
+// The scripted fake kept ~485 B per request without bound (a long `serve` grew
+// until /_destsim/accepted answered 62 MB). The door now bounds what a fake
+// keeps between resets: past it, 507 without reaching the fake.
+TEST(HttpDoor, BoundsTheFakesStoredStateUntilReset) {
+  EchoApi api;
+  HttpDoorOptions o = bounded();
+  o.state_requests_max = 3;
+  o.state_bytes_max = 100;
+  Served d(api, FaultPlan(), o);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(d.c.Post("/x", "{}", "application/json")->status, 200);
+  auto full = d.c.Post("/x", "{}", "application/json");
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->status, 507);
+  EXPECT_EQ(full->get_header_value("X-Destsim-Limit"), "state");
+  EXPECT_NE(full->body.find("3 requests"), std::string::npos) << full->body;
+  auto accepted = d.c.Get("/_destsim/accepted");
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(nlohmann::json::parse(accepted->body)["requests"], 3);  // the fake never saw the fourth
+  EXPECT_EQ(d.c.Post("/_destsim/reset", "", "application/json")->status, 204);
+  EXPECT_EQ(d.c.Post("/x", "{}", "application/json")->status, 200);
+  // The byte bound: a body that would take the kept bytes past it is refused.
+  EXPECT_EQ(d.c.Post("/x", std::string(99, ' ') + "{}", "application/json")->status, 507);
+  EXPECT_EQ(d.c.Post("/x", std::string(90, ' ') + "{}", "application/json")->status, 200);
+}
+
+// A client that went away leaves its request inside the door (a latency hold):
+// wait_quiet() waits for it, so a test reads the fake only after it is applied.
+TEST(HttpDoor, WaitQuietWaitsForARequestInsideTheDoor) {
+  EchoApi api;
+  Served d(api, plan(R"([{"latency": {"fixed": "400ms"}}])"));
+  std::thread client([&d] {  // determinism-ok: a client on its own thread
+    httplib::Client c("127.0.0.1", d.port);
+    (void)c.Post("/x", "{}", "application/json");
+  });
+  while (d.door.requests() == 0) std::this_thread::sleep_for(1ms);  // determinism-ok: until it is inside
+  EXPECT_EQ(d.door.in_flight(), 1);
+  std::int64_t seen = -1;
+  d.door.inspect([&](const FakeApi& a) { seen = a.accepted()["requests"]; });
+  EXPECT_EQ(seen, 0);  // still held
+  EXPECT_TRUE(d.door.wait_quiet(5s));
+  EXPECT_EQ(d.door.in_flight(), 0);
+  d.door.inspect([&](const FakeApi& a) { seen = a.accepted()["requests"]; });
+  EXPECT_EQ(seen, 1);
+  client.join();
+}
+
 // Eight clients that send a header line now and then and never finish used to
 // hold all eight of cpp-httplib's workers: every real request timed out.
 TEST(HttpDoor, SlowClientsDoNotStarveTheRest) {
