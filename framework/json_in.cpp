@@ -219,27 +219,32 @@ nlohmann::json parse_json_body(std::string_view text) {
   return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 
-Result<nlohmann::json> read_json_file(const std::string& path) {
+Result<std::string> read_text_file(const std::string& path, std::int64_t limit_bytes, std::string_view what) {
   std::error_code ec;
   auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status)) return Error::io(path + ": cannot read the file (no such file)");
   if (std::filesystem::is_directory(status))
-    return Error::bad_input(path + ": is a directory, expected a JSON file");
+    return Error::bad_input(path + ": is a directory, expected " + std::string(what));
   if (!std::filesystem::is_regular_file(status))
-    return Error::bad_input(path + ": is not a regular file (a FIFO, device or socket), expected a JSON file");
+    return Error::bad_input(path + ": is not a regular file (a FIFO, device or socket), expected " + std::string(what));
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error::io(path + ": cannot read the file");
   // Read at most one byte past the limit: the size on disk may change under us.
   std::string text;
   char chunk[1 << 16];
-  while (in && static_cast<std::int64_t>(text.size()) <= kJsonFileBytesMax) {
+  while (in && static_cast<std::int64_t>(text.size()) <= limit_bytes) {
     in.read(chunk, sizeof chunk);
     text.append(chunk, static_cast<std::size_t>(in.gcount()));
   }
   if (in.bad()) return Error::io(path + ": cannot read the file");
-  if (static_cast<std::int64_t>(text.size()) > kJsonFileBytesMax)
-    return Error::bad_input(path + ": larger than " + std::to_string(kJsonFileBytesMax >> 20) +
-                            " MB, the limit on a JSON file");
+  if (static_cast<std::int64_t>(text.size()) > limit_bytes)
+    return Error::bad_input(path + ": larger than " + std::to_string(limit_bytes >> 20) + " MB, the limit on " +
+                            std::string(what));
+  return text;
+}
+
+Result<nlohmann::json> read_json_file(const std::string& path) {
+  DS_TRY(std::string text, read_text_file(path, kJsonFileBytesMax, "a JSON file"));
   return parse_json_text(text, path);
 }
 

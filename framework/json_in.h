@@ -84,6 +84,11 @@ Result<nlohmann::json> parse_json_text(std::string_view text, const std::string&
 /// JSON, holds a NUL byte, a number out of range, or nests deeper than the limit.
 nlohmann::json parse_json_body(std::string_view text);
 
+/// Reads a regular file of at most `limit_bytes` (a whole number of MB);
+/// errors name the file, a directory, a FIFO or device, and the limit, as
+/// "larger than N MB, the limit on <what>".
+Result<std::string> read_text_file(const std::string& path, std::int64_t limit_bytes, std::string_view what);
+
 /// Reads and parses a JSON file of at most kJsonFileBytesMax bytes; errors
 /// name the file (and line/column for syntax), a directory, a FIFO or device,
 /// and the limit a file breaks.

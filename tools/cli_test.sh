@@ -105,6 +105,42 @@ kill -TERM "$pid"; wait "$pid"
 expect_exit 2 serve scripted --host 0.0.0.0 --max-lifetime 1s
 grep -q -- "--host 0.0.0.0: binding beyond loopback" "$tmp/err" || fail "remote bind not refused: $(cat "$tmp/err")"
 
+# serve's bounds: SFTP flags refused for an HTTP fake, and not given twice.
+expect_exit 2 serve iterable --quota 1MB --max-lifetime 1s
+grep -q -- "--max-sessions and --quota bound an SFTP server" "$tmp/err" || fail "--quota on HTTP: $(cat "$tmp/err")"
+expect_exit 2 serve sftp --max-sessions 3 --options '{"root": "/tmp", "user": "u", "max_sessions": 2}' --max-lifetime 1s
+grep -q -- '--max-sessions: --options also sets "max_sessions"' "$tmp/err" || fail "twice: $(cat "$tmp/err")"
+expect_exit 2 serve iterable --max-state 12parsecs --max-lifetime 1s
+grep -q -- "--max-state:" "$tmp/err" || fail "--max-state not named: $(cat "$tmp/err")"
+
+# deliver: bad input named (exit 2), then a real delivery to `serve`, resumed from its store.
+expect_exit 2 deliver iterable --generate 10
+expect_exit 2 deliver iterable --generate 10 --store "$tmp/d.db"
+grep -q -- "--url BASE_URL" "$tmp/err" || fail "deliver without --url: $(cat "$tmp/err")"
+printf '{"api_key": "test-key", "flush_interval": "50ms"}' > "$tmp/cfg.json"
+printf '{"id": 1, "payload": {"type": "track"}}\n{"id": 1, "payload": {}}\n' > "$tmp/dup.jsonl"
+expect_exit 2 deliver iterable --input "$tmp/dup.jsonl" --config "$tmp/cfg.json" --store "$tmp/d.db" --url http://127.0.0.1:9
+grep -q "dup.jsonl: line 2: /id: id 1 is already the id of line 1" "$tmp/err" || fail "dup id: $(cat "$tmp/err")"
+printf '{"id": 1, "payload": {}}\n{"id": 2, "payload": [1,\n' > "$tmp/cut.jsonl"
+expect_exit 2 deliver iterable --input "$tmp/cut.jsonl" --config "$tmp/cfg.json" --store "$tmp/d.db" --url http://127.0.0.1:9
+grep -q "cut.jsonl: line 2" "$tmp/err" || fail "cut line not named: $(cat "$tmp/err")"
+printf '{"api_key": 5}' > "$tmp/badcfg.json"
+expect_exit 2 deliver iterable --generate 5 --config "$tmp/badcfg.json" --store "$tmp/d.db" --url http://127.0.0.1:9
+grep -q "badcfg.json" "$tmp/err" || fail "bad config not named: $(cat "$tmp/err")"
+"$bin" serve iterable --port 0 --options '{"api_key": "test-key"}' --max-lifetime 60s > "$tmp/serve4.log" 2>&1 &
+pid=$!; pids+=("$pid")
+port=$(wait_for_url "$tmp/serve4.log") || fail "serve printed no URL"
+expect_exit 0 deliver iterable --generate 200 --config "$tmp/cfg.json" --store "$tmp/d.db" \
+  --url "http://127.0.0.1:$port" --outcomes "$tmp/outcomes.jsonl"
+grep -q "^200 succeeded" "$tmp/out" || fail "deliver summary: $(cat "$tmp/out")"
+[ "$(grep -c '"state":"succeeded"' "$tmp/outcomes.jsonl")" -eq 200 ] || fail "outcomes: $(head -3 "$tmp/outcomes.jsonl")"
+expect_exit 0 deliver iterable --generate 200 --config "$tmp/cfg.json" --store "$tmp/d.db" --url "http://127.0.0.1:$port"
+grep -q "200 jobs already, 200 terminal" "$tmp/out" || fail "rerun did not read the store: $(cat "$tmp/out")"
+grep -q '"batches":0' "$tmp/out" || fail "rerun sent again: $(cat "$tmp/out")"
+expect_exit 2 deliver iterable --generate 201 --config "$tmp/cfg.json" --store "$tmp/d.db" --url "http://127.0.0.1:$port"
+grep -q "written by a delivery of another destination or input" "$tmp/err" || fail "other input: $(cat "$tmp/err")"
+kill -TERM "$pid"; wait "$pid"
+
 # run: same file and seed → same trace hash; --trace writes the JSONL it hashed; no secret in it.
 src=$(cd "$(dirname "$0")/.." && pwd)
 scenario="$src/scenarios/iterable/5xx-then-recovery.json"

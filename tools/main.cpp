@@ -27,6 +27,7 @@
 #include "fakes/doors/http_door.h"
 #include "fakes/doors/serve_sftp.h"
 #include "framework/json_in.h"
+#include "tools/deliver.h"
 
 #ifndef DESTSIM_VERSION
 #define DESTSIM_VERSION "0.0.0"
@@ -59,6 +60,11 @@ struct ServeFlags {
   ServeArgs args;
   std::string options_json;
   std::string max_lifetime = "0";
+  std::string max_state = "1GB";
+  // File doors (sftp): flags over the --options keys of the same names.
+  std::int64_t max_sessions = 0;
+  std::string quota;
+  std::int64_t max_state_requests = 1'000'000;
 };
 
 // Parses the flags every door shares into `out`.
@@ -69,6 +75,16 @@ Status read_serve_flags(const ServeFlags& f, ServeArgs& out) {
     if (!out.options.is_object())
       return Error::bad_input("--options: expected a JSON object, got " + json_summary(out.options));
   }
+  // The SFTP server's bounds as flags, written into its options (one place each).
+  auto flag_into_options = [&](const char* flag, const char* key, nlohmann::json value) -> Status {
+    if (!out.options.is_object()) out.options = nlohmann::json::object();
+    if (out.options.contains(key))
+      return Error::bad_input(std::string(flag) + ": --options also sets \"" + key + "\"; give one of them");
+    out.options[key] = std::move(value);
+    return Status::success();
+  };
+  if (f.max_sessions > 0) DS_CHECK(flag_into_options("--max-sessions", "max_sessions", f.max_sessions));
+  if (!f.quota.empty()) DS_CHECK(flag_into_options("--quota", "quota", f.quota));
   if (out.host != "127.0.0.1" && out.host != "::1" && out.host != "localhost" && !out.allow_remote)
     return Error::bad_input("--host " + out.host +
                             ": binding beyond loopback serves the fake (and its admin surface) to the network; add "
@@ -80,7 +96,9 @@ Status read_serve_flags(const ServeFlags& f, ServeArgs& out) {
   return Status::success();
 }
 
-int serve_http(const FakeEntry& entry, const ServeArgs& a) {
+int serve_http(const FakeEntry& entry, const ServeArgs& a, const ServeFlags& flags) {
+  auto state_bytes = parse_size(flags.max_state);
+  if (!state_bytes.ok()) return report(Error::bad_input("--max-state: " + state_bytes.error().message));
   auto fake = entry.make(a.options, "--options");
   if (!fake.ok()) return report(fake.error());
   FakeApi* api = (*fake)->http();
@@ -103,7 +121,8 @@ int serve_http(const FakeEntry& entry, const ServeArgs& a) {
 
   HttpDoor door(*api, std::move(plan),
                 {.bind_host = a.host, .port = a.port, .seed = a.seed, .max_requests = a.max_requests,
-                 .max_lifetime = a.max_lifetime, .admin_token = a.admin_token});
+                 .max_lifetime = a.max_lifetime, .admin_token = a.admin_token,
+                 .state_requests_max = flags.max_state_requests, .state_bytes_max = *state_bytes});
   auto port = door.start();
   if (!port.ok()) return report(port.error());
   std::printf("seed=%llu fake=%s faults=%s max_requests=%lld max_lifetime=%s\n",
@@ -132,8 +151,11 @@ int cmd_serve(const ServeFlags& flags) {
   if (a.fake.empty()) return report(Error::bad_input("serve: name a fake to serve (see `destsim list`)"));
   const FakeEntry* entry = find_fake(a.fake);
   if (!entry) return report(Error::not_found("unknown fake \"" + a.fake + "\" (known: " + fake_names() + ")"));
+  if (entry->door == FakeDoor::http && (flags.max_sessions > 0 || !flags.quota.empty()))
+    return report(Error::bad_input("--max-sessions and --quota bound an SFTP server; " + a.fake +
+                                   " is served over HTTP (its bound is --max-state)"));
   switch (entry->door) {
-    case FakeDoor::http: return serve_http(*entry, a);
+    case FakeDoor::http: return serve_http(*entry, a, flags);
     case FakeDoor::file:
       // A file fake brings its own server, or is served over SFTP (the file
       // door of fakes/doors/, over any file fake's jailed tree).
@@ -203,6 +225,19 @@ int run(int argc, char** argv) {
                     "Stop after this many requests, or sessions for a file door (0 = no bound)")
       ->check(CLI::NonNegativeNumber);
   serve->add_option("--max-lifetime", serve_flags.max_lifetime, "Stop after this long, e.g. 10m (0 = no bound)");
+  serve->add_option("--max-state", serve_flags.max_state,
+                    "HTTP fakes: bytes of request bodies the fake may keep before it answers 507 (until "
+                    "/_destsim/reset), e.g. 256MB");
+  serve->add_option("--max-state-requests", serve_flags.max_state_requests,
+                    "HTTP fakes: requests the fake may keep before it answers 507 (until /_destsim/reset)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000'000}));
+  serve->add_option("--max-sessions", serve_flags.max_sessions,
+                    "SFTP: logged-in sessions at once; a login beyond is refused (connections not yet logged in are "
+                    "bounded apart and closed after login_timeout); default 8")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{10000}));
+  serve->add_option("--quota", serve_flags.quota,
+                    "SFTP: bytes of all files under the root, e.g. 10MB; a write past it answers "
+                    "SSH_FX_NO_SPACE_ON_FILESYSTEM and the server stays up");
 
   RunArgs run_args;
   std::uint64_t run_seed = 0;
@@ -210,6 +245,31 @@ int run(int argc, char** argv) {
   run->add_option("file", run_args.file, "Scenario file (JSON, see scenarios/README.md)")->required();
   auto* seed_opt = run->add_option("--seed", run_seed, "Override the scenario's seed")->check(seed_validator());
   run->add_option("--trace", run_args.trace_file, "Write the trace as JSONL to this file");
+
+  DeliverArgs deliver_args;
+  auto* deliver = app.add_subcommand(
+      "deliver",
+      "Deliver records to a real endpoint in real time with the durable job store; a rerun with the same --store "
+      "resumes (after SIGTERM, a crash or kill -9) without losing or re-sending records");
+  deliver->add_option("destination", deliver_args.destination, "Destination (see `destsim list`)")->required();
+  deliver->add_option("--input", deliver_args.input_file,
+                      "Records as JSON lines: {\"id\": N, \"stream\": \"...\", \"payload\": {...}}");
+  deliver->add_option("--generate", deliver_args.generate,
+                      "Instead of --input: N records from the destination's generator (same on every rerun)")
+      ->check(CLI::Range(std::int64_t{1}, kDeliverRecordsMax));
+  deliver->add_option("--seed", deliver_args.seed, "Seed for --generate and the loop's randomness")
+      ->check(seed_validator());
+  deliver->add_option("--config", deliver_args.config_file, "The destination's config (a JSON object file)");
+  deliver->add_option("--store", deliver_args.store, "The durable job store (SQLite file; created if missing)")
+      ->required();
+  deliver->add_option("--url", deliver_args.url,
+                      "HTTP destinations: the base URL of the API (e.g. what `destsim serve FAKE` prints)");
+  deliver->add_option("--outcomes", deliver_args.outcomes_file, "Write each record's outcome as JSON lines");
+  deliver->add_option("--trace", deliver_args.trace_file, "Write the trace as JSONL to this file");
+  deliver->add_option("--connections", deliver_args.connections, "HTTP requests in flight at once")
+      ->check(CLI::Range(1, 64));
+  deliver->add_option("--request-timeout", deliver_args.request_timeout,
+                      "Longest wait for the API on one socket read, e.g. 30s");
 
   CertifyArgs certify_args;
   auto* certify = app.add_subcommand(
@@ -231,6 +291,7 @@ int run(int argc, char** argv) {
   if (*list) return cmd_list();
   if (*certify) return run_certify(certify_args);
   if (*serve) return cmd_serve(serve_flags);
+  if (*deliver) return run_deliver(deliver_args);
   if (*run) {
     if (*seed_opt) run_args.seed = run_seed;
     return cmd_run(run_args);

@@ -50,6 +50,10 @@ class SqliteJobStore final : public JobStore {
 
   /// Makes every write so far durable.
   void commit() override;
+  /// Writes per transaction from now on (at least 1): a destination that
+  /// commits at its own durable steps runs with a large value, so a process
+  /// killed between them keeps only what those steps made durable.
+  void set_commit_every(int n) { options_.commit_every = n < 1 ? 1 : n; }
   /// Writes since the last commit.
   int uncommitted() const { return pending_writes_; }
 
