@@ -4,11 +4,14 @@
 #include <rapidcheck/detail/TestListener.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "conformance/runner.h"
 #include "fakes/catalog.h"
@@ -808,15 +811,44 @@ Result<CertifyReport> certify(const std::vector<const DestinationEntry*>& entrie
     d.shipped = entry->shipped;
     for (const auto& p : property_catalogue()) d.properties[p.id];
     std::set<std::string> shrunk;  // one written case per property
-    std::int64_t mine = 0;
+    // This shard's cases, run on `jobs` threads (each case alone on one thread,
+    // as deterministic as ever), then taken in index order: the tallies, the
+    // first failure per property and the shrinking (RapidCheck keeps global
+    // state, so it runs here, on this thread) are those of a one-thread run.
+    std::vector<std::int64_t> indices;
     for (std::int64_t i = 0; i < options.cases; ++i)
-      if (i % options.shard_count == options.shard_index) ++mine;
-    std::int64_t done = 0;
-    for (std::int64_t i = 0; i < options.cases; ++i) {
-      if (i % options.shard_count != options.shard_index) continue;
-      CaseSpec c = generate_case(*entry, options.seed, i, options);
-      CaseRun cr = run_case(*entry, c, options.h1_every > 0 && i % options.h1_every == 0, &d.reached);
+      if (i % options.shard_count == options.shard_index) indices.push_back(i);
+    const auto mine = static_cast<std::int64_t>(indices.size());
+    std::vector<CaseRun> runs(indices.size());
+    std::vector<std::map<std::string, std::int64_t>> reached(indices.size());
+    std::atomic<std::size_t> next{0};
+    std::atomic<std::int64_t> done{0};
+    std::mutex progress_mu;  // determinism-ok: the progress line is written by one thread at a time
+    auto work = [&] {
+      for (std::size_t k = next++; k < indices.size(); k = next++) {
+        const std::int64_t i = indices[k];
+        const CaseSpec c = generate_case(*entry, options.seed, i, options);
+        runs[k] = run_case(*entry, c, options.h1_every > 0 && i % options.h1_every == 0, &reached[k]);
+        const std::int64_t n = ++done;
+        if (options.progress) {
+          std::lock_guard<std::mutex> lock(progress_mu);  // determinism-ok: progress output only
+          options.progress(entry->name, n, mine);
+        }
+      }
+    };
+    const std::size_t jobs = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, options.jobs)), indices.size());
+    if (jobs <= 1) {
+      work();
+    } else {
+      std::vector<std::thread> workers;  // determinism-ok: cases run in parallel, merged in index order
+      for (std::size_t t = 0; t < jobs; ++t) workers.emplace_back(work);
+      for (auto& w : workers) w.join();
+    }
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+      const std::int64_t i = indices[k];
+      CaseRun& cr = runs[k];
       if (!cr.ran) return Error::bad_input(entry->name + ": case " + std::to_string(i) + " cannot run: " + cr.error);
+      for (const auto& [key, n] : reached[k]) d.reached[key] += n;
       ++d.cases;
       for (const auto& r : cr.results) {
         PropertyTally& t = d.properties[r.id];
@@ -824,20 +856,22 @@ Result<CertifyReport> certify(const std::vector<const DestinationEntry*>& entrie
           case Verdict3::pass: ++t.pass; break;
           case Verdict3::not_applicable:
             ++t.not_applicable;
-            if (t.detail.empty()) t.detail = r.detail;
+            if (t.detail.empty()) t.detail = r.detail, t.detail_case = i;
             break;
           case Verdict3::unchecked:
             ++t.unchecked;
-            if (t.detail.empty()) t.detail = r.detail;
+            if (t.detail.empty()) t.detail = r.detail, t.detail_case = i;
             break;
           case Verdict3::fail:
-            if (t.fail++ == 0) t.detail = "case " + std::to_string(i) + ": " + r.detail;
-            if (shrunk.insert(r.id).second) d.failures.push_back(shrink_and_write(*entry, c, r.id, r.detail, options, cr.hung));
+            if (t.fail++ == 0) t.detail = "case " + std::to_string(i) + ": " + r.detail, t.detail_case = i;
+            if (shrunk.insert(r.id).second) {
+              const CaseSpec c = generate_case(*entry, options.seed, i, options);
+              d.failures.push_back(shrink_and_write(*entry, c, r.id, r.detail, options, cr.hung));
+            }
             break;
         }
       }
-      ++done;
-      if (options.progress) options.progress(entry->name, done, mine);
+      cr = CaseRun{};  // its results are tallied
     }
     std::vector<std::string> required;
     for (const auto& p : applicable_paths(*entry)) required.push_back("path." + p);

@@ -32,6 +32,9 @@ struct CertifyOptions {
   std::string out_dir;           // failing cases are written here (empty = not written)
   std::int64_t h1_every = 10;    // H1 reruns every n-th case
   bool shrink = true;
+  /// Threads running cases at once (each case alone on one thread); the
+  /// report and the written cases are the same for every value.
+  int jobs = 1;
   /// Progress callback (destination, cases done, cases in all), for a bar.
   std::function<void(const std::string&, std::int64_t, std::int64_t)> progress;
 };
@@ -70,6 +73,7 @@ struct CaseSpec {
 struct PropertyTally {
   std::int64_t pass = 0, fail = 0, not_applicable = 0, unchecked = 0;
   std::string detail;            // the first failure (or why n/a)
+  std::int64_t detail_case = -1;  // the case that detail is from (merging shards keeps the earliest)
 };
 
 struct FailingCase {
@@ -105,8 +109,10 @@ struct CertifyReport {
   std::int64_t shard_index = 0, shard_count = 1;
   std::vector<DestinationReport> destinations;
   bool ok() const;
-  nlohmann::json to_json() const;
-  std::string to_junit() const;
+  /// The report; with `timings`, wall and shrink seconds too (without them the
+  /// report is the same for the same seed, however many --jobs or shards ran it).
+  nlohmann::json to_json(bool timings = false) const;
+  std::string to_junit(bool timings = false) const;
 };
 
 /// The config certify runs a destination with: its certify_config, or the
@@ -127,8 +133,17 @@ Result<CertifyReport> certify(const std::vector<const DestinationEntry*>& entrie
 /// names the spec (`where: /fake_options/...`) rather than a generated case.
 Result<DestinationEntry> destination_from_spec_checked(const nlohmann::json& spec, const std::string& where);
 
+/// A report as to_json() wrote it (errors name `where` and the JSON path).
+Result<CertifyReport> certify_report_from_json(const nlohmann::json& j, const std::string& where);
+/// Merges the reports of the shards of one run (`--shard I/N` for every I) into
+/// the report an unsharded run gives: the same tallies, details, first failures,
+/// reached counts and unreached paths. `names` name the reports in errors.
+Result<CertifyReport> merge_certify_reports(const std::vector<CertifyReport>& shards,
+                                            const std::vector<std::string>& names);
+
 /// Prints the per-destination × per-property verdict table and the seed.
-void print_certify_table(std::ostream& out, const CertifyReport& report);
+/// With `timings`, each written case says how long shrinking it took.
+void print_certify_table(std::ostream& out, const CertifyReport& report, bool timings = false);
 
 /// `destsim certify` as a library call, for a binary that adds destinations of
 /// its own (out-of-tree certification): the same options and exit codes as

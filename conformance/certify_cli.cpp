@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "conformance/certify.h"
 #include "destinations/destination.h"
@@ -23,6 +24,14 @@ void add_certify_options(CLI::App& app, CertifyArgs& a) {
   app.add_option("--junit", a.junit_xml, "Write the report as JUnit XML");
   app.add_option("--out", a.out_dir, "Directory for failing cases, each a minimal scenario file");
   app.add_flag("--no-shrink", a.no_shrink, "Write failing cases without shrinking them");
+  app.add_option("--jobs,-j", a.jobs,
+                 "Threads running cases (0 = one per core); the report and written cases are the same for any value")
+      ->check(CLI::Range(0, 1024));
+  app.add_flag("--timings", a.timings, "Put wall and shrink times in --report and --junit (they then vary run to run)");
+  app.add_option("--merge", a.merge,
+                 "Merge the --report files of every shard of one run (--shard I/N) into the whole run's verdict "
+                 "table, --report and --junit; runs no case")
+      ->check(CLI::ExistingFile);
 }
 
 namespace {
@@ -34,8 +43,48 @@ int bad(const Error& e) {
 
 }  // namespace
 
+namespace {
+
+// Writes the report files and returns the exit code of a report.
+int finish(const CertifyArgs& a, const CertifyReport& report) {
+  print_certify_table(std::cout, report, a.timings);
+  if (!a.report_json.empty()) {
+    std::ofstream f(a.report_json);
+    f << report.to_json(a.timings).dump(2) << "\n";
+    f.flush();
+    if (!f) return bad(Error::io(a.report_json + ": cannot write the report"));
+  }
+  if (!a.junit_xml.empty()) {
+    std::ofstream f(a.junit_xml);
+    f << report.to_junit(a.timings);
+    f.flush();
+    if (!f) return bad(Error::io(a.junit_xml + ": cannot write the JUnit report"));
+  }
+  return report.ok() ? kExitOk : kExitFailed;
+}
+
+int run_merge(const CertifyArgs& a) {
+  if (!a.names.empty() || !a.specs.empty() || a.shard != "0/1")
+    return bad(Error::bad_input("--merge reads reports and runs no case: give no destination, --spec or --shard"));
+  std::vector<CertifyReport> shards;
+  for (const auto& file : a.merge) {
+    auto doc = read_json_file(file);
+    if (!doc.ok()) return bad(doc.error());
+    auto r = certify_report_from_json(*doc, file);
+    if (!r.ok()) return bad(r.error());
+    shards.push_back(std::move(r).value());
+  }
+  auto merged = merge_certify_reports(shards, a.merge);
+  if (!merged.ok()) return bad(merged.error());
+  return finish(a, *merged);
+}
+
+}  // namespace
+
 int run_certify(const CertifyArgs& a) {
+  if (!a.merge.empty()) return run_merge(a);
   CertifyOptions o;
+  o.jobs = a.jobs > 0 ? a.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.cases = a.cases;
   o.seed = a.seed;
   o.out_dir = a.out_dir;
@@ -90,20 +139,7 @@ int run_certify(const CertifyArgs& a) {
   };
   auto report = certify(entries, o);
   if (!report.ok()) return bad(report.error());
-  print_certify_table(std::cout, *report);
-  if (!a.report_json.empty()) {
-    std::ofstream f(a.report_json);
-    f << report->to_json().dump(2) << "\n";
-    f.flush();
-    if (!f) return bad(Error::io(a.report_json + ": cannot write the report"));
-  }
-  if (!a.junit_xml.empty()) {
-    std::ofstream f(a.junit_xml);
-    f << report->to_junit();
-    f.flush();
-    if (!f) return bad(Error::io(a.junit_xml + ": cannot write the JUnit report"));
-  }
-  return report->ok() ? kExitOk : kExitFailed;
+  return finish(a, *report);
 }
 
 int certify_main(int argc, char** argv, const std::vector<DestinationEntry>& extra) {

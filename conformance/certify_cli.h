@@ -17,6 +17,12 @@ struct CertifyArgs {
   std::string shard = "0/1";
   std::string report_json, junit_xml, out_dir = "certify-failures";
   bool no_shrink = false;
+  /// Threads running cases; 0 = one per core.
+  int jobs = 0;
+  /// Wall and shrink times in --report and --junit (they then differ run to run).
+  bool timings = false;
+  /// Shard reports to merge into the report of the whole run (no cases run).
+  std::vector<std::string> merge;
 };
 
 /// A seed flag: decimal digits only, within 64 bits. CLI11 reads "-1" into an

@@ -8,32 +8,38 @@
 
 namespace destsim {
 
-nlohmann::json CertifyReport::to_json() const {
+nlohmann::json CertifyReport::to_json(bool timings) const {
   nlohmann::json j;
   j["seed"] = seed;
   j["shard"] = std::to_string(shard_index) + "/" + std::to_string(shard_count);
   j["certified"] = ok();
   j["destinations"] = nlohmann::json::array();
   for (const auto& d : destinations) {
-    nlohmann::json dj = {{"name", d.name},     {"shipped", d.shipped},        {"certified", d.certified()},
-                         {"cases", d.cases},   {"wall_seconds", d.wall_seconds}, {"reached", d.reached},
-                         {"unreached", d.unreached}, {"unreached_in_shard", d.unreached_in_shard}};
+    nlohmann::json dj = {{"name", d.name},   {"shipped", d.shipped}, {"certified", d.certified()},
+                         {"cases", d.cases}, {"reached", d.reached}, {"unreached", d.unreached},
+                         {"unreached_in_shard", d.unreached_in_shard}};
+    if (timings) dj["wall_seconds"] = d.wall_seconds;
     nlohmann::json props = nlohmann::json::object();
     for (const auto& p : property_catalogue()) {
       auto it = d.properties.find(p.id);
       if (it == d.properties.end()) continue;
       const PropertyTally& t = it->second;
       std::string verdict = t.fail > 0 ? "fail" : t.pass > 0 ? "pass" : t.not_applicable > 0 ? "n/a" : "unchecked";
-      props[p.id] = {{"verdict", verdict}, {"pass", t.pass}, {"fail", t.fail}, {"n/a", t.not_applicable},
-                     {"detail", t.detail}};
+      props[p.id] = {{"verdict", verdict},         {"pass", t.pass},     {"fail", t.fail},
+                     {"n/a", t.not_applicable},    {"unchecked", t.unchecked}, {"detail", t.detail},
+                     {"detail_case", t.detail_case}};
     }
     dj["properties"] = props;
     nlohmann::json fails = nlohmann::json::array();
-    for (const auto& f : d.failures)
-      fails.push_back({{"property", f.property},         {"case", f.index},         {"case_seed", f.case_seed},
-                       {"detail", f.detail},             {"scenario", f.scenario_file}, {"records", f.records},
-                       {"fault_rules", f.fault_rules},   {"shrink_seconds", f.shrink_seconds},
-                       {"shrink_steps", f.shrink_steps}, {"shrink_tries", f.shrink_tries}});
+    for (const auto& f : d.failures) {
+      nlohmann::json fj = {{"property", f.property},       {"case", f.index},
+                           {"case_seed", f.case_seed},     {"detail", f.detail},
+                           {"scenario", f.scenario_file},  {"records", f.records},
+                           {"fault_rules", f.fault_rules}, {"shrink_steps", f.shrink_steps},
+                           {"shrink_tries", f.shrink_tries}};
+      if (timings) fj["shrink_seconds"] = f.shrink_seconds;
+      fails.push_back(std::move(fj));
+    }
     dj["failures"] = fails;
     j["destinations"].push_back(dj);
   }
@@ -58,7 +64,7 @@ std::string xml_escape(const std::string& s) {
 }
 }  // namespace
 
-std::string CertifyReport::to_junit() const {
+std::string CertifyReport::to_junit(bool timings) const {
   std::ostringstream x;
   x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"destsim certify\">\n";
   for (const auto& d : destinations) {
@@ -73,7 +79,9 @@ std::string CertifyReport::to_junit() const {
       ++failures;
     }
     x << "  <testsuite name=\"" << xml_escape(d.name) << "\" tests=\"" << tests << "\" failures=\"" << failures
-      << "\" skipped=\"" << skipped << "\" time=\"" << d.wall_seconds << "\">\n";
+      << "\" skipped=\"" << skipped << "\"";
+    if (timings) x << " time=\"" << d.wall_seconds << "\"";
+    x << ">\n";
     for (const auto& p : property_catalogue()) {
       auto it = d.properties.find(p.id);
       if (it == d.properties.end()) continue;
@@ -96,7 +104,7 @@ std::string CertifyReport::to_junit() const {
   return x.str();
 }
 
-void print_certify_table(std::ostream& out, const CertifyReport& report) {
+void print_certify_table(std::ostream& out, const CertifyReport& report, bool timings) {
   // One row per destination, one column per property: pass, FAIL, n/a or "-".
   std::size_t w = 11;
   for (const auto& d : report.destinations) w = std::max(w, d.name.size() + 1);
@@ -126,9 +134,12 @@ void print_certify_table(std::ostream& out, const CertifyReport& report) {
     }
     for (const auto& f : d.failures)
       if (!f.scenario_file.empty())
+      {
         out << d.name << " " << f.property << ": minimal case (" << f.records << " records, " << f.fault_rules
-            << " fault rules, shrunk in " << static_cast<std::int64_t>(f.shrink_seconds * 1000) << " ms): destsim run "
-            << f.scenario_file << "\n";
+            << " fault rules";
+        if (timings) out << ", shrunk in " << static_cast<std::int64_t>(f.shrink_seconds * 1000) << " ms";
+        out << "): destsim run " << f.scenario_file << "\n";
+      }
     for (const auto& u : d.unreached)
       out << d.name << ": recovery path \"" << u << "\" is applicable but no case reached it\n";
     for (const auto& u : d.unreached_in_shard)

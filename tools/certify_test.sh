@@ -84,11 +84,39 @@ broken_batch | broken_bulk | broken_bulk_d2)
   done
   ;;
 shards)
-  "$bin" certify iterable declarative --cases 40 --report "$tmp/all.json" > /dev/null 2>&1 || fail "the unsharded run failed"
+  # Three shards merged, and one run on one thread and on three, all give the
+  # same report, JUnit file, verdict table and written cases (a broken
+  # destination among them, so failures, details and shrinking are compared too).
+  set -- iterable declarative broken_retries_400
+  certify_set() {  # certify_set NAME ARGS… — exit 1: the broken one fails
+    local name=$1; shift
+    "$bin" certify "$@" --cases 40 > "$tmp/$name.txt" 2> "$tmp/$name.err"
+    local rc=$?
+    [ "$rc" -eq 1 ] || fail "certify $name exited $rc, expected 1: $(cat "$tmp/$name.err")"
+  }
+  certify_set all "$@" --jobs 1 --report "$tmp/all.json" --junit "$tmp/all.xml" --out "$tmp/cases"
+  mv "$tmp/cases" "$tmp/cases1"
+  certify_set jobs3 "$@" --jobs 3 --report "$tmp/jobs3.json" --junit "$tmp/jobs3.xml" --out "$tmp/cases"
+  cmp "$tmp/all.json" "$tmp/jobs3.json" || fail "--jobs 3 wrote another report than --jobs 1"
+  cmp "$tmp/all.xml" "$tmp/jobs3.xml" || fail "--jobs 3 wrote another JUnit file than --jobs 1"
+  diff "$tmp/all.txt" "$tmp/jobs3.txt" || fail "--jobs 3 printed another verdict table than --jobs 1"
+  diff -r "$tmp/cases1" "$tmp/cases" || fail "--jobs 3 wrote other failing cases than --jobs 1"
+  [ "$(ls "$tmp/cases" | wc -l)" -ge 1 ] || fail "the broken destination wrote no case"
   for i in 0 1 2; do
-    "$bin" certify iterable declarative --cases 40 --shard "$i/3" --report "$tmp/s$i.json" > /dev/null 2>&1 \
-      || fail "shard $i/3 failed"
+    certify_set "s$i" "$@" --shard "$i/3" --report "$tmp/s$i.json" --out "$tmp/cases"
   done
+  "$bin" certify --merge "$tmp/s0.json" "$tmp/s1.json" "$tmp/s2.json" --report "$tmp/merged.json" \
+    --junit "$tmp/merged.xml" > "$tmp/merged.txt" 2> "$tmp/merged.err"
+  rc=$?
+  [ "$rc" -eq 1 ] || fail "certify --merge exited $rc, expected 1 (a broken destination): $(cat "$tmp/merged.err")"
+  cmp "$tmp/all.json" "$tmp/merged.json" || fail "the merged shards' report differs from the unsharded run's"
+  cmp "$tmp/all.xml" "$tmp/merged.xml" || fail "the merged shards' JUnit file differs from the unsharded run's"
+  diff "$tmp/all.txt" "$tmp/merged.txt" || fail "the merged shards' verdict table differs from the unsharded run's"
+  # A merge needs every shard of one run, once.
+  "$bin" certify --merge "$tmp/s0.json" "$tmp/s1.json" > /dev/null 2> "$tmp/m.err"
+  [ $? -eq 2 ] && grep -q "lack shard 2/3" "$tmp/m.err" || fail "a missing shard: $(cat "$tmp/m.err")"
+  "$bin" certify --merge "$tmp/s0.json" "$tmp/s0.json" "$tmp/s2.json" > /dev/null 2> "$tmp/m.err"
+  [ $? -eq 2 ] && grep -q "shard 0/3 again" "$tmp/m.err" || fail "a shard twice: $(cat "$tmp/m.err")"
   python3 - "$tmp" <<'PY' || fail "the shards do not partition the cases"
 import json, sys
 t = sys.argv[1]
@@ -105,7 +133,7 @@ for di, d in enumerate(whole["destinations"]):
     # Reachability counts add up too: the shards ran exactly the whole run's cases.
     for k, v in d["reached"].items():
         assert sum(s["destinations"][di]["reached"].get(k, 0) for s in shards) == v, (d["name"], k)
-print("shards partition the cases")
+print("shards partition the cases; merged, --jobs 1 and --jobs 3 agree byte for byte")
 PY
   ;;
 input)

@@ -293,14 +293,17 @@ void kill_test(const Setup& s, int default_kills, int sig = SIGKILL) {
   const int kills = static_cast<int>(env_or("DESTSIM_KILL_RUNS", default_kills));
   const auto seed = static_cast<std::uint64_t>(env_or("DESTSIM_KILL_SEED", 1));
   const fs::path dir = fresh_dir(s.destination);
+  // More kills need more input, or the later ones land after the run ended.
+  Setup scaled = s;
+  scaled.records = s.records * std::max(1, kills / 8);
   Figures fig;
   const auto start = WallClock::now();
-  KillRun(s, dir).run(kills, seed, fig, sig);
+  KillRun(scaled, dir).run(kills, seed, fig, sig);
   const double secs = std::chrono::duration<double>(WallClock::now() - start).count();
   std::printf("%s%s: %d kills (%d mid-run, %d after the run ended), %lld records: %lld failed with a known outcome, "
               "%lld unknown outcomes, %lld resent after one, %lld applied twice; %.1f s\n",
               s.destination.c_str(), sig == SIGKILL ? "" : " (SIGTERM)", kills, fig.kills_mid_run, fig.finished_before_kill,
-              static_cast<long long>(s.records), static_cast<long long>(fig.failed_known),
+              static_cast<long long>(scaled.records), static_cast<long long>(fig.failed_known),
               static_cast<long long>(fig.unknown), static_cast<long long>(fig.resent),
               static_cast<long long>(fig.duplicates), secs);
   EXPECT_GE(fig.kills_mid_run, kills / 2) << "most kills must land while the delivery runs";
