@@ -362,31 +362,28 @@ TEST(DeliverKill, IterableSurvivesKillNine) {
             12);
 }
 
+// The bulk path, not idempotent: upload, poll, per-record results (the
+// declarative record_results_import on the async_job fake), quick imports.
+Setup async_import() {
+  return {.destination = "declarative",
+          .config = {{"api_key", "kill-test-key"},
+                     {"upload_interval", "100ms"},
+                     {"poll_interval", "1s"},
+                     {"retry_delay_initial", "100ms"},
+                     {"records_max", 40}},
+          .fake_options = {{"pending_for", "300ms"}},
+          .records = 600};
+}
+
 // The bulk path, not idempotent: upload, poll, per-record results.
 TEST(DeliverKill, AsyncImportNotIdempotentSurvivesKillNine) {
-  kill_test({.destination = "declarative",
-             .config = {{"api_key", "kill-test-key"},
-                        {"upload_interval", "100ms"},
-                        {"poll_interval", "1s"},
-                        {"retry_delay_initial", "100ms"},
-                        {"records_max", 40}},
-             .fake_options = {{"pending_for", "300ms"}},
-             .records = 600},
-            12);
+  kill_test(async_import(), 12);
 }
 
 // SIGTERM: no new records, what is in flight drains (bulk: imports polled to
 // their end), and the rerun delivers the rest.
 TEST(DeliverKill, SigtermDrainsAndTheRerunDeliversTheRest) {
-  kill_test({.destination = "declarative",
-             .config = {{"api_key", "kill-test-key"},
-                        {"upload_interval", "100ms"},
-                        {"poll_interval", "1s"},
-                        {"retry_delay_initial", "100ms"},
-                        {"records_max", 40}},
-             .fake_options = {{"pending_for", "300ms"}},
-             .records = 600},
-            3, SIGTERM);
+  kill_test(async_import(), 3, SIGTERM);
 }
 
 }  // namespace

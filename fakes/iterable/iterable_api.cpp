@@ -156,15 +156,20 @@ void IterableApi::learn_types(Types& types, const nlohmann::json& fields) {
   }
 }
 
+namespace {
+HashedStringIndex::KeyAt email_at(const IterableApiState& s) {
+  return [&s](std::size_t i) -> std::string_view { return s.users[i].email; };
+}
+HashedStringIndex::KeyAt user_id_at(const IterableApiState& s) {
+  return [&s](std::size_t i) -> std::string_view { return s.users[i].user_id; };
+}
+}  // namespace
+
 IterableApi::User* IterableApi::find_user(const std::string& email, const std::string& user_id) {
-  if (!email.empty()) {
-    auto it = state_.by_email.find(email);
-    if (it != state_.by_email.end()) return &state_.users[it->second];
-  }
-  if (!user_id.empty()) {
-    auto it = state_.by_user_id.find(user_id);
-    if (it != state_.by_user_id.end()) return &state_.users[it->second];
-  }
+  if (!email.empty())
+    if (auto i = state_.by_email.find(email, email_at(state_))) return &state_.users[*i];
+  if (!user_id.empty())
+    if (auto i = state_.by_user_id.find(user_id, user_id_at(state_))) return &state_.users[*i];
   return nullptr;
 }
 
@@ -173,11 +178,11 @@ IterableApi::User& IterableApi::upsert_user(const std::string& email, const std:
     const std::size_t index = static_cast<std::size_t>(u - state_.users.data());
     if (!email.empty() && u->email.empty()) {
       u->email = email;
-      state_.by_email[email] = index;
+      state_.by_email.insert(email, index, email_at(state_));
     }
     if (!user_id.empty() && u->user_id.empty()) {
       u->user_id = user_id;
-      state_.by_user_id[user_id] = index;
+      state_.by_user_id.insert(user_id, index, user_id_at(state_));
     }
     return *u;
   }
@@ -186,8 +191,8 @@ IterableApi::User& IterableApi::upsert_user(const std::string& email, const std:
   User& u = state_.users.back();
   u.email = email;
   u.user_id = user_id;
-  if (!email.empty()) state_.by_email[email] = index;
-  if (!user_id.empty()) state_.by_user_id[user_id] = index;
+  if (!email.empty()) state_.by_email.insert(email, index, email_at(state_));
+  if (!user_id.empty()) state_.by_user_id.insert(user_id, index, user_id_at(state_));
   return u;
 }
 
@@ -334,7 +339,12 @@ Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_v
     if (id.empty()) {
       ++state_.anonymous_events;
     } else {
-      state_.events[id] = fnv1a64(canonical);  // an existing id is updated, not duplicated
+      // An existing id is updated, not duplicated.
+      auto id_at = [this](std::size_t i) -> std::string_view { return state_.event_ids[i]; };
+      if (!state_.event_index.find(id, id_at)) {
+        state_.event_ids.push_back(id);
+        state_.event_index.insert(id, state_.event_ids.size() - 1, id_at);
+      }
     }
     count_dump("iterable.event", canonical);
     ++ok;
@@ -374,7 +384,10 @@ Response IterableApi::update_users(const nlohmann::json& body, bool bulk, std::s
     const nlohmann::json& fields = member(u, "dataFields");
     learn_types(state_.user_types, fields);
     User& user = upsert_user(email, user_id);
-    if (fields.is_object()) user.data_fields.update(fields);
+    if (fields.is_object()) {
+      if (user.data_fields.is_null()) user.data_fields = nlohmann::json::object();
+      user.data_fields.update(fields);
+    }
     count("iterable.user", u);
     ++ok;
   }
@@ -495,7 +508,7 @@ Response IterableApi::subscriptions(const nlohmann::json& body, bool bulk, std::
 nlohmann::json IterableApi::accepted() const {
   nlohmann::json users = nlohmann::json::array();
   for (const auto& u : state_.users) {
-    nlohmann::json j = {{"dataFields", u.data_fields}};
+    nlohmann::json j = {{"dataFields", u.data_fields.is_null() ? nlohmann::json::object() : u.data_fields}};
     if (!u.email.empty()) j["email"] = u.email;
     if (!u.user_id.empty()) j["userId"] = u.user_id;
     if (!u.subscriptions.is_null()) j["subscriptions"] = u.subscriptions;
@@ -504,11 +517,9 @@ nlohmann::json IterableApi::accepted() const {
   nlohmann::json lists = nlohmann::json::object();
   for (const auto& [id, members] : state_.lists) lists[std::to_string(id)] = members;
   return {{"requests", state_.requests},
-          {"events", state_.events.size() + static_cast<std::size_t>(state_.anonymous_events)},
+          {"events", state_.event_ids.size() + static_cast<std::size_t>(state_.anonymous_events)},
           {"event_ids", [&] {
-             std::vector<std::string> ids;
-             ids.reserve(state_.events.size());
-             for (const auto& kv : state_.events) ids.push_back(kv.first);  // determinism-ok: sorted below
+             std::vector<std::string> ids = state_.event_ids;
              std::sort(ids.begin(), ids.end());
              return nlohmann::json(ids);
            }()},

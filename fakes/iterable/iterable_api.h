@@ -29,7 +29,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_map>  // determinism-ok: lookup-only indexes (see below)
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -62,13 +61,13 @@ struct IterableApiOptions {
 };
 
 /// What IterableApi::reset() forgets. It is kept compact: a million-event run
-/// stores ids and hashes, not bodies. The hash maps are lookup-only: accepted()
-/// sorts what it prints, so no order ever comes from them.
+/// stores each event id once and hashes, not bodies; the indexes hold hashes
+/// of strings kept elsewhere (framework/flat_map.h) and have no order to leak.
 struct IterableApiState {
   struct User {
     std::string email;
     std::string user_id;
-    nlohmann::json data_fields = nlohmann::json::object();
+    nlohmann::json data_fields;    // null until a field is set (printed as {})
     nlohmann::json subscriptions;  // the last updateSubscriptions request (it overwrites)
   };
   using Types = std::map<std::string, std::string, std::less<>>;  // field → type
@@ -78,9 +77,10 @@ struct IterableApiState {
     bool init = false;
   };
   std::vector<User> users;                                  // by internal index
-  std::unordered_map<std::string, std::size_t> by_email;    // determinism-ok: lookup only
-  std::unordered_map<std::string, std::size_t> by_user_id;  // determinism-ok: lookup only
-  std::unordered_map<std::string, std::uint64_t> events;    // determinism-ok: sorted on output
+  HashedStringIndex by_email;                               // → users
+  HashedStringIndex by_user_id;                             // → users
+  std::vector<std::string> event_ids;                       // distinct, in arrival order
+  HashedStringIndex event_index;                            // → event_ids
   std::int64_t anonymous_events = 0;                        // events without an id
   std::map<std::int64_t, std::set<std::string>> lists;      // listId → member keys
   Types event_types, user_types;
@@ -97,7 +97,7 @@ class IterableApi final : public StatefulFakeApi<IterableApiOptions, IterableApi
   Response handle(const Request& request, Time now) override;
   nlohmann::json accepted() const override;
 
-  std::int64_t events() const { return static_cast<std::int64_t>(state_.events.size()); }
+  std::int64_t events() const { return static_cast<std::int64_t>(state_.event_ids.size()); }
   std::int64_t users() const { return static_cast<std::int64_t>(state_.users.size()); }
 
  private:
