@@ -10,6 +10,7 @@
 #include <tuple>
 #include <utility>
 
+#include "framework/oracle.h"
 #include "framework/retry.h"
 
 namespace destsim {
@@ -108,6 +109,9 @@ struct Send {
 };
 
 struct Events {
+  /// attributed_copies of the outcome, computed by the first checker that needs
+  /// it (six do; each would dump and hash every record's effect again).
+  mutable std::optional<std::vector<std::int64_t>> copies;
   std::vector<Req> requests;
   std::vector<Resp> responses;
   std::map<std::int64_t, Http> http;  // by request id
@@ -423,6 +427,11 @@ std::vector<std::int64_t> attributed_copies(const Outcome& o) {
   return share;
 }
 
+const std::vector<std::int64_t>& copies_of(const Outcome& o, const Events& ev) {
+  if (!ev.copies) ev.copies = attributed_copies(o);
+  return *ev.copies;
+}
+
 PropertyResult fail(const std::string& id, std::string detail) { return {id, Verdict3::fail, std::move(detail)}; }
 PropertyResult pass(const std::string& id) { return {id, Verdict3::pass, ""}; }
 PropertyResult na(const std::string& id, std::string why) { return {id, Verdict3::not_applicable, std::move(why)}; }
@@ -525,7 +534,7 @@ PropertyResult check_a2(const Outcome& o, const Events& ev) {
   std::vector<JobId> lost, phantom, unjustified;
   std::map<JobId, std::string> hidden;
   bool hidden_built = false;
-  const std::vector<std::int64_t> copies = attributed_copies(o);
+  const std::vector<std::int64_t>& copies = copies_of(o, ev);
   for (std::int64_t i = 0; i < o.input_size; ++i) {
     const Record& r = o.record(i);
     if (!o.jobs().contains(r.id)) continue;
@@ -562,7 +571,7 @@ PropertyResult check_a2(const Outcome& o, const Events& ev) {
   return pass("A2");
 }
 
-PropertyResult check_a3(const Outcome& o) {
+PropertyResult check_a3(const Outcome& o, const Events& ev) {
   const Capabilities& caps = o.entry->capabilities;
   if (caps.idempotent_writes && caps.delivery == DeliverySemantics::exactly_once) {
     // Copies in the store are at most one by the API's own semantics (upserts,
@@ -570,7 +579,7 @@ PropertyResult check_a3(const Outcome& o) {
     return pass("A3");
   }
   std::vector<JobId> dup;
-  const std::vector<std::int64_t> copies = attributed_copies(o);
+  const std::vector<std::int64_t>& copies = copies_of(o, ev);
   for (std::int64_t i = 0; i < o.input_size; ++i) {
     const Record& r = o.record(i);
     const std::int64_t n = copies[static_cast<std::size_t>(i)];
@@ -805,9 +814,9 @@ PropertyResult check_b4(const Outcome& o, const Events& ev) {
   return pass("B4");
 }
 
-PropertyResult check_c5(const Outcome& o) {
+PropertyResult check_c5(const Outcome& o, const Events& ev) {
   std::vector<JobId> resent;
-  const std::vector<std::int64_t> copies = attributed_copies(o);
+  const std::vector<std::int64_t>& copies = copies_of(o, ev);
   for (std::int64_t i = 0; i < o.input_size; ++i) {
     const Record& r = o.record(i);
     const std::int64_t n = copies[static_cast<std::size_t>(i)];
@@ -1062,7 +1071,7 @@ PropertyResult check_d3(const Outcome& o, const Events& ev) {
 
 PropertyResult check_d4(const Outcome& o, const Events& ev) {
   std::vector<JobId> assumed;
-  const std::vector<std::int64_t> copies = attributed_copies(o);
+  const std::vector<std::int64_t>& copies = copies_of(o, ev);
   for (std::int64_t i = 0; i < o.input_size; ++i) {
     const Record& r = o.record(i);
     if (!o.jobs().contains(r.id)) continue;
@@ -1148,7 +1157,7 @@ PropertyResult check_e1(const Outcome& o, const Scenario& s, const Events& ev) {
   }
   // Nothing applied twice unless a fault (the crash among them) hid an outcome.
   std::vector<JobId> twice;
-  const std::vector<std::int64_t> copies = attributed_copies(o);
+  const std::vector<std::int64_t>& copies = copies_of(o, ev);
   for (std::int64_t i = 0; i < o.input_size; ++i) {
     const Record& r = o.record(i);
     if (!o.jobs().contains(r.id) || copies[static_cast<std::size_t>(i)] <= 1) continue;
@@ -1577,7 +1586,7 @@ std::optional<PropertyResult> unjustified_too_large(const Outcome& o, const Even
     const JobOutcome out = o.jobs().outcome(r.id);
     if (out.kind != ReasonKind::too_large || out.state == JobState::succeeded || out.state == JobState::pending) continue;
     if (answered_413.count(r.id)) continue;
-    const auto bytes = static_cast<std::int64_t>(r.payload.dump().size());
+    const auto bytes = static_cast<std::int64_t>(dump_size(r.payload));
     if (bytes * 2 <= limit.value)
       return fail("C4", "job " + std::to_string(r.id) + " ended " + job_state_name(out.state) +
                             " as too large, but its record is " + std::to_string(bytes) + " bytes, at most half of " +
@@ -1806,7 +1815,7 @@ PropertyResult check_f2(const Outcome& o, const Events& ev) {
   // fault really hid it).
   if (o.entry->capabilities.stages) {
     const auto by_stream = records_by_stream(o);
-    const std::vector<std::int64_t> copies = attributed_copies(o);
+    const std::vector<std::int64_t>& copies = copies_of(o, ev);
     std::map<JobId, std::int64_t> copies_of;
     for (std::int64_t i = 0; i < o.input_size; ++i) copies_of[o.record(i).id] = copies[static_cast<std::size_t>(i)];
     for (const auto& [stream, verdict] : o.sync->streams) {
@@ -1953,7 +1962,7 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
         1, run_limit(o, {"file_bytes_max", "bytes_max"}, o.entry->capabilities.limits.bytes_max, true).value);
     std::int64_t by_bytes = 0, filled = 0;
     for (const Record& r : o.records) {
-      const std::int64_t b = static_cast<std::int64_t>(r.payload.dump().size());
+      const std::int64_t b = static_cast<std::int64_t>(dump_size(r.payload));
       if (filled > 0 && filled + b > file_bytes) {
         ++by_bytes;
         filled = 0;
@@ -2010,7 +2019,7 @@ PropertyResult check_one(const std::string& id, const Outcome& o, const Scenario
   if (!caps.bulk && bulk_only.count(id)) return na(id, "bulk: the destination is on the batch path");
   if (id == "A1") return check_a1(o, ev);
   if (id == "A2") return check_a2(o, ev);
-  if (id == "A3") return check_a3(o);
+  if (id == "A3") return check_a3(o, ev);
   if (id == "A4") return check_a4(o, ev);
   if (id == "B1") return check_b1(o, ev);
   if (id == "B2") return check_b2(o, ev);
@@ -2022,7 +2031,7 @@ PropertyResult check_one(const std::string& id, const Outcome& o, const Scenario
   if (id == "C4") return check_c4(o, ev);
   if (id == "C6") return check_c6(o, ev);
   if (id == "G2") return check_g2(o, ev);
-  if (id == "C5") return check_c5(o);
+  if (id == "C5") return check_c5(o, ev);
   if (id == "I1") return check_i1(o, ev);
   if (id == "A5") return check_a5(ev);
   if (id == "B5") return check_b5(o, ev);

@@ -21,5 +21,9 @@ std::string oracle_key(std::string_view endpoint, const nlohmann::json& item);
 std::string oracle_key_of_dump(std::string_view endpoint, std::string_view canonical);
 /// FNV-1a 64 of a string (also how fakes index oracle keys).
 std::uint64_t fnv1a64(std::string_view s);
+/// FNV-1a 64 of `j.dump()`, computed as it is written (no string is built).
+std::uint64_t fnv1a64_of_dump(const nlohmann::json& j);
+/// `j.dump().size()`, counted as it is written (no string is built).
+std::size_t dump_size(const nlohmann::json& j);
 
 }  // namespace destsim
