@@ -1,10 +1,11 @@
 // bulk_bench — the bulk path over a long incident, in virtual time.
 //
-// Incident24h: a day of an async-job API whose imports sit "pending" for six
-// hours each: 10 imports in flight at a time, polled every 10 s until they
-// complete (~86,000 polls), through the declarative destination, its generic
-// async-job fake and the simulated transport. Reports wall time, the
-// virtual/wall ratio and the wall cost per poll.
+// LongIncident: five days of an async-job API whose imports sit "pending" for
+// six hours each: 40 imports, 2 in flight at a time (the API's declared import
+// concurrency, which bounds the config), polled every 10 s until they complete
+// (86,400 polls), through the declarative destination, its generic async-job
+// fake and the simulated transport. Reports wall time, the virtual/wall ratio
+// and the wall cost per poll.
 // BareTimers (the baseline, same run): the same number of 10-second sleeps by
 // 10 coroutines on the loop alone — what a poll costs with no destination,
 // fake, HTTP or trace in it.
@@ -28,13 +29,13 @@ Scenario incident() {
               {"upload_interval", "1s"},
               {"poll_interval", "10s"},
               {"poll_timeout", "7h"},
-              {"imports_in_flight", 10}};
+              {"imports_in_flight", 2}};
   s.fake_options = {{"pending_for", "6h"}};
   s.generate = GeneratedInput{4000, "", Ratio{0, 1}, 0};  // 40 imports of 100 records
   return s;
 }
 
-void BM_Incident24h(benchmark::State& state) {
+void BM_LongIncident(benchmark::State& state) {
   const Scenario s = incident();
   std::int64_t polls = 0;
   double virt = 0, wall = 0;
@@ -42,7 +43,11 @@ void BM_Incident24h(benchmark::State& state) {
     RunOptions o;
     o.keep_trace = false;
     auto out = run_scenario(s, o);
-    if (!out.ok() || !out->status.ok() || out->jobs().counts().succeeded != 4000) {
+    if (!out.ok()) {
+      state.SkipWithError(out.error().message.c_str());
+      return;
+    }
+    if (!out->status.ok() || out->jobs().counts().succeeded != 4000) {
       state.SkipWithError("the incident did not complete");
       return;
     }
@@ -55,11 +60,11 @@ void BM_Incident24h(benchmark::State& state) {
   state.counters["virtual_per_wall"] = virt / wall;
   state.counters["ns_per_poll"] = wall * 1e9 / static_cast<double>(polls);
 }
-BENCHMARK(BM_Incident24h)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_LongIncident)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
 void BM_BareTimers(benchmark::State& state) {
   constexpr int kSleepers = 10;
-  constexpr int kEach = 8640;  // 86,400 ten-second sleeps in all: 24 h
+  constexpr int kEach = 8640;  // 86,400 ten-second sleeps in all, as many as the incident's polls
   for (auto _ : state) {
     SimClock clock;
     Loop loop(clock, LoopOptions{1, 100'000'000});
