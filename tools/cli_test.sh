@@ -140,6 +140,32 @@ grep -q '"batches":0' "$tmp/out" || fail "rerun sent again: $(cat "$tmp/out")"
 expect_exit 2 deliver iterable --generate 201 --config "$tmp/cfg.json" --store "$tmp/d.db" --url "http://127.0.0.1:$port"
 grep -q "written by a delivery of another destination or input" "$tmp/err" || fail "other input: $(cat "$tmp/err")"
 kill -TERM "$pid"; wait "$pid"
+# deliver under a Sync (a staging destination: streams committed whole) and
+# over real SFTP sessions (libssh) to `serve sftp`, the password from the environment.
+"$bin" serve warehouse --port 0 --max-lifetime 60s > "$tmp/serve5.log" 2>&1 &
+pid=$!; pids+=("$pid")
+port=$(wait_for_url "$tmp/serve5.log") || fail "serve warehouse printed no URL"
+printf '{"api_key": "k"}' > "$tmp/wcfg.json"
+expect_exit 0 deliver staged_table --generate 120 --config "$tmp/wcfg.json" --store "$tmp/w.db" --url "http://127.0.0.1:$port"
+grep -q '^120 succeeded' "$tmp/out" && grep -q '"commits":2' "$tmp/out" || fail "staged_table deliver: $(cat "$tmp/out")"
+kill -TERM "$pid"; wait "$pid"
+mkdir -p "$tmp/sftp-root"
+DESTSIM_SFTP_PASSWORD=pw "$bin" serve sftp --port 0 --options "{\"root\": \"$tmp/sftp-root\", \"user\": \"u\"}" \
+  --max-lifetime 60s > "$tmp/serve6.log" 2>&1 &
+pid=$!; pids+=("$pid")
+sport=""
+for _ in $(seq 1 100); do
+  sport=$(sed -n 's/^listening on 127\.0\.0\.1://p' "$tmp/serve6.log"); [ -n "$sport" ] && break; sleep 0.1
+done
+[ -n "$sport" ] || fail "serve sftp printed no port: $(cat "$tmp/serve6.log")"
+grep -q "password" "$tmp/serve6.log" && grep -q "warning" "$tmp/serve6.log" && fail "an env password must not warn"
+printf '{"host": "127.0.0.1", "port": %s, "username": "u", "password": "pw", "host_key_policy": "accept_new", "known_hosts": "%s", "destination_id": "d", "job_run_id": "r", "file_path": "/out/{destinationID}/{jobRunID}/rows.csv"}' \
+  "$sport" "$tmp/known_hosts" > "$tmp/scfg.json"
+expect_exit 0 deliver sftp --generate 50 --config "$tmp/scfg.json" --store "$tmp/s.db"
+grep -q '^50 succeeded' "$tmp/out" || fail "sftp deliver: $(cat "$tmp/out") $(cat "$tmp/err")"
+csv=$(cat "$tmp"/sftp-root/out/d/r/rows*.csv 2>/dev/null)
+{ [ "${csv%%,*}" = job_id ] && echo "$csv" | grep -q "^50,"; } || fail "the CSV on the server: $(ls -R "$tmp/sftp-root")"
+kill -TERM "$pid"; wait "$pid"
 
 # run: same file and seed → same trace hash; --trace writes the JSONL it hashed; no secret in it.
 src=$(cd "$(dirname "$0")/.." && pwd)
