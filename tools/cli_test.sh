@@ -181,4 +181,20 @@ grep -q "test-key" "$tmp/t1.jsonl" && fail "the API key leaked into the trace"
 h3=$(sed -n 's/^trace-hash: //p' "$tmp/r3")
 [ "$h3" != "$h1" ] || fail "--seed did not change the run"
 grep -q '^seed=99 ' "$tmp/r3" || fail "run does not print the seed it used"
+
+# diff: the same trace is the same (0); another seed parts at its first event (1), naming the key.
+"$bin" run "$scenario" --trace "$tmp/t2.jsonl" > /dev/null 2>&1 || fail "second traced run failed"
+"$bin" run "$scenario" --seed 99 --trace "$tmp/t3.jsonl" > /dev/null 2>&1 || fail "third traced run failed"
+expect_exit 0 diff "$tmp/t1.jsonl" "$tmp/t2.jsonl"
+grep -q "the traces are the same" "$tmp/out" || fail "diff of equal traces: $(cat "$tmp/out")"
+expect_exit 1 diff "$tmp/t1.jsonl" "$tmp/t3.jsonl"
+grep -q "at event 1 " "$tmp/out" && grep -q "  seed: " "$tmp/out" || fail "diff of seeds: $(cat "$tmp/out")"
+expect_exit 1 diff "$tmp/t1.jsonl" "$tmp/t3.jsonl" --ignore seed --context 1
+grep -q "at event 2 " "$tmp/out" && grep -q "before it, the same in both" "$tmp/out" || fail "diff --ignore: $(cat "$tmp/out")"
+head -20 "$tmp/t1.jsonl" > "$tmp/t4.jsonl"
+expect_exit 1 diff "$tmp/t1.jsonl" "$tmp/t4.jsonl"
+grep -q "t4.jsonl ends after line 20" "$tmp/out" || fail "diff of a cut trace: $(cat "$tmp/out")"
+{ head -1 "$tmp/t1.jsonl"; echo '[1]'; } > "$tmp/bad.jsonl"
+expect_exit 2 diff "$tmp/t1.jsonl" "$tmp/bad.jsonl"
+grep -q "bad.jsonl: line 2: expected a trace event" "$tmp/err" || fail "diff of a bad trace: $(cat "$tmp/err")"
 echo "cli_test passed"

@@ -28,6 +28,7 @@
 #include "fakes/doors/serve_sftp.h"
 #include "framework/json_in.h"
 #include "tools/deliver.h"
+#include "tools/trace_diff.h"
 
 #ifndef DESTSIM_VERSION
 #define DESTSIM_VERSION "0.0.0"
@@ -271,6 +272,14 @@ int run(int argc, char** argv) {
   deliver->add_option("--request-timeout", deliver_args.request_timeout,
                       "Longest wait for the API on one socket read, e.g. 30s");
 
+  TraceDiffArgs diff_args;
+  auto* diff = app.add_subcommand(
+      "diff", "Show where two traces (run --trace) part: the first differing event, with the events before it");
+  diff->add_option("a", diff_args.a, "First trace (JSONL)")->required();
+  diff->add_option("b", diff_args.b, "Second trace (JSONL)")->required();
+  diff->add_option("--context", diff_args.context, "Equal events shown before the divergence")->check(CLI::Range(0, 1000));
+  diff->add_option("--ignore", diff_args.ignore, "Leave this key out of the comparison (repeatable), e.g. t");
+
   CertifyArgs certify_args;
   auto* certify = app.add_subcommand(
       "certify", "Certify destinations against the conformance suite (CONFORMANCE.md); exit 0 certified, 1 a property failed");
@@ -292,6 +301,7 @@ int run(int argc, char** argv) {
   if (*certify) return run_certify(certify_args);
   if (*serve) return cmd_serve(serve_flags);
   if (*deliver) return run_deliver(deliver_args);
+  if (*diff) return run_trace_diff(diff_args, std::cout);
   if (*run) {
     if (*seed_opt) run_args.seed = run_seed;
     return cmd_run(run_args);
