@@ -28,6 +28,7 @@
 #include "fakes/doors/serve_sftp.h"
 #include "framework/json_in.h"
 #include "tools/deliver.h"
+#include "tools/timeline.h"
 #include "tools/trace_diff.h"
 
 #ifndef DESTSIM_VERSION
@@ -171,6 +172,7 @@ struct RunArgs {
   std::string file;
   std::optional<std::uint64_t> seed;
   std::string trace_file;
+  std::string html_file;
 };
 
 int cmd_run(const RunArgs& a) {
@@ -191,6 +193,12 @@ int cmd_run(const RunArgs& a) {
     if (!trace_out) return report(Error::io(a.trace_file + ": writing the trace failed (device full or closed)"));
   }
   Judgement j = judge(*scenario, *outcome);
+  if (!a.html_file.empty()) {
+    std::ofstream html(a.html_file, std::ios::binary | std::ios::trunc);
+    html << timeline_html(*scenario, *outcome, j);
+    html.flush();
+    if (!html) return report(Error::io(a.html_file + ": cannot write the timeline page"));
+  }
   print_summary(std::cout, *scenario, *outcome, j);
   std::cout.flush();
   if (!j.unchecked.empty()) {
@@ -246,6 +254,8 @@ int run(int argc, char** argv) {
   run->add_option("file", run_args.file, "Scenario file (JSON, see scenarios/README.md)")->required();
   auto* seed_opt = run->add_option("--seed", run_seed, "Override the scenario's seed")->check(seed_validator());
   run->add_option("--trace", run_args.trace_file, "Write the trace as JSONL to this file");
+  run->add_option("--html", run_args.html_file,
+                  "Write the run as a self-contained HTML timeline (lanes per endpoint, faults, crashes, jobs)");
 
   DeliverArgs deliver_args;
   auto* deliver = app.add_subcommand(
