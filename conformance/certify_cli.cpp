@@ -3,11 +3,16 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "conformance/certify.h"
+#include "conformance/expect.h"
+#include "conformance/runner.h"
+#include "conformance/scenario.h"
+#include "conformance/timeline.h"
 #include "destinations/destination.h"
 #include "framework/json_in.h"
 
@@ -27,6 +32,8 @@ void add_certify_options(CLI::App& app, CertifyArgs& a) {
   app.add_option("--jobs,-j", a.jobs,
                  "Threads running cases (0 = one per core); the report and written cases are the same for any value")
       ->check(CLI::Range(0, 1024));
+  app.add_option("--html", a.html_dir,
+                 "Write a timeline page (HTML) of each written failing case into this directory, named like the case");
   app.add_flag("--timings", a.timings, "Put wall and shrink times in --report and --junit (they then vary run to run)");
   app.add_option("--merge", a.merge,
                  "Merge the --report files of every shard of one run (--shard I/N) into the whole run's verdict "
@@ -45,9 +52,35 @@ int bad(const Error& e) {
 
 namespace {
 
+// A timeline page for each failing case written: the case replayed (it is a
+// scenario file), as `destsim run FILE --html` draws it.
+Status write_timelines(const std::string& dir, const CertifyReport& report) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Error::io(dir + ": cannot create the directory for timeline pages: " + ec.message());
+  for (const auto& d : report.destinations)
+    for (const auto& f : d.failures) {
+      if (f.scenario_file.empty()) continue;
+      DS_TRY(Scenario s, load_scenario(f.scenario_file));
+      DS_TRY(Outcome o, run_scenario(s));
+      const Judgement j = judge(s, o);
+      std::string name = std::filesystem::path(f.scenario_file).stem().string() + ".html";
+      const std::string path = (std::filesystem::path(dir) / name).string();
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out << timeline_html(s, o, j);
+      out.flush();
+      if (!out) return Error::io(path + ": cannot write the timeline page");
+    }
+  return Status::success();
+}
+
 // Writes the report files and returns the exit code of a report.
 int finish(const CertifyArgs& a, const CertifyReport& report) {
   print_certify_table(std::cout, report, a.timings);
+  if (!a.html_dir.empty()) {
+    if (a.out_dir.empty()) return bad(Error::bad_input("--html draws the written failing cases: give --out DIR too"));
+    if (Status s = write_timelines(a.html_dir, report); !s.ok()) return bad(s.error());
+  }
   if (!a.report_json.empty()) {
     std::ofstream f(a.report_json);
     f << report.to_json(a.timings).dump(2) << "\n";

@@ -21,6 +21,8 @@ struct CertifyArgs {
   int jobs = 0;
   /// Wall and shrink times in --report and --junit (they then differ run to run).
   bool timings = false;
+  /// A directory for one timeline page per written failing case.
+  std::string html_dir;
   /// Shard reports to merge into the report of the whole run (no cases run).
   std::vector<std::string> merge;
 };

@@ -28,7 +28,7 @@
 #include "fakes/doors/serve_sftp.h"
 #include "framework/json_in.h"
 #include "tools/deliver.h"
-#include "tools/timeline.h"
+#include "conformance/timeline.h"
 #include "tools/trace_diff.h"
 
 #ifndef DESTSIM_VERSION

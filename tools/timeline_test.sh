@@ -71,4 +71,17 @@ print(f"screenshot {w}x{h}: {share:.1%} drawn, {len(colours)} colours")
 assert share > 0.03, f"only {share:.2%} of the page is drawn"
 assert not missing, f"missing colours: {missing}"
 PY
+# certify --html: a page per written failing case, the requests its failure names outlined.
+"$bin" certify canary --cases 30 --out "$tmp/cases" --html "$tmp/pages" > "$tmp/certify.txt" 2>&1
+[ $? -eq 1 ] || fail "certify canary did not fail: $(cat "$tmp/certify.txt")"
+for c in "$tmp"/cases/*.json; do
+  [ -s "$tmp/pages/$(basename "${c%.json}").html" ] || fail "no page for $(basename "$c")"
+done
+page=$(ls "$tmp"/pages/canary-I1-case-*.html | head -1)
+[ -n "$page" ] || fail "no page for the canary's I1 failure: $(ls "$tmp/pages")"
+timeout 60 "$browser" "${flags[@]}" --dump-dom "file://$page" > "$tmp/dom2.html" 2>> "$tmp/browser.err" || fail "dump-dom of $page"
+grep -q 'class="named"' "$tmp/dom2.html" || fail "the I1 page outlines no request its failure names"
+grep -q "I1 FAIL" "$tmp/dom2.html" || fail "the I1 page shows no failed verdict"
+"$bin" certify canary --cases 5 --out "" --html "$tmp/p2" > /dev/null 2> "$tmp/err2"
+[ $? -eq 2 ] && grep -q -- "--html draws the written failing cases" "$tmp/err2" || fail "--html without --out: $(cat "$tmp/err2")"
 echo "timeline_test: ok"

@@ -22,6 +22,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 #include "fakes/doors/sftp_wire.h"
@@ -173,7 +174,14 @@ struct SftpServer::Impl {
     if (auth_failures.size() >= kAuthFailureAddressesMax) {
       // Many addresses failing: forget the stale ones; if none is stale, start over rather than grow.
       std::erase_if(auth_failures, [&](const auto& kv) { return now - kv.second.last > kAuthFailureMemory; });
-      if (auth_failures.size() >= kAuthFailureAddressesMax) auth_failures.clear();
+      // None stale: forget the one that failed longest ago (clearing all
+      // would let a client wipe its own delay from many addresses).
+      while (auth_failures.size() >= kAuthFailureAddressesMax) {
+        auto oldest = auth_failures.begin();
+        for (auto it = auth_failures.begin(); it != auth_failures.end(); ++it)
+          if (it->second.last < oldest->second.last) oldest = it;
+        auth_failures.erase(oldest);
+      }
     }
     AuthFailures& f = auth_failures[peer];
     if (f.count > 0 && now - f.last > kAuthFailureMemory) f.count = 0;
@@ -207,6 +215,8 @@ struct SftpServer::Impl {
   void accept_loop();
   void close_late_logins();
   void run_session(Session* me, ssh_session s);
+  void serve_session(Session* me, ssh_session s);
+  void end_session(Session* me, ssh_session s);
 };
 
 // ---------------------------------------------------------------- one session
@@ -233,13 +243,21 @@ class SessionLoop {
 
   enum class Next { go_on, close };
 
-  // Takes client bytes; appends the answers to `out`. `close` ends the session without a word more.
+  // Answers held at once: past this, feed() stops taking packets (they wait
+  // in the framer) until the caller has written what it has. 2,259 READs of
+  // 29 bytes each used to build 148 MB of answers from one 64 KiB read.
+  static constexpr std::size_t kPendingOutMax = 1 << 20;
+
+  // Takes client bytes; appends the answers to `out`, at most about
+  // kPendingOutMax of them; call again with no bytes while it answers (the
+  // rest of what was fed is still waiting). `close` ends the session without
+  // a word more.
   Next feed(std::string_view bytes, std::string& out) {
     framer_.feed(bytes);
     Next next = Next::go_on;
     std::uint8_t type = 0;
     std::string body;
-    while (next == Next::go_on) {
+    while (next == Next::go_on && w_.bytes().size() < kPendingOutMax) {
       const auto take = framer_.next(type, body);
       if (take == SftpFramer::Take::need_more) break;
       if (take != SftpFramer::Take::packet) {  // a length over the bound, or no type byte: the stream is lost
@@ -473,6 +491,7 @@ class SessionLoop {
   }
 
   void drop_handle(const SftpRequest& q) { handles_.erase(q.handle); }
+  static constexpr std::size_t kListedEntriesMax = 100'000;  // directory entries held open per session
 
   Next close(const SftpRequest& q) {
     Handle* h = handle_of(q);
@@ -578,11 +597,19 @@ class SessionLoop {
     {
       std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
       st = s_.impl_->fs->stat(path);  // the jail and the "stat" deny rules
-      norm = RemoteFs::normalize(path, "setstat");
+      // Changing a file is writing it: the "put" deny rules hold too (a
+      // read-only tree stays read-only).
+      if (st.ok()) norm = s_.impl_->fs->allowed(path, "put");
     }
     if (lost_answer(f, next)) return next;
     if (!st.ok()) return reply_error(q, st.error());
     if (!norm.ok()) return reply_error(q, norm.error());
+    if (*norm == "/") {
+      // chmod 0 on the root would lock every session out of the tree.
+      s_.ledger_count("unsupported");
+      w_.status(q.id, kOpUnsupported, "setstat /: the root's attributes cannot be changed");
+      return Next::go_on;
+    }
     std::string unsupported;
     if (a.flags & kAttrUidGid) unsupported = "the owner (uid/gid)";
     else if (a.flags & kAttrExtended) unsupported = "extended attributes";
@@ -632,6 +659,18 @@ class SessionLoop {
       std::lock_guard<std::recursive_mutex> lock(s_.impl_->mu);
       auto entries = s_.impl_->fs->list(raw);
       if (!entries.ok()) return reply_error(q, entries.error());
+      // A listing is held in memory until its handle closes: bound what one
+      // session holds (256 handles on a directory of 30,000 empty files
+      // held 850 MB).
+      std::size_t held = entries->size();
+      for (const auto& [_, other] : handles_) held += other->entries.size();
+      if (held > kListedEntriesMax) {
+        s_.ledger_count("refused.listing");
+        w_.status(q.id, kFailure,
+                  "opendir " + raw + ": the directory listings this session holds open would pass " +
+                      std::to_string(kListedEntriesMax) + " entries; close some directory handles first");
+        return Next::go_on;
+      }
       h->entries = std::move(entries).value();
       h->path = *RemoteFs::normalize(raw);
     }
@@ -784,25 +823,61 @@ SftpPacketSession::~SftpPacketSession() = default;
 std::string SftpPacketSession::feed(std::string_view bytes) {
   std::string out;
   if (st_->closed) return out;
+  // Everything fed is answered (the real loop writes between the pieces).
+  for (std::string_view in = bytes;; in = {}) {
+    const std::size_t before = out.size();
+    if (st_->loop.feed(in, out) == SessionLoop::Next::close) {
+      st_->closed = true;
+      break;
+    }
+    if (out.size() == before) break;
+  }
+  return out;
+}
+
+std::string SftpPacketSession::feed_once(std::string_view bytes) {
+  std::string out;
+  if (st_->closed) return out;
   if (st_->loop.feed(bytes, out) == SessionLoop::Next::close) st_->closed = true;
   return out;
 }
 
 bool SftpPacketSession::closed() const { return st_->closed; }
 
+void SftpServer::Impl::end_session(Session* me, ssh_session s) {
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
+    me->fd = -1;
+  }
+  ssh_disconnect(s);
+  ssh_free(s);
+  std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
+  if (me->authed) --authed_sessions;
+  me->done = true;
+  ++finished;
+}
+
+// A session's thread: whatever goes wrong in it (an allocation that fails)
+// ends that session, never the server.
 void SftpServer::Impl::run_session(Session* me, ssh_session s) {
-  auto finish = [&] {
+  try {
+    serve_session(me, s);
+  } catch (...) {
+    {
+      std::lock_guard<std::recursive_mutex> lock(mu);
+      ledger.count("error.session_exception");
+    }
+    bool done = false;
     {
       std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
-      me->fd = -1;
+      done = me->done;
     }
-    ssh_disconnect(s);
-    ssh_free(s);
-    std::lock_guard<std::mutex> lock(sessions_mu);  // determinism-ok: real mode
-    if (me->authed) --authed_sessions;
-    me->done = true;
-    ++finished;
-  };
+    if (!done) end_session(me, s);
+  }
+}
+
+void SftpServer::Impl::serve_session(Session* me, ssh_session s) {
+  auto finish = [&] { end_session(me, s); };
 
   // The connect fault is decided once, before the handshake.
   {
@@ -944,9 +1019,17 @@ void SftpServer::Impl::run_session(Session* me, ssh_session s) {
       if (n < 0) break;
       if (n == 0) continue;
       out.clear();
-      const auto next = loop.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)), out);
-      if (!out.empty() && !write_all(chan, out)) break;
-      if (next == SessionLoop::Next::close) break;
+      auto next = loop.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)), out);
+      bool written = true;
+      // What was read is answered a bounded piece at a time, each written
+      // before the next is built (a client that stops reading holds 1 MiB).
+      while (!out.empty() && next == SessionLoop::Next::go_on && !stop_requested()) {
+        if (!(written = write_all(chan, out))) break;
+        out.clear();
+        next = loop.feed({}, out);
+      }
+      if (!out.empty() && written && !write_all(chan, out)) break;
+      if (!written || next == SessionLoop::Next::close) break;
     }
   }
   finish();
@@ -999,9 +1082,29 @@ void SftpServer::Impl::accept_loop() {
       // Only connections still logging in count here; logged-in sessions are bounded at login (max_sessions).
       const auto pending = std::count_if(sessions.begin(), sessions.end(),
                                          [](const auto& x) { return !x->done && !x->authed; });
-      if (stopping || pending >= o.max_unauthenticated) {
-        if (!stopping) ledger.count("refused.max_unauthenticated");
-        ssh_free(s);  // over the bound: closed at once
+      if (!stopping && pending >= o.max_unauthenticated) {
+        // Full of connections still logging in: the one waiting longest makes
+        // room (as OpenSSH's MaxStartups drops), so silent connections opened
+        // again and again cannot keep a real login out. Twice the bound is
+        // the hard limit on threads.
+        Session* oldest = nullptr;
+        for (auto& x : sessions)
+          if (!x->done && !x->authed && !x->login_timed_out && x->fd >= 0 &&
+              (!oldest || x->login_deadline < oldest->login_deadline))
+            oldest = x.get();
+        if (oldest && pending < 2 * o.max_unauthenticated) {
+          ledger.count("evicted.max_unauthenticated");
+          ::shutdown(oldest->fd, SHUT_RDWR);  // its session ends as a late login does
+          oldest->login_timed_out = true;
+        } else {
+          ledger.count("refused.max_unauthenticated");
+          ssh_free(s);  // over the bound: closed at once
+          ++finished;
+          continue;
+        }
+      }
+      if (stopping) {
+        ssh_free(s);
         ++finished;
         continue;
       }
@@ -1015,7 +1118,14 @@ void SftpServer::Impl::accept_loop() {
     ::setsockopt(session->fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay);
     Session* raw = session.get();
     sessions.push_back(std::move(session));
-    raw->thread = std::thread([this, raw, s] { run_session(raw, s); });  // determinism-ok: one thread per real session
+    try {
+      raw->thread = std::thread([this, raw, s] { run_session(raw, s); });  // determinism-ok: one thread per real session
+    } catch (const std::system_error&) {
+      // No thread for it (the system's limit): this connection is closed, the server goes on.
+      sessions.pop_back();
+      ssh_free(s);
+      ++finished;
+    }
   }
 }
 

@@ -150,6 +150,9 @@ class SftpPacketSession {
   /// Takes client bytes (split anywhere) and returns the server's answers.
   /// Nothing once closed().
   std::string feed(std::string_view bytes);
+  /// As the real session does: takes the bytes but answers at most about
+  /// 1 MiB (kPendingOutMax); call again with no bytes for the rest.
+  std::string feed_once(std::string_view bytes);
   /// The session ended: a fault closed it, or the client broke the protocol
   /// (a packet before INIT, over sftp_wire::kPacketBytesMax, or without an id).
   bool closed() const;

@@ -77,6 +77,10 @@ class RemoteFs {
   static FileResult<std::string> normalize(std::string_view path, std::string_view op = "path");
 
   const RemoteFsOptions& options() const { return options_; }
+  /// The normalised path if `op` may act on `path` (the jail and the deny
+  /// rules), as every operation checks it; for operations the tree has no call
+  /// for (the real server's SETSTAT checks "put": a mode change is a write).
+  FileResult<std::string> allowed(std::string_view path, std::string_view op) { return checked(path, op); }
   /// Replaces the quota and deny rules (e.g. after seeding the initial tree).
   void set_options(RemoteFsOptions options) { options_ = std::move(options); }
   /// Bytes held by all files now.

@@ -3,7 +3,7 @@
 // polls, crashes, jobs binned over time), so a run of a million records gives
 // a page of a few megabytes at most; the page draws it as SVG with a few lines
 // of inline JS.
-#include "tools/timeline.h"
+#include "conformance/timeline.h"
 
 #include <algorithm>
 #include <map>
@@ -161,7 +161,7 @@ const rows = lanes.length + (hasBulk ? 1 : 0) + 2;
 const svg = el('svg', {width: W, height: 40 + rows * (H + 8) + 20, id: 'timeline'});
 let y = 30;
 for (let i = 0; i <= 10; i++) { const t = d.end * i / 10; svg.append(el('line', {x1: x(t), x2: x(t), y1: 20, y2: 40 + rows * (H + 8), class: 'grid'})); svg.append(el('text', {x: x(t), y: 14, class: 'tick'}, fmt(t))); }
-function lane(label) { svg.append(el('text', {x: 4, y: y + H - 6, class: 'lane'}, label)); const top = y; y += H + 8; return top; }
+function lane(label) { const t = el('text', {x: 4, y: y + H - 6, class: 'lane'}, label.length > 46 ? '\u2026' + label.slice(-45) : label); t.append(el('title', {}, label)); svg.append(t); const top = y; y += H + 8; return top; }
 for (const name of lanes) {
   const top = lane(name);
   for (const r of d.requests.filter(r => r.lane == name)) {
