@@ -53,6 +53,9 @@ install(TARGETS destsim_framework destsim_real destsim_fakes destsim_doors dests
 # The CLI comes along when it was built; installing the libraries must not
 # require it.
 install(TARGETS destsim RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} OPTIONAL)
+# The file formats' JSON Schemas, for editors (destsim schema prints them too).
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/schemas/ DESTINATION ${CMAKE_INSTALL_DATADIR}/destsim/schemas
+        FILES_MATCHING PATTERN "*.schema.json")
 
 # Every public header, in the layout the sources include them by. Test sources
 # are .cpp, so only headers are taken (declarative specs are data, not headers).

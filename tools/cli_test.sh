@@ -167,6 +167,24 @@ csv=$(cat "$tmp"/sftp-root/out/d/r/rows*.csv 2>/dev/null)
 { [ "${csv%%,*}" = job_id ] && echo "$csv" | grep -q "^50,"; } || fail "the CSV on the server: $(ls -R "$tmp/sftp-root")"
 kill -TERM "$pid"; wait "$pid"
 
+# validate: every shipped scenario, spec and fault plan is valid (0); a bad one
+# exits 2 naming file and path, and the good ones beside it are still listed.
+src_dir=$(cd "$(dirname "$0")/.." && pwd)
+expect_exit 0 validate "$src_dir"/scenarios/*/*.json "$src_dir"/destinations/declarative/specs/*.json \
+  "$src_dir"/examples/fault_plans/*.json
+[ "$(grep -c ': ok (' "$tmp/out")" -ge 60 ] || fail "validate listed: $(head -3 "$tmp/out")"
+printf '{"scenario": 1, "name": "x", "destination": {"name": "iterable", "config": {"api_key": "k"}}, "input": {"generate": {"records": "5"}}}' > "$tmp/badv.json"
+expect_exit 2 validate "$tmp/badv.json" "$src_dir/examples/fault_plans/flaky-api.json"
+grep -q "badv.json: /input/generate/records: expected an integer" "$tmp/err" || fail "validate: $(cat "$tmp/err")"
+grep -q "flaky-api.json: ok" "$tmp/out" || fail "validate stopped at the bad file"
+printf '{"hello": 1}' > "$tmp/what.json"
+expect_exit 2 validate "$tmp/what.json"
+grep -q "expected a scenario" "$tmp/err" || fail "validate of an unknown kind: $(cat "$tmp/err")"
+expect_exit 0 schema
+grep -q '"title": "destsim scenario' "$tmp/out" || fail "schema printed: $(head -3 "$tmp/out")"
+expect_exit 0 schema fault_plan
+expect_exit 2 schema nope
+
 # run: same file and seed → same trace hash; --trace writes the JSONL it hashed; no secret in it.
 src=$(cd "$(dirname "$0")/.." && pwd)
 scenario="$src/scenarios/iterable/5xx-then-recovery.json"

@@ -30,6 +30,7 @@
 #include "tools/deliver.h"
 #include "conformance/timeline.h"
 #include "tools/trace_diff.h"
+#include "tools/validate.h"
 
 #ifndef DESTSIM_VERSION
 #define DESTSIM_VERSION "0.0.0"
@@ -282,6 +283,14 @@ int run(int argc, char** argv) {
   deliver->add_option("--request-timeout", deliver_args.request_timeout,
                       "Longest wait for the API on one socket read, e.g. 30s");
 
+  std::vector<std::string> validate_files;
+  auto* validate = app.add_subcommand(
+      "validate", "Check scenarios, declarative specs and fault plans without running them (exit 0 valid, 2 not)");
+  validate->add_option("files", validate_files, "Files to check")->required();
+  std::string schema_name = "scenario";
+  auto* schema = app.add_subcommand("schema", "Print the JSON Schema of a file format (for editors)");
+  schema->add_option("format", schema_name, "scenario (default) or fault_plan");
+
   TraceDiffArgs diff_args;
   auto* diff = app.add_subcommand(
       "diff", "Show where two traces (run --trace) part: the first differing event, with the events before it");
@@ -312,6 +321,8 @@ int run(int argc, char** argv) {
   if (*serve) return cmd_serve(serve_flags);
   if (*deliver) return run_deliver(deliver_args);
   if (*diff) return run_trace_diff(diff_args, std::cout);
+  if (*validate) return run_validate(validate_files, std::cout);
+  if (*schema) return run_schema(schema_name, std::cout);
   if (*run) {
     if (*seed_opt) run_args.seed = run_seed;
     return cmd_run(run_args);
