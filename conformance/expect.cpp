@@ -1,6 +1,12 @@
 #include "conformance/expect.h"
 
 #include <cstdio>
+#include <utility>
+#include <vector>
+
+#include "fakes/fault_plan.h"
+#include "framework/json_in.h"
+#include "framework/trace_events.h"
 
 namespace destsim {
 
@@ -75,11 +81,38 @@ Judgement judge(const Scenario& s, const Outcome& o) {
   if (!within(s.expect.requests, static_cast<std::int64_t>(t.requests)))
     j.failures.push_back("requests: expected " + bound_text(s.expect.requests) + ", got " + std::to_string(t.requests));
   for (const auto& [status, b] : s.expect.requests_by_status) {
-    auto it = t.by_status.find(status);
-    std::int64_t n = it == t.by_status.end() ? 0 : static_cast<std::int64_t>(it->second);
+    std::int64_t n = 0;
+    if (status < 10) {  // a class: every status of it
+      for (const auto& [st, count] : t.by_status)
+        if (st / 100 == status) n += static_cast<std::int64_t>(count);
+    } else if (auto it = t.by_status.find(status); it != t.by_status.end()) {
+      n = static_cast<std::int64_t>(it->second);
+    }
+    const std::string name = status < 10 ? std::to_string(status) + "xx" : std::to_string(status);
     if (!within(b, n))
-      j.failures.push_back("requests with HTTP " + std::to_string(status) + ": expected " + bound_text(b) + ", got " +
-                           std::to_string(n));
+      j.failures.push_back("requests with HTTP " + name + ": expected " + bound_text(b) + ", got " + std::to_string(n));
+  }
+  if (!s.expect.requests_by_endpoint.empty()) {
+    // Every request as (method or SFTP operation, path): HTTP from the typed
+    // events, SFTP operations from the trace lines (the file door's events).
+    std::vector<std::pair<std::string, std::string>> sent;
+    for (const TimedEvent& te : o.events)
+      if (const auto* r = std::get_if<ev::HttpRequest>(&te.event)) {
+        const auto q = r->path.find('?');
+        sent.emplace_back(r->method, q == std::string::npos ? r->path : r->path.substr(0, q));
+      }
+    for (const auto& line : o.trace_lines) {
+      if (line.find("\"sftp.request\"") == std::string::npos) continue;
+      const nlohmann::json e = parse_json_body(line);
+      if (e.is_object() && e.value("kind", "") == "sftp.request") sent.emplace_back(e.value("op", ""), e.value("path", ""));
+    }
+    for (const auto& [key, b] : s.expect.requests_by_endpoint) {
+      const auto space = key.find(' ');
+      const std::string verb = key.substr(0, space), path = key.substr(space + 1);
+      std::int64_t n = 0;
+      for (const auto& [m, p] : sent) n += glob_match(verb, m) && glob_match(path, p) ? 1 : 0;
+      if (!within(b, n)) j.failures.push_back("requests " + key + ": expected " + bound_text(b) + ", got " + std::to_string(n));
+    }
   }
   if (s.expect.within && o.virtual_duration > *s.expect.within) {
     j.failures.push_back("within: expected every job terminal within " + format_duration(*s.expect.within) +

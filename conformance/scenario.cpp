@@ -114,20 +114,42 @@ Result<Expectations> parse_expect(const JsonIn& in) {
     if (r.json().is_number_integer()) {
       DS_TRY(e.requests, parse_bound(r));
     } else {
-      DS_CHECK(r.only_keys({"min", "max", "exactly", "by_status"}));
+      DS_CHECK(r.only_keys({"min", "max", "exactly", "by_status", "by_endpoint"}));
       nlohmann::json plain = r.json();
       plain.erase("by_status");
+      plain.erase("by_endpoint");
+      if (r.has("by_endpoint")) {
+        JsonIn be = r.at("by_endpoint");
+        DS_CHECK(be.object());
+        for (auto it = be.json().begin(); it != be.json().end(); ++it) {
+          const std::string& k = it.key();
+          const auto space = k.find(' ');
+          const std::string verb = space == std::string::npos ? "" : k.substr(0, space);
+          const std::string path = space == std::string::npos ? "" : k.substr(space + 1);
+          const bool verb_ok = !verb.empty() && std::all_of(verb.begin(), verb.end(), [](char c) {
+            return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '*';
+          });
+          if (!verb_ok || path.empty() || (path[0] != '/' && path[0] != '*'))
+            return be.at(k).fail("expected \"METHOD /path\" as the key (an HTTP method or an SFTP operation, or *, "
+                                 "then a glob over the path: \"POST /api/events/*\", \"put /exports/*\"), got \"" +
+                                 k + "\"");
+          DS_TRY(e.requests_by_endpoint[k], parse_bound(be.at(k)));
+        }
+      }
       DS_TRY(e.requests, parse_bound(JsonIn(plain, r.where(), r.path())));
       if (r.has("by_status")) {
         JsonIn bs = r.at("by_status");
         DS_CHECK(bs.object());
         for (auto it = bs.json().begin(); it != bs.json().end(); ++it) {
-          // Exactly three digits, 100-599: "4xx", "429 please", "4.29e2" or "-5" are not statuses.
+          // Exactly three digits, 100-599, or a class "1xx"-"5xx" (kept as 1-5):
+          // "429 please", "4.29e2", "-5" or "4XX" are not statuses.
           const std::string& k = it.key();
           const bool digits = k.size() == 3 && std::all_of(k.begin(), k.end(), [](char c) { return c >= '0' && c <= '9'; });
-          const int status = digits ? std::stoi(k) : 0;
-          if (status < 100 || status > 599)
-            return bs.at(k).fail("expected an HTTP status (three digits, 100-599) as the key, got \"" + k + "\"");
+          const bool status_class = k.size() == 3 && k[0] >= '1' && k[0] <= '5' && k[1] == 'x' && k[2] == 'x';
+          const int status = digits ? std::stoi(k) : status_class ? k[0] - '0' : 0;
+          if (!status_class && (status < 100 || status > 599))
+            return bs.at(k).fail("expected an HTTP status (three digits, 100-599) or a class (\"4xx\") as the key, got \"" +
+                                 k + "\"");
           DS_TRY(e.requests_by_status[status], parse_bound(bs.at(k)));
         }
       }
@@ -507,8 +529,14 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
   nlohmann::json req = bound(s.expect.requests);
   if (!s.expect.requests_by_status.empty()) {
     nlohmann::json bs = nlohmann::json::object();
-    for (const auto& [st, b] : s.expect.requests_by_status) bs[std::to_string(st)] = bound(b);
+    for (const auto& [st, b] : s.expect.requests_by_status)
+      bs[st < 10 ? std::to_string(st) + "xx" : std::to_string(st)] = bound(b);
     req["by_status"] = bs;
+  }
+  if (!s.expect.requests_by_endpoint.empty()) {
+    nlohmann::json be = nlohmann::json::object();
+    for (const auto& [k, b] : s.expect.requests_by_endpoint) be[k] = bound(b);
+    req["by_endpoint"] = be;
   }
   if (!req.empty()) e["requests"] = req;
   if (s.expect.within) e["within"] = format_duration(*s.expect.within);

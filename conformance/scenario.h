@@ -94,7 +94,11 @@ struct Expectations {
   std::map<std::string, std::int64_t> jobs;  // "succeeded" | "failed" | "aborted" | "unknown" → count
   std::map<JobId, JobExpectation> job;
   CountBound requests;
+  /// By HTTP status (100-599), or by class: 1-5 stand for "1xx"-"5xx".
   std::map<int, CountBound> requests_by_status;
+  /// By endpoint: "POST /api/events/trackBulk", "GET /bulk/*", "put /exports/*"
+  /// (an HTTP method or SFTP operation, or "*", then a glob over the path).
+  std::map<std::string, CountBound> requests_by_endpoint;
   std::optional<Duration> within;
   std::vector<std::string> properties;
   nlohmann::json fake;  // JSON pointer → expected value in the fake's accepted state

@@ -60,6 +60,35 @@ TEST(Scenario, ParsesEverySection) {
   EXPECT_EQ(s->expect.properties, (std::vector<std::string>{"A1", "H1"}));
 }
 
+// Requests by endpoint: "METHOD /glob" keys, written back as they came; a key
+// that is not a method (or operation) and a path is refused naming it.
+TEST(Scenario, RequestsByEndpoint) {
+  nlohmann::json doc = base();
+  doc["expect"]["requests"]["by_endpoint"] = {{"POST /api/events/*", 2}, {"put /exports/*", {{"max", 3}}}};
+  auto s = parse_scenario(doc, "x.json");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(*s->expect.requests_by_endpoint.at("POST /api/events/*").exactly, 2);
+  EXPECT_EQ(scenario_to_json(*s)["expect"]["requests"]["by_endpoint"]["put /exports/*"]["max"], 3);
+  for (const char* key : {"/api/events", "POST", "POST api/events", " /x", "PO5T /x"}) {
+    doc = base();
+    doc["expect"]["requests"]["by_endpoint"] = {{key, 1}};
+    EXPECT_NE(error_of(doc).find("expected \"METHOD /path\" as the key"), std::string::npos) << key << ": " << error_of(doc);
+  }
+}
+
+// A status class counts every status of it, and is written back as "5xx".
+TEST(Scenario, StatusClassesInByStatus) {
+  nlohmann::json doc = base();
+  doc["expect"]["requests"]["by_status"] = {{"5xx", 2}, {"2xx", {{"min", 1}}}, {"4xx", 0}};
+  auto s = parse_scenario(doc, "x.json");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(*s->expect.requests_by_status.at(5).exactly, 2);
+  EXPECT_EQ(*s->expect.requests_by_status.at(2).min, 1);
+  const nlohmann::json back = scenario_to_json(*s);
+  EXPECT_EQ(back["expect"]["requests"]["by_status"]["5xx"]["exactly"], 2);
+  EXPECT_TRUE(back["expect"]["requests"]["by_status"].contains("4xx"));
+}
+
 TEST(Scenario, RoundTripsWithSecretsRedacted) {
   auto s = parse_scenario(base(), "x.json");
   ASSERT_TRUE(s.ok());
@@ -106,11 +135,11 @@ TEST(Scenario, BadInputNamesFilePathAndExpectation) {
   doc["extra"] = 1;
   EXPECT_NE(error_of(doc).find("x.json: /extra: unknown key"), std::string::npos);
   // by_status keys are statuses, nothing that merely starts like one.
-  for (const char* key : {"4xx", "429 please", "429abc", "4.29e2", "-5", "0429", "99", "600"}) {
+  for (const char* key : {"4XX", "6xx", "0xx", "4x", "429 please", "429abc", "4.29e2", "-5", "0429", "99", "600"}) {
     doc = base();
     doc["expect"]["requests"]["by_status"] = {{key, 1}};
     EXPECT_NE(error_of(doc).find("/expect/requests/by_status/" + std::string(key) +
-                                 ": expected an HTTP status (three digits, 100-599)"),
+                                 ": expected an HTTP status (three digits, 100-599) or a class"),
               std::string::npos)
         << key << ": " << error_of(doc);
   }

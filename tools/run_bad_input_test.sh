@@ -60,7 +60,7 @@ for key in '-1' ' 17' '1e3' '0'; do
   printf '{%s, %s, "expect": {"job": {"%s": "failed"}}}' "$base" "$ok_input" "$key" > "$tmp/job.json"
   check 2 "$tmp/job.json: /expect/job/$key: expected a job id (a positive integer, digits only)" "$tmp/job.json"
 done
-for key in '429abc' '4.29e2' '-5' '4xx'; do
+for key in '429abc' '4.29e2' '-5' '4XX' '6xx'; do
   printf '{%s, %s, "expect": {"requests": {"by_status": {"%s": 1}}}}' "$base" "$ok_input" "$key" > "$tmp/bs.json"
   check 2 "$tmp/bs.json: /expect/requests/by_status/$key: expected an HTTP status" "$tmp/bs.json"
 done
