@@ -75,6 +75,12 @@ Judgement judge(const Scenario& s, const Outcome& o) {
     } else if (je.outcome_unknown && *je.outcome_unknown != out.outcome_unknown) {
       j.failures.push_back("job " + std::to_string(id) + ": expected outcome_unknown " +
                            (*je.outcome_unknown ? "true" : "false"));
+    } else if (je.resent_after_unknown && *je.resent_after_unknown != out.resent_after_unknown) {
+      j.failures.push_back("job " + std::to_string(id) + ": expected resent_after_unknown " +
+                           (*je.resent_after_unknown ? "true" : "false"));
+    } else if (je.attempts && !within(*je.attempts, o.jobs().attempts(id))) {
+      j.failures.push_back("job " + std::to_string(id) + ": expected attempts " + bound_text(*je.attempts) + ", got " +
+                           std::to_string(o.jobs().attempts(id)));
     }
   }
   const auto& t = o.transport();

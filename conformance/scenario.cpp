@@ -92,11 +92,16 @@ Result<Expectations> parse_expect(const JsonIn& in) {
       if (one.json().is_string()) {
         DS_TRY(je.state, parse_state(one));
       } else {
-        DS_CHECK(one.only_keys({"state", "reason_contains", "reason_kind", "outcome_unknown"}));
+        DS_CHECK(one.only_keys({"state", "reason_contains", "reason_kind", "outcome_unknown", "resent_after_unknown",
+                                "attempts"}));
         DS_CHECK(one.require("state"));
         DS_TRY(je.state, parse_state(one.at("state")));
         if (one.has("reason_contains")) { DS_TRY(je.reason_contains, one.at("reason_contains").string()); }
         if (one.has("outcome_unknown")) { DS_TRY(je.outcome_unknown, one.at("outcome_unknown").boolean()); }
+        if (one.has("resent_after_unknown")) {
+          DS_TRY(je.resent_after_unknown, one.at("resent_after_unknown").boolean());
+        }
+        if (one.has("attempts")) { DS_TRY(je.attempts, parse_bound(one.at("attempts"))); }
         if (one.has("reason_kind")) {
           DS_TRY(std::string k, one.at("reason_kind").string());
           je.reason_kind = reason_kind_from(k);
@@ -515,6 +520,14 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
       if (!je.reason_contains.empty()) one["reason_contains"] = je.reason_contains;
       if (je.outcome_unknown) one["outcome_unknown"] = *je.outcome_unknown;
       if (je.reason_kind) one["reason_kind"] = reason_kind_name(*je.reason_kind);
+      if (je.resent_after_unknown) one["resent_after_unknown"] = *je.resent_after_unknown;
+      if (je.attempts) {
+        nlohmann::json a = nlohmann::json::object();
+        if (je.attempts->exactly) a["exactly"] = *je.attempts->exactly;
+        if (je.attempts->min) a["min"] = *je.attempts->min;
+        if (je.attempts->max) a["max"] = *je.attempts->max;
+        one["attempts"] = a;
+      }
       j[std::to_string(id)] = one;
     }
     e["job"] = j;

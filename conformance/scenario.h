@@ -57,17 +57,22 @@ struct InputRecord {
   Duration at{0};  // arrival time
 };
 
+struct CountBound {
+  std::optional<std::int64_t> exactly, min, max;
+};
+
 struct JobExpectation {
   JobState state = JobState::pending;
   std::string reason_contains;
   std::optional<bool> outcome_unknown;
+  /// Succeeded only after an earlier send's outcome was hidden (A3's flag).
+  std::optional<bool> resent_after_unknown;
+  /// How many sends (uploads on the bulk path) carried the job.
+  std::optional<CountBound> attempts;
   /// The terminal reason's kind ("rate_limited"; framework/job.h).
   std::optional<ReasonKind> reason_kind;
 };
 
-struct CountBound {
-  std::optional<std::int64_t> exactly, min, max;
-};
 
 /// A scenario run under a Sync (framework/lifecycle.h): the configured streams
 /// and the non-record messages placed in the input.

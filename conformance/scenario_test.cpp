@@ -76,6 +76,21 @@ TEST(Scenario, RequestsByEndpoint) {
   }
 }
 
+// Per-job attempts and the resent flag parse, round-trip, and are typed.
+TEST(Scenario, JobAttemptsAndResentFlag) {
+  nlohmann::json doc = base();
+  doc["expect"]["job"]["1"] = {{"state", "succeeded"}, {"resent_after_unknown", true}, {"attempts", {{"max", 3}}}};
+  auto s = parse_scenario(doc, "x.json");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(*s->expect.job.at(1).resent_after_unknown, true);
+  EXPECT_EQ(*s->expect.job.at(1).attempts->max, 3);
+  const nlohmann::json back = scenario_to_json(*s)["expect"]["job"]["1"];
+  EXPECT_EQ(back["resent_after_unknown"], true);
+  EXPECT_EQ(back["attempts"]["max"], 3);
+  doc["expect"]["job"]["1"]["attempts"] = "two";
+  EXPECT_NE(error_of(doc).find("/expect/job/1/attempts"), std::string::npos) << error_of(doc);
+}
+
 // A status class counts every status of it, and is written back as "5xx".
 TEST(Scenario, StatusClassesInByStatus) {
   nlohmann::json doc = base();
