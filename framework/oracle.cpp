@@ -4,12 +4,21 @@
 
 namespace destsim {
 
-std::uint64_t fnv1a64(std::string_view s) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;  // kFnvOffset
-  for (unsigned char c : s) {
+namespace {
+constexpr std::uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
+constexpr std::uint64_t kFnvPrime = 0x100000001b3ULL;
+
+void fnv_step(std::uint64_t& h, std::string_view bytes) {
+  for (unsigned char c : bytes) {
     h ^= c;
-    h *= 0x100000001b3ULL;
+    h *= kFnvPrime;
   }
+}
+}  // namespace
+
+std::uint64_t fnv1a64(std::string_view s) {
+  std::uint64_t h = kFnvOffset;
+  fnv_step(h, s);
   return h;
 }
 
@@ -19,24 +28,13 @@ std::string oracle_key_of_dump(std::string_view endpoint, std::string_view canon
 
 namespace {
 
-constexpr std::uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
-constexpr std::uint64_t kFnvPrime = 0x100000001b3ULL;
-
 // nlohmann's serializer writes through an output adapter in chunks: these two
 // take the bytes as they come, so hashing or measuring a 4 MB record costs no
 // 4 MB string (the checkers do both for every record of every case).
 class FnvSink final : public nlohmann::detail::output_adapter_protocol<char> {
  public:
-  void write_character(char c) override {
-    h ^= static_cast<unsigned char>(c);
-    h *= kFnvPrime;
-  }
-  void write_characters(const char* s, std::size_t n) override {
-    for (std::size_t i = 0; i < n; ++i) {
-      h ^= static_cast<unsigned char>(s[i]);
-      h *= kFnvPrime;
-    }
-  }
+  void write_character(char c) override { fnv_step(h, std::string_view(&c, 1)); }
+  void write_characters(const char* s, std::size_t n) override { fnv_step(h, std::string_view(s, n)); }
   std::uint64_t h = kFnvOffset;
 };
 

@@ -24,6 +24,7 @@
 #include "destinations/destination.h"
 #include "fakes/catalog.h"
 #include "framework/json_in.h"
+#include "tools/report.h"
 #include "framework/lifecycle.h"
 #include "framework/oracle.h"
 #include "framework/real/libssh_file_transport.h"
@@ -34,11 +35,6 @@
 
 namespace destsim {
 namespace {
-
-int report(const Error& e) {
-  std::fprintf(stderr, "destsim: %s\n", e.message.c_str());
-  return exit_code_of(e);
-}
 
 struct Input {
   std::vector<Record> records;

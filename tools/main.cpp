@@ -28,6 +28,7 @@
 #include "fakes/doors/serve_sftp.h"
 #include "framework/json_in.h"
 #include "tools/deliver.h"
+#include "tools/report.h"
 #include "conformance/timeline.h"
 #include "tools/trace_diff.h"
 #include "tools/validate.h"
@@ -38,11 +39,6 @@
 
 namespace destsim {
 namespace {
-
-int report(const Error& e) {
-  std::fprintf(stderr, "destsim: %s\n", e.message.c_str());
-  return exit_code_of(e);
-}
 
 // --- list --------------------------------------------------------------------
 int cmd_list() {

@@ -10,16 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "framework/json_in.h"
+#include "tools/report.h"
 #include "framework/result.h"
 #include "framework/time.h"
 
 namespace destsim {
 namespace {
-
-int report(const Error& e) {
-  std::fprintf(stderr, "destsim: %s\n", e.message.c_str());
-  return exit_code_of(e);
-}
 
 // One trace, read a line at a time.
 class TraceReader {

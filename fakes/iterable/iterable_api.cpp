@@ -107,10 +107,9 @@ Result<IterableApiOptions> IterableApiOptions::from_json(const nlohmann::json& j
                            read_own_options);
 }
 
-void IterableApi::count(std::string_view effect, const nlohmann::json& item) { count_dump(effect, item.dump()); }
-
-void IterableApi::count_dump(std::string_view effect, std::string_view canonical) {
-  ledger_.add(oracle_key_of_dump(effect, canonical));
+// Hashed as it serializes (framework/oracle.h): no string per applied item.
+void IterableApi::count(std::string_view effect, const nlohmann::json& item) {
+  ledger_.add(oracle_key(effect, item));
   ++state_.applications;
 }
 
@@ -334,7 +333,6 @@ Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_v
     }
     learn_types(state_.event_types, fields);
     upsert_user(email, user_id);
-    const std::string canonical = e.dump();
     std::string id = str_field(e, "id");
     if (id.empty()) {
       ++state_.anonymous_events;
@@ -346,7 +344,7 @@ Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_v
         state_.event_index.insert(id, state_.event_ids.size() - 1, id_at);
       }
     }
-    count_dump("iterable.event", canonical);
+    count("iterable.event", e);
     ++ok;
   }
   if (!bulk) return json_response(200, {{"msg", "Event with id: " + str_field(*items[0], "id") + " tracked."},

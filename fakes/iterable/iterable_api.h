@@ -113,7 +113,6 @@ class IterableApi final : public StatefulFakeApi<IterableApiOptions, IterableApi
   User* find_user(const std::string& email, const std::string& user_id);
   User& upsert_user(const std::string& email, const std::string& user_id);
   void count(std::string_view effect, const nlohmann::json& item);
-  void count_dump(std::string_view effect, std::string_view canonical);
 
   std::optional<Response> items_of(const nlohmann::json& body, bool bulk, const char* field,
                                    std::string_view endpoint, const Types& types,
