@@ -46,8 +46,12 @@ bool glob_match(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
-bool FaultRule::matches(std::string_view m, std::string_view h, std::string_view p, std::size_t body_bytes,
-                        Duration since_start) const {
+FaultRequest FaultRequest::of(const Request& request) {
+  return FaultRequest{request.method, request.host, request.path_only(), request.query(), &request.headers,
+                      request.body, request.body.size()};
+}
+
+bool FaultRule::matches(const FaultRequest& req, Duration since_start) const {
   if (times && applied >= *times) return false;
   if (window_start && since_start < *window_start) return false;
   if (window_end && since_start >= *window_end) return false;
@@ -55,13 +59,23 @@ bool FaultRule::matches(std::string_view m, std::string_view h, std::string_view
     if (!started_at) return false;
     if (lasting && since_start - *started_at >= *lasting) return false;
   }
-  if (!glob_match(method, m) || !glob_match(host, h) || !glob_match(path, p)) return false;
-  if (kind == FaultKind::too_large && static_cast<std::int64_t>(body_bytes) <= max_body_bytes) return false;
+  if (!glob_match(method, req.method) || !glob_match(host, req.host) || !glob_match(path, req.path)) return false;
+  if (kind == FaultKind::too_large && static_cast<std::int64_t>(req.body_bytes) <= max_body_bytes) return false;
+  if (query != "*" && !glob_match(query, req.query)) return false;
+  for (const auto& [name, glob] : header_globs) {
+    std::optional<std::string_view> v = req.headers ? req.headers->get(name) : std::nullopt;
+    if (!v || !glob_match(glob, *v)) return false;
+  }
+  for (const auto& literal : body_contains)
+    if (req.body.find(literal) == std::string_view::npos) return false;
   return true;
 }
 
 std::string FaultRule::describe() const {
-  std::string s = method + " " + (host == "*" ? "" : host) + path + " " + fault_kind_name(kind);
+  std::string s = method + " " + (host == "*" ? "" : host) + path + (query == "*" ? "" : "?" + query);
+  for (const auto& [name, glob] : header_globs) s += " [" + name + ": " + glob + "]";
+  for (const auto& literal : body_contains) s += " [body has " + literal + "]";
+  s += std::string(" ") + fault_kind_name(kind);
   switch (kind) {
     case FaultKind::respond: s += " " + std::to_string(status) + (after ? " after applying" : ""); break;
     case FaultKind::rate_limit: s += " retry_after=" + format_duration(retry_after); break;
@@ -93,6 +107,14 @@ nlohmann::json FaultRule::to_json() const {
   if (method != "*") match["method"] = method;
   if (host != "*") match["host"] = host;
   if (path != "*") match["path"] = path;
+  if (query != "*") match["query"] = query;
+  if (!header_globs.empty()) {
+    nlohmann::json h = nlohmann::json::object();
+    for (const auto& [name, glob] : header_globs) h[name] = glob;
+    match["headers"] = h;
+  }
+  if (body_contains.size() == 1) match["body_contains"] = body_contains[0];
+  else if (!body_contains.empty()) match["body_contains"] = body_contains;
   if (!match.empty()) j["match"] = match;
   if (window_start || window_end) {
     j["window"] = {format_duration(window_start.value_or(Duration(0))),
@@ -148,11 +170,41 @@ Result<FaultRule> parse_rule(const JsonIn& in) {
   FaultRule r;
   if (in.has("match")) {
     JsonIn m = in.at("match");
-    DS_CHECK(m.only_keys({"method", "host", "path", "op"}));
+    DS_CHECK(m.only_keys({"method", "host", "path", "op", "query", "headers", "body_contains"}));
     if (m.has("method")) { DS_TRY(r.method, m.at("method").string()); }
     if (m.has("op")) { DS_TRY(r.method, m.at("op").string()); }
     if (m.has("host")) { DS_TRY(r.host, m.at("host").string()); }
     if (m.has("path")) { DS_TRY(r.path, m.at("path").string()); }
+    if (m.has("query")) { DS_TRY(r.query, m.at("query").string()); }
+    if (m.has("headers")) {
+      JsonIn h = m.at("headers");
+      DS_CHECK(h.object());
+      if (h.size() > kFaultHeaderMatchesMax)
+        return h.expected("at most " + std::to_string(kFaultHeaderMatchesMax) + " headers to match on");
+      for (auto it = h.json().begin(); it != h.json().end(); ++it) {
+        DS_TRY(std::string glob, h.at(it.key()).string());
+        if (it.key().empty()) return h.fail("expected a header name as the key, got \"\"");
+        r.header_globs.emplace_back(it.key(), std::move(glob));
+      }
+    }
+    if (m.has("body_contains")) {
+      JsonIn b = m.at("body_contains");
+      auto literal = [&](const JsonIn& v) -> Status {
+        DS_TRY(std::string text, v.string());
+        if (text.empty()) return v.expected("a non-empty literal the body contains");
+        if (text.size() > kFaultBodyMatchMax)
+          return v.expected("a literal of at most " + std::to_string(kFaultBodyMatchMax) + " bytes");
+        r.body_contains.push_back(std::move(text));
+        return Status::success();
+      };
+      if (b.json().is_array()) {
+        if (b.size() == 0 || b.size() > kFaultHeaderMatchesMax)
+          return b.expected("1 to " + std::to_string(kFaultHeaderMatchesMax) + " literals the body contains");
+        for (std::size_t i = 0; i < b.size(); ++i) DS_CHECK(literal(b.at(i)));
+      } else {
+        DS_CHECK(literal(b));
+      }
+    }
   }
   if (in.has("window")) {
     JsonIn w = in.at("window");
@@ -340,8 +392,7 @@ Status check_http_fault_plan(const FaultPlan& plan, std::string_view where) {
   return Status::success();
 }
 
-FaultDecision FaultPlan::decide(std::string_view method, std::string_view host, std::string_view path,
-                                std::size_t body_bytes, Duration since_start, Rng& rng) {
+FaultDecision FaultPlan::decide(const FaultRequest& request, Duration since_start, Rng& rng) {
   FaultDecision d;
   ++requests_;
   for (FaultRule& r : rules_)
@@ -349,7 +400,7 @@ FaultDecision FaultPlan::decide(std::string_view method, std::string_view host, 
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     FaultRule& r = rules_[i];
     if (r.kind != FaultKind::latency && d.action) continue;
-    if (!r.matches(method, host, path, body_bytes, since_start)) continue;
+    if (!r.matches(request, since_start)) continue;
     if (r.probability.num != r.probability.den && !rng.chance(r.probability)) continue;
     ++r.applied;
     if (r.kind == FaultKind::latency) {

@@ -1,7 +1,9 @@
 // fault_plan.h — seeded, data-driven fault injection for any fake.
 //
 // A plan is an ordered list of rules. A rule matches requests by method, host and
-// path (globs with `*`), optionally within a virtual-time window or from the
+// path (globs with `*`), and for HTTP optionally by query (a glob over the raw
+// query string), headers (name → glob) and body (a literal the body contains:
+// "fail the request holding record 7"), optionally within a virtual-time window or from the
 // plan's Nth request on (for a while), at most `times` times, with a probability
 // (integer ratio) drawn from the caller's seeded Rng.
 // Each rule does one thing:
@@ -45,11 +47,36 @@ const std::vector<FaultKind>& all_fault_kinds();
 /// True if `text` matches `pattern`, where '*' matches any run of characters.
 bool glob_match(std::string_view pattern, std::string_view text);
 
+/// What a rule matches against: one HTTP request, or one SFTP operation
+/// (no query, headers or body).
+struct FaultRequest {
+  std::string_view method;
+  std::string_view host;
+  std::string_view path;   // without its query
+  std::string_view query;  // the raw query string, "" when none
+  const Headers* headers = nullptr;
+  std::string_view body;
+  std::size_t body_bytes = 0;
+  /// The request of an HTTP client (its query, headers and body are what they are).
+  static FaultRequest of(const Request& request);
+};
+
+/// Bounds on the content conditions of a rule (a plan is input).
+inline constexpr std::size_t kFaultBodyMatchMax = 4096;     // bytes of a body_contains
+inline constexpr std::size_t kFaultHeaderMatchesMax = 32;   // headers one rule matches on
+
 struct FaultRule {
   // --- match
   std::string method = "*";  // HTTP method, or an SFTP operation name
   std::string host = "*";
   std::string path = "*";    // matched against the path without its query
+  /// HTTP only. A glob over the raw query string ("*" matches none too).
+  std::string query = "*";
+  /// HTTP only. Header name (any case) → glob over its first value; a header
+  /// the request lacks does not match.
+  std::vector<std::pair<std::string, std::string>> header_globs;
+  /// HTTP only. Literals the body must each contain (all of them).
+  std::vector<std::string> body_contains;
   std::optional<Duration> window_start;  // inclusive
   std::optional<Duration> window_end;    // exclusive
   /// From the plan's Nth request on (1-based, every request the plan decides,
@@ -83,8 +110,13 @@ struct FaultRule {
   /// When the plan met the rule's from_request (state, like `applied`).
   std::optional<Duration> started_at;
 
+  bool matches(const FaultRequest& request, Duration since_start) const;
   bool matches(std::string_view method, std::string_view host, std::string_view path, std::size_t body_bytes,
-               Duration since_start) const;
+               Duration since_start) const {
+    return matches(FaultRequest{method, host, path, {}, nullptr, {}, body_bytes}, since_start);
+  }
+  /// The rule looks at the query, headers or body (an SFTP door cannot apply it).
+  bool matches_content() const { return query != "*" || !header_globs.empty() || !body_contains.empty(); }
   /// A readable one-line description ("rule 2: POST /api/* respond 500 ×3").
   std::string describe() const;
   nlohmann::json to_json() const;
@@ -114,8 +146,11 @@ class FaultPlan {
 
   /// Decides the faults for one request at `since_start` (loop time since the
   /// run began). Draws from `rng` only for rules with a probability below 1.
+  FaultDecision decide(const FaultRequest& request, Duration since_start, Rng& rng);
   FaultDecision decide(std::string_view method, std::string_view host, std::string_view path,
-                       std::size_t body_bytes, Duration since_start, Rng& rng);
+                       std::size_t body_bytes, Duration since_start, Rng& rng) {
+    return decide(FaultRequest{method, host, path, {}, nullptr, {}, body_bytes}, since_start, rng);
+  }
 
   void add(FaultRule rule) { rules_.push_back(std::move(rule)); }
   const std::vector<FaultRule>& rules() const { return rules_; }

@@ -168,5 +168,55 @@ TEST(Garble, IsDeterministicAndCorrupts) {
   EXPECT_FALSE(nlohmann::json::accept(ga));
 }
 
+TEST(FaultPlan, MatchesOnBodyQueryAndHeaders) {
+  // "Fail the request holding record 7": a literal in the body; a query glob;
+  // a header glob (any case in the name); all conditions of a rule must hold.
+  FaultPlan plan = parse(R"([{"match": {"method": "POST", "body_contains": "\"user7@"}, "respond": {"status": 502}},
+                             {"match": {"query": "*listId=9*"}, "respond": {"status": 404}},
+                             {"match": {"headers": {"content-type": "text/*"}}, "respond": {"status": 415}},
+                             {"match": {"body_contains": ["alpha", "beta"]}, "respond": {"status": 409}}])");
+  Rng rng(1);
+  auto decide = [&](const char* method, const char* target, std::string body, Headers headers = {}) {
+    Request r;
+    r.method = method;
+    r.host = "h";
+    r.path = target;
+    r.body = std::move(body);
+    r.headers = std::move(headers);
+    auto d = plan.decide(FaultRequest::of(r), Duration(0), rng);
+    return d.action ? d.action->status : 0;
+  };
+  EXPECT_EQ(decide("POST", "/api/x", R"({"email":"user7@x.com"})"), 502);
+  EXPECT_EQ(decide("POST", "/api/x", R"({"email":"user70@x.com"})"), 0);  // the literal is exact
+  EXPECT_EQ(decide("GET", "/api/x", R"({"email":"user7@x.com"})"), 0);    // method still matters
+  EXPECT_EQ(decide("GET", "/lists?listId=9&x=1", ""), 404);
+  EXPECT_EQ(decide("GET", "/lists?listId=8", ""), 0);
+  EXPECT_EQ(decide("GET", "/lists", ""), 0);
+  EXPECT_EQ(decide("PUT", "/x", "", Headers{{"Content-Type", "text/csv"}}), 415);
+  EXPECT_EQ(decide("PUT", "/x", "", Headers{{"Content-Type", "application/json"}}), 0);
+  EXPECT_EQ(decide("PUT", "/x", ""), 0);  // a header the request lacks does not match
+  EXPECT_EQ(decide("PUT", "/x", "alpha"), 0);
+  EXPECT_EQ(decide("PUT", "/x", "beta and alpha"), 409);
+  // Without content (an SFTP operation), a content rule never matches.
+  EXPECT_FALSE(plan.decide("POST", "h", "/api/x", 30, Duration(0), rng).action.has_value());
+  // Round trip, and a description that names the conditions.
+  auto again = FaultPlan::from_json(plan.to_json(), "again");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->to_json(), plan.to_json());
+  EXPECT_NE(plan.rules()[0].describe().find("body has"), std::string::npos);
+  EXPECT_NE(plan.rules()[1].describe().find("?*listId=9*"), std::string::npos);
+}
+
+TEST(FaultPlan, ContentMatchesAreBounded) {
+  EXPECT_NE(parse_error(R"([{"match": {"body_contains": ""}, "garble": true}])").find("test.json: /0/match/body_contains"),
+            std::string::npos);
+  std::string big = R"([{"match": {"body_contains": ")" + std::string(kFaultBodyMatchMax + 1, 'x') + R"("}, "garble": true}])";
+  EXPECT_NE(parse_error(big.c_str()).find("at most 4096 bytes"), std::string::npos);
+  EXPECT_NE(parse_error(R"([{"match": {"headers": {"X": 1}}, "garble": true}])").find("/0/match/headers/X"),
+            std::string::npos);
+  EXPECT_NE(parse_error(R"([{"match": {"body_contains": []}, "garble": true}])").find("1 to 32 literals"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace destsim

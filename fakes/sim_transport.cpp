@@ -16,7 +16,6 @@ void SimTransport::route(const std::string& host, FakeApi* api, FaultPlan* plan)
 
 Task<HttpResult> SimTransport::send(Request request) {
   const std::uint64_t id = ++stats_.requests;
-  const std::string path(request.path_only());
   trace_http_request(loop_.trace(), loop_.now(), id, request);
   ++stats_.in_flight;
   stats_.in_flight_max = std::max(stats_.in_flight, stats_.in_flight_max);
@@ -44,8 +43,7 @@ Task<HttpResult> SimTransport::send(Request request) {
   Route route = it->second;
   FaultDecision decision;
   if (route.plan) {
-    decision = route.plan->decide(request.method, request.host, path, request.body.size(),
-                                  loop_.now().time_since_epoch(), fault_rng_);
+    decision = route.plan->decide(FaultRequest::of(request), loop_.now().time_since_epoch(), fault_rng_);
   }
   if (decision.action) {
     ++stats_.faults[fault_kind_name(decision.action->kind)];

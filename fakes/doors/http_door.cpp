@@ -253,13 +253,11 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
   } served{*this};
 
   Request request = to_request(req);
-  const std::string path(request.path_only());
   std::optional<FaultRule> rule;  // a copy: a PUT /_destsim/faults may replace the plan meanwhile
   Duration latency{0};
   {
     std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: the plan is shared by all requests
-    FaultDecision d = plan.decide(request.method, request.host, path, request.body.size(),
-                                  clock.now().time_since_epoch(), rng);
+    FaultDecision d = plan.decide(FaultRequest::of(request), clock.now().time_since_epoch(), rng);
     latency = api.latency() + d.latency;  // the fake's own service time, then the plan's
     rule = std::move(d.action);
   }

@@ -185,6 +185,9 @@ Status check_sftp_fault_plan(const FaultPlan& plan, std::string_view where) {
       return Error::bad_input(rule_at + "/match/method: expected an SFTP operation (connect, mkdir, put, rename, "
                                         "remove, list, get, rmdir, stat, realpath) or a glob, got \"" + r.method +
                               "\"" + rule_text);
+    if (r.matches_content())
+      return Error::bad_input(rule_at + "/match: an SFTP operation has no query, headers or body to match on; match "
+                                        "on \"op\" and \"path\"" + rule_text);
     switch (r.kind) {
       case FaultKind::rate_limit:
         return Error::bad_input(rule_at + "/rate_limit: rate_limit has no meaning for SFTP (there is no "

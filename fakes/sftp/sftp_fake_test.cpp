@@ -584,6 +584,12 @@ TEST_F(SimDoor, TooLargeGarbleAndRejectedKinds) {
   FaultPlan garble_list;
   garble_list.add(rule("list", FaultKind::garble));
   EXPECT_FALSE(check_sftp_fault_plan(garble_list, "p").ok());
+  FaultPlan content;
+  FaultRule by_body = rule("put", FaultKind::reset);
+  by_body.body_contains = {"record 7"};
+  content.add(by_body);
+  EXPECT_NE(check_sftp_fault_plan(content, "p").error().message.find("p/0/match: an SFTP operation has no query"),
+            std::string::npos);
   FaultPlan fine;
   fine.add(rule("p*", FaultKind::reset));
   fine.add(g);
