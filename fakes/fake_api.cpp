@@ -11,6 +11,53 @@ Status FakeApi::check_fault_plan(const FaultPlan& plan, std::string_view where) 
   return check_http_fault_plan(plan, where);
 }
 
+Status Fake::control(const JsonIn& op, Time now) {
+  (void)now;
+  DS_CHECK(op.object());
+  return op.fail("fake " + name() + " takes no control operations");
+}
+
+Result<std::string> FakeApi::control_key(const JsonIn& op, std::initializer_list<std::string_view> names) const {
+  DS_CHECK(op.object());
+  if (op.size() != 1)
+    return op.expected("exactly one operation of fake " + name() + " (" + control_ops() + ")");
+  const std::string key = op.json().begin().key();
+  for (std::string_view n : names)
+    if (key == n) return key;
+  return op.at(key).fail("fake " + name() + " has no operation \"" + key + "\" (" + control_ops() + ")");
+}
+
+Status FakeApi::control(const JsonIn& op, Time now) {
+  DS_TRY(std::string key, control_key(op, {"request"}));
+  JsonIn r = op.at("request");
+  DS_CHECK(r.only_keys({"method", "path", "headers", "body", "json"}));
+  DS_CHECK(r.require("method"));
+  DS_CHECK(r.require("path"));
+  Request req;
+  DS_TRY(req.method, r.at("method").string());
+  DS_TRY(req.path, r.at("path").string());
+  if (req.path.empty() || req.path[0] != '/') return r.at("path").expected("a path starting with \"/\"");
+  if (r.has("headers")) {
+    JsonIn h = r.at("headers");
+    DS_CHECK(h.object());
+    for (auto it = h.json().begin(); it != h.json().end(); ++it) {
+      DS_TRY(std::string v, h.at(it.key()).string());
+      req.headers.add(it.key(), v);
+    }
+  }
+  if (r.has("body") && r.has("json")) return r.fail("give either \"body\" or \"json\", not both");
+  if (r.has("body")) { DS_TRY(req.body, r.at("body").string()); }
+  if (r.has("json")) {
+    req.body = r.at("json").json().dump();
+    if (!req.headers.get("Content-Type")) req.headers.add("Content-Type", "application/json");
+  }
+  Response resp = handle(req, now);
+  if (resp.status < 200 || resp.status > 299)
+    return r.fail("the fake answered " + std::to_string(resp.status) + " (" + resp.body.substr(0, 200) +
+                  "); a seeding request must succeed");
+  return Status::success();
+}
+
 void AppliedLedger::add(std::string_view key) { ++counts_[fnv1a64(key)]; }
 
 std::int64_t AppliedLedger::count(std::string_view key) const {

@@ -16,6 +16,7 @@
 
 #include "framework/flat_map.h"
 #include "framework/http.h"
+#include "framework/json_in.h"
 #include "framework/result.h"
 #include "framework/time.h"
 
@@ -65,6 +66,15 @@ class Fake {
     (void)key;
     return 0;
   }
+  /// Changes the fake's state as the API's operator would (revoke a key,
+  /// delete a list, fill a disk) or as a scenario seeds it before a run: `op`
+  /// is an object with exactly one operation key; each fake's ACCEPTED.md
+  /// lists its operations. Not a request: no fault applies and nothing is
+  /// counted. An unknown or malformed operation is an error naming op's JSON
+  /// path; the state is then unchanged.
+  virtual Status control(const JsonIn& op, Time now);
+  /// The operations control() takes, for messages ("set_api_key, request").
+  virtual std::string control_ops() const { return ""; }
 
  private:
   Duration latency_{0};
@@ -78,6 +88,16 @@ class FakeApi : public Fake {
   /// An HTTP door applies every fault kind; a respond status must be 100-599.
   Status check_fault_plan(const FaultPlan& plan, std::string_view where) const override;
   FakeApi* http() override { return this; }
+  /// Every HTTP fake takes {"request": {"method", "path", "headers"?, "body"? |
+  /// "json"?}}: the request applied as if sent, without faults; it must be
+  /// answered 2xx (a seeded user, a created list). Fakes add their own.
+  Status control(const JsonIn& op, Time now) override;
+  std::string control_ops() const override { return "request"; }
+
+ protected:
+  /// The one key of a control operation among `names`, or an error listing
+  /// this fake's operations.
+  Result<std::string> control_key(const JsonIn& op, std::initializer_list<std::string_view> names) const;
 };
 
 class Loop;

@@ -98,6 +98,9 @@ class AsyncJobApi final : public StatefulFakeApi<AsyncJobApiOptions, AsyncJobApi
   std::string name() const override { return "async_job"; }
   Response handle(const Request& request, Time now) override;
   nlohmann::json accepted() const override;
+  /// Operations (Fake::control): set_api_key, request.
+  Status control(const JsonIn& op, Time now) override;
+  std::string control_ops() const override { return "set_api_key, request"; }
   void catch_up(Time now) override { settle(now); }
 
   std::int64_t requests() const { return state_.requests; }

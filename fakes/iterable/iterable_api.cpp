@@ -399,8 +399,9 @@ Response IterableApi::lists(const nlohmann::json& body, bool subscribe, std::str
   if (!body.contains("listId") || !body["listId"].is_number_integer())
     return error(400, "BadParams", "listId: expected an integer");
   std::int64_t list_id = body["listId"].get<std::int64_t>();
-  if (!options_.list_ids.empty() &&
-      std::find(options_.list_ids.begin(), options_.list_ids.end(), list_id) == options_.list_ids.end()) {
+  if (deleted_lists_.count(list_id) ||
+      (!options_.list_ids.empty() &&
+       std::find(options_.list_ids.begin(), options_.list_ids.end(), list_id) == options_.list_ids.end())) {
     // As incidents show, Iterable answers a list that does not exist with a
     // 500 naming error.lists.invalidListId: a server status for a permanent
     // rejection (a client must read the code, not the status).
@@ -525,6 +526,30 @@ nlohmann::json IterableApi::accepted() const {
           {"lists", lists},
           {"applications", state_.applications},
           {"distinct_effects", ledger_.distinct()}};
+}
+
+Status IterableApi::control(const JsonIn& op, Time now) {
+  DS_TRY(std::string key, control_key(op, {"set_api_key", "create_list", "delete_list", "request"}));
+  if (key == "set_api_key") {
+    DS_TRY(std::string k, op.at(key).string());
+    options_.api_key = std::move(k);
+    return Status::success();
+  }
+  if (key == "create_list" || key == "delete_list") {
+    DS_TRY(std::int64_t id, op.at(key).integer(1));
+    auto listed = std::find(options_.list_ids.begin(), options_.list_ids.end(), id);
+    if (key == "create_list") {
+      deleted_lists_.erase(id);
+      if (!options_.list_ids.empty() && listed == options_.list_ids.end()) options_.list_ids.push_back(id);
+    } else {
+      // Deleted with its members: a subscribe to it is now error.lists.invalidListId.
+      deleted_lists_.insert(id);
+      if (listed != options_.list_ids.end()) options_.list_ids.erase(listed);
+      state_.lists.erase(id);
+    }
+    return Status::success();
+  }
+  return FakeApi::control(op, now);
 }
 
 }  // namespace destsim

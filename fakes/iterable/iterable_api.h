@@ -96,11 +96,15 @@ class IterableApi final : public StatefulFakeApi<IterableApiOptions, IterableApi
   std::string name() const override { return "iterable"; }
   Response handle(const Request& request, Time now) override;
   nlohmann::json accepted() const override;
+  /// Operations (Fake::control): set_api_key, create_list, delete_list, request.
+  Status control(const JsonIn& op, Time now) override;
+  std::string control_ops() const override { return "set_api_key, create_list, delete_list, request"; }
 
   std::int64_t events() const { return static_cast<std::int64_t>(state_.event_ids.size()); }
   std::int64_t users() const { return static_cast<std::int64_t>(state_.users.size()); }
 
  private:
+  std::set<std::int64_t> deleted_lists_;  // lists deleted by control (any id exists otherwise)
   using User = IterableApiState::User;
   using Types = IterableApiState::Types;
   enum class Kind { track_bulk, track, bulk_update, update, subscribe, unsubscribe, bulk_subs, subs };

@@ -141,6 +141,9 @@ class KlaviyoApi final : public StatefulFakeApi<KlaviyoApiOptions, KlaviyoApiSta
   std::string name() const override { return "klaviyo"; }
   Response handle(const Request& request, Time now) override;
   nlohmann::json accepted() const override;
+  /// Operations (Fake::control): set_api_key, request.
+  Status control(const JsonIn& op, Time now) override;
+  std::string control_ops() const override { return "set_api_key, request"; }
   void catch_up(Time now) override;
 
   std::int64_t requests() const { return state_.requests; }

@@ -720,4 +720,22 @@ nlohmann::json MarketoApi::accepted() const {
             {"tokens_issued", state_.tokens_issued}}}};
 }
 
+Status MarketoApi::control(const JsonIn& op, Time now) {
+  DS_TRY(std::string key, control_key(op, {"expire_tokens", "set_client_secret", "request"}));
+  if (key == "expire_tokens") {
+    JsonIn v = op.at(key);
+    if (!v.json().is_boolean() || !v.json().get<bool>()) return v.expected("true");
+    // Every token issued so far is expired (602), as after Marketo's hour.
+    if (!state_.token.empty()) state_.old_tokens[state_.token] = true;
+    state_.token.clear();
+    return Status::success();
+  }
+  if (key == "set_client_secret") {
+    DS_TRY(std::string k, op.at(key).string());
+    options_.client_secret = std::move(k);
+    return Status::success();
+  }
+  return FakeApi::control(op, now);
+}
+
 }  // namespace destsim

@@ -135,6 +135,9 @@ class MarketoApi final : public StatefulFakeApi<MarketoApiOptions, MarketoApiSta
   ///  counts: {leads, imports, applications, requests, tokens_issued, …}}.
   /// Import statuses are as of the last request.
   nlohmann::json accepted() const override;
+  /// Operations (Fake::control): expire_tokens, set_client_secret, request.
+  Status control(const JsonIn& op, Time now) override;
+  std::string control_ops() const override { return "expire_tokens, set_client_secret, request"; }
   void catch_up(Time now) override { advance(now); }
 
   std::int64_t leads() const { return static_cast<std::int64_t>(state_.leads.size()); }

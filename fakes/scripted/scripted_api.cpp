@@ -84,4 +84,34 @@ void ScriptedApi::reset() {
   accepted_.clear();
 }
 
+Status ScriptedApi::control(const JsonIn& op, Time now) {
+  DS_TRY(std::string key,
+         control_key(op, {"queue", "fail_count", "rate_limit_count", "content_too_large_count", "request"}));
+  if (key == "queue") {
+    // AddResponseQueue: answers given, in order, before any counter-driven one.
+    JsonIn q = op.at(key);
+    DS_CHECK(q.array());
+    std::vector<std::pair<int, std::string>> answers;
+    for (std::size_t i = 0; i < q.size(); ++i) {
+      JsonIn a = q.at(i);
+      DS_CHECK(a.only_keys({"status", "body", "json"}));
+      DS_CHECK(a.require("status"));
+      DS_TRY(std::int64_t st, a.at("status").integer(200, 599));
+      std::string body;
+      if (a.has("body") && a.has("json")) return a.fail("give either \"body\" or \"json\", not both");
+      if (a.has("body")) { DS_TRY(body, a.at("body").string()); }
+      if (a.has("json")) body = a.at("json").json().dump();
+      answers.emplace_back(static_cast<int>(st), std::move(body));
+    }
+    for (auto& [st, body] : answers) add_response(st, std::move(body));
+    return Status::success();
+  }
+  if (key == "request") return FakeApi::control(op, now);
+  DS_TRY(std::int64_t n, op.at(key).integer(0, 1'000'000'000));
+  if (key == "fail_count") options_.fail_count = failed_ + n;
+  else if (key == "rate_limit_count") options_.rate_limit_count = rate_limited_ + n;
+  else options_.content_too_large_count = too_large_ + n;
+  return Status::success();
+}
+
 }  // namespace destsim

@@ -38,6 +38,9 @@ class ScriptedApi final : public FakeApi {
   std::string name() const override { return "scripted"; }
   Response handle(const Request& request, Time now) override;
   nlohmann::json accepted() const override;
+  /// Operations (Fake::control): queue, fail_count, rate_limit_count, content_too_large_count, request.
+  Status control(const JsonIn& op, Time now) override;
+  std::string control_ops() const override { return "queue, fail_count, rate_limit_count, content_too_large_count, request"; }
   void reset() override;
 
   /// Queues a response given before any counter-driven one (AddResponseQueue).

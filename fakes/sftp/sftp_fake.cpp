@@ -33,6 +33,29 @@ std::string parent_dir(const std::string& p) {
 
 }  // namespace
 
+namespace {
+Result<SftpDenyRule> parse_deny_rule(const JsonIn& d) {
+  DS_CHECK(d.object());
+  DS_CHECK(d.only_keys({"ops", "path"}));
+  DS_CHECK(d.require("path"));
+  SftpDenyRule rule;
+  DS_TRY(rule.path, d.at("path").string());
+  if (rule.path.empty() || (rule.path[0] != '/' && rule.path[0] != '*'))
+    return d.at("path").expected("a path glob starting with \"/\" or \"*\"");
+  if (d.has("ops")) {
+    JsonIn ops = d.at("ops");
+    DS_CHECK(ops.array());
+    for (std::size_t k = 0; k < ops.size(); ++k) {
+      DS_TRY(std::string op, ops.at(k).string());
+      if (!is_sftp_operation(op) || op == "connect")
+        return ops.at(k).expected("an operation: mkdir, put, rename, remove, list, get, rmdir, stat or realpath");
+      rule.ops.push_back(op);
+    }
+  }
+  return rule;
+}
+}  // namespace
+
 Result<SftpFakeOptions> SftpFakeOptions::from_json(const nlohmann::json& j, const std::string& where) {
   SftpFakeOptions o;
   if (j.is_null()) return o;
@@ -79,25 +102,7 @@ Result<SftpFakeOptions> SftpFakeOptions::from_json(const nlohmann::json& j, cons
     JsonIn ds = in.at("deny");
     DS_CHECK(ds.array());
     for (std::size_t i = 0; i < ds.size(); ++i) {
-      JsonIn d = ds.at(i);
-      DS_CHECK(d.object());
-      DS_CHECK(d.only_keys({"ops", "path"}));
-      DS_CHECK(d.require("path"));
-      SftpDenyRule rule;
-      DS_TRY(rule.path, d.at("path").string());
-      if (rule.path.empty() || (rule.path[0] != '/' && rule.path[0] != '*'))
-        return d.at("path").expected("a path glob starting with \"/\" or \"*\"");
-      if (d.has("ops")) {
-        JsonIn ops = d.at("ops");
-        DS_CHECK(ops.array());
-        for (std::size_t k = 0; k < ops.size(); ++k) {
-          DS_TRY(std::string op, ops.at(k).string());
-          if (!is_sftp_operation(op) || op == "connect")
-            return ops.at(k).expected(
-                "an operation: mkdir, put, rename, remove, list, get, rmdir, stat or realpath");
-          rule.ops.push_back(op);
-        }
-      }
+      DS_TRY(SftpDenyRule rule, parse_deny_rule(ds.at(i)));
       o.fs.deny.push_back(std::move(rule));
     }
   }
@@ -891,6 +896,81 @@ std::unique_ptr<FileTransport> SftpFake::sim_transport(Loop& loop, FaultPlan* pl
 
 Status SftpFake::check_fault_plan(const FaultPlan& plan, std::string_view where) const {
   return check_sftp_fault_plan(plan, where);
+}
+
+Status SftpFake::control(const JsonIn& op, Time now) {
+  (void)now;
+  DS_CHECK(op.object());
+  if (op.size() != 1) return op.expected("exactly one operation of fake sftp (" + control_ops() + ")");
+  const std::string key = op.json().begin().key();
+  JsonIn v = op.at(key);
+  auto fs_error = [&](const FileError& e) { return v.fail(e.message); };
+  if (key == "set_password") {
+    // A password changed or revoked: logins with the old one fail from now on.
+    DS_CHECK(v.only_keys({"user", "password"}));
+    DS_CHECK(v.require("user"));
+    DS_CHECK(v.require("password"));
+    DS_TRY(std::string user, v.at("user").string());
+    DS_TRY(std::string password, v.at("password").string());
+    for (auto& u : options_.users) {
+      if (u.name != user) continue;
+      u.password = std::move(password);
+      return Status::success();
+    }
+    options_.users.push_back(SftpUser{user, password, {}});
+    return Status::success();
+  }
+  if (key == "write_file") {
+    // Someone else put a file there (a stale export, a name the destination will meet).
+    DS_CHECK(v.only_keys({"path", "content"}));
+    DS_CHECK(v.require("path"));
+    DS_TRY(std::string path, v.at("path").string());
+    std::string content;
+    if (v.has("content")) { DS_TRY(content, v.at("content").string()); }
+    auto norm = RemoteFs::normalize(path);
+    if (!norm.ok()) return v.at("path").fail(norm.error().message);
+    const RemoteFsOptions kept = fs_->options();
+    fs_->set_options({});  // an operator's write, outside the quota and deny rules
+    auto dir = fs_->mkdir_p(parent_dir(*norm));
+    auto put = dir.ok() ? fs_->put(*norm, content) : FileResult<bool>(dir.error());
+    fs_->set_options(kept);
+    if (!put.ok()) return fs_error(put.error());
+    return Status::success();
+  }
+  if (key == "remove") {
+    DS_TRY(std::string path, v.string());
+    auto norm = RemoteFs::normalize(path);
+    if (!norm.ok()) return v.fail(norm.error().message);
+    auto st = fs_->stat(*norm);
+    if (!st.ok()) return fs_error(st.error());
+    auto gone = st->directory ? fs_->rmdir(*norm) : fs_->remove(*norm);
+    if (!gone.ok()) return fs_error(gone.error());
+    ledger_.removed(*norm);
+    return Status::success();
+  }
+  if (key == "set_quota") {
+    // The disk fills or is grown: null lifts the quota.
+    RemoteFsOptions o = fs_->options();
+    if (v.json().is_null()) {
+      o.quota_bytes.reset();
+    } else {
+      DS_TRY(std::int64_t q, v.size_bytes());
+      o.quota_bytes = q;
+    }
+    options_.fs.quota_bytes = o.quota_bytes;
+    fs_->set_options(std::move(o));
+    return Status::success();
+  }
+  if (key == "deny") {
+    // A directory made read-only, a path the server now refuses.
+    DS_TRY(SftpDenyRule rule, parse_deny_rule(v));
+    RemoteFsOptions o = fs_->options();
+    o.deny.push_back(rule);
+    options_.fs.deny.push_back(std::move(rule));
+    fs_->set_options(std::move(o));
+    return Status::success();
+  }
+  return v.fail("fake sftp has no operation \"" + key + "\" (" + control_ops() + ")");
 }
 
 }  // namespace destsim

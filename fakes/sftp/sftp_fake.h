@@ -180,6 +180,10 @@ class SftpFake final : public FileFake {
   nlohmann::json accepted() const override;
   void reset() override;
   std::int64_t applied(const std::string& key) const override;
+  /// Operations (Fake::control): set_password {user, password}, write_file
+  /// {path, content}, remove PATH, set_quota SIZE|null, deny {ops?, path}.
+  Status control(const JsonIn& op, Time now) override;
+  std::string control_ops() const override { return "set_password, write_file, remove, set_quota, deny"; }
   std::unique_ptr<FileTransport> sim_transport(Loop& loop, FaultPlan* plan, Duration latency, Duration timeout,
                                                const nlohmann::json& login) override;
   /// check_sftp_fault_plan: the SFTP doors' rules.

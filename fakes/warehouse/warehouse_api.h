@@ -126,6 +126,9 @@ class WarehouseApi final : public StatefulFakeApi<WarehouseApiOptions, Warehouse
   /// {"tables": {name: [rows…]}, "table_stats": {name: {"rows": n, "generation_max": g,
   ///  "generations": {"<g>": rows…}}}, "stages": {id: {"table", "label", "state", "rows"}}, "commits": n}
   nlohmann::json accepted() const override;
+  /// Operations (Fake::control): set_api_key, request.
+  Status control(const JsonIn& op, Time now) override;
+  std::string control_ops() const override { return "set_api_key, request"; }
   /// Forgets everything, then seeds the tables of the options.
   void reset() override;
 
