@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -176,6 +177,13 @@ struct DestinationEntry {
   std::function<std::vector<std::string>(const Record& record, const Config& config)> effects;
   /// Generates record `id` of a seeded input.
   std::function<Record(Rng& rng, JobId id, const GenerateOptions& options)> generate;
+  /// The record payloads one request of this destination carried (the shape
+  /// `generate` gives them), from its method, path (no query) and JSON body;
+  /// empty for a request that carries none (a poll). `destsim import-har`
+  /// rebuilds a recording's input with it; null: the input is generated.
+  std::function<std::vector<nlohmann::json>(std::string_view method, std::string_view path,
+                                            const nlohmann::json& body)>
+      records_from_request;
   /// Fake options implied by the destination config (e.g. the API key it expects).
   std::function<nlohmann::json(const Config& config)> fake_options;
   /// File destinations: the credentials the simulator's file session logs in

@@ -28,6 +28,7 @@
 #include "fakes/doors/serve_sftp.h"
 #include "framework/json_in.h"
 #include "tools/deliver.h"
+#include "tools/import_har.h"
 #include "tools/report.h"
 #include "conformance/timeline.h"
 #include "tools/trace_diff.h"
@@ -295,6 +296,20 @@ int run(int argc, char** argv) {
   diff->add_option("--context", diff_args.context, "Equal events shown before the divergence")->check(CLI::Range(0, 1000));
   diff->add_option("--ignore", diff_args.ignore, "Leave this key out of the comparison (repeatable), e.g. t");
 
+  ImportHarArgs import_har_args;
+  auto* import_har = app.add_subcommand(
+      "import-har",
+      "Turn a recording (HAR) of a destination's traffic into a scenario that replays it: the recorded answers in "
+      "order as fault rules, the input read back from the request bodies, the request counts as expectations");
+  import_har->add_option("file", import_har_args.file, "The recording (HAR 1.2: Chrome DevTools, mitmproxy, Charles)")
+      ->required();
+  import_har->add_option("--destination", import_har_args.destination,
+                         "The destination whose traffic it holds (see `destsim list`)")
+      ->required();
+  import_har->add_option("--out", import_har_args.out, "Write the scenario to this file (default: standard output)");
+  import_har->add_option("--host", import_har_args.host,
+                         "Keep the requests to this API host (default: the destination's, e.g. api.iterable.com)");
+
   CertifyArgs certify_args;
   auto* certify = app.add_subcommand(
       "certify", "Certify destinations against the conformance suite (CONFORMANCE.md); exit 0 certified, 1 a property failed");
@@ -319,6 +334,7 @@ int run(int argc, char** argv) {
   if (*diff) return run_trace_diff(diff_args, std::cout);
   if (*validate) return run_validate(validate_files, std::cout);
   if (*schema) return run_schema(schema_name, std::cout);
+  if (*import_har) return run_import_har(import_har_args, std::cout);
   if (*run) {
     if (*seed_opt) run_args.seed = run_seed;
     return cmd_run(run_args);

@@ -458,6 +458,45 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
   return padded_record(std::move(r), std::move(p), o, "/dataFields/pad");
 }
 
+// The records one request carried, in generate()'s payload shape: each item
+// of a bulk body (or a single-record body) with its "type" and, on a list
+// endpoint, the body's "listId" put back — transform() undone over the paths
+// the handlers send to. A track item keeps its "id", so a replay sends it again
+// under the same event id.
+std::vector<nlohmann::json> records_from_request(std::string_view method, std::string_view path,
+                                                 const nlohmann::json& body) {
+  static const char* const kTypes[] = {"track", "identify", "subscribe", "unsubscribe", "subscriptions"};
+  std::vector<nlohmann::json> out;
+  if (method != "POST" || !body.is_object()) return out;
+  for (int k = 0; k < static_cast<int>(std::size(kTypes)); ++k) {
+    const Endpoint& ep = endpoint(static_cast<Kind>(k));
+    const bool list = ep.kind == Kind::subscribe || ep.kind == Kind::unsubscribe;
+    std::vector<const nlohmann::json*> items;
+    if (path == ep.bulk_path) {  // a list endpoint's single sends use the bulk envelope too
+      auto arr = body.find(ep.list_field);
+      if (arr == body.end() || !arr->is_array()) return out;
+      for (const auto& item : *arr) items.push_back(&item);
+    } else if (path == ep.one_path) {
+      items.push_back(&body);
+    } else {
+      continue;
+    }
+    for (const nlohmann::json* item : items) {
+      if (!item->is_object()) continue;
+      nlohmann::json payload = *item;
+      payload["type"] = kTypes[k];
+      if (list) {
+        auto id = body.find("listId");
+        if (id == body.end() || !id->is_number_integer()) return {};
+        payload["listId"] = *id;
+      }
+      out.push_back(std::move(payload));
+    }
+    return out;
+  }
+  return out;
+}
+
 }  // namespace
 
 DestinationEntry iterable_destination() {
@@ -480,6 +519,7 @@ DestinationEntry iterable_destination() {
     return {oracle_key(endpoint(t->kind).effect, item)};
   };
   e.generate = generate;
+  e.records_from_request = records_from_request;
   e.fake_options = api_key_fake_options();
   return e;
 }

@@ -638,6 +638,29 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
   return padded_record(std::move(r), std::move(p), o, "/properties/pad");
 }
 
+// The records an import job's creation carried: each profile's attributes,
+// which is the payload shape generate() gives (attributes_of() maps them back
+// to themselves). Polls and import-error reads carry none.
+std::vector<nlohmann::json> records_from_request(std::string_view method, std::string_view path,
+                                                 const nlohmann::json& body) {
+  std::vector<nlohmann::json> out;
+  if (method != "POST" || path != kJobsPath) return out;
+  const nlohmann::json* at = &body;
+  for (const char* key : {"data", "attributes", "profiles", "data"}) {
+    if (!at->is_object()) return out;
+    auto next = at->find(key);
+    if (next == at->end()) return out;
+    at = &*next;
+  }
+  if (!at->is_array()) return out;
+  for (const auto& profile : *at) {
+    if (!profile.is_object()) continue;
+    auto attributes = profile.find("attributes");
+    if (attributes != profile.end() && attributes->is_object()) out.push_back(*attributes);
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<AsyncDestinationManager>> klaviyo_manager(DeliveryContext& ctx, const Config& config) {
@@ -663,6 +686,7 @@ DestinationEntry klaviyo_destination() {
     return {oracle_key(kEffect, *a)};
   };
   e.generate = generate;
+  e.records_from_request = records_from_request;
   e.fake_options = [](const Config& config) -> nlohmann::json {
     nlohmann::json o = {{"api_key", config.secret("private_api_key").value}};
     if (!config.string("list_id").empty()) o["list_ids"] = {config.string("list_id")};
