@@ -6,9 +6,11 @@
 #include "conformance/testing.h"
 #include "conformance/runner.h"
 #include "destinations/destination.h"
+#include "fakes/iterable/iterable_api.h"
 #include "fakes/scripted/scripted_api.h"
 #include "fakes/sim_transport.h"
 #include "framework/http_call.h"
+#include "framework/json_in.h"
 
 #include <set>
 
@@ -160,6 +162,69 @@ TEST(IterableCertifyCases, InjectedAnswersCoverTheErrorTableWithTheApisCodes) {
   EXPECT_GT(with_code, 0);
   EXPECT_GT(bare, 0);
   EXPECT_GT(after, 0);
+}
+
+// Keeps every request the destination sent, and lets `api` answer it.
+class Recorder final : public FakeApi {
+ public:
+  explicit Recorder(FakeApi& api) : api_(api) {}
+  Response handle(const Request& request, Time now) override {
+    seen.push_back(request);
+    return api_.handle(request, now);
+  }
+  std::string name() const override { return api_.name(); }
+  nlohmann::json accepted() const override { return api_.accepted(); }
+  void reset() override {
+    seen.clear();
+    api_.reset();
+  }
+  std::vector<Request> seen;
+
+ private:
+  FakeApi& api_;
+};
+
+// records_from_request (import-har) undoes what the destination sends: every
+// record of a mixed run comes back from the bodies of the requests that carried
+// it, in its payload shape (a track record with the event id it was sent under).
+TEST(IterableDestination, RecordsComeBackFromTheRequestsThatCarriedThem) {
+  IterableApi api(IterableApiOptions{.api_key = "k"});
+  Recorder recorder(api);
+  SimRig rig("iterable", recorder);
+  auto dest = rig.make({{"api_key", "k"}, {"flush_queue_size", 7}});
+  ASSERT_TRUE(dest && rig.entry.records_from_request);
+  Rng rng(7);
+  std::vector<Record> input;
+  std::set<std::string> want, got;
+  for (JobId id = 1; id <= 120; ++id) {
+    Record r = rig.entry.generate(rng, id, GenerateOptions{});
+    nlohmann::json p = r.payload;
+    if (p["type"] == "track") p["id"] = r.stream + ":" + std::to_string(id);
+    want.insert(p.dump());
+    input.push_back(std::move(r));
+  }
+  rig.deliver(*dest, std::move(input));
+  ASSERT_EQ(rig.jobs.counts().succeeded, 120u);
+  std::set<std::string> paths;
+  for (const Request& r : recorder.seen) {
+    paths.insert(std::string(r.path_only()));
+    for (const auto& p : rig.entry.records_from_request(r.method, r.path_only(), parse_json_body(r.body)))
+      got.insert(p.dump());
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_GE(paths.size(), 4u);  // trackBulk, bulkUpdate, lists/subscribe, bulkUpdateSubscriptions
+  // Single sends, and what carries no records.
+  auto one = rig.entry.records_from_request("POST", "/api/users/update", {{"email", "a@x.io"}});
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0], (nlohmann::json{{"type", "identify"}, {"email", "a@x.io"}}));
+  auto list = rig.entry.records_from_request("POST", "/api/lists/unsubscribe",
+                                             {{"listId", 5}, {"subscribers", {{{"userId", "u1"}}}}});
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0], (nlohmann::json{{"type", "unsubscribe"}, {"userId", "u1"}, {"listId", 5}}));
+  EXPECT_TRUE(rig.entry.records_from_request("GET", "/api/events/trackBulk", {{"events", {{{"email", "a"}}}}}).empty());
+  EXPECT_TRUE(rig.entry.records_from_request("POST", "/api/lists/subscribe", {{"subscribers", {{{"email", "a"}}}}}).empty());
+  EXPECT_TRUE(rig.entry.records_from_request("POST", "/api/nope", {{"events", nlohmann::json::array()}}).empty());
+  EXPECT_TRUE(rig.entry.records_from_request("POST", "/api/events/trackBulk", nlohmann::json()).empty());
 }
 
 }  // namespace

@@ -11,6 +11,9 @@
 #include "destinations/destination.h"
 #include "fakes/klaviyo/klaviyo_api.h"
 #include "fakes/sim_transport.h"
+#include "framework/json_in.h"
+
+#include <set>
 
 namespace destsim {
 namespace {
@@ -247,6 +250,60 @@ TEST(KlaviyoDestination, DeclaresItsCapabilitiesAndRejectsBadConfig) {
   auto keys = e->effects(r, Config());
   ASSERT_EQ(keys.size(), 1u);
   EXPECT_EQ(keys[0].rfind("klaviyo.profile#", 0), 0u);
+}
+
+// Keeps every request the destination sent, and lets `api` answer it.
+class Recorder final : public FakeApi {
+ public:
+  explicit Recorder(FakeApi& api) : api_(api) {}
+  Response handle(const Request& request, Time now) override {
+    seen.push_back(request);
+    return api_.handle(request, now);
+  }
+  std::string name() const override { return api_.name(); }
+  nlohmann::json accepted() const override { return api_.accepted(); }
+  void reset() override {
+    seen.clear();
+    api_.reset();
+  }
+  std::vector<Request> seen;
+
+ private:
+  FakeApi& api_;
+};
+
+// records_from_request (import-har) undoes what the destination sends: every
+// record comes back from the import jobs' bodies as its payload; polls and
+// import-error reads carry none.
+TEST(KlaviyoDestination, RecordsComeBackFromTheImportJobsThatCarriedThem) {
+  KlaviyoApiOptions fo;
+  fo.api_key = "k";
+  KlaviyoApi api(fo);
+  Recorder recorder(api);
+  SimRig rig("klaviyo_bulk_upload", recorder);
+  auto dest = rig.make({{"private_api_key", "k"}, {"profiles_per_upload", 9}});
+  ASSERT_TRUE(dest && rig.entry.records_from_request);
+  Rng rng(5);
+  std::vector<Record> input;
+  std::set<std::string> want, got;
+  for (JobId id = 1; id <= 40; ++id) {
+    Record r = rig.entry.generate(rng, id, GenerateOptions{});
+    want.insert(r.payload.dump());
+    input.push_back(std::move(r));
+  }
+  rig.deliver(*dest, std::move(input));
+  ASSERT_EQ(rig.jobs.counts().succeeded, 40u);
+  int reads = 0;
+  for (const Request& r : recorder.seen) {
+    auto payloads = rig.entry.records_from_request(r.method, r.path_only(), parse_json_body(r.body));
+    if (r.method == "GET") {
+      ++reads;
+      EXPECT_TRUE(payloads.empty()) << r.path;
+    }
+    for (const auto& p : payloads) got.insert(p.dump());
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_GT(reads, 0);
 }
 
 }  // namespace
