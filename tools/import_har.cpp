@@ -16,6 +16,7 @@
 #include "conformance/scenario.h"
 #include "destinations/destination.h"
 #include "framework/json_in.h"
+#include "framework/time.h"
 #include "tools/report.h"
 
 namespace destsim {
@@ -23,7 +24,8 @@ namespace {
 
 using Ordered = nlohmann::ordered_json;
 
-// The longest recorded wait taken as latency (a day): beyond it the file is wrong.
+// The longest recorded wait taken as latency (a day, in HAR's milliseconds):
+// beyond it the file is wrong.
 constexpr double kWaitMsMax = 86'400'000.0;
 // The batch and bulk paths' "send a partial batch this long after its first
 // record": a rebuilt record arrives when the recording first sent it, and goes
@@ -52,9 +54,9 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
 }
 
 // An ISO 8601 date and time as HAR writers give it ("2024-05-01T10:00:00.123Z",
-// mitmproxy's "…00.123456+00:00", Charles' "…00.123+02:00") in microseconds
-// since the epoch; no zone is read as UTC.
-std::optional<std::int64_t> parse_iso8601_us(std::string_view s) {
+// mitmproxy's "…00.123456+00:00", Charles' "…00.123+02:00") as time since the
+// epoch, to the microsecond; no zone is read as UTC.
+std::optional<Duration> parse_iso8601(std::string_view s) {
   std::size_t i = 0;
   auto digits = [&](std::size_t n, std::int64_t& out) {
     if (i + n > s.size()) return false;
@@ -104,7 +106,7 @@ std::optional<std::int64_t> parse_iso8601_us(std::string_view s) {
   if (i != s.size()) return std::nullopt;
   const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t seconds = days * 86'400 + hour * 3'600 + minute * 60 + second - offset_minutes * 60;
-  return seconds * 1'000'000 + micros;
+  return std::chrono::seconds(seconds) + std::chrono::microseconds(micros);
 }
 
 // --- URLs, bodies, headers -----------------------------------------------------
@@ -234,9 +236,10 @@ bool kept_header(std::string_view name) {
 
 // An HTTP header name (RFC 9110 token), as fault rules take it.
 bool header_token(std::string_view name) {
+  static constexpr const char* kSeparators = "()<>@,;:\\\"/[]?={}";
   if (name.empty()) return false;
   for (unsigned char c : name)
-    if (c <= 32 || c >= 127 || std::string_view("()<>@,;:\\\"/[]?={}").find(static_cast<char>(c)) != std::string_view::npos)
+    if (c <= 32 || c >= 127 || std::string_view(kSeparators).find(static_cast<char>(c)) != std::string_view::npos)
       return false;
   return true;
 }
@@ -244,26 +247,24 @@ bool header_token(std::string_view name) {
 // --- the recording -------------------------------------------------------------
 
 struct HarEntry {
-  std::size_t index = 0;      // position in /log/entries
-  std::int64_t started_us = 0;
-  std::string started;        // startedDateTime as written
+  std::string started;       // startedDateTime as written
+  Duration started_at{0};    // the same, since the epoch
   std::string method, host, path;
-  std::string request_body;   // postData.text
-  int status = 0;             // 0: no answer (aborted, reset)
+  std::string request_body;  // postData.text
+  int status = 0;            // 0: no answer (aborted, reset)
   std::vector<std::pair<std::string, std::string>> headers;  // kept response headers, secrets "***"
   std::string response_body;
-  std::int64_t wait_ms = 0;
+  Duration wait{0};          // timings.wait: the API's time to answer
 };
 
-Result<HarEntry> parse_entry(const JsonIn& e, std::size_t index) {
+Result<HarEntry> parse_entry(const JsonIn& e) {
   HarEntry out;
-  out.index = index;
   DS_CHECK(e.object());
   DS_CHECK(e.require("startedDateTime"));
   DS_TRY(out.started, e.at("startedDateTime").string());
-  auto started = parse_iso8601_us(out.started);
+  auto started = parse_iso8601(out.started);
   if (!started) return e.at("startedDateTime").expected("an ISO 8601 date and time (\"2024-05-01T10:00:00.000Z\")");
-  out.started_us = *started;
+  out.started_at = *started;
 
   DS_CHECK(e.require("request"));
   JsonIn req = e.at("request");
@@ -295,7 +296,7 @@ Result<HarEntry> parse_entry(const JsonIn& e, std::size_t index) {
       if (!w.json().is_number()) return w.expected("a number of milliseconds");
       const double ms = w.json().get<double>();
       if (!std::isfinite(ms) || ms > kWaitMsMax) return w.expected("a number of milliseconds up to a day");
-      out.wait_ms = ms < 0 ? 0 : std::llround(ms);  // -1: not recorded
+      if (ms > 0) out.wait = std::chrono::milliseconds(std::llround(ms));  // -1: not recorded
     }
   }
 
@@ -377,7 +378,7 @@ Result<Recording> read_recording(const std::string& file) {
   Recording r;
   r.entries.reserve(entries.size());
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    DS_TRY(HarEntry e, parse_entry(entries.at(i), i));
+    DS_TRY(HarEntry e, parse_entry(entries.at(i)));
     r.entries.push_back(std::move(e));
   }
   return r;
@@ -385,7 +386,10 @@ Result<Recording> read_recording(const std::string& file) {
 
 // --- the scenario --------------------------------------------------------------
 
-std::string ms(std::int64_t n) { return std::to_string(n) + "ms"; }
+// A duration to the millisecond, written in milliseconds ("9502ms").
+std::string in_ms(Duration d) {
+  return std::to_string(std::chrono::round<std::chrono::milliseconds>(d).count()) + "ms";
+}
 
 std::string endpoint_of(const HarEntry& e) { return e.method + " " + e.path; }
 
@@ -404,7 +408,8 @@ Result<Ordered> config_for(const DestinationEntry& d, const std::string& host, b
       else
         return Error::bad_input("destination " + d.name + " requires config key \"" + k.name + "\" (" +
                                 config_type_name(k.type) + "), which a recording cannot supply");
-    } else if (rebuilt && k.type == ConfigType::duration && (k.name == "flush_interval" || k.name == "upload_interval")) {
+    } else if (rebuilt && k.type == ConfigType::duration &&
+               (k.name == "flush_interval" || k.name == "upload_interval")) {
       config[k.name] = kSendAtOnce;
     }
   }
@@ -437,7 +442,7 @@ Result<std::string> import_har(const ImportHarArgs& args, std::vector<std::strin
     else ++skipped[e.host];
   }
   std::stable_sort(kept.begin(), kept.end(),
-                   [](const HarEntry* a, const HarEntry* b) { return a->started_us < b->started_us; });
+                   [](const HarEntry* a, const HarEntry* b) { return a->started_at < b->started_at; });
   std::string others;
   for (const auto& [h, n] : skipped) others += (others.empty() ? "" : ", ") + h + " (" + std::to_string(n) + ")";
   if (kept.empty())
@@ -449,7 +454,7 @@ Result<std::string> import_har(const ImportHarArgs& args, std::vector<std::strin
     notes.push_back("skipped " + std::to_string(n) + " of " + std::to_string(rec.entries.size()) +
                     " entries, requests to hosts other than " + host + ": " + others);
   }
-  const std::int64_t t0 = kept.front()->started_us;
+  const Duration first = kept.front()->started_at;
 
   // The input: the records the request bodies carried, each once (a retry
   // carries its batch again), arriving when the recording first sent them.
@@ -470,8 +475,8 @@ Result<std::string> import_har(const ImportHarArgs& args, std::vector<std::strin
         std::string key = payload.dump();
         if (!seen.insert(key).second) continue;
         Ordered r = {{"id", records.size() + 1}, {"payload", Ordered::parse(key)}};
-        const std::int64_t at_ms = (e->started_us - t0 + 500) / 1000;
-        if (at_ms > 0) r["at"] = ms(at_ms);
+        const Duration at = std::chrono::round<std::chrono::milliseconds>(e->started_at - first);
+        if (at.count() > 0) r["at"] = in_ms(at);
         records.push_back(std::move(r));
       }
     }
@@ -506,7 +511,8 @@ Result<std::string> import_har(const ImportHarArgs& args, std::vector<std::strin
   for (std::size_t i = 0; i < kept.size(); ++i) {
     const HarEntry& e = *kept[i];
     const Ordered match = {{"method", e.method}, {"path", e.path}};
-    faults.push_back({{"match", match}, {"from_request", i + 1}, {"times", 1}, {"latency", {{"fixed", ms(e.wait_ms)}}}});
+    faults.push_back(
+        {{"match", match}, {"from_request", i + 1}, {"times", 1}, {"latency", {{"fixed", in_ms(e.wait)}}}});
     Ordered rule = {{"match", match}, {"times", 1}};
     const std::string what = "recorded #" + std::to_string(i + 1) + ": " + endpoint_of(e) + " -> ";
     if (e.status == 0) {
