@@ -281,6 +281,8 @@ Result<HarEntry> parse_entry(const JsonIn& e) {
   if (!u) return req.at("url").expected("an absolute http(s) URL");
   out.host = u->host;
   out.path = u->path;
+  // The request, for messages: never its query or user info (where credentials travel too).
+  const std::string where = out.method + " " + out.host + out.path;
   // Request headers are never read: they carry the credentials.
   if (req.has("postData") && !req.at("postData").json().is_null()) {
     JsonIn post = req.at("postData");
@@ -349,10 +351,9 @@ Result<HarEntry> parse_entry(const JsonIn& e) {
       if (static_cast<std::int64_t>(out.response_body.size()) > kHarBodyBytesMax)
         return text.fail("the answer's body is " + std::to_string(out.response_body.size()) +
                          " bytes, over the limit of " + std::to_string(kHarBodyBytesMax) +
-                         " bytes (1 MB) on a recorded body (" + out.method + " " + url + ")");
+                         " bytes (1 MB) on a recorded body (" + where + ")");
       if (!valid_utf8(out.response_body))
-        return text.fail("the answer's body is not UTF-8 text; a scenario holds text bodies only (" + out.method +
-                         " " + url + ")");
+        return text.fail("the answer's body is not UTF-8 text; a scenario holds text bodies only (" + where + ")");
     }
   }
   return out;
