@@ -1,5 +1,6 @@
 #include "conformance/expect.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 #include <vector>
@@ -25,6 +26,35 @@ bool within(const CountBound& b, std::int64_t n) {
   if (b.min && n < *b.min) return false;
   if (b.max && n > *b.max) return false;
   return true;
+}
+
+// The jobs of the first send that carried `id`: a batch, an upload, or the
+// record alone; sorted.
+std::optional<std::vector<JobId>> first_send_of(const Outcome& o, JobId id) {
+  auto has = [id](const std::vector<JobId>& ids) { return std::find(ids.begin(), ids.end(), id) != ids.end(); };
+  for (const TimedEvent& te : o.events) {
+    std::vector<JobId> ids;
+    if (const auto* b = std::get_if<ev::BatchSent>(&te.event)) ids = b->ids.ids;
+    else if (const auto* u = std::get_if<ev::UploadStart>(&te.event)) ids = u->ids.ids;
+    else if (const auto* one = std::get_if<ev::OneSent>(&te.event)) ids = {static_cast<JobId>(one->id)};
+    else continue;
+    if (!has(ids)) continue;
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+  return std::nullopt;
+}
+
+// From the record's arrival to the job's (last) terminal event.
+std::optional<Duration> job_latency(const Outcome& o, JobId id) {
+  std::optional<Duration> arrived, ended;
+  for (std::size_t i = 0; i < o.records.size() && i < o.arrivals.size(); ++i)
+    if (o.records[i].id == id) arrived = o.arrivals[i];
+  for (const TimedEvent& te : o.events)
+    if (const auto* t = std::get_if<ev::JobTerminal>(&te.event); t && static_cast<JobId>(t->id) == id)
+      ended = Duration(te.t);
+  if (!arrived || !ended) return std::nullopt;
+  return *ended - *arrived;
 }
 
 }  // namespace
@@ -81,6 +111,28 @@ Judgement judge(const Scenario& s, const Outcome& o) {
     } else if (je.attempts && !within(*je.attempts, o.jobs().attempts(id))) {
       j.failures.push_back("job " + std::to_string(id) + ": expected attempts " + bound_text(*je.attempts) + ", got " +
                            std::to_string(o.jobs().attempts(id)));
+    } else if (je.sent_with) {
+      std::optional<std::vector<JobId>> first = first_send_of(o, id);
+      if (!first) {
+        j.failures.push_back("job " + std::to_string(id) + ": expected to be sent with " + format_id_ranges(*je.sent_with) +
+                             ", but no send carried it");
+      } else if (*first != *je.sent_with) {
+        j.failures.push_back("job " + std::to_string(id) + ": expected its first send to carry " +
+                             format_id_ranges(*je.sent_with) + ", it carried " + format_id_ranges(*first));
+      }
+    }
+    if ((je.latency_min || je.latency_max) && out.state == je.state) {
+      std::optional<Duration> latency = job_latency(o, id);
+      const std::string name = "job " + std::to_string(id);
+      if (!latency) {
+        j.failures.push_back(name + ": expected a latency, but its arrival or end is not in the trace");
+      } else if ((je.latency_min && *latency < *je.latency_min) || (je.latency_max && *latency > *je.latency_max)) {
+        j.failures.push_back(name + ": expected a latency (arrival to " + job_state_name(out.state) + ") " +
+                             (je.latency_min ? ">= " + format_duration(*je.latency_min) : std::string()) +
+                             (je.latency_min && je.latency_max ? " and " : "") +
+                             (je.latency_max ? "<= " + format_duration(*je.latency_max) : std::string()) + ", got " +
+                             format_duration(*latency));
+      }
     }
   }
   const auto& t = o.transport();

@@ -116,6 +116,7 @@ struct Outcome::World {
   std::map<std::size_t, TimerId> crash_timers;
   std::int64_t arrived = 0;          // input records that have arrived so far
   std::uint64_t crashes = 0;
+  bool stopped = false;              // stopped by a stop event (a crash's restart waits for a start)
   bool drained = false;
   // Under a Sync
   std::optional<SyncOutcome> sync_outcome;
@@ -246,15 +247,76 @@ Task<void> drive(Outcome::World& w, Destination& dest, const Scenario& s, std::v
   emit(loop.trace(), loop.now(), ev::RunDrained{n});
 }
 
-// Wires the crash hook and the restart of a scenario with crash points.
+// Wires the crash hook and the restart of a scenario with crash points, and
+// the control events of its timeline (stop, start, config, fake, clock_skew).
 struct Crasher {
   Outcome::World& w;
   const Scenario& s;
   const DestinationEntry& entry;
-  const Config& config;
+  Config config;              // the config in force (a config event changes it)
+  nlohmann::json raw_config;  // its JSON, which config events patch
   Outcome& out;
   std::vector<Duration>* arrivals;
   Status failure = Status::success();
+
+  void schedule_events() {
+    for (const ControlEvent& e : s.events)
+      w.loop.call_at(kTimeZero + e.at, [this, &e] { control(e); });
+  }
+
+  void control(const ControlEvent& e) {
+    const std::string where = s.file.empty() ? s.name : s.file;
+    auto note = [&](std::string detail, bool skipped = false) {
+      emit(w.loop.trace(), w.loop.now(), ev::RunControl{control_event_name(e.kind), std::move(detail), skipped});
+    };
+    switch (e.kind) {
+      case ControlEvent::Kind::stop:
+        // A clean stop: the process ends between steps; what it stored stays
+        // (in-flight requests are abandoned, their answers never read).
+        note("", !w.destination);
+        w.stopped = true;
+        stop();
+        break;
+      case ControlEvent::Kind::start:
+        note("", w.destination != nullptr);
+        w.stopped = false;
+        if (!w.destination) restart();
+        break;
+      case ControlEvent::Kind::config: {
+        raw_config.update(e.config);
+        auto r = Config::resolve(raw_config, s.destination, entry.schema, where + ": " + e.path + "/config");
+        if (!r.ok()) {
+          failure = r.error();
+          return;
+        }
+        config = std::move(r).value();
+        note(e.config.dump());
+        // A running destination restarts with it; a stopped one starts with it.
+        if (w.destination) {
+          stop();
+          restart();
+        }
+        break;
+      }
+      case ControlEvent::Kind::fake: {
+        Status st = w.fake->control(JsonIn(e.op, where, e.path + "/fake"), w.loop.now());
+        note(e.op.dump());
+        if (!st.ok()) failure = st;
+        break;
+      }
+      case ControlEvent::Kind::clock_skew:
+        w.transport->set_api_clock_skew(e.skew);
+        note((e.skew.count() < 0 ? "-" : "+") + format_duration(e.skew.count() < 0 ? -e.skew : e.skew));
+        break;
+    }
+  }
+
+  void stop() {
+    if (!w.destination) return;
+    w.producer.reset();
+    w.destination.reset();
+    w.jobs->commit();
+  }
 
   void install() {
     w.destination->set_crash_hook([this](std::string_view step) {
@@ -293,7 +355,9 @@ struct Crasher {
     w.destination.reset();
     const std::size_t undone = w.jobs->crash();
     emit(w.loop.trace(), w.loop.now(), ev::RunCrash{where, static_cast<std::int64_t>(undone)});
-    w.loop.call_after(s.crashes[i].restart_after, [this] { restart(); });
+    w.loop.call_after(s.crashes[i].restart_after, [this] {
+      if (!w.stopped && !w.destination) restart();  // a stop meanwhile: the next start restarts it
+    });
   }
 
   void restart() {
@@ -320,7 +384,8 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
   if (!entry) return Error::not_found("unknown destination \"" + s.destination + "\" (" + destination_names() + ")");
   const std::string where = s.file.empty() ? s.name : s.file;
   DS_TRY(Config config, Config::resolve(s.config, s.destination, entry->schema, where + ": /destination/config"));
-  const FakeEntry* fake_entry = find_fake(entry->fake);
+  if (s.must_reject) return Error::bad_input(where + ": declares it must be rejected at load; there is nothing to run");
+  const FakeEntry* fake_entry = scenario_fake(s, *entry);
   if (!fake_entry) return Error::internal("destination " + entry->name + " names unknown fake " + entry->fake);
 
   Outcome out;
@@ -336,9 +401,9 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
   if (o.keep_trace) trace.set_observer(&w.log);
   for (const auto& secret : config.secret_values()) trace.add_secret(secret);
 
-  nlohmann::json fake_options = entry->fake_options ? entry->fake_options(config) : nlohmann::json::object();
-  if (s.fake_options.is_object()) fake_options.update(s.fake_options);
-  DS_TRY(w.fake, fake_entry->make(fake_options, where + ": /fake/options"));
+  DS_TRY(w.fake, fake_entry->make(scenario_fake_options(s, *entry, config), where + ": /fake/options"));
+  for (std::size_t i = 0; i < s.fake_seed.size(); ++i)
+    DS_CHECK(w.fake->control(JsonIn(s.fake_seed[i], where, "/fake/seed/" + std::to_string(i)), w.loop.now()));
   w.plan = s.faults;
   w.transport = std::make_unique<SimTransport>(
       w.loop, SimTransportOptions{
@@ -367,7 +432,8 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
 
   emit(trace, w.loop.now(), ev::RunStart{s.name, entry->name, static_cast<std::int64_t>(out.seed), out.input_size});
   std::vector<Duration>* arrivals = o.keep_trace ? &out.arrivals : nullptr;
-  Crasher crasher{w, s, *entry, out.config, out, arrivals};
+  Crasher crasher{w, s, *entry, out.config, s.config, out, arrivals};
+  crasher.schedule_events();
   if (!s.crashes.empty()) {
     // Only committed writes survive a crash, as in a real store.
     w.jobs->set_autocommit(!w.destination->commits_at_durable_steps());

@@ -6,9 +6,22 @@
 #include "conformance/catalogue.h"
 #include "destinations/destination.h"
 #include "framework/config.h"
+#include "fakes/catalog.h"
 #include "framework/json_in.h"
 
 namespace destsim {
+
+const FakeEntry* scenario_fake(const Scenario& s, const DestinationEntry& entry) {
+  return find_fake(s.fake_name.empty() ? entry.fake : s.fake_name);
+}
+
+nlohmann::json scenario_fake_options(const Scenario& s, const DestinationEntry& entry, const Config& config) {
+  // The destination's own fake takes what its config implies (keys, limits);
+  // another fake only the scenario's options.
+  nlohmann::json o = s.fake_name.empty() && entry.fake_options ? entry.fake_options(config) : nlohmann::json::object();
+  if (s.fake_options.is_object()) o.update(s.fake_options);
+  return o;
+}
 
 namespace {
 
@@ -93,7 +106,7 @@ Result<Expectations> parse_expect(const JsonIn& in) {
         DS_TRY(je.state, parse_state(one));
       } else {
         DS_CHECK(one.only_keys({"state", "reason_contains", "reason_kind", "outcome_unknown", "resent_after_unknown",
-                                "attempts"}));
+                                "attempts", "sent_with", "latency"}));
         DS_CHECK(one.require("state"));
         DS_TRY(je.state, parse_state(one.at("state")));
         if (one.has("reason_contains")) { DS_TRY(je.reason_contains, one.at("reason_contains").string()); }
@@ -102,6 +115,30 @@ Result<Expectations> parse_expect(const JsonIn& in) {
           DS_TRY(je.resent_after_unknown, one.at("resent_after_unknown").boolean());
         }
         if (one.has("attempts")) { DS_TRY(je.attempts, parse_bound(one.at("attempts"))); }
+        if (one.has("sent_with")) {
+          JsonIn sw = one.at("sent_with");
+          DS_CHECK(sw.array());
+          std::vector<JobId> ids;
+          bool self = false;
+          for (std::size_t k = 0; k < sw.size(); ++k) {
+            DS_TRY(std::int64_t other, sw.at(k).integer(1));
+            ids.push_back(static_cast<JobId>(other));
+            self |= static_cast<JobId>(other) == id;
+          }
+          std::sort(ids.begin(), ids.end());
+          if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) return sw.expected("job ids without repeats");
+          if (!self) return sw.expected("the jobs of the job's first send, the job " + key + " itself included");
+          je.sent_with = std::move(ids);
+        }
+        if (one.has("latency")) {
+          JsonIn l = one.at("latency");
+          DS_CHECK(l.only_keys({"min", "max"}));
+          if (l.has("min")) { DS_TRY(je.latency_min, l.at("min").duration()); }
+          if (l.has("max")) { DS_TRY(je.latency_max, l.at("max").duration()); }
+          if (!je.latency_min && !je.latency_max) return l.expected("\"min\" and/or \"max\" (durations)");
+          if (je.latency_min && je.latency_max && *je.latency_min > *je.latency_max)
+            return l.at("min").fail("min is over max: no latency can hold both");
+        }
         if (one.has("reason_kind")) {
           DS_TRY(std::string k, one.at("reason_kind").string());
           je.reason_kind = reason_kind_from(k);
@@ -280,16 +317,177 @@ Result<SyncInput> parse_sync(const JsonIn& in) {
 
 }  // namespace
 
-Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& where) {
+namespace {
+
+Result<CrashPoint> parse_crash(const JsonIn& c, const JsonIn& args) {
+  CrashPoint cp;
+  if (c.has("at") == c.has("step"))
+    return c.fail("expected exactly one of \"at\" (a virtual time) or \"step\" (after_upload, mid_poll, mid_stats, before_commit)");
+  if (c.has("at")) { DS_TRY(cp.at, c.at("at").duration()); }
+  if (c.has("step")) {
+    DS_TRY(cp.step, c.at("step").string());
+    bool known = false;
+    for (const char* k : kCrashSteps) known |= cp.step == k;
+    if (!known) return c.at("step").expected("a crash step: after_upload, mid_poll, mid_stats or before_commit");
+  }
+  if (c.has("nth")) {
+    DS_TRY(std::int64_t nth, c.at("nth").integer(1, 1'000'000));
+    cp.nth = static_cast<int>(nth);
+  }
+  if (args.has("restart_after")) { DS_TRY(cp.restart_after, args.at("restart_after").duration()); }
+  if (args.has("optional")) { DS_TRY(cp.optional, args.at("optional").boolean()); }
+  return cp;
+}
+
+Result<Duration> parse_skew(const JsonIn& k) {
+  const std::string_view expected = "a signed duration such as \"+2h\" or \"-90s\", at most 7d either way";
+  DS_TRY(std::string text, k.string());
+  if (text.size() < 2 || (text[0] != '+' && text[0] != '-')) return k.expected(expected);
+  auto d = parse_duration(text.substr(1));
+  if (!d.ok() || *d > kClockSkewMax) return k.expected(expected);
+  return text[0] == '-' ? -*d : *d;
+}
+
+std::string format_skew(Duration d) { return (d.count() < 0 ? "-" : "+") + format_duration(d.count() < 0 ? -d : d); }
+
+// v2 `events`: crashes and control events, each at a time (a crash may come at a step instead).
+Status parse_events(const JsonIn& es, Scenario& s) {
+  DS_CHECK(es.array());
+  if (es.size() > kScenarioEventsMax)
+    return es.expected("at most " + std::to_string(kScenarioEventsMax) + " events");
+  for (std::size_t i = 0; i < es.size(); ++i) {
+    JsonIn e = es.at(i);
+    DS_CHECK(e.only_keys({"at", "step", "nth", "crash", "stop", "start", "config", "fake", "clock_skew"}));
+    int kinds = 0;
+    for (const char* k : {"crash", "stop", "start", "config", "fake", "clock_skew"}) kinds += e.has(k);
+    if (kinds != 1)
+      return e.fail("expected exactly one of \"crash\", \"stop\", \"start\", \"config\", \"fake\" or \"clock_skew\"");
+    if (e.has("crash")) {
+      JsonIn args = e.at("crash");
+      if (args.json().is_boolean()) {
+        if (!args.json().get<bool>()) return args.expected("true or {\"restart_after\": \"30s\", \"optional\": true}");
+      } else {
+        DS_CHECK(args.only_keys({"restart_after", "optional"}));
+      }
+      DS_TRY(CrashPoint cp, parse_crash(e, args));
+      s.crashes.push_back(std::move(cp));
+      continue;
+    }
+    if (e.has("step") || e.has("nth")) return e.at(e.has("step") ? "step" : "nth").fail("only a crash comes at a step");
+    DS_CHECK(e.require("at"));
+    ControlEvent ce;
+    ce.path = e.path();
+    DS_TRY(ce.at, e.at("at").duration());
+    if (e.has("stop") || e.has("start")) {
+      const char* k = e.has("stop") ? "stop" : "start";
+      JsonIn v = e.at(k);
+      if (!v.json().is_boolean() || !v.json().get<bool>()) return v.expected("true");
+      ce.kind = e.has("stop") ? ControlEvent::Kind::stop : ControlEvent::Kind::start;
+    } else if (e.has("config")) {
+      DS_CHECK(e.at("config").object());
+      ce.kind = ControlEvent::Kind::config;
+      ce.config = e.at("config").json();
+    } else if (e.has("fake")) {
+      DS_CHECK(e.at("fake").object());
+      ce.kind = ControlEvent::Kind::fake;
+      ce.op = e.at("fake").json();
+    } else {
+      ce.kind = ControlEvent::Kind::clock_skew;
+      DS_TRY(ce.skew, parse_skew(e.at("clock_skew")));
+    }
+    s.events.push_back(std::move(ce));
+  }
+  return Status::success();
+}
+
+}  // namespace
+
+const char* control_event_name(ControlEvent::Kind kind) {
+  switch (kind) {
+    case ControlEvent::Kind::stop: return "stop";
+    case ControlEvent::Kind::start: return "start";
+    case ControlEvent::Kind::config: return "config";
+    case ControlEvent::Kind::fake: return "fake";
+    case ControlEvent::Kind::clock_skew: return "clock_skew";
+  }
+  return "?";
+}
+
+namespace {
+
+// The timeline must make sense before anything runs: the fake takes its seed
+// and every operation (tried, in time order, on a fresh fake), each config
+// change resolves against the one in force, and a stopped destination is
+// started again (a run that ends stopped never drains).
+Status check_timeline(const Scenario& s, const DestinationEntry& entry, const std::string& where) {
+  if (s.fake_seed.empty() && s.events.empty() && s.fake_name.empty()) return Status::success();
+  DS_TRY(Config config, Config::resolve(s.config, s.destination, entry.schema, where + ": /destination/config"));
+  const FakeEntry* fe = scenario_fake(s, entry);
+  if (!fe) return Error::internal("destination " + entry.name + " names unknown fake " + entry.fake);
+  DS_TRY(std::unique_ptr<Fake> fake, fe->make(scenario_fake_options(s, entry, config), where + ": /fake/options"));
+  for (std::size_t i = 0; i < s.fake_seed.size(); ++i)
+    DS_CHECK(fake->control(JsonIn(s.fake_seed[i], where, "/fake/seed/" + std::to_string(i)), kTimeZero));
+  std::vector<const ControlEvent*> order;
+  for (const auto& e : s.events) order.push_back(&e);
+  std::stable_sort(order.begin(), order.end(), [](const ControlEvent* a, const ControlEvent* b) { return a->at < b->at; });
+  nlohmann::json raw = s.config;
+  bool running = true;
+  const ControlEvent* stopped_by = nullptr;
+  for (const ControlEvent* e : order) {
+    switch (e->kind) {
+      case ControlEvent::Kind::fake:
+        DS_CHECK(fake->control(JsonIn(e->op, where, e->path + "/fake"), kTimeZero + e->at));
+        break;
+      case ControlEvent::Kind::config: {
+        raw.update(e->config);
+        auto r = Config::resolve(raw, s.destination, entry.schema, where + ": " + e->path + "/config");
+        if (!r.ok()) return r.error();
+        break;
+      }
+      case ControlEvent::Kind::stop:
+        if (!running) return JsonIn(e->op, where, e->path).fail("stops a destination already stopped (at " +
+                                                                format_duration(stopped_by->at) + ")");
+        running = false;
+        stopped_by = e;
+        break;
+      case ControlEvent::Kind::start:
+        if (running) return JsonIn(e->op, where, e->path).fail("starts a destination that is running (stop it first)");
+        running = true;
+        break;
+      case ControlEvent::Kind::clock_skew:
+        if (fe->door != FakeDoor::http)
+          return JsonIn(e->op, where, e->path + "/clock_skew").fail("a clock skew needs an HTTP fake (it dates answers)");
+        break;
+    }
+  }
+  if (!running)
+    return JsonIn(stopped_by->op, where, stopped_by->path)
+        .fail("stops the destination at " + format_duration(stopped_by->at) +
+              " and nothing starts it again: the input would never drain (add {\"at\": …, \"start\": true})");
+  return Status::success();
+}
+
+Result<Scenario> parse_scenario_body(const nlohmann::json& doc, const std::string& where) {
   JsonIn in(doc, where);
-  DS_CHECK(in.only_keys({"scenario", "name", "about", "seed", "destination", "fake", "input", "faults", "transport",
-                         "crashes", "sync", "expect", "origin"}));
+  DS_CHECK(in.object());
   DS_CHECK(in.require("scenario"));
   DS_TRY(std::int64_t version, in.at("scenario").integer());
-  if (version != kScenarioVersion)
-    return in.at("scenario").expected("scenario format version " + std::to_string(kScenarioVersion));
+  if (version < kScenarioVersionOldest || version > kScenarioVersion)
+    return in.at("scenario").expected("scenario format version " + std::to_string(kScenarioVersion) + " (or " +
+                                      std::to_string(kScenarioVersionOldest) + ", which loads migrated)");
+  if (version == 1) {
+    DS_CHECK(in.only_keys({"scenario", "name", "about", "seed", "destination", "fake", "input", "faults", "transport",
+                           "crashes", "sync", "expect", "origin"}));
+  } else {
+    if (in.has("crashes"))
+      return in.at("crashes").fail("version 2 writes crashes as events ({\"at\": \"5m\", \"crash\": {\"restart_after\": "
+                                   "\"30s\"}}); `destsim migrate` rewrites a version 1 file");
+    DS_CHECK(in.only_keys({"scenario", "name", "about", "seed", "destination", "fake", "input", "faults", "transport",
+                           "events", "sync", "expect", "origin"}));
+  }
   Scenario s;
   s.file = where;
+  s.version = static_cast<int>(version);
   DS_CHECK(in.require("name"));
   DS_TRY(s.name, in.at("name").string());
   if (in.has("about")) { DS_TRY(s.about, in.at("about").string()); }
@@ -319,10 +517,34 @@ Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& wh
   if (!resolved.ok()) return resolved.error();
   if (in.has("fake")) {
     JsonIn f = in.at("fake");
-    DS_CHECK(f.only_keys({"options"}));
+    if (s.version == 1) {
+      DS_CHECK(f.only_keys({"options"}));
+    } else {
+      DS_CHECK(f.only_keys({"name", "options", "seed"}));
+    }
+    if (f.has("name")) {
+      DS_TRY(s.fake_name, f.at("name").string());
+      const FakeEntry* chosen = find_fake(s.fake_name);
+      const FakeEntry* own = find_fake(entry->fake);
+      if (!chosen) return f.at("name").expected("a fake (" + fake_names() + ")");
+      if (own && chosen->door != own->door)
+        return f.at("name").fail("fake " + s.fake_name + " serves the " + fake_door_name(chosen->door) + " door; " +
+                                 s.destination + " speaks " + fake_door_name(own->door));
+      if (s.fake_name == entry->fake) s.fake_name.clear();  // its own fake, said explicitly
+    }
     if (f.has("options")) {
       DS_CHECK(f.at("options").object());
       s.fake_options = f.at("options").json();
+    }
+    if (f.has("seed")) {
+      JsonIn seed = f.at("seed");
+      DS_CHECK(seed.array());
+      if (seed.size() > kFakeSeedOpsMax)
+        return seed.expected("at most " + std::to_string(kFakeSeedOpsMax) + " seeding operations");
+      for (std::size_t i = 0; i < seed.size(); ++i) {
+        DS_CHECK(seed.at(i).object());
+        s.fake_seed.push_back(seed.at(i).json());
+      }
     }
   }
   DS_CHECK(in.require("input"));
@@ -377,15 +599,7 @@ Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& wh
     DS_CHECK(t.only_keys({"request_timeout", "latency", "clock_skew"}));
     if (t.has("request_timeout")) { DS_TRY(s.request_timeout, t.at("request_timeout").duration()); }
     if (t.has("latency")) { DS_TRY(s.latency, t.at("latency").duration()); }
-    if (t.has("clock_skew")) {
-      JsonIn k = t.at("clock_skew");
-      const std::string_view expected = "a signed duration such as \"+2h\" or \"-90s\", at most 7d either way";
-      DS_TRY(std::string text, k.string());
-      if (text.size() < 2 || (text[0] != '+' && text[0] != '-')) return k.expected(expected);
-      auto d = parse_duration(text.substr(1));
-      if (!d.ok() || *d > kClockSkewMax) return k.expected(expected);
-      s.clock_skew = text[0] == '-' ? -*d : *d;
-    }
+    if (t.has("clock_skew")) { DS_TRY(s.clock_skew, parse_skew(t.at("clock_skew"))); }
   }
   if (in.has("crashes")) {
     JsonIn cs = in.at("crashes");
@@ -393,30 +607,63 @@ Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& wh
     for (std::size_t i = 0; i < cs.size(); ++i) {
       JsonIn c = cs.at(i);
       DS_CHECK(c.only_keys({"at", "step", "nth", "restart_after", "optional"}));
-      CrashPoint cp;
-      if (c.has("at") == c.has("step"))
-        return c.fail("expected exactly one of \"at\" (a virtual time) or \"step\" (after_upload, mid_poll, mid_stats, before_commit)");
-      if (c.has("at")) { DS_TRY(cp.at, c.at("at").duration()); }
-      if (c.has("step")) {
-        DS_TRY(cp.step, c.at("step").string());
-        bool known = false;
-        for (const char* k : kCrashSteps) known |= cp.step == k;
-        if (!known) return c.at("step").expected("a crash step: after_upload, mid_poll, mid_stats or before_commit");
-      }
-      if (c.has("nth")) {
-        DS_TRY(std::int64_t nth, c.at("nth").integer(1, 1'000'000));
-        cp.nth = static_cast<int>(nth);
-      }
-      if (c.has("restart_after")) { DS_TRY(cp.restart_after, c.at("restart_after").duration()); }
-      if (c.has("optional")) { DS_TRY(cp.optional, c.at("optional").boolean()); }
+      DS_TRY(CrashPoint cp, parse_crash(c, c));
       s.crashes.push_back(std::move(cp));
     }
   }
+  if (in.has("events")) { DS_CHECK(parse_events(in.at("events"), s)); }
   if (in.has("sync")) { DS_TRY(s.sync, parse_sync(in.at("sync"))); }
   if (in.has("expect")) { DS_TRY(s.expect, parse_expect(in.at("expect"))); }
   if (s.expect.sync && !s.sync) return in.at("expect").at("sync").fail("expectations on a sync, but the scenario has no \"sync\"");
+  if (!s.fake_name.empty() && !s.expect.properties.empty())
+    return in.at("expect").at("properties").fail(
+        "properties judge from the destination's own fake (" + entry->fake + "); with fake " + s.fake_name +
+        " assert on requests, jobs and expect.fake instead");
   if (in.has("origin")) s.origin = doc["origin"];
+  DS_CHECK(check_timeline(s, *entry, where));
   return s;
+}
+
+}  // namespace
+
+Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& where) {
+  if (doc.is_object() && doc.contains("must_reject")) {
+    // A scenario that must not load: read the declaration, then load the rest.
+    JsonIn mr = JsonIn(doc, where).at("must_reject");
+    DS_CHECK(mr.only_keys({"path", "contains"}));
+    DS_CHECK(mr.require("path"));
+    LoadRejection r;
+    DS_TRY(r.path, mr.at("path").string());
+    if (r.path.empty() || r.path[0] != '/') return mr.at("path").expected("a JSON pointer (\"/destination/config\")");
+    if (mr.has("contains")) { DS_TRY(r.contains, mr.at("contains").string()); }
+    nlohmann::json rest = doc;
+    rest.erase("must_reject");
+    Scenario s;
+    s.file = where;
+    s.name = rest.value("name", nlohmann::json("")).is_string() ? rest.value("name", "") : "";
+    s.must_reject = std::move(r);
+    s.source = doc;
+    auto loaded = parse_scenario_body(rest, where);
+    if (!loaded.ok()) s.rejected_with = loaded.error().message;
+    return s;
+  }
+  return parse_scenario_body(doc, where);
+}
+
+Status check_rejection(const Scenario& s) {
+  DS_ASSERT(s.must_reject);
+  const LoadRejection& r = *s.must_reject;
+  const std::string at = s.file + ": " + r.path;
+  if (s.rejected_with.empty())
+    return Error::bad_input(s.file + ": must be rejected at " + r.path + ", but it loaded");
+  const bool path_ok = s.rejected_with.rfind(at, 0) == 0 &&
+                       (s.rejected_with.size() == at.size() || s.rejected_with[at.size()] == ':' ||
+                        s.rejected_with[at.size()] == ' ');
+  if (!path_ok || s.rejected_with.find(r.contains) == std::string::npos)
+    return Error::bad_input(s.file + ": must be rejected at " + r.path +
+                         (r.contains.empty() ? "" : " with \"" + r.contains + "\"") + ", but the loader said: " +
+                         s.rejected_with);
+  return Status::success();
 }
 
 Result<Scenario> load_scenario(const std::string& path) {
@@ -425,6 +672,7 @@ Result<Scenario> load_scenario(const std::string& path) {
 }
 
 nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
+  if (s.must_reject) return s.source;  // a document that must not load is kept as written
   nlohmann::json out;
   out["scenario"] = kScenarioVersion;
   out["name"] = s.name;
@@ -439,7 +687,11 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
     }
   }
   out["destination"] = {{"name", s.destination}, {"config", config}};
-  if (!s.fake_options.is_null()) out["fake"] = {{"options", s.fake_options}};
+  nlohmann::json fake = nlohmann::json::object();
+  if (!s.fake_name.empty()) fake["name"] = s.fake_name;
+  if (!s.fake_options.is_null()) fake["options"] = s.fake_options;
+  if (!s.fake_seed.empty()) fake["seed"] = s.fake_seed;
+  if (!fake.empty()) out["fake"] = fake;
   nlohmann::json input;
   if (s.generate) {
     nlohmann::json g = {{"records", s.generate->records}};
@@ -466,23 +718,34 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
   out["input"] = input;
   if (!s.faults.empty()) out["faults"] = s.faults.to_json();
   out["transport"] = {{"request_timeout", format_duration(s.request_timeout)}, {"latency", format_duration(s.latency)}};
-  if (s.clock_skew.count() != 0)
-    out["transport"]["clock_skew"] =
-        (s.clock_skew.count() < 0 ? "-" : "+") + format_duration(s.clock_skew.count() < 0 ? -s.clock_skew : s.clock_skew);
-  if (!s.crashes.empty()) {
-    nlohmann::json cs = nlohmann::json::array();
+  if (s.clock_skew.count() != 0) out["transport"]["clock_skew"] = format_skew(s.clock_skew);
+  if (!s.crashes.empty() || !s.events.empty()) {
+    nlohmann::json es = nlohmann::json::array();
+    for (const auto& e : s.events) {
+      nlohmann::json j = {{"at", format_duration(e.at)}};
+      switch (e.kind) {
+        case ControlEvent::Kind::stop: j["stop"] = true; break;
+        case ControlEvent::Kind::start: j["start"] = true; break;
+        case ControlEvent::Kind::config: j["config"] = e.config; break;
+        case ControlEvent::Kind::fake: j["fake"] = e.op; break;
+        case ControlEvent::Kind::clock_skew: j["clock_skew"] = format_skew(e.skew); break;
+      }
+      es.push_back(j);
+    }
     for (const auto& c : s.crashes) {
       nlohmann::json j = nlohmann::json::object();
-      if (c.at) j["at"] = format_duration(*c.at);
-      else {
+      if (c.at) {
+        j["at"] = format_duration(*c.at);
+      } else {
         j["step"] = c.step;
         j["nth"] = c.nth;
       }
-      j["restart_after"] = format_duration(c.restart_after);
-      if (c.optional) j["optional"] = true;
-      cs.push_back(j);
+      nlohmann::json args = {{"restart_after", format_duration(c.restart_after)}};
+      if (c.optional) args["optional"] = true;
+      j["crash"] = args;
+      es.push_back(j);
     }
-    out["crashes"] = cs;
+    out["events"] = es;
   }
   if (s.sync) {
     nlohmann::json sy;
@@ -527,6 +790,13 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
         if (je.attempts->min) a["min"] = *je.attempts->min;
         if (je.attempts->max) a["max"] = *je.attempts->max;
         one["attempts"] = a;
+      }
+      if (je.sent_with) one["sent_with"] = *je.sent_with;
+      if (je.latency_min || je.latency_max) {
+        nlohmann::json l = nlohmann::json::object();
+        if (je.latency_min) l["min"] = format_duration(*je.latency_min);
+        if (je.latency_max) l["max"] = format_duration(*je.latency_max);
+        one["latency"] = l;
       }
       j[std::to_string(id)] = one;
     }

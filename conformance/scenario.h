@@ -1,10 +1,14 @@
-// scenario.h — scenario files, version 1: an incident as data.
+// scenario.h — scenario files, version 2 (version 1 still loads): an incident as data.
 //
-// A scenario names a destination and its config, the input (literal records or a
-// seeded generator), a fault plan, the transport's timing, and expectations (job
-// states and counts, request bounds, a virtual-time deadline, conformance
-// properties). The reference is scenarios/README.md. Loading validates
-// everything and names the file, the JSON path and what was expected.
+// A scenario names a destination and its config, the fake it meets (its own, or
+// another such as `scripted`) and the fake's seeded state, the input (literal
+// records or a seeded generator), a fault plan, the transport's timing, control
+// events on a virtual timeline (crash, stop, start, a config change, an
+// operation on the fake, a clock skew), and expectations (job states and counts,
+// per-job attempts, batch composition and latency, request bounds, a
+// virtual-time deadline, conformance properties) — or that it must be rejected
+// at load. The reference is scenarios/README.md. Loading validates everything
+// and names the file, the JSON path and what was expected.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +28,13 @@
 
 namespace destsim {
 
-inline constexpr int kScenarioVersion = 1;
+/// The version written; version 1 files load too (migrated in memory:
+/// `crashes` became crash events). `destsim migrate` rewrites a file.
+inline constexpr int kScenarioVersion = 2;
+inline constexpr int kScenarioVersionOldest = 1;
+/// Bounds on a scenario's timeline and seeded state (a scenario is input).
+inline constexpr std::size_t kScenarioEventsMax = 10'000;
+inline constexpr std::size_t kFakeSeedOpsMax = 10'000;
 
 struct GeneratedInput {
   std::int64_t records = 0;
@@ -71,6 +81,11 @@ struct JobExpectation {
   std::optional<CountBound> attempts;
   /// The terminal reason's kind ("rate_limited"; framework/job.h).
   std::optional<ReasonKind> reason_kind;
+  /// Batch composition: the first send that carried the job (a batch, an
+  /// upload, or a record alone) carried exactly these jobs, itself included.
+  std::optional<std::vector<JobId>> sent_with;
+  /// Time from the record's arrival to the job's terminal state.
+  std::optional<Duration> latency_min, latency_max;
 };
 
 
@@ -123,14 +138,46 @@ struct CrashPoint {
   bool optional = false;
 };
 
+/// A control event on the run's virtual timeline (v2 `events`; crashes are
+/// CrashPoints). Events at the same time apply in file order.
+struct ControlEvent {
+  enum class Kind { stop, start, config, fake, clock_skew };
+  Kind kind = Kind::stop;
+  Duration at{0};
+  /// config: the change, merged over the config in force (a restart applies it).
+  nlohmann::json config;
+  /// fake: one control operation on the fake (Fake::control).
+  nlohmann::json op;
+  /// clock_skew: the API's clock against the destination's from now on.
+  Duration skew{0};
+  /// Where it is in the file ("/events/3"), for messages.
+  std::string path;
+};
+const char* control_event_name(ControlEvent::Kind kind);
+
+/// A scenario that must be rejected at load: the loader's message names `path`
+/// (a JSON pointer) and holds `contains`.
+struct LoadRejection {
+  std::string path;
+  std::string contains;
+};
+
 struct Scenario {
   std::string file;  // where it came from ("" when built in memory)
+  /// The format version the file was written in (1 or 2; 2 when built in memory).
+  int version = kScenarioVersion;
   std::string name;
   std::string about;
   std::uint64_t seed = 1;
   std::string destination;
   nlohmann::json config = nlohmann::json::object();
-  nlohmann::json fake_options;  // merged over what the destination config implies
+  /// The fake the destination meets: "" = its own (DestinationEntry::fake).
+  /// Another fake (e.g. "scripted") serves the same door; properties, which
+  /// judge from the destination's own fake, cannot be asked of it.
+  std::string fake_name;
+  nlohmann::json fake_options;  // merged over what the destination config implies (its own fake)
+  /// Control operations applied to the fake before the run (its seeded state).
+  std::vector<nlohmann::json> fake_seed;
   std::vector<InputRecord> records;        // literal input
   std::optional<GeneratedInput> generate;  // or generated input
   Duration pace{0};                        // spacing of generated records
@@ -142,17 +189,37 @@ struct Scenario {
   /// answers (Date, Retry-After as an HTTP date) by it.
   Duration clock_skew{0};
   std::vector<CrashPoint> crashes;
+  std::vector<ControlEvent> events;  // in file order
   std::optional<SyncInput> sync;  // run under a Sync
   Expectations expect;
   /// Extra metadata written by certify (the property that broke, the case seed).
   nlohmann::json origin;
+  /// Set when the file declares it must be rejected at load; the rest of the
+  /// scenario is then empty, and `rejected_with` holds the loader's message
+  /// ("" when it loaded: the declaration failed). `source` is the document.
+  std::optional<LoadRejection> must_reject;
+  std::string rejected_with;
+  nlohmann::json source;
 };
+
+/// For a must-reject scenario: ok when the loader rejected it as declared,
+/// else an error saying what happened instead.
+Status check_rejection(const Scenario& s);
+
+struct DestinationEntry;
+struct FakeEntry;
+class Config;
+/// The fake a scenario's destination meets (its own unless the scenario chose one).
+const FakeEntry* scenario_fake(const Scenario& s, const DestinationEntry& entry);
+/// That fake's options: what the config implies for the destination's own
+/// fake, then the scenario's `fake.options` over them.
+nlohmann::json scenario_fake_options(const Scenario& s, const DestinationEntry& entry, const Config& config);
 
 /// Parses a scenario document; `where` names the file for errors.
 Result<Scenario> parse_scenario(const nlohmann::json& doc, const std::string& where);
 /// Reads and parses a scenario file.
 Result<Scenario> load_scenario(const std::string& path);
-/// The scenario as a version-1 document (secrets redacted unless asked).
+/// The scenario as a current-version document (secrets redacted unless asked).
 nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets = false);
 
 }  // namespace destsim

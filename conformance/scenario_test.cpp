@@ -138,8 +138,9 @@ TEST(Scenario, BadInputNamesFilePathAndExpectation) {
   doc["input"]["records"][1]["id"] = 1;
   EXPECT_NE(error_of(doc).find("duplicate record id 1"), std::string::npos);
   doc = base();
-  doc["scenario"] = 2;
-  EXPECT_NE(error_of(doc).find("/scenario: expected scenario format version 1"), std::string::npos);
+  doc["scenario"] = 3;
+  EXPECT_NE(error_of(doc).find("/scenario: expected scenario format version 2 (or 1, which loads migrated)"),
+            std::string::npos);
   doc = base();
   doc["expect"]["job"] = {{"one", "succeeded"}};
   EXPECT_NE(error_of(doc).find("/expect/job/one: expected a job id"), std::string::npos);

@@ -357,6 +357,7 @@ Result<FaultPlan> FaultPlan::from_json(const nlohmann::json& doc, std::string_vi
   if (doc.is_object()) {
     DS_CHECK(root.only_keys({"rules", "about"}));
     DS_CHECK(root.require("rules"));
+    if (root.has("about")) { DS_TRY(std::string about, root.at("about").string()); }
     rules = &doc["rules"];
     base = "/rules";
   }

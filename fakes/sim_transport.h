@@ -46,6 +46,8 @@ class SimTransport final : public Transport {
   Task<HttpResult> send(Request request) override;
 
   const SimTransportStats& stats() const { return stats_; }
+  /// The API's clock moves (a scenario's clock_skew event): answers from now on are dated by it.
+  void set_api_clock_skew(Duration skew) { options_.api_clock_skew = skew; }
 
  private:
   struct Route {

@@ -441,6 +441,17 @@ struct RunRestart {
   template <class S, class V> static void fields(S& s, V& v) { v("resumed_jobs", s.resumed_jobs), v("pending", s.pending); }
   bool operator==(const RunRestart&) const = default;
 };
+/// A control event of the scenario's timeline: stop, start, config, fake,
+/// clock_skew; `detail` says what (the operation, the new skew), `skipped`
+/// when it found nothing to act on (a stop while down).
+struct RunControl {
+  static constexpr std::string_view kind = "run.control";
+  std::string what;
+  std::string detail;
+  bool skipped = false;
+  template <class S, class V> static void fields(S& s, V& v) { v("what", s.what), v("detail", s.detail), v("skipped", s.skipped); }
+  bool operator==(const RunControl&) const = default;
+};
 struct RunDrained {
   static constexpr std::string_view kind = "run.drained";
   std::int64_t records = 0;
@@ -457,7 +468,7 @@ using TraceEvent =
                  ev::StatsFault, ev::PollTimeout, ev::Settle, ev::Resume, ev::ResumeStart, ev::ImportEnd,
                  ev::CrashPointHit, ev::SyncStart, ev::SyncSetup, ev::SyncOpen, ev::SyncFirstRecord, ev::SyncState,
                  ev::SyncEnd, ev::SyncClose, ev::SyncStreamFailed, ev::SyncFailure, ev::SyncTeardown, ev::RunStart,
-                 ev::RunCrash, ev::RunCrashSkipped, ev::RunRestart, ev::RunDrained>;
+                 ev::RunCrash, ev::RunCrashSkipped, ev::RunRestart, ev::RunControl, ev::RunDrained>;
 
 /// A typed event and its virtual time (ns since the run's start).
 struct TimedEvent {

@@ -74,6 +74,7 @@ std::vector<TraceEvent> samples() {
           ev::RunCrash{"mid_poll", 3},
           ev::RunCrashSkipped{"at 5s"},
           ev::RunRestart{2, 5},
+          ev::RunControl{"fake", R"({"set_api_key":"k2"})", false},
           ev::RunDrained{100}};
 }
 

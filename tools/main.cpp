@@ -176,6 +176,17 @@ struct RunArgs {
 int cmd_run(const RunArgs& a) {
   auto scenario = load_scenario(a.file);
   if (!scenario.ok()) return report(scenario.error());
+  if (scenario->must_reject) {
+    // Nothing runs: the expectation is the loader's refusal.
+    Status held = check_rejection(*scenario);
+    if (!held.ok()) {
+      std::fprintf(stderr, "destsim: %s\n", held.error().message.c_str());
+      return kExitFailed;
+    }
+    std::cout << a.file << ": rejected at load as it declares (" << scenario->must_reject->path
+              << "): " << scenario->rejected_with << "\nPASS\n";
+    return kExitOk;
+  }
   std::ofstream trace_out;
   RunOptions o;
   o.seed = a.seed;
@@ -286,7 +297,14 @@ int run(int argc, char** argv) {
   validate->add_option("files", validate_files, "Files to check")->required();
   std::string schema_name = "scenario";
   auto* schema = app.add_subcommand("schema", "Print the JSON Schema of a file format (for editors)");
-  schema->add_option("format", schema_name, "scenario (default) or fault_plan");
+  schema->add_option("format", schema_name, "scenario (default), fault_plan or spec");
+
+  std::vector<std::string> migrate_files;
+  bool migrate_check = false;
+  auto* migrate = app.add_subcommand(
+      "migrate", "Rewrite version 1 scenarios as version 2, in place (exit 0 done, 2 a file that does not load)");
+  migrate->add_option("files", migrate_files, "Scenario files")->required();
+  migrate->add_flag("--check", migrate_check, "Only say which files need it (exit 1 if any does)");
 
   TraceDiffArgs diff_args;
   auto* diff = app.add_subcommand(
@@ -334,6 +352,7 @@ int run(int argc, char** argv) {
   if (*diff) return run_trace_diff(diff_args, std::cout);
   if (*validate) return run_validate(validate_files, std::cout);
   if (*schema) return run_schema(schema_name, std::cout);
+  if (*migrate) return run_migrate(migrate_files, migrate_check, std::cout);
   if (*import_har) return run_import_har(import_har_args, std::cout);
   if (*run) {
     if (*seed_opt) run_args.seed = run_seed;
