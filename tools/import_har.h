@@ -15,6 +15,8 @@
 // and the same recording gives the same bytes.
 #pragma once
 
+#include "conformance/scenario.h"
+
 #include <cstdint>
 #include <ostream>
 #include <string>
@@ -25,7 +27,7 @@
 namespace destsim {
 
 /// The scenario format version import writes (one place to change it).
-inline constexpr int kImportedScenarioVersion = 1;
+inline constexpr int kImportedScenarioVersion = kScenarioVersion;
 /// Entries a recording may hold.
 inline constexpr std::int64_t kHarEntriesMax = 100'000;
 /// Bytes of one recorded answer's body (after base64 decoding): bodies are
