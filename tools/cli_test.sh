@@ -183,7 +183,48 @@ grep -q "expected a scenario" "$tmp/err" || fail "validate of an unknown kind: $
 expect_exit 0 schema
 grep -q '"title": "destsim scenario' "$tmp/out" || fail "schema printed: $(head -3 "$tmp/out")"
 expect_exit 0 schema fault_plan
+expect_exit 0 schema spec
+grep -q '"title": "destsim declarative spec' "$tmp/out" || fail "schema spec printed: $(head -3 "$tmp/out")"
 expect_exit 2 schema nope
+
+# must_reject: a file that must be refused at load passes run and validate (0)
+# only when refused at its path with its words; when it loads, run exits 1.
+mr="$src_dir/scenarios/iterable/must-reject-records-max-over-the-api-limit.json"
+expect_exit 0 run "$mr"
+grep -q "rejected at load as it declares (/destination/config/records_max)" "$tmp/out" || fail "run must_reject: $(cat "$tmp/out")"
+expect_exit 0 validate "$mr"
+sed 's/"records_max": 5000/"records_max": 50/' "$mr" > "$tmp/mr-loads.json"
+expect_exit 1 run "$tmp/mr-loads.json"
+grep -q "must be rejected at /destination/config/records_max, but it loaded" "$tmp/err" || fail "run of a must_reject that loads: $(cat "$tmp/err")"
+expect_exit 2 validate "$tmp/mr-loads.json"
+sed 's|"path": "/destination/config/records_max"|"path": "/input"|' "$mr" > "$tmp/mr-elsewhere.json"
+expect_exit 1 run "$tmp/mr-elsewhere.json"
+grep -q "but the loader said: .*records_max" "$tmp/err" || fail "run of a must_reject refused elsewhere: $(cat "$tmp/err")"
+
+# migrate: a version 1 file becomes version 2 in place (crashes → crash events),
+# means the same scenario (same trace hash), and --check then finds nothing to do.
+cp "$src_dir/scenarios/marketo/crash-at-time.json" "$tmp/m2.json"
+python3 - "$tmp/m2.json" "$tmp/m1.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["scenario"] = 1
+d["crashes"] = [dict({k: v for k, v in e.items() if k != "crash"}, **e["crash"]) for e in d.pop("events")]
+json.dump(d, open(sys.argv[2], "w"), indent=2)
+PY
+expect_exit 1 migrate --check "$tmp/m1.json"
+grep -q "m1.json: version 1, needs migrating" "$tmp/out" || fail "migrate --check: $(cat "$tmp/out")"
+"$bin" run "$tmp/m1.json" > "$tmp/run-v1" 2>&1 || fail "a version 1 file does not run: $(cat "$tmp/run-v1")"
+expect_exit 0 migrate "$tmp/m1.json"
+grep -q "m1.json: migrated to version 2" "$tmp/out" || fail "migrate: $(cat "$tmp/out")"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["scenario"] == 2 and "crashes" not in d and d["events"][0]["crash"], d' "$tmp/m1.json" || fail "migrated file: $(head -c 400 "$tmp/m1.json")"
+"$bin" run "$tmp/m1.json" > "$tmp/run-v2" 2>&1 || fail "the migrated file does not run: $(cat "$tmp/run-v2")"
+[ "$(tail -1 "$tmp/run-v1")" = "$(tail -1 "$tmp/run-v2")" ] || fail "migrating changed the run: $(tail -1 "$tmp/run-v1") vs $(tail -1 "$tmp/run-v2")"
+expect_exit 0 migrate --check "$tmp/m1.json"
+grep -q "already version 2" "$tmp/out" || fail "migrate --check after: $(cat "$tmp/out")"
+expect_exit 2 migrate "$tmp/badv.json"
+grep -q "badv.json: /input/generate/records" "$tmp/err" || fail "migrate of a bad file: $(cat "$tmp/err")"
+expect_exit 0 migrate --check "$src_dir"/scenarios/*/*.json  # --check: never rewrite the source tree
+[ "$(grep -c 'already version 2' "$tmp/out")" -ge 70 ] || fail "the shipped library is not all version 2: $(grep -v already "$tmp/out" | head -3)"
 
 # run: same file and seed → same trace hash; --trace writes the JSONL it hashed; no secret in it.
 src=$(cd "$(dirname "$0")/.." && pwd)
