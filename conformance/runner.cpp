@@ -260,6 +260,20 @@ struct Crasher {
   Status failure = Status::success();
 
   void schedule_events() {
+    // Every secret a config event will bring is redacted from the start: the
+    // same value may reach the trace earlier (the fake's key rotated first).
+    nlohmann::json raw = raw_config;
+    std::vector<const ControlEvent*> configs;
+    for (const ControlEvent& e : s.events)
+      if (e.kind == ControlEvent::Kind::config) configs.push_back(&e);
+    std::stable_sort(configs.begin(), configs.end(),
+                     [](const ControlEvent* a, const ControlEvent* b) { return a->at < b->at; });
+    for (const ControlEvent* e : configs) {
+      raw.update(e->config);
+      auto r = Config::resolve(raw, s.destination, entry.schema, "");
+      if (r.ok())
+        for (const auto& secret : r->secret_values()) w.loop.trace().add_secret(secret);
+    }
     for (const ControlEvent& e : s.events)
       w.loop.call_at(kTimeZero + e.at, [this, &e] { control(e); });
   }
@@ -290,7 +304,13 @@ struct Crasher {
           return;
         }
         config = std::move(r).value();
-        note(e.config.dump());
+        // A new secret is a secret too: redacted in the trace from now on,
+        // and never written into the event itself.
+        for (const auto& secret : config.secret_values()) w.loop.trace().add_secret(secret);
+        nlohmann::json shown = e.config;
+        for (const auto& k : entry.schema)
+          if (k.type == ConfigType::secret && shown.contains(k.name)) shown[k.name] = "***";
+        note(shown.dump());
         // A running destination restarts with it; a stopped one starts with it.
         if (w.destination) {
           stop();

@@ -130,10 +130,13 @@ TEST(ScenarioV2, RevokedKeyFailsUntilTheConfigFollowsIt) {
   nlohmann::json d = iterable_doc();
   d["fake"] = {{"options", {{"api_key", "k1"}}}};
   d["destination"]["config"]["max_retries"] = 20;
-  d["events"] = nlohmann::json::parse(R"([{"at": "5s", "fake": {"set_api_key": "k2"}},
-                                          {"at": "9s", "config": {"api_key": {"secret": "k2"}}}])");
+  d["events"] = nlohmann::json::parse(R"([{"at": "5s", "fake": {"set_api_key": "rotated-key-2"}},
+                                          {"at": "9s", "config": {"api_key": {"secret": "rotated-key-2"}}}])");
   Judgement j;
   Outcome o = run_ok(d, &j);
+  // The new key is a secret from the start: in no trace line, not even the fake's event before the config has it.
+  ASSERT_FALSE(o.trace_lines.empty());
+  for (const auto& line : o.trace_lines) EXPECT_EQ(line.find("rotated-key-2"), std::string::npos) << line;
   const auto control = events_of<ev::RunControl>(o);
   ASSERT_EQ(control.size(), 2u);
   EXPECT_EQ(control[0].what, "fake");

@@ -106,6 +106,15 @@ nlohmann::json reduce(const Outcome& o, const Judgement& j) {
     } else if (kind == "run.crash" || kind == "run.restart") {
       marks.push_back({{"t", t}, {"kind", kind == "run.crash" ? "crash" : "restart"},
                        {"label", kind == "run.crash" ? "crash " + e.value("point", "") : "restart"}});
+    } else if (kind == "run.control" && marks.size() < kRequestsMax) {
+      // A control event of the timeline: a stop reads like a crash (red), a
+      // start like a restart (green), the others (config, fake, clock) in blue.
+      const std::string what = e.value("what", "");
+      std::string detail = e.value("detail", "");
+      if (detail.size() > 60) detail = detail.substr(0, 57) + "...";
+      const char* cls = what == "stop" ? "crash" : what == "start" ? "restart" : "control";
+      marks.push_back({{"t", t}, {"kind", cls},
+                       {"label", what + (detail.empty() ? "" : " " + detail) + (e.value("skipped", false) ? " (skipped)" : "")}});
     } else if (kind == "job") {
       std::string state = e.value("state", "");
       if (e.value("outcome_unknown", false)) state = "unknown";
@@ -184,7 +193,7 @@ if (hasBulk) {
   d.job_bins.forEach((b, i) => { let h0 = 0; for (const s in states) { const n = b[s] || 0; if (!n) continue; const h = (2 * H) * n / max; const r = el('rect', {x: L + i * bw, y: top + 2 * H - h0 - h, width: Math.max(1, bw - 0.5), height: h, fill: states[s]}); r.append(el('title', {}, `${n} ${s}`)); svg.append(r); h0 += h; } });
   y += H;
 }
-for (const m of d.marks) { svg.append(el('line', {x1: x(m.t), x2: x(m.t), y1: 20, y2: y, class: m.kind})); svg.append(el('text', {x: x(m.t) + 3, y: m.kind == 'crash' ? 28 : y - 4, class: m.kind + '-label'}, m.label)); }
+for (const m of d.marks) { svg.append(el('line', {x1: x(m.t), x2: x(m.t), y1: 20, y2: y, class: m.kind})); svg.append(el('text', {x: x(m.t) + 3, y: m.kind == 'crash' ? 28 : m.kind == 'control' ? 40 : y - 4, class: m.kind + '-label'}, m.label)); }
 document.getElementById('lanes').append(svg);
 const v = document.getElementById('verdict');
 for (const item of d.verdict) { const li = document.createElement('li'); li.textContent = item.text; li.className = item.ok ? 'ok' : 'bad'; v.append(li); }
@@ -199,6 +208,7 @@ h1 { font-size: 18px; margin: 0 0 4px; } .meta { color: #555; margin-bottom: 8px
 .named { stroke: #000; stroke-width: 2.5; } .poll { stroke: #1f77b4; stroke-width: 0.6; }
 .crash { stroke: #d62728; stroke-dasharray: 4 3; stroke-width: 1.5; } .restart { stroke: #2ca02c; stroke-dasharray: 4 3; }
 .crash-label { fill: #d62728; font-size: 10px; } .restart-label { fill: #2ca02c; font-size: 10px; }
+.control { stroke: #1f77b4; stroke-dasharray: 2 2; stroke-width: 1.5; } .control-label { fill: #1f77b4; font-size: 10px; }
 #verdict li.bad { color: #c00; font-weight: 600; } #verdict li.ok { color: #2a7a2a; }
 .legend span { display: inline-block; padding: 0 8px; margin-right: 6px; color: #fff; border-radius: 3px; }
 )CSS";
@@ -217,7 +227,7 @@ std::string timeline_html(const Scenario& s, const Outcome& o, const Judgement& 
   html += "<div class=\"legend\"><span style=\"background:#2ca02c\">2xx</span><span style=\"background:#ff7f0e\">4xx"
           "</span><span style=\"background:#8e44ad\">429</span><span style=\"background:#d62728\">5xx</span><span "
           "style=\"background:#222\">no answer</span> ⚡ injected fault · outlined: a request a failure names · dashed: "
-          "crash / restart</div>\n";
+          "crash or stop / restart or start · dotted blue: a config, fake or clock event</div>\n";
   html += "<div id=\"lanes\"></div><p id=\"note\"></p><h2>Verdict</h2><ul id=\"verdict\"></ul>\n";
   html += "<script type=\"application/json\" id=\"data\">" +
           script_safe(data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) + "</script>\n";
