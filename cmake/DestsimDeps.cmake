@@ -32,6 +32,12 @@ destsim_require(SQLite3_FOUND "SQLite 3" libsqlite3-dev)
 find_package(rapidcheck QUIET CONFIG)
 destsim_require(rapidcheck_FOUND "RapidCheck" librapidcheck-dev)
 
+# Oracle keys hash item dumps (megabytes for a padded record) with XXH3.
+if(PkgConfig_FOUND)
+  pkg_check_modules(XXHASH QUIET IMPORTED_TARGET libxxhash)
+endif()
+destsim_require(XXHASH_FOUND "xxHash (pkg-config libxxhash)" libxxhash-dev)
+
 find_package(ZLIB QUIET)
 destsim_require(ZLIB_FOUND "zlib" zlib1g-dev)
 

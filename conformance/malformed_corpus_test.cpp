@@ -173,7 +173,11 @@ TEST(MalformedCorpus, EveryMutantOfEveryShippedScenarioIsRefusedWithItsLocation)
   Tally t;
   auto files = shipped("scenarios");
   ASSERT_GE(files.size(), 40u);
-  for (const auto& f : files) mutate_file(f, load_scenario_text, t);
+  for (const auto& f : files) {
+    // A file that must be refused at load is its own test (check_rejection); its mutants prove nothing.
+    if (read_text(f).find("\"must_reject\"") != std::string::npos) continue;
+    mutate_file(f, load_scenario_text, t);
+  }
   RecordProperty("mutants", t.mutants);
   std::printf("%d scenario mutants from %zu files, %d not refused with a location\n", t.mutants, files.size(),
               t.failed);

@@ -96,6 +96,12 @@ TEST(FakeControl, MarketoExpiresEveryToken) {
   ASSERT_TRUE(control(api, R"({"set_client_secret": "new"})").ok());
   EXPECT_NE(api.handle(tok, kTimeZero).status, 200);
   EXPECT_FALSE(control(api, R"({"expire_tokens": false})").ok());
+  // Marketo refuses in a 200: a seeding request with an expired token is refused, not taken.
+  auto refused = control(api, R"({"request": {"method": "GET", "path": "/bulk/v1/leads/batch/1.json",
+                                              "headers": {"Authorization": "Bearer mkto-token-1:ab"}}})");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("s.json: /fake/seed/0/request: Marketo refused it in a 200"), std::string::npos)
+      << refused.error().message;
 }
 
 TEST(FakeControl, ScriptedQueuesAndAddsFailures) {
@@ -143,6 +149,9 @@ TEST(FakeControl, SftpChangesPasswordsFilesQuotaAndDenyRules) {
   ASSERT_TRUE(control(fake, R"({"deny": {"ops": ["put"], "path": "/exports/*"}})").ok());
   EXPECT_FALSE(fake.fs().put("/exports/other.csv", "x").ok());
   EXPECT_FALSE(control(fake, R"({"deny": {"ops": ["connect"], "path": "/x"}})").ok());
+  EXPECT_FALSE(control(fake, R"({"set_password": {"user": "", "password": "x"}})").ok());
+  // An operator's removal is not subject to the deny rules the clients meet.
+  EXPECT_TRUE(control(fake, R"({"remove": "/exports/big.csv"})").ok());
 }
 
 TEST(FakeControl, EveryCatalogFakeListsItsOperations) {

@@ -29,6 +29,11 @@ Result<std::string> FakeApi::control_key(const JsonIn& op, std::initializer_list
 
 Status FakeApi::control(const JsonIn& op, Time now) {
   DS_TRY(std::string key, control_key(op, {"request"}));
+  DS_TRY(Response ignored, seed_request(op, now));
+  return Status::success();
+}
+
+Result<Response> FakeApi::seed_request(const JsonIn& op, Time now) {
   JsonIn r = op.at("request");
   DS_CHECK(r.only_keys({"method", "path", "headers", "body", "json"}));
   DS_CHECK(r.require("method"));
@@ -55,7 +60,7 @@ Status FakeApi::control(const JsonIn& op, Time now) {
   if (resp.status < 200 || resp.status > 299)
     return r.fail("the fake answered " + std::to_string(resp.status) + " (" + resp.body.substr(0, 200) +
                   "); a seeding request must succeed");
-  return Status::success();
+  return resp;
 }
 
 void AppliedLedger::add(std::string_view key) { ++counts_[fnv1a64(key)]; }

@@ -69,9 +69,11 @@ class Fake {
   /// Changes the fake's state as the API's operator would (revoke a key,
   /// delete a list, fill a disk) or as a scenario seeds it before a run: `op`
   /// is an object with exactly one operation key; each fake's ACCEPTED.md
-  /// lists its operations. Not a request: no fault applies and nothing is
-  /// counted. An unknown or malformed operation is an error naming op's JSON
-  /// path; the state is then unchanged.
+  /// lists its operations. No fault applies and the doors count nothing (a
+  /// seeding `request` is counted by the fake itself, as any request it
+  /// answers). An unknown or malformed operation is an error naming op's JSON
+  /// path; the state is then unchanged. reset() forgets the state operations
+  /// built, not the options they changed (a rotated key stays rotated).
   virtual Status control(const JsonIn& op, Time now);
   /// The operations control() takes, for messages ("set_api_key, request").
   virtual std::string control_ops() const { return ""; }
@@ -95,6 +97,9 @@ class FakeApi : public Fake {
   std::string control_ops() const override { return "request"; }
 
  protected:
+  /// Applies a `request` operation's request and returns the answer (an
+  /// error naming the path when it is malformed or not answered 2xx).
+  Result<Response> seed_request(const JsonIn& op, Time now);
   /// The one key of a control operation among `names`, or an error listing
   /// this fake's operations.
   Result<std::string> control_key(const JsonIn& op, std::initializer_list<std::string_view> names) const;

@@ -1,5 +1,8 @@
 #include "framework/oracle.h"
 
+#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack: the streaming hash of one dump
+#include <xxhash.h>
+
 #include "framework/trace.h"
 
 namespace destsim {
@@ -22,8 +25,10 @@ std::uint64_t fnv1a64(std::string_view s) {
   return h;
 }
 
+std::uint64_t content_hash(std::string_view s) { return XXH3_64bits(s.data(), s.size()); }
+
 std::string oracle_key_of_dump(std::string_view endpoint, std::string_view canonical) {
-  return std::string(endpoint) + "#" + hex16(fnv1a64(canonical));
+  return std::string(endpoint) + "#" + hex16(content_hash(canonical));
 }
 
 namespace {
@@ -31,11 +36,15 @@ namespace {
 // nlohmann's serializer writes through an output adapter in chunks: these two
 // take the bytes as they come, so hashing or measuring a 4 MB record costs no
 // 4 MB string (the checkers do both for every record of every case).
-class FnvSink final : public nlohmann::detail::output_adapter_protocol<char> {
+class HashSink final : public nlohmann::detail::output_adapter_protocol<char> {
  public:
-  void write_character(char c) override { fnv_step(h, std::string_view(&c, 1)); }
-  void write_characters(const char* s, std::size_t n) override { fnv_step(h, std::string_view(s, n)); }
-  std::uint64_t h = kFnvOffset;
+  HashSink() { XXH3_64bits_reset(&state_); }
+  void write_character(char c) override { XXH3_64bits_update(&state_, &c, 1); }
+  void write_characters(const char* s, std::size_t n) override { XXH3_64bits_update(&state_, s, n); }
+  std::uint64_t digest() const { return XXH3_64bits_digest(&state_); }
+
+ private:
+  XXH3_state_t state_;
 };
 
 class CountSink final : public nlohmann::detail::output_adapter_protocol<char> {
@@ -53,10 +62,10 @@ void serialize(const nlohmann::json& j, nlohmann::detail::output_adapter_t<char>
 
 }  // namespace
 
-std::uint64_t fnv1a64_of_dump(const nlohmann::json& j) {
-  auto sink = std::make_shared<FnvSink>();
+std::uint64_t content_hash_of_dump(const nlohmann::json& j) {
+  auto sink = std::make_shared<HashSink>();
   serialize(j, sink);
-  return sink->h;
+  return sink->digest();
 }
 
 std::size_t dump_size(const nlohmann::json& j) {
@@ -66,7 +75,7 @@ std::size_t dump_size(const nlohmann::json& j) {
 }
 
 std::string oracle_key(std::string_view endpoint, const nlohmann::json& item) {
-  return std::string(endpoint) + "#" + hex16(fnv1a64_of_dump(item));
+  return std::string(endpoint) + "#" + hex16(content_hash_of_dump(item));
 }
 
 }  // namespace destsim

@@ -15,14 +15,18 @@
 
 namespace destsim {
 
-/// "<endpoint>#<16 hex digits of FNV-1a 64 over item.dump()>".
+/// "<endpoint>#<16 hex digits of XXH3-64 over item.dump()>".
 std::string oracle_key(std::string_view endpoint, const nlohmann::json& item);
 /// The same key from an item already dumped canonically.
 std::string oracle_key_of_dump(std::string_view endpoint, std::string_view canonical);
-/// FNV-1a 64 of a string (also how fakes index oracle keys).
+/// FNV-1a 64 of a string (how fakes index oracle keys, and other short strings).
 std::uint64_t fnv1a64(std::string_view s);
-/// FNV-1a 64 of `j.dump()`, computed as it is written (no string is built).
-std::uint64_t fnv1a64_of_dump(const nlohmann::json& j);
+/// The content hash of oracle keys: XXH3-64 (Debian's libxxhash) of a string.
+/// Items may be megabytes (a padded record): XXH3 reads words, not bytes, and
+/// its streaming form gives the same hash however the bytes are cut.
+std::uint64_t content_hash(std::string_view s);
+/// content_hash of `j.dump()`, computed as it is written (no string is built).
+std::uint64_t content_hash_of_dump(const nlohmann::json& j);
 /// `j.dump().size()`, counted as it is written (no string is built).
 std::size_t dump_size(const nlohmann::json& j);
 

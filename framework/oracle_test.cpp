@@ -9,9 +9,16 @@ namespace {
 
 void expect_same(const nlohmann::json& j) {
   const std::string d = j.dump();
-  EXPECT_EQ(fnv1a64_of_dump(j), fnv1a64(d)) << d;
+  EXPECT_EQ(content_hash_of_dump(j), content_hash(d)) << d;
   EXPECT_EQ(dump_size(j), d.size()) << d;
   EXPECT_EQ(oracle_key("e", j), oracle_key_of_dump("e", d));
+}
+
+TEST(Oracle, ContentHashIsXxh3AndTellsBytesApart) {
+  // XXH3-64 of "" is a published constant; one changed byte changes the key.
+  EXPECT_EQ(content_hash(""), 0x2D06800538D394C2ULL);
+  EXPECT_NE(oracle_key_of_dump("e", R"({"a":1})"), oracle_key_of_dump("e", R"({"a":2})"));
+  EXPECT_NE(oracle_key_of_dump("e", R"({"a":1})"), oracle_key_of_dump("f", R"({"a":1})"));
 }
 
 TEST(Oracle, StreamingHashAndSizeMatchTheDump) {
@@ -29,7 +36,7 @@ RC_GTEST_PROP(Oracle, StreamingHashMatchesForAnyStrings, (const std::vector<std:
   const std::string d = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   // Arbitrary bytes may not be UTF-8: compare on what dump() accepts.
   nlohmann::json clean = nlohmann::json::parse(d);
-  RC_ASSERT(fnv1a64_of_dump(clean) == fnv1a64(clean.dump()));
+  RC_ASSERT(content_hash_of_dump(clean) == content_hash(clean.dump()));
   RC_ASSERT(dump_size(clean) == clean.dump().size());
 }
 

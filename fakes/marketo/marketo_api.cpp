@@ -735,7 +735,14 @@ Status MarketoApi::control(const JsonIn& op, Time now) {
     options_.client_secret = std::move(k);
     return Status::success();
   }
-  return FakeApi::control(op, now);
+  // Marketo refuses in a 200 ({"success": false, "errors": [...]}): a seeding
+  // request must have succeeded by Marketo's word, not only by its status.
+  DS_TRY(Response resp, seed_request(op, now));
+  const nlohmann::json body = parse_json_body(resp.body);
+  if (body.is_object() && body.value("success", true) == false)
+    return op.at("request").fail("Marketo refused it in a 200 (" + resp.body.substr(0, 200) +
+                                 "); a seeding request must succeed");
+  return Status::success();
 }
 
 }  // namespace destsim

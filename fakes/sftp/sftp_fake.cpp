@@ -912,6 +912,7 @@ Status SftpFake::control(const JsonIn& op, Time now) {
     DS_CHECK(v.require("password"));
     DS_TRY(std::string user, v.at("user").string());
     DS_TRY(std::string password, v.at("password").string());
+    if (user.empty()) return v.at("user").expected("a user name");
     for (auto& u : options_.users) {
       if (u.name != user) continue;
       u.password = std::move(password);
@@ -935,15 +936,18 @@ Status SftpFake::control(const JsonIn& op, Time now) {
     auto put = dir.ok() ? fs_->put(*norm, content) : FileResult<bool>(dir.error());
     fs_->set_options(kept);
     if (!put.ok()) return fs_error(put.error());
+    ledger_.incomplete(*norm);  // not an upload the destination made, whatever was there
     return Status::success();
   }
   if (key == "remove") {
     DS_TRY(std::string path, v.string());
     auto norm = RemoteFs::normalize(path);
     if (!norm.ok()) return v.fail(norm.error().message);
+    const RemoteFsOptions kept = fs_->options();
+    fs_->set_options({});  // an operator's removal, outside the deny rules (as write_file)
     auto st = fs_->stat(*norm);
-    if (!st.ok()) return fs_error(st.error());
-    auto gone = st->directory ? fs_->rmdir(*norm) : fs_->remove(*norm);
+    auto gone = !st.ok() ? FileResult<bool>(st.error()) : st->directory ? fs_->rmdir(*norm) : fs_->remove(*norm);
+    fs_->set_options(kept);
     if (!gone.ok()) return fs_error(gone.error());
     ledger_.removed(*norm);
     return Status::success();
