@@ -12,8 +12,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "framework/oracle.h"
+#include "framework/result.h"
 
 namespace destsim {
 
@@ -86,33 +89,119 @@ class FlatU64Map {
 };
 
 /// An index from strings to positions in a sequence the caller keeps (its
-/// users, its event ids): the strings are not copied, only their FNV-1a hash,
-/// in a FlatU64Map. A string whose hash is already another string's goes to a
-/// small ordered map, so a hash collision never merges two keys. `key_at(pos)`
-/// gives the string at a position.
+/// users, its event ids): the strings are not copied. Each slot is 8 bytes, a
+/// 32-bit tag of the string's hash and its position + 1, open-addressed at
+/// most three quarters full; a tag match is confirmed by comparing the string
+/// itself (`key_at(pos)`), so two strings with one hash or one tag stay two
+/// keys. A million keys cost 16 MB, not 48.
 class HashedStringIndex {
  public:
   using KeyAt = std::function<std::string_view(std::size_t)>;
 
   std::optional<std::size_t> find(std::string_view key, const KeyAt& key_at) const {
-    if (const std::uint32_t* p = by_hash_.find(fnv1a64(key)); p && key_at(*p - 1) == key) return *p - 1;
-    if (auto it = clashes_.find(key); it != clashes_.end()) return it->second;
-    return std::nullopt;
+    if (slots_.empty()) return std::nullopt;
+    const std::uint32_t tag = tag_of(key);
+    for (std::size_t i = slot_of(tag);; i = (i + 1) & (slots_.size() - 1)) {
+      const Slot& s = slots_[i];
+      if (s.pos == 0) return std::nullopt;
+      if (s.tag == tag && key_at(s.pos - 1) == key) return s.pos - 1;
+    }
   }
   /// Points `key` at `pos` (a key already present moves).
   void insert(std::string_view key, std::size_t pos, const KeyAt& key_at) {
-    std::uint32_t& p = by_hash_[fnv1a64(key)];
-    if (p == 0 || key_at(p - 1) == key) {
-      p = static_cast<std::uint32_t>(pos + 1);
-    } else {
-      clashes_[std::string(key)] = pos;
+    DS_ASSERT(pos < 0xffffffffu && "HashedStringIndex: over 4 billion positions");
+    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
+    const std::uint32_t tag = tag_of(key);
+    std::size_t i = slot_of(tag);
+    for (; slots_[i].pos != 0; i = (i + 1) & (slots_.size() - 1)) {
+      if (slots_[i].tag == tag && key_at(slots_[i].pos - 1) == key) {
+        slots_[i].pos = static_cast<std::uint32_t>(pos + 1);
+        return;
+      }
     }
+    slots_[i] = {tag, static_cast<std::uint32_t>(pos + 1)};
+    ++size_;
   }
-  std::size_t clashes() const { return clashes_.size(); }
+  std::size_t size() const { return size_; }
+  std::size_t slot_bytes() const { return slots_.size() * sizeof(Slot); }
 
  private:
-  FlatU64Map<std::uint32_t> by_hash_;  // position + 1; 0 = none
-  std::map<std::string, std::size_t, std::less<>> clashes_;
+  struct Slot {
+    std::uint32_t tag = 0;
+    std::uint32_t pos = 0;  // position + 1; 0 = empty
+  };
+  static std::uint32_t tag_of(std::string_view key) { return static_cast<std::uint32_t>(fnv1a64(key) >> 32); }
+  std::size_t slot_of(std::uint32_t tag) const {
+    std::uint64_t k = tag;  // splitmix64's finalizer spreads the tag over the table
+    k ^= k >> 30;
+    k *= 0xbf58476d1ce4e5b9ULL;
+    k ^= k >> 27;
+    return static_cast<std::size_t>(k) & (slots_.size() - 1);
+  }
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+    for (const Slot& s : old) {
+      if (s.pos == 0) continue;
+      std::size_t i = slot_of(s.tag);
+      while (slots_[i].pos != 0) i = (i + 1) & (slots_.size() - 1);
+      slots_[i] = s;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  std::size_t size_ = 0;
+};
+
+/// Strings appended once and read back by an 8-byte handle: a million short
+/// names (emails, event ids) cost their bytes plus 8 each, not a std::string
+/// (32 bytes) and a heap block. Bytes go into 1 MiB blocks that never move (no
+/// doubling copy at a million names); a longer string gets a block of its own.
+/// Views returned by get() stay valid as long as the arena.
+class StringArena {
+ public:
+  struct Ref {
+    std::uint64_t bits = 0;  // block << 40 | offset << 20 | size (kWhole: the whole block); 0 = ""
+  };
+  static constexpr std::size_t kBlockBytes = std::size_t{1} << 20;
+
+  Ref add(std::string_view s) {
+    if (s.empty()) return {};
+    if (s.size() >= kWhole) {  // its own block, sized to it
+      blocks_.push_back(std::make_unique<char[]>(s.size()));
+      sizes_.push_back(s.size());
+      std::memcpy(blocks_.back().get(), s.data(), s.size());
+      used_ = kBlockBytes;  // the next short string starts a fresh block
+      bytes_ += s.size();
+      return Ref{(static_cast<std::uint64_t>(blocks_.size()) << 40) | kWhole};
+    }
+    if (blocks_.empty() || sizes_.back() != kBlockBytes || used_ + s.size() > kBlockBytes) {
+      blocks_.push_back(std::make_unique<char[]>(kBlockBytes));
+      sizes_.push_back(kBlockBytes);
+      used_ = 0;
+    }
+    std::memcpy(blocks_.back().get() + used_, s.data(), s.size());
+    Ref r{(static_cast<std::uint64_t>(blocks_.size()) << 40) | (static_cast<std::uint64_t>(used_) << 20) | s.size()};
+    used_ += s.size();
+    bytes_ += s.size();
+    return r;
+  }
+  std::string_view get(Ref r) const {
+    if (r.bits == 0) return {};
+    const std::size_t block = static_cast<std::size_t>(r.bits >> 40) - 1;
+    const std::size_t size = static_cast<std::size_t>(r.bits & kWhole);
+    if (size == kWhole) return {blocks_[block].get(), sizes_[block]};
+    return {blocks_[block].get() + ((r.bits >> 20) & kWhole), size};
+  }
+  /// Bytes of the strings held.
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  static constexpr std::size_t kWhole = (std::size_t{1} << 20) - 1;  // a size field of all ones
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::vector<std::size_t> sizes_;  // per block: its bytes (kBlockBytes, or a long string's)
+  std::size_t used_ = 0;            // bytes used in the last short-string block
+  std::size_t bytes_ = 0;
 };
 
 }  // namespace destsim

@@ -157,10 +157,10 @@ void IterableApi::learn_types(Types& types, const nlohmann::json& fields) {
 
 namespace {
 HashedStringIndex::KeyAt email_at(const IterableApiState& s) {
-  return [&s](std::size_t i) -> std::string_view { return s.users[i].email; };
+  return [&s](std::size_t i) -> std::string_view { return s.names.get(s.users[i].email); };
 }
 HashedStringIndex::KeyAt user_id_at(const IterableApiState& s) {
-  return [&s](std::size_t i) -> std::string_view { return s.users[i].user_id; };
+  return [&s](std::size_t i) -> std::string_view { return s.names.get(s.users[i].user_id); };
 }
 }  // namespace
 
@@ -175,12 +175,12 @@ IterableApi::User* IterableApi::find_user(const std::string& email, const std::s
 IterableApi::User& IterableApi::upsert_user(const std::string& email, const std::string& user_id) {
   if (User* u = find_user(email, user_id)) {
     const std::size_t index = static_cast<std::size_t>(u - state_.users.data());
-    if (!email.empty() && u->email.empty()) {
-      u->email = email;
+    if (!email.empty() && u->email.bits == 0) {
+      u->email = state_.names.add(email);
       state_.by_email.insert(email, index, email_at(state_));
     }
-    if (!user_id.empty() && u->user_id.empty()) {
-      u->user_id = user_id;
+    if (!user_id.empty() && u->user_id.bits == 0) {
+      u->user_id = state_.names.add(user_id);
       state_.by_user_id.insert(user_id, index, user_id_at(state_));
     }
     return *u;
@@ -188,8 +188,8 @@ IterableApi::User& IterableApi::upsert_user(const std::string& email, const std:
   const std::size_t index = state_.users.size();
   state_.users.emplace_back();
   User& u = state_.users.back();
-  u.email = email;
-  u.user_id = user_id;
+  u.email = state_.names.add(email);
+  u.user_id = state_.names.add(user_id);
   if (!email.empty()) state_.by_email.insert(email, index, email_at(state_));
   if (!user_id.empty()) state_.by_user_id.insert(user_id, index, user_id_at(state_));
   return u;
@@ -338,9 +338,9 @@ Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_v
       ++state_.anonymous_events;
     } else {
       // An existing id is updated, not duplicated.
-      auto id_at = [this](std::size_t i) -> std::string_view { return state_.event_ids[i]; };
+      auto id_at = [this](std::size_t i) -> std::string_view { return state_.names.get(state_.event_ids[i]); };
       if (!state_.event_index.find(id, id_at)) {
-        state_.event_ids.push_back(id);
+        state_.event_ids.push_back(state_.names.add(id));
         state_.event_index.insert(id, state_.event_ids.size() - 1, id_at);
       }
     }
@@ -383,8 +383,8 @@ Response IterableApi::update_users(const nlohmann::json& body, bool bulk, std::s
     learn_types(state_.user_types, fields);
     User& user = upsert_user(email, user_id);
     if (fields.is_object()) {
-      if (user.data_fields.is_null()) user.data_fields = nlohmann::json::object();
-      user.data_fields.update(fields);
+      if (!user.data_fields) user.data_fields = std::make_unique<nlohmann::json>(nlohmann::json::object());
+      user.data_fields->update(fields);
     }
     count("iterable.user", u);
     ++ok;
@@ -494,7 +494,7 @@ Response IterableApi::subscriptions(const nlohmann::json& body, bool bulk, std::
     nlohmann::json subs = r;  // overwrites rather than merges (Iterable's documented behaviour)
     subs.erase("email");
     subs.erase("userId");
-    u.subscriptions = subs;
+    u.subscriptions = std::make_unique<nlohmann::json>(subs);
     count("iterable.subscriptions", r);
     ++ok;
   }
@@ -507,10 +507,10 @@ Response IterableApi::subscriptions(const nlohmann::json& body, bool bulk, std::
 nlohmann::json IterableApi::accepted() const {
   nlohmann::json users = nlohmann::json::array();
   for (const auto& u : state_.users) {
-    nlohmann::json j = {{"dataFields", u.data_fields.is_null() ? nlohmann::json::object() : u.data_fields}};
-    if (!u.email.empty()) j["email"] = u.email;
-    if (!u.user_id.empty()) j["userId"] = u.user_id;
-    if (!u.subscriptions.is_null()) j["subscriptions"] = u.subscriptions;
+    nlohmann::json j = {{"dataFields", u.data_fields ? *u.data_fields : nlohmann::json::object()}};
+    if (u.email.bits) j["email"] = state_.names.get(u.email);
+    if (u.user_id.bits) j["userId"] = state_.names.get(u.user_id);
+    if (u.subscriptions) j["subscriptions"] = *u.subscriptions;
     users.push_back(j);
   }
   nlohmann::json lists = nlohmann::json::object();
@@ -518,7 +518,9 @@ nlohmann::json IterableApi::accepted() const {
   return {{"requests", state_.requests},
           {"events", state_.event_ids.size() + static_cast<std::size_t>(state_.anonymous_events)},
           {"event_ids", [&] {
-             std::vector<std::string> ids = state_.event_ids;
+             std::vector<std::string_view> ids;
+             ids.reserve(state_.event_ids.size());
+             for (const auto& r : state_.event_ids) ids.push_back(state_.names.get(r));
              std::sort(ids.begin(), ids.end());
              return nlohmann::json(ids);
            }()},

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -65,10 +66,10 @@ struct IterableApiOptions {
 /// of strings kept elsewhere (framework/flat_map.h) and have no order to leak.
 struct IterableApiState {
   struct User {
-    std::string email;
-    std::string user_id;
-    nlohmann::json data_fields;    // null until a field is set (printed as {})
-    nlohmann::json subscriptions;  // the last updateSubscriptions request (it overwrites)
+    StringArena::Ref email;     // in `names`
+    StringArena::Ref user_id;   // in `names`
+    std::unique_ptr<nlohmann::json> data_fields;    // none until a field is set (printed as {})
+    std::unique_ptr<nlohmann::json> subscriptions;  // the last updateSubscriptions request (it overwrites)
   };
   using Types = std::map<std::string, std::string, std::less<>>;  // field → type
   struct Bucket {
@@ -76,10 +77,11 @@ struct IterableApiState {
     Time last{};
     bool init = false;
   };
+  StringArena names;                                        // emails, user ids and event ids, once each
   std::vector<User> users;                                  // by internal index
   HashedStringIndex by_email;                               // → users
   HashedStringIndex by_user_id;                             // → users
-  std::vector<std::string> event_ids;                       // distinct, in arrival order
+  std::vector<StringArena::Ref> event_ids;                  // distinct, in arrival order
   HashedStringIndex event_index;                            // → event_ids
   std::int64_t anonymous_events = 0;                        // events without an id
   std::map<std::int64_t, std::set<std::string>> lists;      // listId → member keys
