@@ -358,6 +358,12 @@ int run_deliver(const DeliverArgs& a) {
     finished.store(true);
     pthread_kill(signals.native_handle(), SIGTERM);  // pending until its sigwait takes it
     signals.join();
+    // A stop signal that came after the thread left stays pending, blocked: take
+    // it here, so no thread that does not block it (a sanitizer's at exit) can
+    // die of it after the drain it asked for is done.
+    const timespec zero{0, 0};
+    while (sigtimedwait(&stop_signals, nullptr, &zero) > 0) {
+    }
   };
 
   std::int64_t fed = 0;
