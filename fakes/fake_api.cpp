@@ -33,6 +33,16 @@ Status FakeApi::control(const JsonIn& op, Time now) {
   return Status::success();
 }
 
+Status FakeApi::api_key_control(const JsonIn& op, Time now, std::string& key) {
+  DS_TRY(std::string which, control_key(op, {"set_api_key", "request"}));
+  if (which == "set_api_key") {
+    DS_TRY(std::string k, op.at(which).string());
+    key = std::move(k);
+    return Status::success();
+  }
+  return FakeApi::control(op, now);
+}
+
 Result<Response> FakeApi::seed_request(const JsonIn& op, Time now) {
   JsonIn r = op.at("request");
   DS_CHECK(r.only_keys({"method", "path", "headers", "body", "json"}));

@@ -100,6 +100,9 @@ class FakeApi : public Fake {
   /// Applies a `request` operation's request and returns the answer (an
   /// error naming the path when it is malformed or not answered 2xx).
   Result<Response> seed_request(const JsonIn& op, Time now);
+  /// control() for a fake whose own operation is `set_api_key` alone: rotates
+  /// `key` (requests with the old one are refused from now on), else `request`.
+  Status api_key_control(const JsonIn& op, Time now, std::string& key);
   /// The one key of a control operation among `names`, or an error listing
   /// this fake's operations.
   Result<std::string> control_key(const JsonIn& op, std::initializer_list<std::string_view> names) const;

@@ -237,15 +237,6 @@ nlohmann::json AsyncJobApi::accepted() const {
           {"distinct_records", ledger_.distinct()}};
 }
 
-Status AsyncJobApi::control(const JsonIn& op, Time now) {
-  DS_TRY(std::string key, control_key(op, {"set_api_key", "request"}));
-  if (key == "set_api_key") {
-    // A key rotated or revoked: requests with the old one are refused from now on.
-    DS_TRY(std::string k, op.at(key).string());
-    options_.api_key = std::move(k);
-    return Status::success();
-  }
-  return FakeApi::control(op, now);
-}
+Status AsyncJobApi::control(const JsonIn& op, Time now) { return api_key_control(op, now, options_.api_key); }
 
 }  // namespace destsim
