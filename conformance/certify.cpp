@@ -347,6 +347,16 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
     p.optional = true;  // a drawn step or time the run may never reach
     c.crashes.push_back(p);
   }
+  // A clean stop and start (a deploy), from a stream of its own: every sixth
+  // case in turn and some others, early, while work is in flight. The store
+  // keeps what was written; the new process resumes as after a crash.
+  if (crashable(entry)) {
+    Rng sr(derive_seed(c.seed, "clean-stop"));
+    if (index % 6 == 4 || sr.chance(1, 8)) {
+      c.stop_at = std::chrono::milliseconds(20 + sr.below(3'000));
+      c.start_after = std::chrono::seconds(1 + sr.below(600));
+    }
+  }
   c.short_poll_timeout = entry.capabilities.bulk && schema_has(entry, "poll_timeout") && r.chance(1, 5);
   // Half the cases run under a Sync, so the lifecycle properties are checked
   // for every destination.
@@ -434,6 +444,16 @@ Scenario case_scenario(const DestinationEntry& entry, const CaseSpec& c) {
   s.clock_skew = c.clock_skew;
   for (const auto& f : c.faults) s.faults.add(f);
   s.crashes = c.crashes;
+  if (c.stop_at) {
+    ControlEvent stop, start;
+    stop.kind = ControlEvent::Kind::stop;
+    stop.at = *c.stop_at;
+    stop.path = "/events/0";
+    start.kind = ControlEvent::Kind::start;
+    start.at = *c.stop_at + c.start_after;
+    start.path = "/events/1";
+    s.events = {stop, start};
+  }
   if (c.sync) {
     SyncInput in;
     std::set<std::string> streams;
@@ -471,6 +491,7 @@ const Path kPaths[] = {
     {"poll_fault_retry", true, false, false},   // a poll/stats fault asked again
     {"poll_timeout", true, false, false},       // an import ended at the poll timeout
     {"crash_resume", true, false, true},        // a restart resumed from the store
+    {"clean_stop", true, false, true},          // a stop (a deploy) met work in flight, and a start resumed it
 };
 
 void count_reached(const Outcome& o, const Scenario& s, const std::string& c_hostile,
@@ -480,7 +501,7 @@ void count_reached(const Outcome& o, const Scenario& s, const std::string& c_hos
   const auto& st = o.destination_stats;
   auto stat = [&](const char* k) { return st.is_object() ? st.value(k, std::int64_t{0}) : std::int64_t{0}; };
   std::int64_t retry = stat("batch_retries") + stat("upload_retries"), after = 0, split = 0, pollf = 0, timeout = 0,
-               resume = 0;
+               resume = 0, stops = 0;
   // Counters over the typed trace: a retry is a send or upload whose attempt is
   // past the first.
   for (const TimedEvent& te : o.events) {
@@ -500,6 +521,7 @@ void count_reached(const Outcome& o, const Scenario& s, const std::string& c_hos
           else if constexpr (std::is_same_v<E, ev::Split>) ++split;
           else if constexpr (std::is_same_v<E, ev::PollTimeout>) ++timeout;
           else if constexpr (std::is_same_v<E, ev::RunRestart>) ++resume;
+          else if constexpr (std::is_same_v<E, ev::RunControl>) stops += e.what == "stop" && !e.skipped ? 1 : 0;
           else if constexpr (std::is_same_v<E, ev::Polled>) pollf += e.status == "fault" ? 1 : 0;
           else if constexpr (std::is_same_v<E, ev::StatsFault>) ++pollf;
           else if constexpr (std::is_same_v<E, ev::BatchSent> || std::is_same_v<E, ev::OneSent> ||
@@ -514,6 +536,7 @@ void count_reached(const Outcome& o, const Scenario& s, const std::string& c_hos
   reached["path.poll_fault_retry"] += pollf;
   reached["path.poll_timeout"] += timeout;
   reached["path.crash_resume"] += resume;
+  reached["path.clean_stop"] += stops;
   // A hostile variant of the fake is met when the case polled it.
   if (!c_hostile.empty()) {
     bool polled = false;
@@ -585,6 +608,11 @@ bool breaks(const DestinationEntry& entry, const CaseSpec& c, const std::string&
 // keeps the first that still fails, then shrinks that.
 rc::Seq<CaseSpec> shrink_case(const CaseSpec& c) {
   std::vector<CaseSpec> out;
+  if (c.stop_at) {
+    CaseSpec s = c;
+    s.stop_at.reset();
+    out.push_back(std::move(s));
+  }
   for (std::size_t i = 0; i < c.crashes.size(); ++i) {
     CaseSpec s = c;
     s.crashes.erase(s.crashes.begin() + static_cast<std::ptrdiff_t>(i));

@@ -55,6 +55,10 @@ struct CaseSpec {
   Duration clock_skew{0};  // hostile timing: the API's clock against the destination's
   std::vector<FaultRule> faults;
   std::vector<CrashPoint> crashes;
+  // A clean stop (a deploy) at `stop_at` and a start `start_after` later:
+  // the store keeps every write, the new process resumes from it.
+  std::optional<Duration> stop_at;
+  Duration start_after{0};
   bool short_poll_timeout = false;  // bulk: a poll timeout short enough to reach
   // Run under a Sync (E2, F1, F2): the streams the records use, a checkpoint
   // every `state_every` records of a stream, and perhaps one stream failing

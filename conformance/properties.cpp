@@ -150,7 +150,7 @@ struct Events {
   std::vector<Upload> uploads;
   std::map<std::int64_t, std::size_t> current;
   std::vector<Interval> in_flight;         // per upload slot: start .. end (or crash)
-  std::vector<std::int64_t> crashes, restarts;
+  std::vector<std::int64_t> crashes, restarts;  // process ends (crashes and clean stops), and the starts after them
   std::int64_t settled_ok = 0, unmentioned = 0;
 };
 
@@ -312,7 +312,13 @@ Events parse_events(const Outcome& o) {
               ev.in_flight.push_back({it->second, t});
               open.erase(it);
             }
-          } else if constexpr (std::is_same_v<E, ev::RunCrash>) {
+          } else if constexpr (std::is_same_v<E, ev::RunCrash> || std::is_same_v<E, ev::RunControl>) {
+            // A crash, or a clean stop (a deploy): either way the process
+            // ends here and what it had in flight is abandoned; the checkers
+            // treat both as a process end (`crashes`), and a start or a
+            // restart follows each.
+            if constexpr (std::is_same_v<E, ev::RunControl>)
+              if (e.what != "stop" || e.skipped) return;
             ev.crashes.push_back(t);
             for (auto& [k, from] : open) {
               ev.in_flight.push_back({from, t});
@@ -1943,6 +1949,8 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
   Duration pacing = rate > 0 ? std::chrono::seconds(1) * (o.input_size / rate + 1) : Duration(0);
   Duration restarts{0};
   for (const auto& c : s.crashes) restarts += c.restart_after + (c.at ? *c.at : Duration(0));
+  for (const auto& e : s.events)  // a start (or a config change) after a stop: the time down, and the run again
+    if (e.kind == ControlEvent::Kind::start || e.kind == ControlEvent::Kind::config) restarts += e.at;
   if (o.entry->capabilities.bulk) {
     // Each attempt is an upload that may be polled up to the poll timeout; the
     // imports queue behind the import concurrency.

@@ -1096,6 +1096,30 @@ TEST(PropertyCheckers, E1CrashAnywhere) {
   c.step = "mid_poll";
   never.s.crashes.push_back(c);
   EXPECT_FAIL(never, "E1");
+  // A clean stop (a deploy) is a process end as a crash is: a stored import is
+  // polled again by its id after the start, and the start must follow.
+  Evidence stopped(true);
+  stopped.all_succeed();
+  stopped.upload(1, kSec, {1, 2, 3});
+  stopped.at(2 * kSec, ev::RunControl{"stop", "", false});
+  stopped.at(3 * kSec, ev::RunControl{"start", "", false});
+  stopped.at(3 * kSec, ev::RunRestart{3, 3});
+  stopped.at(3 * kSec, ev::Resume{"m", 1, "imp1", 3});
+  stopped.poll(1, 13 * kSec, "completed");
+  EXPECT_PASS(stopped, "E1");
+  Evidence stopped_reuploaded(true);
+  stopped_reuploaded.all_succeed();
+  stopped_reuploaded.upload(1, kSec, {1, 2, 3});
+  stopped_reuploaded.at(2 * kSec, ev::RunControl{"stop", "", false});
+  stopped_reuploaded.at(3 * kSec, ev::RunRestart{3, 3});
+  stopped_reuploaded.at(3 * kSec, ev::Resume{"m", 1, "imp1", 3});  // stored, then uploaded again instead
+  EXPECT_FAIL(stopped_reuploaded, "E1");
+  Evidence skipped(true);  // a stop that found the run over is no process end: no restart owed
+  skipped.all_succeed();
+  skipped.upload(1, kSec, {1, 2, 3});
+  skipped.poll(1, 2 * kSec, "completed");
+  skipped.at(9 * kSec, ev::RunControl{"stop", "after the run drained", true});
+  EXPECT_PASS(skipped, "E1");
 }
 
 // Under a Sync: setup, open, records, state, end, close, teardown.

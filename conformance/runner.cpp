@@ -283,6 +283,11 @@ struct Crasher {
     auto note = [&](std::string detail, bool skipped = false) {
       emit(w.loop.trace(), w.loop.now(), ev::RunControl{control_event_name(e.kind), std::move(detail), skipped});
     };
+    if (w.drained && (e.kind == ControlEvent::Kind::stop || e.kind == ControlEvent::Kind::start ||
+                      e.kind == ControlEvent::Kind::config)) {
+      note("after the run drained", true);  // the process has nothing left to stop or restart for
+      return;
+    }
     switch (e.kind) {
       case ControlEvent::Kind::stop:
         // A clean stop: the process ends between steps; what it stored stays
