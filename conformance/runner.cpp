@@ -331,7 +331,7 @@ struct Crasher {
       }
       case ControlEvent::Kind::clock_skew:
         w.transport->set_api_clock_skew(e.skew);
-        note((e.skew.count() < 0 ? "-" : "+") + format_duration(e.skew.count() < 0 ? -e.skew : e.skew));
+        note(format_clock_skew(e.skew));
         break;
     }
   }

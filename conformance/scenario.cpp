@@ -348,7 +348,6 @@ Result<Duration> parse_skew(const JsonIn& k) {
   return text[0] == '-' ? -*d : *d;
 }
 
-std::string format_skew(Duration d) { return (d.count() < 0 ? "-" : "+") + format_duration(d.count() < 0 ? -d : d); }
 
 // v2 `events`: crashes and control events, each at a time (a crash may come at a step instead).
 Status parse_events(const JsonIn& es, Scenario& s) {
@@ -401,6 +400,8 @@ Status parse_events(const JsonIn& es, Scenario& s) {
 }
 
 }  // namespace
+
+std::string format_clock_skew(Duration d) { return (d.count() < 0 ? "-" : "+") + format_duration(d.count() < 0 ? -d : d); }
 
 const char* control_event_name(ControlEvent::Kind kind) {
   switch (kind) {
@@ -718,7 +719,7 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
   out["input"] = input;
   if (!s.faults.empty()) out["faults"] = s.faults.to_json();
   out["transport"] = {{"request_timeout", format_duration(s.request_timeout)}, {"latency", format_duration(s.latency)}};
-  if (s.clock_skew.count() != 0) out["transport"]["clock_skew"] = format_skew(s.clock_skew);
+  if (s.clock_skew.count() != 0) out["transport"]["clock_skew"] = format_clock_skew(s.clock_skew);
   if (!s.crashes.empty() || !s.events.empty()) {
     nlohmann::json es = nlohmann::json::array();
     for (const auto& e : s.events) {
@@ -728,7 +729,7 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
         case ControlEvent::Kind::start: j["start"] = true; break;
         case ControlEvent::Kind::config: j["config"] = e.config; break;
         case ControlEvent::Kind::fake: j["fake"] = e.op; break;
-        case ControlEvent::Kind::clock_skew: j["clock_skew"] = format_skew(e.skew); break;
+        case ControlEvent::Kind::clock_skew: j["clock_skew"] = format_clock_skew(e.skew); break;
       }
       es.push_back(j);
     }

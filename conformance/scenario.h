@@ -154,6 +154,8 @@ struct ControlEvent {
   std::string path;
 };
 const char* control_event_name(ControlEvent::Kind kind);
+/// A clock skew as scenarios write it: "+2h", "-90s".
+std::string format_clock_skew(Duration d);
 
 /// A scenario that must be rejected at load: the loader's message names `path`
 /// (a JSON pointer) and holds `contains`.

@@ -114,4 +114,25 @@ inline std::int64_t count_text(const std::string& hay, const std::string& needle
   return n;
 }
 
+/// A fake in front of `api` that keeps every request the destination sent
+/// (as the sim door delivered it) and lets `api` answer it.
+class Recorder final : public FakeApi {
+ public:
+  explicit Recorder(FakeApi& api) : api_(api) {}
+  Response handle(const Request& request, Time now) override {
+    seen.push_back(request);
+    return api_.handle(request, now);
+  }
+  std::string name() const override { return api_.name(); }
+  nlohmann::json accepted() const override { return api_.accepted(); }
+  void reset() override {
+    seen.clear();
+    api_.reset();
+  }
+  std::vector<Request> seen;
+
+ private:
+  FakeApi& api_;
+};
+
 }  // namespace destsim::testing

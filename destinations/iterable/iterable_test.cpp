@@ -164,26 +164,6 @@ TEST(IterableCertifyCases, InjectedAnswersCoverTheErrorTableWithTheApisCodes) {
   EXPECT_GT(after, 0);
 }
 
-// Keeps every request the destination sent, and lets `api` answer it.
-class Recorder final : public FakeApi {
- public:
-  explicit Recorder(FakeApi& api) : api_(api) {}
-  Response handle(const Request& request, Time now) override {
-    seen.push_back(request);
-    return api_.handle(request, now);
-  }
-  std::string name() const override { return api_.name(); }
-  nlohmann::json accepted() const override { return api_.accepted(); }
-  void reset() override {
-    seen.clear();
-    api_.reset();
-  }
-  std::vector<Request> seen;
-
- private:
-  FakeApi& api_;
-};
-
 // records_from_request (import-har) undoes what the destination sends: every
 // record of a mixed run comes back from the bodies of the requests that carried
 // it, in its payload shape (a track record with the event id it was sent under).

@@ -252,26 +252,6 @@ TEST(KlaviyoDestination, DeclaresItsCapabilitiesAndRejectsBadConfig) {
   EXPECT_EQ(keys[0].rfind("klaviyo.profile#", 0), 0u);
 }
 
-// Keeps every request the destination sent, and lets `api` answer it.
-class Recorder final : public FakeApi {
- public:
-  explicit Recorder(FakeApi& api) : api_(api) {}
-  Response handle(const Request& request, Time now) override {
-    seen.push_back(request);
-    return api_.handle(request, now);
-  }
-  std::string name() const override { return api_.name(); }
-  nlohmann::json accepted() const override { return api_.accepted(); }
-  void reset() override {
-    seen.clear();
-    api_.reset();
-  }
-  std::vector<Request> seen;
-
- private:
-  FakeApi& api_;
-};
-
 // records_from_request (import-har) undoes what the destination sends: every
 // record comes back from the import jobs' bodies as its payload; polls and
 // import-error reads carry none.
