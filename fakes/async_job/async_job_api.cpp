@@ -143,7 +143,7 @@ Response AsyncJobApi::handle(const Request& request, Time now) {
       (!options_.api_key.empty() && auth->substr(bearer.size()) != options_.api_key)) {
     return error(401, "authorization required");
   }
-  const std::string path(request.path_only());
+  const std::string_view path = request.path_only();
   if (path == options_.path) {
     if (request.method == "POST") return create(request, now);
     if (request.method == "GET") {
@@ -151,17 +151,18 @@ Response AsyncJobApi::handle(const Request& request, Time now) {
       for (const Job& j : state_.jobs) list.push_back({{"id", j.id}, {"status", wire(j.state)}});
       return json_response(200, {{"result", list}});
     }
-    return error(405, "method " + request.method + " not allowed on " + path);
+    return error(405, "method " + request.method + " not allowed on " + std::string(path));
   }
-  const std::string prefix = options_.path + "/";
-  if (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0) {
-    const std::string id = path.substr(prefix.size());
-    if (request.method != "GET") return error(405, "method " + request.method + " not allowed on " + path);
+  // <path>/<id>: compared in place, the id looked up as a view (every poll comes here).
+  const std::string_view base = options_.path;
+  if (path.size() > base.size() + 1 && path.substr(0, base.size()) == base && path[base.size()] == '/') {
+    const std::string_view id = path.substr(base.size() + 1);
+    if (request.method != "GET") return error(405, "method " + request.method + " not allowed on " + std::string(path));
     auto it = state_.by_id.find(id);
-    if (it == state_.by_id.end()) return error(404, "job " + id + " not found", "id");
+    if (it == state_.by_id.end()) return error(404, "job " + std::string(id) + " not found", "id");
     return show(state_.jobs[it->second]);
   }
-  return error(404, "no such endpoint: " + request.method + " " + path);
+  return error(404, "no such endpoint: " + request.method + " " + std::string(path));
 }
 
 Response AsyncJobApi::create(const Request& request, Time now) {
@@ -207,7 +208,14 @@ Response AsyncJobApi::create(const Request& request, Time now) {
                              {"message", ""}});
 }
 
-Response AsyncJobApi::show(const Job& job) const {
+Response AsyncJobApi::show(Job& job) const {
+  if (job.shown_state == job.state) {
+    Response r;
+    r.status = 200;
+    r.headers.set("Content-Type", "application/json");
+    r.body = job.shown;
+    return r;
+  }
   nlohmann::json b = {{"id", job.id},
                       {"status", wire(job.state)},
                       {"record_count", job.records.size()},
@@ -219,7 +227,10 @@ Response AsyncJobApi::show(const Job& job) const {
   }
   if (job.state == JobState::failure) b["message"] = job.message;
   if (job.state == JobState::ready && options_.record_results) b["results"] = job.results;
-  return json_response(200, b);
+  Response r = json_response(200, b);
+  job.shown = r.body;
+  job.shown_state = job.state;
+  return r;
 }
 
 nlohmann::json AsyncJobApi::accepted() const {

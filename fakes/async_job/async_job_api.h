@@ -37,6 +37,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -85,9 +86,14 @@ struct AsyncJobApiState {
     std::string message;
     nlohmann::json results;  // per-record outcomes (record mode)
     std::int64_t applied = 0;
+    // The last GET of this job as sent, and the state it showed: a job's
+    // answer changes only when it is settled, and a long import is polled
+    // thousands of times while it is pending (bench/bulk_bench).
+    std::string shown;
+    std::optional<JobState> shown_state;
   };
   std::vector<Job> jobs;  // by ordinal - 1
-  std::map<std::string, std::size_t> by_id;
+  std::map<std::string, std::size_t, std::less<>> by_id;
   std::int64_t requests = 0;
   std::int64_t records_applied = 0;
 };
@@ -116,7 +122,7 @@ class AsyncJobApi final : public StatefulFakeApi<AsyncJobApiOptions, AsyncJobApi
   void finish(Job& job, JobState state, Time at);
   std::string wire(JobState s) const;
   Response create(const Request& request, Time now);
-  Response show(const Job& job) const;
+  Response show(Job& job) const;
   std::int64_t pending_jobs() const;
 
 };
