@@ -730,55 +730,20 @@ class DeclarativeManager final : public AsyncDestinationManager {
   }
 
   Task<PollOutcome> poll(const ImportRef& import) override {
-    PollOutcome out;
     // (A stored ImportRef that cannot fill the template: nothing to poll, a fault.)
-    Fetched f = co_await fetch(spec_->polling, import, "/polling", "polling");
-    out.retry_after = f.retry_after;
-    if (!f.fault.empty()) {
-      out.reason = "poll: " + f.fault;
-      if (f.refused > 0) {
-        // The API refuses to tell (a 4xx outside the retryable table): asking
-        // again cannot help. The import it had accepted ends failed, its
-        // jobs' outcome unknown (the router decides by idempotence).
-        out.status = ImportStatus::failed;
-        out.http_status = f.refused;
-      } else {
-        out.transient = true;
-      }
+    Fetched f = co_await fetch(spec_->polling, import, "/polling", "polling", true);
+    if (f.known) {
+      PollOutcome out = std::move(*f.known);
+      out.retry_after = f.retry_after;
       co_return out;
     }
-    nlohmann::json b = std::move(f.body);
-    const nlohmann::json* st = extract(b, spec_->status_extractor);
-    if (!st || !(st->is_string() || st->is_number())) {
-      out.transient = true;
-      out.reason = "poll: no status at " + pointer_of(spec_->status_extractor);
-      co_return out;
-    }
-    const std::string status = as_text(*st);
-    std::string message;
-    if (!spec_->message_extractor.is_null()) {
-      if (const nlohmann::json* m = extract(b, spec_->message_extractor); m && !m->is_null()) message = as_text(*m);
-    }
-    auto kind = spec_->status_mapping.find(status);
-    if (kind == spec_->status_mapping.end()) {
-      out.reason = "unknown status \"" + status + "\" (not in /polling/status_mapping)";
-      if (spec_->unknown_failed) {
-        out.status = ImportStatus::failed;  // the answer does not say what was applied: unknown
-      } else {
-        out.transient = true;
-      }
-      co_return out;
-    }
-    if (kind->second == "running") {
-      out.status = ImportStatus::running;
-    } else if (kind->second == "completed") {
-      out.status = ImportStatus::completed;
-      if (spec_->record_mode && !spec_->results_request) completed_bodies_[import.import_id] = std::move(b);
-    } else {
-      out.status = ImportStatus::failed;
-      out.nothing_applied = kind->second == "failed" && spec_->failed_applies_nothing;
-      out.reason = "status \"" + status + "\"" + (kind->second == "timeout" ? " (timed out by the API)" : "") +
-                   (message.empty() ? "" : ": " + message);
+    PollOutcome out = read_poll(import, f);
+    // A completed answer in record mode is kept for upload_stats: not remembered.
+    if (f.fault.empty() && !(out.status == ImportStatus::completed && spec_->record_mode)) {
+      PollMemo& memo = poll_memo(import.import_id);
+      memo.body = std::move(f.raw);
+      memo.outcome = out;
+      memo.outcome.retry_after.reset();
     }
     co_return out;
   }
@@ -796,7 +761,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
     } else {
       // After a restart (or with a separate results request): ask again.
       const RequestSpec& rs = spec_->results_request ? *spec_->results_request : spec_->polling;
-      Fetched f = co_await fetch(rs, import, spec_->results_request ? "/results/request" : "/polling", "results");
+      Fetched f = co_await fetch(rs, import, spec_->results_request ? "/results/request" : "/polling", "results", false);
       if (!f.fault.empty()) {
         // A 4xx outside the retryable table is not asked again: with no
         // results, every job of the import is retried as unknown (D4).
@@ -884,23 +849,125 @@ class DeclarativeManager final : public AsyncDestinationManager {
   // A polling or results request for `import`, sent and read: its body, or
   // what went wrong (`refused`: the status of a 4xx outside the retryable
   // table, which asking again cannot change; 0 otherwise).
+  // With `remember` (polls): a 2xx answer with exactly the bytes of the
+  // import's last poll answer read is not parsed again — a poll's outcome is a
+  // function of the body, and a pending import answers the same bytes at every
+  // poll — `known` carries that outcome and `body` stays null. Otherwise `raw`
+  // keeps the bytes of a readable 2xx answer.
   struct Fetched {
     nlohmann::json body;
     std::string fault;
     int refused = 0;
     std::optional<Duration> retry_after;
+    std::optional<PollOutcome> known;
+    std::string raw;
   };
-  Task<Fetched> fetch(const RequestSpec& rs, const ImportRef& import, const char* where, const char* what) {
+  Task<Fetched> fetch(const RequestSpec& rs, const ImportRef& import, const char* where, const char* what,
+                      bool remember) {
     Fetched f;
-    auto req = build(rs, poll_context(import), where);
+    auto req = request_for(rs, import, where);
     if (!req.ok()) {
       f.fault = std::string("cannot build the ") + what + " request: " + req.error().message;
       co_return f;
     }
     HttpResult res = co_await send(std::move(req).value());
+    if (remember && res.ok() && res->ok()) {
+      for (const auto& m : poll_memos_) {
+        if (m.import_id == import.import_id && !m.body.empty() && m.body == res->body) {
+          f.retry_after = retry_after(*res, ctx_.loop);
+          f.known = m.outcome;
+          co_return f;
+        }
+      }
+    }
     f.body = read(res, f.fault, f.retry_after);
     if (!f.fault.empty() && res.ok() && !res->ok() && !retryable(res->status)) f.refused = res->status;
+    if (remember && f.fault.empty()) f.raw = std::move(res.value().body);
     co_return f;
+  }
+
+  // What a fetched polling answer says.
+  PollOutcome read_poll(const ImportRef& import, Fetched& f) {
+    PollOutcome out;
+    out.retry_after = f.retry_after;
+    if (!f.fault.empty()) {
+      out.reason = "poll: " + f.fault;
+      if (f.refused > 0) {
+        // The API refuses to tell (a 4xx outside the retryable table): asking
+        // again cannot help. The import it had accepted ends failed, its
+        // jobs' outcome unknown (the router decides by idempotence).
+        out.status = ImportStatus::failed;
+        out.http_status = f.refused;
+      } else {
+        out.transient = true;
+      }
+      return out;
+    }
+    nlohmann::json b = std::move(f.body);
+    const nlohmann::json* st = extract(b, spec_->status_extractor);
+    if (!st || !(st->is_string() || st->is_number())) {
+      out.transient = true;
+      out.reason = "poll: no status at " + pointer_of(spec_->status_extractor);
+      return out;
+    }
+    const std::string status = as_text(*st);
+    std::string message;
+    if (!spec_->message_extractor.is_null()) {
+      if (const nlohmann::json* m = extract(b, spec_->message_extractor); m && !m->is_null()) message = as_text(*m);
+    }
+    auto kind = spec_->status_mapping.find(status);
+    if (kind == spec_->status_mapping.end()) {
+      out.reason = "unknown status \"" + status + "\" (not in /polling/status_mapping)";
+      if (spec_->unknown_failed) {
+        out.status = ImportStatus::failed;  // the answer does not say what was applied: unknown
+      } else {
+        out.transient = true;
+      }
+      return out;
+    }
+    if (kind->second == "running") {
+      out.status = ImportStatus::running;
+    } else if (kind->second == "completed") {
+      out.status = ImportStatus::completed;
+      if (spec_->record_mode && !spec_->results_request) completed_bodies_[import.import_id] = std::move(b);
+    } else {
+      out.status = ImportStatus::failed;
+      out.nothing_applied = kind->second == "failed" && spec_->failed_applies_nothing;
+      out.reason = "status \"" + status + "\"" + (kind->second == "timeout" ? " (timed out by the API)" : "") +
+                   (message.empty() ? "" : ": " + message);
+    }
+    return out;
+  }
+
+  // The polling or results request for `import`. Its templates read only the
+  // config (fixed for this manager) and the import's id and creation_response,
+  // so each import's request is rendered once, not at every poll (a long
+  // import is polled thousands of times).
+  Result<Request> request_for(const RequestSpec& rs, const ImportRef& import, const char* where) {
+    static const nlohmann::json kNone = nlohmann::json::object();
+    auto cr = import.params.find("creation_response");
+    const nlohmann::json& refs = cr == import.params.end() ? kNone : *cr;
+    for (const auto& b : built_)
+      if (b.spec == &rs && b.import_id == import.import_id && b.refs == refs) return b.request;
+    auto req = build(rs, poll_context(import), where);
+    if (!req.ok()) return req;
+    if (built_.size() >= kBuiltMax) built_.erase(built_.begin());
+    built_.push_back(Built{&rs, import.import_id, refs, *req});
+    return req;
+  }
+
+  // The last answer of an import's poll that was read, and what it said.
+  struct PollMemo {
+    std::string import_id;
+    std::string body;
+    PollOutcome outcome;
+  };
+  PollMemo& poll_memo(const std::string& import_id) {
+    for (auto& m : poll_memos_)
+      if (m.import_id == import_id) return m;
+    if (poll_memos_.size() >= kBuiltMax) poll_memos_.erase(poll_memos_.begin());
+    poll_memos_.push_back(PollMemo{import_id, {}, {}});
+    return poll_memos_.back();
   }
 
   bool retryable(int status) const {
@@ -989,6 +1056,17 @@ class DeclarativeManager final : public AsyncDestinationManager {
   std::string body_;  // the creation body without its records array
   std::size_t sentinel_at_ = 0;
   std::map<std::string, Time> hold_;  // path → no request before (Retry-After)
+  // Requests built per import, and the last poll answer read per import
+  // (both a few entries: the imports in flight; the oldest goes first).
+  static constexpr std::size_t kBuiltMax = 16;
+  struct Built {
+    const RequestSpec* spec;
+    std::string import_id;
+    nlohmann::json refs;
+    Request request;
+  };
+  std::vector<Built> built_;
+  std::vector<PollMemo> poll_memos_;
   // Bodies of completed polls (record mode): an optimisation only; after a
   // restart upload_stats asks the API again.
   std::map<std::string, nlohmann::json> completed_bodies_;
