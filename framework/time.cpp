@@ -211,10 +211,28 @@ std::string format_http_date(std::int64_t unix_ms) {
   CivilTime c = civil_from_unix_ms(unix_ms);
   std::int64_t days = floor_div(unix_ms, 86'400'000);
   int wd = static_cast<int>(((days % 7) + 7) % 7);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kWeekdays[wd], c.day, kMonths[c.month - 1],
-                c.year, c.hour, c.minute, c.second);
-  return buf;
+  if (c.year < 0 || c.year > 9999) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kWeekdays[wd], c.day, kMonths[c.month - 1],
+                  c.year, c.hour, c.minute, c.second);
+    return buf;
+  }
+  // The same bytes as the snprintf above, without it: every simulated answer
+  // carries a Date (fakes/sim_transport.cpp).
+  std::string out = "Thu, 01 Jan 1970 00:00:00 GMT";
+  auto two = [&](std::size_t at, int v) {
+    out[at] = static_cast<char>('0' + v / 10);
+    out[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  out.replace(0, 3, kWeekdays[wd]);
+  two(5, c.day);
+  out.replace(8, 3, kMonths[c.month - 1]);
+  two(12, c.year / 100);
+  two(14, c.year % 100);
+  two(17, c.hour);
+  two(20, c.minute);
+  two(23, c.second);
+  return out;
 }
 
 Result<std::int64_t> parse_http_date(std::string_view s) {
