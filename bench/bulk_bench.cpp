@@ -8,10 +8,14 @@
 // and the wall cost per poll.
 // BareTimers (the baseline, same run): the same number of 10-second sleeps by
 // 10 coroutines on the loop alone — what a poll costs with no destination,
-// fake, HTTP or trace in it.
+// fake, HTTP or trace in it. LongIncident also runs that baseline itself after
+// its timed runs and reports `poll_over_timer` (ns per poll ÷ ns per bare
+// sleep), issue #15's figure, from one run.
 //
 //   build/default/bench/bulk_bench
 #include <benchmark/benchmark.h>
+
+#include <chrono>
 
 #include "conformance/runner.h"
 #include "framework/loop.h"
@@ -33,6 +37,35 @@ Scenario incident() {
   s.fake_options = {{"pending_for", "6h"}};
   s.generate = GeneratedInput{4000, "", Ratio{0, 1}, 0};  // 40 imports of 100 records
   return s;
+}
+
+constexpr int kSleepers = 10;
+constexpr int kEach = 8640;  // 86,400 ten-second sleeps in all, as many as the incident's polls
+
+// The baseline: kSleepers coroutines sleeping kEach times 10 s on a bare loop.
+bool bare_timers() {
+  SimClock clock;
+  Loop loop(clock, LoopOptions{1, 100'000'000});
+  for (int i = 0; i < kSleepers; ++i) {
+    loop.spawn([](Loop& l) -> Task<void> {
+      for (int k = 0; k < kEach; ++k) co_await l.sleep(std::chrono::seconds(10));
+    }(loop));
+  }
+  return loop.run_until_idle().ok();
+}
+
+// Wall ns per bare sleep: the mean over repeated baseline runs (at least
+// 0.25 s of them, as Google Benchmark would time BM_BareTimers).
+double bare_ns_per_sleep() {
+  using WallClock = std::chrono::steady_clock;  // bench code measures wall time
+  const auto start = WallClock::now();
+  std::int64_t runs = 0;
+  do {
+    if (!bare_timers()) return 0;
+    ++runs;
+  } while (WallClock::now() - start < std::chrono::milliseconds(250));
+  const double ns = std::chrono::duration<double, std::nano>(WallClock::now() - start).count();
+  return ns / static_cast<double>(runs * kSleepers * kEach);
 }
 
 void BM_LongIncident(benchmark::State& state) {
@@ -58,22 +91,22 @@ void BM_LongIncident(benchmark::State& state) {
   state.counters["polls"] = static_cast<double>(polls);
   state.counters["virtual_h"] = virt / 3600;
   state.counters["virtual_per_wall"] = virt / wall;
-  state.counters["ns_per_poll"] = wall * 1e9 / static_cast<double>(polls);
+  const double ns_per_poll = wall * 1e9 / static_cast<double>(polls);
+  state.counters["ns_per_poll"] = ns_per_poll;
+  // Issue #15's figure, against the baseline measured here, after the timed runs.
+  const double bare = bare_ns_per_sleep();
+  if (bare <= 0) {
+    state.SkipWithError("the bare-timer baseline failed");
+    return;
+  }
+  state.counters["ns_per_bare_sleep"] = bare;
+  state.counters["poll_over_timer"] = ns_per_poll / bare;
 }
 BENCHMARK(BM_LongIncident)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
 void BM_BareTimers(benchmark::State& state) {
-  constexpr int kSleepers = 10;
-  constexpr int kEach = 8640;  // 86,400 ten-second sleeps in all, as many as the incident's polls
   for (auto _ : state) {
-    SimClock clock;
-    Loop loop(clock, LoopOptions{1, 100'000'000});
-    for (int i = 0; i < kSleepers; ++i) {
-      loop.spawn([](Loop& l) -> Task<void> {
-        for (int k = 0; k < kEach; ++k) co_await l.sleep(std::chrono::seconds(10));
-      }(loop));
-    }
-    if (!loop.run_until_idle().ok()) state.SkipWithError("loop failed");
+    if (!bare_timers()) state.SkipWithError("loop failed");
   }
   state.counters["ns_per_sleep"] =
       benchmark::Counter(static_cast<double>(kSleepers * kEach), benchmark::Counter::kIsIterationInvariantRate |
