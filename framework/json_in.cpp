@@ -150,8 +150,6 @@ std::string json_line_column(std::string_view text, std::size_t offset) {
   return "line " + std::to_string(line) + ", column " + std::to_string(col);
 }
 
-namespace {
-
 // A NUL byte or nesting past the limit, found in one pass before nlohmann
 // builds anything (brackets inside strings do not count). This runs on every
 // body a fake or destination reads, so strings are skipped with memchr: a NUL
@@ -186,7 +184,6 @@ std::optional<std::string> json_text_refused(std::string_view text) {
   return std::nullopt;
 }
 
-}  // namespace
 
 Result<nlohmann::json> parse_json_text(std::string_view text, const std::string& where) {
   if (auto refused = json_text_refused(text)) return Error::bad_input(where + ": " + *refused);

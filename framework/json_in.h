@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -79,6 +80,11 @@ std::string json_line_column(std::string_view text, std::size_t offset);
 /// the line and column, and the limit or the syntax problem (a number out of
 /// range, a NUL byte, nesting too deep).
 Result<nlohmann::json> parse_json_text(std::string_view text, const std::string& where);
+
+/// Why `text` is refused before any parser reads it — a NUL byte outside a
+/// string, or nesting past kJsonDepthMax — as "line L, column C: …"; nothing
+/// when it may be parsed.
+std::optional<std::string> json_text_refused(std::string_view text);
 
 /// A request or answer body: discarded (is_discarded()) when it is not valid
 /// JSON, holds a NUL byte, a number out of range, or nests deeper than the limit.

@@ -1,5 +1,7 @@
 #include "framework/oracle.h"
 
+#include <algorithm>
+
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack: the streaming hash of one dump
 #include <xxhash.h>
 
@@ -72,6 +74,22 @@ std::size_t dump_size(const nlohmann::json& j) {
   auto sink = std::make_shared<CountSink>();
   serialize(j, sink);
   return sink->n;
+}
+
+std::string canonical_object(std::vector<CanonicalMember> members) {
+  std::sort(members.begin(), members.end(),
+            [](const CanonicalMember& a, const CanonicalMember& b) { return a.key < b.key; });
+  std::string out;
+  nlohmann::detail::serializer<nlohmann::json> s(nlohmann::detail::output_adapter<char>(out), ' ');
+  out.push_back('{');
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (i) out.push_back(',');
+    s.dump(nlohmann::json(members[i].key), false, false, 0);  // keys escaped as dump() escapes them
+    out.push_back(':');
+    s.dump(*members[i].value, false, false, 0);  // appends to `out` as it writes
+  }
+  out.push_back('}');
+  return out;
 }
 
 std::string oracle_key(std::string_view endpoint, const nlohmann::json& item) {

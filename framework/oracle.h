@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -29,5 +30,15 @@ std::uint64_t content_hash(std::string_view s);
 std::uint64_t content_hash_of_dump(const nlohmann::json& j);
 /// `j.dump().size()`, counted as it is written (no string is built).
 std::size_t dump_size(const nlohmann::json& j);
+
+/// One member of an object written by canonical_object().
+struct CanonicalMember {
+  std::string_view key;
+  const nlohmann::json* value;
+};
+/// What dump() of an object holding these members would write, without copying
+/// the values into one (a record's 4 MB padding is dumped once, not copied
+/// first). Members may come in any order; keys must be distinct.
+std::string canonical_object(std::vector<CanonicalMember> members);
 
 }  // namespace destsim

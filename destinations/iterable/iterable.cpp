@@ -39,11 +39,15 @@ std::string str(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
 }
 
-// The item a record becomes, or an error naming what is wrong with it.
+// The item a record becomes, or an error naming what is wrong with it. The
+// item is kept as it is sent: nlohmann's dump of the object, written member by
+// member from the payload (canonical_object), never a copy of the payload's
+// values (a hostile record carries megabytes of padding in dataFields).
 struct Transformed {
   Kind kind;
   std::int64_t list_id = 0;
-  nlohmann::json item;
+  std::string email, user_id;
+  std::string body;  // the item's canonical dump
 };
 
 Result<Transformed> transform(const Record& r) {
@@ -54,52 +58,71 @@ Result<Transformed> transform(const Record& r) {
   if (!p.is_object()) return bad("payload: expected an object");
   std::string type = str(p, "type");
   Transformed t;
-  auto identity = [&](nlohmann::json& item) -> Status {
-    std::string email = str(p, "email"), user_id = str(p, "userId");
-    if (email.empty() && user_id.empty()) return bad("needs an email or a userId");
-    if (!email.empty()) item["email"] = email;
-    if (!user_id.empty()) item["userId"] = user_id;
+  std::vector<CanonicalMember> members;
+  // Strings the item holds that the payload does not hold as such.
+  nlohmann::json email, user_id, name, id;
+  auto identity = [&]() -> Status {
+    t.email = str(p, "email");
+    t.user_id = str(p, "userId");
+    if (t.email.empty() && t.user_id.empty()) return bad("needs an email or a userId");
+    if (!t.email.empty()) members.push_back({"email", &(email = t.email)});
+    if (!t.user_id.empty()) members.push_back({"userId", &(user_id = t.user_id)});
     return Status::success();
   };
-  nlohmann::json item = nlohmann::json::object();
+  auto copy = [&](const char* k) {
+    auto it = p.find(k);
+    if (it != p.end()) members.push_back({k, &*it});
+  };
   if (type == "track") {
     t.kind = Kind::track;
-    DS_CHECK(identity(item));
-    std::string name = str(p, "eventName");
-    if (name.empty()) return bad("track needs an eventName");
-    item["eventName"] = name;
-    item["id"] = p.contains("id") && p["id"].is_string() ? p["id"].get<std::string>()
-                                                          : r.stream + ":" + std::to_string(r.id);
-    if (p.contains("createdAt")) item["createdAt"] = p["createdAt"];
-    if (p.contains("dataFields")) item["dataFields"] = p["dataFields"];
+    DS_CHECK(identity());
+    name = str(p, "eventName");
+    if (name.get_ref<const std::string&>().empty()) return bad("track needs an eventName");
+    members.push_back({"eventName", &name});
+    auto given = p.find("id");
+    if (given != p.end() && given->is_string()) members.push_back({"id", &*given});
+    else members.push_back({"id", &(id = r.stream + ":" + std::to_string(r.id))});
+    copy("createdAt");
+    copy("dataFields");
   } else if (type == "identify") {
     t.kind = Kind::identify;
-    DS_CHECK(identity(item));
-    for (const char* k : {"dataFields", "preferUserId", "mergeNestedObjects"})
-      if (p.contains(k)) item[k] = p[k];
+    DS_CHECK(identity());
+    for (const char* k : {"dataFields", "preferUserId", "mergeNestedObjects"}) copy(k);
   } else if (type == "subscribe" || type == "unsubscribe") {
     t.kind = type == "subscribe" ? Kind::subscribe : Kind::unsubscribe;
     if (!p.contains("listId") || !p["listId"].is_number_integer()) return bad(type + " needs an integer listId");
     t.list_id = p["listId"].get<std::int64_t>();
-    DS_CHECK(identity(item));
+    DS_CHECK(identity());
   } else if (type == "subscriptions") {
     t.kind = Kind::subscriptions;
-    DS_CHECK(identity(item));
+    DS_CHECK(identity());
     for (const char* k : {"emailListIds", "unsubscribedChannelIds", "unsubscribedMessageTypeIds",
                           "subscribedMessageTypeIds", "campaignId", "templateId"})
-      if (p.contains(k)) item[k] = p[k];
+      copy(k);
   } else {
     return bad("type: expected track, identify, subscribe, unsubscribe or subscriptions, got \"" + type + "\"");
   }
-  t.item = std::move(item);
+  t.body = canonical_object(std::move(members));
   return t;
 }
 
-std::vector<std::string> keys_of(const nlohmann::json& item) {
+std::vector<std::string> keys_of(const Transformed& t) {
   std::vector<std::string> keys;
-  if (item.contains("email")) keys.push_back("email:" + item["email"].get<std::string>());
-  if (item.contains("userId")) keys.push_back("userId:" + item["userId"].get<std::string>());
+  if (!t.email.empty()) keys.push_back("email:" + t.email);
+  if (!t.user_id.empty()) keys.push_back("userId:" + t.user_id);
   return keys;
+}
+
+// The oracle key of what delivering the item does: the item itself, or on a
+// list endpoint the item with the body's listId (as the fake counts it).
+std::string effect_of(const Transformed& t) {
+  const Endpoint& ep = endpoint(t.kind);
+  if (t.kind != Kind::subscribe && t.kind != Kind::unsubscribe) return oracle_key_of_dump(ep.effect, t.body);
+  const nlohmann::json email = t.email, user_id = t.user_id, list_id = t.list_id;
+  std::vector<CanonicalMember> members{{"listId", &list_id}};
+  if (!t.email.empty()) members.push_back({"email", &email});
+  if (!t.user_id.empty()) members.push_back({"userId", &user_id});
+  return oracle_key_of_dump(ep.effect, canonical_object(std::move(members)));
 }
 
 // "HTTP 400 code: msg" from an Iterable error body, tolerating anything.
@@ -257,13 +280,16 @@ class IterableHandler final : public BatchHandler {
     }
     const std::int64_t success_count = sc.get<std::int64_t>(), fail_count = fc.get<std::int64_t>();
 
-    std::map<std::string, int> holders;  // key → messages of this batch holding it
-    std::map<std::string, std::set<std::string>> bodies;  // key → the distinct bodies holding it
-    for (const Message* m : batch)
-      for (const auto& k : m->keys) {
-        ++holders[k];
-        bodies[k].insert(m->body);
-      }
+    // Of the keys a failure names: the messages of this batch holding each, and their distinct bodies.
+    std::map<std::string, int> holders;
+    std::map<std::string, std::set<std::string_view>> bodies;
+    if (!failed_keys.empty())
+      for (const Message* m : batch)
+        for (const auto& k : m->keys)
+          if (failed_keys.count(k)) {
+            ++holders[k];
+            bodies[k].insert(m->body);
+          }
     BatchResult out;
     out.status = BatchStatus::success;
     std::int64_t named = 0;  // messages a failure list names (success-counted ones included)
@@ -396,8 +422,8 @@ class IterableRoutes final : public BatchRoutes {
     Routed out;
     out.handler = it->second.get();
     out.message.id = record.id;
-    out.message.keys = keys_of(t.item);
-    out.message.body = t.item.dump();
+    out.message.keys = keys_of(t);
+    out.message.body = std::move(t.body);
     return out;
   }
 
@@ -514,9 +540,7 @@ DestinationEntry iterable_destination() {
   e.effects = [](const Record& r, const Config&) -> std::vector<std::string> {
     auto t = transform(r);
     if (!t.ok()) return {};
-    nlohmann::json item = t->item;
-    if (t->kind == Kind::subscribe || t->kind == Kind::unsubscribe) item["listId"] = t->list_id;
-    return {oracle_key(endpoint(t->kind).effect, item)};
+    return {effect_of(*t)};
   };
   e.generate = generate;
   e.records_from_request = records_from_request;

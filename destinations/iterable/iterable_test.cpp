@@ -11,6 +11,7 @@
 #include "fakes/sim_transport.h"
 #include "framework/http_call.h"
 #include "framework/json_in.h"
+#include "framework/oracle.h"
 
 #include <set>
 
@@ -207,6 +208,64 @@ TEST(IterableDestination, RecordsComeBackFromTheRequestsThatCarriedThem) {
       rig.entry.records_from_request("POST", "/api/lists/subscribe", {{"subscribers", {{{"email", "a"}}}}}).empty());
   EXPECT_TRUE(rig.entry.records_from_request("POST", "/api/nope", {{"events", nlohmann::json::array()}}).empty());
   EXPECT_TRUE(rig.entry.records_from_request("POST", "/api/events/trackBulk", nlohmann::json()).empty());
+}
+
+// The item is written member by member from the payload (no copy of its
+// values): byte for byte what dumping the item as a DOM gives, for every record
+// type, hostile text and padding included, and its oracle key likewise.
+TEST(IterableDestination, SendsExactlyTheDumpOfTheItemItDescribes) {
+  IterableApi api(IterableApiOptions{.api_key = "k"});
+  Recorder recorder(api);
+  SimRig rig("iterable", recorder);
+  const nlohmann::json config = {{"api_key", "k"}, {"flush_queue_size", 5}, {"requests_per_second", 0}};
+  auto dest = rig.make(config);
+  ASSERT_TRUE(dest);
+  Rng rng(11);
+  GenerateOptions o;
+  o.odd_text = true;
+  o.payload_bytes = 300;
+  std::vector<Record> input;
+  std::vector<std::string> want;
+  std::vector<std::string> want_keys;
+  for (JobId id = 1; id <= 90; ++id) {
+    Record r = rig.entry.generate(rng, id, o);
+    nlohmann::json& p = r.payload;
+    if (id % 9 == 0) p["id"] = "given-" + std::to_string(id);              // a track's own id is kept
+    if (id % 7 == 0) p["userId"] = "u\"" + std::to_string(id) + "\n";     // both identities, escaped
+    if (id % 5 == 0) p["preferUserId"] = true, p["campaignId"] = 4, p["ignored"] = "x";
+    // The item the old transform built as a DOM.
+    const std::string type = p["type"];
+    nlohmann::json item = nlohmann::json::object();
+    item["email"] = p["email"];
+    if (p.contains("userId")) item["userId"] = p["userId"];
+    const char* effect = "iterable.event";
+    if (type == "track") {
+      item["eventName"] = p["eventName"];
+      item["id"] = p.contains("id") ? p["id"] : nlohmann::json(r.stream + ":" + std::to_string(r.id));
+      item["createdAt"] = p["createdAt"];
+      item["dataFields"] = p["dataFields"];
+    } else if (type == "identify") {
+      effect = "iterable.user";
+      for (const char* k : {"dataFields", "preferUserId", "mergeNestedObjects"})
+        if (p.contains(k)) item[k] = p[k];
+    } else if (type == "subscriptions") {
+      effect = "iterable.subscriptions";
+      for (const char* k : {"emailListIds", "campaignId"})
+        if (p.contains(k)) item[k] = p[k];
+    } else {
+      effect = "iterable.subscribe";
+    }
+    want.push_back(item.dump());
+    if (type == "subscribe") item["listId"] = p["listId"];
+    want_keys.push_back(oracle_key(effect, item));
+    EXPECT_EQ(rig.entry.effects(r, Config{}), std::vector<std::string>{want_keys.back()}) << p.dump();
+    input.push_back(std::move(r));
+  }
+  rig.deliver(*dest, std::move(input));
+  ASSERT_EQ(rig.jobs.counts().succeeded, 90u);
+  std::string sent;
+  for (const Request& r : recorder.seen) sent += r.body;
+  for (const std::string& w : want) EXPECT_NE(sent.find(w), std::string::npos) << w;
 }
 
 }  // namespace

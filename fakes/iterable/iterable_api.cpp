@@ -15,20 +15,8 @@ namespace {
 
 constexpr std::int64_t kUnit = 1'000'000'000;  // token units per request
 
-const char* json_type(const nlohmann::json& v) {
-  if (v.is_boolean()) return "boolean";
-  if (v.is_number_integer() || v.is_number_unsigned()) return "long";
-  if (v.is_number_float()) return "double";
-  if (v.is_string()) return "string";
-  if (v.is_object()) return "object";
-  if (v.is_array()) return "array";
-  return "null";
-}
-
-std::string str_field(const nlohmann::json& j, const char* key) {
-  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
-  return j[key].get<std::string>();
-}
+// A string member, or "" (missing, or not a string). Valid while the body is.
+std::string_view str_field(JsonView j, std::string_view key) { return j[key].str(); }
 
 Response error(int status, const std::string& code, const std::string& msg, nlohmann::json params = nullptr) {
   return json_response(status, {{"msg", msg}, {"code", code}, {"params", params}});
@@ -58,9 +46,10 @@ nlohmann::json bulk_answer(std::initializer_list<const char*> lists, bool users)
 struct ItemError {
   std::string code, message;
 };
-std::optional<ItemError> identity_error(const std::string& email, const std::string& user_id) {
+std::optional<ItemError> identity_error(std::string_view email, std::string_view user_id) {
   if (email.empty() && user_id.empty()) return ItemError{"BadParams", "email or userId: required"};
-  if (!email.empty() && !fake_valid_email(email)) return ItemError{"InvalidEmailAddressError", "Invalid email: " + email};
+  if (!email.empty() && !fake_valid_email(email))
+    return ItemError{"InvalidEmailAddressError", "Invalid email: " + std::string(email)};
   return std::nullopt;
 }
 
@@ -107,9 +96,9 @@ Result<IterableApiOptions> IterableApiOptions::from_json(const nlohmann::json& j
                            read_own_options);
 }
 
-// Hashed as it serializes (framework/oracle.h): no string per applied item.
-void IterableApi::count(std::string_view effect, const nlohmann::json& item) {
-  ledger_.add(oracle_key(effect, item));
+// The item's canonical hash straight from the parsed body (framework/flat_json.h).
+void IterableApi::count(std::string_view effect, std::uint64_t content_hash) {
+  ledger_.add(std::string(effect) + "#" + hex16(content_hash));
   ++state_.applications;
 }
 
@@ -134,24 +123,22 @@ bool IterableApi::take_token(const std::string& path, Time now, Duration* wait) 
   return false;
 }
 
-std::string IterableApi::type_mismatch(const Types& types, const nlohmann::json& fields) const {
-  if (!fields.is_object()) return "";
-  for (auto it = fields.begin(); it != fields.end(); ++it) {
-    if (it.value().is_null()) continue;
-    auto known = types.find(it.key());
+std::string IterableApi::type_mismatch(const Types& types, const std::vector<JsonMember>& fields) const {
+  for (const auto& [key, value] : fields) {
+    if (value.is_null()) continue;
+    auto known = types.find(key);
     if (known == types.end()) continue;
-    std::string got = json_type(it.value());
+    std::string_view got = value.type_name();
     bool compatible = known->second == got || (known->second == "double" && got == "long");
-    if (!compatible) return it.key() + ": expected " + known->second + ", got " + got;
+    if (!compatible) return std::string(key) + ": expected " + known->second + ", got " + std::string(got);
   }
   return "";
 }
 
-void IterableApi::learn_types(Types& types, const nlohmann::json& fields) {
-  if (!fields.is_object()) return;
-  for (auto it = fields.begin(); it != fields.end(); ++it) {
-    if (it.value().is_null()) continue;
-    if (types.find(it.key()) == types.end()) types.emplace(it.key(), json_type(it.value()));
+void IterableApi::learn_types(Types& types, const std::vector<JsonMember>& fields) {
+  for (const auto& [key, value] : fields) {
+    if (value.is_null()) continue;
+    if (types.find(key) == types.end()) types.emplace(std::string(key), value.type_name());
   }
 }
 
@@ -164,7 +151,7 @@ HashedStringIndex::KeyAt user_id_at(const IterableApiState& s) {
 }
 }  // namespace
 
-IterableApi::User* IterableApi::find_user(const std::string& email, const std::string& user_id) {
+IterableApi::User* IterableApi::find_user(std::string_view email, std::string_view user_id) {
   if (!email.empty())
     if (auto i = state_.by_email.find(email, email_at(state_))) return &state_.users[*i];
   if (!user_id.empty())
@@ -172,7 +159,7 @@ IterableApi::User* IterableApi::find_user(const std::string& email, const std::s
   return nullptr;
 }
 
-IterableApi::User& IterableApi::upsert_user(const std::string& email, const std::string& user_id) {
+IterableApi::User& IterableApi::upsert_user(std::string_view email, std::string_view user_id) {
   if (User* u = find_user(email, user_id)) {
     const std::size_t index = static_cast<std::size_t>(u - state_.users.data());
     if (!email.empty() && u->email.bits == 0) {
@@ -232,8 +219,9 @@ Response IterableApi::route(const Request& request, Time now) {
     return error(413, "PayloadTooLarge", "[" + path + "] Request body exceeds " +
                                              std::to_string(options_.body_bytes_max) + " bytes");
   }
-  nlohmann::json body = parse_json_body(request.body);
-  if (body.is_discarded() || !body.is_object()) {
+  FlatJson& doc = body_;  // reused: its buffers keep their capacity between requests
+  JsonView body = doc.parse(request.body) ? doc.root() : JsonView();
+  if (!body.is_object()) {
     return error(400, "BadJsonBody", "[" + path + "] Invalid JSON body");
   }
   switch (k->second) {
@@ -249,34 +237,25 @@ Response IterableApi::route(const Request& request, Time now) {
   return error(500, "Internal", "unreachable");
 }
 
-namespace {
-const nlohmann::json& member(const nlohmann::json& j, const char* key) {
-  static const nlohmann::json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-}  // namespace
-
 // The items of a request: the `field` array of a bulk body, or the body itself
 // for a single endpoint. Fails on a missing array, too many items, or a field
 // whose type contradicts the schema (which rejects the whole request).
-std::optional<Response> IterableApi::items_of(const nlohmann::json& body, bool bulk, const char* field,
+std::optional<Response> IterableApi::items_of(JsonView body, bool bulk, const char* field,
                                               std::string_view endpoint, const Types& types,
-                                              std::vector<const nlohmann::json*>& items) const {
+                                              std::vector<JsonView>& items) const {
   if (bulk) {
-    const nlohmann::json& arr = member(body, field);
+    JsonView arr = body[field];
     if (!arr.is_array())
       return error(400, "BadParams", "[" + std::string(endpoint) + "] " + field + ": expected an array");
     if (static_cast<std::int64_t>(arr.size()) > options_.items_max)
       return error(400, "BatchTooLarge",
                    "at most " + std::to_string(options_.items_max) + " " + field + " per request");
-    for (const auto& e : arr) items.push_back(&e);
+    items = arr.elements();
   } else {
-    items.push_back(&body);
+    items.push_back(body);
   }
   for (std::size_t i = 0; i < items.size(); ++i) {
-    std::string m = type_mismatch(types, member(*items[i], "dataFields"));
+    std::string m = type_mismatch(types, items[i]["dataFields"].members());
     if (!m.empty()) {
       return error(400, "RequestFieldsTypesMismatched", "Request fields types mismatched",
                    {{"validationErrors", {{(bulk ? std::string(field) + "[" + std::to_string(i) + "]." : std::string()) +
@@ -287,16 +266,15 @@ std::optional<Response> IterableApi::items_of(const nlohmann::json& body, bool b
   return std::nullopt;
 }
 
-Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_view endpoint) {
-  std::vector<const nlohmann::json*> items;
+Response IterableApi::track(JsonView body, bool bulk, std::string_view endpoint) {
+  std::vector<JsonView> items;
   if (auto rejected = items_of(body, bulk, "events", endpoint, state_.event_types, items)) return *rejected;
   nlohmann::json res = bulk_answer(
       {"invalidEmails", "invalidUserIds", "disallowedEventNames", "filteredOutFields", "createdFields"}, false);
   std::int64_t ok = 0, failed = 0;
-  for (const nlohmann::json* ep : items) {
-    const nlohmann::json& e = *ep;
-    std::string email = str_field(e, "email"), user_id = str_field(e, "userId"), name = str_field(e, "eventName");
-    auto fail = [&](const char* list, const std::string& value, bool top_level) {
+  for (JsonView e : items) {
+    std::string_view email = str_field(e, "email"), user_id = str_field(e, "userId"), name = str_field(e, "eventName");
+    auto fail = [&](const char* list, std::string_view value, bool top_level) {
       ++failed;
       if (top_level) res[list].push_back(value);
       else res["failedUpdates"][list].push_back(value);
@@ -314,7 +292,7 @@ Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_v
     }
     if (std::find(options_.disallowed_event_names.begin(), options_.disallowed_event_names.end(), name) !=
         options_.disallowed_event_names.end()) {
-      if (!bulk) return json_response(200, {{"msg", "Event name " + name + " is disallowed from tracking"},
+      if (!bulk) return json_response(200, {{"msg", "Event name " + std::string(name) + " is disallowed from tracking"},
                                             {"code", "Success"},
                                             {"params", nullptr}});
       ++failed;
@@ -322,18 +300,18 @@ Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_v
       continue;
     }
     if (email.empty() && !find_user("", user_id)) {
-      if (!bulk) return error(400, "NotFound", "userId not found: " + user_id);
+      if (!bulk) return error(400, "NotFound", "userId not found: " + std::string(user_id));
       fail("notFoundUserIds", user_id, false);
       continue;
     }
     // New fields become known; created fields are reported.
-    const nlohmann::json& fields = member(e, "dataFields");
-    for (auto it = fields.begin(); fields.is_object() && it != fields.end(); ++it) {
-      if (state_.event_types.find(it.key()) == state_.event_types.end()) res["createdFields"].push_back(it.key());
+    const std::vector<JsonMember> fields = e["dataFields"].members();
+    for (const auto& f : fields) {
+      if (state_.event_types.find(f.key) == state_.event_types.end()) res["createdFields"].push_back(f.key);
     }
     learn_types(state_.event_types, fields);
     upsert_user(email, user_id);
-    std::string id = str_field(e, "id");
+    std::string_view id = str_field(e, "id");
     if (id.empty()) {
       ++state_.anonymous_events;
     } else {
@@ -344,26 +322,25 @@ Response IterableApi::track(const nlohmann::json& body, bool bulk, std::string_v
         state_.event_index.insert(id, state_.event_ids.size() - 1, id_at);
       }
     }
-    count("iterable.event", e);
+    count("iterable.event", e.canonical_hash());
     ++ok;
   }
-  if (!bulk) return json_response(200, {{"msg", "Event with id: " + str_field(*items[0], "id") + " tracked."},
+  if (!bulk) return json_response(200, {{"msg", "Event with id: " + std::string(str_field(items[0], "id")) + " tracked."},
                                         {"code", "Success"},
-                                        {"params", {{"id", str_field(*items[0], "id")}}}});
+                                        {"params", {{"id", str_field(items[0], "id")}}}});
   res["successCount"] = ok;
   res["failCount"] = failed;
   return json_response(200, res);
 }
 
-Response IterableApi::update_users(const nlohmann::json& body, bool bulk, std::string_view endpoint) {
-  std::vector<const nlohmann::json*> items;
+Response IterableApi::update_users(JsonView body, bool bulk, std::string_view endpoint) {
+  std::vector<JsonView> items;
   if (auto rejected = items_of(body, bulk, "users", endpoint, state_.user_types, items)) return *rejected;
   nlohmann::json res = bulk_answer(
       {"invalidEmails", "invalidUserIds", "filteredOutFields", "createdFields", "noOpEmails", "noOpUserIds"}, true);
   std::int64_t ok = 0, failed = 0;
-  for (const nlohmann::json* up : items) {
-    const nlohmann::json& u = *up;
-    std::string email = str_field(u, "email"), user_id = str_field(u, "userId");
+  for (JsonView u : items) {
+    std::string_view email = str_field(u, "email"), user_id = str_field(u, "userId");
     if (auto bad = identity_error(email, user_id)) {
       if (!bulk) return error(400, bad->code, bad->message);
       ++failed;
@@ -379,14 +356,14 @@ Response IterableApi::update_users(const nlohmann::json& body, bool bulk, std::s
       res["failedUpdates"]["conflictEmails"].push_back(email);
       continue;
     }
-    const nlohmann::json& fields = member(u, "dataFields");
-    learn_types(state_.user_types, fields);
+    JsonView fields = u["dataFields"];
+    learn_types(state_.user_types, fields.members());
     User& user = upsert_user(email, user_id);
     if (fields.is_object()) {
       if (!user.data_fields) user.data_fields = std::make_unique<nlohmann::json>(nlohmann::json::object());
-      user.data_fields->update(fields);
+      user.data_fields->update(fields.to_json());
     }
-    count("iterable.user", u);
+    count("iterable.user", u.canonical_hash());
     ++ok;
   }
   if (!bulk) return json_response(200, {{"msg", "User updated"}, {"code", "Success"}, {"params", nullptr}});
@@ -395,10 +372,9 @@ Response IterableApi::update_users(const nlohmann::json& body, bool bulk, std::s
   return json_response(200, res);
 }
 
-Response IterableApi::lists(const nlohmann::json& body, bool subscribe, std::string_view /*endpoint*/) {
-  if (!body.contains("listId") || !body["listId"].is_number_integer())
-    return error(400, "BadParams", "listId: expected an integer");
-  std::int64_t list_id = body["listId"].get<std::int64_t>();
+Response IterableApi::lists(JsonView body, bool subscribe, std::string_view /*endpoint*/) {
+  if (!body["listId"].is_integer()) return error(400, "BadParams", "listId: expected an integer");
+  std::int64_t list_id = body["listId"].integer();
   if (deleted_lists_.count(list_id) ||
       (!options_.list_ids.empty() &&
        std::find(options_.list_ids.begin(), options_.list_ids.end(), list_id) == options_.list_ids.end())) {
@@ -407,15 +383,14 @@ Response IterableApi::lists(const nlohmann::json& body, bool subscribe, std::str
     // rejection (a client must read the code, not the status).
     return error(500, "error.lists.invalidListId", "listId " + std::to_string(list_id) + " does not exist");
   }
-  if (!body.contains("subscribers") || !body["subscribers"].is_array())
-    return error(400, "BadParams", "subscribers: expected an array");
+  if (!body["subscribers"].is_array()) return error(400, "BadParams", "subscribers: expected an array");
   if (static_cast<std::int64_t>(body["subscribers"].size()) > options_.items_max)
     return error(400, "BatchTooLarge", "at most " + std::to_string(options_.items_max) + " subscribers per request");
   nlohmann::json res = {{"successCount", 0}, {"failCount", 0}, {"failedUpdates", failed_updates_skeleton(true)}};
   std::int64_t ok = 0, failed = 0;
   auto& members = state_.lists[list_id];
-  for (const auto& s : body["subscribers"]) {
-    std::string email = str_field(s, "email"), user_id = str_field(s, "userId");
+  for (JsonView s : body["subscribers"].elements()) {
+    std::string_view email = str_field(s, "email"), user_id = str_field(s, "userId");
     if (!email.empty() && !fake_valid_email(email)) {
       ++failed;
       res["failedUpdates"]["invalidEmails"].push_back(email);
@@ -436,16 +411,16 @@ Response IterableApi::lists(const nlohmann::json& body, bool subscribe, std::str
       res["failedUpdates"]["notFoundUserIds"].push_back(user_id);
       continue;
     }
-    std::string member = email.empty() ? "userId:" + user_id : "email:" + email;
+    std::string member = email.empty() ? "userId:" + std::string(user_id) : "email:" + std::string(email);
     if (subscribe) {
       upsert_user(email, user_id);
       members.insert(member);
     } else {
       members.erase(member);
     }
-    nlohmann::json item = s;
+    nlohmann::json item = s.to_json();
     item["listId"] = list_id;
-    count(subscribe ? "iterable.subscribe" : "iterable.unsubscribe", item);
+    count(subscribe ? "iterable.subscribe" : "iterable.unsubscribe", content_hash_of_dump(item));
     ++ok;
   }
   res["successCount"] = ok;
@@ -453,14 +428,14 @@ Response IterableApi::lists(const nlohmann::json& body, bool subscribe, std::str
   return json_response(200, res);
 }
 
-Response IterableApi::subscriptions(const nlohmann::json& body, bool bulk, std::string_view /*endpoint*/) {
-  std::vector<nlohmann::json> items;
+Response IterableApi::subscriptions(JsonView body, bool bulk, std::string_view /*endpoint*/) {
+  std::vector<JsonView> items;
   if (bulk) {
-    if (!body.contains("updateSubscriptionsRequests") || !body["updateSubscriptionsRequests"].is_array())
-      return error(400, "BadParams", "updateSubscriptionsRequests: expected an array");
-    if (static_cast<std::int64_t>(body["updateSubscriptionsRequests"].size()) > options_.items_max)
+    JsonView arr = body["updateSubscriptionsRequests"];
+    if (!arr.is_array()) return error(400, "BadParams", "updateSubscriptionsRequests: expected an array");
+    if (static_cast<std::int64_t>(arr.size()) > options_.items_max)
       return error(400, "BatchTooLarge", "at most " + std::to_string(options_.items_max) + " requests");
-    for (const auto& r : body["updateSubscriptionsRequests"]) items.push_back(r);
+    items = arr.elements();
   } else {
     items.push_back(body);
   }
@@ -471,10 +446,10 @@ Response IterableApi::subscriptions(const nlohmann::json& body, bool bulk, std::
                         {"validEmailFailures", nlohmann::json::array()},
                         {"validUserIdFailures", nlohmann::json::array()}};
   std::int64_t ok = 0, failed = 0;
-  for (const auto& r : items) {
-    std::string email = str_field(r, "email"), user_id = str_field(r, "userId");
+  for (JsonView r : items) {
+    std::string_view email = str_field(r, "email"), user_id = str_field(r, "userId");
     if (!email.empty() && !fake_valid_email(email)) {
-      if (!bulk) return error(400, "InvalidEmailAddressError", "Invalid email: " + email);
+      if (!bulk) return error(400, "InvalidEmailAddressError", "Invalid email: " + std::string(email));
       ++failed;
       res["invalidEmails"].push_back(email);
       continue;
@@ -485,17 +460,18 @@ Response IterableApi::subscriptions(const nlohmann::json& body, bool bulk, std::
       continue;
     }
     if (email.empty() && !find_user("", user_id)) {
-      if (!bulk) return error(400, "NotFound", "userId not found: " + user_id);
+      if (!bulk) return error(400, "NotFound", "userId not found: " + std::string(user_id));
       ++failed;
       res["invalidUserIds"].push_back(user_id);
       continue;
     }
     User& u = upsert_user(email, user_id);
-    nlohmann::json subs = r;  // overwrites rather than merges (Iterable's documented behaviour)
+    nlohmann::json subs = r.to_json();  // overwrites rather than merges (Iterable's documented behaviour)
+    const std::uint64_t hash = content_hash_of_dump(subs);
     subs.erase("email");
     subs.erase("userId");
-    u.subscriptions = std::make_unique<nlohmann::json>(subs);
-    count("iterable.subscriptions", r);
+    u.subscriptions = std::make_unique<nlohmann::json>(std::move(subs));
+    count("iterable.subscriptions", hash);
     ++ok;
   }
   if (!bulk) return json_response(200, {{"msg", "Subscriptions updated"}, {"code", "Success"}, {"params", nullptr}});

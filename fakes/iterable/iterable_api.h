@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fakes/fake_api.h"
+#include "framework/flat_json.h"
 #include "framework/result.h"
 
 namespace destsim {
@@ -114,19 +115,21 @@ class IterableApi final : public StatefulFakeApi<IterableApiOptions, IterableApi
   Response route(const Request& request, Time now);
   bool take_token(const std::string& path, Time now, Duration* wait);
   /// A type mismatch against the field schema, as "field: expected T, got U", or "".
-  std::string type_mismatch(const Types& types, const nlohmann::json& fields) const;
-  void learn_types(Types& types, const nlohmann::json& fields);
-  User* find_user(const std::string& email, const std::string& user_id);
-  User& upsert_user(const std::string& email, const std::string& user_id);
-  void count(std::string_view effect, const nlohmann::json& item);
+  std::string type_mismatch(const Types& types, const std::vector<JsonMember>& fields) const;
+  void learn_types(Types& types, const std::vector<JsonMember>& fields);
+  User* find_user(std::string_view email, std::string_view user_id);
+  User& upsert_user(std::string_view email, std::string_view user_id);
+  /// Counts one applied item under "<effect>#<hex16 of its canonical hash>" (framework/oracle.h).
+  void count(std::string_view effect, std::uint64_t content_hash);
 
-  std::optional<Response> items_of(const nlohmann::json& body, bool bulk, const char* field,
-                                   std::string_view endpoint, const Types& types,
-                                   std::vector<const nlohmann::json*>& items) const;
-  Response track(const nlohmann::json& body, bool bulk, std::string_view endpoint);
-  Response update_users(const nlohmann::json& body, bool bulk, std::string_view endpoint);
-  Response lists(const nlohmann::json& body, bool subscribe, std::string_view endpoint);
-  Response subscriptions(const nlohmann::json& body, bool bulk, std::string_view endpoint);
+  std::optional<Response> items_of(JsonView body, bool bulk, const char* field, std::string_view endpoint,
+                                   const Types& types, std::vector<JsonView>& items) const;
+  Response track(JsonView body, bool bulk, std::string_view endpoint);
+  Response update_users(JsonView body, bool bulk, std::string_view endpoint);
+  Response lists(JsonView body, bool subscribe, std::string_view endpoint);
+  Response subscriptions(JsonView body, bool bulk, std::string_view endpoint);
+
+  FlatJson body_;  // the request body being handled (its buffers reused)
 
 };
 

@@ -1,0 +1,183 @@
+// FlatJson accepts exactly what parse_json_body accepts, reads the values
+// nlohmann's DOM would hold, and hashes every value as content_hash_of_dump of
+// that DOM — on hand-picked edge cases and on generated documents written
+// canonically, reordered, repeated and indented.
+#include "framework/flat_json.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include "framework/json_in.h"
+#include "framework/oracle.h"
+#include "framework/rng.h"
+
+namespace destsim {
+namespace {
+
+// Parses `text` both ways and compares everything a reader can see.
+void expect_same_as_dom(std::string_view text) {
+  SCOPED_TRACE(std::string(text.substr(0, 200)));
+  const nlohmann::json dom = parse_json_body(text);
+  FlatJson flat;
+  const bool ok = flat.parse(text);
+  ASSERT_EQ(ok, !dom.is_discarded());
+  if (!ok) {
+    EXPECT_TRUE(flat.root().absent());
+    return;
+  }
+  EXPECT_EQ(flat.root().to_json(), dom);
+  EXPECT_EQ(flat.root().canonical_hash(), content_hash_of_dump(dom));
+  EXPECT_EQ(flat.root().size(), dom.is_structured() ? dom.size() : 0);
+  if (dom.is_object()) {
+    const auto members = flat.root().members();
+    ASSERT_EQ(members.size(), dom.size());
+    std::size_t i = 0;
+    for (auto it = dom.begin(); it != dom.end(); ++it, ++i) {
+      EXPECT_EQ(members[i].key, it.key());
+      EXPECT_EQ(members[i].value.to_json(), it.value());
+      EXPECT_EQ(flat.root()[it.key()].to_json(), it.value());
+      EXPECT_EQ(members[i].value.canonical_hash(), content_hash_of_dump(it.value()));
+    }
+    EXPECT_TRUE(flat.root()["no such key"].absent());
+  }
+}
+
+TEST(FlatJson, AcceptsAndRefusesWhatParseJsonBodyDoes) {
+  for (const char* text : {
+           "", " ", "{", "}", "[1,]", "{\"a\":}", "{\"a\" 1}", "nul", "tru", "01", "1.", ".5", "+1", "1e",
+           "\"unterminated", "{\"a\":1} trailing", "[1] [2]", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"",
+           "\"\\ud800\\u0041\"", "\"a\tb\"", "1e400", "-1e400", "[\"\xff\"]", "[\"\xc3\"]", "[\"\xed\xa0\x80\"]",
+           "{\"a\":1}\0", "// c\n1", "[1,2,3,4,5,6,7,8,9,10]",
+       }) {
+    expect_same_as_dom(text);
+  }
+  expect_same_as_dom(std::string("[\"a\0b\"]", 7));    // a NUL inside a string: nlohmann refuses it
+  expect_same_as_dom(std::string("[1]\0[2]", 7));      // one outside: the pre-check refuses it
+  expect_same_as_dom(std::string(kJsonDepthMax, '[') + std::string(kJsonDepthMax, ']'));
+  expect_same_as_dom(std::string(kJsonDepthMax + 1, '[') + std::string(kJsonDepthMax + 1, ']'));
+}
+
+TEST(FlatJson, ReadsNumbersStringsAndKeysAsTheDomDoes) {
+  for (const char* text : {
+           "null", "true", "false", "0", "-0", "-0.0", "1.0", "1e2", "1E-2", "0.1", "-7",
+           "9223372036854775807", "9223372036854775808", "18446744073709551615", "18446744073709551616",
+           "-9223372036854775808", "-9223372036854775809", "123456789012345678901234567890", "5e-324",
+           "1.7976931348623157e308", "\"\"", "\"\\u0000\\u001f\\b\\f\\n\\r\\t\\\"\\\\\\/\\u007f\"",
+           "\"Zo\\u00eb \xe6\x9d\x8e \\ud83d\\ude80 \xf0\x9f\x9a\x80\"", "{}", "[]", "[[],{},[[{}]]]",
+           R"({"b":1,"a":2})", R"({"a":1,"a":2})", R"({"a":1,"b":2,"a":3})", R"({"":0,"a":{"y":1,"x":[3,{"d":1,"c":2}]}})",
+           R"({"é":1,"e":2,"z":3,"E":4})", R"({"a\u0000b":1,"a":2})", R"( { "k" : [ 1 , 2 ] } )",
+           R"({"events":[{"email":"a@b.c","dataFields":{"n":1.5,"s":"x"}},{"userId":"u"}]})",
+       }) {
+    expect_same_as_dom(text);
+  }
+}
+
+TEST(FlatJson, ViewsOfMissingAndMistypedValues) {
+  FlatJson f;
+  ASSERT_TRUE(f.parse(R"({"s":"x","n":-3,"u":18446744073709551615,"d":2.5,"b":true,"o":{"k":"v"},"a":[1,"2"]})"));
+  const JsonView r = f.root();
+  EXPECT_EQ(r["s"].str(), "x");
+  EXPECT_EQ(r["n"].integer(), -3);
+  EXPECT_TRUE(r["u"].is_integer());
+  EXPECT_TRUE(r["d"].is_float());
+  EXPECT_EQ(r["d"].floating(), 2.5);
+  EXPECT_TRUE(r["b"].boolean());
+  EXPECT_EQ(r["o"]["k"].str(), "v");
+  EXPECT_EQ(r["a"].elements().size(), 2u);
+  EXPECT_EQ(r["a"].elements()[1].str(), "2");
+  EXPECT_STREQ(r["n"].type_name(), "long");
+  EXPECT_STREQ(r["u"].type_name(), "long");
+  EXPECT_STREQ(r["d"].type_name(), "double");
+  EXPECT_STREQ(r["o"].type_name(), "object");
+  EXPECT_STREQ(r["a"].type_name(), "array");
+  // Missing or of another type: empty, never a throw.
+  EXPECT_TRUE(r["missing"].absent());
+  EXPECT_TRUE(r["missing"]["deeper"].absent());
+  EXPECT_EQ(r["n"].str(), "");
+  EXPECT_EQ(r["s"].integer(), 0);
+  EXPECT_TRUE(r["s"].elements().empty());
+  EXPECT_TRUE(r["a"].members().empty());
+  EXPECT_TRUE(r["a"]["k"].absent());
+  // A second parse reuses the buffers; the first document's views are not used after it.
+  ASSERT_TRUE(f.parse("[7]"));
+  EXPECT_EQ(f.root().elements()[0].integer(), 7);
+  EXPECT_FALSE(f.parse("[7"));
+  EXPECT_TRUE(f.root().absent());
+}
+
+// A random JSON value: every type, keys that sort in any order and repeat,
+// strings with control characters, quotes, backslashes and UTF-8.
+nlohmann::json random_value(Rng& rng, int depth) {
+  static const char* const kPieces[] = {"a", "b", "é", "\x01", "\"", "\\", "\n", "/", "\x7f", "🚀", "Z", "", "\t", "\b", "\f"};
+  auto text = [&] {
+    std::string s;
+    for (std::uint64_t n = rng.below(5); n > 0; --n) s += kPieces[rng.below(std::size(kPieces))];
+    return s;
+  };
+  switch (depth > 3 ? rng.below(6) : rng.below(8)) {
+    case 0: return nullptr;
+    case 1: return rng.chance(1, 2);
+    case 2: return static_cast<std::int64_t>(rng.next_u64());
+    case 3: return rng.next_u64();
+    case 4: return static_cast<double>(static_cast<std::int64_t>(rng.next_u64() % 100000)) / 7.0;
+    case 5: return text();
+    case 6: {
+      nlohmann::json a = nlohmann::json::array();
+      for (std::uint64_t n = rng.below(4); n > 0; --n) a.push_back(random_value(rng, depth + 1));
+      return a;
+    }
+    default: {
+      nlohmann::json o = nlohmann::json::object();
+      for (std::uint64_t n = rng.below(5); n > 0; --n) o[text()] = random_value(rng, depth + 1);
+      return o;
+    }
+  }
+}
+
+// The same value written with its object members reversed, one of them
+// repeated first with another value (the last one wins), and spaces.
+void write_scrambled(const nlohmann::json& j, std::string& out, Rng& rng) {
+  if (j.is_object()) {
+    out += "{ ";
+    std::vector<std::pair<std::string, const nlohmann::json*>> members;
+    for (auto it = j.begin(); it != j.end(); ++it) members.push_back({it.key(), &it.value()});
+    std::reverse(members.begin(), members.end());
+    bool first = true;
+    if (!members.empty() && rng.chance(1, 2)) {
+      out += nlohmann::json(members.front().first).dump() + " : \"shadowed\"";
+      first = false;
+    }
+    for (const auto& [k, v] : members) {
+      if (!first) out += " , ";
+      first = false;
+      out += nlohmann::json(k).dump() + " : ";
+      write_scrambled(*v, out, rng);
+    }
+    out += " }";
+  } else if (j.is_array()) {
+    out += "[ ";
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      if (i) out += " , ";
+      write_scrambled(j[i], out, rng);
+    }
+    out += " ]";
+  } else {
+    out += j.dump(-1, ' ', true);  // \u escapes for everything not ASCII: another spelling of the same text
+  }
+}
+
+RC_GTEST_PROP(FlatJson, HashesAsTheDomDumpForAnyDocument, (std::uint64_t seed)) {
+  Rng rng(seed);
+  const nlohmann::json j = random_value(rng, 0);
+  std::string scrambled;
+  write_scrambled(j, scrambled, rng);
+  for (const std::string& text : {j.dump(), j.dump(2), scrambled}) {
+    FlatJson f;
+    RC_ASSERT(f.parse(text));
+    RC_ASSERT(f.root().to_json() == j);
+    RC_ASSERT(f.root().canonical_hash() == content_hash_of_dump(j));
+  }
+}
+
+}  // namespace
+}  // namespace destsim
