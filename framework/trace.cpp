@@ -1,6 +1,8 @@
 #include "framework/trace.h"
 
+#include <charconv>
 #include <cstdio>
+#include <cstring>
 
 namespace destsim {
 
@@ -17,13 +19,26 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
   return n;
 }
 
+namespace {
+// Bytes that stand for themselves in a JSON string: printable ASCII but '"' and '\\'.
+constexpr bool json_plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+}  // namespace
+
 // A JSON string; bytes that are not UTF-8 (a garbled API answer quoted in a
 // reason) become U+FFFD, so every trace line stays valid JSON.
 void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char ch = s[i];
-    unsigned char c = static_cast<unsigned char>(ch);
+  std::size_t i = 0;
+  while (i < s.size()) {
+    // The plain run first, appended at once (the common case is all of it).
+    std::size_t j = i;
+    while (j < s.size() && json_plain(static_cast<unsigned char>(s[j]))) ++j;
+    if (j > i) {
+      out.append(s.data() + i, j - i);
+      i = j;
+      if (i == s.size()) break;
+    }
+    const unsigned char c = static_cast<unsigned char>(s[i]);
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -35,8 +50,6 @@ void append_json_string(std::string& out, std::string_view s) {
           char buf[8];
           std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out += buf;
-        } else if (c < 0x80) {
-          out.push_back(ch);
         } else if (std::size_t n = utf8_length(s, i); n > 0) {
           out.append(s.substr(i, n));
           i += n - 1;
@@ -44,6 +57,7 @@ void append_json_string(std::string& out, std::string_view s) {
           out += "\\ufffd";
         }
     }
+    ++i;
   }
   out.push_back('"');
 }
@@ -54,56 +68,142 @@ std::string hex16(std::uint64_t v) {
   return buf;
 }
 
-Trace::Event::Event(Trace* trace, Time t, std::string_view kind) : trace_(trace) {
-  line_.reserve(96);
-  line_ = "{\"t\":";
-  line_ += std::to_string(to_ns(t));
-  line_ += ",\"kind\":";
-  append_json_string(line_, kind);
+namespace {
+void append_int(std::string& out, std::int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
 }
 
-Trace::Event::Event(Event&& o) noexcept : trace_(o.trace_), line_(std::move(o.line_)) { o.trace_ = nullptr; }
+bool all_plain(std::string_view s) {
+  for (char c : s)
+    if (!json_plain(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+// A short piece of a line composed on the stack and appended at once: a
+// field is one append, not one per quote and colon (every step of a run
+// writes a line). Whatever does not fit, or needs escaping, takes the
+// general path.
+class Piece {
+ public:
+  static constexpr std::size_t kMax = 160;
+  bool fits(std::size_t n) const { return n_ + n <= kMax; }
+  void add(char c) { buf_[n_++] = c; }
+  void add(std::string_view s) {
+    std::memcpy(buf_ + n_, s.data(), s.size());
+    n_ += s.size();
+  }
+  void add_int(std::int64_t v) {
+    auto [end, ec] = std::to_chars(buf_ + n_, buf_ + kMax, v);
+    n_ = static_cast<std::size_t>(end - buf_);
+  }
+  // `,"key":` when the key needs no escaping (and fits): false otherwise.
+  bool add_key(std::string_view k) {
+    if (!fits(k.size() + 4 + 24) || !all_plain(k)) return false;
+    add(',');
+    add('"');
+    add(k);
+    add('"');
+    add(':');
+    return true;
+  }
+  void flush(std::string& out) { out.append(buf_, n_); }
+
+ private:
+  char buf_[kMax];
+  std::size_t n_ = 0;
+};
+}  // namespace
+
+Trace::Event::Event(Trace* trace, Time t, std::string_view kind) : trace_(trace), line_(&own_) {
+  if (!trace_->scratch_busy_) {
+    trace_->scratch_busy_ = true;
+    line_ = &trace_->scratch_;
+    line_->clear();
+  } else {
+    own_.reserve(96);
+  }
+  Piece p;
+  p.add("{\"t\":");
+  p.add_int(to_ns(t));
+  p.add(",\"kind\":");
+  if (p.fits(kind.size() + 2) && all_plain(kind)) {
+    p.add('"');
+    p.add(kind);
+    p.add('"');
+    p.flush(*line_);
+  } else {
+    p.flush(*line_);
+    append_json_string(*line_, kind);
+  }
+}
+
+Trace::Event::Event(Event&& o) noexcept
+    : trace_(o.trace_), line_(o.line_ == &o.own_ ? &own_ : o.line_), own_(std::move(o.own_)) {
+  o.trace_ = nullptr;
+}
 
 Trace::Event::~Event() {
   if (!trace_) return;
-  line_.push_back('}');
-  trace_->commit(std::move(line_));
+  line_->push_back('}');
+  const bool scratch = line_ == &trace_->scratch_;
+  trace_->commit(*line_, !scratch);
+  if (scratch) {
+    trace_->scratch_.clear();
+    trace_->scratch_busy_ = false;
+  }
 }
 
 void Trace::Event::key(std::string_view k) {
-  line_.push_back(',');
-  append_json_string(line_, k);
-  line_.push_back(':');
+  line_->push_back(',');
+  append_json_string(*line_, k);
+  line_->push_back(':');
 }
 
 Trace::Event& Trace::Event::str(std::string_view k, std::string_view value) {
-  key(k);
-  if (trace_ && !trace_->secrets_.empty()) {
-    append_json_string(line_, trace_->redact(value));
-  } else {
-    append_json_string(line_, value);
+  if (trace_ && trace_->has_secret(value)) {
+    key(k);
+    append_json_string(*line_, trace_->redact(value));
+    return *this;
   }
+  Piece p;
+  if (p.add_key(k) && p.fits(value.size() + 2) && all_plain(value)) {
+    p.add('"');
+    p.add(value);
+    p.add('"');
+    p.flush(*line_);
+    return *this;
+  }
+  key(k);
+  append_json_string(*line_, value);
   return *this;
 }
 
 Trace::Event& Trace::Event::num(std::string_view k, std::int64_t value) {
+  Piece p;
+  if (p.add_key(k)) {
+    p.add_int(value);
+    p.flush(*line_);
+    return *this;
+  }
   key(k);
-  line_ += std::to_string(value);
+  append_int(*line_, value);
   return *this;
 }
 
 Trace::Event& Trace::Event::flag(std::string_view k, bool value) {
   key(k);
-  line_ += value ? "true" : "false";
+  *line_ += value ? "true" : "false";
   return *this;
 }
 
 Trace::Event& Trace::Event::raw(std::string_view k, std::string_view json) {
   key(k);
-  if (trace_ && !trace_->secrets_.empty()) {
-    line_ += trace_->redact(json);
+  if (trace_ && trace_->has_secret(json)) {
+    *line_ += trace_->redact(json);
   } else {
-    line_ += json;
+    *line_ += json;
   }
   return *this;
 }
@@ -113,6 +213,12 @@ void Trace::add_secret(std::string value) {
   for (const auto& s : secrets_)
     if (s == value) return;
   secrets_.push_back(std::move(value));
+}
+
+bool Trace::has_secret(std::string_view s) const {
+  for (const auto& secret : secrets_)
+    if (s.find(secret) != std::string_view::npos) return true;
+  return false;
 }
 
 std::string Trace::redact(std::string_view s) const {
@@ -127,19 +233,26 @@ std::string Trace::redact(std::string_view s) const {
   return out;
 }
 
-void Trace::commit(std::string&& line) {
+void Trace::commit(std::string& line, bool owned) {
+  // In a local: the bytes are chars, which may alias the member, so the
+  // member would be stored and loaded again at every byte.
+  std::uint64_t h = hash_;
   for (unsigned char c : line) {
-    hash_ ^= c;
-    hash_ *= 0x100000001b3ULL;
+    h ^= c;
+    h *= 0x100000001b3ULL;
   }
-  hash_ ^= static_cast<unsigned char>('\n');
-  hash_ *= 0x100000001b3ULL;
+  h ^= static_cast<unsigned char>('\n');
+  h *= 0x100000001b3ULL;
+  hash_ = h;
   ++count_;
   if (sink_) {
     sink_->write(line.data(), static_cast<std::streamsize>(line.size()));
     sink_->put('\n');
   }
-  if (keep_lines_) lines_.push_back(std::move(line));
+  if (keep_lines_) {
+    if (owned) lines_.push_back(std::move(line));
+    else lines_.push_back(line);
+  }
 }
 
 std::string Trace::hash_hex() const { return hex16(hash_); }

@@ -45,7 +45,11 @@ class Trace {
    private:
     void key(std::string_view k);
     Trace* trace_;
-    std::string line_;
+    // The line being built: the trace's scratch buffer (reused from event to
+    // event, so building a line allocates nothing), or `own_` while another
+    // event holds the scratch buffer.
+    std::string* line_;
+    std::string own_;
   };
 
   Trace() = default;
@@ -74,7 +78,10 @@ class Trace {
   std::string redact(std::string_view s) const;
 
  private:
-  void commit(std::string&& line);
+  /// Hashes, streams and (with keep_lines) keeps `line`; `owned`: it may be moved from.
+  void commit(std::string& line, bool owned);
+  /// Whether `s` contains a registered secret.
+  bool has_secret(std::string_view s) const;
 
   std::uint64_t hash_ = 0xcbf29ce484222325ULL;
   std::uint64_t count_ = 0;
@@ -83,6 +90,8 @@ class Trace {
   TraceObserver* observer_ = nullptr;
   std::vector<std::string> lines_;
   std::vector<std::string> secrets_;
+  std::string scratch_;          // the line of the event being built (see Event)
+  bool scratch_busy_ = false;
 };
 
 /// Formats a 64-bit value as 16 lowercase hex digits.
