@@ -9,10 +9,16 @@
 
 namespace destsim {
 
+namespace {
+// ASCII only, as std::tolower in the "C" locale (which nothing here changes),
+// without a call per byte.
+constexpr unsigned char ascii_lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
+}  // namespace
+
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    if (ascii_lower(static_cast<unsigned char>(a[i])) != ascii_lower(static_cast<unsigned char>(b[i]))) return false;
   }
   return true;
 }
@@ -84,10 +90,35 @@ void trace_http_result(Trace& trace, Time at, std::uint64_t id, const HttpResult
   }
 }
 
+namespace {
+// ev::HttpRequest's fields as views of the request, and a writer for them:
+// the same field list writes the same line without copying host and path
+// (every simulated request comes here).
+struct HttpRequestView {
+  std::int64_t req;
+  std::string_view method, host, path;
+  std::int64_t bytes;
+};
+struct ViewWriter {
+  Trace::Event& e;
+  void operator()(std::string_view k, std::string_view v) { e.str(k, v); }
+  void operator()(std::string_view k, std::int64_t v) { e.num(k, v); }
+};
+}  // namespace
+
 void trace_http_request(Trace& trace, Time at, std::uint64_t id, const Request& request) {
-  emit(trace, at,
-       ev::HttpRequest{static_cast<std::int64_t>(id), request.method, request.host, std::string(request.path_only()),
-                       static_cast<std::int64_t>(request.body.size())});
+  if (trace.observer()) {
+    emit(trace, at,
+         ev::HttpRequest{static_cast<std::int64_t>(id), request.method, request.host, std::string(request.path_only()),
+                         static_cast<std::int64_t>(request.body.size())});
+    return;
+  }
+  // Nothing reads the typed event: the line alone.
+  const HttpRequestView view{static_cast<std::int64_t>(id), request.method, request.host, request.path_only(),
+                             static_cast<std::int64_t>(request.body.size())};
+  Trace::Event line = trace.event(at, ev::HttpRequest::kind);
+  ViewWriter w{line};
+  ev::HttpRequest::fields(view, w);
 }
 
 void trace_http_error(Trace& trace, Time at, std::uint64_t id, TransportErrorKind kind, bool applied, bool injected) {
