@@ -104,7 +104,7 @@ Task<HttpResult> SimTransport::send(Request request) {
   ++stats_.by_status[response.status];
   // Every answer is dated by the API's clock (an origin server with a clock
   // must send Date); a destination that reads API time measures against it.
-  if (!response.headers.get("Date")) response.headers.set("Date", format_http_date(api_unix_ms()));
+  if (!response.headers.get("Date")) response.headers.add("Date", format_http_date(api_unix_ms()));
   trace_http_result(loop_.trace(), loop_.now(), id, response);
   co_return response;
 }

@@ -212,7 +212,7 @@ Response AsyncJobApi::show(Job& job) const {
   if (job.shown_state == job.state) {
     Response r;
     r.status = 200;
-    r.headers.set("Content-Type", "application/json");
+    r.headers.add("Content-Type", "application/json");  // as json_response
     r.body = job.shown;
     return r;
   }
