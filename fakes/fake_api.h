@@ -137,7 +137,10 @@ class AppliedLedger {
   std::size_t distinct() const { return counts_.size(); }
 
  private:
-  FlatU64Map<std::int64_t> counts_;
+  // Nearly every effect is applied once: a one-byte count per key (9 bytes a
+  // slot), and the keys counted 255 times or more in an ordered side map.
+  FlatU64Map<std::uint8_t> counts_;
+  std::map<std::uint64_t, std::int64_t> many_;
 };
 
 /// An HTTP fake with fixed options, one struct of mutable state and the oracle's

@@ -81,3 +81,22 @@ TEST(CommonFakeOptions, EveryFakeReadsThemTheSameWay) {
 
 }  // namespace
 }  // namespace destsim
+
+namespace destsim {
+namespace {
+
+// Counts kept in one byte until 255, then in the side map: exact either way.
+TEST(AppliedLedger, CountsPastOneByteExactly) {
+  AppliedLedger ledger;
+  EXPECT_EQ(ledger.count("e#1"), 0);
+  for (int i = 1; i <= 700; ++i) {
+    ledger.add("e#1");
+    if (i == 1 || i == 254 || i == 255 || i == 256 || i == 700) { ASSERT_EQ(ledger.count("e#1"), i); }
+  }
+  ledger.add("e#2");
+  EXPECT_EQ(ledger.count("e#2"), 1);
+  EXPECT_EQ(ledger.distinct(), 2u);
+}
+
+}  // namespace
+}  // namespace destsim

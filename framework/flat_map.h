@@ -2,9 +2,11 @@
 // values, for the indexes that grow with every record of a run (the fakes'
 // oracle ledgers and id indexes).
 //
-// Open addressing with linear probing in one array of {key, value} slots, at
-// most half full: 32 bytes per entry instead of a node-based map's ~64-80, and
-// one cache line per lookup. It has no iteration on purpose: nothing can take
+// Open addressing with linear probing over keys and values in two arrays (a
+// one-byte value costs 9 bytes a slot), at most three quarters full. Tables of
+// any size, not only powers of two: a key's home slot is its mixed hash scaled
+// to the size (multiply-shift), so a table grows by half, not double, and a
+// million keys take 1.4 million slots, not 2.1 million. It has no iteration on purpose: nothing can take
 // an order from it (the determinism law), so a caller that must list its
 // entries keeps them in order elsewhere. Keys are mixed (a 64-bit finalizer)
 // before probing, so sequential ids spread out as well as hashes do.
@@ -27,6 +29,14 @@
 
 namespace destsim {
 
+/// A well-mixed 64-bit hash scaled to a slot of a table of `n` (multiply-shift:
+/// any n, no modulo).
+inline std::size_t scaled_slot(std::uint64_t hash, std::size_t n) {
+  return static_cast<std::size_t>((static_cast<UInt128>(hash) * n) >> 64);
+}
+/// The next size of a growing table: half as large again (16 to start).
+inline std::size_t grown_size(std::size_t n) { return n == 0 ? 16 : n + n / 2; }
+
 template <class V>
 class FlatU64Map {
  public:
@@ -36,29 +46,31 @@ class FlatU64Map {
       has_empty_key_ = true;
       return empty_key_value_;
     }
-    if ((size_ + 1) * 2 > slots_.size()) grow();
+    if ((size_ + 1) * 4 > keys_.size() * 3) grow();
     std::size_t i = slot_of(key);
-    while (slots_[i].first != kEmpty && slots_[i].first != key) i = (i + 1) & (slots_.size() - 1);
-    if (slots_[i].first == kEmpty) {
-      slots_[i].first = key;
+    while (keys_[i] != kEmpty && keys_[i] != key) i = next(i);
+    if (keys_[i] == kEmpty) {
+      keys_[i] = key;
       ++size_;
     }
-    return slots_[i].second;
+    return values_[i];
   }
   /// The value of `key`, or nullptr when it was never set.
   const V* find(std::uint64_t key) const {
     if (key == kEmpty) return has_empty_key_ ? &empty_key_value_ : nullptr;
-    if (slots_.empty()) return nullptr;
-    for (std::size_t i = slot_of(key);; i = (i + 1) & (slots_.size() - 1)) {
-      if (slots_[i].first == key) return &slots_[i].second;
-      if (slots_[i].first == kEmpty) return nullptr;
+    if (keys_.empty()) return nullptr;
+    for (std::size_t i = slot_of(key);; i = next(i)) {
+      if (keys_[i] == key) return &values_[i];
+      if (keys_[i] == kEmpty) return nullptr;
     }
   }
   bool contains(std::uint64_t key) const { return find(key) != nullptr; }
   std::size_t size() const { return size_ + (has_empty_key_ ? 1 : 0); }
   void reserve(std::size_t n) {
-    while (slots_.size() < 2 * n) grow();
+    while (n * 4 > keys_.size() * 3) grow();
   }
+  /// Bytes of the table (keys and values side by side: a one-byte value costs 9 bytes a slot, not 16).
+  std::size_t slot_bytes() const { return keys_.size() * (sizeof(std::uint64_t) + sizeof(V)); }
 
  private:
   static constexpr std::uint64_t kEmpty = 0;  // key 0 lives beside the table
@@ -70,86 +82,123 @@ class FlatU64Map {
     k *= 0x94d049bb133111ebULL;
     return k ^ (k >> 31);
   }
-  std::size_t slot_of(std::uint64_t key) const { return static_cast<std::size_t>(mix(key)) & (slots_.size() - 1); }
+  std::size_t slot_of(std::uint64_t key) const { return scaled_slot(mix(key), keys_.size()); }
+  std::size_t next(std::size_t i) const { return i + 1 == keys_.size() ? 0 : i + 1; }
   void grow() {
-    std::vector<std::pair<std::uint64_t, V>> old = std::move(slots_);
-    slots_.assign(old.empty() ? 16 : old.size() * 2, {kEmpty, V{}});
-    for (auto& [k, v] : old) {
-      if (k == kEmpty) continue;
-      std::size_t i = slot_of(k);
-      while (slots_[i].first != kEmpty) i = (i + 1) & (slots_.size() - 1);
-      slots_[i] = {k, std::move(v)};
+    std::vector<std::uint64_t> old_keys = std::move(keys_);
+    std::vector<V> old_values = std::move(values_);
+    const std::size_t n = grown_size(old_keys.size());
+    keys_.assign(n, kEmpty);
+    values_.assign(n, V{});
+    for (std::size_t j = 0; j < old_keys.size(); ++j) {
+      if (old_keys[j] == kEmpty) continue;
+      std::size_t i = slot_of(old_keys[j]);
+      while (keys_[i] != kEmpty) i = next(i);
+      keys_[i] = old_keys[j];
+      values_[i] = std::move(old_values[j]);
     }
   }
 
-  std::vector<std::pair<std::uint64_t, V>> slots_;
-  std::size_t size_ = 0;  // keys in slots_
+  std::vector<std::uint64_t> keys_;  // kEmpty: a free slot
+  std::vector<V> values_;            // beside keys_, slot for slot
+  std::size_t size_ = 0;  // keys in keys_
   bool has_empty_key_ = false;
   V empty_key_value_{};
 };
 
+/// A sequence that only grows, in blocks of 65,536 elements that never move:
+/// a million-element sequence never holds a doubling copy of itself, and a
+/// reference to an element stays valid while more are appended.
+template <class T>
+class SegmentedVector {
+ public:
+  static constexpr std::size_t kBlockShift = 16;
+  static constexpr std::size_t kBlock = std::size_t{1} << kBlockShift;
+
+  T& push_back(T value) {
+    if (size_ % kBlock == 0) blocks_.push_back(std::make_unique<T[]>(kBlock));
+    T& slot = blocks_.back()[size_ % kBlock];
+    slot = std::move(value);
+    ++size_;
+    return slot;
+  }
+  T& operator[](std::size_t i) { return blocks_[i >> kBlockShift][i & (kBlock - 1)]; }
+  const T& operator[](std::size_t i) const { return blocks_[i >> kBlockShift][i & (kBlock - 1)]; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::size_t i = 0; i < size_; ++i) f((*this)[i]);
+  }
+
+ private:
+  std::vector<std::unique_ptr<T[]>> blocks_;
+  std::size_t size_ = 0;
+};
+
 /// An index from strings to positions in a sequence the caller keeps (its
-/// users, its event ids): the strings are not copied. Each slot is 8 bytes, a
-/// 32-bit tag of the string's hash and its position + 1, open-addressed at
-/// most three quarters full; a tag match is confirmed by comparing the string
-/// itself (`key_at(pos)`), so two strings with one hash or one tag stay two
-/// keys. A million keys cost 16 MB, not 48.
+/// users, its event ids): the strings are not copied. Each slot is 6 bytes —
+/// the position + 1 (4 bytes) and a 16-bit tag of the string's hash (2 bytes,
+/// in a second array) — open-addressed at most three quarters full from the
+/// hash scaled to the table (tables grow by half, as FlatU64Map's); a tag match is confirmed by comparing the string itself
+/// (`key_at(pos)`), so two strings with one hash or one tag stay two keys, and
+/// growing re-hashes the strings. A million keys cost 8.3 MB, not 48.
 class HashedStringIndex {
  public:
   using KeyAt = std::function<std::string_view(std::size_t)>;
 
+  /// The 64-bit hash a key is placed by (XXH3): its slot scales it to the table (its high bits decide), its tag is its low 16 bits.
+  static std::uint64_t hash_of(std::string_view key) { return content_hash(key); }
+  static std::uint16_t tag_of(std::uint64_t hash) { return static_cast<std::uint16_t>(hash); }
+
   std::optional<std::size_t> find(std::string_view key, const KeyAt& key_at) const {
-    if (slots_.empty()) return std::nullopt;
-    const std::uint32_t tag = tag_of(key);
-    for (std::size_t i = slot_of(tag);; i = (i + 1) & (slots_.size() - 1)) {
-      const Slot& s = slots_[i];
-      if (s.pos == 0) return std::nullopt;
-      if (s.tag == tag && key_at(s.pos - 1) == key) return s.pos - 1;
+    if (pos_.empty()) return std::nullopt;
+    const std::uint64_t h = hash_of(key);
+    const std::uint16_t tag = tag_of(h);
+    for (std::size_t i = scaled_slot(h, pos_.size());; i = next(i)) {
+      if (pos_[i] == 0) return std::nullopt;
+      if (tags_[i] == tag && key_at(pos_[i] - 1) == key) return pos_[i] - 1;
     }
   }
   /// Points `key` at `pos` (a key already present moves).
   void insert(std::string_view key, std::size_t pos, const KeyAt& key_at) {
     DS_ASSERT(pos < 0xffffffffu && "HashedStringIndex: over 4 billion positions");
-    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-    const std::uint32_t tag = tag_of(key);
-    std::size_t i = slot_of(tag);
-    for (; slots_[i].pos != 0; i = (i + 1) & (slots_.size() - 1)) {
-      if (slots_[i].tag == tag && key_at(slots_[i].pos - 1) == key) {
-        slots_[i].pos = static_cast<std::uint32_t>(pos + 1);
+    if ((size_ + 1) * 4 > pos_.size() * 3) grow(key_at);
+    const std::uint64_t h = hash_of(key);
+    const std::uint16_t tag = tag_of(h);
+    std::size_t i = scaled_slot(h, pos_.size());
+    for (; pos_[i] != 0; i = next(i)) {
+      if (tags_[i] == tag && key_at(pos_[i] - 1) == key) {
+        pos_[i] = static_cast<std::uint32_t>(pos + 1);
         return;
       }
     }
-    slots_[i] = {tag, static_cast<std::uint32_t>(pos + 1)};
+    pos_[i] = static_cast<std::uint32_t>(pos + 1);
+    tags_[i] = tag;
     ++size_;
   }
   std::size_t size() const { return size_; }
-  std::size_t slot_bytes() const { return slots_.size() * sizeof(Slot); }
+  std::size_t slot_bytes() const { return pos_.size() * (sizeof(std::uint32_t) + sizeof(std::uint16_t)); }
 
  private:
-  struct Slot {
-    std::uint32_t tag = 0;
-    std::uint32_t pos = 0;  // position + 1; 0 = empty
-  };
-  static std::uint32_t tag_of(std::string_view key) { return static_cast<std::uint32_t>(fnv1a64(key) >> 32); }
-  std::size_t slot_of(std::uint32_t tag) const {
-    std::uint64_t k = tag;  // splitmix64's finalizer spreads the tag over the table
-    k ^= k >> 30;
-    k *= 0xbf58476d1ce4e5b9ULL;
-    k ^= k >> 27;
-    return static_cast<std::size_t>(k) & (slots_.size() - 1);
-  }
-  void grow() {
-    std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
-    for (const Slot& s : old) {
-      if (s.pos == 0) continue;
-      std::size_t i = slot_of(s.tag);
-      while (slots_[i].pos != 0) i = (i + 1) & (slots_.size() - 1);
-      slots_[i] = s;
+  std::size_t next(std::size_t i) const { return i + 1 == pos_.size() ? 0 : i + 1; }
+  void grow(const KeyAt& key_at) {
+    std::vector<std::uint32_t> old = std::move(pos_);
+    const std::size_t n = grown_size(old.size());
+    pos_.assign(n, 0);
+    tags_.assign(n, 0);
+    for (std::uint32_t p : old) {
+      if (p == 0) continue;
+      const std::uint64_t h = hash_of(key_at(p - 1));
+      std::size_t i = scaled_slot(h, n);
+      while (pos_[i] != 0) i = next(i);
+      pos_[i] = p;
+      tags_[i] = tag_of(h);
     }
   }
 
-  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> pos_;   // position + 1; 0 = empty
+  std::vector<std::uint16_t> tags_;  // beside pos_, slot for slot
   std::size_t size_ = 0;
 };
 

@@ -41,6 +41,29 @@ TEST(FlatU64Map, ManyKeysGrowTheTableAndStayFound) {
   EXPECT_FALSE(m.contains(7919 * 100000ULL));
 }
 
+TEST(FlatU64Map, OneByteValuesSitBesideTheKeys) {
+  FlatU64Map<std::uint8_t> m;
+  for (std::uint64_t k = 1; k <= 1000; ++k) m[k] = static_cast<std::uint8_t>(k);
+  EXPECT_EQ(m.slot_bytes(), 1369u * 9);  // 16, 24, 36, … 1,369 slots of 8 + 1 bytes: at most three quarters full
+  EXPECT_EQ(*m.find(1000), static_cast<std::uint8_t>(1000));
+}
+
+TEST(SegmentedVector, GrowsInBlocksThatNeverMove) {
+  SegmentedVector<std::uint64_t> v;
+  EXPECT_TRUE(v.empty());
+  const std::uint64_t& first = v.push_back(41);
+  const std::uint64_t* first_address = &first;
+  const std::size_t n = 3 * SegmentedVector<std::uint64_t>::kBlock + 5;
+  for (std::uint64_t i = 1; i < n; ++i) v.push_back(i * 3);
+  ASSERT_EQ(v.size(), n);
+  EXPECT_EQ(&v[0], first_address);  // appending never moved the first element
+  EXPECT_EQ(v[0], 41u);
+  for (std::size_t i = 1; i < n; ++i) ASSERT_EQ(v[i], i * 3) << i;
+  std::uint64_t sum = 0;
+  v.for_each([&](std::uint64_t x) { sum += x; });
+  EXPECT_EQ(sum, 41 + 3 * (n - 1) * n / 2);
+}
+
 TEST(HashedStringIndex, FindsMovesAndKeepsCollidingTagsApart) {
   std::vector<std::string> keys;
   HashedStringIndex index;
@@ -57,24 +80,26 @@ TEST(HashedStringIndex, FindsMovesAndKeepsCollidingTagsApart) {
   index.insert(keys.back(), keys.size() - 1, key_at);
   EXPECT_EQ(index.find("user7@example.com", key_at), 5000u);
   EXPECT_EQ(index.size(), 5000u);
-  // 8 bytes a slot, at most three quarters full.
-  EXPECT_LE(index.slot_bytes(), 5000u * 8 * 4 / 3 * 2 + 16 * 8);
+  // 6 bytes a slot, at most three quarters full: 6,927 slots (16 grown by half 15 times) for 5,000 keys.
+  EXPECT_EQ(index.slot_bytes(), 6927u * 6);
 }
 
 TEST(HashedStringIndex, EqualTagsAreToldApartByTheStrings) {
-  // Find two strings whose 32-bit tags are equal (the upper half of their FNV-1a 64).
-  std::map<std::uint32_t, std::string> seen;
+  // Two strings with one tag and one home slot in a 16-slot table: the second
+  // probes past the first, whose tag matches, and only the string tells them apart.
+  std::map<std::uint64_t, std::string> seen;  // tag << 4 | home slot → key
   std::string a, b;
   for (int i = 0; a.empty(); ++i) {
     std::string k = "k" + std::to_string(i);
-    auto tag = static_cast<std::uint32_t>(fnv1a64(k) >> 32);
-    auto [it, fresh] = seen.emplace(tag, k);
+    const std::uint64_t h = HashedStringIndex::hash_of(k);
+    auto [it, fresh] = seen.emplace(std::uint64_t{HashedStringIndex::tag_of(h)} << 4 | scaled_slot(h, 16), k);
     if (!fresh) a = it->second, b = k;
   }
   std::vector<std::string> keys = {a, b};
   auto key_at = [&keys](std::size_t i) -> std::string_view { return keys[i]; };
   HashedStringIndex index;
   index.insert(a, 0, key_at);
+  EXPECT_FALSE(index.find(b, key_at).has_value());
   index.insert(b, 1, key_at);
   EXPECT_EQ(index.size(), 2u);
   EXPECT_EQ(index.find(a, key_at), 0u);

@@ -151,35 +151,32 @@ HashedStringIndex::KeyAt user_id_at(const IterableApiState& s) {
 }
 }  // namespace
 
-IterableApi::User* IterableApi::find_user(std::string_view email, std::string_view user_id) {
+std::optional<std::size_t> IterableApi::find_user(std::string_view email, std::string_view user_id) const {
   if (!email.empty())
-    if (auto i = state_.by_email.find(email, email_at(state_))) return &state_.users[*i];
+    if (auto i = state_.by_email.find(email, email_at(state_))) return i;
   if (!user_id.empty())
-    if (auto i = state_.by_user_id.find(user_id, user_id_at(state_))) return &state_.users[*i];
-  return nullptr;
+    if (auto i = state_.by_user_id.find(user_id, user_id_at(state_))) return i;
+  return std::nullopt;
 }
 
-IterableApi::User& IterableApi::upsert_user(std::string_view email, std::string_view user_id) {
-  if (User* u = find_user(email, user_id)) {
-    const std::size_t index = static_cast<std::size_t>(u - state_.users.data());
-    if (!email.empty() && u->email.bits == 0) {
-      u->email = state_.names.add(email);
-      state_.by_email.insert(email, index, email_at(state_));
+std::size_t IterableApi::upsert_user(std::string_view email, std::string_view user_id) {
+  if (auto found = find_user(email, user_id)) {
+    User& u = state_.users[*found];
+    if (!email.empty() && u.email.bits == 0) {
+      u.email = state_.names.add(email);
+      state_.by_email.insert(email, *found, email_at(state_));
     }
-    if (!user_id.empty() && u->user_id.bits == 0) {
-      u->user_id = state_.names.add(user_id);
-      state_.by_user_id.insert(user_id, index, user_id_at(state_));
+    if (!user_id.empty() && u.user_id.bits == 0) {
+      u.user_id = state_.names.add(user_id);
+      state_.by_user_id.insert(user_id, *found, user_id_at(state_));
     }
-    return *u;
+    return *found;
   }
   const std::size_t index = state_.users.size();
-  state_.users.emplace_back();
-  User& u = state_.users.back();
-  u.email = state_.names.add(email);
-  u.user_id = state_.names.add(user_id);
+  state_.users.push_back(User{state_.names.add(email), state_.names.add(user_id)});
   if (!email.empty()) state_.by_email.insert(email, index, email_at(state_));
   if (!user_id.empty()) state_.by_user_id.insert(user_id, index, user_id_at(state_));
-  return u;
+  return index;
 }
 
 Response IterableApi::handle(const Request& request, Time now) {
@@ -348,9 +345,9 @@ Response IterableApi::update_users(JsonView body, bool bulk, std::string_view en
       continue;
     }
     // An email and a userId that belong to two different users conflict.
-    User* by_e = email.empty() ? nullptr : find_user(email, "");
-    User* by_u = user_id.empty() ? nullptr : find_user("", user_id);
-    if (by_e && by_u && by_e != by_u) {
+    auto by_e = email.empty() ? std::nullopt : find_user(email, "");
+    auto by_u = user_id.empty() ? std::nullopt : find_user("", user_id);
+    if (by_e && by_u && *by_e != *by_u) {
       if (!bulk) return error(409, "Conflict", "email and userId belong to different users");
       ++failed;
       res["failedUpdates"]["conflictEmails"].push_back(email);
@@ -358,10 +355,10 @@ Response IterableApi::update_users(JsonView body, bool bulk, std::string_view en
     }
     JsonView fields = u["dataFields"];
     learn_types(state_.user_types, fields.members());
-    User& user = upsert_user(email, user_id);
+    const std::size_t user = upsert_user(email, user_id);
     if (fields.is_object()) {
-      if (!user.data_fields) user.data_fields = std::make_unique<nlohmann::json>(nlohmann::json::object());
-      user.data_fields->update(fields.to_json());
+      auto [it, _] = state_.data_fields.try_emplace(user, nlohmann::json::object());
+      it->second.update(fields.to_json());
     }
     count("iterable.user", u.canonical_hash());
     ++ok;
@@ -465,12 +462,12 @@ Response IterableApi::subscriptions(JsonView body, bool bulk, std::string_view /
       res["invalidUserIds"].push_back(user_id);
       continue;
     }
-    User& u = upsert_user(email, user_id);
+    const std::size_t user = upsert_user(email, user_id);
     nlohmann::json subs = r.to_json();  // overwrites rather than merges (Iterable's documented behaviour)
     const std::uint64_t hash = content_hash_of_dump(subs);
     subs.erase("email");
     subs.erase("userId");
-    u.subscriptions = std::make_unique<nlohmann::json>(std::move(subs));
+    state_.subscriptions[user] = std::move(subs);
     count("iterable.subscriptions", hash);
     ++ok;
   }
@@ -482,11 +479,13 @@ Response IterableApi::subscriptions(JsonView body, bool bulk, std::string_view /
 
 nlohmann::json IterableApi::accepted() const {
   nlohmann::json users = nlohmann::json::array();
-  for (const auto& u : state_.users) {
-    nlohmann::json j = {{"dataFields", u.data_fields ? *u.data_fields : nlohmann::json::object()}};
+  for (std::size_t i = 0; i < state_.users.size(); ++i) {
+    const User& u = state_.users[i];
+    auto fields = state_.data_fields.find(i);
+    nlohmann::json j = {{"dataFields", fields != state_.data_fields.end() ? fields->second : nlohmann::json::object()}};
     if (u.email.bits) j["email"] = state_.names.get(u.email);
     if (u.user_id.bits) j["userId"] = state_.names.get(u.user_id);
-    if (u.subscriptions) j["subscriptions"] = *u.subscriptions;
+    if (auto subs = state_.subscriptions.find(i); subs != state_.subscriptions.end()) j["subscriptions"] = subs->second;
     users.push_back(j);
   }
   nlohmann::json lists = nlohmann::json::object();
@@ -496,7 +495,7 @@ nlohmann::json IterableApi::accepted() const {
           {"event_ids", [&] {
              std::vector<std::string_view> ids;
              ids.reserve(state_.event_ids.size());
-             for (const auto& r : state_.event_ids) ids.push_back(state_.names.get(r));
+             state_.event_ids.for_each([&](StringArena::Ref r) { ids.push_back(state_.names.get(r)); });
              std::sort(ids.begin(), ids.end());
              return nlohmann::json(ids);
            }()},

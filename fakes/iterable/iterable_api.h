@@ -66,11 +66,9 @@ struct IterableApiOptions {
 /// stores each event id once and hashes, not bodies; the indexes hold hashes
 /// of strings kept elsewhere (framework/flat_map.h) and have no order to leak.
 struct IterableApiState {
-  struct User {
+  struct User {  // 16 bytes: a million users are 16 MB
     StringArena::Ref email;     // in `names`
     StringArena::Ref user_id;   // in `names`
-    std::unique_ptr<nlohmann::json> data_fields;    // none until a field is set (printed as {})
-    std::unique_ptr<nlohmann::json> subscriptions;  // the last updateSubscriptions request (it overwrites)
   };
   using Types = std::map<std::string, std::string, std::less<>>;  // field → type
   struct Bucket {
@@ -79,10 +77,12 @@ struct IterableApiState {
     bool init = false;
   };
   StringArena names;                                        // emails, user ids and event ids, once each
-  std::vector<User> users;                                  // by internal index
+  SegmentedVector<User> users;                              // by internal index
+  std::map<std::size_t, nlohmann::json> data_fields;        // user index → fields set (none: printed as {})
+  std::map<std::size_t, nlohmann::json> subscriptions;      // user index → the last updateSubscriptions request
   HashedStringIndex by_email;                               // → users
   HashedStringIndex by_user_id;                             // → users
-  std::vector<StringArena::Ref> event_ids;                  // distinct, in arrival order
+  SegmentedVector<StringArena::Ref> event_ids;              // distinct, in arrival order
   HashedStringIndex event_index;                            // → event_ids
   std::int64_t anonymous_events = 0;                        // events without an id
   std::map<std::int64_t, std::set<std::string>> lists;      // listId → member keys
@@ -117,8 +117,9 @@ class IterableApi final : public StatefulFakeApi<IterableApiOptions, IterableApi
   /// A type mismatch against the field schema, as "field: expected T, got U", or "".
   std::string type_mismatch(const Types& types, const std::vector<JsonMember>& fields) const;
   void learn_types(Types& types, const std::vector<JsonMember>& fields);
-  User* find_user(std::string_view email, std::string_view user_id);
-  User& upsert_user(std::string_view email, std::string_view user_id);
+  /// The index of the user with this email (or else this user id), if any.
+  std::optional<std::size_t> find_user(std::string_view email, std::string_view user_id) const;
+  std::size_t upsert_user(std::string_view email, std::string_view user_id);
   /// Counts one applied item under "<effect>#<hex16 of its canonical hash>" (framework/oracle.h).
   void count(std::string_view effect, std::uint64_t content_hash);
 
