@@ -1,5 +1,7 @@
 #include "framework/trace.h"
 
+#include <xxhash.h>
+
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -109,6 +111,7 @@ class Piece {
     return true;
   }
   void flush(std::string& out) { out.append(buf_, n_); }
+  std::size_t size() const { return n_; }
 
  private:
   char buf_[kMax];
@@ -127,6 +130,7 @@ Trace::Event::Event(Trace* trace, Time t, std::string_view kind) : trace_(trace)
   Piece p;
   p.add("{\"t\":");
   p.add_int(to_ns(t));
+  cut(p.size());
   p.add(",\"kind\":");
   if (p.fits(kind.size() + 2) && all_plain(kind)) {
     p.add('"');
@@ -140,7 +144,8 @@ Trace::Event::Event(Trace* trace, Time t, std::string_view kind) : trace_(trace)
 }
 
 Trace::Event::Event(Event&& o) noexcept
-    : trace_(o.trace_), line_(o.line_ == &o.own_ ? &own_ : o.line_), own_(std::move(o.own_)) {
+    : trace_(o.trace_), ncuts_(o.ncuts_), line_(o.line_ == &o.own_ ? &own_ : o.line_), own_(std::move(o.own_)) {
+  std::memcpy(cuts_, o.cuts_, sizeof cuts_);
   o.trace_ = nullptr;
 }
 
@@ -148,7 +153,7 @@ Trace::Event::~Event() {
   if (!trace_) return;
   line_->push_back('}');
   const bool scratch = line_ == &trace_->scratch_;
-  trace_->commit(*line_, !scratch);
+  trace_->commit(*line_, !scratch, cuts_, ncuts_);
   if (scratch) {
     trace_->scratch_.clear();
     trace_->scratch_busy_ = false;
@@ -183,12 +188,16 @@ Trace::Event& Trace::Event::str(std::string_view k, std::string_view value) {
 Trace::Event& Trace::Event::num(std::string_view k, std::int64_t value) {
   Piece p;
   if (p.add_key(k)) {
+    cut(line_->size() + p.size());
     p.add_int(value);
     p.flush(*line_);
+    cut(line_->size());
     return *this;
   }
   key(k);
+  cut(line_->size());
   append_int(*line_, value);
+  cut(line_->size());
   return *this;
 }
 
@@ -233,16 +242,88 @@ std::string Trace::redact(std::string_view s) const {
   return out;
 }
 
-void Trace::commit(std::string& line, bool owned) {
-  // In a local: the bytes are chars, which may alias the member, so the
-  // member would be stored and loaded again at every byte.
-  std::uint64_t h = hash_;
-  for (unsigned char c : line) {
+namespace {
+constexpr std::uint64_t kFnvPrime = 0x100000001b3ULL;
+
+// FNV-1a 64 of `s` continued from `h`. In a local: the bytes are chars, which
+// may alias a member, so a member would be stored and loaded at every byte.
+std::uint64_t fnv1a(std::uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
     h ^= c;
-    h *= 0x100000001b3ULL;
+    h *= kFnvPrime;
+  }
+  return h;
+}
+
+std::uint64_t fnv_prime_pow(std::size_t n) {
+  std::uint64_t r = 1, b = kFnvPrime;
+  for (; n; n >>= 1, b *= b)
+    if (n & 1) r *= b;
+  return r;
+}
+
+// Segments shorter than this are hashed byte by byte (the cache costs about as much).
+constexpr std::size_t kSegmentMin = 24;
+constexpr std::size_t kSegmentSets = 32;  // two ways each
+}  // namespace
+
+// Why a run of text can be hashed in a few instructions, with the very same
+// result: one FNV-1a step is h' = (h ^ b) * P (mod 2^64), and since b < 256,
+// h ^ b = h + d where d = (l ^ b) - l depends only on l, the low byte of h.
+// The low byte of h' = (l ^ b) * P (mod 256) depends only on l and b too. By
+// induction, hashing the bytes s from h gives h * P^|s| + C_s(l): a term
+// linear in h plus a constant that depends on s and the low byte of h alone.
+// A segment met again (compared byte for byte) needs C_s(l), learnt the first
+// time the segment is hashed from a state with that low byte.
+struct Trace::Segment {
+  std::string bytes;
+  std::uint64_t pow = 1;           // P^|bytes|
+  std::uint64_t known[4] = {};     // bit l: c[l] holds C_s(l)
+  std::uint64_t used = 0;          // the trace's tick at the last use (two ways: the older goes)
+  std::uint64_t c[256];
+};
+
+Trace::Trace() = default;
+Trace::~Trace() = default;
+
+std::uint64_t Trace::hash_segment(std::uint64_t h, std::string_view s) {
+  if (s.size() < kSegmentMin) return fnv1a(h, s);
+  if (!segments_) segments_ = std::make_unique<Segment[]>(2 * kSegmentSets);
+  Segment* set = &segments_[2 * (XXH3_64bits(s.data(), s.size()) % kSegmentSets)];
+  Segment* g = set[0].bytes == s ? &set[0] : set[1].bytes == s ? &set[1] : nullptr;
+  if (!g) {
+    g = set[0].used <= set[1].used ? &set[0] : &set[1];
+    g->bytes.assign(s);
+    g->pow = fnv_prime_pow(s.size());
+    std::memset(g->known, 0, sizeof g->known);
+  }
+  g->used = ++segment_tick_;
+  const unsigned l = static_cast<unsigned>(h & 0xff);
+  const std::uint64_t bit = std::uint64_t{1} << (l & 63);
+  if (g->known[l >> 6] & bit) return h * g->pow + g->c[l];
+  const std::uint64_t out = fnv1a(h, s);
+  g->c[l] = out - h * g->pow;
+  g->known[l >> 6] |= bit;
+  return out;
+}
+
+void Trace::commit(std::string& line, bool owned, const std::uint32_t* cuts, std::size_t ncuts) {
+  // Numbers (times, ids, counts) change from line to line; the text between
+  // them (kinds, keys, hosts, paths) mostly repeats, and goes through the cache.
+  const std::string_view all(line);
+  std::uint64_t h = hash_;
+  std::size_t at = 0;
+  bool number = true;  // the first part is `{"t":<time>`, short; then text and numbers alternate
+  for (std::size_t i = 0; i <= ncuts; ++i) {
+    const std::size_t end = i < ncuts ? std::min<std::size_t>(cuts[i], all.size()) : all.size();
+    if (end < at) continue;
+    const std::string_view part = all.substr(at, end - at);
+    h = number ? fnv1a(h, part) : hash_segment(h, part);
+    at = end;
+    number = !number;
   }
   h ^= static_cast<unsigned char>('\n');
-  h *= 0x100000001b3ULL;
+  h *= kFnvPrime;
   hash_ = h;
   ++count_;
   if (sink_) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -44,7 +45,15 @@ class Trace {
 
    private:
     void key(std::string_view k);
+    // Marks the end of a run of fixed text and the start of a number (or the
+    // reverse): the hash caches the text between marks (see Trace::commit).
+    void cut(std::size_t at) {
+      if (ncuts_ < kCuts) cuts_[ncuts_++] = static_cast<std::uint32_t>(at);
+    }
+    static constexpr std::size_t kCuts = 12;
     Trace* trace_;
+    std::uint32_t cuts_[kCuts];
+    std::size_t ncuts_ = 0;
     // The line being built: the trace's scratch buffer (reused from event to
     // event, so building a line allocates nothing), or `own_` while another
     // event holds the scratch buffer.
@@ -52,7 +61,8 @@ class Trace {
     std::string own_;
   };
 
-  Trace() = default;
+  Trace();
+  ~Trace();
 
   /// Starts an event of `kind` at virtual time `t`.
   Event event(Time t, std::string_view kind) { return Event(this, t, kind); }
@@ -78,8 +88,14 @@ class Trace {
   std::string redact(std::string_view s) const;
 
  private:
-  /// Hashes, streams and (with keep_lines) keeps `line`; `owned`: it may be moved from.
-  void commit(std::string& line, bool owned);
+  /// Hashes, streams and (with keep_lines) keeps `line`; `owned`: it may be
+  /// moved from. `cuts`: ascending offsets into `line` where a number starts or
+  /// ends (where the text between them is most likely to repeat).
+  void commit(std::string& line, bool owned, const std::uint32_t* cuts, std::size_t ncuts);
+  /// FNV-1a of `s` continued from `h`, through the segment cache.
+  std::uint64_t hash_segment(std::uint64_t h, std::string_view s);
+  /// A run of text met before, and what FNV-1a makes of it: see hash_segment.
+  struct Segment;
   /// Whether `s` contains a registered secret.
   bool has_secret(std::string_view s) const;
 
@@ -92,6 +108,8 @@ class Trace {
   std::vector<std::string> secrets_;
   std::string scratch_;          // the line of the event being built (see Event)
   bool scratch_busy_ = false;
+  std::unique_ptr<Segment[]> segments_;  // allocated at the first long segment
+  std::uint64_t segment_tick_ = 0;
 };
 
 /// Formats a 64-bit value as 16 lowercase hex digits.

@@ -64,6 +64,29 @@ TEST(Trace, HashDoesNotDependOnKeepingLines) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 10);
 }
 
+// The hash caches runs of text it met before (trace.cpp's Segment): the result
+// must be FNV-1a over the bytes whatever the cache holds, evicts or learns.
+TEST(Trace, HashOfRepeatedTextIsPlainFnv1a) {
+  Trace t;
+  t.set_keep_lines(true);
+  const std::string hosts[] = {"api.sendgrid.com", "api.iterable.com", "a.example", "x"};
+  for (int i = 0; i < 20000; ++i) {
+    const std::string path = "/v3/marketing/contacts/imports/job-" + std::to_string(i % 97);
+    auto e = t.event(from_ns(1'000'000'007LL * i), i % 3 ? "http.request" : "bulk.polled");
+    e.num("req", i).str("method", "GET").str("host", hosts[i % 4]).str("path", path);
+    if (i % 5 == 0) e.num("bytes", i % 11).str("status", "running, still running, as before");
+    for (int k = 0; k < i % 17; ++k) e.num("n", k);  // more numbers than the event marks
+  }
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const auto& line : t.lines()) {
+    for (unsigned char c : line + "\n") {
+      h ^= c;
+      h *= 0x100000001b3ULL;
+    }
+  }
+  EXPECT_EQ(t.hash(), h);
+}
+
 TEST(Trace, RedactsSecretsInStringAndRawFields) {
   Trace t;
   t.set_keep_lines(true);
