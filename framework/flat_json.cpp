@@ -117,35 +117,8 @@ bool FlatJson::parse(std::string_view text) {
 }
 
 namespace {
-// nlohmann's dump_escaped (ensure_ascii off) for text already valid UTF-8: the
-// parser checked it, so every byte from 0x20 up is copied.
-void append_dump_string(std::string& out, std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  std::size_t run = 0;  // start of the bytes not yet copied
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    out.push_back('\\');
-    switch (c) {
-      case 0x08: out.push_back('b'); break;
-      case 0x09: out.push_back('t'); break;
-      case 0x0A: out.push_back('n'); break;
-      case 0x0C: out.push_back('f'); break;
-      case 0x0D: out.push_back('r'); break;
-      case '"': out.push_back('"'); break;
-      case '\\': out.push_back('\\'); break;
-      default:
-        out += "u00";
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 15]);
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
-}
+// A string of the document as dump() writes it: the parser checked it is UTF-8.
+void append_dump_string(std::string& out, std::string_view s) { append_dumped_string(out, s); }
 
 template <class T>
 void append_number(std::string& out, T v) {

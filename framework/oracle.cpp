@@ -1,6 +1,8 @@
 #include "framework/oracle.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack: the streaming hash of one dump
 #include <xxhash.h>
@@ -35,58 +37,207 @@ std::string oracle_key_of_dump(std::string_view endpoint, std::string_view canon
 
 namespace {
 
-// nlohmann's serializer writes through an output adapter in chunks: these two
-// take the bytes as they come, so hashing or measuring a 4 MB record costs no
-// 4 MB string (the checkers do both for every record of every case).
-class HashSink final : public nlohmann::detail::output_adapter_protocol<char> {
+// The canonical dump written by hand for speed, byte for byte what nlohmann's
+// serializer writes (compact, object keys in order, UTF-8 kept, the same
+// escapes and number forms): its dump_escaped decodes every byte through a
+// state machine and was a third of a certify case with hostile megabyte
+// strings. Anything it is not sure of (a float's digits, a string that is not
+// UTF-8) goes to nlohmann itself, which writes or throws as before.
+
+// Where the bytes go: a string, an XXH3 state, or a count.
+struct StringOut {
+  std::string& s;
+  void put(const char* p, std::size_t n) { s.append(p, n); }
+  void put(char c) { s.push_back(c); }
+};
+class HashOut {
  public:
-  HashSink() { XXH3_64bits_reset(&state_); }
-  void write_character(char c) override { XXH3_64bits_update(&state_, &c, 1); }
-  void write_characters(const char* s, std::size_t n) override { XXH3_64bits_update(&state_, s, n); }
-  std::uint64_t digest() const { return XXH3_64bits_digest(&state_); }
+  HashOut() { XXH3_64bits_reset(&state_); }
+  void put(const char* p, std::size_t n) {
+    if (used_ + n > sizeof buf_) flush();
+    if (n >= sizeof buf_) {
+      XXH3_64bits_update(&state_, p, n);
+      return;
+    }
+    std::memcpy(buf_ + used_, p, n);
+    used_ += n;
+  }
+  void put(char c) { put(&c, 1); }
+  std::uint64_t digest() {
+    flush();
+    return XXH3_64bits_digest(&state_);
+  }
 
  private:
+  void flush() {
+    if (used_) XXH3_64bits_update(&state_, buf_, used_);
+    used_ = 0;
+  }
   XXH3_state_t state_;
+  char buf_[8192];
+  std::size_t used_ = 0;
 };
-
-class CountSink final : public nlohmann::detail::output_adapter_protocol<char> {
- public:
-  void write_character(char) override { ++n; }
-  void write_characters(const char*, std::size_t k) override { n += k; }
+struct CountOut {
   std::size_t n = 0;
+  void put(const char*, std::size_t k) { n += k; }
+  void put(char) { ++n; }
 };
 
-// As j.dump(): compact, UTF-8 kept, invalid UTF-8 an error.
-void serialize(const nlohmann::json& j, nlohmann::detail::output_adapter_t<char> sink) {
-  nlohmann::detail::serializer<nlohmann::json> s(std::move(sink), ' ');
-  s.dump(j, false, false, 0);
+// The length of the valid UTF-8 sequence at s[i] (RFC 3629: no overlong
+// forms, no surrogates, nothing past U+10FFFF), or 0.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+  const unsigned c = b(0);
+  const auto cont = [](unsigned x) { return (x & 0xC0) == 0x80; };
+  if (c >= 0xC2 && c <= 0xDF) return cont(b(1)) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    const unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    return b(1) >= lo && b(1) <= hi && cont(b(2)) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    const unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    return b(1) >= lo && b(1) <= hi && cont(b(2)) && cont(b(3)) ? 4 : 0;
+  }
+  return 0;
+}
+
+// A string as dump() writes it; false (having written part of it) when it is not UTF-8.
+template <class Out>
+bool put_string(Out& out, std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  out.put('"');
+  std::size_t run = 0;  // the first byte not yet written
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      const std::size_t n = utf8_sequence(s, i);
+      if (n == 0) return false;
+      i += n;
+      continue;
+    }
+    out.put(s.data() + run, i - run);
+    char esc[6] = {'\\', 0, 0, 0, 0, 0};
+    std::size_t len = 2;
+    switch (c) {
+      case 0x08: esc[1] = 'b'; break;
+      case 0x09: esc[1] = 't'; break;
+      case 0x0A: esc[1] = 'n'; break;
+      case 0x0C: esc[1] = 'f'; break;
+      case 0x0D: esc[1] = 'r'; break;
+      case '"': esc[1] = '"'; break;
+      case '\\': esc[1] = '\\'; break;
+      default:
+        esc[1] = 'u';
+        esc[2] = '0';
+        esc[3] = '0';
+        esc[4] = kHex[c >> 4];
+        esc[5] = kHex[c & 15];
+        len = 6;
+    }
+    out.put(esc, len);
+    run = ++i;
+  }
+  out.put(s.data() + run, s.size() - run);
+  out.put('"');
+  return true;
+}
+
+template <class Out, class T>
+void put_integer(Out& out, T v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.put(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+template <class Out>
+void put_value(Out& out, const nlohmann::json& j) {
+  using V = nlohmann::json::value_t;
+  switch (j.type()) {
+    case V::null: out.put("null", 4); return;
+    case V::boolean:
+      if (j.get_ref<const bool&>()) out.put("true", 4);
+      else out.put("false", 5);
+      return;
+    case V::number_integer: put_integer(out, j.get_ref<const std::int64_t&>()); return;
+    case V::number_unsigned: put_integer(out, j.get_ref<const std::uint64_t&>()); return;
+    case V::string: {
+      // Not UTF-8: dump() throws what it always threw (type_error 316).
+      if (!put_string(out, j.get_ref<const std::string&>())) (void)j.dump();
+      return;
+    }
+    case V::array: {
+      out.put('[');
+      bool first = true;
+      for (const auto& e : j) {
+        if (!first) out.put(',');
+        first = false;
+        put_value(out, e);
+      }
+      out.put(']');
+      return;
+    }
+    case V::object: {
+      out.put('{');
+      bool first = true;
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (!first) out.put(',');
+        first = false;
+        if (!put_string(out, it.key())) (void)nlohmann::json(it.key()).dump();
+        out.put(':');
+        put_value(out, it.value());
+      }
+      out.put('}');
+      return;
+    }
+    default: {  // floats (nlohmann's shortest round-trip form), binary, discarded
+      const std::string d = j.dump();
+      out.put(d.data(), d.size());
+    }
+  }
 }
 
 }  // namespace
 
+bool append_dumped_string(std::string& out, std::string_view s) {
+  const std::size_t before = out.size();
+  StringOut o{out};
+  if (put_string(o, s)) return true;
+  out.resize(before);
+  return false;
+}
+
+void append_dump(std::string& out, const nlohmann::json& j) {
+  StringOut o{out};
+  put_value(o, j);
+}
+
 std::uint64_t content_hash_of_dump(const nlohmann::json& j) {
-  auto sink = std::make_shared<HashSink>();
-  serialize(j, sink);
-  return sink->digest();
+  HashOut o;
+  put_value(o, j);
+  return o.digest();
 }
 
 std::size_t dump_size(const nlohmann::json& j) {
-  auto sink = std::make_shared<CountSink>();
-  serialize(j, sink);
-  return sink->n;
+  CountOut o;
+  put_value(o, j);
+  return o.n;
 }
 
 std::string canonical_object(std::vector<CanonicalMember> members) {
   std::sort(members.begin(), members.end(),
             [](const CanonicalMember& a, const CanonicalMember& b) { return a.key < b.key; });
   std::string out;
-  nlohmann::detail::serializer<nlohmann::json> s(nlohmann::detail::output_adapter<char>(out), ' ');
+  StringOut o{out};
   out.push_back('{');
   for (std::size_t i = 0; i < members.size(); ++i) {
     if (i) out.push_back(',');
-    s.dump(nlohmann::json(members[i].key), false, false, 0);  // keys escaped as dump() escapes them
+    if (!put_string(o, members[i].key)) (void)nlohmann::json(members[i].key).dump();
     out.push_back(':');
-    s.dump(*members[i].value, false, false, 0);  // appends to `out` as it writes
+    put_value(o, *members[i].value);
   }
   out.push_back('}');
   return out;

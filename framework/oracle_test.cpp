@@ -40,5 +40,74 @@ RC_GTEST_PROP(Oracle, StreamingHashMatchesForAnyStrings, (const std::vector<std:
   RC_ASSERT(dump_size(clean) == clean.dump().size());
 }
 
+// The hand-written writer against nlohmann's serializer: any bytes as a string
+// value and as a key, with every number form — the same text, or the same throw.
+RC_GTEST_PROP(Oracle, AppendDumpWritesWhatDumpWrites, (const std::vector<std::string>& parts, std::int64_t i, double d)) {
+  nlohmann::json j = {{"i", i}, {"u", static_cast<std::uint64_t>(i)}, {"d", d}, {"n", nullptr}, {"t", true}, {"f", false}};
+  for (const auto& p : parts) {
+    j["v" + std::to_string(j.size())] = p;
+    j[p] = {p, i};
+  }
+  std::string want;
+  bool want_throw = false;
+  try {
+    want = j.dump();
+  } catch (const nlohmann::json::type_error&) {
+    want_throw = true;
+  }
+  std::string got;
+  bool got_throw = false;
+  try {
+    append_dump(got, j);
+  } catch (const nlohmann::json::type_error&) {
+    got_throw = true;
+  }
+  RC_ASSERT(got_throw == want_throw);
+  if (!want_throw) {
+    RC_ASSERT(got == want);
+    RC_ASSERT(content_hash_of_dump(j) == content_hash(want));
+    RC_ASSERT(dump_size(j) == want.size());
+  }
+  for (const auto& p : parts) {
+    std::string one;
+    const bool ok = append_dumped_string(one, p);
+    bool valid = true;
+    try {
+      RC_ASSERT(one == nlohmann::json(p).dump());
+    } catch (const nlohmann::json::type_error&) {
+      valid = false;
+    }
+    RC_ASSERT(ok == valid);
+    if (!ok) RC_ASSERT(one.empty());
+  }
+}
+
+TEST(Oracle, AppendDumpOnTheEdgesOfUtf8) {
+  for (const char* s : {"\xc2\x80", "\xc1\xbf", "\xe0\xa0\x80", "\xe0\x9f\xbf", "\xed\x9f\xbf", "\xed\xa0\x80",
+                        "\xef\xbf\xbf", "\xf0\x90\x80\x80", "\xf0\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf", "\xf4\x90\x80\x80",
+                        "\xf5\x80\x80\x80", "\xc3", "\xe2\x82", "a\x7f\x1f\x08\x0c", "\x80", "\xff"}) {
+    const nlohmann::json j = std::string(s);
+    std::string got;
+    bool threw = false;
+    try {
+      append_dump(got, j);
+    } catch (const nlohmann::json::type_error&) {
+      threw = true;
+    }
+    bool want_threw = false;
+    std::string want;
+    try {
+      want = j.dump();
+    } catch (const nlohmann::json::type_error&) {
+      want_threw = true;
+    }
+    EXPECT_EQ(threw, want_threw) << s;
+    if (!threw) EXPECT_EQ(got, want);
+  }
+  std::string big = "\"";
+  for (int k = 0; k < 100000; ++k) big += "\xc3\xa9";  // a padded record's two-byte characters
+  expect_same({{"pad", big}, {"ctl", std::string("\0\x01\x1f", 3)}});
+}
+
 }  // namespace
 }  // namespace destsim
