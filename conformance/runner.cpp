@@ -56,6 +56,7 @@ class Input {
     return scratch;
   }
   Record copy(std::int64_t i) const {
+    if (s_.generate && kept_.empty()) return make(i);  // generated afresh: nothing to copy
     Record scratch;
     return record(i, scratch);
   }

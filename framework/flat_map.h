@@ -116,11 +116,9 @@ class SegmentedVector {
   static constexpr std::size_t kBlock = std::size_t{1} << kBlockShift;
 
   T& push_back(T value) {
-    if (size_ % kBlock == 0) blocks_.push_back(std::make_unique<T[]>(kBlock));
-    T& slot = blocks_.back()[size_ % kBlock];
-    slot = std::move(value);
+    if (size_ % kBlock == 0) blocks_.emplace_back().reserve(kBlock);  // reserved, not filled: pages are touched as used
     ++size_;
-    return slot;
+    return blocks_.back().emplace_back(std::move(value));
   }
   T& operator[](std::size_t i) { return blocks_[i >> kBlockShift][i & (kBlock - 1)]; }
   const T& operator[](std::size_t i) const { return blocks_[i >> kBlockShift][i & (kBlock - 1)]; }
@@ -132,7 +130,7 @@ class SegmentedVector {
   }
 
  private:
-  std::vector<std::unique_ptr<T[]>> blocks_;
+  std::vector<std::vector<T>> blocks_;  // each holds kBlock elements at most, so it never reallocates
   std::size_t size_ = 0;
 };
 
@@ -217,7 +215,7 @@ class StringArena {
   Ref add(std::string_view s) {
     if (s.empty()) return {};
     if (s.size() >= kWhole) {  // its own block, sized to it
-      blocks_.push_back(std::make_unique<char[]>(s.size()));
+      blocks_.push_back(std::make_unique_for_overwrite<char[]>(s.size()));
       sizes_.push_back(s.size());
       std::memcpy(blocks_.back().get(), s.data(), s.size());
       used_ = kBlockBytes;  // the next short string starts a fresh block
@@ -225,7 +223,7 @@ class StringArena {
       return Ref{(static_cast<std::uint64_t>(blocks_.size()) << 40) | kWhole};
     }
     if (blocks_.empty() || sizes_.back() != kBlockBytes || used_ + s.size() > kBlockBytes) {
-      blocks_.push_back(std::make_unique<char[]>(kBlockBytes));
+      blocks_.push_back(std::make_unique_for_overwrite<char[]>(kBlockBytes));  // not zeroed: a 100-record run touches one page
       sizes_.push_back(kBlockBytes);
       used_ = 0;
     }

@@ -227,20 +227,36 @@ std::size_t dump_size(const nlohmann::json& j) {
   return o.n;
 }
 
-std::string canonical_object(std::vector<CanonicalMember> members) {
+namespace {
+template <class Out>
+void put_object(Out& out, std::vector<CanonicalMember>& members) {
   std::sort(members.begin(), members.end(),
             [](const CanonicalMember& a, const CanonicalMember& b) { return a.key < b.key; });
-  std::string out;
-  StringOut o{out};
-  out.push_back('{');
+  out.put('{');
   for (std::size_t i = 0; i < members.size(); ++i) {
-    if (i) out.push_back(',');
-    if (!put_string(o, members[i].key)) (void)nlohmann::json(members[i].key).dump();
-    out.push_back(':');
-    put_value(o, *members[i].value);
+    if (i) out.put(',');
+    if (!put_string(out, members[i].key)) (void)nlohmann::json(members[i].key).dump();
+    out.put(':');
+    put_value(out, *members[i].value);
   }
-  out.push_back('}');
+  out.put('}');
+}
+}  // namespace
+
+std::string canonical_object(std::vector<CanonicalMember> members) {
+  CountOut count;
+  put_object(count, members);
+  std::string out;
+  out.reserve(count.n);  // one allocation for a megabyte item, not a doubling chain
+  StringOut o{out};
+  put_object(o, members);
   return out;
+}
+
+std::uint64_t canonical_object_hash(std::vector<CanonicalMember> members) {
+  HashOut o;
+  put_object(o, members);
+  return o.digest();
 }
 
 std::string oracle_key(std::string_view endpoint, const nlohmann::json& item) {

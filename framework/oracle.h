@@ -46,5 +46,7 @@ struct CanonicalMember {
 /// the values into one (a record's 4 MB padding is dumped once, not copied
 /// first). Members may come in any order; keys must be distinct.
 std::string canonical_object(std::vector<CanonicalMember> members);
+/// content_hash(canonical_object(members)), without the string.
+std::uint64_t canonical_object_hash(std::vector<CanonicalMember> members);
 
 }  // namespace destsim

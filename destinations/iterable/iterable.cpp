@@ -8,6 +8,7 @@
 #include "framework/json_in.h"
 #include "framework/oracle.h"
 #include "framework/rate_limiter.h"
+#include "framework/trace.h"
 
 namespace destsim {
 
@@ -47,20 +48,27 @@ struct Transformed {
   Kind kind;
   std::int64_t list_id = 0;
   std::string email, user_id;
-  std::string body;  // the item's canonical dump
+  // The item's members: values of the payload, or of `own` for the strings the
+  // payload does not hold as such. Pointers into `own`: a Transformed stays put.
+  std::vector<CanonicalMember> members;
+  struct {
+    nlohmann::json email, user_id, name, id;
+  } own;
+  Transformed() = default;
+  Transformed(const Transformed&) = delete;
+  Transformed& operator=(const Transformed&) = delete;
 };
 
-Result<Transformed> transform(const Record& r) {
+// Fills `t` from the record, or names what is wrong with it.
+Status transform(const Record& r, Transformed& t) {
   const nlohmann::json& p = r.payload;
   auto bad = [&](const std::string& what) {
     return Error::bad_input("record " + std::to_string(r.id) + ": " + what);
   };
   if (!p.is_object()) return bad("payload: expected an object");
   std::string type = str(p, "type");
-  Transformed t;
-  std::vector<CanonicalMember> members;
-  // Strings the item holds that the payload does not hold as such.
-  nlohmann::json email, user_id, name, id;
+  std::vector<CanonicalMember>& members = t.members;
+  nlohmann::json &email = t.own.email, &user_id = t.own.user_id, &name = t.own.name, &id = t.own.id;
   auto identity = [&]() -> Status {
     t.email = str(p, "email");
     t.user_id = str(p, "userId");
@@ -102,8 +110,7 @@ Result<Transformed> transform(const Record& r) {
   } else {
     return bad("type: expected track, identify, subscribe, unsubscribe or subscriptions, got \"" + type + "\"");
   }
-  t.body = canonical_object(std::move(members));
-  return t;
+  return Status::success();
 }
 
 std::vector<std::string> keys_of(const Transformed& t) {
@@ -117,12 +124,10 @@ std::vector<std::string> keys_of(const Transformed& t) {
 // list endpoint the item with the body's listId (as the fake counts it).
 std::string effect_of(const Transformed& t) {
   const Endpoint& ep = endpoint(t.kind);
-  if (t.kind != Kind::subscribe && t.kind != Kind::unsubscribe) return oracle_key_of_dump(ep.effect, t.body);
-  const nlohmann::json email = t.email, user_id = t.user_id, list_id = t.list_id;
-  std::vector<CanonicalMember> members{{"listId", &list_id}};
-  if (!t.email.empty()) members.push_back({"email", &email});
-  if (!t.user_id.empty()) members.push_back({"userId", &user_id});
-  return oracle_key_of_dump(ep.effect, canonical_object(std::move(members)));
+  std::vector<CanonicalMember> members = t.members;
+  const nlohmann::json list_id = t.list_id;
+  if (t.kind == Kind::subscribe || t.kind == Kind::unsubscribe) members.push_back({"listId", &list_id});
+  return std::string(ep.effect) + "#" + hex16(canonical_object_hash(std::move(members)));
 }
 
 // "HTTP 400 code: msg" from an Iterable error body, tolerating anything.
@@ -412,7 +417,8 @@ class IterableRoutes final : public BatchRoutes {
   }
 
   Result<Routed> route(const Record& record) override {
-    DS_TRY(Transformed t, transform(record));
+    Transformed t;
+    DS_CHECK(transform(record, t));
     std::string key = std::to_string(static_cast<int>(t.kind)) + ":" + std::to_string(t.list_id);
     auto it = handlers_.find(key);
     if (it == handlers_.end()) {
@@ -423,7 +429,7 @@ class IterableRoutes final : public BatchRoutes {
     out.handler = it->second.get();
     out.message.id = record.id;
     out.message.keys = keys_of(t);
-    out.message.body = std::move(t.body);
+    out.message.body = canonical_object(std::move(t.members));
     return out;
   }
 
@@ -538,9 +544,9 @@ DestinationEntry iterable_destination() {
     return make_batch_destination(ctx, config, iterable_routes);
   };
   e.effects = [](const Record& r, const Config&) -> std::vector<std::string> {
-    auto t = transform(r);
-    if (!t.ok()) return {};
-    return {effect_of(*t)};
+    Transformed t;
+    if (!transform(r, t).ok()) return {};
+    return {effect_of(t)};
   };
   e.generate = generate;
   e.records_from_request = records_from_request;
