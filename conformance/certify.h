@@ -30,7 +30,7 @@ struct CertifyOptions {
   std::int64_t records_min = 1;    // records per case, at least
   std::int64_t records_max = 100;  // records per case, at most
   std::string out_dir;           // failing cases are written here (empty = not written)
-  std::int64_t h1_every = 10;    // H1 reruns every n-th case
+  std::int64_t h1_every = 10;    // H1 reruns one case in n (spread over the index-driven kinds)
   bool shrink = true;
   /// Threads running cases at once (each case alone on one thread); the
   /// report and the written cases are the same for every value.

@@ -43,6 +43,31 @@ struct Settings {
   std::int64_t file_bytes_max = 0;
 };
 
+// How records become rows (what a row's effect key depends on): read alone,
+// so the checkers' per-record effects do not resolve the whole session.
+Result<RowOptions> rows_from(const Config& c) {
+  const std::string w = kWhere;
+  RowOptions r;
+  DS_TRY(r.format, parse_file_format(c.string("file_format"), w + "file_format"));
+  r.job_id_column = c.string("job_id_column");
+  const nlohmann::json& cols = c.json("columns");
+  if (!cols.is_array()) return Error::bad_input(w + "columns: expected an array of column names ([] = every field, sorted)");
+  if (!cols.empty() && r.format != FileFormat::csv)
+    return Error::bad_input(w + "columns: only for file_format \"csv\" (JSONL writes every field)");
+  for (std::size_t i = 0; i < cols.size(); ++i) {
+    if (!cols[i].is_string() || cols[i].get<std::string>().empty())
+      return Error::bad_input(w + "columns/" + std::to_string(i) + ": expected a non-empty column name");
+    std::string col = cols[i];
+    if (col == r.job_id_column)
+      return Error::bad_input(w + "columns/" + std::to_string(i) + ": \"" + col +
+                              "\" is the job id column (job_id_column), which always comes first");
+    if (std::find(r.columns.begin(), r.columns.end(), col) != r.columns.end())
+      return Error::bad_input(w + "columns/" + std::to_string(i) + ": duplicate column \"" + col + "\"");
+    r.columns.push_back(std::move(col));
+  }
+  return r;
+}
+
 Result<Settings> settings_from(const Config& c) {
   Settings s;
   const std::string w = kWhere;
@@ -86,23 +111,7 @@ Result<Settings> settings_from(const Config& c) {
   s.root = *root;
   DS_TRY(PathTemplate t, PathTemplate::parse(c.string("file_path"), w + "file_path"));
   s.path.emplace(std::move(t));
-  DS_TRY(s.rows.format, parse_file_format(c.string("file_format"), w + "file_format"));
-  s.rows.job_id_column = c.string("job_id_column");
-  const nlohmann::json& cols = c.json("columns");
-  if (!cols.is_array()) return Error::bad_input(w + "columns: expected an array of column names ([] = every field, sorted)");
-  if (!cols.empty() && s.rows.format != FileFormat::csv)
-    return Error::bad_input(w + "columns: only for file_format \"csv\" (JSONL writes every field)");
-  for (std::size_t i = 0; i < cols.size(); ++i) {
-    if (!cols[i].is_string() || cols[i].get<std::string>().empty())
-      return Error::bad_input(w + "columns/" + std::to_string(i) + ": expected a non-empty column name");
-    std::string col = cols[i];
-    if (col == s.rows.job_id_column)
-      return Error::bad_input(w + "columns/" + std::to_string(i) + ": \"" + col +
-                              "\" is the job id column (job_id_column), which always comes first");
-    if (std::find(s.rows.columns.begin(), s.rows.columns.end(), col) != s.rows.columns.end())
-      return Error::bad_input(w + "columns/" + std::to_string(i) + ": duplicate column \"" + col + "\"");
-    s.rows.columns.push_back(std::move(col));
-  }
+  DS_TRY(s.rows, rows_from(c));
   return s;
 }
 
@@ -587,11 +596,12 @@ DestinationEntry sftp_destination() {
         std::make_unique<SftpDestination>(ctx, std::move(own), *files, std::move(s), std::move(b)));
   };
   e.effects = [](const Record& r, const Config& config) -> std::vector<std::string> {
-    auto s = settings_from(config);
-    if (!s.ok()) return {};
-    auto row = record_row(r, s->rows);
+    // An invalid config makes no destination (make refuses it), so it has no run to judge.
+    auto rows = rows_from(config);
+    if (!rows.ok()) return {};
+    auto row = record_row(r, *rows);
     if (!row.ok()) return {};
-    return {row_effect_key(*row, s->rows.format)};
+    return {row_effect_key(*row, rows->format)};
   };
   e.generate = generate;
   e.file_login = [](const Config& config) -> nlohmann::json {
