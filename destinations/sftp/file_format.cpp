@@ -8,6 +8,7 @@
 
 #include "framework/json_in.h"
 #include "framework/oracle.h"
+#include "framework/trace.h"
 
 namespace destsim {
 
@@ -68,6 +69,46 @@ std::string row_effect_key(const nlohmann::json& row, FileFormat format) {
   for (auto it = row.begin(); it != row.end(); ++it)
     if (it->is_string() && !it->get<std::string>().empty()) cells[it.key()] = *it;
   return oracle_key("sftp.row", cells);
+}
+
+Result<std::string> record_effect_key(const Record& record, const RowOptions& o) {
+  if (!record.payload.is_object()) return bad_record(record, "payload: expected an object of fields");
+  // The row's members pointed at in the payload, or held here when the row
+  // holds another value (a CSV cell's text, the job id). No reallocation:
+  // `owned` is reserved for every member it may hold.
+  std::vector<CanonicalMember> members;
+  std::vector<nlohmann::json> owned;
+  members.reserve(record.payload.size() + 1);
+  owned.reserve(record.payload.size() + 1);
+  const bool csv = o.format == FileFormat::csv;
+  if (!o.job_id_column.empty()) {
+    if (record.payload.contains(o.job_id_column))
+      return bad_record(record, "field \"" + o.job_id_column +
+                                    "\" is the job id column (job_id_column); rename the field or the column");
+    owned.push_back(csv ? nlohmann::json(std::to_string(record.id)) : nlohmann::json(record.id));
+    members.push_back({o.job_id_column, &owned.back()});
+  }
+  for (auto it = record.payload.begin(); it != record.payload.end(); ++it) {
+    if (it.key().empty()) return bad_record(record, "a field with an empty name");
+    const nlohmann::json& v = it.value();
+    if (!csv) {
+      members.push_back({it.key(), &v});
+      continue;
+    }
+    if (!o.columns.empty() && std::find(o.columns.begin(), o.columns.end(), it.key()) == o.columns.end())
+      return bad_record(record, "field \"" + it.key() + "\" is not one of the configured columns");
+    // A CSV row's key counts its non-empty cells (an empty cell and a missing field read the same).
+    if (v.is_string()) {
+      if (!v.get_ref<const std::string&>().empty()) members.push_back({it.key(), &v});
+    } else if (v.is_boolean()) {
+      owned.push_back(v.get<bool>() ? "true" : "false");
+      members.push_back({it.key(), &owned.back()});
+    } else if (!v.is_null()) {
+      owned.push_back(compact(v));
+      members.push_back({it.key(), &owned.back()});
+    }
+  }
+  return "sftp.row#" + hex16(canonical_object_hash(std::move(members)));
 }
 
 Result<std::string> build_file(const std::vector<std::string_view>& rows, const RowOptions& o) {

@@ -64,6 +64,10 @@ Result<std::string> build_file(const std::vector<std::string_view>& rows, const 
 /// JSONL the line's object. A file fake computes the same key from each row of
 /// each file in place (see docs/sftp.md, "The oracle").
 std::string row_effect_key(const nlohmann::json& row, FileFormat format);
+/// row_effect_key(record_row(record, options), options.format), or the error of
+/// record_row; the row is hashed from the payload's members in place (no copy
+/// of a megabyte record into a row and then into its cells first).
+Result<std::string> record_effect_key(const Record& record, const RowOptions& options);
 
 /// Deflates `data` into a gzip stream (level 1–9).
 Result<std::string> gzip_compress(std::string_view data, int level = 6);

@@ -26,6 +26,43 @@ std::string file_of(const std::vector<Record>& records, const RowOptions& o) {
   return f.ok() ? *f : "";
 }
 
+// The key from the payload in place equals the key of the row built first,
+// in both formats, with or without a job id column; errors alike.
+TEST(FileFormat, RecordEffectKeyIsTheKeyOfTheRow) {
+  const std::vector<nlohmann::json> payloads = {
+      {{"email", "a@x.io"}, {"n", 3}, {"nested", {{"z", 1}, {"a", {1, 2.5, nullptr}}}}},
+      {{"text", "Zo\u00eb \"q\"\n\x01"}, {"b", true}, {"f", false}, {"pad", std::string(5000, 'x')}},
+      {{"empty", ""}, {"null", nullptr}, {"d", 2.5}, {"neg", -4}, {"arr", {"x", {{"k", "v"}}}}},
+      nlohmann::json::object(),
+  };
+  for (FileFormat f : {FileFormat::jsonl, FileFormat::csv})
+    for (const char* job_col : {"", "job_id"}) {
+      RowOptions o;
+      o.format = f;
+      o.job_id_column = job_col;
+      JobId id = 40;
+      for (const auto& p : payloads) {
+        Record r = rec(++id, p);
+        auto row = record_row(r, o);
+        ASSERT_TRUE(row.ok());
+        auto key = record_effect_key(r, o);
+        ASSERT_TRUE(key.ok());
+        EXPECT_EQ(*key, row_effect_key(*row, f)) << p.dump();
+      }
+      if (*job_col) EXPECT_FALSE(record_effect_key(rec(1, {{"job_id", 1}}), o).ok());
+      EXPECT_FALSE(record_effect_key(rec(1, {{"", 1}}), o).ok());
+      EXPECT_FALSE(record_effect_key(rec(1, nlohmann::json::array()), o).ok());
+      if (f == FileFormat::csv) {
+        RowOptions fixed = o;
+        fixed.columns = {"email"};
+        EXPECT_FALSE(record_effect_key(rec(1, {{"other", 1}}), fixed).ok());
+        auto row = record_row(rec(2, {{"email", "e@x"}}), fixed);
+        ASSERT_TRUE(row.ok());
+        EXPECT_EQ(*record_effect_key(rec(2, {{"email", "e@x"}}), fixed), row_effect_key(*row, f));
+      }
+    }
+}
+
 TEST(FileFormat, CsvHasSortedUnionColumnsJobIdFirstAndEmptyCellsForMissingFields) {
   RowOptions o;
   std::string f = file_of({rec(1, {{"b", "x"}, {"a", 1}}), rec(2, {{"c", true}, {"a", nullptr}})}, o);

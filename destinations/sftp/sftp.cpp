@@ -599,9 +599,9 @@ DestinationEntry sftp_destination() {
     // An invalid config makes no destination (make refuses it), so it has no run to judge.
     auto rows = rows_from(config);
     if (!rows.ok()) return {};
-    auto row = record_row(r, *rows);
-    if (!row.ok()) return {};
-    return {row_effect_key(*row, rows->format)};
+    auto key = record_effect_key(r, *rows);
+    if (!key.ok()) return {};
+    return {*key};
   };
   e.generate = generate;
   e.file_login = [](const Config& config) -> nlohmann::json {
