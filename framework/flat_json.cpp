@@ -117,9 +117,6 @@ bool FlatJson::parse(std::string_view text) {
 }
 
 namespace {
-// A string of the document as dump() writes it: the parser checked it is UTF-8.
-void append_dump_string(std::string& out, std::string_view s) { append_dumped_string(out, s); }
-
 template <class T>
 void append_number(std::string& out, T v) {
   char buf[24];
@@ -246,7 +243,7 @@ bool JsonView::canonical_into(std::string& out) const {
     case Type::integer: append_number(out, n.v.i); return true;
     case Type::unsigned_integer: append_number(out, n.v.u); return true;
     case Type::floating: out += nlohmann::json(n.v.d).dump(); return true;  // nlohmann's shortest form, exactly
-    case Type::string: append_dump_string(out, str()); return true;
+    case Type::string: append_dumped_string(out, str()); return true;  // UTF-8: the parser checked
     case Type::array: {
       out.push_back('[');
       bool ok = true, first = true;
@@ -267,7 +264,7 @@ bool JsonView::canonical_into(std::string& out) const {
         if (!ok) return;
         if (!first) out.push_back(',');
         first = false;
-        append_dump_string(out, doc_->key_of(i));
+        append_dumped_string(out, doc_->key_of(i));
         out.push_back(':');
         ok = JsonView(doc_, i).canonical_into(out);
       });
