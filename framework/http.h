@@ -31,7 +31,11 @@ class Headers {
   std::optional<std::string_view> get(std::string_view name) const;
   /// Replaces every value of `name` with one value.
   void set(std::string_view name, std::string_view value);
-  void add(std::string_view name, std::string_view value) { items_.emplace_back(name, value); }
+  void add(std::string_view name, std::string_view value) {
+    // Room for a few at once: an answer gets Content-Type, then Date, often Retry-After.
+    if (items_.capacity() == 0) items_.reserve(4);
+    items_.emplace_back(name, value);
+  }
   void remove(std::string_view name);
   const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
   bool empty() const { return items_.empty(); }

@@ -1,7 +1,5 @@
 #include "framework/trace.h"
 
-#include <xxhash.h>
-
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -289,7 +287,13 @@ Trace::~Trace() = default;
 std::uint64_t Trace::hash_segment(std::uint64_t h, std::string_view s) {
   if (s.size() < kSegmentMin) return fnv1a(h, s);
   if (!segments_) segments_ = std::make_unique<Segment[]>(2 * kSegmentSets);
-  Segment* set = &segments_[2 * (XXH3_64bits(s.data(), s.size()) % kSegmentSets)];
+  // The set: from the length and the first and last 8 bytes (segments are
+  // compared whole below; this only spreads them, cheaper than hashing all).
+  std::uint64_t head, tail;
+  std::memcpy(&head, s.data(), 8);
+  std::memcpy(&tail, s.data() + s.size() - 8, 8);
+  const std::uint64_t mix = (head ^ (tail * 0x9E3779B97F4A7C15ULL) ^ s.size()) * 0xBF58476D1CE4E5B9ULL;
+  Segment* set = &segments_[2 * ((mix >> 59) % kSegmentSets)];
   Segment* g = set[0].bytes == s ? &set[0] : set[1].bytes == s ? &set[1] : nullptr;
   if (!g) {
     g = set[0].used <= set[1].used ? &set[0] : &set[1];

@@ -121,18 +121,17 @@ void AsyncJobApi::finish(Job& job, JobState state, Time at) {
 }
 
 void AsyncJobApi::settle(Time now) {
-  for (Job& job : state_.jobs) {
-    if (job.state != JobState::pending) continue;
+  std::size_t kept = 0;
+  for (std::size_t i : state_.pending) {
+    Job& job = state_.jobs[i];
     JobState s = due_state(job, now);
     if (s != JobState::pending) finish(job, s, job.created + options_.pending_for);
+    else state_.pending[kept++] = i;
   }
+  state_.pending.resize(kept);
 }
 
-std::int64_t AsyncJobApi::pending_jobs() const {
-  std::int64_t n = 0;
-  for (const Job& j : state_.jobs) n += j.state == JobState::pending ? 1 : 0;
-  return n;
-}
+std::int64_t AsyncJobApi::pending_jobs() const { return static_cast<std::int64_t>(state_.pending.size()); }
 
 Response AsyncJobApi::handle(const Request& request, Time now) {
   ++state_.requests;
@@ -201,6 +200,7 @@ Response AsyncJobApi::create(const Request& request, Time now) {
   // A zero pending_for completes the job at once.
   Job& j = state_.jobs.back();
   if (JobState s = due_state(j, now); s != JobState::pending) finish(j, s, now);
+  else state_.pending.push_back(state_.jobs.size() - 1);
   return json_response(202, {{"id", j.id},
                              {"status", wire(JobState::pending)},
                              {"record_count", j.records.size()},

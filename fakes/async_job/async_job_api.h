@@ -93,6 +93,9 @@ struct AsyncJobApiState {
     std::optional<JobState> shown_state;
   };
   std::vector<Job> jobs;  // by ordinal - 1
+  // The indices of the jobs still pending, in creation order: every request
+  // settles them (a long incident has many finished jobs and a few pending).
+  std::vector<std::size_t> pending;
   std::map<std::string, std::size_t, std::less<>> by_id;
   std::int64_t requests = 0;
   std::int64_t records_applied = 0;
