@@ -217,6 +217,7 @@ const Case kCases[] = {{"iterable", "iterable/5xx-then-recovery.json"},
                        {"async_job", "declarative/record-level-invalid.json"},
                        {"warehouse", "sync/crash-between-staging-and-commit.json"},
                        {"sftp", "sftp/crash-after-rename.json"},
+                       {"yandex_metrica", "yandex_metrica/linkage-failure-uploaded-again.json"},
                        {"scripted", "iterable/go-fake-transport-two-fails-one-429.json"}};
 
 class AcceptedDocs : public ::testing::TestWithParam<Case> {};

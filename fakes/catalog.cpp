@@ -10,6 +10,7 @@
 #include "fakes/marketo/marketo_api.h"
 #include "fakes/scripted/scripted_api.h"
 #include "fakes/warehouse/warehouse_api.h"
+#include "fakes/yandex_metrica/yandex_metrica_api.h"
 #include "fakes/fake_options.h"
 #include "fakes/sftp/sftp_fake.h"
 #include "framework/json_in.h"
@@ -53,6 +54,11 @@ Result<std::unique_ptr<Fake>> make_klaviyo(const nlohmann::json& options, const 
 Result<std::unique_ptr<Fake>> make_marketo(const nlohmann::json& options, const std::string& where) {
   DS_TRY(MarketoApiOptions o, MarketoApiOptions::from_json(options, where));
   return std::unique_ptr<Fake>(std::make_unique<MarketoApi>(std::move(o)));
+}
+
+Result<std::unique_ptr<Fake>> make_yandex_metrica(const nlohmann::json& options, const std::string& where) {
+  DS_TRY(YandexMetricaApiOptions o, YandexMetricaApiOptions::from_json(options, where));
+  return std::unique_ptr<Fake>(std::make_unique<YandexMetricaApi>(std::move(o)));
 }
 
 Result<std::unique_ptr<Fake>> make_sftp(const nlohmann::json& options, const std::string& where) {
@@ -136,6 +142,32 @@ FakeEntry marketo_entry() {
   return e;
 }
 
+// Yandex answers every error as {"errors": [{"error_type", "message"}], "code",
+// "message"} (APIS.md §6), whatever the status.
+FakeEntry yandex_metrica_entry() {
+  FakeEntry e = http_fake("yandex_metrica",
+                          "Yandex Metrica offline conversions: multipart CSV upload, uploading status, per-row "
+                          "validation counts, per-second/parallel/daily quotas",
+                          make_yandex_metrica);
+  const std::pair<const char*, int> types[] = {{"invalid_token", 403},
+                                               {"access_denied", 403},
+                                               {"invalid_parameter", 400},
+                                               {"quota_requests_by_uid", 429},
+                                               {"backend_error", 500}};
+  for (const auto& [type, code] : types)
+    e.error_bodies.push_back(nlohmann::json{{"errors", {{{"error_type", type}, {"message", "injected"}}}},
+                                            {"code", code},
+                                            {"message", "injected"}}
+                                 .dump());
+  // Yandex answering statuses it never documented (D3: none may be taken for
+  // done), and its quota answered 420 as the English docs say, with a
+  // per-second quota low enough to be met.
+  e.hostile = {{"undocumented processed", {{"status_values", {{"PROCESSED", "PROCESSED_PARTIALLY"}}}}},
+               {"undocumented uploaded", {{"status_values", {{"UPLOADED", "IN_PROGRESS"}}}}},
+               {"quota as 420", {{"quota_status", 420}, {"requests_per_second", 2}}}};
+  return e;
+}
+
 FakeEntry sftp_entry() {
   FakeEntry e;
   e.name = "sftp";
@@ -184,6 +216,7 @@ const std::vector<FakeEntry>& fake_catalog() {
                   DS_TRY(WarehouseApiOptions o, WarehouseApiOptions::from_json(options, where));
                   return std::unique_ptr<Fake>(std::make_unique<WarehouseApi>(std::move(o)));
                 }),
+      yandex_metrica_entry(),
       sftp_entry(),
   };
   return catalog;

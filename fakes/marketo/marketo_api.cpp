@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "framework/json_in.h"
+#include "framework/multipart.h"
 #include "framework/oracle.h"
 
 namespace destsim {
@@ -122,79 +123,6 @@ std::string lower(std::string_view s) {
   for (auto& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
-}
-
-// The value of parameter `name` in a header like `form-data; name="file"`.
-std::optional<std::string> header_param(std::string_view header, std::string_view name) {
-  std::size_t pos = header.find(';');
-  while (pos != std::string_view::npos) {
-    std::size_t next = header.find(';', pos + 1);
-    std::string_view item = trim(header.substr(pos + 1, next == std::string_view::npos ? next : next - pos - 1));
-    auto eq = item.find('=');
-    if (eq != std::string_view::npos && lower(trim(item.substr(0, eq))) == name) {
-      std::string_view v = trim(item.substr(eq + 1));
-      if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-      return std::string(v);
-    }
-    pos = next;
-  }
-  return std::nullopt;
-}
-
-struct Part {
-  std::string name;
-  std::optional<std::string> filename;
-  std::string content;
-};
-
-// A strict multipart/form-data parser (RFC 7578): CRLF framing, every part
-// with `Content-Disposition: form-data; name=…`.
-Result<std::vector<Part>> parse_multipart(std::string_view body, const std::string& boundary) {
-  auto bad = [](const std::string& what) { return Error::bad_input("invalid multipart body: " + what); };
-  const std::string delim = "--" + boundary;
-  if (body.substr(0, delim.size() + 2) != delim + "\r\n") return bad("does not start with --boundary CRLF");
-  std::size_t pos = delim.size() + 2;
-  std::vector<Part> parts;
-  while (true) {
-    Part p;
-    bool disposition = false;
-    // Part headers.
-    while (true) {
-      std::size_t eol = body.find("\r\n", pos);
-      if (eol == std::string_view::npos) return bad("part headers not terminated by CRLF");
-      std::string_view line = body.substr(pos, eol - pos);
-      pos = eol + 2;
-      if (line.empty()) break;
-      auto colon = line.find(':');
-      if (colon == std::string_view::npos) return bad("malformed part header \"" + std::string(line) + "\"");
-      std::string hname = lower(trim(line.substr(0, colon)));
-      std::string_view hvalue = trim(line.substr(colon + 1));
-      if (hname == "content-disposition") {
-        if (lower(hvalue.substr(0, hvalue.find(';'))) != "form-data") return bad("Content-Disposition is not form-data");
-        auto n = header_param(hvalue, "name");
-        if (!n || n->empty()) return bad("a part without a name");
-        p.name = *n;
-        p.filename = header_param(hvalue, "filename");
-        disposition = true;
-      } else if (hname != "content-type" && hname != "content-transfer-encoding") {
-        return bad("unexpected part header \"" + hname + "\"");
-      }
-    }
-    if (!disposition) return bad("a part without Content-Disposition");
-    std::size_t end = body.find("\r\n" + delim, pos);
-    if (end == std::string_view::npos) return bad("part \"" + p.name + "\" is not closed by the boundary");
-    p.content.assign(body.substr(pos, end - pos));
-    parts.push_back(std::move(p));
-    pos = end + 2 + delim.size();
-    if (body.substr(pos, 2) == "--") {
-      pos += 2;
-      std::string_view rest = body.substr(pos);
-      if (!rest.empty() && rest != "\r\n") return bad("bytes after the closing boundary");
-      return parts;
-    }
-    if (body.substr(pos, 2) != "\r\n") return bad("boundary not followed by CRLF or --");
-    pos += 2;
-  }
 }
 
 // 00:00 CST resets of the daily quota: loop time 6h + k·24h.
@@ -404,18 +332,18 @@ Response MarketoApi::upload(const Request& request, Time now) {
     return mkto_error(code, msg, state_.requests);
   };
   auto ct = request.headers.get("Content-Type");
-  if (!ct || lower(trim(ct->substr(0, ct->find(';')))) != "multipart/form-data")
+  if (!ct || mime_type(*ct) != "multipart/form-data")
     return reject("612", "Invalid Content Type: expected multipart/form-data");
-  auto boundary = header_param(*ct, "boundary");
-  if (!boundary || boundary->empty() || boundary->size() > 70)
+  auto boundary = multipart_boundary(*ct);
+  if (!boundary)
     return reject("613", "Invalid Multipart Request: missing or invalid boundary");
   auto parts = parse_multipart(request.body, *boundary);
   if (!parts.ok()) return reject("613", "Invalid Multipart Request: " + parts.error().message);
-  const Part* file = nullptr;
+  const MultipartPart* file = nullptr;
   std::string format, lookup = "email";
   bool have_format = false;
   std::map<std::string, bool> seen;
-  for (const Part& p : *parts) {
+  for (const MultipartPart& p : *parts) {
     if (seen.count(p.name)) return reject("613", "Invalid Multipart Request: duplicate field '" + p.name + "'");
     seen[p.name] = true;
     if (p.name == "file") {
