@@ -218,6 +218,7 @@ const Case kCases[] = {{"iterable", "iterable/5xx-then-recovery.json"},
                        {"warehouse", "sync/crash-between-staging-and-commit.json"},
                        {"sftp", "sftp/crash-after-rename.json"},
                        {"yandex_metrica", "yandex_metrica/linkage-failure-uploaded-again.json"},
+                       {"eloqua", "eloqua/sync-error-uploaded-again.json"},
                        {"scripted", "iterable/go-fake-transport-two-fails-one-429.json"}};
 
 class AcceptedDocs : public ::testing::TestWithParam<Case> {};

@@ -442,6 +442,8 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
     case FakeDoor::http:
       if (!w.fake->http()) return Error::internal("fake " + entry->fake + " has an HTTP door but is no FakeApi");
       w.transport->route(host, w.fake->http(), &w.plan);
+      for (const auto& extra : w.fake->http()->extra_hosts())
+        if (extra != host) w.transport->route(extra, w.fake->http(), &w.plan);
       break;
     case FakeDoor::file: {
       if (!w.fake->file()) return Error::internal("fake " + entry->fake + " has a file door but is no FileFake");

@@ -5,12 +5,14 @@
 #include "destinations/broken/broken.h"
 #include "destinations/canary/canary.h"
 #include "destinations/declarative/declarative.h"
+#include "destinations/eloqua/eloqua.h"
 #include "destinations/destination.h"
 #include "destinations/iterable/iterable.h"
 #include "destinations/klaviyo/klaviyo.h"
 #include "destinations/marketo/marketo.h"
 #include "destinations/staged_table/staged_table.h"
 #include "destinations/sftp/sftp.h"
+#include "destinations/yandex_metrica/yandex_metrica.h"
 
 namespace destsim {
 
@@ -23,6 +25,8 @@ const std::vector<DestinationEntry>& destination_registry() {
         marketo_destination(),
         staged_table_destination(),
         sftp_destination(),
+        yandex_metrica_destination(),
+        eloqua_destination(),
         canary_destination(),  // not shipped: certify must fail it
     };
     // Not shipped either: one classic bug each, each failing its property.

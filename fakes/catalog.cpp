@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "fakes/async_job/async_job_api.h"
+#include "fakes/eloqua/eloqua_api.h"
 #include "framework/http_call.h"
 #include "fakes/iterable/iterable_api.h"
 #include "fakes/klaviyo/klaviyo_api.h"
@@ -168,6 +169,33 @@ FakeEntry yandex_metrica_entry() {
   return e;
 }
 
+Result<std::unique_ptr<Fake>> make_eloqua(const nlohmann::json& options, const std::string& where) {
+  DS_TRY(EloquaApiOptions o, EloquaApiOptions::from_json(options, where));
+  return std::unique_ptr<Fake>(std::make_unique<EloquaApi>(std::move(o)));
+}
+
+// Eloqua's error shapes (APIS.md §3): a temporary 500 with its severity, a
+// validation failure list, a bare error string.
+FakeEntry eloqua_entry() {
+  FakeEntry e = http_fake("eloqua",
+                          "Oracle Eloqua Bulk API 2.0: contact import definitions, CSV staging (32 MB -> 404), "
+                          "explicit syncs with a lazy lifecycle, rejects and logs",
+                          make_eloqua);
+  e.error_bodies = {
+      R"({"error":"Unable to process request due to a temporary error.","errorSeverity":2})",
+      R"({"error":"Unable to process request due to a temporary error.","errorSeverity":3})",
+      R"({"failures":[{"field":"injected","constraint":"injected","value":null}]})",
+      R"({"error":"Not Found"})",
+      R"({"error":"Too Many Requests"})"};
+  // Eloqua answering sync statuses it never documented (D3), and pages of
+  // three items: a client that ignores hasMore reads a third of the fields
+  // and of the rejects.
+  e.hostile = {{"undocumented success", {{"status_values", {{"success", "succeeded"}}}}},
+               {"undocumented active", {{"status_values", {{"active", "processing"}}}}},
+               {"small pages", {{"page_size_max", 3}}}};
+  return e;
+}
+
 FakeEntry sftp_entry() {
   FakeEntry e;
   e.name = "sftp";
@@ -217,6 +245,7 @@ const std::vector<FakeEntry>& fake_catalog() {
                   return std::unique_ptr<Fake>(std::make_unique<WarehouseApi>(std::move(o)));
                 }),
       yandex_metrica_entry(),
+      eloqua_entry(),
       sftp_entry(),
   };
   return catalog;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -90,6 +91,19 @@ class FakeApi : public Fake {
   /// An HTTP door applies every fault kind; a respond status must be 100-599.
   Status check_fault_plan(const FaultPlan& plan, std::string_view where) const override;
   FakeApi* http() override { return this; }
+  /// Hosts this fake also answers beside the destination's own host: an API
+  /// that hands its clients another host to call (Eloqua's pod from GET /id,
+  /// Bing Ads' upload and result-file URLs). The simulator routes each of them
+  /// to this fake, under the same fault plan. From the fake's options.
+  virtual std::vector<std::string> extra_hosts() const { return {}; }
+  /// The service time of one request: how long the API takes to answer it,
+  /// which every door waits before handling it (so the client sees the
+  /// request in flight for that long). latency() unless the fake times its
+  /// requests apart (an upload longer than a status read).
+  virtual Duration latency_for(const Request& request) const {
+    (void)request;
+    return latency();
+  }
   /// Every HTTP fake takes {"request": {"method", "path", "headers"?, "body"? |
   /// "json"?}}: the request applied as if sent, without faults; it must be
   /// answered 2xx (a seeded user, a created list). Fakes add their own.

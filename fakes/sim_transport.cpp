@@ -54,7 +54,7 @@ Task<HttpResult> SimTransport::send(Request request) {
     if (decision.action->after) f.after = true;
     emit(loop_.trace(), loop_.now(), f);
   }
-  Duration latency = options_.base_latency + route.api->latency() + decision.latency;
+  Duration latency = options_.base_latency + route.api->latency_for(request) + decision.latency;
   if (decision.latency.count() > 0) ++stats_.faults["latency"];
   // The decision holds its rule by value: the plan may change during the wait
   // (a fault injected or healed mid-run reallocates its rules).

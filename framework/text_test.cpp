@@ -42,5 +42,18 @@ TEST(ValidUtf8, AcceptsWellFormedAndRefusesEveryMalformedShape) {
   EXPECT_FALSE(valid_utf8("a\x80" "b"));                               // a lone continuation
 }
 
+TEST(Base64, EncodesTheRfc4648Vectors) {
+  // RFC 4648 §10, and a byte above 0x7f.
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("f"), "Zg==");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64_encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(base64_encode("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64_encode("\xff\xfe"), "//4=");
+  EXPECT_EQ(base64_encode("Acme\\destsim:pw"), "QWNtZVxkZXN0c2ltOnB3");
+}
+
 }  // namespace
 }  // namespace destsim

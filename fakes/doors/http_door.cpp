@@ -258,7 +258,7 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
   {
     std::lock_guard<std::mutex> lock(api_mu);  // determinism-ok: the plan is shared by all requests
     FaultDecision d = plan.decide(FaultRequest::of(request), clock.now().time_since_epoch(), rng);
-    latency = api.latency() + d.latency;  // the fake's own service time, then the plan's
+    latency = api.latency_for(request) + d.latency;  // the fake's own service time, then the plan's
     rule = std::move(d.action);
   }
   hold(latency);

@@ -504,7 +504,8 @@ Response EloquaApi::route(const Request& request, Time now) {
   if (!known) return refused(404, "Not Found");
   const char* allow = ep == Ep::imports                   ? "GET, POST"
                       : ep == Ep::import                  ? "GET, DELETE"
-                      : ep == Ep::data || ep == Ep::syncs ? "POST"
+                      : ep == Ep::syncs                   ? "GET, POST"
+                      : ep == Ep::data                    ? "POST"
                                                           : "GET";
   bool method_ok = false;
   for (std::string_view m : split(allow, ',')) method_ok |= trim_spaces(m) == request.method;
@@ -529,7 +530,7 @@ Response EloquaApi::route(const Request& request, Time now) {
     case Ep::data:
       return post_data(request, n);
     case Ep::syncs:
-      return create_sync(request, *who, now);
+      return request.method == "POST" ? create_sync(request, *who, now) : list_syncs(request, now);
     case Ep::sync:
       return get_sync(n, now);
     case Ep::rejects:
@@ -720,6 +721,16 @@ Response EloquaApi::list_imports(const Request& request) {
     if (!im.deleted) live.push_back(&im);
   return json_response(200, page_json(static_cast<std::int64_t>(live.size()), p, options_.page_size_max,
                                       [&](std::int64_t i) { return import_json(*live[static_cast<std::size_t>(i)]); }));
+}
+
+Response EloquaApi::list_syncs(const Request& request, Time now) {
+  Page p;
+  nlohmann::json bad = read_page(request, p);
+  if (!bad.empty()) return failed(400, std::move(bad));
+  return json_response(200, page_json(static_cast<std::int64_t>(state_.syncs.size()), p, options_.page_size_max,
+                                      [&](std::int64_t i) {
+                                        return sync_json(state_.syncs[static_cast<std::size_t>(i)], now);
+                                      }));
 }
 
 Response EloquaApi::get_import(std::int64_t n) {

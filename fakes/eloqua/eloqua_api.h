@@ -14,6 +14,7 @@
 //   POST   /contacts/imports/<n>/data      → 204, rows staged (text/csv)
 //   POST   /syncs {syncedInstanceUri}      → 201 {syncedInstanceUri, status:"pending", createdAt,
 //                                                 createdBy, uri:"/syncs/<m>"}
+//   GET    /syncs?limit&offset             → 200 page of every sync (creation order)
 //   GET    /syncs/<m>                      → 200 {syncedInstanceUri, syncStartedAt?, syncEndedAt?,
 //                                                 status, createdAt, createdBy, uri}
 //   GET    /syncs/<m>/rejects?limit&offset → 200 page of
@@ -116,8 +117,8 @@
 //   hostile: {"undocumented success", {"status_values": {"success": "succeeded"}}}
 //            {"undocumented active",  {"status_values": {"active": "processing"}}}
 //            {"small pages",          {"page_size_max": 3}}
-//   hosts: GET /id sends clients to base_url's host; base_host() names it for a
-//          door that must route it here too (FakeApi::extra_hosts, once it exists).
+//   hosts: GET /id sends clients to base_url's host; extra_hosts() names it, so
+//          the simulator routes it here too.
 #pragma once
 
 #include <cstdint>
@@ -236,6 +237,7 @@ class EloquaApi final : public StatefulFakeApi<EloquaApiOptions, EloquaApiState>
   /// The host of option `base_url` ("secure.p04.eloqua.com"): where GET /id
   /// sends clients, for a door that routes that host to this fake too.
   std::string base_host() const;
+  std::vector<std::string> extra_hosts() const override { return {base_host()}; }
 
  private:
   using Import = EloquaApiState::Import;
@@ -254,6 +256,7 @@ class EloquaApi final : public StatefulFakeApi<EloquaApiOptions, EloquaApiState>
   Response get_field(std::int64_t n);
   Response create_import(const Request& request, Time now);
   Response list_imports(const Request& request);
+  Response list_syncs(const Request& request, Time now);
   Response get_import(std::int64_t n);
   Response delete_import(std::int64_t n);
   Response post_data(const Request& request, std::int64_t n);

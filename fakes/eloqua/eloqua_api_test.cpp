@@ -150,7 +150,36 @@ TEST(EloquaApi, IdNamesTheSiteUserAndBulkUrl) {
   Response wrong = api.handle(bulk("PUT", "/contacts/imports/1"), kTimeZero);
   EXPECT_EQ(wrong.status, 405);
   EXPECT_EQ(wrong.headers.get("Allow").value_or(""), "GET, DELETE");
-  EXPECT_EQ(api.handle(bulk("GET", "/syncs"), kTimeZero).status, 405);
+  EXPECT_EQ(api.handle(bulk("DELETE", "/syncs"), kTimeZero).status, 405);
+}
+
+TEST(EloquaApi, SyncsAreListedInCreationOrderWithTheirStatus) {
+  // GET /syncs: how a restarted client finds which leftover definitions' syncs have ended.
+  EloquaApiOptions o = opts();
+  o.page_size_max = 2;
+  EloquaApi api(o);
+  std::vector<std::string> syncs;
+  for (int i = 0; i < 3; ++i) {
+    const std::string uri = create_import(api);
+    ASSERT_EQ(api.handle(csv(uri, "email,first,score,bought\na@x.io,A,,\n"), kTimeZero).status, 204);
+    syncs.push_back(create_sync(api, uri, kTimeZero + std::chrono::seconds(i * 30)));
+  }
+  Response first = api.handle(bulk("GET", "/syncs?limit=10"), kTimeZero + std::chrono::seconds(65));
+  ASSERT_EQ(first.status, 200);
+  nlohmann::json p = nlohmann::json::parse(first.body);
+  EXPECT_EQ(p["totalResults"], 3);
+  ASSERT_EQ(p["items"].size(), 2u);  // page_size_max
+  EXPECT_TRUE(p["hasMore"].get<bool>());
+  EXPECT_EQ(p["items"][0]["uri"], syncs[0]);
+  EXPECT_EQ(p["items"][0]["status"], "success");  // created at 0s: ended at 40s
+  EXPECT_EQ(p["items"][1]["status"], "active");   // created at 30s: active until 70s
+  Response rest = api.handle(bulk("GET", "/syncs?limit=10&offset=2"), kTimeZero + std::chrono::seconds(65));
+  nlohmann::json q = nlohmann::json::parse(rest.body);
+  ASSERT_EQ(q["items"].size(), 1u);
+  EXPECT_EQ(q["items"][0]["uri"], syncs[2]);
+  EXPECT_EQ(q["items"][0]["status"], "pending");  // created at 60s: pending until 70s
+  EXPECT_FALSE(q["hasMore"].get<bool>());
+  EXPECT_EQ(api.handle(bulk("GET", "/syncs?limit=0"), kTimeZero).status, 400);
 }
 
 TEST(EloquaApi, FieldsPageUnderPageSizeMax) {

@@ -273,13 +273,23 @@ Response YandexMetricaApi::handle(const Request& request, Time now) {
   return list_uploadings(counter, now);
 }
 
+Duration YandexMetricaApi::latency_for(const Request& request) const {
+  const std::string_view path = request.path_only();
+  const bool upload = request.method == "POST" && path.size() >= 7 && path.substr(path.size() - 7) == "/upload";
+  return latency() + (upload ? options_.upload_service : options_.status_service);
+}
+
 std::optional<Response> YandexMetricaApi::take_quota(bool is_upload, Time now) {
   const std::int64_t second = floor_div(to_ns(now), kSecondNs);
   const std::int64_t second_count = state_.second_window == second ? state_.second_count : 0;
   const std::int64_t day = floor_div(unix_ms(now), kDayMs);
   const std::int64_t day_count = state_.day == day ? state_.day_count : 0;
+  // A request is in service for its service time before its answer (the
+  // doors wait latency_for() before handling it): this one since now - its
+  // service time, each one answered before it until its answer.
+  const Duration service = latency() + (is_upload ? options_.upload_service : options_.status_service);
   const auto in_service = std::count_if(state_.in_service.begin(), state_.in_service.end(),
-                                        [&](Time end) { return end > now; });
+                                        [&](Time end) { return end > now - service; });
   auto refuse = [&](const std::string& type, const std::string& message) {
     ++state_.quota_refusals[type];
     return error(options_.quota_status, type, message);
@@ -298,8 +308,9 @@ std::optional<Response> YandexMetricaApi::take_quota(bool is_upload, Time now) {
   state_.day = day;
   state_.day_count = day_count + 1;
   if (options_.parallel_max > 0) {
-    std::erase_if(state_.in_service, [&](Time end) { return end <= now; });
-    state_.in_service.push_back(now + (is_upload ? options_.upload_service : options_.status_service));
+    const Duration longest = latency() + std::max(options_.upload_service, options_.status_service);
+    std::erase_if(state_.in_service, [&](Time end) { return end <= now - longest; });
+    if (service.count() > 0) state_.in_service.push_back(now);  // a zero service time occupies nothing
   }
   return std::nullopt;
 }

@@ -26,12 +26,13 @@
 //      quota resets):
 //      - `requests_per_second` (30) per fixed 1-second window of loop time →
 //        quota_requests_by_ip "Quota exceeded: 30 requests per second per IP";
-//      - `parallel_max` (3): each accepted request is in service for
-//        `upload_service` (2s; an upload) or `status_service` (200ms; any other
-//        request) from its arrival; one arriving while `parallel_max` are in
-//        service → quota_parallel_requests. The fake answers at once (plus
-//        the doors' latency), so a client that waits for each answer still
-//        meets this limit: it models the server's work, not the client's;
+//      - `parallel_max` (3): a request takes `upload_service` (2s; an upload)
+//        or `status_service` (200ms; any other request), plus the common
+//        `latency`, to answer: latency_for() tells the doors, which hold it
+//        that long before it is handled, so the client sees it in flight over
+//        the same interval. One whose interval overlaps `parallel_max`
+//        accepted ones still in service → quota_parallel_requests. A client
+//        that waits for each answer never overlaps itself;
 //      - `requests_per_day` (5000) per calendar day of the API's clock in GMT
 //        (loop time zero is 2024-01-01T00:00:00Z, SimClock::kDefaultEpochUnixMs),
 //        reset at 00:00 GMT → quota_requests_by_uid;
@@ -166,6 +167,8 @@ class YandexMetricaApi final : public StatefulFakeApi<YandexMetricaApiOptions, Y
   Status control(const JsonIn& op, Time now) override;
   std::string control_ops() const override { return "set_api_key, request"; }
   void catch_up(Time now) override;
+  /// An upload's or a status read's service time (options), plus `latency`.
+  Duration latency_for(const Request& request) const override;
 
   std::int64_t requests() const { return state_.requests; }
   std::int64_t uploadings() const { return static_cast<std::int64_t>(state_.uploadings.size()); }

@@ -634,36 +634,40 @@ TEST(YandexMetricaQuota, AuthFailuresComeFirstAndCountTowardNoQuota) {
 }
 
 TEST(YandexMetricaQuota, ParallelRequestsByServiceTime) {
+  // A request answered at t was in service over [t - its service time, t):
+  // the doors hold it latency_for() before handling it.
   YandexMetricaApiOptions o = opts();
   o.parallel_max = 2;
   YandexMetricaApi api(o);
   const std::string csv = "ClientId,Target,DateTime\n1,g," + ago(1h) + "\n";
   const Request list = get("/management/v1/counter/12345/offline_conversions/uploadings");
-  EXPECT_EQ(api.handle(upload(csv), kTimeZero).status, 200);   // in service until 2s
-  EXPECT_EQ(api.handle(upload(csv), at(500ms)).status, 200);   // until 2.5s
-  Response refused = api.handle(list, at(1999ms));
+  EXPECT_EQ(api.latency_for(upload(csv)), 2s);
+  EXPECT_EQ(api.latency_for(list), 200ms);
+  EXPECT_EQ(api.handle(upload(csv), at(2s)).status, 200);      // in service over [0s, 2s)
+  EXPECT_EQ(api.handle(upload(csv), at(2500ms)).status, 200);  // [0.5s, 2.5s): one other
+  Response refused = api.handle(upload(csv), at(2500ms));      // [0.5s, 2.5s): two others
   expect_error(refused, 429, "quota_parallel_requests", "Quota exceeded: 2 parallel requests per user");
   EXPECT_FALSE(refused.headers.get("Retry-After"));
-  EXPECT_EQ(api.handle(list, at(2s)).status, 200);             // the first ended at 2s; until 2.2s
-  EXPECT_EQ(api.handle(upload(csv), at(2100ms)).status, 429);  // 2.5s and 2.2s still in service
+  EXPECT_EQ(api.handle(list, at(2600ms)).status, 200);         // [2.4s, 2.6s): only the one ending 2.5s
+  EXPECT_EQ(api.handle(list, at(2650ms)).status, 429);         // [2.45s, 2.65s): 2.5s and 2.6s
   EXPECT_EQ(api.uploadings(), 2);
-  // Status requests take 200ms; a refused one occupies nothing.
-  EXPECT_EQ(api.handle(list, at(3s)).status, 200);
-  EXPECT_EQ(api.handle(list, at(3s)).status, 200);
-  EXPECT_EQ(api.handle(list, at(3199ms)).status, 429);
-  EXPECT_EQ(api.handle(list, at(3200ms)).status, 200);
-  EXPECT_EQ(api.handle(list, at(3200ms)).status, 200);
-  EXPECT_EQ(api.handle(list, at(3200ms)).status, 429);
-  EXPECT_EQ(api.accepted()["quota_refusals"]["quota_parallel_requests"], 4);
-  // The service times are options.
+  EXPECT_EQ(api.accepted()["quota_refusals"]["quota_parallel_requests"], 2);
+  // A client that waits for each answer never overlaps itself, even at one.
+  o.parallel_max = 1;
+  YandexMetricaApi one(o);
+  for (int i = 1; i <= 10; ++i) EXPECT_EQ(one.handle(list, at(i * 200ms)).status, 200) << i;
+  EXPECT_EQ(one.handle(list, at(2100ms)).status, 429);  // [1.9s, 2.1s) overlaps the one answered at 2s
+  // The service times are options; a zero one is never in service.
+  o.parallel_max = 2;
   o.upload_service = 10s;
   o.status_service = 0s;
   YandexMetricaApi slow(o);
-  EXPECT_EQ(slow.handle(upload(csv), kTimeZero).status, 200);
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(slow.handle(list, at(1s)).status, 200);  // zero service: never in service
-  EXPECT_EQ(slow.handle(upload(csv), at(9s)).status, 200);
-  EXPECT_EQ(slow.handle(upload(csv), at(9s)).status, 429);
+  EXPECT_EQ(slow.latency_for(upload(csv)), 10s);
   EXPECT_EQ(slow.handle(upload(csv), at(10s)).status, 200);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(slow.handle(list, at(10s)).status, 200);
+  EXPECT_EQ(slow.handle(upload(csv), at(12s)).status, 200);
+  EXPECT_EQ(slow.handle(upload(csv), at(12s)).status, 429);
+  EXPECT_EQ(slow.handle(upload(csv), at(20s)).status, 200);  // [10s, 20s): only the one ending 12s
 }
 
 TEST(YandexMetricaQuota, RequestsPerDayResetAtMidnightGmt) {

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# serve_curl_test.sh DESTSIM — `destsim serve NAME` for the async fakes whose
+# clients speak multipart, Basic auth and CSV bodies, driven by a real HTTP
+# client (curl) on loopback: Yandex Metrica (a multipart CSV upload, its
+# uploading polled, a 403 without the token) and Eloqua (/id, an import
+# definition, CSV data, a sync, its rejects, the definition deleted).
+# Each server binds 127.0.0.1 on a free port and stops by itself.
+set -u
+bin=$1
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+fail() { echo "serve_curl_test FAILED: $*" >&2; exit 1; }
+command -v curl > /dev/null || fail "curl is not installed (scripts/setup.sh installs it)"
+wait_for_url() {  # wait_for_url LOGFILE -> prints the base URL
+  for _ in $(seq 1 100); do
+    local url
+    url=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$1" | head -1)
+    [ -n "$url" ] && { echo "$url"; return 0; }
+    sleep 0.1
+  done
+  return 1
+}
+# curl_status OUTFILE CURL-ARGS… -> prints the HTTP status, the body in OUTFILE
+curl_status() { local out=$1; shift; curl -sS --max-time 10 -o "$out" -w '%{http_code}' "$@"; }
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d' + sys.argv[2]))" "$@"; }
+
+# --- Yandex Metrica ------------------------------------------------------------
+DESTSIM_ADMIN_TOKEN=curl-admin "$bin" serve yandex_metrica --port 0 --max-requests 4 --max-lifetime 60s \
+  --options '{"api_key": "y0_curl", "counter_ids": [44147844], "processing_for": "0s"}' > "$tmp/ym.log" 2>&1 &
+pids+=($!)
+base=$(wait_for_url "$tmp/ym.log") || fail "yandex_metrica: serve printed no URL: $(cat "$tmp/ym.log")"
+api="$base/management/v1/counter/44147844/offline_conversions"
+# Two valid rows, one whose Target is no goal identifier (counted out of line_quantity).
+printf 'ClientId,Target,DateTime,Price,Currency\n1703980800111,order_paid,1703980800,1500.50,RUB\n1703980800222,lead,1703980900,,\n1703980800333,not a goal,1703981000,,\n' > "$tmp/conv.csv"
+st=$(curl_status "$tmp/up.json" -H 'Authorization: OAuth y0_curl' -F "file=@$tmp/conv.csv;type=text/csv" \
+  "$api/upload?client_id_type=CLIENT_ID&comment=curl")
+[ "$st" = "200" ] || fail "yandex_metrica upload answered $st: $(cat "$tmp/up.json")"
+[ "$(json "$tmp/up.json" "['uploading']['source_quantity']")" = "3" ] || fail "source_quantity: $(cat "$tmp/up.json")"
+[ "$(json "$tmp/up.json" "['uploading']['line_quantity']")" = "2" ] || fail "line_quantity: $(cat "$tmp/up.json")"
+id=$(json "$tmp/up.json" "['uploading']['id']")
+st=$(curl_status "$tmp/st.json" -H 'Authorization: OAuth y0_curl' "$api/uploading/$id")
+[ "$st" = "200" ] || fail "yandex_metrica status answered $st: $(cat "$tmp/st.json")"
+[ "$(json "$tmp/st.json" "['uploading']['status']")" = "PROCESSED" ] || fail "not processed: $(cat "$tmp/st.json")"
+# The admin surface is not counted toward --max-requests (4 here).
+st=$(curl_status "$tmp/acc.json" -H "X-Destsim-Token: curl-admin" "$base/_destsim/accepted")
+[ "$st" = "200" ] || fail "accepted answered $st"
+[ "$(json "$tmp/acc.json" "['conversions_applied']")" = "2" ] || fail "applied: $(cat "$tmp/acc.json")"
+st=$(curl_status "$tmp/no.json" "$api/uploading/$id")
+[ "$st" = "403" ] || fail "no token answered $st"
+[ "$(json "$tmp/no.json" "['errors'][0]['error_type']")" = "invalid_token" ] || fail "403 body: $(cat "$tmp/no.json")"
+st=$(curl_status "$tmp/bad.json" -H 'Authorization: OAuth y0_curl' -F "file=@$tmp/conv.csv" "$api/upload?client_id_type=USER_ID")
+[ "$st" = "400" ] || fail "a ClientId header under USER_ID answered $st"
+
+# --- Eloqua --------------------------------------------------------------------
+DESTSIM_ADMIN_TOKEN=curl-admin "$bin" serve eloqua --port 0 --max-requests 8 --max-lifetime 60s \
+  --options '{"company": "Acme", "username": "destsim", "password": "pw-curl", "pending_for": "0s", "active_for": "0s"}' \
+  > "$tmp/el.log" 2>&1 &
+pids+=($!)
+base=$(wait_for_url "$tmp/el.log") || fail "eloqua: serve printed no URL: $(cat "$tmp/el.log")"
+auth=(-u 'Acme\destsim:pw-curl')
+st=$(curl_status "$tmp/id.json" "${auth[@]}" "$base/id")
+[ "$st" = "200" ] || fail "eloqua /id answered $st: $(cat "$tmp/id.json")"
+[ "$(json "$tmp/id.json" "['urls']['base']")" = "https://secure.p04.eloqua.com" ] || fail "/id: $(cat "$tmp/id.json")"
+bulk="$base/api/bulk/2.0"
+st=$(curl_status "$tmp/imp.json" "${auth[@]}" -H 'Content-Type: application/json' -d \
+  '{"name": "curl-1", "fields": {"email": "{{Contact.Field(C_EmailAddress)}}", "first_name": "{{Contact.Field(C_FirstName)}}"}, "identifierFieldName": "email", "isSyncTriggeredOnImport": false}' \
+  "$bulk/contacts/imports")
+[ "$st" = "201" ] || fail "import definition answered $st: $(cat "$tmp/imp.json")"
+uri=$(json "$tmp/imp.json" "['uri']")
+printf 'email,first_name\nada@example.com,Ada\nnot-an-email,Bob\n' > "$tmp/rows.csv"
+st=$(curl_status "$tmp/data.out" "${auth[@]}" -H 'Content-Type: text/csv' --data-binary "@$tmp/rows.csv" "$bulk$uri/data")
+[ "$st" = "204" ] || fail "data POST answered $st: $(cat "$tmp/data.out")"
+st=$(curl_status "$tmp/sync.json" "${auth[@]}" -H 'Content-Type: application/json' -d "{\"syncedInstanceUri\": \"$uri\"}" "$bulk/syncs")
+[ "$st" = "201" ] || fail "sync answered $st: $(cat "$tmp/sync.json")"
+sync=$(json "$tmp/sync.json" "['uri']")
+st=$(curl_status "$tmp/s.json" "${auth[@]}" "$bulk$sync")
+[ "$(json "$tmp/s.json" "['status']")" = "warning" ] || fail "sync status: $(cat "$tmp/s.json")"
+st=$(curl_status "$tmp/rej.json" "${auth[@]}" "$bulk$sync/rejects?limit=1000&offset=0")
+[ "$(json "$tmp/rej.json" "['items'][0]['recordIndex']")" = "2" ] || fail "rejects: $(cat "$tmp/rej.json")"
+st=$(curl_status "$tmp/del.out" "${auth[@]}" -X DELETE "$bulk$uri")
+[ "$st" = "204" ] || fail "DELETE answered $st"
+st=$(curl_status "$tmp/acc.json" -H "X-Destsim-Token: curl-admin" "$base/_destsim/accepted")
+[ "$(json "$tmp/acc.json" "['live_imports']")" = "0" ] || fail "live imports: $(cat "$tmp/acc.json")"
+[ "$(json "$tmp/acc.json" "['contact_count']")" = "1" ] || fail "contacts: $(cat "$tmp/acc.json")"
+# The eighth request, the last the bounded server answers.
+st=$(curl_status "$tmp/unauth.json" -u 'Acme\destsim:wrong' "$bulk/contacts/imports")
+[ "$st" = "401" ] || fail "a wrong password answered $st"
+for p in "${pids[@]}"; do wait "$p" || fail "a bounded server exited $?"; done
+pids=()
+echo "serve_curl_test: ok"
