@@ -41,6 +41,16 @@ destsim_require(XXHASH_FOUND "xxHash (pkg-config libxxhash)" libxxhash-dev)
 find_package(ZLIB QUIET)
 destsim_require(ZLIB_FOUND "zlib" zlib1g-dev)
 
+# The Bing Ads fake reads and writes .zip files (libzip) and parses SOAP
+# envelopes (pugixml). Both are linked by name (-lzip, -lpugixml), as xxhash
+# is, so the installed package needs no pkg-config or CMake files of theirs.
+if(PkgConfig_FOUND)
+  pkg_check_modules(LIBZIP QUIET libzip)
+  pkg_check_modules(PUGIXML QUIET pugixml)
+endif()
+destsim_require(LIBZIP_FOUND "libzip (pkg-config libzip)" libzip-dev)
+destsim_require(PUGIXML_FOUND "pugixml (pkg-config pugixml)" libpugixml-dev)
+
 if(DESTSIM_BUILD_TESTS)
   find_package(GTest QUIET CONFIG)
   destsim_require(GTest_FOUND "GoogleTest/GoogleMock" "libgtest-dev libgmock-dev")
