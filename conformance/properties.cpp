@@ -86,6 +86,7 @@ struct Upload {
   std::vector<BulkAnswer> poll_answers, stats_answers;
   bool unmentioned = false;        // a Settle left some of its jobs unmentioned
   bool poll_failed = false;        // a poll answered the accepted import failed
+  std::vector<JobId> put_back;     // jobs its importing answer settled (sorted)
 };
 struct Interval {
   std::int64_t from, to;
@@ -277,6 +278,7 @@ Events parse_events(const Outcome& o) {
             u.unaccounted = e.unaccounted;
             u.overlap = e.overlap;
             u.foreign = e.foreign;
+            u.put_back = e.put_back ? e.put_back->ids : std::vector<JobId>();
           } else if constexpr (std::is_same_v<E, ev::Poll>) {
             upload(e.upload, false).polls.push_back(t);
           } else if constexpr (std::is_same_v<E, ev::Polled>) {
@@ -1508,7 +1510,10 @@ PropertyResult check_c3(const Outcome& o, const Events& ev) {
       if (before == ev.uploads.size() || attempt < 2) continue;
       const Upload& prev = ev.uploads[before];
       if (prev.result_t < 0) continue;
-      const std::int64_t ref = prev.end_t >= 0 && prev.end_t <= u.start ? prev.end_t : prev.result_t;
+      std::int64_t ref = prev.end_t >= 0 && prev.end_t <= u.start ? prev.end_t : prev.result_t;
+      // A job the upload's own answer named (put back then, while the rest
+      // of the upload's jobs went on into its import) waited from the answer.
+      if (std::binary_search(prev.put_back.begin(), prev.put_back.end(), id)) ref = prev.result_t;
       if (ref > u.start || !same_process(ev, ref, u.start)) continue;
       const std::int64_t gap = u.start - ref;
       const std::int64_t ra =

@@ -158,7 +158,7 @@ struct Evidence {
   void upload(std::int64_t key, std::int64_t t, std::vector<JobId> ids, int attempt = 1) {
     const auto n = static_cast<std::int64_t>(ids.size());
     at(t, ev::UploadStart{key, n, JobIds{std::move(ids)}, t, 0, attempt, 100});
-    at(t, ev::UploadResult{"m", key, n, "importing", "imp" + std::to_string(key), n, 0, 0, 0, 0});
+    at(t, ev::UploadResult{"m", key, n, "importing", "imp" + std::to_string(key), n, 0, 0, 0, 0, std::nullopt});
   }
   // A bulk upload of `ids` started at `t`, answered `outcome` at `answered`
   // (after HTTP exchange `req` answered `status`, when req > 0), its slot given back then.
@@ -170,7 +170,7 @@ struct Evidence {
     if (req > 0) exchange(req, t, answered, status, "/upload", 100, std::move(retry_after));
     const bool importing = outcome == "importing";
     at(answered, ev::UploadResult{"m", key, n, outcome, importing ? "imp" + std::to_string(key) : "",
-                                  importing ? n : 0, 0, 0, 0, 0});
+                                  importing ? n : 0, 0, 0, 0, 0, std::nullopt});
     if (!importing) at(answered, ev::ImportEnd{key});
   }
   void staged(std::int64_t t, std::vector<JobId> ids) { at(t, ev::Staged{JobIds{std::move(ids)}}); }
@@ -417,10 +417,10 @@ TEST(PropertyCheckers, A5UploadAccounting) {
   EXPECT_PASS(good, "A5");
   Evidence missing(true);
   missing.at(kSec, ev::UploadStart{1, 3, JobIds{{1, 2, 3}}, kSec, 0, 1});
-  missing.at(kSec, ev::UploadResult{"m", 1, 3, "importing", "imp1", 2, 0, 1, 0, 0});
+  missing.at(kSec, ev::UploadResult{"m", 1, 3, "importing", "imp1", 2, 0, 1, 0, 0, std::nullopt});
   EXPECT_FAIL(missing, "A5");
   Evidence foreign(true);
-  foreign.at(kSec, ev::UploadResult{"m", 1, 3, "importing", "imp1", 3, 1, 0, 0, 1});
+  foreign.at(kSec, ev::UploadResult{"m", 1, 3, "importing", "imp1", 3, 1, 0, 0, 1, std::nullopt});
   EXPECT_FAIL(foreign, "A5");
 }
 
@@ -766,6 +766,25 @@ TEST(PropertyCheckers, C3Backoff) {
   bulk.upload(1, kSec, {1});
   bulk.upload(2, 2 * kSec, {1}, 2);
   EXPECT_FAIL(bulk, "C3");
+  // An upload whose answer put job 2 back at once (named retry) while job 1
+  // went on into its import until 100 s: job 2 waits from the answer, so an
+  // upload carrying it at 101 s is 100 s after, not 1 s after the import's end.
+  Evidence named(true);
+  named.at(kSec, ev::UploadStart{1, 2, JobIds{{1, 2}}, kSec, 0, 1, 100});
+  named.at(kSec, ev::UploadResult{"m", 1, 2, "importing", "imp1", 1, 1, 0, 0, 0, JobIds{{2}}});
+  named.staged(20 * kSec, {2});
+  named.at(100 * kSec, ev::ImportEnd{1});
+  named.at(101 * kSec, ev::UploadStart{2, 1, JobIds{{2}}, 20 * kSec, 80 * kSec, 2, 100});  // 80 s waiting for a slot
+  named.at(101 * kSec, ev::UploadResult{"m", 2, 1, "importing", "imp2", 1, 0, 0, 0, 0, std::nullopt});
+  EXPECT_PASS(named, "C3");
+  // Put back at the answer, but carried again within the least delay of it.
+  Evidence named_early(true);
+  named_early.at(kSec, ev::UploadStart{1, 2, JobIds{{1, 2}}, kSec, 0, 1, 100});
+  named_early.at(kSec, ev::UploadResult{"m", 1, 2, "importing", "imp1", 1, 1, 0, 0, 0, JobIds{{2}}});
+  named_early.staged(kSec + 1'000'000, {2});
+  named_early.at(2 * kSec, ev::ImportEnd{1});
+  named_early.upload(2, 2 * kSec + 1'000'000, {2}, 2);
+  EXPECT_FAIL(named_early, "C3");
 }
 
 TEST(PropertyCheckers, C3BoundsFromTheDeclaredPolicyAndTheAnswers) {
@@ -826,14 +845,14 @@ TEST(PropertyCheckers, C3BoundsFromTheDeclaredPolicyAndTheAnswers) {
   bulk_held.upload_answered(1, kSec, {1}, "retry", 2 * kSec, 1, 429, 1, std::string("60"));
   bulk_held.at(30 * kSec, ev::UploadStart{2, 1, JobIds{{1}}, 30 * kSec, 0, 2, 100});
   bulk_held.exchange(2, 62 * kSec, 63 * kSec, 200, "/upload");
-  bulk_held.at(63 * kSec, ev::UploadResult{"m", 2, 1, "completed", "", 0, 0, 0, 0, 0});
+  bulk_held.at(63 * kSec, ev::UploadResult{"m", 2, 1, "completed", "", 0, 0, 0, 0, 0, std::nullopt});
   EXPECT_PASS(bulk_held, "C3");
   // ... but one whose first request to that endpoint left at 40 s did not.
   Evidence bulk_not_held(true);
   bulk_not_held.upload_answered(1, kSec, {1}, "retry", 2 * kSec, 1, 429, 1, std::string("60"));
   bulk_not_held.at(30 * kSec, ev::UploadStart{2, 1, JobIds{{1}}, 30 * kSec, 0, 2, 100});
   bulk_not_held.exchange(2, 40 * kSec, 41 * kSec, 200, "/upload");
-  bulk_not_held.at(41 * kSec, ev::UploadResult{"m", 2, 1, "completed", "", 0, 0, 0, 0, 0});
+  bulk_not_held.at(41 * kSec, ev::UploadResult{"m", 2, 1, "completed", "", 0, 0, 0, 0, 0, std::nullopt});
   EXPECT_FAIL(bulk_not_held, "C3");
   // An upload cut off by a crash while it still held never reached the API:
   // its start inside the Retry-After is not a retry sent early.

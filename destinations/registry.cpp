@@ -2,6 +2,7 @@
 // adds one line here (and its folder, and its fake's folder).
 #include <deque>
 
+#include "destinations/bingads/bingads.h"
 #include "destinations/broken/broken.h"
 #include "destinations/canary/canary.h"
 #include "destinations/declarative/declarative.h"
@@ -27,6 +28,8 @@ const std::vector<DestinationEntry>& destination_registry() {
         sftp_destination(),
         yandex_metrica_destination(),
         eloqua_destination(),
+        bingads_audience_destination(),
+        bingads_offline_conversions_destination(),
         canary_destination(),  // not shipped: certify must fail it
     };
     // Not shipped either: one classic bug each, each failing its property.

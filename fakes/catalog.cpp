@@ -2,8 +2,10 @@
 #include "fakes/catalog.h"
 
 #include <deque>
+#include <tuple>
 
 #include "fakes/async_job/async_job_api.h"
+#include "fakes/bingads/bingads_api.h"
 #include "fakes/eloqua/eloqua_api.h"
 #include "framework/http_call.h"
 #include "fakes/iterable/iterable_api.h"
@@ -196,6 +198,53 @@ FakeEntry eloqua_entry() {
   return e;
 }
 
+Result<std::unique_ptr<Fake>> make_bingads(const nlohmann::json& options, const std::string& where) {
+  DS_TRY(BingAdsApiOptions o, BingAdsApiOptions::from_json(options, where));
+  return std::unique_ptr<Fake>(std::make_unique<BingAdsApi>(std::move(o)));
+}
+
+// A Bulk Service SOAP fault (HTTP 500) carrying one AdApiError, as the
+// service answers credentials, throttling and internal errors (APIS.md §5).
+std::string bingads_fault(int code, const char* error_code, const char* message) {
+  return std::string(
+             "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault>"
+             "<faultcode>s:Server</faultcode><faultstring>Invalid client data. Check the SOAP fault details for more "
+             "information. TrackingId: injected.</faultstring><detail><AdApiFaultDetail "
+             "xmlns=\"https://adapi.microsoft.com\" xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\">"
+             "<TrackingId>injected</TrackingId><Errors><AdApiError><Code>") +
+         std::to_string(code) + "</Code><Detail i:nil=\"true\"/><ErrorCode>" + error_code + "</ErrorCode><Message>" +
+         message + "</Message></AdApiError></Errors></AdApiFaultDetail></detail></s:Fault></s:Body></s:Envelope>";
+}
+
+// Bing answers SOAP faults (XML, HTTP 500), the upload door JSON and the
+// result store Azure XML. Injected answers draw every HTTP status class and
+// the AdApi codes the SDK singles out as retry-class.
+FakeEntry bingads_entry() {
+  FakeEntry e = http_fake("bingads",
+                          "Microsoft Advertising Bulk Service v13 (SOAP): GetBulkUploadUrl, zip/CSV uploads of "
+                          "customer lists and offline conversions, lazy lifecycle, result files with error rows",
+                          make_bingads);
+  e.error_bodies = {bingads_fault(0, "InternalError", "An internal error has occurred."),
+                    R"({"TrackingId":"injected","RequestId":"injected","Code":0,"ErrorCode":"InternalError","Message":"injected"})"};
+  e.error_table = http_error_table();
+  const std::tuple<const char*, int, const char*> faults[] = {
+      {"CallRateExceeded", 117, "The number of calls has exceeded the call rate limit."},
+      {"AuthenticationTokenExpired", 109, "The authentication token has expired."},
+      {"InvalidCredentials", 105, "Authentication failed."},
+      {"InternalError", 0, "An internal error has occurred."}};
+  for (const auto& [error_code, code, message] : faults) {
+    FakeEntry::ErrorAnswer a;
+    a.label = std::string("Bing ") + error_code;
+    a.status = 500;
+    a.body = bingads_fault(code, error_code, message);
+    e.error_table.push_back(std::move(a));
+  }
+  // Bing answering request statuses it never documented (D3).
+  e.hostile = {{"undocumented in-progress", {{"status_values", {{"InProgress", "Processing"}}}}},
+               {"undocumented completion", {{"status_values", {{"CompletedWithErrors", "CompletedWithWarnings"}}}}}};
+  return e;
+}
+
 FakeEntry sftp_entry() {
   FakeEntry e;
   e.name = "sftp";
@@ -246,6 +295,7 @@ const std::vector<FakeEntry>& fake_catalog() {
                 }),
       yandex_metrica_entry(),
       eloqua_entry(),
+      bingads_entry(),
       sftp_entry(),
   };
   return catalog;

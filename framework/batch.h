@@ -58,6 +58,10 @@ struct MessageResult {
   std::string reason;  // for retry/fail
   /// For fail: what kind of cause (none: rejected_by_api, the API named it failed).
   ReasonKind kind = ReasonKind::none;
+  /// For retry on the bulk path: the API may have applied it (the answer to
+  /// the part of an upload that carried it was lost), so its outcome is
+  /// unknown from here on — as a whole upload's `maybe_applied` says for all.
+  bool maybe_applied = false;
 };
 
 enum class BatchStatus : std::uint8_t { success, partial_success, retry_batch, retry_individual, cannot_retry };

@@ -430,9 +430,15 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
   std::int64_t unaccounted = 0;
   for (const auto& [_, n] : uploaded) unaccounted += n == 0 ? 1 : 0;
   if (up.kind != UploadOutcome::Kind::importing && up.kind != UploadOutcome::Kind::completed) unaccounted = 0;
+  std::optional<JobIds> put_back;
+  if (up.kind == UploadOutcome::Kind::importing && !up.results.empty()) {
+    put_back.emplace();
+    for (const auto& r : up.results) put_back->ids.push_back(r.id);
+    std::sort(put_back->ids.begin(), put_back->ids.end());
+  }
   emit(loop_.trace(), loop_.now(),
        ev::UploadResult{manager_.name(), static_cast<std::int64_t>(key), static_cast<std::int64_t>(items.size()), kind,
-                        up.import.import_id, in_import, named, unaccounted, overlap, foreign});
+                        up.import.import_id, in_import, named, unaccounted, overlap, foreign, std::move(put_back)});
   switch (up.kind) {
     case UploadOutcome::Kind::importing: {
       if (crash_at("after_upload")) {
@@ -588,7 +594,7 @@ void BulkRouter::settle(std::vector<Pending>& items, const std::vector<MessageRe
   std::vector<Pending> again;
   std::string again_reason = reason;
   ReasonKind again_kind = ReasonKind::rejected_by_api;
-  std::int64_t ok = 0, failed = 0, retry = 0, unmentioned = 0;
+  std::int64_t ok = 0, failed = 0, retry = 0, unmentioned = 0, hidden = 0;
   for (auto& p : items) {
     auto it = by_id.find(p.item.id);
     if (it == by_id.end()) {
@@ -607,6 +613,10 @@ void BulkRouter::settle(std::vector<Pending>& items, const std::vector<MessageRe
              it->second->kind != ReasonKind::none ? it->second->kind : ReasonKind::rejected_by_api);
     } else {
       ++retry;
+      if (it->second->maybe_applied) {
+        p.unknown = true;
+        ++hidden;
+      }
       again_reason = it->second->reason.empty() ? reason : it->second->reason;
       if (it->second->kind != ReasonKind::none) again_kind = it->second->kind;
       again.push_back(std::move(p));
@@ -616,7 +626,12 @@ void BulkRouter::settle(std::vector<Pending>& items, const std::vector<MessageRe
   // The unknown mark of the jobs the results did not mention is durable: a
   // crash before they are uploaded again must not offer them clean (E1).
   // (Only once the import's own entry is gone: an entry still held follows an import.)
-  if (unmentioned > 0 && held_.count(key) == 0) keep_unknown_held(key, again);
+  // So is the mark of a job put back that carried it already (an earlier
+  // upload's outcome was hidden): this upload's entry is gone, and a crash
+  // before the next must not offer it clean.
+  const bool marked = hidden > 0 || unmentioned > 0 ||
+                      std::any_of(again.begin(), again.end(), [](const Pending& p) { return p.unknown; });
+  if (marked && held_.count(key) == 0) keep_unknown_held(key, again);
   if (!again.empty()) requeue(std::move(again), again_reason, std::nullopt, again_kind);
 }
 

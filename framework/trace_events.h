@@ -229,10 +229,14 @@ struct UploadResult {
   std::string outcome;  // importing | completed | retry | failed
   std::string import;
   std::int64_t importing = 0, named = 0, unaccounted = 0, overlap = 0, foreign = 0;
+  /// An importing upload whose answer also settled some of its jobs (a
+  /// multi-file upload with a file refused): those jobs, put back or ended
+  /// at the answer while the rest went on into the import.
+  std::optional<JobIds> put_back;
   template <class S, class V> static void fields(S& s, V& v) {
     v("manager", s.manager), v("upload", s.upload), v("records", s.records), v("outcome", s.outcome),
         v("import", s.import), v("importing", s.importing), v("named", s.named), v("unaccounted", s.unaccounted),
-        v("overlap", s.overlap), v("foreign", s.foreign);
+        v("overlap", s.overlap), v("foreign", s.foreign), v("put_back", s.put_back);
   }
   bool operator==(const UploadResult&) const = default;
 };

@@ -50,7 +50,7 @@ std::vector<TraceEvent> samples() {
           ev::UploadStart{1, 2, JobIds{{5, 6}}, 3, 4, 1, 120},
           ev::Staged{JobIds{{5, 6}}},
           ev::Committing{"stage stg-1 into users", JobIds{{5, 6}}},
-          ev::UploadResult{"marketo", 1, 2, "importing", "imp-1", 2, 0, 0, 0, 0},
+          ev::UploadResult{"marketo", 1, 2, "importing", "imp-1", 2, 0, 0, 0, 0, JobIds{{2}}},
           ev::Poll{1, "imp-1"},
           ev::Polled{1, "imp-1", "running"},
           ev::StatsFault{1, "imp-1", "fault"},

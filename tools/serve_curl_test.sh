@@ -2,8 +2,10 @@
 # serve_curl_test.sh DESTSIM — `destsim serve NAME` for the async fakes whose
 # clients speak multipart, Basic auth and CSV bodies, driven by a real HTTP
 # client (curl) on loopback: Yandex Metrica (a multipart CSV upload, its
-# uploading polled, a 403 without the token) and Eloqua (/id, an import
-# definition, CSV data, a sync, its rejects, the definition deleted).
+# uploading polled, a 403 without the token), Eloqua (/id, an import
+# definition, CSV data, a sync, its rejects, the definition deleted) and Bing
+# Ads (SOAP GetBulkUploadUrl, a zip posted to the UploadUrl, the status, the
+# result zip with its BOM and error row, a SOAP fault for a wrong token).
 # Each server binds 127.0.0.1 on a free port and stops by itself.
 set -u
 bin=$1
@@ -87,6 +89,72 @@ st=$(curl_status "$tmp/acc.json" -H "X-Destsim-Token: curl-admin" "$base/_destsi
 # The eighth request, the last the bounded server answers.
 st=$(curl_status "$tmp/unauth.json" -u 'Acme\destsim:wrong' "$bulk/contacts/imports")
 [ "$st" = "401" ] || fail "a wrong password answered $st"
+
+# --- Bing Ads ------------------------------------------------------------------
+# The upload and result-file URLs the service hands out must point back at this
+# door: a free port is picked first and named in the options.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+door="http://127.0.0.1:$port"
+DESTSIM_ADMIN_TOKEN=curl-admin "$bin" serve bingads --port "$port" --max-requests 7 --max-lifetime 60s \
+  --options "{\"token\": \"tok-curl\", \"developer_token\": \"dev-curl\", \"customer_id\": \"1000\",
+              \"account_ids\": [123], \"audience_ids\": [555], \"queued_for\": \"0s\", \"processing_for\": \"0s\",
+              \"upload_base_url\": \"$door\", \"result_base_url\": \"$door\"}" > "$tmp/bing.log" 2>&1 &
+pids+=($!)
+base=$(wait_for_url "$tmp/bing.log") || fail "bingads: serve printed no URL: $(cat "$tmp/bing.log")"
+svc="$base/Api/Advertiser/CampaignManagement/v13/BulkService.svc"
+soap() {  # soap OUTFILE ACTION BODY [TOKEN] -> prints the HTTP status
+  local token=${4:-tok-curl}
+  curl_status "$1" -H 'Content-Type: text/xml; charset=utf-8' -H "SOAPAction: $2" --data-binary \
+    "<s:Envelope xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Header xmlns=\"https://bingads.microsoft.com/CampaignManagement/v13\"><Action mustUnderstand=\"1\">$2</Action><AuthenticationToken>$token</AuthenticationToken><CustomerAccountId>123</CustomerAccountId><CustomerId>1000</CustomerId><DeveloperToken>dev-curl</DeveloperToken></s:Header><s:Body><$2Request xmlns=\"https://bingads.microsoft.com/CampaignManagement/v13\">$3</$2Request></s:Body></s:Envelope>" \
+    "$svc"
+}
+xml() { python3 -c "import re,sys,html; m=re.search('<'+sys.argv[2]+'>(.*?)</'+sys.argv[2]+'>', open(sys.argv[1]).read()); print(html.unescape(m.group(1)) if m else '')" "$@"; }
+st=$(soap "$tmp/url.xml" GetBulkUploadUrl '<ResponseMode>ErrorsAndResults</ResponseMode><AccountId>123</AccountId>')
+[ "$st" = "200" ] || fail "GetBulkUploadUrl answered $st: $(cat "$tmp/url.xml")"
+rid=$(xml "$tmp/url.xml" RequestId)
+upload_url=$(xml "$tmp/url.xml" UploadUrl)
+case "$upload_url" in "$door"/*) ;; *) fail "UploadUrl $upload_url is not on the door $door" ;; esac
+# A customer list file: a BOM, the header, the Format Version row, the list row,
+# one valid member and one whose Text is not a hash.
+python3 - "$tmp/list.zip" <<'PY'
+import hashlib, sys, zipfile
+h = hashlib.sha256(b"ada@example.com").hexdigest()
+csv = ("\ufeffType,Status,Id,Parent Id,Client Id,Modified Time,Name,Description,Scope,Audience,Action Type,Sub Type,Text\n"
+       "Format Version,,,,,,6.0,,,,,,\n"
+       "Customer List,,555,,,,,,,,Add,,\n"
+       f"Customer List Item,,,555,1,,,,,,,Email,{h}\n"
+       "Customer List Item,,,555,2,,,,,,,Email,not-a-hash\n")
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("upload.csv", csv.encode("utf-8"))
+PY
+st=$(curl_status "$tmp/up.json" -H 'AuthenticationToken: tok-curl' -H 'DeveloperToken: dev-curl' -H 'CustomerId: 1000' \
+  -H 'AccountId: 123' -F "file=@$tmp/list.zip;type=application/zip" "$upload_url")
+[ "$st" = "200" ] || fail "the upload answered $st: $(cat "$tmp/up.json")"
+[ "$(json "$tmp/up.json" "['RequestId']")" = "$rid" ] || fail "upload answer: $(cat "$tmp/up.json")"
+st=$(soap "$tmp/status.xml" GetBulkUploadStatus "<RequestId>$rid</RequestId>")
+[ "$st" = "200" ] || fail "GetBulkUploadStatus answered $st: $(cat "$tmp/status.xml")"
+[ "$(xml "$tmp/status.xml" RequestStatus)" = "CompletedWithErrors" ] || fail "status: $(cat "$tmp/status.xml")"
+result_url=$(xml "$tmp/status.xml" ResultFileUrl)
+st=$(curl_status "$tmp/result.zip" "$result_url")
+[ "$st" = "200" ] || fail "the result file answered $st"
+python3 - "$tmp/result.zip" <<'PY' || fail "the result file is wrong"
+import csv, io, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+[name] = z.namelist()
+data = z.read(name)
+assert data.startswith(b"\xef\xbb\xbf"), "no BOM"
+rows = list(csv.DictReader(io.StringIO(data[3:].decode("utf-8"))))
+errors = {r["Client Id"]: r["Error"] for r in rows if r["Type"].endswith(" Error")}
+assert errors == {"2": "EmailMustBeHashed"}, errors
+assert any(r["Type"] == "Customer List Item" and r["Client Id"] == "1" for r in rows), rows
+PY
+st=$(curl_status "$tmp/acc.json" -H "X-Destsim-Token: curl-admin" "$base/_destsim/accepted")
+[ "$(json "$tmp/acc.json" "['audiences']['555']")" = "1" ] || fail "members: $(cat "$tmp/acc.json")"
+# A wrong token: a SOAP fault (HTTP 500) naming InvalidCredentials.
+st=$(soap "$tmp/fault.xml" GetBulkUploadStatus "<RequestId>$rid</RequestId>" wrong-token)
+[ "$st" = "500" ] || fail "a wrong token answered $st"
+[ "$(xml "$tmp/fault.xml" ErrorCode)" = "InvalidCredentials" ] || fail "fault: $(cat "$tmp/fault.xml")"
+
 for p in "${pids[@]}"; do wait "$p" || fail "a bounded server exited $?"; done
 pids=()
 echo "serve_curl_test: ok"

@@ -135,13 +135,24 @@ bool lower_hex(std::string_view s, std::size_t n) {
          });
 }
 
+// Characters (code points) of valid UTF-8 `s`: its bytes but continuation bytes.
+std::size_t utf8_length(std::string_view s) {
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// Whether digits `s` (no sign, no leading zero) are at most `max`, "9223372036854775807" for int64.
+bool digits_at_most(std::string_view s, std::string_view max) {
+  return s.size() < max.size() || (s.size() == max.size() && s <= max);
+}
+
 // A positive integer written without sign or leading zeros, that fits in int64; else 0.
 std::int64_t positive_number(std::string_view s) {
-  if (!all_digits(s) || s[0] == '0' || s.size() > 18) return 0;
+  if (!all_digits(s) || s[0] == '0' || !digits_at_most(s, "9223372036854775807")) return 0;
   std::int64_t v = 0;
   for (char c : s) v = v * 10 + (c - '0');
   return v;
@@ -556,8 +567,9 @@ Status check_tree(pugi::xml_node n, int depth) {
 }
 
 // The attributes an element may carry: namespace declarations, xsi:nil and (on
-// header entries) mustUnderstand. Returns whether xsi:nil="true".
-Result<bool> element_attributes(pugi::xml_node e, bool header_entry) {
+// the Action header entry, the only one the SDK marks) mustUnderstand. Returns
+// whether xsi:nil="true".
+Result<bool> element_attributes(pugi::xml_node e, bool action_entry) {
   bool nil = false;
   for (pugi::xml_attribute a = e.first_attribute(); a; a = a.next_attribute()) {
     const std::string_view name = a.name();
@@ -567,7 +579,7 @@ Result<bool> element_attributes(pugi::xml_node e, bool header_entry) {
     if (q.ns == kXsiNs && q.local == "nil") {
       if (v != "true" && v != "false") return Error::bad_input("i:nil=\"" + v + "\" on <" + e.name() + ">");
       nil = v == "true";
-    } else if (header_entry && q.local == "mustUnderstand" && (q.ns.empty() || q.ns == kSoapNs)) {
+    } else if (action_entry && q.local == "mustUnderstand" && (q.ns.empty() || q.ns == kSoapNs)) {
       if (v != "1" && v != "0" && v != "true" && v != "false")
         return Error::bad_input("mustUnderstand=\"" + v + "\" on <" + e.name() + ">");
     } else {
@@ -795,7 +807,7 @@ Result<BingAdsApi::Soap> parse_soap(const std::string& xml, const std::string& a
     if (q.ns != kBingNs || std::find(std::begin(kEntries), std::end(kEntries), q.local) == std::end(kEntries))
       return Error::bad_input("an unknown header entry <" + std::string(e.name()) + "> (" + q.ns + ")");
     if (!entry_names.insert(q.local).second) return Error::bad_input("the header entry " + q.local + " twice");
-    DS_TRY(bool nil, element_attributes(e, true));
+    DS_TRY(bool nil, element_attributes(e, q.local == "Action"));
     DS_TRY(std::string v, leaf_text(e));
     if (!nil) out.header[q.local] = v;
   }
@@ -832,9 +844,13 @@ Result<BingAdsApi::Soap> parse_soap(const std::string& xml, const std::string& a
       out.body["ResponseMode"] != "ErrorsAndResults")
     return Error::bad_input("ResponseMode \"" + out.body["ResponseMode"] + "\" (ErrorsOnly or ErrorsAndResults)");
   if (out.body.count("AccountId")) {
+    // xs:long: an optional sign, digits (leading zeros allowed), within int64.
     const std::string_view v = xml_space_trimmed(out.body["AccountId"]);
-    const std::string_view digits = starts_with(v, "-") ? v.substr(1) : v;
-    if (!all_digits(digits) || digits.size() > 18)
+    const bool negative = starts_with(v, "-");
+    std::string_view digits = negative || starts_with(v, "+") ? v.substr(1) : v;
+    const bool digits_ok = all_digits(digits);
+    while (digits.size() > 1 && digits[0] == '0') digits.remove_prefix(1);
+    if (!digits_ok || !digits_at_most(digits, negative ? "9223372036854775808" : "9223372036854775807"))
       return Error::bad_input("AccountId \"" + out.body["AccountId"] + "\" is not an xs:long");
     out.body["AccountId"] = std::string(v);
   }
@@ -879,13 +895,13 @@ Response BingAdsApi::handle(const Request& request, Time now) {
   if (path == kServicePath && host != kSoapHost &&
       (host == upload_host || host == result_host) && upload_host != result_host) {
     ++state_.rejected;
-    return plain(404, "Not Found");
+    return plain(404, "");
   }
   if (path == kServicePath) return soap(request, now);
   if (starts_with(path, kUploadPrefix) && host == upload_host) return upload(request, now);
   if (starts_with(path, kResultPrefix) && host == result_host) return download(request, now);
   ++state_.rejected;
-  return plain(404, "Not Found");
+  return plain(404, "");
 }
 
 Response BingAdsApi::ad_api_fault(int code, const std::string& error_code, const std::string& message) {
@@ -932,9 +948,10 @@ Response BingAdsApi::client_fault(int status, const std::string& faultcode, cons
 
 int BingAdsApi::token_problem(const std::string& token, Time now) {
   if (token.empty()) return kInvalidCredentials.number;
-  if (state_.retired_tokens.count(token)) return kTokenExpired.number;
+  // After expire_token every token answers 109, a wrong one too (the contract:
+  // "every call answers 109 until set_token").
+  if (state_.token_expired || state_.retired_tokens.count(token)) return kTokenExpired.number;
   if (!options_.token.empty() && token != options_.token) return kInvalidCredentials.number;
-  if (state_.token_expired) return kTokenExpired.number;
   if (options_.token_lifetime.count() > 0) {
     if (!state_.token_used) {
       state_.token_used = true;
@@ -1188,7 +1205,7 @@ Response BingAdsApi::upload(const Request& request, Time now) {
       std::find(options_.fail_uploads.begin(), options_.fail_uploads.end(), u.upload_ordinal) !=
           options_.fail_uploads.end())
     u.verdict = BingAdsApiState::Verdict::failed;
-  settle_due(now);  // zero queued_for and processing_for settle at once
+  settle_due(state_.last_now);  // zero queued_for and processing_for settle at once
   Response r = json_response(200, {{"TrackingId", next_tracking_id()}, {"RequestId", u.request_id}});
   r.headers.set("Content-Type", "application/json; charset=utf-8");
   return r;
@@ -1348,7 +1365,7 @@ void BingAdsApi::settle_customer_list(Upload& u) {
     set_error(list, "InvalidAudienceId", 4835);
   else if (action != "Add" && action != "Remove" && action != "Replace")
     set_error(list, "InvalidCustomerListActionType", 8001);
-  else if (list.cells[4].size() > kClientIdMax)
+  else if (utf8_length(list.cells[4]) > kClientIdMax)
     set_error(list, "ClientIdTooLong", 9902);
   else if (!list.cells[4].empty() && counts.at(list.cells[4]) > 1)
     set_error(list, "DuplicateClientId", 9903);
@@ -1359,7 +1376,7 @@ void BingAdsApi::settle_customer_list(Upload& u) {
     if (r.cells[0] != "Customer List Item") set_error(r, "BulkServiceUnknownTypeForRow", 4203);
     else if (!list_ok || r.cells[3] != id) set_error(r, "InvalidCustomerListId", 8000);
     else if (client.empty()) set_error(r, "ClientIdNullOrEmpty", 9901);
-    else if (client.size() > kClientIdMax) set_error(r, "ClientIdTooLong", 9902);
+    else if (utf8_length(client) > kClientIdMax) set_error(r, "ClientIdTooLong", 9902);
     else if (counts.at(client) > 1) set_error(r, "DuplicateClientId", 9903);
     else if (r.cells[11] != "Email") set_error(r, "CustomerListItemSubTypeNotSupported", 8002);
     else if (!lower_hex(r.cells[12], 64)) set_error(r, "EmailMustBeHashed", 8004);
@@ -1411,10 +1428,8 @@ void BingAdsApi::settle_conversions(Upload& u) {
     const bool restate = adjustment == "Restate";
 
     if (r.cells[0] != "Offline Conversion") set_error(r, "BulkServiceUnknownTypeForRow", 4203);
-    else if (client.size() > kClientIdMax) set_error(r, "ClientIdTooLong", 9902);
+    else if (utf8_length(client) > kClientIdMax) set_error(r, "ClientIdTooLong", 9902);
     else if (!client.empty() && counts.at(client) > 1) set_error(r, "DuplicateClientId", 9903);
-    else if (!insert && adjustment != "Restate" && adjustment != "Retract")
-      set_error(r, "OfflineConversionInvalidAdjustmentType", 5618);
     else if (goal.empty()) set_error(r, "OfflineConversionNameNullOrEmpty", 5605);
     else if (!options_.conversion_goals.empty() &&
              std::find(options_.conversion_goals.begin(), options_.conversion_goals.end(), goal) ==
@@ -1435,7 +1450,9 @@ void BingAdsApi::settle_conversions(Upload& u) {
       else if (!currency_cell.empty() && !currency(currency_cell))
         set_error(r, "OfflineConversionCurrencyCodeInvalid", 5611);
     } else {
-      if (cell("Adjustment Time").empty()) set_error(r, "OfflineConversionAdjustmentTimeNullOrEmpty", 5619);
+      if (adjustment != "Restate" && adjustment != "Retract")
+        set_error(r, "OfflineConversionInvalidAdjustmentType", 5618);
+      else if (cell("Adjustment Time").empty()) set_error(r, "OfflineConversionAdjustmentTimeNullOrEmpty", 5619);
       else if (!adjusted) set_error(r, "OfflineConversionAdjustmentTimeInvalid", 5621);
       else if (*adjusted <= *time) set_error(r, "OfflineConversionAdjustmentTimeEarlierThanConversionTime", 5620);
       else if (*adjusted > upload_s) set_error(r, "OfflineConversionFutureAdjustmentTimeCannotBeSet", 5622);
@@ -1632,6 +1649,8 @@ Status BingAdsApi::control(const JsonIn& op, Time now) {
   DS_TRY(std::string which, control_key(op, {"set_token", "expire_token", "request"}));
   if (which == "set_token") {
     DS_TRY(std::string t, op.at(which).string());
+    // An empty token would make every token good (the option's "empty: any").
+    if (t.empty()) return op.at(which).expected("a non-empty token");
     if (!options_.token.empty() && options_.token != t) state_.retired_tokens.insert(options_.token);
     state_.retired_tokens.erase(t);
     options_.token = std::move(t);

@@ -68,7 +68,8 @@
 // production: both orders are accepted, but a ResponseMode after AccountId is
 // ignored (ErrorsOnly), as WCF's ordered reading skips it (UNCONFIRMED).
 // ResponseMode absent → ErrorsOnly; a value other than the two → 400 fault.
-// AccountId: an xs:long (spaces around allowed); other text → 400 fault.
+// AccountId: an xs:long (optional sign, leading zeros, spaces around allowed;
+// within 64 bits); other text → 400 fault.
 //
 // Success: HTTP 200, Content-Type text/xml; charset=utf-8:
 //   <s:Envelope xmlns:s="…/soap/envelope/">
@@ -97,10 +98,11 @@
 //   0. the SOAP call's 1-based ordinal (every POST to the service path) is in
 //      `internal_error_calls` → AdApi 0 InternalError;
 //   1. Content-Type, SOAPAction, XML (above);
-//   2. AuthenticationToken missing or empty, or not `token` (when set) → AdApi
-//      105 InvalidCredentials; a token retired by set_token, any token after
-//      expire_token or once `token_lifetime` passed since the first call that
-//      authenticated → AdApi 109 AuthenticationTokenExpired, until set_token;
+//   2. AuthenticationToken missing or empty → AdApi 105 InvalidCredentials;
+//      a token retired by set_token, or any token after expire_token → AdApi
+//      109 AuthenticationTokenExpired, until set_token; else a token other
+//      than `token` (when set) → 105; the accepted token once `token_lifetime`
+//      passed since the first call that presented it → 109, until set_token;
 //      DeveloperToken missing/empty or not `developer_token` (when set) → 105;
 //      CustomerId or CustomerAccountId missing/empty → AdApi 116
 //      RequestMissingHeaders (UNCONFIRMED; [MS]: "always set it"); CustomerId
@@ -124,7 +126,7 @@
 // both must agree). Answers: 200 application/json {"TrackingId","RequestId"};
 // a refusal is {"TrackingId","RequestId","Code","ErrorCode","Message"} ([MS]
 // bulk-download-upload's example) and stores nothing, the URL staying usable:
-//   405 another method; 400 3220 BulkServiceInvalidBulkUploadUrl: an unknown
+//   405 another method (empty body); 400 3220 BulkServiceInvalidBulkUploadUrl: an unknown
 //   RequestId in the path, or a query other than the one issued;
 //   401 105/109 token or developer token as for SOAP calls (not counted toward
 //   calls_per_minute); 401 106 UserIsNotAuthorized: CustomerId or AccountId
@@ -198,7 +200,8 @@
 // every GetBulkUploadStatus ([MS]: "call GetBulkUploadStatus again to get a new
 // URL"), each valid `result_url_valid_for` (5m [MS]) from the call that issued it:
 //   <result_base_url>/bulkuploadresultfiles/BulkUpload-MM-DD-YYYY-<RequestId>-Results.zip?sv=2023-11-03&st=<issued>&se=<expiry>&sr=b&sp=r&sig=<32 hex>
-// (times as 2024-01-01T00%3A05%3A00Z; UNCONFIRMED shape, modelled on Azure SAS).
+// (MM-DD-YYYY the UTC date of GetBulkUploadUrl; times as 2024-01-01T00%3A05%3A00Z;
+// sig 32 lowercase hex; UNCONFIRMED shape, modelled on Azure SAS).
 // GET it → 200 application/octet-stream: a ZIP (written by libzip, the entry
 // dated the upload's terminal moment) holding BulkUpload-MM-DD-YYYY-<RequestId>-Results.csv:
 // a UTF-8 BOM, CRLF lines, the header
@@ -290,9 +293,12 @@
 // unquoting. Ignored duplicates are not applied.
 //
 // ── Control ─────────────────────────────────────────────────────────────────
-// set_token "<t>" (the accepted token becomes t, the old one retired — it
-// answers 109 — and expiry is cleared), expire_token true (every call answers
-// 109 until set_token), request.
+// set_token "<t>" (non-empty: the accepted token becomes t, the old one —
+// when `token` was set — retired: it answers 109; expiry and the lifetime's
+// clock are cleared), expire_token true (every call with a token answers 109
+// until set_token), request (a seeding SOAP call: it names no host, so
+// uploads and result downloads cannot be seeded). A rotated token is an
+// option: reset() keeps it and forgets the retired ones.
 //
 // Catalog registration (for fakes/catalog.cpp, done with the destinations):
 //   about: "Microsoft Advertising Bulk Service v13 (SOAP): GetBulkUploadUrl, zip/CSV uploads of customer lists and

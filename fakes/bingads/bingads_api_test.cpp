@@ -54,8 +54,10 @@ std::string envelope(const std::string& action, const Fields& body, const Fields
       "<s:Envelope xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\" "
       "xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\">\n"
       "  <s:Header xmlns=\"https://bingads.microsoft.com/CampaignManagement/v13\">\n";
-  for (const auto& [k, v] : h)
-    if (v != "<omit>") x += "    <" + k + ">" + v + "</" + k + ">\n";
+  for (const auto& [k, v] : h) {
+    if (v == "<omit>") continue;
+    x += "    <" + k + (k == "Action" ? " mustUnderstand=\"1\"" : "") + ">" + v + "</" + k + ">\n";
+  }
   x += "  </s:Header>\n  <s:Body>\n    <" + action +
        "Request xmlns=\"https://bingads.microsoft.com/CampaignManagement/v13\">\n";
   for (const auto& [k, v] : body) x += "      <" + k + ">" + v + "</" + k + ">\n";
@@ -442,7 +444,11 @@ TEST(BingAdsSoap, TransportChecksComeFirst) {
 
   Request wrong_path = url_request();
   wrong_path.path = "/Api/Advertiser/CampaignManagement/v12/BulkService.svc";
-  EXPECT_EQ(api.handle(wrong_path, kTimeZero).status, 404);
+  const Response not_found = api.handle(wrong_path, kTimeZero);
+  EXPECT_EQ(not_found.status, 404);
+  EXPECT_EQ(not_found.body, "");
+  const Response get_answer = api.handle(get_req, kTimeZero);
+  EXPECT_EQ(get_answer.body, "");
   Request on_upload_host = url_request();
   on_upload_host.host = "fileupload.api.bingads.microsoft.com";
   EXPECT_EQ(api.handle(on_upload_host, kTimeZero).status, 404);
@@ -471,7 +477,10 @@ TEST(BingAdsSoap, MalformedOrUnexpectedXmlIsA400ClientFault) {
       {"no Header", with("<s:Header", "<s:Hidden").replace(ok.find("</s:Header>"), 11, "</s:Hidden>")},
       {"an unknown header entry", with("<DeveloperToken>", "<Tenant>x</Tenant><DeveloperToken>")},
       {"a header entry twice", with("<DeveloperToken>", "<CustomerId>1000</CustomerId><DeveloperToken>")},
-      {"an Action other than SOAPAction", with("<Action>GetBulkUploadUrl", "<Action>GetBulkUploadStatus")},
+      {"an Action other than SOAPAction", with(">GetBulkUploadUrl</Action>", ">GetBulkUploadStatus</Action>")},
+      {"mustUnderstand on another entry", with("<DeveloperToken>", "<DeveloperToken s:mustUnderstand=\"1\">")},
+      {"a bad mustUnderstand", with("mustUnderstand=\"1\"", "mustUnderstand=\"yes\"")},
+      {"AccountId beyond 64 bits", with("<AccountId>123", "<AccountId>9223372036854775808")},
       {"another request element",
        envelope("GetBulkUploadStatus", {{"RequestId", "x"}}, {{"Action", "GetBulkUploadUrl"}})},
       {"the request in no namespace", with("<GetBulkUploadUrlRequest xmlns=\"https://bingads.microsoft.com/"
@@ -561,6 +570,12 @@ TEST(BingAdsFaults, BadAccountsAndRequestIdsAnswerApiFaultOperationErrors) {
                "CampaignServiceInvalidAccountId");
   expect_fault(api.handle(url_request({{"AccountId", "0123"}}, {{"CustomerAccountId", "0123"}}), kTimeZero), "1102",
                "CampaignServiceInvalidAccountId");
+  // The largest xs:long reads (a 400 would be wrong): merely not an account.
+  expect_fault(api.handle(url_request({{"AccountId", "9223372036854775807"}},
+                                      {{"CustomerAccountId", "9223372036854775807"}}),
+                          kTimeZero),
+               "1102", "CampaignServiceInvalidAccountId");
+  EXPECT_EQ(api.accepted()["uploads"].size(), 0u) << "a refused call issues nothing";
 
   const Ticket t = get_url(api, kTimeZero);
   expect_fault(api.handle(status_request("00000000-0000-4000-8000-000000000009"), kTimeZero), "4201",
@@ -572,13 +587,16 @@ TEST(BingAdsFaults, BadAccountsAndRequestIdsAnswerApiFaultOperationErrors) {
   o.customer_id = "";
   BingAdsApi two(o);
   const Ticket mine = get_url(two, kTimeZero);
+  // An account that exists, but not the one the CustomerAccountId header names.
+  expect_fault(two.handle(url_request({{"AccountId", "456"}}), kTimeZero), "1102", "CampaignServiceInvalidAccountId");
+  EXPECT_EQ(two.accepted()["uploads"].size(), 1u);
   expect_fault(two.handle(status_request(mine.request_id, {{"CustomerAccountId", "456"}}), kTimeZero), "4201",
                "BulkServiceInvalidRequestId");
   expect_fault(two.handle(status_request(mine.request_id, {{"CustomerId", "1001"}}), kTimeZero), "4201",
                "BulkServiceInvalidRequestId");
   EXPECT_EQ(status_of(two, mine.request_id, kTimeZero).status, "PendingFileUpload");
   EXPECT_EQ(api.accepted()["faults"]["BulkServiceInvalidRequestId"], 2);
-  EXPECT_EQ(api.accepted()["faults"]["CampaignServiceInvalidAccountId"], 4);
+  EXPECT_EQ(api.accepted()["faults"]["CampaignServiceInvalidAccountId"], 5);
   (void)t;
 }
 
@@ -586,6 +604,9 @@ TEST(BingAdsFaults, InternalErrorsByCallOrdinal) {
   BingAdsApiOptions o = opts();
   o.internal_error_calls = {2, 3};
   BingAdsApi api(o);
+  Request get_req = url_request();
+  get_req.method = "GET";
+  EXPECT_EQ(api.handle(get_req, kTimeZero).status, 405) << "not a SOAP call: no ordinal";
   EXPECT_EQ(api.handle(url_request(), kTimeZero).status, 200);
   Response r = api.handle(url_request(), kTimeZero);
   EXPECT_EQ(r.status, 500);
@@ -617,6 +638,16 @@ TEST(BingAdsFaults, CallsPerMinuteInFixedWindows) {
   EXPECT_EQ(api.handle(upload_request(t.upload_url, zip_csv(audience_csv("555", "Add", {item(1)}))), kTimeZero + 119s).status,
             200);
   EXPECT_EQ(api.accepted()["faults"]["CallRateExceeded"], 2);
+
+  // A call that authenticated counts even when it fails later (1102), and the
+  // rate check comes before the account check.
+  o.calls_per_minute = 1;
+  BingAdsApi one(o);
+  EXPECT_EQ(fault_of(one.handle(url_request({{"AccountId", "999"}}, {{"CustomerAccountId", "999"}}), kTimeZero)).first,
+            "1102");
+  EXPECT_EQ(fault_of(one.handle(url_request({{"AccountId", "999"}}, {{"CustomerAccountId", "999"}}), kTimeZero)).first,
+            "117");
+  EXPECT_EQ(one.handle(url_request(), kTimeZero + 1min).status, 200);
 }
 
 // ── Tokens ──────────────────────────────────────────────────────────────────
@@ -653,6 +684,14 @@ TEST(BingAdsToken, ExpireTokenAnswers109UntilSetTokenAndControlErrorsNameThePath
   ASSERT_TRUE(api.control(JsonIn(nlohmann::json{{"expire_token", true}}, "test"), kTimeZero + 1s).ok());
   EXPECT_EQ(fault_of(api.handle(status_request(t.request_id), kTimeZero + 2s)).first, "109");
   EXPECT_EQ(fault_of(api.handle(url_request(), kTimeZero + 2s)).first, "109");
+  // Every call with a token, a wrong one too; a missing token is still missing.
+  EXPECT_EQ(fault_of(api.handle(status_request(t.request_id, {{"AuthenticationToken", "x"}}), kTimeZero + 2s)).first,
+            "109");
+  EXPECT_EQ(fault_of(api.handle(status_request(t.request_id, {{"AuthenticationToken", ""}}), kTimeZero + 2s)).first,
+            "105");
+  Response up = api.handle(upload_request(t.upload_url, zip_csv(audience_csv("555", "Add", {item(1)}))), kTimeZero + 2s);
+  EXPECT_EQ(up.status, 401);
+  EXPECT_EQ(nlohmann::json::parse(up.body)["Code"], 109);
 
   auto bad = api.control(JsonIn(nlohmann::json{{"expire_token", false}}, "s.json", "/fake/seed/0"), kTimeZero + 3s);
   ASSERT_FALSE(bad.ok());
@@ -661,6 +700,11 @@ TEST(BingAdsToken, ExpireTokenAnswers109UntilSetTokenAndControlErrorsNameThePath
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.error().message.find("(set_token, expire_token, request)"), std::string::npos);
   EXPECT_FALSE(api.control(JsonIn(nlohmann::json{{"set_token", 7}}, "test"), kTimeZero + 3s).ok());
+  // An empty token would make every token good.
+  auto empty = api.control(JsonIn(nlohmann::json{{"set_token", ""}}, "s.json", "/fake/seed/1"), kTimeZero + 3s);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().message.substr(0, 34), "s.json: /fake/seed/1/set_token: ex");
+  EXPECT_EQ(fault_of(api.handle(status_request(t.request_id), kTimeZero + 3s)).first, "109") << "still expired";
 
   ASSERT_TRUE(api.control(JsonIn(nlohmann::json{{"set_token", kToken}}, "test"), kTimeZero + 4s).ok());
   EXPECT_EQ(status_of(api, t.request_id, kTimeZero + 5s).status, "PendingFileUpload");
@@ -752,7 +796,9 @@ TEST(BingAdsUpload, RefusalsStoreNothingAndLeaveTheUrlUsable) {
   EXPECT_EQ(refused(upload_request(t.upload_url, std::string(2001, 'x'))), P(413, "FileSizeLimitExceeded"));
   Request put = upload_request(t.upload_url, zip);
   put.method = "PUT";
-  EXPECT_EQ(api.handle(put, kTimeZero + 1s).status, 405);
+  const Response put_answer = api.handle(put, kTimeZero + 1s);
+  EXPECT_EQ(put_answer.status, 405);
+  EXPECT_EQ(put_answer.body, "");
   Request wrong_host = upload_request(t.upload_url, zip);
   wrong_host.host = kSoapHost;  // a client that rebuilt the URL
   EXPECT_EQ(api.handle(wrong_host, kTimeZero + 1s).status, 404);
@@ -844,6 +890,9 @@ TEST(BingAdsFormat, MoreEntityRowsThanRowsMaxEndUploadFileRowCountExceeded) {
   EXPECT_EQ(s.status, "UploadFileRowCountExceeded");
   EXPECT_EQ(between(s.body, "<ErrorCode>", "</ErrorCode>"), "BulkServiceFileRowCountExceeded");
   EXPECT_NE(s.body.find("<Details>4 rows, the limit is 3</Details>"), std::string::npos) << s.body;
+  EXPECT_EQ(s.percent, "0");
+  EXPECT_NE(s.body.find("<ResultFileUrl i:nil=\"true\"/>"), std::string::npos);
+  EXPECT_EQ(status_of(api, over, kTimeZero + 9s).status, "FileUploaded") << "queued first, like any upload";
   EXPECT_EQ(status_of(api, at, kTimeZero + 70s).status, "Completed");
   EXPECT_EQ(api.audience("555").size(), 2u);
   EXPECT_EQ(accepted_upload(api, 0)["rows"], 4);
@@ -1006,6 +1055,9 @@ TEST(BingAdsResultFile, EachUrlLivesFiveMinutesFromItsStatusCall) {
   ASSERT_EQ(first.status, "Completed");
   EXPECT_NE(first.result_url.find("&st=2024-01-01T00%3A02%3A00Z&se=2024-01-01T00%3A07%3A00Z&"), std::string::npos)
       << first.result_url;
+  const std::string sig = first.result_url.substr(first.result_url.find("&sig=") + 5);
+  EXPECT_EQ(sig.size(), 32u);
+  EXPECT_EQ(sig.find_first_not_of("0123456789abcdef"), std::string::npos) << sig;
   EXPECT_EQ(api.handle(get(first.result_url), kTimeZero + 7min).status, 200);
   Response late = api.handle(get(first.result_url), kTimeZero + 7min + 1ms);
   EXPECT_EQ(late.status, 403);
@@ -1131,6 +1183,10 @@ TEST(BingAdsAudience, EachItemRuleHasItsError) {
   add(16, [](Item& i) { i.text = hash(16).substr(0, 63) + "A"; }, "EmailMustBeHashed");
   add(17, [](Item& i) { i.text = ""; }, "EmailMustBeHashed");
   add(18, [](Item& i) { i.client = std::string(100, 'd'); }, "");
+  add(21, [](Item& i) {
+    i.client.clear();
+    for (int k = 0; k < 100; ++k) i.client += "\xC3\xA9";  // 100 characters, 200 bytes
+  }, "");
   std::vector<std::vector<std::string>> rows = {kAudienceHeader, kAudienceVersion, list_row("555", "Add")};
   for (const auto& [i, e] : cases) rows.push_back(item_row("555", i));
   rows.push_back(item_row("556", item(19)));
@@ -1148,7 +1204,7 @@ TEST(BingAdsAudience, EachItemRuleHasItsError) {
   EXPECT_EQ(errors["other-parent"], "InvalidCustomerListId");
   EXPECT_EQ(errors[item(20).client], "BulkServiceUnknownTypeForRow");
   EXPECT_EQ(errors.count(item(10).client), 0u);
-  EXPECT_EQ(api.audience("555"), (std::set<std::string>{hash(10), hash(18)}));
+  EXPECT_EQ(api.audience("555"), (std::set<std::string>{hash(10), hash(18), hash(21)}));
   EXPECT_EQ(api.accepted()["row_errors"]["DuplicateClientId"], 2);
   EXPECT_EQ(accepted_upload(api, 0)["row_errors"], 9);
 }
@@ -1212,6 +1268,10 @@ TEST(BingAdsConversions, InsertRestateAndRetractKeepTheStoreAndTheOracle) {
   Adj retract_a{"7", ""};
   EXPECT_EQ(submit_and_finish(api, zip_csv(delete_csv({retract_a})), day + 4h).status, "Completed");
   EXPECT_EQ(api.conversions(), 1);
+  const nlohmann::json retract_row = {{"Adjustment Type", "Retract"}, {"Conversion Name", "Purchase"},
+                                      {"Conversion Time", "1/1/2024 6:50:54 PM"}, {"Microsoft Click Id", kClick},
+                                      {"Adjustment Time", "1/1/2024 8:00:00 PM"}};
+  EXPECT_EQ(api.applied(conversion_key("retract", retract_row)), 1);
   EXPECT_EQ(submit_and_finish(api, zip_csv(delete_csv({retract_a})), day + 5h).status, "CompletedWithErrors")
       << "retracted twice";
   EXPECT_EQ(api.accepted()["conversions"],
@@ -1219,6 +1279,9 @@ TEST(BingAdsConversions, InsertRestateAndRetractKeepTheStoreAndTheOracle) {
   // Retracted, it may be inserted again.
   EXPECT_EQ(submit_and_finish(api, zip_csv(insert_csv({a})), day + 6h).status, "Completed");
   EXPECT_EQ(api.applied(conversion_key("insert", a_row)), 2);
+  // Applied: 2 inserts, 1 restate, 1 retract, 1 insert again; the duplicate and the refused rows not.
+  EXPECT_EQ(api.applications(), 5);
+  EXPECT_EQ(api.accepted()["distinct_applications"], 4);
 }
 
 TEST(BingAdsConversions, EachInsertRuleHasItsError) {
@@ -1286,6 +1349,9 @@ TEST(BingAdsConversions, EachAdjustmentRuleHasItsError) {
     cases.emplace_back(a, error);
   };
   add([](Adj& a) { a.type = "Update"; }, "OfflineConversionInvalidAdjustmentType");
+  // The rules every row has come before the adjustment's own.
+  add([](Adj& a) { a.type = "Update", a.name = ""; }, "OfflineConversionNameNullOrEmpty");
+  add([](Adj& a) { a.type = "Update", a.click = "A"; }, "OfflineConversionMicrosoftClickIdInvalid");
   add([](Adj& a) { a.type = ""; }, "OfflineConversionInvalidAdjustmentType");
   add([](Adj& a) { a.adjusted = ""; }, "OfflineConversionAdjustmentTimeNullOrEmpty");
   add([](Adj& a) { a.adjusted = "2024-01-01T20:00:00Z"; }, "OfflineConversionAdjustmentTimeInvalid");
