@@ -906,6 +906,7 @@ Response BingAdsApi::handle(const Request& request, Time now) {
 
 Response BingAdsApi::ad_api_fault(int code, const std::string& error_code, const std::string& message) {
   ++state_.faults[error_code];
+  ++state_.rejected;
   const std::string tracking = next_tracking_id();
   const std::string detail = "<AdApiFaultDetail xmlns=\"https://adapi.microsoft.com\" xmlns:i=\"" +
                              std::string(kXsiNs) + "\"><TrackingId>" + tracking +
@@ -921,6 +922,7 @@ Response BingAdsApi::ad_api_fault(int code, const std::string& error_code, const
 
 Response BingAdsApi::api_fault(int code, const std::string& error_code, const std::string& message) {
   ++state_.faults[error_code];
+  ++state_.rejected;
   const std::string tracking = next_tracking_id();
   const std::string detail =
       "<ApiFaultDetail xmlns=\"" + std::string(kBingNs) + "\" xmlns:i=\"" + std::string(kXsiNs) +
@@ -937,6 +939,7 @@ Response BingAdsApi::api_fault(int code, const std::string& error_code, const st
 
 Response BingAdsApi::client_fault(int status, const std::string& faultcode, const std::string& message) {
   ++state_.faults[faultcode == "a:ActionNotSupported" ? "ActionNotSupported" : "BadRequest"];
+  ++state_.rejected;
   const std::string tracking = next_tracking_id();
   const std::string ns = faultcode == "a:ActionNotSupported"
                              ? " xmlns:a=\"http://schemas.microsoft.com/ws/2005/05/addressing/none\""
@@ -952,6 +955,7 @@ int BingAdsApi::token_problem(const std::string& token, Time now) {
   // "every call answers 109 until set_token").
   if (state_.token_expired || state_.retired_tokens.count(token)) return kTokenExpired.number;
   if (!options_.token.empty() && token != options_.token) return kInvalidCredentials.number;
+  if (options_.token.empty()) state_.presented_tokens.insert(token);  // the ones set_token will retire
   if (options_.token_lifetime.count() > 0) {
     if (!state_.token_used) {
       state_.token_used = true;
@@ -1651,7 +1655,10 @@ Status BingAdsApi::control(const JsonIn& op, Time now) {
     DS_TRY(std::string t, op.at(which).string());
     // An empty token would make every token good (the option's "empty: any").
     if (t.empty()) return op.at(which).expected("a non-empty token");
-    if (!options_.token.empty() && options_.token != t) state_.retired_tokens.insert(options_.token);
+    // The token before is retired; with no `token` option, every token that authenticated.
+    if (!options_.token.empty()) state_.retired_tokens.insert(options_.token);
+    state_.retired_tokens.insert(state_.presented_tokens.begin(), state_.presented_tokens.end());
+    state_.presented_tokens.clear();
     state_.retired_tokens.erase(t);
     options_.token = std::move(t);
     state_.token_expired = false;

@@ -293,12 +293,13 @@
 // unquoting. Ignored duplicates are not applied.
 //
 // ── Control ─────────────────────────────────────────────────────────────────
-// set_token "<t>" (non-empty: the accepted token becomes t, the old one —
-// when `token` was set — retired: it answers 109; expiry and the lifetime's
-// clock are cleared), expire_token true (every call with a token answers 109
-// until set_token), request (a seeding SOAP call: it names no host, so
-// uploads and result downloads cannot be seeded). A rotated token is an
-// option: reset() keeps it and forgets the retired ones.
+// set_token "<t>" (non-empty): the accepted token becomes t; the old one is
+// retired and answers 109 (with `token` unset: every token that had
+// authenticated); expiry and the lifetime's clock are cleared.
+// expire_token true: every call with a token answers 109 until set_token.
+// request: a seeding SOAP call (it names no host, so uploads and result
+// downloads cannot be seeded). A rotated token is an option: reset() keeps it
+// and forgets the retired ones.
 //
 // Catalog registration (for fakes/catalog.cpp, done with the destinations):
 //   about: "Microsoft Advertising Bulk Service v13 (SOAP): GetBulkUploadUrl, zip/CSV uploads of customer lists and
@@ -399,6 +400,7 @@ struct BingAdsApiState {
   std::map<std::string, std::set<std::string>> audiences;  // id → member hashes
   std::map<std::string, Conversion> conversions;           // identity → stored conversion
   std::set<std::string> retired_tokens;
+  std::set<std::string> presented_tokens;  // authenticated while `token` is empty; set_token retires them
   bool token_expired = false, token_used = false;
   Time token_first_use{};
   std::int64_t minute_window = -1, minute_count = 0;

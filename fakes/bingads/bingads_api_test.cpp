@@ -678,6 +678,27 @@ TEST(BingAdsToken, ExpiresTokenLifetimeAfterFirstUseUntilSetToken) {
   EXPECT_EQ(api.accepted()["faults"]["AuthenticationTokenExpired"], 3);
 }
 
+TEST(BingAdsToken, WithNoTokenOptionSetTokenRetiresEveryTokenThatAuthenticated) {
+  BingAdsApiOptions o = opts();
+  o.token = "";
+  BingAdsApi api(o);
+  const Ticket t = get_url(api, kTimeZero);  // kToken, accepted as any token is
+  EXPECT_EQ(api.handle(status_request(t.request_id, {{"AuthenticationToken", "other"}}), kTimeZero).status, 200);
+  ASSERT_TRUE(api.control(JsonIn(nlohmann::json{{"set_token", "tok-2"}}, "test"), kTimeZero + 1s).ok());
+  EXPECT_EQ(fault_of(api.handle(status_request(t.request_id), kTimeZero + 2s)).first, "109");
+  EXPECT_EQ(fault_of(api.handle(status_request(t.request_id, {{"AuthenticationToken", "other"}}), kTimeZero + 2s)).first,
+            "109");
+  EXPECT_EQ(fault_of(api.handle(status_request(t.request_id, {{"AuthenticationToken", "never"}}), kTimeZero + 2s)).first,
+            "105")
+      << "a token never seen is merely wrong";
+  EXPECT_EQ(api.handle(status_request(t.request_id, {{"AuthenticationToken", "tok-2"}}), kTimeZero + 2s).status, 200);
+  // Rotating again retires tok-2 as any set token is.
+  ASSERT_TRUE(api.control(JsonIn(nlohmann::json{{"set_token", "tok-3"}}, "test"), kTimeZero + 3s).ok());
+  EXPECT_EQ(fault_of(api.handle(status_request(t.request_id, {{"AuthenticationToken", "tok-2"}}), kTimeZero + 4s)).first,
+            "109");
+  EXPECT_EQ(api.accepted()["faults"]["AuthenticationTokenExpired"], 3);
+}
+
 TEST(BingAdsToken, ExpireTokenAnswers109UntilSetTokenAndControlErrorsNameThePath) {
   BingAdsApi api(opts());
   const Ticket t = get_url(api, kTimeZero);
@@ -1511,6 +1532,7 @@ TEST(BingAdsState, AcceptedHasTheDocumentedShape) {
   EXPECT_EQ(a["soap_calls"], 6);
   EXPECT_EQ(a["faults"].size(), 10u);
   EXPECT_EQ(a["faults"]["InvalidCredentials"], 1);
+  EXPECT_EQ(a["rejected"], 1) << "a SOAP fault is a refused request";
   EXPECT_EQ(a["audiences"], (nlohmann::json{{"555", 2}}));
   EXPECT_EQ(a["applications"], 3);
   EXPECT_EQ(a["distinct_applications"], 3);
