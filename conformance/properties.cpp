@@ -45,6 +45,7 @@ struct Resp {
 struct Http {
   std::int64_t t = 0;          // the request left
   std::string endpoint;        // host + path
+  std::string method;
   std::int64_t bytes = 0;
   std::int64_t answered = -1;  // when the answer (or the transport error) came
   int status = -1;             // the HTTP status; 0 = a transport error; -1 = no answer yet
@@ -196,6 +197,7 @@ Events parse_events(const Outcome& o) {
             Http& h = ev.http[e.req];
             h.t = t;
             h.endpoint = e.host + e.path;
+            h.method = e.method;
             h.bytes = e.bytes;
           } else if constexpr (std::is_same_v<E, ev::HttpResponse>) {
             ev.responses.push_back(
@@ -513,6 +515,14 @@ std::map<JobId, std::string> hiding_faults(const Events& ev) {
     const std::string name = "upload " + std::to_string(u.key);
     if (u.answer_req >= 0)
       if (std::string why = hides(u.answer_req); !why.empty()) mark(u.ids, name + ": " + why);
+    // An upload of several requests (a file staged in parts, posted again
+    // after a lost answer): a write sent while it ran whose answer hides
+    // whether it was applied hides the upload's outcome too, even when a
+    // later answer decided the upload (as for file operations below).
+    if (u.start >= 0 && u.result_t >= 0)
+      for (const auto& [req, h] : ev.http)
+        if (h.t >= u.start && h.t <= u.result_t && h.method == "POST" && req != u.answer_req)
+          if (std::string why = hides(req); !why.empty()) mark(u.ids, name + ": " + why);
     if (u.start >= 0) {
       // File operations (no HTTP), within the upload: a lost answer (a reset
       // or a timeout, before or after the server did it: the client cannot

@@ -283,6 +283,28 @@ TEST(PropertyCheckers, A2UnknownOutcomesMustBeJustified) {
   clean.end(1, JobState::failed, "rejected", 2 * kSec, true);
   clean.all_succeed_from(2);
   EXPECT_FAIL(clean, "A2");
+  // An upload of two posts: the first lost its answer after it was sent,
+  // the second (its answer deciding the upload) was refused 400. The first
+  // still hides whether the upload was applied; a first post refused
+  // cleanly (a 400 too) hides nothing.
+  Evidence two_posts(true);
+  two_posts.at(kSec, ev::UploadStart{1, 1, JobIds{{1}}, kSec, 0, 1, 100});
+  two_posts.exchange(1, kSec, 2 * kSec, 0);
+  two_posts.exchange(2, 2 * kSec, 3 * kSec, 400);
+  two_posts.at(3 * kSec, ev::UploadResult{"m", 1, 1, "failed", "", 0, 0, 0, 0, 0, std::nullopt});
+  two_posts.at(3 * kSec, ev::ImportEnd{1});
+  two_posts.end(1, JobState::failed, "HTTP 400", 3 * kSec, true);
+  two_posts.all_succeed_from(2);
+  EXPECT_PASS(two_posts, "A2");
+  Evidence two_clean(true);
+  two_clean.at(kSec, ev::UploadStart{1, 1, JobIds{{1}}, kSec, 0, 1, 100});
+  two_clean.exchange(1, kSec, 2 * kSec, 400);
+  two_clean.exchange(2, 2 * kSec, 3 * kSec, 400);
+  two_clean.at(3 * kSec, ev::UploadResult{"m", 1, 1, "failed", "", 0, 0, 0, 0, 0, std::nullopt});
+  two_clean.at(3 * kSec, ev::ImportEnd{1});
+  two_clean.end(1, JobState::failed, "HTTP 400", 3 * kSec, true);
+  two_clean.all_succeed_from(2);
+  EXPECT_FAIL(two_clean, "A2");
   // A staged table's commit decides its staged jobs: a garbled commit answer
   // hides their outcome; with no commit traced for them, nothing did.
   Evidence commit_garbled(false);

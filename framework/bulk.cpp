@@ -631,7 +631,9 @@ void BulkRouter::settle(std::vector<Pending>& items, const std::vector<MessageRe
   // before the next must not offer it clean.
   const bool marked = hidden > 0 || unmentioned > 0 ||
                       std::any_of(again.begin(), again.end(), [](const Pending& p) { return p.unknown; });
-  if (marked && held_.count(key) == 0) keep_unknown_held(key, again);
+  // While the upload's own entry still follows its import (the answer put
+  // some jobs back, the rest went on), the marks go under an entry of their own.
+  if (marked) keep_unknown_held(held_.count(key) == 0 ? key : next_key_++, again);
   if (!again.empty()) requeue(std::move(again), again_reason, std::nullopt, again_kind);
 }
 

@@ -325,6 +325,56 @@ TEST_F(BulkFixture, AnImportingUploadsOutcomeSetsAreSettledAndWhatTheyMissIsRetr
   EXPECT_TRUE(saw) << "the upload event reports the job its outcome missed (A5)";
 }
 
+// One part of an upload lost its answer (the manager names its job retry,
+// maybe applied) while the rest went on into the import: the job is uploaded
+// again with its outcome unknown (resent_after_unknown when it succeeds), the
+// upload event names it put back, and its mark is durable under an entry of
+// its own while the upload's entry still follows the import.
+TEST_F(BulkFixture, ANamedRetryThatMayHaveBeenAppliedCarriesTheUnknownMark) {
+  manager.idem = true;
+  manager.on_upload = [&](const std::vector<const BulkItem*>& items, int call) {
+    UploadOutcome o;
+    o.import.import_id = "imp-" + std::to_string(call);
+    for (auto* i : items) {
+      if (call == 1 && i->id == 2) {
+        MessageResult r{2, Verdict::retry, "part 2: transport timeout"};
+        r.maybe_applied = true;
+        o.results.push_back(r);
+      } else if (call == 1 && i->id == 3) {
+        o.results.push_back({3, Verdict::retry, "part 3: HTTP 503"});  // known not applied
+      } else {
+        o.import.jobs.push_back(i->id);
+      }
+    }
+    o.import.params = {{"order", o.import.jobs}};
+    return o;
+  };
+  loop.trace().set_keep_lines(true);
+  BulkRouter r(loop, manager, config(), jobs);
+  bool durable = false;
+  loop.spawn([&]() -> Task<void> {
+    // While import 1 is polled, the stored entries hold job 2 marked unknown.
+    // (Before job 2 is uploaded again: that upload's own entry marks it too.)
+    for (int i = 0; i < 600 && !durable && manager.uploads.size() < 2; ++i) {
+      co_await loop.sleep(std::chrono::milliseconds(10));
+      for (const auto& e : jobs.imports())
+        if (manager.uploads.size() < 2 && e.import_id.empty() &&
+            std::find(e.unknown.begin(), e.unknown.end(), JobId{2}) != e.unknown.end())
+          durable = true;
+    }
+  }());
+  run(r, 3);
+  EXPECT_EQ(jobs.outcome(2).state, JobState::succeeded);
+  EXPECT_TRUE(jobs.outcome(2).resent_after_unknown);
+  EXPECT_EQ(jobs.outcome(3).state, JobState::succeeded);
+  EXPECT_FALSE(jobs.outcome(3).resent_after_unknown);
+  EXPECT_TRUE(durable) << "job 2's unknown mark was not stored while import 1 was followed";
+  bool saw = false;
+  for (const auto& line : loop.trace().lines())
+    saw |= line.find("\"bulk.upload\"") != std::string::npos && line.find("\"put_back\":\"2-3\"") != std::string::npos;
+  EXPECT_TRUE(saw) << "the upload event names the jobs its answer put back";
+}
+
 // The simple (fire-and-forget) variant: upload answers, nothing is polled.
 class DropManager final : public SimpleDestinationManager {
  public:

@@ -183,7 +183,6 @@ DestinationEntry bingads_audience_destination() {
                                                {"hash", m->hash}})};
   };
   e.generate = generate;
-  e.shipped = false;  // NOT YET: flipped once the default certify certifies it
   e.fake_options = [](const Config& config) -> nlohmann::json {
     return {{"token", config.secret("access_token").value},
             {"developer_token", config.secret("developer_token").value},

@@ -642,14 +642,10 @@ class BulkServiceManager final : public AsyncDestinationManager {
         co_return sent;
       }
       bool expired = false;
-      for (int post = 0; post < kPostAttempts && !expired; ++post) {
+      for (int post = 0; post < kPostAttempts; ++post) {
         Answer a = co_await send(upload_request(host, path, zip, request_id));
-        if (a.status == 200) {
-          sent.request_id = request_id;
-          co_return sent;
-        }
-        if (a.code == "BulkServiceUrlAlreadyUsedForUpload") {
-          // An earlier post of this very file was taken (its answer was lost).
+        if (a.status == 200 || a.code == "BulkServiceUrlAlreadyUsedForUpload") {
+          // Taken (3224: by an earlier post of this very file whose answer was lost).
           sent.request_id = request_id;
           co_return sent;
         }
@@ -659,33 +655,43 @@ class BulkServiceManager final : public AsyncDestinationManager {
           sent.unknown = false;
           break;
         }
-        if (a.status == 0 && a.maybe_applied) {
-          // Lost on the way back: post again to learn (3224 says it was taken).
-          sent.answer = std::move(a);
-          sent.unknown = true;
-          continue;
-        }
+        const bool lost = a.maybe_applied;  // unanswered after sending, or a 5xx
         a.reason = "upload: " + a.reason;
         if (a.status == 401 || a.status == 403) a.kind = ReasonKind::auth;
-        // After a lost answer only 3224 or 3226 tells whether that post was
-        // taken; any other refusal leaves it unknown (retried, marked so).
-        const bool lost = sent.unknown;
         sent.answer = std::move(a);
-        sent.unknown = lost || sent.answer.maybe_applied;
-        if (lost) {
-          sent.answer.retryable = true;
-          sent.answer.reason += " (after an earlier post's answer was lost)";
-        }
-        co_return sent;
+        sent.unknown = sent.unknown || lost;
+        if (!(sent.answer.status == 0 && lost)) break;
+        // Lost on the way back: post again to learn (3224 says it was taken).
       }
-      if (!expired) {
-        sent.answer.reason = "upload: " + sent.answer.reason + " (every post of it went unanswered)";
-        co_return sent;  // unknown: it may have been taken
-      }
+      if (expired) continue;
+      if (sent.unknown) co_await resolve(request_id, sent);
+      co_return sent;
     }
     sent.answer.retryable = true;
     sent.answer.reason = "upload: every UploadUrl expired before its file was taken";
     co_return sent;
+  }
+
+  // A post whose answer may hide that the file was taken: the request id's
+  // status says (PendingFileUpload: not taken; any later status: taken).
+  Task<void> resolve(const std::string& request_id, Sent& sent) {
+    Polled st = co_await status(request_id);
+    const std::string& s = st.request_status;
+    if (!st.answer.reason.empty() ||
+        (s != "PendingFileUpload" && s != "FileUploaded" && s != "InProgress" && !terminal(s))) {
+      sent.answer.retryable = true;  // still unknown: retried, marked so
+      sent.answer.reason += " (whether the file was taken is unknown: " +
+                            (st.answer.reason.empty() ? "RequestStatus \"" + s + "\"" : st.answer.reason) + ")";
+      co_return;
+    }
+    if (s == "PendingFileUpload") {
+      sent.unknown = false;
+      sent.answer.maybe_applied = false;
+      sent.answer.reason += " (not taken: the request is still PendingFileUpload)";
+      co_return;
+    }
+    sent.request_id = request_id;  // taken after all
+    sent.unknown = false;
   }
 
   Request upload_request(const std::string& host, const std::string& path, const std::string& zip,

@@ -321,7 +321,6 @@ DestinationEntry bingads_offline_conversions_destination() {
     return {oracle_key(kEffect, nlohmann::json{{"action", kOracleActions[row->kind]}, {"row", std::move(cells)}})};
   };
   e.generate = generate;
-  e.shipped = false;  // NOT YET: flipped once the default certify certifies it
   e.fake_options = [](const Config& config) -> nlohmann::json {
     return {{"token", config.secret("access_token").value},
             {"developer_token", config.secret("developer_token").value},
