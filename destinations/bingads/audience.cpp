@@ -5,7 +5,6 @@
 
 #include "destinations/bingads/bingads.h"
 #include "destinations/bingads/bulk_service.h"
-#include "destinations/bulk_destination.h"
 #include "framework/oracle.h"
 #include "framework/text.h"
 
@@ -18,7 +17,6 @@ using bingads::Row;
 using bingads::Settings;
 
 constexpr const char* kEffect = "bingads.customer_list_item";
-constexpr std::int64_t kRowsMax = 4'000'000;  // the service's rows per file
 // Within one upload: the Replace file first, so the members it sets are the
 // base the Remove and Add files change.
 constexpr const char* kActions[] = {"Replace", "Remove", "Add"};
@@ -81,26 +79,6 @@ Result<Member> member_of(const Record& r) {
   return m;
 }
 
-std::vector<ConfigKey> schema() {
-  BulkConfig d;
-  d.upload_interval = std::chrono::seconds(30);
-  d.poll_interval = std::chrono::seconds(30);
-  d.poll_timeout = std::chrono::hours(6);
-  d.imports_in_flight = 2;
-  d.max_buffer_size = 100'000;
-  d.retry.max_attempts = 5;
-  d.retry.delay_initial = std::chrono::seconds(10);
-  d.retry.delay_max = std::chrono::minutes(10);
-  d.retry.elapsed_max = std::chrono::hours(24);
-  std::vector<ConfigKey> keys = bingads::common_keys();
-  keys.push_back({"audience_id", ConfigType::integer, nullptr, "the customer list (audience) id", 1, INT64_MAX});
-  keys.push_back({"records_max", ConfigType::integer, 500'000, "members per file", 1, kRowsMax});
-  keys.push_back({"file_bytes_max", ConfigType::size, "100MB", "CSV bytes per file (the service takes a 100 MB upload)",
-                  4'096, bingads::kUploadBytesMax});
-  for (auto& k : bulk_config_keys(d)) keys.push_back(std::move(k));
-  return keys;
-}
-
 Result<Settings> settings_from(const Config& config) {
   Settings s;
   s.destination = "bingads_audience";
@@ -119,8 +97,6 @@ Result<Settings> settings_from(const Config& config) {
     DS_TRY(Member m, member_of(r));
     return Row{m.action, {"Customer List Item", "", "", audience, "", "", "", "", "", "", "", "Email", m.hash}};
   };
-  s.records_max = config.integer("records_max");
-  s.file_bytes_max = config.size("file_bytes_max");
   return s;
 }
 
@@ -158,23 +134,13 @@ Result<std::unique_ptr<AsyncDestinationManager>> bingads_audience_manager(Delive
 }
 
 DestinationEntry bingads_audience_destination() {
-  DestinationEntry e = destination_entry(
-      "bingads_audience", "bingads", bingads::kSoapHost,
+  DestinationEntry e = bingads::entry(
+      "bingads_audience",
       "Microsoft Advertising customer-match lists on the bulk path: SOAP GetBulkUploadUrl, one zipped CSV per action "
       "(Replace, Remove, Add), request ids polled, result rows mapped back by Client Id",
-      schema(),
-      {.limits = {.records_max = kRowsMax, .bytes_max = bingads::kUploadBytesMax},
-       .retryable_statuses = {408, 429, 500, 502, 503, 504},
-       .longest_api_wait = std::chrono::seconds(60),  // CallRateExceeded: the next minute
-       .idempotent_writes = true,
-       .bulk = true,
-       .import_concurrency = 3});
-  e.make = [](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
-    DS_TRY(BulkConfig bulk, bulk_config_from(config));
-    DS_TRY(Settings s, settings_from(config));
-    return std::unique_ptr<Destination>(
-        std::make_unique<BulkDestination>(ctx, bingads::make_manager(ctx, std::move(s)), std::move(bulk)));
-  };
+      bingads::schema({{"audience_id", ConfigType::integer, nullptr, "the customer list (audience) id", 1, INT64_MAX}},
+                      500'000, "members per file"),
+      settings_from);
   e.effects = [](const Record& r, const Config& config) -> std::vector<std::string> {
     auto m = member_of(r);
     if (!m.ok()) return {};
@@ -183,18 +149,12 @@ DestinationEntry bingads_audience_destination() {
                                                {"hash", m->hash}})};
   };
   e.generate = generate;
-  e.fake_options = [](const Config& config) -> nlohmann::json {
-    return {{"token", config.secret("access_token").value},
-            {"developer_token", config.secret("developer_token").value},
-            {"customer_id", std::to_string(config.integer("customer_id"))},
-            {"account_ids", {config.integer("account_id")}},
-            {"audience_ids", {config.integer("audience_id")}}};
+  e.fake_options = [common = e.fake_options](const Config& config) {
+    nlohmann::json o = common(config);
+    o["audience_ids"] = {config.integer("audience_id")};
+    return o;
   };
-  e.certify_config = {{"access_token", {{"secret", "certify-access-token"}}},
-                      {"developer_token", {{"secret", "certify-developer-token"}}},
-                      {"customer_id", 1000},
-                      {"account_id", 123},
-                      {"audience_id", 555}};
+  e.certify_config["audience_id"] = 555;
   return e;
 }
 

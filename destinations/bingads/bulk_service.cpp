@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "destinations/bulk_destination.h"
 #include "framework/csv.h"
 #include "framework/http_call.h"
 #include "framework/json_in.h"
@@ -20,6 +21,7 @@ namespace destsim::bingads {
 namespace {
 
 constexpr const char* kBom = "\xEF\xBB\xBF";
+constexpr std::int64_t kRowsMax = 4'000'000;  // the service's rows per file
 constexpr std::int64_t kResultBytesMax = 512 * 1024 * 1024;  // a result file's CSV, uncompressed
 constexpr int kUrlAttempts = 3;   // fresh UploadUrls for one file (each expired one replaced)
 constexpr int kPostAttempts = 3;  // posts of one file to one UploadUrl whose answers were lost
@@ -807,8 +809,18 @@ class BulkServiceManager final : public AsyncDestinationManager {
 
 }  // namespace
 
-std::vector<ConfigKey> common_keys() {
-  return {
+std::vector<ConfigKey> schema(std::vector<ConfigKey> own, std::int64_t records_default, const char* records_doc) {
+  BulkConfig d;
+  d.upload_interval = std::chrono::seconds(30);
+  d.poll_interval = std::chrono::seconds(30);
+  d.poll_timeout = std::chrono::hours(6);
+  d.imports_in_flight = 2;
+  d.max_buffer_size = 100'000;
+  d.retry.max_attempts = 5;
+  d.retry.delay_initial = std::chrono::seconds(10);
+  d.retry.delay_max = std::chrono::minutes(10);
+  d.retry.elapsed_max = std::chrono::hours(24);
+  std::vector<ConfigKey> keys = {
       {"access_token", ConfigType::secret, nullptr, "the OAuth access token (SOAP AuthenticationToken)"},
       {"developer_token", ConfigType::secret, nullptr, "the Microsoft Advertising developer token"},
       {"customer_id", ConfigType::integer, nullptr, "the manager account (customer) id", 1, INT64_MAX},
@@ -816,6 +828,12 @@ std::vector<ConfigKey> common_keys() {
       {"host", ConfigType::string, kSoapHost, "the Bulk Service's SOAP host"},
       {"requests_per_second", ConfigType::integer, 10, "client-side pacing of every request", 1, 100},
   };
+  for (auto& k : own) keys.push_back(std::move(k));
+  keys.push_back({"records_max", ConfigType::integer, records_default, records_doc, 1, kRowsMax});
+  keys.push_back({"file_bytes_max", ConfigType::size, "100MB", "CSV bytes per file (the service takes a 100 MB upload)",
+                  4'096, kUploadBytesMax});
+  for (auto& k : bulk_config_keys(d)) keys.push_back(std::move(k));
+  return keys;
 }
 
 Status read_common(const Config& config, Settings& s) {
@@ -825,10 +843,41 @@ Status read_common(const Config& config, Settings& s) {
   s.customer_id = std::to_string(config.integer("customer_id"));
   s.account_id = std::to_string(config.integer("account_id"));
   s.requests_per_second = config.integer("requests_per_second");
+  s.records_max = config.integer("records_max");
+  s.file_bytes_max = config.size("file_bytes_max");
   if (s.access_token.empty()) return Error::bad_input("access_token: expected a non-empty secret");
   if (s.developer_token.empty()) return Error::bad_input("developer_token: expected a non-empty secret");
   if (s.host.empty()) return Error::bad_input("host: expected a non-empty host name");
   return Status::success();
+}
+
+DestinationEntry entry(std::string name, std::string about, std::vector<ConfigKey> schema,
+                       Result<Settings> (*settings_from)(const Config&)) {
+  DestinationEntry e = destination_entry(
+      std::move(name), "bingads", kSoapHost, std::move(about), std::move(schema),
+      {.limits = {.records_max = kRowsMax, .bytes_max = kUploadBytesMax},
+       .retryable_statuses = {408, 429, 500, 502, 503, 504},
+       .longest_api_wait = std::chrono::seconds(60),  // CallRateExceeded: the next minute
+       .idempotent_writes = true,
+       .bulk = true,
+       .import_concurrency = 3});
+  e.make = [settings_from](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
+    DS_TRY(BulkConfig bulk, bulk_config_from(config));
+    DS_TRY(Settings s, settings_from(config));
+    return std::unique_ptr<Destination>(
+        std::make_unique<BulkDestination>(ctx, make_manager(ctx, std::move(s)), std::move(bulk)));
+  };
+  e.fake_options = [](const Config& config) -> nlohmann::json {
+    return {{"token", config.secret("access_token").value},
+            {"developer_token", config.secret("developer_token").value},
+            {"customer_id", std::to_string(config.integer("customer_id"))},
+            {"account_ids", {config.integer("account_id")}}};
+  };
+  e.certify_config = {{"access_token", {{"secret", "certify-access-token"}}},
+                      {"developer_token", {{"secret", "certify-developer-token"}}},
+                      {"customer_id", 1000},
+                      {"account_id", 123}};
+  return e;
 }
 
 std::unique_ptr<AsyncDestinationManager> make_manager(DeliveryContext& ctx, Settings s) {

@@ -83,10 +83,21 @@ struct Settings {
   std::int64_t requests_per_second = 10;
 };
 
-/// The keys every Bing Ads destination takes (credentials, host, pacing).
-std::vector<ConfigKey> common_keys();
-/// Reads them into `s` (kinds and row_of are the destination's).
+/// A Bing Ads destination's schema: the credentials, host and pacing every
+/// one takes, then `own` (its own keys), records_max (default
+/// `records_default`, documented `records_doc`), file_bytes_max and the bulk
+/// path's keys with Bing's defaults.
+std::vector<ConfigKey> schema(std::vector<ConfigKey> own, std::int64_t records_default, const char* records_doc);
+/// Reads the common keys, records_max and file_bytes_max into `s` (kinds and
+/// row_of are the destination's).
 Status read_common(const Config& config, Settings& s);
+
+/// An entry on the Bulk Service (the fake `bingads`, the SOAP host, the
+/// declared capabilities, make from `settings_from`, the fake's options from
+/// the credentials, a certify config of test credentials); the destination
+/// adds effects and generate, and its own fake options and certify keys.
+DestinationEntry entry(std::string name, std::string about, std::vector<ConfigKey> schema,
+                       Result<Settings> (*settings_from)(const Config&));
 
 /// The manager over `ctx`.
 std::unique_ptr<AsyncDestinationManager> make_manager(DeliveryContext& ctx, Settings s);

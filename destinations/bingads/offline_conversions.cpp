@@ -5,7 +5,6 @@
 
 #include "destinations/bingads/bingads.h"
 #include "destinations/bingads/bulk_service.h"
-#include "destinations/bulk_destination.h"
 #include "framework/oracle.h"
 #include "framework/text.h"
 
@@ -18,7 +17,6 @@ using bingads::Row;
 using bingads::Settings;
 
 constexpr const char* kEffect = "bingads.offline_conversion";
-constexpr std::int64_t kRowsMax = 4'000'000;
 constexpr std::int64_t kWindowS = 90 * 86'400;  // conversions older than 90 days are refused
 
 enum Action : std::size_t { kInsert = 0, kUpdate = 1, kDelete = 2 };
@@ -184,25 +182,6 @@ Result<Row> row_of(const Record& r, std::int64_t now_s) {
   return row;
 }
 
-std::vector<ConfigKey> schema() {
-  BulkConfig d;
-  d.upload_interval = std::chrono::seconds(30);
-  d.poll_interval = std::chrono::seconds(30);
-  d.poll_timeout = std::chrono::hours(6);
-  d.imports_in_flight = 2;
-  d.max_buffer_size = 100'000;
-  d.retry.max_attempts = 5;
-  d.retry.delay_initial = std::chrono::seconds(10);
-  d.retry.delay_max = std::chrono::minutes(10);
-  d.retry.elapsed_max = std::chrono::hours(24);
-  std::vector<ConfigKey> keys = bingads::common_keys();
-  keys.push_back({"records_max", ConfigType::integer, 1'000, "conversions per file (RudderStack's default)", 1, kRowsMax});
-  keys.push_back({"file_bytes_max", ConfigType::size, "100MB", "CSV bytes per file (the service takes a 100 MB upload)",
-                  4'096, bingads::kUploadBytesMax});
-  for (auto& k : bulk_config_keys(d)) keys.push_back(std::move(k));
-  return keys;
-}
-
 Result<Settings> settings_from(const Config& config) {
   Settings s;
   s.destination = "bingads_offline_conversions";
@@ -218,8 +197,6 @@ Result<Settings> settings_from(const Config& config) {
     s.kinds.push_back(std::move(k));
   }
   s.row_of = [](const Record& r, std::int64_t now_s) { return row_of(r, now_s); };
-  s.records_max = config.integer("records_max");
-  s.file_bytes_max = config.size("file_bytes_max");
   return s;
 }
 
@@ -291,23 +268,11 @@ Result<std::unique_ptr<AsyncDestinationManager>> bingads_offline_conversions_man
 }
 
 DestinationEntry bingads_offline_conversions_destination() {
-  DestinationEntry e = destination_entry(
-      "bingads_offline_conversions", "bingads", bingads::kSoapHost,
+  DestinationEntry e = bingads::entry(
+      "bingads_offline_conversions",
       "Microsoft Advertising offline conversions on the bulk path: insert, Restate and Retract files (one each per "
       "upload), request ids polled, result rows mapped back by Client Id",
-      schema(),
-      {.limits = {.records_max = kRowsMax, .bytes_max = bingads::kUploadBytesMax},
-       .retryable_statuses = {408, 429, 500, 502, 503, 504},
-       .longest_api_wait = std::chrono::seconds(60),
-       .idempotent_writes = true,
-       .bulk = true,
-       .import_concurrency = 3});
-  e.make = [](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
-    DS_TRY(BulkConfig bulk, bulk_config_from(config));
-    DS_TRY(Settings s, settings_from(config));
-    return std::unique_ptr<Destination>(
-        std::make_unique<BulkDestination>(ctx, bingads::make_manager(ctx, std::move(s)), std::move(bulk)));
-  };
+      bingads::schema({}, 1'000, "conversions per file (RudderStack's default)"), settings_from);
   e.effects = [](const Record& r, const Config&) -> std::vector<std::string> {
     auto row = row_of(r, -1);
     if (!row.ok()) return {};
@@ -321,17 +286,11 @@ DestinationEntry bingads_offline_conversions_destination() {
     return {oracle_key(kEffect, nlohmann::json{{"action", kOracleActions[row->kind]}, {"row", std::move(cells)}})};
   };
   e.generate = generate;
-  e.fake_options = [](const Config& config) -> nlohmann::json {
-    return {{"token", config.secret("access_token").value},
-            {"developer_token", config.secret("developer_token").value},
-            {"customer_id", std::to_string(config.integer("customer_id"))},
-            {"account_ids", {config.integer("account_id")}},
-            {"conversion_goals", {"Purchase", "Signup", "Lead"}}};
+  e.fake_options = [common = e.fake_options](const Config& config) {
+    nlohmann::json o = common(config);
+    o["conversion_goals"] = {"Purchase", "Signup", "Lead"};
+    return o;
   };
-  e.certify_config = {{"access_token", {{"secret", "certify-access-token"}}},
-                      {"developer_token", {{"secret", "certify-developer-token"}}},
-                      {"customer_id", 1000},
-                      {"account_id", 123}};
   return e;
 }
 
