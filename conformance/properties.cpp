@@ -519,10 +519,17 @@ std::map<JobId, std::string> hiding_faults(const Events& ev) {
     // after a lost answer): a write sent while it ran whose answer hides
     // whether it was applied hides the upload's outcome too, even when a
     // later answer decided the upload (as for file operations below).
-    if (u.start >= 0 && u.result_t >= 0)
-      for (const auto& [req, h] : ev.http)
-        if (h.t >= u.start && h.t <= u.result_t && h.method == "POST" && req != u.answer_req)
-          if (std::string why = hides(req); !why.empty()) mark(u.ids, name + ": " + why);
+    // (ev.requests is in sending order: the window is one range of it.)
+    if (u.start >= 0 && u.result_t >= 0) {
+      auto from = std::lower_bound(ev.requests.begin(), ev.requests.end(), u.start,
+                                   [](const Req& r, std::int64_t t) { return r.t < t; });
+      for (auto it = from; it != ev.requests.end() && it->t <= u.result_t; ++it) {
+        if (it->id == u.answer_req) continue;
+        auto h = ev.http.find(it->id);
+        if (h != ev.http.end() && h->second.method == "POST")
+          if (std::string why = hides(it->id); !why.empty()) mark(u.ids, name + ": " + why);
+      }
+    }
     if (u.start >= 0) {
       // File operations (no HTTP), within the upload: a lost answer (a reset
       // or a timeout, before or after the server did it: the client cannot
