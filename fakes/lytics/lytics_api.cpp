@@ -3,7 +3,8 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cstring>
+#include <map>
+#include <set>
 #include <utility>
 
 #include "fakes/fake_options.h"
@@ -24,7 +25,7 @@ constexpr std::int64_t kSecondNs = 1'000'000'000;
 constexpr std::int64_t kBytesPerMb = 1'000'000;
 constexpr std::size_t kShownBytesMax = 120;
 
-constexpr std::string_view kParams[] = {"timestamp_field", "dryrun",   "droperrors", "delimiter",  "headers",
+constexpr std::string_view kParams[] = {"timestamp_field", "dryrun",   "droperrors", "delimiter",   "headers",
                                         "append",          "filename", "account_id", "access_token"};
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
@@ -144,9 +145,7 @@ class CsvReader {
   Status next(std::vector<std::string>& cells) {
     cells.clear();
     const std::int64_t start = line_;
-    auto bad = [&](const std::string& what) {
-      return Error::bad_input("line " + std::to_string(start) + ": " + what);
-    };
+    auto bad = [&](const std::string& what) { return Error::bad_input("line " + std::to_string(start) + ": " + what); };
     std::string cell;
     while (true) {
       cell.clear();
@@ -224,8 +223,8 @@ bool rfc3339_utc(std::string_view s) {
   if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') return false;
   const int y = digits_at(s, 0, 4), mo = digits_at(s, 5, 2), d = digits_at(s, 8, 2);
   const int h = digits_at(s, 11, 2), mi = digits_at(s, 14, 2), se = digits_at(s, 17, 2);
-  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in(y, mo) || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-      se < 0 || se > 59)
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in(y, mo) || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 ||
+      se > 59)
     return false;
   std::size_t i = 19;
   if (s[i] == '.') {
@@ -253,14 +252,15 @@ bool valid_delimiter(char c) {
 // Why `names` cannot be a header (for `what`: "header column" or "headers
 // column"), or nothing.
 std::optional<std::string> header_problem(const std::vector<std::string>& names, const std::string& what) {
+  std::map<std::string, std::size_t> seen;  // lowercased name -> its index
   for (std::size_t i = 0; i < names.size(); ++i) {
     const std::string col = what + " " + std::to_string(i + 1);
     if (!valid_utf8(names[i])) return col + " " + shown(names[i]) + " is not valid UTF-8";
     if (names[i].empty()) return col + " is empty";
-    for (std::size_t j = 0; j < i; ++j)
-      if (lower(names[j]) == lower(names[i]))
-        return col + " " + shown(names[i]) + " repeats column " + std::to_string(j + 1) + " " + shown(names[j]) +
-               " (names must be unique ignoring case)";
+    const auto [it, fresh] = seen.emplace(lower(names[i]), i);
+    if (!fresh)
+      return col + " " + shown(names[i]) + " repeats column " + std::to_string(it->second + 1) + " " +
+             shown(names[it->second]) + " (names must be unique ignoring case)";
   }
   return std::nullopt;
 }
@@ -269,18 +269,23 @@ Status read_own_options(const JsonIn& in, LyticsApiOptions& o) {
   for (const char* key : {"api_bytes_max", "bulk_bytes_max", "inflated_bytes_max"}) {
     if (!in.has(key)) continue;
     const std::string_view k = key;
-    std::int64_t& v = k == "api_bytes_max" ? o.api_bytes_max : k == "bulk_bytes_max" ? o.bulk_bytes_max
-                                                                                      : o.inflated_bytes_max;
+    std::int64_t& v = k == "api_bytes_max"    ? o.api_bytes_max
+                      : k == "bulk_bytes_max" ? o.bulk_bytes_max
+                                              : o.inflated_bytes_max;
     DS_TRY(v, in.at(key).size_bytes());
     if (v < 1) return in.at(key).expected("a size of at least 1 byte");
   }
-  if (in.has("requests_per_minute")) { DS_TRY(o.requests_per_minute, in.at("requests_per_minute").integer(0)); }
+  if (in.has("requests_per_minute")) {
+    DS_TRY(o.requests_per_minute, in.at("requests_per_minute").integer(0));
+  }
   if (in.has("service_per_mb")) {
     DS_TRY(o.service_per_mb, in.at("service_per_mb").duration());
     if (o.service_per_mb.count() < 0 || o.service_per_mb > std::chrono::hours(1))
       return in.at("service_per_mb").expected("a duration from 0 to 1h");
   }
-  if (in.has("gzip_sniff")) { DS_TRY(o.gzip_sniff, in.at("gzip_sniff").boolean()); }
+  if (in.has("gzip_sniff")) {
+    DS_TRY(o.gzip_sniff, in.at("gzip_sniff").boolean());
+  }
   return {};
 }
 
@@ -294,8 +299,10 @@ struct LyticsApi::Query {
     if (raw.empty()) return;
     for (std::string_view part : split(raw, '&')) {
       const auto eq = part.find('=');
-      if (eq == std::string_view::npos) params.emplace_back(url_decode(part), "");
-      else params.emplace_back(url_decode(part.substr(0, eq)), url_decode(part.substr(eq + 1)));
+      if (eq == std::string_view::npos)
+        params.emplace_back(url_decode(part), "");
+      else
+        params.emplace_back(url_decode(part.substr(0, eq)), url_decode(part.substr(eq + 1)));
     }
   }
   std::int64_t count(std::string_view name) const {
@@ -309,10 +316,10 @@ struct LyticsApi::Query {
 };
 
 Result<LyticsApiOptions> LyticsApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
-  return read_fake_options(j, where, "api_key", &LyticsApiOptions::api_key,
-                           {"api_bytes_max", "bulk_bytes_max", "inflated_bytes_max", "requests_per_minute",
-                            "service_per_mb", "gzip_sniff"},
-                           read_own_options);
+  return read_fake_options(
+      j, where, "api_key", &LyticsApiOptions::api_key,
+      {"api_bytes_max", "bulk_bytes_max", "inflated_bytes_max", "requests_per_minute", "service_per_mb", "gzip_sniff"},
+      read_own_options);
 }
 
 Response LyticsApi::refuse(int status, const std::string& message) {
@@ -323,12 +330,13 @@ Response LyticsApi::refuse(int status, const std::string& message) {
 std::optional<std::string> LyticsApi::auth_problem(const Request& request, const Query& query) const {
   const auto header = request.headers.get("Authorization");
   const std::int64_t tokens = query.count("access_token");
-  if (header && tokens > 0)
-    return "The API key is given twice (Authorization and access_token): give it once";
+  if (header && tokens > 0) return "The API key is given twice (Authorization and access_token): give it once";
   if (tokens > 1) return "The API key is given twice (access_token repeated): give it once";
   std::optional<std::string> key;
-  if (header) key = std::string(*header);
-  else key = query.get("access_token");
+  if (header)
+    key = std::string(*header);
+  else
+    key = query.get("access_token");
   if (!key) {
     std::string m = "Missing API key: send it raw in the Authorization header (or as access_token)";
     if (query.count("key") > 0) m += "; a \"key\" query parameter is not read by /collect/bulk";
@@ -402,9 +410,12 @@ Response LyticsApi::upload(const Request& request, const Query& query, const std
   auto flag = [&](const char* name, bool& out) -> std::optional<std::string> {
     const auto v = query.get(name);
     if (!v) return std::nullopt;
-    if (*v == "true") out = true;
-    else if (*v == "false") out = false;
-    else return std::string(name) + " must be true or false, not " + shown(*v);
+    if (*v == "true")
+      out = true;
+    else if (*v == "false")
+      out = false;
+    else
+      return std::string(name) + " must be true or false, not " + shown(*v);
     return std::nullopt;
   };
   bool dryrun = false, droperrors = false;
@@ -414,8 +425,10 @@ Response LyticsApi::upload(const Request& request, const Query& query, const std
   char delimiter = ',';
   if (const auto d = query.get("delimiter")) {
     if (d->size() != 1 || !valid_delimiter((*d)[0]))
-      return refuse(400, "delimiter must be one character (a tab as %09, a space, or punctuation other than '\"'), "
-                         "not " + shown(*d));
+      return refuse(400,
+                    "delimiter must be one character (a tab as %09, a space, or punctuation other than '\"'), "
+                    "not " +
+                        shown(*d));
     delimiter = (*d)[0];
   }
 
@@ -436,7 +449,8 @@ Response LyticsApi::upload(const Request& request, const Query& query, const std
     for (auto it = j.begin(); it != j.end(); ++it) {
       if (it.key().empty()) return refuse(400, "append has an empty name");
       if (!it.value().is_string())
-        return refuse(400, "append's value for " + shown(it.key()) + " must be a string, not " + json_summary(it.value()));
+        return refuse(400,
+                      "append's value for " + shown(it.key()) + " must be a string, not " + json_summary(it.value()));
       append.emplace_back(it.key(), it.value().get<std::string>());
     }
   }
@@ -456,9 +470,11 @@ Response LyticsApi::upload(const Request& request, const Query& query, const std
   if (const auto charset = mime_param(*ct, "charset"); charset && lower(*charset) != "utf-8")
     return refuse(415, "The CSV must be UTF-8, not charset " + shown(*charset));
   bool gzip = false;
+  std::string enc;  // the declared encoding, "" when none
   if (const auto ce = request.headers.get("Content-Encoding")) {
-    const std::string enc = lower(trim_spaces(*ce));
-    if (enc == "gzip") gzip = true;
+    enc = lower(trim_spaces(*ce));
+    if (enc == "gzip")
+      gzip = true;
     else if (enc != "identity" && !enc.empty())
       return refuse(415, "Content-Encoding must be gzip or identity, not " + shown(*ce));
   }
@@ -469,14 +485,15 @@ Response LyticsApi::upload(const Request& request, const Query& query, const std
   const auto body_bytes = static_cast<std::int64_t>(request.body.size());
   if (body_bytes > body_max)
     return refuse(413, "The body is " + std::to_string(body_bytes) + " bytes, over the limit of " +
-                           std::to_string(body_max) + " bytes on " + (api_host ? "api.lytics.io (use bulk.lytics.io "
-                                                                                 "for large files)"
-                                                                               : "this host"));
+                           std::to_string(body_max) + " bytes on " +
+                           (api_host ? "api.lytics.io (use bulk.lytics.io "
+                                       "for large files)"
+                                     : "this host"));
 
   // --- gzip
   const bool magic = request.body.size() >= 2 && static_cast<unsigned char>(request.body[0]) == 0x1f &&
                      static_cast<unsigned char>(request.body[1]) == 0x8b;
-  if (!gzip && magic && !request.headers.get("Content-Encoding")) {
+  if (magic && enc.empty()) {
     if (!options_.gzip_sniff) return refuse(400, "The body is gzip-compressed but Content-Encoding is not gzip");
     gzip = true;
   }
@@ -508,13 +525,16 @@ Response LyticsApi::upload(const Request& request, const Query& query, const std
     if (ts_column == header.size()) {
       std::string names;
       for (const auto& h : header) names += (names.empty() ? "" : ", ") + h;
-      return refuse(400, "timestamp_field " + shown(*timestamp_field) + " is not a column of the header (" +
-                             shown(names) + ")");
+      return refuse(
+          400, "timestamp_field " + shown(*timestamp_field) + " is not a column of the header (" + shown(names) + ")");
     }
   }
-  for (const auto& [name, value] : append)
-    for (const auto& h : header)
-      if (lower(h) == lower(name)) return refuse(400, "append's name " + shown(name) + " is a column of the header");
+  if (!append.empty()) {
+    std::set<std::string> columns;
+    for (const auto& h : header) columns.insert(lower(h));
+    for (const auto& [name, value] : append)
+      if (columns.count(lower(name))) return refuse(400, "append's name " + shown(name) + " is a column of the header");
+  }
 
   std::vector<std::string> keys;  // the accepted rows' oracle keys, applied once all is checked
   std::int64_t rows = 0, rejected_rows = 0;
@@ -551,6 +571,8 @@ Response LyticsApi::upload(const Request& request, const Query& query, const std
 
   // --- accepted
   const auto accepted_rows = static_cast<std::int64_t>(keys.size());
+  DS_ASSERT(accepted_rows + rejected_rows == rows);
+  DS_ASSERT(droperrors || rejected_rows == 0);
   if (!dryrun) {
     for (const std::string& key : keys) ledger_.add(key);
     state_.applications += accepted_rows;
@@ -588,6 +610,8 @@ Duration LyticsApi::latency_for(const Request& request) const {
 }
 
 nlohmann::json LyticsApi::accepted() const {
+  // Every request is answered 200 (an upload) or refused whole.
+  DS_ASSERT(state_.requests == state_.rejected + static_cast<std::int64_t>(state_.uploads.size()));
   nlohmann::json uploads = nlohmann::json::array();
   for (const auto& u : state_.uploads)
     uploads.push_back({{"stream", u.stream},

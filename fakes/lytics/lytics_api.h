@@ -22,9 +22,9 @@
 //      "Bearer x"), both given (UNCONFIRMED; strict: which one counts is not
 //      documented), or — with option `api_key` set — another key. A `key=`
 //      query parameter is NOT read: [OAS] documents it for no /collect
-//      endpoint (only a derived spec of the /api/* endpoints names it), so it
-//      is never a key; with no other key the 401 says so, beside one the 400
-//      of rule 4 refuses it as unknown.
+//      endpoint (only api-evangelist's derived spec of the /api/* endpoints
+//      names it), so it is never read as a key: alone it gets a 401 that says
+//      so; beside a good key, rule 4 refuses it as an unknown parameter.
 //   2. rate limit → 429 (UNCONFIRMED: APIS.md gives no limit). Option
 //      `requests_per_minute` (0 = off, the default: no documented number to
 //      model; the fault plans inject 429s anyway) over fixed one-minute
@@ -71,7 +71,7 @@
 //      starts with the gzip magic 1f 8b and has no Content-Encoding: [OAS]'s
 //      own example posts `users.csv.gz` with only `Content-type:
 //      application/csv`. Option `gzip_sniff` false refuses that form 400 (a
-//      stricter variant). Corrupt, truncated, or with bytes after the last
+//      stricter variant). A body declared `identity` is read as it is. Corrupt, truncated, or with bytes after the last
 //      member → 400. Inflated past `inflated_bytes_max` (1 GiB) → 413; on
 //      api.lytics.io also past `api_bytes_max` (UNCONFIRMED whether "10MB
 //      file" means the sent or the inflated file; strict: both).
@@ -174,13 +174,13 @@ struct LyticsApiState {
     bool dryrun = false, droperrors = false, gzip = false;
   };
   std::vector<Upload> uploads;
-  std::map<std::string, std::int64_t> streams;  // rows applied per stream
-  std::int64_t requests = 0;       // every request answered
-  std::int64_t rejected = 0;       // answered other than 200 (401 and 429 included)
-  std::int64_t auth_refusals = 0;  // of them, 401
-  std::int64_t rate_limited = 0;   // of them, 429
-  std::int64_t applications = 0;   // rows applied (ledger adds)
-  std::int64_t rows_rejected = 0;  // rows dropped by droperrors in uploads that were not dry runs
+  std::map<std::string, std::int64_t> streams;        // rows applied per stream
+  std::int64_t requests = 0;                          // every request answered
+  std::int64_t rejected = 0;                          // answered other than 200 (401 and 429 included)
+  std::int64_t auth_refusals = 0;                     // of them, 401
+  std::int64_t rate_limited = 0;                      // of them, 429
+  std::int64_t applications = 0;                      // rows applied (ledger adds)
+  std::int64_t rows_rejected = 0;                     // rows dropped by droperrors in uploads that were not dry runs
   std::int64_t minute = INT64_MIN, minute_count = 0;  // the rate limit's window
 };
 

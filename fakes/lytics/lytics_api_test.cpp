@@ -84,6 +84,14 @@ nlohmann::json accepted_data(LyticsApi& api, const Request& r, Time now = kTimeZ
   return resp.status == 200 ? parse(resp)["data"] : nlohmann::json();
 }
 
+Request with_header(Request r, const char* name, const char* value) {
+  if (value)
+    r.headers.set(name, value);
+  else
+    r.headers.remove(name);
+  return r;
+}
+
 // A CSV of exactly `bytes` bytes (at least 4): header "a", rows of x's.
 std::string csv_of_size(std::size_t bytes) {
   std::string s = "a\n";
@@ -96,22 +104,20 @@ std::string csv_of_size(std::size_t bytes) {
 
 TEST(LyticsAuth, TheKeyIsSentRawInAuthorization) {
   LyticsApi api(opts());
-  const std::pair<const char*, const char*> refused[] = {{nullptr, "Missing API key"},
-                                                         {"", "Empty API key"},
-                                                         {"wrong", "Invalid API key"},
-                                                         {"Bearer key1", "Invalid API key"},
-                                                         {"key1 ", "Invalid API key"},
-                                                         {"KEY1", "Invalid API key"}};
+  const std::pair<const char*, const char*> refused[] = {
+      {nullptr, "Missing API key"},       {"", "Empty API key"},        {"wrong", "Invalid API key"},
+      {"Bearer key1", "Invalid API key"}, {"key1 ", "Invalid API key"}, {"KEY1", "Invalid API key"}};
   for (const auto& [value, message] : refused) {
     Request r = post(kCsv);
-    if (value) r.headers.set("Authorization", value);
-    else r.headers.remove("Authorization");
+    if (value)
+      r.headers.set("Authorization", value);
+    else
+      r.headers.remove("Authorization");
     expect_error(api.handle(r, kTimeZero), 401, message);
   }
   Request none = post(kCsv);
   none.headers.remove("Authorization");
-  EXPECT_EQ(parse(api.handle(none, kTimeZero)),
-            nlohmann::json::parse(R"j({"status": 401, "message":
+  EXPECT_EQ(parse(api.handle(none, kTimeZero)), nlohmann::json::parse(R"j({"status": 401, "message":
                 "Missing API key: send it raw in the Authorization header (or as access_token)"})j"));
   // Checked before the route: a wrong key learns nothing about paths.
   Request lost = post(kCsv);
@@ -190,6 +196,38 @@ TEST(LyticsAuth, SetApiKeyRotatesTheKey) {
   EXPECT_EQ(api.handle(r, kTimeZero).status, 200);
 }
 
+// The examples of ACCEPTED.md's "## Operations", in its order, on a fake with the documented options.
+TEST(LyticsApi, AcceptedDocOperationExamplesHold) {
+  LyticsApiOptions o;
+  o.api_key = "lk_incident";
+  LyticsApi api(o);
+  for (
+      const char* text :
+      {R"({"request": {"method": "POST", "path": "/collect/bulk/user_regdata?timestamp_field=reg_date", "headers": {"Authorization": "lk_incident", "Content-Type": "application/csv"}, "body": "user_id,email,reg_date\n7456,email@email.com,2012-10-17T17:29:39.738Z\n"}})",
+       R"({"set_api_key": "lk_rotated"})"}) {
+    const nlohmann::json op = nlohmann::json::parse(text);
+    const Status s = api.control(JsonIn(op, "ACCEPTED.md"), kTimeZero);
+    EXPECT_TRUE(s.ok()) << s.error().message;
+  }
+  EXPECT_EQ(api.applied(
+                row_key("user_regdata",
+                        {{"user_id", "7456"}, {"email", "email@email.com"}, {"reg_date", "2012-10-17T17:29:39.738Z"}})),
+            1);
+  EXPECT_EQ(api.accepted()["streams"], nlohmann::json::parse(R"({"user_regdata": 1})"));
+  expect_error(api.handle(with_header(post(kCsv), "Authorization", "lk_incident"), kTimeZero), 401, "Invalid API key");
+  EXPECT_EQ(api.handle(with_header(post(kCsv), "Authorization", "lk_rotated"), kTimeZero).status, 200);
+  // A JSON seeding body is sent as application/json: 415, so the operation fails and names it.
+  const nlohmann::json json_seed = {{"request",
+                                     {{"method", "POST"},
+                                      {"path", "/collect/bulk/x"},
+                                      {"headers", {{"Authorization", "lk_rotated"}}},
+                                      {"json", {{"id", 1}}}}}};
+  const Status refused = api.control(JsonIn(json_seed, "x.json: /fake/seed/0"), kTimeZero);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("x.json: /fake/seed/0/request: the fake answered 415"), std::string::npos)
+      << refused.error().message;
+}
+
 // ---------------------------------------------------------------- routes
 
 TEST(LyticsRoutes, OtherPathsAre404AndOtherMethods405) {
@@ -211,7 +249,8 @@ TEST(LyticsRoutes, OtherPathsAre404AndOtherMethods405) {
     expect_error(api.handle(post(kCsv, "", stream), kTimeZero), 400, "Invalid stream");
   EXPECT_EQ(api.uploads(), 0);
   EXPECT_EQ(api.accepted()["rejected"], 16);
-  for (const char* stream : {"user_regdata", "A-1", "x"}) EXPECT_EQ(api.handle(post(kCsv, "", stream), kTimeZero).status, 200);
+  for (const char* stream : {"user_regdata", "A-1", "x"})
+    EXPECT_EQ(api.handle(post(kCsv, "", stream), kTimeZero).status, 200);
 }
 
 // ---------------------------------------------------------------- answer
@@ -225,8 +264,9 @@ TEST(LyticsUpload, AnswersExactlyTheDocumentedShape) {
       "message_count": 2, "rejected_count": 0, "content-type": "application/csv", "droperrors": false,
       "dryrun": false, "timestamp_field": "", "filename": "events"}})"));
   // Every documented option echoed; text/csv with parameters.
-  Request all = post("1,1700000000\n", "timestamp_field=ts&droperrors=true&dryrun=false&filename=users.csv"
-                                        "&account_id=123&headers=id,ts&append=%7B%7D");
+  Request all = post("1,1700000000\n",
+                     "timestamp_field=ts&droperrors=true&dryrun=false&filename=users.csv"
+                     "&account_id=123&headers=id,ts&append=%7B%7D");
   all.headers.set("Content-Type", "Text/CSV; charset=UTF-8");
   EXPECT_EQ(accepted_data(api, all), nlohmann::json::parse(R"({"message_count": 1, "rejected_count": 0,
       "content-type": "text/csv", "droperrors": true, "dryrun": false, "timestamp_field": "ts",
@@ -242,12 +282,6 @@ struct BadRequest {
   const char* message;  // a part of the answer's message
 };
 void PrintTo(const BadRequest& b, std::ostream* os) { *os << b.label; }
-
-Request with_header(Request r, const char* name, const char* value) {
-  if (value) r.headers.set(name, value);
-  else r.headers.remove(name);
-  return r;
-}
 
 Request gz_raw(std::string body) {
   Request r = post("");
@@ -290,6 +324,8 @@ const BadRequest kBadRequests[] = {
     {"append_header_column", [] { return post(kCsv, "append=%7B%22Email%22%3A%22x%22%7D"); }, 400,
      "append's name \"Email\" is a column of the header"},
     {"filename_empty", [] { return post(kCsv, "filename="); }, 400, "filename must be non-empty"},
+    {"filename_not_utf8", [] { return post(kCsv, "filename=a%FF.csv"); }, 400,
+     "filename must be non-empty UTF-8, not \"a\\xFF.csv\""},
     {"account_id_empty", [] { return post(kCsv, "account_id="); }, 400, "account_id is empty"},
     // Content-Type and Content-Encoding
     {"no_content_type", [] { return with_header(post(kCsv), "Content-Type", nullptr); }, 415,
@@ -444,9 +480,9 @@ TEST(LyticsTimestamp, AcceptsUnixSecondsMillisecondsAndRfc3339Utc) {
   const char* bad[] = {"0",
                        "0170000000",
                        "01700000000",
-                       "17000000000",       // 11 digits: neither
-                       "170000000000",      // 12
-                       "17000000000000",    // 14
+                       "17000000000",     // 11 digits: neither
+                       "170000000000",    // 12
+                       "17000000000000",  // 14
                        "-1700000000",
                        "+1700000000",
                        "1700000000.5",
@@ -460,7 +496,7 @@ TEST(LyticsTimestamp, AcceptsUnixSecondsMillisecondsAndRfc3339Utc) {
                        "2012-10-17T17:29:39+00:00",
                        "2012-10-17",
                        "2023-02-29T00:00:00Z",  // not a leap year
-                       "1900-02-29T00:00:00Z",
+                       "2100-02-29T00:00:00Z",  // a century, not a leap year
                        "2024-02-30T00:00:00Z",
                        "2024-04-31T00:00:00Z",
                        "2024-13-01T00:00:00Z",
@@ -477,7 +513,8 @@ TEST(LyticsTimestamp, AcceptsUnixSecondsMillisecondsAndRfc3339Utc) {
                        "２０２４-01-01T00:00:00Z"};
   LyticsApi api(opts());
   for (const char* ts : good) {
-    const nlohmann::json data = accepted_data(api, post(std::string("id,ts\n1,\"") + ts + "\"\n", "timestamp_field=ts"));
+    const nlohmann::json data =
+        accepted_data(api, post(std::string("id,ts\n1,\"") + ts + "\"\n", "timestamp_field=ts"));
     EXPECT_EQ(data["message_count"], 1) << ts;
     EXPECT_EQ(api.applied(row_key("events", {{"id", "1"}, {"ts", ts}})), 1) << ts;
   }
@@ -555,10 +592,11 @@ TEST(LyticsDryrun, ValidatesAndAnswersButAppliesNothing) {
 TEST(LyticsCsv, QuotingAndLineEnds) {
   LyticsApi api(opts());
   // CRLF, a quoted header, quoted delimiters, line ends and quotes, a trailing CRLF.
-  const std::string csv = "\"id\",note,empty\r\n"
-                          "1,\"a, b\",\r\n"
-                          "2,\"line1\r\nline2\",\"\"\r\n"
-                          "3,\"say \"\"hi\"\"\",x\r\n";
+  const std::string csv =
+      "\"id\",note,empty\r\n"
+      "1,\"a, b\",\r\n"
+      "2,\"line1\r\nline2\",\"\"\r\n"
+      "3,\"say \"\"hi\"\"\",x\r\n";
   EXPECT_EQ(accepted_data(api, post(csv))["message_count"], 3);
   EXPECT_EQ(api.applied(row_key("events", {{"id", "1"}, {"note", "a, b"}})), 1);
   EXPECT_EQ(api.applied(row_key("events", {{"id", "2"}, {"note", "line1\r\nline2"}})), 1);
@@ -630,6 +668,8 @@ TEST(LyticsGzip, AGzipBodyWithoutContentEncodingIsSniffedUnlessTurnedOff) {
   expect_error(strict.handle(post(gzip(kCsv)), kTimeZero), 400,
                "The body is gzip-compressed but Content-Encoding is not gzip");
   EXPECT_EQ(strict.handle(gz_post(kCsv), kTimeZero).status, 200);
+  // A body declared identity is read as it is, gzip magic or not.
+  EXPECT_EQ(api.handle(with_header(post(gzip(kCsv)), "Content-Encoding", "identity"), kTimeZero).status, 400);
   EXPECT_EQ(strict.applications(), 2);
 }
 
@@ -709,15 +749,16 @@ TEST(LyticsOracle, EveryAppliedRowCountsOnceUnderItsNonEmptyCells) {
   EXPECT_EQ(state["distinct_applications"], 3);
   EXPECT_EQ(state["streams"], nlohmann::json::parse(R"({"events": 3, "other": 1})"));
   // The documented key names the stream and the row.
-  EXPECT_EQ(row_key("events", {{"id", "2"}, {"note", "z"}}),
-            oracle_key("lytics.row", nlohmann::json::parse(R"({"stream": "events", "row": {"id": "2", "note": "z"}})")));
+  EXPECT_EQ(
+      row_key("events", {{"id", "2"}, {"note", "z"}}),
+      oracle_key("lytics.row", nlohmann::json::parse(R"({"stream": "events", "row": {"id": "2", "note": "z"}})")));
 }
 
 TEST(LyticsOracle, AppendAddsItsNonEmptyPairsToEveryRow) {
   LyticsApi api(opts());
   // append = urlencode({"source":"crm","blank":""}), [OAS]'s example plus an empty value.
-  EXPECT_EQ(accepted_data(api, post("id\n1\n2\n", "append=%7B%22source%22%3A%22crm%22%2C%22blank%22%3A%22%22%7D"))
-                ["message_count"],
+  EXPECT_EQ(accepted_data(api, post("id\n1\n2\n",
+                                    "append=%7B%22source%22%3A%22crm%22%2C%22blank%22%3A%22%22%7D"))["message_count"],
             2);
   EXPECT_EQ(api.applied(row_key("events", {{"id", "1"}, {"source", "crm"}})), 1);
   EXPECT_EQ(api.applied(row_key("events", {{"id", "2"}, {"source", "crm"}})), 1);
@@ -735,7 +776,8 @@ TEST(LyticsRateLimit, FixedMinuteWindowsWithRetryAfter) {
   o.requests_per_minute = 2;
   LyticsApi api(o);
   // Refused keys count toward no window.
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(api.handle(with_header(post(kCsv), "Authorization", "bad"), kTimeZero).status, 401);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(api.handle(with_header(post(kCsv), "Authorization", "bad"), kTimeZero).status, 401);
   EXPECT_EQ(api.handle(post(kCsv), at(1s)).status, 200);
   Request lost = post(kCsv);
   lost.path = "/nowhere";
@@ -743,6 +785,7 @@ TEST(LyticsRateLimit, FixedMinuteWindowsWithRetryAfter) {
   const Response refused = api.handle(post(kCsv), at(10s));
   expect_error(refused, 429, "Rate limit exceeded: 2 requests per minute; retry in 50s");
   EXPECT_EQ(refused.headers.get("Retry-After"), "50");
+  EXPECT_EQ(api.handle(post(kCsv), at(10500ms)).headers.get("Retry-After"), "50");  // 49.5s, rounded up
   const Response late = api.handle(post(kCsv), at(59500ms));
   EXPECT_EQ(late.status, 429);
   EXPECT_EQ(late.headers.get("Retry-After"), "1");  // half a second, rounded up
@@ -754,10 +797,10 @@ TEST(LyticsRateLimit, FixedMinuteWindowsWithRetryAfter) {
   // Refused requests applied nothing and did not count.
   EXPECT_EQ(api.applications(), 8);
   const nlohmann::json state = api.accepted();
-  EXPECT_EQ(state["rate_limited"], 3);
+  EXPECT_EQ(state["rate_limited"], 4);
   EXPECT_EQ(state["auth_refusals"], 3);
-  EXPECT_EQ(state["rejected"], 7);
-  EXPECT_EQ(state["requests"], 11);
+  EXPECT_EQ(state["rejected"], 8);
+  EXPECT_EQ(state["requests"], 12);
 }
 
 // ----------------------------------------------------------------- latency
@@ -778,6 +821,9 @@ TEST(LyticsLatency, ServiceTimeIsProportionalToTheBodyAsSent) {
   EXPECT_EQ(api.latency_for(r), 5ms + 100ns);
   o.service_per_mb = 0ms;
   EXPECT_EQ(LyticsApi(o).latency_for(r), 5ms);
+  o.service_per_mb = 2500ns;  // not a whole number of ns per byte
+  r.body.assign(2'000'000, 'x');
+  EXPECT_EQ(LyticsApi(o).latency_for(r), 5ms + 5000ns);
   o.service_per_mb = 1h;
   r.body.assign(3'000'000, 'x');
   EXPECT_EQ(LyticsApi(o).latency_for(r), 5ms + 3h);
