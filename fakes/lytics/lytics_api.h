@@ -71,8 +71,9 @@
 //      starts with the gzip magic 1f 8b and has no Content-Encoding: [OAS]'s
 //      own example posts `users.csv.gz` with only `Content-type:
 //      application/csv`. Option `gzip_sniff` false refuses that form 400 (a
-//      stricter variant). A body declared `identity` is read as it is. Corrupt, truncated, or with bytes after the last
-//      member → 400. Inflated past `inflated_bytes_max` (1 GiB) → 413; on
+//      stricter variant); a body declared `identity` is read as it is.
+//      Corrupt, truncated, or with bytes after the last member → 400.
+//      Inflated past `inflated_bytes_max` (1 GiB) → 413; on
 //      api.lytics.io also past `api_bytes_max` (UNCONFIRMED whether "10MB
 //      file" means the sent or the inflated file; strict: both).
 //   8. the CSV (RFC 4180, with the delimiter) → 400 for the whole request:
