@@ -537,11 +537,17 @@ void count_reached(const Outcome& o, const Scenario& s, const std::string& c_hos
   reached["path.poll_timeout"] += timeout;
   reached["path.crash_resume"] += resume;
   reached["path.clean_stop"] += stops;
-  // A hostile variant of the fake is met when the case polled it.
+  // A hostile variant of the fake is met when the case polled it — or, for
+  // a destination that polls nothing (a synchronous API), when the fake
+  // itself answered one of its requests.
   if (!c_hostile.empty()) {
-    bool polled = false;
-    for (const TimedEvent& te : o.events) polled |= std::holds_alternative<ev::Polled>(te.event);
-    if (polled) ++reached["hostile." + c_hostile];
+    bool met = false;
+    const bool polls = o.entry->capabilities.polls;
+    for (const TimedEvent& te : o.events) {
+      if (polls) met |= std::holds_alternative<ev::Polled>(te.event);
+      else if (const auto* r = std::get_if<ev::HttpResponse>(&te.event)) met |= !r->injected;
+    }
+    if (met) ++reached["hostile." + c_hostile];
   }
 }
 
@@ -555,6 +561,9 @@ std::vector<std::string> applicable_paths(const DestinationEntry& e) {
     if (p.bulk_only && !e.capabilities.bulk) continue;
     if (p.batch_only && e.capabilities.bulk) continue;
     if (fake_door_of(e) == FakeDoor::file && p.bulk_only) continue;  // no imports
+    if (!e.capabilities.polls && (std::string_view(p.name) == "poll_fault_retry" ||
+                                  std::string_view(p.name) == "poll_timeout"))
+      continue;  // answered at once: nothing is polled
     out.push_back(p.name);
   }
   return out;

@@ -42,9 +42,10 @@ std::string read_text(const std::string& path) {
 /// Paths whose values are free JSON by design (a record's payload, a state
 /// message, the values `expect.fake` compares, the provenance `origin`,
 /// a fake's answer body, the rows a warehouse table starts with, a declarative
-/// record template): a wrong type there is data, not a mistake.
+/// record template or effect item): a wrong type there is data, not a mistake.
 bool free_form(const std::string& pointer) {
-  for (const char* p : {"/payload", "/state", "/origin", "/expect/fake/", "/json", "/about", "/default", "/rows/", "/template"})
+  for (const char* p : {"/payload", "/state", "/origin", "/expect/fake/", "/json", "/about", "/default", "/rows/", "/template",
+                        "/effect/item"})
     if (pointer.find(p) != std::string::npos) return true;
   return false;
 }

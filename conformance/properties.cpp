@@ -52,6 +52,7 @@ struct Http {
   bool applied = false;        // the transport error came after the API applied it (the fault's truth)
   std::string error;           // the transport error's kind (timeout, connection_reset, connection_refused, other)
   bool garbled = false;        // a fault garbled the answer's body
+  bool answered_after = false; // a fault answered it after the API applied it (any status)
   std::string retry_after;     // the Retry-After header as sent
   std::string date;            // the answer's Date header beside it (the API's clock)
 };
@@ -221,6 +222,7 @@ Events parse_events(const Outcome& o) {
           } else if constexpr (std::is_same_v<E, ev::Fault>) {
             if (e.fault == "garble" || e.after.value_or(false)) ++ev.hidden_faults;
             if (e.req && e.fault == "garble") ev.http[*e.req].garbled = true;
+            if (e.req && e.fault == "respond" && e.after.value_or(false)) ev.http[*e.req].answered_after = true;
             if (e.op) ev.file_faults.push_back({t, *e.op, e.fault, e.after.value_or(false), e.status.value_or(0)});
           } else if constexpr (std::is_same_v<E, ev::JobTerminal>) {
             ev.terminal_at.emplace(static_cast<JobId>(e.id), t);
@@ -493,6 +495,12 @@ std::map<JobId, std::string> hiding_faults(const Events& ev) {
     // never carried the request.
     if (h.status == 0 && (h.applied || h.error != "connection_refused"))
       return "request " + std::to_string(req) + " ended in a transport error (" + h.error + ") after it was sent";
+    // An answer injected after the API applied the request says something
+    // else than what the API did, whatever its status (a gateway's 502, a
+    // 200 whose counts do not add up).
+    if (h.answered_after)
+      return "request " + std::to_string(req) + " was answered " + std::to_string(h.status) +
+             " after the API had applied it";
     if (h.garbled && h.status >= 200 && h.status < 300)
       return "request " + std::to_string(req) + " was answered " + std::to_string(h.status) + " with a garbled body";
     // HTTP semantics: a 5xx other than 503 may come after the server applied

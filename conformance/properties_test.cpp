@@ -296,6 +296,17 @@ TEST(PropertyCheckers, A2UnknownOutcomesMustBeJustified) {
   two_posts.end(1, JobState::failed, "HTTP 400", 3 * kSec, true);
   two_posts.all_succeed_from(2);
   EXPECT_PASS(two_posts, "A2");
+  // A 200 a fault answered after the API applied the upload (its counts
+  // disagree with the rows sent): the outcome is hidden.
+  Evidence after_200(true);
+  after_200.at(kSec, ev::UploadStart{1, 1, JobIds{{1}}, kSec, 0, 1, 100});
+  after_200.at(kSec, ev::Fault{1, std::nullopt, 0, "respond", true, std::nullopt});
+  after_200.exchange(1, kSec, 2 * kSec, 200);
+  after_200.at(2 * kSec, ev::UploadResult{"m", 1, 1, "completed", "", 0, 1, 0, 0, 0, std::nullopt});
+  after_200.at(2 * kSec, ev::ImportEnd{1});
+  after_200.end(1, JobState::aborted, "counts do not add up", 2 * kSec, true);
+  after_200.all_succeed_from(2);
+  EXPECT_PASS(after_200, "A2");
   Evidence two_clean(true);
   two_clean.at(kSec, ev::UploadStart{1, 1, JobIds{{1}}, kSec, 0, 1, 100});
   two_clean.exchange(1, kSec, 2 * kSec, 400);

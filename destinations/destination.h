@@ -92,6 +92,10 @@ struct Capabilities {
   std::int64_t rate_per_second = 0;
   /// Bulk (upload + poll) destinations; batch destinations otherwise.
   bool bulk = false;
+  /// A bulk destination whose uploads the API answers at once, with nothing
+  /// to poll (a synchronous API on the bulk path: a file drop, Lytics): the
+  /// poll recovery paths cannot be reached.
+  bool polls = true;
   std::int64_t import_concurrency = 0;
   /// Stages records and commits them when a stream closes (F2 then checks
   /// that a failed stream's records never reach the destination).

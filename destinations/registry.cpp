@@ -30,6 +30,7 @@ const std::vector<DestinationEntry>& destination_registry() {
         eloqua_destination(),
         bingads_audience_destination(),
         bingads_offline_conversions_destination(),
+        lytics_bulk_upload_destination(),
         canary_destination(),  // not shipped: certify must fail it
     };
     // Not shipped either: one classic bug each, each failing its property.

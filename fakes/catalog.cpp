@@ -9,6 +9,7 @@
 #include "fakes/eloqua/eloqua_api.h"
 #include "framework/http_call.h"
 #include "fakes/iterable/iterable_api.h"
+#include "fakes/lytics/lytics_api.h"
 #include "fakes/klaviyo/klaviyo_api.h"
 #include "fakes/marketo/marketo_api.h"
 #include "fakes/scripted/scripted_api.h"
@@ -245,6 +246,25 @@ FakeEntry bingads_entry() {
   return e;
 }
 
+Result<std::unique_ptr<Fake>> make_lytics(const nlohmann::json& options, const std::string& where) {
+  DS_TRY(LyticsApiOptions o, LyticsApiOptions::from_json(options, where));
+  return std::unique_ptr<Fake>(std::make_unique<LyticsApi>(std::move(o)));
+}
+
+// Lytics answers errors in its envelope {"status", "message"} (APIS.md §7).
+FakeEntry lytics_entry() {
+  FakeEntry e = http_fake("lytics",
+                          "Lytics bulk CSV upload: raw-key auth, plain or gzip CSV, header row, timestamp_field, "
+                          "dryrun/droperrors, 10 MB cap on api.lytics.io, synchronous message/rejected counts",
+                          make_lytics);
+  e.error_bodies = {R"({"status":500,"message":"injected"})", R"({"status":400,"message":"row 1: injected"})",
+                    R"({"status":413,"message":"injected"})", R"({"status":415,"message":"injected"})",
+                    R"({"status":429,"message":"injected"})", R"({"status":401,"message":"injected"})"};
+  // An account over a small request quota: 429 with Retry-After to the next minute.
+  e.hostile = {{"one request a minute", {{"requests_per_minute", 1}}}};
+  return e;
+}
+
 FakeEntry sftp_entry() {
   FakeEntry e;
   e.name = "sftp";
@@ -296,6 +316,7 @@ const std::vector<FakeEntry>& fake_catalog() {
       yandex_metrica_entry(),
       eloqua_entry(),
       bingads_entry(),
+      lytics_entry(),
       sftp_entry(),
   };
   return catalog;

@@ -279,7 +279,7 @@ def scenario_kind(path):
 
 def spec_kind(path):
     k, parent = path[-1], path[:-1]
-    if k in ("body", "template"):
+    if k in ("body", "template") or (k == "item" and parent == ("effect",)):
         return "any"  # templates: free JSON whose strings the loader reads
     if k == "fake_options" or (isinstance(k, str) and k.startswith("Router") and parent == ("bulk",)):
         return "container"
@@ -399,12 +399,26 @@ for name, doc in specs.items():
     m = copy.deepcopy(doc)
     m["config"] = dict(m.get("config", {}), region={"type": "integer", "default": "eu"})
     cases.append(("spec", f"{name}: a config default of another type", m))
-    m = copy.deepcopy(doc)
-    m["polling"]["status_mapping"]["running"] = ["pending", "pending"]
-    cases.append(("spec", f"{name}: a status mapped twice in one list", m))
-    m = copy.deepcopy(doc)
-    m["creation"]["id_extractor"] = ["id", -1]
-    cases.append(("spec", f"{name}: a negative index in an extractor", m))
+    if "polling" in doc:
+        m = copy.deepcopy(doc)
+        m["polling"]["status_mapping"]["running"] = ["pending", "pending"]
+        cases.append(("spec", f"{name}: a status mapped twice in one list", m))
+        m = copy.deepcopy(doc)
+        m["creation"]["id_extractor"] = ["id", -1]
+        cases.append(("spec", f"{name}: a negative index in an extractor", m))
+    else:  # a synchronous spec
+        m = copy.deepcopy(doc)
+        m["creation"]["id_extractor"] = ["id"]
+        cases.append(("spec", f"{name}: a job id in a synchronous spec", m))
+        m = copy.deepcopy(doc)
+        m["results"]["accepted_extractor"] = ["data", -1]
+        cases.append(("spec", f"{name}: a negative index in an extractor", m))
+        m = copy.deepcopy(doc)
+        m["creation"]["body"] = {"rows": "{{records}}"}
+        cases.append(("spec", f"{name}: a JSON body beside CSV columns", m))
+        m = copy.deepcopy(doc)
+        del m["effect"]
+        cases.append(("spec", f"{name}: another fake without an effect", m))
     m = copy.deepcopy(doc)
     m["host"] = "https://api.example.com"
     cases.append(("spec", f"{name}: a host with a scheme", m))

@@ -5,7 +5,8 @@
 # uploading polled, a 403 without the token), Eloqua (/id, an import
 # definition, CSV data, a sync, its rejects, the definition deleted) and Bing
 # Ads (SOAP GetBulkUploadUrl, a zip posted to the UploadUrl, the status, the
-# result zip with its BOM and error row, a SOAP fault for a wrong token).
+# result zip with its BOM and error row, a SOAP fault for a wrong token) and
+# Lytics (a gzipped CSV, droperrors both ways, a wrong key).
 # Each server binds 127.0.0.1 on a free port and stops by itself.
 set -u
 bin=$1
@@ -154,6 +155,35 @@ st=$(curl_status "$tmp/acc.json" -H "X-Destsim-Token: curl-admin" "$base/_destsi
 st=$(soap "$tmp/fault.xml" GetBulkUploadStatus "<RequestId>$rid</RequestId>" wrong-token)
 [ "$st" = "500" ] || fail "a wrong token answered $st"
 [ "$(xml "$tmp/fault.xml" ErrorCode)" = "InvalidCredentials" ] || fail "fault: $(cat "$tmp/fault.xml")"
+
+# --- Lytics --------------------------------------------------------------------
+DESTSIM_ADMIN_TOKEN=curl-admin "$bin" serve lytics --port 0 --max-requests 4 --max-lifetime 60s \
+  --options '{"api_key": "ly-curl"}' > "$tmp/ly.log" 2>&1 &
+pids+=($!)
+base=$(wait_for_url "$tmp/ly.log") || fail "lytics: serve printed no URL: $(cat "$tmp/ly.log")"
+printf 'email,first_name,ts\nada@example.com,Ada,1703980800\n"grace@example.com","Grace, RA",2024-01-01T00:00:00Z\n' > "$tmp/rows.csv"
+gzip -c "$tmp/rows.csv" > "$tmp/rows.csv.gz"
+st=$(curl_status "$tmp/ly1.json" -H 'Authorization: ly-curl' -H 'Content-Type: application/csv' \
+  -H 'Content-Encoding: gzip' --data-binary "@$tmp/rows.csv.gz" "$base/collect/bulk/people?timestamp_field=ts")
+[ "$st" = "200" ] || fail "lytics upload answered $st: $(cat "$tmp/ly1.json")"
+[ "$(json "$tmp/ly1.json" "['data']['message_count']")" = "2" ] || fail "message_count: $(cat "$tmp/ly1.json")"
+[ "$(json "$tmp/ly1.json" "['data']['rejected_count']")" = "0" ] || fail "rejected_count: $(cat "$tmp/ly1.json")"
+# droperrors=true: the row whose timestamp does not parse is dropped and counted.
+printf 'email,ts\nalan@example.com,yesterday\nedsger@example.com,1703980800\n' > "$tmp/bad.csv"
+st=$(curl_status "$tmp/ly2.json" -H 'Authorization: ly-curl' -H 'Content-Type: text/csv' --data-binary "@$tmp/bad.csv" \
+  "$base/collect/bulk/people?timestamp_field=ts&droperrors=true")
+[ "$st" = "200" ] || fail "lytics droperrors upload answered $st: $(cat "$tmp/ly2.json")"
+[ "$(json "$tmp/ly2.json" "['data']['rejected_count']")" = "1" ] || fail "rejected_count: $(cat "$tmp/ly2.json")"
+# droperrors=false (the default): the same file is refused whole, naming the row.
+st=$(curl_status "$tmp/ly3.json" -H 'Authorization: ly-curl' -H 'Content-Type: text/csv' --data-binary "@$tmp/bad.csv" \
+  "$base/collect/bulk/people?timestamp_field=ts")
+[ "$st" = "400" ] || fail "a bad row without droperrors answered $st"
+st=$(curl_status "$tmp/acc.json" -H "X-Destsim-Token: curl-admin" "$base/_destsim/accepted")
+[ "$(json "$tmp/acc.json" "['streams']['people']")" = "3" ] || fail "rows applied: $(cat "$tmp/acc.json")"
+# The fourth request: a wrong key.
+st=$(curl_status "$tmp/ly4.json" -H 'Authorization: wrong' -H 'Content-Type: text/csv' --data-binary "@$tmp/rows.csv" \
+  "$base/collect/bulk/people")
+[ "$st" = "401" ] || fail "a wrong key answered $st"
 
 for p in "${pids[@]}"; do wait "$p" || fail "a bounded server exited $?"; done
 pids=()

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "destinations/bulk_destination.h"
+#include "destinations/sftp/file_format.h"
 #include "framework/http_call.h"
 #include "framework/json_in.h"
 #include "framework/oracle.h"
@@ -128,6 +129,7 @@ Result<nlohmann::json> render(const nlohmann::json& tmpl, const nlohmann::json& 
 struct RequestSpec {
   std::string method;
   nlohmann::json path;  // a template string
+  nlohmann::json query = nlohmann::json::object();  // name → value template; an empty value is left out
   nlohmann::json headers = nlohmann::json::object();
   nlohmann::json body;  // null: no body
 };
@@ -150,6 +152,20 @@ struct Spec {
   RequestSpec creation;
   std::vector<int> success_statuses;  // empty: any 2xx
   nlohmann::json id_extractor;        // array path
+  // A CSV creation body: the header row of `columns`, then one row per record
+  // item (its values under those keys, as text; absent or null: empty).
+  bool csv = false;
+  std::vector<std::string> columns;
+  char delimiter = ',';
+  bool gzip = false;  // the creation body is sent gzip-compressed
+  // Synchronous APIs: the creation answer carries per-request counts instead
+  // of a job id, and nothing is polled.
+  bool counts_mode = false;
+  nlohmann::json accepted_extractor, rejected_extractor;
+  // The fake that models the API, and the effect (oracle key) of a record.
+  std::string fake = "async_job";
+  std::string effect_key = std::string(kEffect);
+  nlohmann::json effect_item = "{{item}}";
   RequestSpec polling;
   nlohmann::json status_extractor, message_extractor;
   std::map<std::string, std::string> status_mapping;  // API status → completed|running|failed|timeout
@@ -280,10 +296,11 @@ Status check_templates(const JsonIn& in, const Spec& spec, TemplateUse& use) {
 Result<RequestSpec> read_request(const JsonIn& in, const std::string& default_method, bool with_body) {
   DS_CHECK(in.object());
   if (with_body) {
-    DS_CHECK(in.only_keys({"method", "path", "headers", "body", "id_extractor", "success_statuses"}));
+    DS_CHECK(in.only_keys({"method", "path", "query", "headers", "body", "body_format", "columns", "delimiter", "gzip",
+                           "id_extractor", "success_statuses"}));
   } else {
-    DS_CHECK(in.only_keys({"method", "path", "headers", "status_extractor", "message_extractor", "status_mapping",
-                           "unknown_status", "failed_applies_nothing"}));
+    DS_CHECK(in.only_keys({"method", "path", "query", "headers", "status_extractor", "message_extractor",
+                           "status_mapping", "unknown_status", "failed_applies_nothing"}));
   }
   RequestSpec r;
   r.method = default_method;
@@ -304,6 +321,16 @@ Result<RequestSpec> read_request(const JsonIn& in, const std::string& default_me
     }
     r.headers = h.json();
   }
+  if (in.has("query")) {
+    JsonIn q = in.at("query");
+    DS_CHECK(q.object());
+    if (path.find('?') != std::string::npos) return in.at("path").expected("no query in the path when \"query\" is given");
+    for (auto it = q.json().begin(); it != q.json().end(); ++it) {
+      if (it.key().empty()) return q.fail("a query parameter with an empty name");
+      if (!it.value().is_string()) return q.at(it.key()).expected("a query value template (a string)");
+    }
+    r.query = q.json();
+  }
   if (with_body) {
     if (in.has("body")) r.body = in.at("body").json();
   }
@@ -312,9 +339,114 @@ Result<RequestSpec> read_request(const JsonIn& in, const std::string& default_me
 
 Result<RequestSpec> read_results_request(const JsonIn& in) {
   DS_CHECK(in.object());
-  DS_CHECK(in.only_keys({"method", "path", "headers"}));
+  DS_CHECK(in.only_keys({"method", "path", "query", "headers"}));
   JsonIn copy = in;
   return read_request(copy, "GET", false);
+}
+
+// The asynchronous tail of a spec: "polling" and "results" (mode job or record).
+Status parse_polling_and_results(const JsonIn& in, Spec& s) {
+  DS_CHECK(in.require("polling"));
+  JsonIn po = in.at("polling");
+  DS_TRY(s.polling, read_request(po, "GET", false));
+  DS_CHECK(po.require("status_extractor"));
+  DS_CHECK(read_extractor(po.at("status_extractor"), s.status_extractor));
+  if (po.has("message_extractor")) DS_CHECK(read_extractor(po.at("message_extractor"), s.message_extractor));
+  DS_CHECK(po.require("status_mapping"));
+  {
+    JsonIn m = po.at("status_mapping");
+    DS_CHECK(m.object());
+    DS_CHECK(m.only_keys({"completed", "running", "failed", "timeout"}));
+    DS_CHECK(m.require("completed"));
+    DS_CHECK(m.require("running"));
+    for (const char* kind : {"completed", "running", "failed", "timeout"}) {
+      if (!m.has(kind)) continue;
+      JsonIn list = m.at(kind);
+      DS_TRY(std::vector<std::string> values, string_list(list, true));
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        auto [it, fresh] = s.status_mapping.emplace(values[i], kind);
+        if (!fresh)
+          return list.at(i).fail("status \"" + values[i] + "\" is already mapped to " + it->second);
+      }
+    }
+  }
+  if (po.has("unknown_status")) {
+    DS_TRY(std::string u, po.at("unknown_status").string());
+    if (u != "failed" && u != "transient") return po.at("unknown_status").expected("\"failed\" or \"transient\"");
+    s.unknown_failed = u == "failed";
+  }
+  if (po.has("failed_applies_nothing")) { DS_TRY(s.failed_applies_nothing, po.at("failed_applies_nothing").boolean()); }
+  TemplateUse poll_use;
+  poll_use.roots = {"config", "creation_response", "import_id"};
+  DS_CHECK(check_templates(po.at("path"), s, poll_use));
+  if (po.has("query")) DS_CHECK(check_templates(po.at("query"), s, poll_use));
+  if (po.has("headers")) DS_CHECK(check_templates(po.at("headers"), s, poll_use));
+
+  DS_CHECK(in.require("results"));
+  {
+    JsonIn r = in.at("results");
+    DS_CHECK(r.object());
+    DS_CHECK(r.require("mode"));
+    DS_TRY(std::string mode, r.at("mode").string());
+    if (mode == "job") {
+      DS_CHECK(r.only_keys({"mode"}));
+    } else if (mode == "record") {
+      s.record_mode = true;
+      DS_CHECK(r.only_keys({"mode", "request", "records_extractor", "match_by", "index_field", "result_field",
+                            "record_field", "success", "retry_values", "error_extractor"}));
+      if (r.has("request")) {
+        DS_TRY(RequestSpec rq, read_results_request(r.at("request")));
+        s.results_request = rq;
+        DS_CHECK(check_templates(r.at("request").at("path"), s, poll_use));
+        if (r.at("request").has("query")) DS_CHECK(check_templates(r.at("request").at("query"), s, poll_use));
+        if (r.at("request").has("headers")) DS_CHECK(check_templates(r.at("request").at("headers"), s, poll_use));
+      }
+      DS_CHECK(r.require("records_extractor"));
+      DS_CHECK(read_extractor(r.at("records_extractor"), s.records_extractor));
+      if (r.has("match_by")) {
+        DS_TRY(std::string m, r.at("match_by").string());
+        if (m == "index") s.match_by = MatchBy::index;
+        else if (m == "position") s.match_by = MatchBy::position;
+        else if (m == "field") s.match_by = MatchBy::field;
+        else return r.at("match_by").expected("\"index\", \"position\" or \"field\"");
+      }
+      if (r.has("index_field")) { DS_TRY(s.index_field, r.at("index_field").string()); }
+      if (r.has("result_field")) { DS_TRY(s.result_field, r.at("result_field").string()); }
+      if (r.has("record_field")) { DS_TRY(s.record_field, r.at("record_field").string()); }
+      DS_CHECK(r.require("success"));
+      JsonIn su = r.at("success");
+      DS_CHECK(su.object());
+      DS_CHECK(su.only_keys({"field", "values"}));
+      DS_CHECK(su.require("field"));
+      DS_CHECK(su.require("values"));
+      DS_TRY(s.success_field, su.at("field").string());
+      DS_TRY(std::vector<std::string> ok, string_list(su.at("values"), true));
+      s.success_values.insert(ok.begin(), ok.end());
+      if (r.has("retry_values")) {
+        DS_TRY(std::vector<std::string> rv, string_list(r.at("retry_values"), false));
+        s.retry_values.insert(rv.begin(), rv.end());
+      }
+      if (r.has("error_extractor")) DS_CHECK(read_extractor(r.at("error_extractor"), s.error_extractor));
+    } else {
+      return r.at("mode").expected("\"job\", \"record\" or \"counts\"");
+    }
+  }
+  s.response_refs = poll_use.response_refs;
+  return Status::success();
+}
+
+// A synchronous spec's "results": {"mode": "counts", "accepted_extractor",
+// "rejected_extractor"?}: the creation answer's counts of the rows the API
+// took and refused.
+Status parse_counts(const JsonIn& in, Spec& s) {
+  DS_CHECK(in.require("results"));
+  JsonIn r = in.at("results");
+  DS_CHECK(r.object());
+  DS_CHECK(r.only_keys({"mode", "accepted_extractor", "rejected_extractor"}));
+  DS_CHECK(r.require("accepted_extractor"));
+  DS_CHECK(read_extractor(r.at("accepted_extractor"), s.accepted_extractor));
+  if (r.has("rejected_extractor")) DS_CHECK(read_extractor(r.at("rejected_extractor"), s.rejected_extractor));
+  return Status::success();
 }
 
 Result<std::shared_ptr<const Spec>> parse_spec(const nlohmann::json& j, const std::string& where) {
@@ -325,7 +457,7 @@ Result<std::shared_ptr<const Spec>> parse_spec(const nlohmann::json& j, const st
   JsonIn in(j, where);
   DS_CHECK(in.object());
   DS_CHECK(in.only_keys({"spec", "name", "about", "host", "config", "record", "creation", "polling", "results",
-                         "retryable_statuses", "idempotent", "limits", "bulk", "fake_options"}));
+                         "retryable_statuses", "idempotent", "limits", "bulk", "fake", "effect", "fake_options"}));
   DS_CHECK(in.require("spec"));
   DS_TRY(std::int64_t version, in.at("spec").integer());
   if (version != 1) return in.at("spec").expected("spec format version 1");
@@ -388,9 +520,41 @@ Result<std::shared_ptr<const Spec>> parse_spec(const nlohmann::json& j, const st
   JsonIn cr = in.at("creation");
   DS_TRY(s.creation, read_request(cr, "POST", true));
   if (s.creation.method == "GET") return cr.at("method").expected("a method with a body (POST, PUT or PATCH)");
-  DS_CHECK(cr.require("body"));
-  DS_CHECK(cr.require("id_extractor"));
-  DS_CHECK(read_extractor(cr.at("id_extractor"), s.id_extractor));
+  // Synchronous ("results": {"mode": "counts"}): no job id, no polling.
+  {
+    const nlohmann::json& r = j.contains("results") ? j["results"] : nlohmann::json();
+    s.counts_mode = r.is_object() && r.contains("mode") && r["mode"] == "counts";
+  }
+  if (cr.has("body_format")) {
+    DS_TRY(std::string f, cr.at("body_format").string());
+    if (f != "json" && f != "csv") return cr.at("body_format").expected("\"json\" or \"csv\"");
+    s.csv = f == "csv";
+  }
+  if (s.csv) {
+    if (cr.has("body")) return cr.at("body").fail("a CSV body is built from \"columns\": no \"body\" template");
+    DS_CHECK(cr.require("columns"));
+    DS_TRY(s.columns, string_list(cr.at("columns"), true));
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < s.columns.size(); ++i)
+      if (s.columns[i].empty() || !seen.insert(s.columns[i]).second)
+        return cr.at("columns").at(i).expected("a non-empty column name, each once");
+    if (cr.has("delimiter")) {
+      DS_TRY(std::string d, cr.at("delimiter").string());
+      if (d.size() != 1 || d == "\"" || d == "\n" || d == "\r") return cr.at("delimiter").expected("one character");
+      s.delimiter = d[0];
+    }
+  } else {
+    for (const char* k : {"columns", "delimiter"})
+      if (cr.has(k)) return cr.at(k).fail(std::string("\"") + k + "\" needs \"body_format\": \"csv\"");
+    DS_CHECK(cr.require("body"));
+  }
+  if (cr.has("gzip")) { DS_TRY(s.gzip, cr.at("gzip").boolean()); }
+  if (s.counts_mode) {
+    if (cr.has("id_extractor")) return cr.at("id_extractor").fail("a synchronous spec (results mode \"counts\") has no job id");
+  } else {
+    DS_CHECK(cr.require("id_extractor"));
+    DS_CHECK(read_extractor(cr.at("id_extractor"), s.id_extractor));
+  }
   if (cr.has("success_statuses")) {
     DS_TRY(s.success_statuses, status_list(cr.at("success_statuses")));
     for (std::size_t i = 0; i < s.success_statuses.size(); ++i)
@@ -401,99 +565,24 @@ Result<std::shared_ptr<const Spec>> parse_spec(const nlohmann::json& j, const st
     TemplateUse use;
     use.roots = {"config"};
     DS_CHECK(check_templates(cr.at("path"), s, use));
+    if (cr.has("query")) DS_CHECK(check_templates(cr.at("query"), s, use));
     if (cr.has("headers")) DS_CHECK(check_templates(cr.at("headers"), s, use));
-    use.roots = {"config", "records"};
-    DS_CHECK(check_templates(cr.at("body"), s, use));
-    if (use.records_whole != 1 || use.records_inline != 0)
-      return cr.at("body").fail("expected \"{{records}}\" exactly once, as a whole string value (it becomes the "
-                                "records array), found " +
-                                std::to_string(use.records_whole + use.records_inline));
-  }
-
-  DS_CHECK(in.require("polling"));
-  JsonIn po = in.at("polling");
-  DS_TRY(s.polling, read_request(po, "GET", false));
-  DS_CHECK(po.require("status_extractor"));
-  DS_CHECK(read_extractor(po.at("status_extractor"), s.status_extractor));
-  if (po.has("message_extractor")) DS_CHECK(read_extractor(po.at("message_extractor"), s.message_extractor));
-  DS_CHECK(po.require("status_mapping"));
-  {
-    JsonIn m = po.at("status_mapping");
-    DS_CHECK(m.object());
-    DS_CHECK(m.only_keys({"completed", "running", "failed", "timeout"}));
-    DS_CHECK(m.require("completed"));
-    DS_CHECK(m.require("running"));
-    for (const char* kind : {"completed", "running", "failed", "timeout"}) {
-      if (!m.has(kind)) continue;
-      JsonIn list = m.at(kind);
-      DS_TRY(std::vector<std::string> values, string_list(list, true));
-      for (std::size_t i = 0; i < values.size(); ++i) {
-        auto [it, fresh] = s.status_mapping.emplace(values[i], kind);
-        if (!fresh)
-          return list.at(i).fail("status \"" + values[i] + "\" is already mapped to " + it->second);
-      }
+    if (!s.csv) {
+      use.roots = {"config", "records"};
+      DS_CHECK(check_templates(cr.at("body"), s, use));
+      if (use.records_whole != 1 || use.records_inline != 0)
+        return cr.at("body").fail("expected \"{{records}}\" exactly once, as a whole string value (it becomes the "
+                                  "records array), found " +
+                                  std::to_string(use.records_whole + use.records_inline));
     }
   }
-  if (po.has("unknown_status")) {
-    DS_TRY(std::string u, po.at("unknown_status").string());
-    if (u != "failed" && u != "transient") return po.at("unknown_status").expected("\"failed\" or \"transient\"");
-    s.unknown_failed = u == "failed";
-  }
-  if (po.has("failed_applies_nothing")) { DS_TRY(s.failed_applies_nothing, po.at("failed_applies_nothing").boolean()); }
-  TemplateUse poll_use;
-  poll_use.roots = {"config", "creation_response", "import_id"};
-  DS_CHECK(check_templates(po.at("path"), s, poll_use));
-  if (po.has("headers")) DS_CHECK(check_templates(po.at("headers"), s, poll_use));
 
-  DS_CHECK(in.require("results"));
-  {
-    JsonIn r = in.at("results");
-    DS_CHECK(r.object());
-    DS_CHECK(r.require("mode"));
-    DS_TRY(std::string mode, r.at("mode").string());
-    if (mode == "job") {
-      DS_CHECK(r.only_keys({"mode"}));
-    } else if (mode == "record") {
-      s.record_mode = true;
-      DS_CHECK(r.only_keys({"mode", "request", "records_extractor", "match_by", "index_field", "result_field",
-                            "record_field", "success", "retry_values", "error_extractor"}));
-      if (r.has("request")) {
-        DS_TRY(RequestSpec rq, read_results_request(r.at("request")));
-        s.results_request = rq;
-        DS_CHECK(check_templates(r.at("request").at("path"), s, poll_use));
-        if (r.at("request").has("headers")) DS_CHECK(check_templates(r.at("request").at("headers"), s, poll_use));
-      }
-      DS_CHECK(r.require("records_extractor"));
-      DS_CHECK(read_extractor(r.at("records_extractor"), s.records_extractor));
-      if (r.has("match_by")) {
-        DS_TRY(std::string m, r.at("match_by").string());
-        if (m == "index") s.match_by = MatchBy::index;
-        else if (m == "position") s.match_by = MatchBy::position;
-        else if (m == "field") s.match_by = MatchBy::field;
-        else return r.at("match_by").expected("\"index\", \"position\" or \"field\"");
-      }
-      if (r.has("index_field")) { DS_TRY(s.index_field, r.at("index_field").string()); }
-      if (r.has("result_field")) { DS_TRY(s.result_field, r.at("result_field").string()); }
-      if (r.has("record_field")) { DS_TRY(s.record_field, r.at("record_field").string()); }
-      DS_CHECK(r.require("success"));
-      JsonIn su = r.at("success");
-      DS_CHECK(su.object());
-      DS_CHECK(su.only_keys({"field", "values"}));
-      DS_CHECK(su.require("field"));
-      DS_CHECK(su.require("values"));
-      DS_TRY(s.success_field, su.at("field").string());
-      DS_TRY(std::vector<std::string> ok, string_list(su.at("values"), true));
-      s.success_values.insert(ok.begin(), ok.end());
-      if (r.has("retry_values")) {
-        DS_TRY(std::vector<std::string> rv, string_list(r.at("retry_values"), false));
-        s.retry_values.insert(rv.begin(), rv.end());
-      }
-      if (r.has("error_extractor")) DS_CHECK(read_extractor(r.at("error_extractor"), s.error_extractor));
-    } else {
-      return r.at("mode").expected("\"job\" or \"record\"");
-    }
+  if (s.counts_mode) {
+    if (in.has("polling")) return in.at("polling").fail("a synchronous spec (results mode \"counts\") polls nothing");
+    DS_CHECK(parse_counts(in, s));
+  } else {
+    DS_CHECK(parse_polling_and_results(in, s));
   }
-  s.response_refs = poll_use.response_refs;
 
   if (in.has("retryable_statuses")) { DS_TRY(s.retryable_statuses, status_list(in.at("retryable_statuses"))); }
   if (in.has("idempotent")) { DS_TRY(s.idempotent, in.at("idempotent").boolean()); }
@@ -521,6 +610,26 @@ Result<std::shared_ptr<const Spec>> parse_spec(const nlohmann::json& j, const st
   if (in.has("fake_options")) {
     DS_CHECK(in.at("fake_options").object());
     s.fake_options = in.at("fake_options").json();
+  }
+  if (in.has("fake")) {
+    DS_TRY(s.fake, in.at("fake").string());
+    if (s.fake.empty()) return in.at("fake").expected("the name of a fake (destsim list)");
+  }
+  if (in.has("effect")) {
+    JsonIn e = in.at("effect");
+    DS_CHECK(e.object());
+    DS_CHECK(e.only_keys({"key", "item"}));
+    DS_CHECK(e.require("key"));
+    DS_TRY(s.effect_key, e.at("key").string());
+    if (s.effect_key.empty()) return e.at("key").expected("the oracle key the fake counts applied records under");
+    DS_CHECK(e.require("item"));
+    s.effect_item = e.at("item").json();
+    TemplateUse use;
+    use.roots = {"config", "record", "item"};
+    if (s.csv) use.roots.insert("row");
+    DS_CHECK(check_templates(e.at("item"), s, use));
+  } else if (s.fake != "async_job") {
+    return in.fail("a spec on fake \"" + s.fake + "\" needs an \"effect\": the oracle key and item that fake counts");
   }
   return std::shared_ptr<const Spec>(spec);
 }
@@ -614,6 +723,55 @@ Result<nlohmann::json> transform_record(const Spec& spec, const nlohmann::json& 
   return std::move(item).value();
 }
 
+// A CSV spec's row for a record item: the item's values under the columns,
+// as text (absent or null: empty).
+std::vector<std::string> csv_cells(const Spec& spec, const nlohmann::json& item) {
+  std::vector<std::string> cells;
+  cells.reserve(spec.columns.size());
+  for (const auto& c : spec.columns) {
+    auto it = item.find(c);
+    cells.push_back(it == item.end() || it->is_null() ? std::string() : as_text(*it));
+  }
+  return cells;
+}
+
+// One CSV line (RFC 4180) with the spec's delimiter.
+std::string csv_text(const std::vector<std::string>& cells, char delimiter) {
+  std::string out;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (i) out.push_back(delimiter);
+    const std::string& c = cells[i];
+    if (c.find_first_of(std::string("\"\r\n") + delimiter) == std::string::npos) {
+      out += c;
+      continue;
+    }
+    out.push_back('"');
+    for (char ch : c) {
+      if (ch == '"') out.push_back('"');
+      out.push_back(ch);
+    }
+    out.push_back('"');
+  }
+  return out;
+}
+
+// The effect (oracle key) of a record item under the spec.
+Result<std::string> effect_of(const Spec& spec, const nlohmann::json& cfg, const Record& r, const nlohmann::json& item) {
+  if (spec.effect_item == nlohmann::json("{{item}}")) return oracle_key(spec.effect_key, item);
+  nlohmann::json ctx = {{"config", cfg},
+                        {"record", {{"id", r.id}, {"stream", r.stream}, {"payload", r.payload}}},
+                        {"item", item}};
+  if (spec.csv) {
+    nlohmann::json row = nlohmann::json::object();
+    const auto cells = csv_cells(spec, item);
+    for (std::size_t i = 0; i < cells.size(); ++i)
+      if (!cells[i].empty()) row[spec.columns[i]] = cells[i];
+    ctx["row"] = std::move(row);
+  }
+  DS_TRY(nlohmann::json v, render(spec.effect_item, ctx, spec.where, "/effect/item"));
+  return oracle_key(spec.effect_key, v);
+}
+
 class DeclarativeManager final : public AsyncDestinationManager {
  public:
   DeclarativeManager(DeliveryContext& ctx, std::shared_ptr<const Spec> spec, nlohmann::json cfg, std::string host,
@@ -621,6 +779,12 @@ class DeclarativeManager final : public AsyncDestinationManager {
       : ctx_(ctx), spec_(std::move(spec)), cfg_(std::move(cfg)), host_(std::move(host)) {
     limits_.records_max = records_max;
     limits_.bytes_max = bytes_max;
+    if (spec_->csv) {
+      csv_header_ = csv_text(spec_->columns, spec_->delimiter) + "\n";
+      limits_.header_bytes = static_cast<std::int64_t>(csv_header_.size());
+      limits_.separator_bytes = 1;
+      return;
+    }
     // The body around the records: rendered once, the records array stands in
     // as the sentinel string; items are joined by ',' (the separator).
     nlohmann::json ctx_json = {{"config", cfg_}, {"records", kRecordsSentinel}};
@@ -641,19 +805,38 @@ class DeclarativeManager final : public AsyncDestinationManager {
 
   Result<BulkItem> transform(const Record& record) override {
     DS_TRY(nlohmann::json item, transform_record(*spec_, cfg_, record));
+    if (spec_->csv) return BulkItem{record.id, csv_text(csv_cells(*spec_, item), spec_->delimiter)};
     return BulkItem{record.id, item.dump()};
   }
 
   Task<UploadOutcome> upload(const std::vector<const BulkItem*>& items) override {
     UploadOutcome out;
-    std::string records = "[";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      if (i) records.push_back(',');
-      records += items[i]->data;
+    std::string body;
+    if (spec_->csv) {
+      body = csv_header_;
+      for (const BulkItem* item : items) {
+        body += item->data;
+        body.push_back('\n');
+      }
+    } else {
+      std::string records = "[";
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) records.push_back(',');
+        records += items[i]->data;
+      }
+      records.push_back(']');
+      body = body_;
+      body.insert(sentinel_at_, records);
     }
-    records.push_back(']');
-    std::string body = body_;
-    body.insert(sentinel_at_, records);
+    if (spec_->gzip) {
+      auto z = gzip_compress(body);
+      if (!z.ok()) {
+        out.kind = UploadOutcome::Kind::failed;
+        out.reason = "gzip: " + z.error().message;
+        co_return out;
+      }
+      body = std::move(z).value();
+    }
     nlohmann::json ctx_json = {{"config", cfg_}};
     auto req = build(spec_->creation, ctx_json, "/creation");
     if (!req.ok()) {
@@ -663,6 +846,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
     }
     Request request = std::move(req).value();
     request.body = std::move(body);
+    if (spec_->gzip) request.headers.set("Content-Encoding", "gzip");
     HttpResult res = co_await send(std::move(request));
     if (!res.ok()) {
       out.kind = UploadOutcome::Kind::retry;
@@ -671,6 +855,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
       co_return out;
     }
     const Response& r = *res;
+    out.http_status = r.status;  // the jobs' reason kind (401: auth) comes from it
     out.retry_after = retry_after(r, ctx_.loop);
     const bool success = spec_->success_statuses.empty()
                              ? r.ok()
@@ -688,6 +873,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
       co_return out;
     }
     nlohmann::json b = parse_json_body(r.body);
+    if (spec_->counts_mode) co_return counted(items, r, b);
     const nlohmann::json* id = b.is_discarded() ? nullptr : extract(b, spec_->id_extractor);
     if (!id || !(id->is_string() || id->is_number_integer()) || as_text(*id).empty()) {
       // The API answered success, so it may hold the job; we cannot follow it.
@@ -727,6 +913,46 @@ class DeclarativeManager final : public AsyncDestinationManager {
       out.import.params["keys"] = std::move(keys);
     }
     co_return out;
+  }
+
+  // A synchronous API's answer: its counts of the rows it took and refused.
+  // Every row taken: each job ok. Every row refused: each job failed (nothing
+  // applied). Anything else — some refused, counts that do not add up — the
+  // API applied some rows and says nothing of which: no job is reported
+  // delivered, each is retried with its outcome unknown (so, unless the spec
+  // is idempotent, ended outcome unknown, never sent twice).
+  UploadOutcome counted(const std::vector<const BulkItem*>& items, const Response& r, const nlohmann::json& b) {
+    UploadOutcome out;
+    out.http_status = r.status;
+    const auto n = static_cast<std::int64_t>(items.size());
+    const nlohmann::json* acc = b.is_discarded() ? nullptr : extract(b, spec_->accepted_extractor);
+    const bool counts_rejected = !spec_->rejected_extractor.is_null();
+    const nlohmann::json* rej = counts_rejected && !b.is_discarded() ? extract(b, spec_->rejected_extractor) : nullptr;
+    if (!acc || !acc->is_number_integer() || (counts_rejected && (!rej || !rej->is_number_integer()))) {
+      out.kind = UploadOutcome::Kind::retry;
+      out.maybe_applied = true;  // a success: the API may have applied the rows
+      out.reason = "HTTP " + std::to_string(r.status) + " without readable counts at " +
+                   pointer_of(spec_->accepted_extractor) +
+                   (counts_rejected ? " and " + pointer_of(spec_->rejected_extractor) : std::string());
+      return out;
+    }
+    const std::int64_t accepted = acc->get<std::int64_t>();
+    const std::int64_t rejected = rej ? rej->get<std::int64_t>() : n - accepted;
+    out.kind = UploadOutcome::Kind::completed;
+    const std::string counts = "the API took " + std::to_string(accepted) + " and refused " +
+                               std::to_string(rejected) + " of the " + std::to_string(n) + " rows sent";
+    for (const BulkItem* item : items) {
+      if (accepted == n && rejected == 0) {
+        out.results.push_back({item->id, Verdict::ok, ""});
+      } else if (accepted == 0 && rejected == n) {
+        out.results.push_back({item->id, Verdict::fail, counts + " (every row)", ReasonKind::rejected_by_api});
+      } else {
+        MessageResult m{item->id, Verdict::retry, counts + "; which ones is unknown", ReasonKind::unknown_outcome};
+        m.maybe_applied = true;
+        out.results.push_back(std::move(m));
+      }
+    }
+    return out;
   }
 
   Task<PollOutcome> poll(const ImportRef& import) override {
@@ -839,6 +1065,14 @@ class DeclarativeManager final : public AsyncDestinationManager {
     r.host = host_;
     DS_TRY(nlohmann::json path, render(rs.path, context, spec_->where, at + "/path"));
     r.path = as_text(path);
+    char sep = '?';
+    for (auto it = rs.query.begin(); it != rs.query.end(); ++it) {
+      DS_TRY(nlohmann::json v, render(it.value(), context, spec_->where, at + "/query/" + json_pointer_escape(it.key())));
+      const std::string text = as_text(v);
+      if (text.empty()) continue;  // an unset option is left out
+      r.path += sep + url_encode(it.key()) + "=" + url_encode(text);
+      sep = '&';
+    }
     for (auto it = rs.headers.begin(); it != rs.headers.end(); ++it) {
       DS_TRY(nlohmann::json v, render(it.value(), context, spec_->where, at + "/headers/" + json_pointer_escape(it.key())));
       r.headers.set(it.key(), as_text(v));
@@ -1055,6 +1289,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
   BulkLimits limits_;
   std::string body_;  // the creation body without its records array
   std::size_t sentinel_at_ = 0;
+  std::string csv_header_;  // a CSV spec's header row
   std::map<std::string, Time> hold_;  // path → no request before (Retry-After)
   // Requests built per import, and the last poll answer read per import
   // (both a few entries: the imports in flight; the oldest goes first).
@@ -1108,7 +1343,7 @@ DestinationEntry make_entry(std::shared_ptr<const Spec> shown, std::shared_ptr<c
   e.name = fixed ? s.name : "declarative";
   e.about = fixed ? "declarative spec " + s.name + (s.about.empty() ? "" : ": " + s.about)
                   : "an Airbyte-style async-job JSON spec on the bulk path (default spec: " + s.name + ")";
-  e.fake = "async_job";
+  e.fake = s.fake;
   e.host = s.host;
   std::vector<ConfigKey> schema;
   if (!fixed) {
@@ -1128,6 +1363,7 @@ DestinationEntry make_entry(std::shared_ptr<const Spec> shown, std::shared_ptr<c
   for (auto& k : bulk_config_keys(s.bulk)) schema.push_back(std::move(k));
   e.schema = schema;
   e.capabilities.bulk = true;
+  e.capabilities.polls = !s.counts_mode;
   e.capabilities.limits = BatchLimits{.records_max = s.records_max, .bytes_max = s.bytes_max};
   e.capabilities.import_concurrency = s.bulk.imports_in_flight;
   e.capabilities.retryable_statuses = s.retryable_statuses;
@@ -1138,6 +1374,9 @@ DestinationEntry make_entry(std::shared_ptr<const Spec> shown, std::shared_ptr<c
 
   e.make = [schema, fixed, shown](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
     DS_TRY(std::shared_ptr<const Spec> spec, select_spec(config, fixed, shown));
+    if (spec->fake != shown->fake)
+      return Error::bad_input("spec " + spec->name + " is modelled by fake \"" + spec->fake + "\", not \"" +
+                              shown->fake + "\": run it as its own destination (destsim certify --spec FILE)");
     DS_TRY(nlohmann::json cfg, config_values(*spec, config, schema));
     for (const auto& k : spec->config)
       if (k.type == ConfigType::secret && cfg[k.name].is_string()) ctx.loop.trace().add_secret(cfg[k.name].get<std::string>());
@@ -1155,7 +1394,9 @@ DestinationEntry make_entry(std::shared_ptr<const Spec> shown, std::shared_ptr<c
     if (!cfg.ok()) return {};
     auto item = transform_record(**spec, *cfg, r);
     if (!item.ok()) return {};
-    return {oracle_key(kEffect, *item)};
+    auto effect = effect_of(**spec, *cfg, r, *item);
+    if (!effect.ok()) return {};
+    return {*effect};
   };
   e.generate = [](Rng& rng, JobId id, const GenerateOptions& o) {
     Record r;
@@ -1274,10 +1515,52 @@ const char* kRecordResultsSpec = R"json({
 
 }  // namespace
 
+const char* kLyticsSpec = R"json({
+  "spec": 1,
+  "name": "lytics_bulk_upload",
+  "about": "Lytics bulk CSV upload (APIS.md §7): one gzipped CSV POST per upload to /collect/bulk/{stream}, answered synchronously with message_count and rejected_count; rejected rows are never reported delivered (the peer ignores rejected_count).",
+  "host": "bulk.lytics.io",
+  "fake": "lytics",
+  "config": {
+    "api_key": {"type": "secret", "doc": "Lytics API key (sent raw in Authorization, no scheme)"},
+    "stream": {"type": "string", "default": "destsim", "doc": "the Lytics stream the rows go to"},
+    "timestamp_field": {"type": "string", "default": "", "doc": "the column holding each row's event time (empty: none sent)"}
+  },
+  "record": {"template": "{{record.payload}}", "require": ["email"]},
+  "creation": {
+    "method": "POST",
+    "path": "/collect/bulk/{{config.stream}}",
+    "query": {"timestamp_field": "{{config.timestamp_field}}", "droperrors": "false"},
+    "headers": {"Authorization": "{{config.api_key}}", "Content-Type": "application/csv"},
+    "body_format": "csv",
+    "columns": ["email", "first_name", "external_id"],
+    "gzip": true,
+    "success_statuses": [200]
+  },
+  "results": {
+    "mode": "counts",
+    "accepted_extractor": ["data", "message_count"],
+    "rejected_extractor": ["data", "rejected_count"]
+  },
+  "effect": {"key": "lytics.row", "item": {"stream": "{{config.stream}}", "row": "{{row}}"}},
+  "retryable_statuses": [408, 429, 500, 502, 503, 504],
+  "idempotent": false,
+  "limits": {"records_max": 50000, "bytes_max": "10MB"},
+  "bulk": {
+    "upload_interval": "10s",
+    "imports_in_flight": 2,
+    "max_attempts": 4,
+    "retry_delay_initial": "10s",
+    "retry_delay_max": "5m",
+    "retry_window": "6h"
+  }
+})json";
+
 const std::map<std::string, std::string>& declarative_shipped_specs() {
   static const std::map<std::string, std::string> specs = {
       {"sendgrid_contacts_import", kSendgridSpec},
       {"record_results_import", kRecordResultsSpec},
+      {"lytics_bulk_upload", kLyticsSpec},
   };
   return specs;
 }
@@ -1302,6 +1585,12 @@ DestinationEntry declarative_destination() {
   auto s = parse_spec(nlohmann::json::parse(kSendgridSpec), "specs/sendgrid_contacts_import.json");
   DS_ASSERT(s.ok());  // the shipped spec is valid (and tested)
   return make_entry(*s, nullptr);
+}
+
+DestinationEntry lytics_bulk_upload_destination() {
+  auto s = parse_spec(nlohmann::json::parse(kLyticsSpec), "specs/lytics_bulk_upload.json");
+  DS_ASSERT(s.ok());  // the shipped spec is valid (and tested)
+  return make_entry(*s, *s);
 }
 
 }  // namespace destsim

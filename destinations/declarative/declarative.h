@@ -75,6 +75,10 @@ namespace destsim {
 /// The registered `declarative` destination (runs a shipped spec by default).
 DestinationEntry declarative_destination();
 
+/// `lytics_bulk_upload`: the shipped spec specs/lytics_bulk_upload.json as a
+/// destination of its own (no C++ of its own).
+DestinationEntry lytics_bulk_upload_destination();
+
 /// A destination entry bound to one spec (for `destsim certify --spec FILE`).
 /// `where` names the spec's file in errors ("spec.json: /polling/path: …").
 Result<DestinationEntry> declarative_entry_from_spec(const nlohmann::json& spec, const std::string& where);

@@ -36,7 +36,7 @@ std::string spec_error(const std::function<void(nlohmann::json&)>& edit,
 
 TEST(DeclarativeSpec, ShippedSpecsAreValidAndMatchTheirFiles) {
   const std::string dir = std::string(DESTSIM_SOURCE_DIR) + "/destinations/declarative/specs/";
-  ASSERT_EQ(declarative_shipped_specs().size(), 2u);
+  ASSERT_EQ(declarative_shipped_specs().size(), 3u);
   for (const auto& [name, text] : declarative_shipped_specs()) {
     Status st = check_declarative_spec(nlohmann::json::parse(text), name);
     EXPECT_TRUE(st.ok()) << st.error().message;
@@ -70,8 +70,38 @@ TEST(DeclarativeSpec, ErrorsNameTheJsonPathAndWhatWasExpected) {
   EXPECT_HAS(spec_error([](auto& s) { s["polling"]["path"] = "v3/x"; }), "spec.json: /polling/path: expected a path");
   EXPECT_HAS(spec_error([](auto& s) { s["polling"]["unknown_status"] = "ignore"; }),
              "spec.json: /polling/unknown_status: expected \"failed\" or \"transient\"");
+  // CSV bodies, queries, synchronous counts, fakes and effects.
+  EXPECT_HAS(spec_error([](auto& s) { s["creation"].erase("columns"); }, "lytics_bulk_upload"),
+             "spec.json: /creation: ");
+  EXPECT_HAS(spec_error([](auto& s) { s["creation"]["body"] = {{"rows", "{{records}}"}}; }, "lytics_bulk_upload"),
+             "spec.json: /creation/body: a CSV body is built from \"columns\"");
+  EXPECT_HAS(spec_error([](auto& s) { s["creation"]["columns"] = {"email", "email"}; }, "lytics_bulk_upload"),
+             "spec.json: /creation/columns/1: expected a non-empty column name, each once");
+  EXPECT_HAS(spec_error([](auto& s) { s["creation"]["delimiter"] = ";;"; }, "lytics_bulk_upload"),
+             "spec.json: /creation/delimiter: expected one character");
+  EXPECT_HAS(spec_error([](auto& s) { s["creation"]["columns"] = {"email"}; }),
+             "spec.json: /creation/columns: \"columns\" needs \"body_format\": \"csv\"");
+  EXPECT_HAS(spec_error([](auto& s) { s["creation"]["id_extractor"] = {"id"}; }, "lytics_bulk_upload"),
+             "spec.json: /creation/id_extractor: a synchronous spec (results mode \"counts\") has no job id");
+  EXPECT_HAS(spec_error([](auto& s) { s["polling"] = shipped("sendgrid_contacts_import")["polling"]; },
+                        "lytics_bulk_upload"),
+             "spec.json: /polling: a synchronous spec (results mode \"counts\") polls nothing");
+  EXPECT_HAS(spec_error([](auto& s) { s["results"].erase("accepted_extractor"); }, "lytics_bulk_upload"),
+             "spec.json: /results");
+  EXPECT_HAS(spec_error([](auto& s) { s["creation"]["query"]["x"] = 7; }, "lytics_bulk_upload"),
+             "spec.json: /creation/query/x: expected a query value template");
+  EXPECT_HAS(spec_error([](auto& s) { s["creation"]["path"] = "/collect/bulk/x?y=1"; }, "lytics_bulk_upload"),
+             "spec.json: /creation/path: expected no query in the path");
+  EXPECT_HAS(spec_error([](auto& s) { s["creation"]["query"]["ts"] = "{{config.nope}}"; }, "lytics_bulk_upload"),
+             "spec.json: /creation/query/ts: {{config.nope}}: config key \"nope\" is not declared");
+  EXPECT_HAS(spec_error([](auto& s) { s.erase("effect"); }, "lytics_bulk_upload"),
+             "a spec on fake \"lytics\" needs an \"effect\"");
+  EXPECT_HAS(spec_error([](auto& s) { s["effect"]["item"] = {{"r", "{{records}}"}}; }, "lytics_bulk_upload"),
+             "spec.json: /effect/item/r: {{records}}: unknown root \"records\"");
+  EXPECT_HAS(spec_error([](auto& s) { s["effect"] = {{"key", "async_job.record"}, {"item", {{"r", "{{row}}"}}}}; }),
+             "spec.json: /effect/item/r: {{row}}: unknown root \"row\"");
   EXPECT_HAS(spec_error([](auto& s) { s["results"]["mode"] = "rows"; }),
-             "spec.json: /results/mode: expected \"job\" or \"record\"");
+             "spec.json: /results/mode: expected \"job\", \"record\" or \"counts\"");
   EXPECT_HAS(spec_error([](auto& s) { s["results"].erase("success"); }, "record_results_import"), "/results");
   EXPECT_HAS(spec_error([](auto& s) { s["results"]["match_by"] = "guess"; }, "record_results_import"),
              "spec.json: /results/match_by: expected \"index\", \"position\" or \"field\"");
@@ -226,6 +256,69 @@ TEST(DeclarativeEndToEnd, CreationErrorsAreClassified) {
   for (const auto& f : judge(missing, *c).failures) ADD_FAILURE() << f;
 }
 
+// Lytics: a synchronous API on the bulk path, as a spec. A gzipped CSV per
+// upload, the counts in the answer deciding each job.
+std::string lytics_scenario(const std::string& extra_config, const std::string& faults, const std::string& expect,
+                            int records = 5) {
+  return R"({"scenario": 2, "name": "lytics", "seed": 21,
+    "destination": {"name": "lytics_bulk_upload", "config": {"api_key": {"secret": "ly-secret"})" + extra_config + R"(}},
+    "faults": )" + faults + R"(,
+    "input": {"generate": {"records": )" + std::to_string(records) + R"(, "odd_text": true}},
+    "expect": )" + expect + "}";
+}
+
+TEST(DeclarativeLytics, GzippedCsvUploadsDeliverEveryRowOnceByTheCounts) {
+  Scenario s = scenario(lytics_scenario(R"(, "records_max": 100)", "[]",
+                                        R"({"jobs": {"succeeded": 300}, "fake": {"/streams/destsim": 300},
+                                            "properties": ["A1", "A2", "A3", "A4", "A5", "B1", "C1", "G1", "H1", "I1"]})",
+                                        300));
+  Outcome o = run(s);
+  const nlohmann::json acc = o.fake().accepted();
+  ASSERT_EQ(acc["uploads"].size(), 3u) << acc.dump();
+  for (const auto& u : acc["uploads"]) {
+    EXPECT_EQ(u["gzip"], true);
+    EXPECT_EQ(u["droperrors"], false);  // the spec's constant query parameter
+    EXPECT_EQ(u["host"], "bulk.lytics.io");
+  }
+  EXPECT_EQ(all_lines(o).find("ly-secret"), std::string::npos);
+  // No poll: the answer decided each job.
+  EXPECT_EQ(o.destination_stats["polls"], 0);
+}
+
+TEST(DeclarativeLytics, RejectedRowsAreNeverReportedDelivered) {
+  // The API took the file, then answered that it took 3 of its 5 rows and
+  // says nothing of which: none is reported delivered, none is sent twice
+  // (rows are events).
+  Scenario some = scenario(lytics_scenario("", R"([{"match": {"method": "POST"}, "times": 1, "respond": {"status": 200, "after": true,
+      "json": {"status": 200, "message": "success", "data": {"message_count": 3, "rejected_count": 2}}}}])",
+                                           R"({"jobs": {"succeeded": 0, "aborted": 5, "unknown": 5},
+                                               "properties": ["A1", "A2", "A3", "A4", "A5", "C1"]})"));
+  Outcome o = run(some);
+  EXPECT_HAS(o.jobs().outcome(1).reason, "the API took 3 and refused 2 of the 5 rows sent; which ones is unknown");
+  // Every row refused: a known failure of each.
+  Scenario all = scenario(lytics_scenario("", R"([{"match": {"method": "POST"}, "times": 1, "respond": {"status": 200,
+      "json": {"status": 200, "message": "success", "data": {"message_count": 0, "rejected_count": 5}}}}])",
+                                          R"({"jobs": {"failed": 5}, "properties": ["A1", "A2", "A4", "C1"]})"));
+  Outcome a = run(all);
+  EXPECT_EQ(a.jobs().outcome(1).kind, ReasonKind::rejected_by_api);
+  // A success (the file taken) without readable counts: ended outcome unknown.
+  Scenario none = scenario(lytics_scenario("", R"([{"match": {"method": "POST"}, "times": 1, "respond": {"status": 200, "after": true,
+      "json": {"status": 200, "message": "success"}}}])",
+                                           R"({"jobs": {"aborted": 5, "unknown": 5}, "properties": ["A1", "A2", "A4"]})"));
+  Outcome n = run(none);
+  EXPECT_HAS(n.jobs().outcome(1).reason, "without readable counts at /data/message_count and /data/rejected_count");
+}
+
+TEST(DeclarativeLytics, QueryValuesAreRenderedAndAnEmptyOneIsLeftOut) {
+  // timestamp_field names a column that holds no time: the API refuses the
+  // whole file (droperrors=false) naming the row — the parameter reached it.
+  Scenario s = scenario(lytics_scenario(R"(, "timestamp_field": "email")", "[]",
+                                        R"({"jobs": {"failed": 5}, "properties": ["A1", "A2", "A4", "C1"]})"));
+  Outcome o = run(s);
+  EXPECT_HAS(o.jobs().outcome(1).reason, "HTTP 400");
+  EXPECT_HAS(o.jobs().outcome(1).reason, "row 1");
+}
+
 TEST(DeclarativeConfig, BadConfigIsAnErrorNamingTheKey) {
   const DestinationEntry* e = find_destination("declarative");
   ASSERT_NE(e, nullptr);
@@ -241,7 +334,7 @@ TEST(DeclarativeConfig, BadConfigIsAnErrorNamingTheKey) {
     return d.ok() ? "" : d.error().message;
   };
   EXPECT_HAS(make({{"records_max", 5}}), "missing required key \"api_key\"");
-  EXPECT_HAS(make({{"api_key", "k"}, {"spec_name", "nope"}}), "spec_name: expected one of record_results_import");
+  EXPECT_HAS(make({{"api_key", "k"}, {"spec_name", "nope"}}), "spec_name: expected one of lytics_bulk_upload, record_results_import");
   EXPECT_HAS(make({{"api_key", "k"}, {"spec_file", "/nonexistent/spec.json"}}), "/nonexistent/spec.json");
   nlohmann::json bad = shipped("sendgrid_contacts_import");
   bad["polling"]["status_mapping"]["completed"] = nlohmann::json::array();

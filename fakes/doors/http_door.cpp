@@ -1,6 +1,7 @@
 #include "fakes/doors/http_door.h"
 
 #include <httplib.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -42,6 +43,25 @@ bool is_httplib_meta_header(std::string_view name) {
   return name == "REMOTE_ADDR" || name == "REMOTE_PORT" || name == "LOCAL_ADDR" || name == "LOCAL_PORT";
 }
 
+// cpp-httplib inflates a gzip request body itself but keeps the request's
+// Content-Encoding: the fake is handed the body gzipped again, as the client
+// sent it (not byte for byte: the content is the same), so a fake that reads
+// gzip bodies sees one. "" when deflate fails (the fake then sees the header
+// with an empty body and refuses it).
+std::string gzip_again(const std::string& data) {
+  z_stream z{};
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  std::string out(deflateBound(&z, static_cast<uLong>(data.size())) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return rc == Z_STREAM_END ? out : std::string();
+}
+
 Request to_request(const httplib::Request& req) {
   Request r;
   r.method = req.method;
@@ -57,6 +77,8 @@ Request to_request(const httplib::Request& req) {
     if (!is_httplib_meta_header(name)) r.headers.add(name, value);
   }
   r.body = req.body;
+  if (auto enc = r.headers.get("Content-Encoding"); enc && iequals(trim_spaces(*enc), "gzip"))
+    r.body = gzip_again(req.body);
   if (req.is_multipart_form_data() && r.body.empty() && !req.files.empty()) {
     // cpp-httplib parses multipart bodies into `files` and keeps no raw body:
     // re-encode the parts (RFC 7578) so the fake sees a multipart body, under
