@@ -23,6 +23,14 @@ namespace destsim {
 
 namespace {
 
+// A stateful HTTP fake built from its options type (whose from_json names a
+// bad key and its JSON path).
+template <class Api, class Options>
+Result<std::unique_ptr<Fake>> make_api(const nlohmann::json& options, const std::string& where) {
+  DS_TRY(Options o, Options::from_json(options, where));
+  return std::unique_ptr<Fake>(std::make_unique<Api>(std::move(o)));
+}
+
 Result<std::unique_ptr<Fake>> make_scripted(const nlohmann::json& options, const std::string& where) {
   JsonIn in(options, where);
   ScriptedApiOptions o;
@@ -38,31 +46,6 @@ Result<std::unique_ptr<Fake>> make_scripted(const nlohmann::json& options, const
   auto fake = std::make_unique<ScriptedApi>(o);
   fake->set_latency(common.latency);
   return std::unique_ptr<Fake>(std::move(fake));
-}
-
-Result<std::unique_ptr<Fake>> make_async_job(const nlohmann::json& options, const std::string& where) {
-  DS_TRY(AsyncJobApiOptions o, AsyncJobApiOptions::from_json(options, where));
-  return std::unique_ptr<Fake>(std::make_unique<AsyncJobApi>(std::move(o)));
-}
-
-Result<std::unique_ptr<Fake>> make_iterable(const nlohmann::json& options, const std::string& where) {
-  DS_TRY(IterableApiOptions o, IterableApiOptions::from_json(options, where));
-  return std::unique_ptr<Fake>(std::make_unique<IterableApi>(std::move(o)));
-}
-
-Result<std::unique_ptr<Fake>> make_klaviyo(const nlohmann::json& options, const std::string& where) {
-  DS_TRY(KlaviyoApiOptions o, KlaviyoApiOptions::from_json(options, where));
-  return std::unique_ptr<Fake>(std::make_unique<KlaviyoApi>(std::move(o)));
-}
-
-Result<std::unique_ptr<Fake>> make_marketo(const nlohmann::json& options, const std::string& where) {
-  DS_TRY(MarketoApiOptions o, MarketoApiOptions::from_json(options, where));
-  return std::unique_ptr<Fake>(std::make_unique<MarketoApi>(std::move(o)));
-}
-
-Result<std::unique_ptr<Fake>> make_yandex_metrica(const nlohmann::json& options, const std::string& where) {
-  DS_TRY(YandexMetricaApiOptions o, YandexMetricaApiOptions::from_json(options, where));
-  return std::unique_ptr<Fake>(std::make_unique<YandexMetricaApi>(std::move(o)));
 }
 
 Result<std::unique_ptr<Fake>> make_sftp(const nlohmann::json& options, const std::string& where) {
@@ -82,7 +65,7 @@ FakeEntry http_fake(std::string name, std::string about, decltype(FakeEntry::mak
 // permanent rejection on a 4xx (fakes/iterable/iterable_api.cpp).
 FakeEntry iterable_entry() {
   FakeEntry e = http_fake("iterable", "Iterable's bulk API: users, events, lists, subscriptions; validation, 413, rate limits",
-                          make_iterable);
+                          make_api<IterableApi, IterableApiOptions>);
   for (const char* code : {"RequestFieldsTypesMismatched", "InvalidEmailAddressError", "BadParams", "GenericError"})
     e.error_bodies.push_back(nlohmann::json{{"msg", "injected"}, {"code", code}, {"params", nullptr}}.dump());
   return e;
@@ -94,7 +77,7 @@ FakeEntry iterable_entry() {
 FakeEntry async_job_entry() {
   FakeEntry e = http_fake("async_job",
                           "generic async-job API (SendGrid-like): create a job with records, poll pending/ready/failure",
-                          make_async_job);
+                          make_api<AsyncJobApi, AsyncJobApiOptions>);
   e.hostile = {{"undocumented ready", {{"status_values", {{"ready", "complete_v2"}}}}},
                {"undocumented failure", {{"status_values", {{"failure", "exploded"}}}}},
                {"undocumented pending", {{"status_values", {{"pending", "queued_for_review"}}}}}};
@@ -105,7 +88,7 @@ FakeEntry klaviyo_entry() {
   FakeEntry e = http_fake("klaviyo",
                           "Klaviyo Bulk Profile Import: JSON:API jobs, all-or-nothing validation, lazy lifecycle, import "
                           "errors",
-                          make_klaviyo);
+                          make_api<KlaviyoApi, KlaviyoApiOptions>);
   // JSON:API error documents, as Klaviyo sends them with any status.
   for (const char* code : {"invalid", "not_found", "permission_denied", "throttled", "error"})
     e.error_bodies.push_back(
@@ -128,7 +111,7 @@ FakeEntry marketo_entry() {
   FakeEntry e = http_fake("marketo",
                           "Marketo Bulk Lead Import: OAuth token, multipart CSV upload, import queue, failures/warnings "
                           "files",
-                          make_marketo);
+                          make_api<MarketoApi, MarketoApiOptions>);
   e.error_table = http_error_table();
   for (const char* code : {"601", "602", "603", "604", "606", "607", "608", "611", "615", "713", "1003", "1016", "1029"}) {
     FakeEntry::ErrorAnswer a;
@@ -152,7 +135,7 @@ FakeEntry yandex_metrica_entry() {
   FakeEntry e = http_fake("yandex_metrica",
                           "Yandex Metrica offline conversions: multipart CSV upload, uploading status, per-row "
                           "validation counts, per-second/parallel/daily quotas",
-                          make_yandex_metrica);
+                          make_api<YandexMetricaApi, YandexMetricaApiOptions>);
   const std::pair<const char*, int> types[] = {{"invalid_token", 403},
                                                {"access_denied", 403},
                                                {"invalid_parameter", 400},
@@ -172,18 +155,13 @@ FakeEntry yandex_metrica_entry() {
   return e;
 }
 
-Result<std::unique_ptr<Fake>> make_eloqua(const nlohmann::json& options, const std::string& where) {
-  DS_TRY(EloquaApiOptions o, EloquaApiOptions::from_json(options, where));
-  return std::unique_ptr<Fake>(std::make_unique<EloquaApi>(std::move(o)));
-}
-
 // Eloqua's error shapes (APIS.md §3): a temporary 500 with its severity, a
 // validation failure list, a bare error string.
 FakeEntry eloqua_entry() {
   FakeEntry e = http_fake("eloqua",
                           "Oracle Eloqua Bulk API 2.0: contact import definitions, CSV staging (32 MB -> 404), "
                           "explicit syncs with a lazy lifecycle, rejects and logs",
-                          make_eloqua);
+                          make_api<EloquaApi, EloquaApiOptions>);
   e.error_bodies = {
       R"({"error":"Unable to process request due to a temporary error.","errorSeverity":2})",
       R"({"error":"Unable to process request due to a temporary error.","errorSeverity":3})",
@@ -197,11 +175,6 @@ FakeEntry eloqua_entry() {
                {"undocumented active", {{"status_values", {{"active", "processing"}}}}},
                {"small pages", {{"page_size_max", 3}}}};
   return e;
-}
-
-Result<std::unique_ptr<Fake>> make_bingads(const nlohmann::json& options, const std::string& where) {
-  DS_TRY(BingAdsApiOptions o, BingAdsApiOptions::from_json(options, where));
-  return std::unique_ptr<Fake>(std::make_unique<BingAdsApi>(std::move(o)));
 }
 
 // A Bulk Service SOAP fault (HTTP 500) carrying one AdApiError, as the
@@ -224,7 +197,7 @@ FakeEntry bingads_entry() {
   FakeEntry e = http_fake("bingads",
                           "Microsoft Advertising Bulk Service v13 (SOAP): GetBulkUploadUrl, zip/CSV uploads of "
                           "customer lists and offline conversions, lazy lifecycle, result files with error rows",
-                          make_bingads);
+                          make_api<BingAdsApi, BingAdsApiOptions>);
   e.error_bodies = {bingads_fault(0, "InternalError", "An internal error has occurred."),
                     R"({"TrackingId":"injected","RequestId":"injected","Code":0,"ErrorCode":"InternalError","Message":"injected"})"};
   e.error_table = http_error_table();
@@ -246,17 +219,12 @@ FakeEntry bingads_entry() {
   return e;
 }
 
-Result<std::unique_ptr<Fake>> make_lytics(const nlohmann::json& options, const std::string& where) {
-  DS_TRY(LyticsApiOptions o, LyticsApiOptions::from_json(options, where));
-  return std::unique_ptr<Fake>(std::make_unique<LyticsApi>(std::move(o)));
-}
-
 // Lytics answers errors in its envelope {"status", "message"} (APIS.md §7).
 FakeEntry lytics_entry() {
   FakeEntry e = http_fake("lytics",
                           "Lytics bulk CSV upload: raw-key auth, plain or gzip CSV, header row, timestamp_field, "
                           "dryrun/droperrors, 10 MB cap on api.lytics.io, synchronous message/rejected counts",
-                          make_lytics);
+                          make_api<LyticsApi, LyticsApiOptions>);
   e.error_bodies = {R"({"status":500,"message":"injected"})", R"({"status":400,"message":"row 1: injected"})",
                     R"({"status":413,"message":"injected"})", R"({"status":415,"message":"injected"})",
                     R"({"status":429,"message":"injected"})", R"({"status":401,"message":"injected"})"};
