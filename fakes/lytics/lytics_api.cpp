@@ -435,7 +435,8 @@ Response LyticsApi::upload(const Request& request, const Query& query, const std
   std::vector<std::string> header;
   const bool header_given = query.get("headers").has_value();
   if (header_given) {
-    for (std::string_view name : split(*query.get("headers"), ',')) header.emplace_back(name);
+    const std::string given = *query.get("headers");  // kept: split's views point into it
+    for (std::string_view name : split(given, ',')) header.emplace_back(name);
     if (auto why = header_problem(header, "headers column")) return refuse(400, *why);
   }
 
