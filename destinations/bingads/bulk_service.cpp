@@ -425,7 +425,7 @@ class BulkServiceManager final : public AsyncDestinationManager {
         }
         Answer got = co_await download(st.result_url);
         if (got.status == 200) {
-          if (destsim::Status read = read_results(got.body, jobs, id, out); !read.ok()) notes = read.error().message;
+          if (destsim::Status read = read_results(got.body, jobs, out); !read.ok()) notes = read.error().message;
           break;
         }
         if (got.status == 403) {
@@ -755,7 +755,7 @@ class BulkServiceManager final : public AsyncDestinationManager {
   }
 
   // The result file: every echoed row of ours ok unless an error row names it.
-  destsim::Status read_results(const std::string& zip, const std::map<std::string, JobId>& jobs, const std::string& id,
+  destsim::Status read_results(const std::string& zip, const std::map<std::string, JobId>& jobs,
                       StatsOutcome& out) {
     auto entry = unzip_one(zip, kResultBytesMax);
     if (!entry.ok()) return Error::bad_input("result file: " + entry.error().message);
@@ -793,7 +793,6 @@ class BulkServiceManager final : public AsyncDestinationManager {
       else if (echoed.count(job)) out.results.push_back({job, Verdict::ok, ""});
       // else: not in the file: retried, its outcome unknown (D4)
     }
-    (void)id;
     return Status::success();
   }
 
