@@ -668,6 +668,25 @@ PropertyResult check_a4(const Outcome& o, const Events& ev) {
       if (why.empty()) why = "job " + std::to_string(id) + ": " + wrong;
     }
   }
+  // The converse for auth, on the bulk path: a job an upload ended failed on
+  // the 401/403 that answered it was refused for its credentials.
+  for (const Upload& u : ev.uploads) {
+    if (u.outcome != "failed" || u.answer_req < 0) continue;
+    const int st = ev.http.at(u.answer_req).status;
+    if (st != 401 && st != 403) continue;
+    for (JobId id : u.ids) {
+      if (!o.jobs().contains(id)) continue;
+      const JobOutcome out = o.jobs().outcome(id);
+      auto t = ev.terminal_at.find(id);
+      if (out.state != JobState::failed || out.outcome_unknown || out.kind == ReasonKind::auth ||
+          t == ev.terminal_at.end() || t->second != u.result_t)
+        continue;
+      mislabelled.push_back(id);
+      if (why.empty())
+        why = "job " + std::to_string(id) + ": ended failed on " + upload_name(u) + "'s HTTP " + std::to_string(st) +
+              ", but its kind is " + reason_kind_name(out.kind) + " (expected auth)";
+    }
+  }
   if (!untyped.empty()) return fail("A4", "failed/aborted without a reason kind: " + ids_sample(untyped));
   if (!mislabelled.empty()) return fail("A4", why + " (" + ids_sample(mislabelled) + ")");
   return pass("A4");

@@ -398,6 +398,21 @@ TEST(PropertyCheckers, A3Duplicates) {
   EXPECT_FAIL(dup, "A3");
 }
 
+TEST(PropertyCheckers, A4AnUploadFailedOnA401IsAuth) {
+  // An upload answered 401 ends its job failed: kind auth passes, the
+  // generic rejected_by_api does not.
+  Evidence auth(true);
+  auth.upload_answered(1, kSec, {1}, "failed", 2 * kSec, 1, 401);
+  auth.end(1, JobState::failed, "HTTP 401", 2 * kSec, false, ReasonKind::auth);
+  auth.all_succeed_from(2);
+  EXPECT_PASS(auth, "A4");
+  Evidence generic(true);
+  generic.upload_answered(1, kSec, {1}, "failed", 2 * kSec, 1, 401);
+  generic.end(1, JobState::failed, "HTTP 401", 2 * kSec, false, ReasonKind::rejected_by_api);
+  generic.all_succeed_from(2);
+  EXPECT_FAIL(generic, "A4");
+}
+
 TEST(PropertyCheckers, A4Reasons) {
   Evidence good(false);
   good.answered(1, kSec, 400);

@@ -234,8 +234,12 @@ class MarketoManager final : public AsyncDestinationManager {
       out.reason = std::move(reason);
     };
     if (!sent.res) {
-      if (sent.token_permanent) fail(sent.token_error);
-      else retry(sent.token_error, false);
+      if (sent.token_permanent) {
+        out.reason_kind = ReasonKind::auth;  // the identity endpoint refused the credentials
+        fail(sent.token_error);
+      } else {
+        retry(sent.token_error, false);
+      }
       co_return out;
     }
     const HttpResult& res = *sent.res;
@@ -258,6 +262,8 @@ class MarketoManager final : public AsyncDestinationManager {
       co_return out;
     }
     if (r.status != 200) {
+      // A 401/403 refuses the credentials, whatever code its body carries.
+      if (r.status == 401 || r.status == 403) out.reason_kind = ReasonKind::auth;
       fail("HTTP " + std::to_string(r.status) + describe_body(r));
       co_return out;
     }
