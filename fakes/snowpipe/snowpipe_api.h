@@ -26,7 +26,11 @@
 // unparseable JSON, a non-object, or a field of the wrong JSON type → HTTP 400
 // `{"success":false,"code":"ERR_VALIDATION_ERROR","error":"<JSON path>: …"}`.
 // Unknown path → 404 `{"success":false,"error":"not found"}`; a known path
-// with another method → 405 with `Allow`. `GET /health` → 200 `{"status":"ok"}`.
+// with another method → 405 with `Allow` (body `{"success":false,"error":…}`).
+// `GET /health` → 200 `{"status":"ok"}`. A POST body (sidecar and SQL API
+// alike) over `insert_bytes_max`, sent or inflated → 413; a Content-Encoding
+// other than gzip or identity → 400. Unknown JSON fields and query parameters
+// are ignored (as Go's decoder does).
 //
 // POST /channels  [RS model.CreateChannelRequest]
 //   {"rudderIdentifier": s, "partition": s,
@@ -38,7 +42,9 @@
 //   [A-Za-z0-9_-] (UNCONFIRMED; strict).
 //   A failure is HTTP 200 with success:false [RS] and one `code`, checked in
 //   this order (each names the offending value in `error` and
-//   `snowflakeAPIMessage`):
+//   `snowflakeAPIMessage`; the answer has the success answer's keys, with
+//   channelId and channelName "", valid false, tableSchema {}; the
+//   snowflakeAPIHttpCode of 3 is 403, of 4–6 404, UNCONFIRMED):
 //     1. an identifier or rudderIdentifier/partition of the wrong form, or
 //        enableIceberg true → ERR_VALIDATION_ERROR, snowflakeAPIHttpCode 400;
 //     2. account ≠ option `account` (ASCII case ignored), user ≠ option `user`
@@ -48,7 +54,8 @@
 //     4. the database does not exist → ERR_DATABASE_DOES_NOT_EXIST_OR_NOT_AUTHORIZED;
 //     5. the schema does not exist → ERR_SCHEMA_DOES_NOT_EXIST_OR_NOT_AUTHORIZED;
 //     6. the table does not exist → ERR_TABLE_DOES_NOT_EXIST_OR_NOT_AUTHORIZED.
-//   Success: the channel named
+//   A new name beyond 10,000 open channels → ERR_VALIDATION_ERROR (the
+//   fake's limit). Success: the channel named
 //     `<TABLE>_<rudderIdentifier>_<partition>` (the channel name) on that table
 //   is opened: a NEW channel id `ch-<n>` (n = 1, 2, … over the fake's life,
 //   reset by reset()) each time. Opening a name that has an open channel
@@ -62,8 +69,8 @@
 //   "valid":true,"deleted":false,"tableSchema":{COL:{"type":T,"scale":S,
 //   "nullable":bool}},"error":"","code":"","snowflakeSDKCode":"",
 //   "snowflakeAPIHttpCode":0,"snowflakeAPIStatusCode":0,"snowflakeAPIMessage":""}
-//   where T is the column's type as the SDK names it: "NUMBER(38,0)" (scale 0),
-//   "NUMBER(p,s)" for another precision/scale, "FLOAT", "VARCHAR(16777216)"
+//   where T is the column's type as the SDK names it: "NUMBER(p,s)" always
+//   (NUMBER = "NUMBER(38,0)"), S its scale (9 for TIMESTAMP_TZ, else 0), "FLOAT", "VARCHAR(16777216)"
 //   (or the declared length), "BOOLEAN", "TIMESTAMP_TZ(9)", "VARIANT". The
 //   channel sees the table's columns AS OF ITS OPENING: a column added later
 //   (ALTER TABLE) is unknown to it until the channel is reopened [RS recreates
@@ -80,11 +87,14 @@
 // GET /channels/bulk-status?channelIds=a&channelIds=b  (1–100 ids, each at
 //   most once; 0 or > 100 or a repeat → 400) → 200 {"success":true,
 //   "statuses":{id: StatusResponse},"notFound":[ids, in request order]}.
+//   Ids are percent-decoded; an empty one → 400; other parameters ignored.
 // DELETE /channels/{id}?sync=true|false  (sync required, exactly "true" or
 //   "false", else 400) → closes the channel: its pending inserts commit (a
 //   close flushes [SF], UNCONFIRMED for the sidecar's delete) — with sync=true
 //   at once, answered 204; with sync=false at their commit time, answered 202.
-//   The id is 404 afterwards. Unknown id → 404.
+//   The id is 404 afterwards. Unknown id → 404. A sync=true flush stops at a
+//   stalled insert (it and the ones after it are discarded); one marked by
+//   invalidate_every invalidates as at its commit time (the rest discarded).
 // POST /channels/{id}/insert   [RS model.InsertRequest]
 //   {"rows":[{COL: value}], "offset":"<token>"}: 1–`insert_rows_max` (100,000)
 //   rows; the token a decimal int64 string ("-5" allowed, no "+", no leading
@@ -95,35 +105,45 @@
 //   Unknown id → 404 `{"success":false,"error":"channel not found"}` [RS reads
 //   404 as "channel gone"]. An invalid channel → 200 `{"success":false,
 //   "code":"ERR_CHANNEL_INVALID","errors":[],"error":"channel <id> is invalid; reopen it"}`
-//   (UNCONFIRMED code; nothing applied).
+//   (UNCONFIRMED code; nothing applied). Checks in order: 404, the body
+//   (413, 400), an invalid channel, the no-op token, the rows.
 //   Offset tokens [SF: exactly-once through offset tokens]: a token ≤ the
 //   name's committed token (as int64) is a NO-OP: answered success:true with
-//   `"noop":true`, nothing buffered, counted in `noop_inserts`. Otherwise each
+//   `"noop":true` (and "errors":[], "code":""), nothing buffered and the rows
+//   not validated, counted in `noop_inserts`. Otherwise each
 //   row is validated against the channel's columns (as of its opening):
 //     - a key that is not a column → extraColNames (exact, case-sensitive);
 //     - a NOT NULL column missing → missingNotNullColNames;
 //     - null for a NOT NULL column → nullValueForNotNullColNames;
 //     - a value that does not convert → message "Column <COL> of type <T>:
 //       cannot ingest <JSON kind> <value, first 64 bytes>", by type:
-//         NUMBER(p,0): a JSON integer, or a string of an optional '-' and
-//           digits, within p digits; NUMBER(p,s>0) and FLOAT: any JSON number
-//           or a decimal string; BOOLEAN: true/false only (strict: not
+//         NUMBER(p,0): a JSON integer (not 1.0), or a string of an optional
+//           '-' and digits, within p digits (leading zeros not counted);
+//           NUMBER(p,s>0) and FLOAT: any JSON number or a decimal string
+//           (optional '-', digits, optionally '.' and digits; no exponent); BOOLEAN: true/false only (strict: not
 //           "true"); VARCHAR(n): a string of at most n UTF-8 bytes (strict:
 //           numbers are not cast); TIMESTAMP_TZ: an RFC 3339 string with a
-//           'Z' or ±hh:mm offset; VARIANT: any JSON value;
+//           'Z' or ±hh:mm offset (YYYY-MM-DDTHH:MM:SS[.1–9 digits], year
+//           0001–9999, a real day, capital T and Z); VARIANT: any JSON value;
+//         several problems in one row are joined with "; " in one message;
 //     - any string value longer than 16 MiB (16,777,216 bytes: Snowflake's
 //       largest VARCHAR/VARIANT) → message "value of <COL> exceeds 16777216 bytes";
+//       so is a VARIANT value of another JSON type whose JSON text is longer;
 //     - a row that is not an object → message "row is not an object".
 //   One InsertError per bad row: {"rowIndex" (0-based), "extraColNames",
 //   "missingNotNullColNames","nullValueForNotNullColNames" (arrays, possibly
-//   empty), "message"}.
+//   empty; extra names in key order), "message" (the conversion problems,
+//   then "extra columns: A, B", "missing NOT NULL columns: …", "null for NOT
+//   NULL columns: …", joined with "; ")}.
 //   Option `on_error`: "continue" (default; the SDK's default ON_ERROR
 //   CONTINUE, UNCONFIRMED for the sidecar, and the harder reading: the good
 //   rows ARE buffered under the token even though the answer says
 //   success:false) or "abort" (nothing buffered when any row is bad). Either
 //   way a bad row makes the answer 200 `{"success":false,"errors":[…],"code":
 //   "ERR_INSERT_ROWS_VALIDATION"}` (UNCONFIRMED code); with no bad row it is
-//   `{"success":true,"errors":[],"code":""}`. A buffered insert sets the
+//   `{"success":true,"errors":[],"code":""}`. Under "continue" an insert
+//   whose every row is bad is still buffered (no rows, its token: it moves L
+//   and, at its commit, C). Rows are stored as sent. A buffered insert sets the
 //   channel's L to its token (even if lower than L: tokens are opaque to
 //   Snowflake [SF]) and commits `commit_delay` after it was accepted.
 //
@@ -137,7 +157,8 @@
 // of the whole fake (the n-th, 2n-th, …):
 //   - `lose_every` n: the n-th insert is answered as usual but then lost, with
 //     every other pending insert of its channel: L falls back to C [RS: "events
-//     lost due to Snowpipe restart or error"]. Counted in `lost_inserts`.
+//     lost due to Snowpipe restart or error"]. Counted in `lost_inserts`
+//     (each insert lost, the n-th and the others).
 //   - `invalidate_every` n: at the n-th insert's commit time the channel turns
 //     invalid instead: nothing of its pending inserts commits (discarded),
 //     status valid:false, inserts refused ERR_CHANNEL_INVALID, until reopened.
@@ -145,7 +166,8 @@
 //     its channel); a reopen or a sidecar restart discards them as usual.
 //   - `restart_every` n: right after answering the n-th insert the sidecar
 //     restarts: every channel id is forgotten (404, bulk-status notFound),
-//     every pending insert is discarded; committed tokens and tables survive.
+//     every pending insert is discarded (a sync=false-closed channel's too);
+//     committed tokens and tables survive.
 // Control operations do the same on demand (below).
 //
 // ─── SQL API (host `sql_host`, default "destsim.snowflakecomputing.com") ─────
@@ -165,13 +187,23 @@
 // INTEGER, BIGINT (= NUMBER(38,0)), FLOAT, DOUBLE (= FLOAT), VARCHAR /
 // VARCHAR(n) (1 ≤ n ≤ 16777216), STRING, TEXT (= VARCHAR(16777216)), BOOLEAN,
 // TIMESTAMP_TZ (= TIMESTAMP_TZ(9)), VARIANT. Another statement or type → 400
-// {"code":"001003","message":"SQL compilation error: syntax error … <what>"}
-// (strict: this fake runs only these). An unknown database → 422
+// {"code":"001003","message":"SQL compilation error: syntax error … <what>",
+// "sqlState":"42000"} (strict: this fake runs only these). Names must be
+// qualified as shown; a quoted identifier must still be of the form in
+// "Names" (1–255 of [A-Z0-9_$]); one trailing ';' is allowed; ADD COLUMN
+// adds a nullable column (no NOT NULL). The route is checked before the
+// token: another path → 404, another method → 405 `Allow: POST`, both
+// {"code","message"}. Body fields of the wrong type, or timeout outside
+// 0–604800 → 400 code 000000; unknown fields are ignored. An unknown database → 422
 // {"code":"002003","message":"SQL compilation error: Database 'X' does not
 // exist or not authorized.","sqlState":"02000"}; unknown schema or table (for
-// CREATE TABLE / ALTER) likewise. Duplicate column names in a CREATE → 422.
+// CREATE TABLE / ALTER) likewise ("Schema 'DB.S' …", "Table 'DB.S.T' …").
+// Duplicate column names in a CREATE → 422 code 002025, sqlState 42S21.
+// Past the fake's limits (10,000 schemas, 10,000 tables, 1,000 columns a
+// table) → 422 code 002003 naming the limit.
 // Success → 200 {"code":"090001","message":"Statement executed successfully.",
-// "statementHandle":"stmt-<n>","sqlState":"00000"}. An existing schema, table
+// "statementHandle":"stmt-<n>","sqlState":"00000"} (n counts the statements
+// answered 200). An existing schema, table
 // or column is left as it is ("IF NOT EXISTS"; a CREATE TABLE of an existing
 // table changes nothing, whatever its columns).
 //
@@ -194,21 +226,28 @@
 //   {"restart": {}}                       the sidecar restarts (as above)
 //   {"invalidate": {"channel": id}}       that channel turns invalid now
 //   {"lose_pending": {"channel": id}}     its pending inserts are lost now
-//   {"drop_table": {"table": "DB.S.T"}}   the table and its rows go; channels
+//   {"drop_table": {"table": "DB.S.T"}}   the table and its rows go (the
+//                                         oracle keeps counting them); channels
 //                                         on it turn invalid; committed tokens
 //                                         of its channel names are forgotten
 //   {"create_schema": "DB.S"}, {"create_table": {"table": "DB.S.T",
 //     "columns": [{"name","type","nullable"?}]}}  as the SQL would
 //   {"request": {...}}                    the common one (FakeApi::control)
+// Each is checked whole first (an error leaves the state as it was); then
+// the inserts due by `now` commit, then the operation applies.
 //
 // ─── Options (from_json; errors name the key) ────────────────────────────────
-//   account ("DESTSIM-ACCOUNT"), user ("DESTSIM_USER"), role ("DESTSIM_ROLE"),
-//   sql_host, sql_token (""), databases (["DESTSIM"]), schemas (["DESTSIM.RUDDER"]:
-//   "DB.SCHEMA" each, its database must be listed), tables ([]: each
+//   account ("DESTSIM-ACCOUNT"), user ("DESTSIM_USER"), role ("DESTSIM_ROLE"):
+//   1–255 printable ASCII, no spaces; sql_host (1–253 of letters, digits,
+//   '.', '-', ':'; matched ignoring case and a port), sql_token ("", or
+//   {"secret": …}), databases (["DESTSIM"]; at most 1,000), schemas
+//   (["DESTSIM.RUDDER"], or [] when `databases` omits DESTSIM; at most 10,000:
+//   "DB.SCHEMA" each, its database must be listed), tables ([]: at most 10,000, each
 //   {"table":"DB.S.T","columns":[{"name","type","nullable"?: true}]} in a
-//   listed schema; types as in SQL above), commit_delay ("1s"; at most 1h),
-//   on_error ("continue"|"abort"), insert_bytes_max (25165824), insert_rows_max
-//   (100000), lose_every, invalidate_every, stall_every, restart_every (0),
+//   listed schema; 1–1,000 columns; types as in SQL above), commit_delay
+//   ("1s"; 0 to 1h), on_error ("continue"|"abort"), insert_bytes_max
+//   (25165824; 1 byte to 1 GiB), insert_rows_max (100000; 1 to 10,000,000),
+//   lose_every, invalidate_every, stall_every, restart_every (0; at most 10^9),
 //   latency (the common option). reset() re-seeds databases, schemas and
 //   tables from the options.
 #pragma once
