@@ -221,6 +221,7 @@ const Case kCases[] = {{"iterable", "iterable/5xx-then-recovery.json"},
                        {"eloqua", "eloqua/sync-error-uploaded-again.json"},
                        {"bingads", "bingads_offline_conversions/rows-refused-in-the-result-file.json"},
                        {"lytics", "lytics_bulk_upload/rate-limited-retry-after-waited-out.json"},
+                       {"snowpipe", "snowpipe_streaming/discards-written-after-commit-never-doubled.json"},
                        {"scripted", "iterable/go-fake-transport-two-fails-one-429.json"}};
 
 class AcceptedDocs : public ::testing::TestWithParam<Case> {};

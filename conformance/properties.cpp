@@ -55,6 +55,7 @@ struct Http {
   bool answered_after = false; // a fault answered it after the API applied it (any status)
   std::string retry_after;     // the Retry-After header as sent
   std::string date;            // the answer's Date header beside it (the API's clock)
+  std::optional<std::vector<JobId>> carries;  // the jobs its answer decides (ev::HttpRequest::carries)
 };
 // What a bulk answer (poll, stats) was, and the HTTP exchange that carried it.
 struct BulkAnswer {
@@ -200,6 +201,7 @@ Events parse_events(const Outcome& o) {
             h.endpoint = e.host + e.path;
             h.method = e.method;
             h.bytes = e.bytes;
+            if (e.carries) h.carries = e.carries->ids;
           } else if constexpr (std::is_same_v<E, ev::HttpResponse>) {
             ev.responses.push_back(
                 {e.req, t, static_cast<int>(e.status), e.retry_after.value_or(""), e.date.value_or("")});
@@ -454,6 +456,30 @@ bool has_key(const Outcome& o, const char* key) {
   return false;
 }
 
+// The answers that decided an upload's jobs. A manager that sends several
+// requests per upload (a channel per table) names on each the jobs its answer
+// decides (Request::carries): each such request sent while the upload ran
+// decides those of its jobs. An upload without them is decided, for all its
+// jobs, by the answer its result came from.
+std::vector<std::pair<std::int64_t, std::vector<JobId>>> deciding_answers(const Events& ev, const Upload& u) {
+  std::vector<std::pair<std::int64_t, std::vector<JobId>>> out;
+  if (u.start >= 0 && u.result_t >= 0) {
+    const std::set<JobId> mine(u.ids.begin(), u.ids.end());
+    auto it = std::lower_bound(ev.requests.begin(), ev.requests.end(), u.start,
+                               [](const Req& r, std::int64_t t) { return r.t < t; });
+    for (; it != ev.requests.end() && it->t <= u.result_t; ++it) {
+      auto h = ev.http.find(it->id);
+      if (h == ev.http.end() || !h->second.carries || h->second.status < 0) continue;
+      std::vector<JobId> ids;
+      for (JobId j : *h->second.carries)
+        if (mine.count(j)) ids.push_back(j);
+      if (!ids.empty()) out.emplace_back(it->id, std::move(ids));
+    }
+  }
+  if (out.empty() && u.answer_req >= 0) out.emplace_back(u.answer_req, u.ids);
+  return out;
+}
+
 PropertyResult check_a1(const Outcome& o, const Events& ev) {
   if (ev.foreign_answers > 0)
     return fail("A1", "batch answers named " + std::to_string(ev.foreign_answers) +
@@ -671,10 +697,13 @@ PropertyResult check_a4(const Outcome& o, const Events& ev) {
   // The converse for auth, on the bulk path: a job an upload ended failed on
   // the 401/403 that answered it was refused for its credentials.
   for (const Upload& u : ev.uploads) {
-    if (u.outcome != "failed" || u.answer_req < 0) continue;
-    const int st = ev.http.at(u.answer_req).status;
+    if (u.outcome != "failed" && u.outcome != "completed" && u.outcome != "importing") continue;
+    for (const auto& [req, decided] : deciding_answers(ev, u)) {
+    const int st = ev.http.at(req).status;
     if (st != 401 && st != 403) continue;
-    for (JobId id : u.ids) {
+    // Without per-request jobs, only an upload that ended failed on its answer.
+    if (u.outcome != "failed" && req == u.answer_req && !ev.http.at(req).carries) continue;
+    for (JobId id : decided) {
       if (!o.jobs().contains(id)) continue;
       const JobOutcome out = o.jobs().outcome(id);
       auto t = ev.terminal_at.find(id);
@@ -685,6 +714,7 @@ PropertyResult check_a4(const Outcome& o, const Events& ev) {
       if (why.empty())
         why = "job " + std::to_string(id) + ": ended failed on " + upload_name(u) + "'s HTTP " + std::to_string(st) +
               ", but its kind is " + reason_kind_name(out.kind) + " (expected auth)";
+    }
     }
   }
   if (!untyped.empty()) return fail("A4", "failed/aborted without a reason kind: " + ids_sample(untyped));
@@ -1351,15 +1381,25 @@ PropertyResult check_c1(const Outcome& o, const Events& ev) {
   bool hidden_built = false;
   for (std::size_t i = 0; i < ev.uploads.size(); ++i) {
     const Upload& u = ev.uploads[i];
-    if (u.start >= 0 && u.answer_req >= 0) {
-      const int st = ev.http.at(u.answer_req).status;
-      if (retryable_status(o, st) && u.outcome == "failed") {
-        for (JobId id : u.ids) {
+    for (const auto& [req, decided] : u.start >= 0 ? deciding_answers(ev, u)
+                                                  : std::vector<std::pair<std::int64_t, std::vector<JobId>>>{}) {
+      const int st = ev.http.at(req).status;
+      const bool per_request = ev.http.at(req).carries.has_value();
+      // An answer the manager went past within the upload (a channel
+      // reopened after a 404 and the insert sent again) decided nothing by
+      // itself: the upload's later answer for the same jobs did.
+      bool superseded = false;
+      if (per_request)
+        for (const auto& [later, ids] : deciding_answers(ev, u))
+          if (later > req && ids == decided) superseded = true;
+      if (superseded) continue;
+      if (retryable_status(o, st) && (u.outcome == "failed" || per_request)) {
+        for (JobId id : decided) {
           if (!o.jobs().contains(id)) continue;
           const JobOutcome out = o.jobs().outcome(id);
           auto t = ev.terminal_at.find(id);
           if (out.state == JobState::failed && !out.outcome_unknown && t != ev.terminal_at.end() && t->second == u.result_t)
-            return fail("C1", upload_name(u) + ": " + answer_name(ev, u.answer_req) +
+            return fail("C1", upload_name(u) + ": " + answer_name(ev, req) +
                                   " is retryable, yet its job " + std::to_string(id) + " ended failed: " + out.reason);
         }
       }
@@ -1368,13 +1408,13 @@ PropertyResult check_c1(const Outcome& o, const Events& ev) {
           hidden = hiding_faults(ev);
           hidden_built = true;
         }
-        std::set<JobId> had(u.ids.begin(), u.ids.end());
+        std::set<JobId> had(decided.begin(), decided.end());
         for (std::size_t k = i + 1; k < ev.uploads.size(); ++k) {
           const Upload& v = ev.uploads[k];
           if (v.start < 0 || !same_process(ev, u.result_t, v.start)) continue;
           for (JobId id : v.ids)
             if (had.count(id) && !hidden.count(id))
-              return fail("C1", upload_name(u) + ": " + answer_name(ev, u.answer_req) +
+              return fail("C1", upload_name(u) + ": " + answer_name(ev, req) +
                                     " is not retryable, yet its job " + std::to_string(id) + " was uploaded again by " +
                                     upload_name(v) + " at " + format_duration(Duration(v.start)) +
                                     " (its outcome was known)");

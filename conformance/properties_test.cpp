@@ -783,6 +783,57 @@ TEST(PropertyCheckers, C1BulkJudgedFromTheAnswers) {
   EXPECT_PASS(marketo, "C1");
 }
 
+TEST(PropertyCheckers, C1BulkPerRequestAnswersDecideTheJobsTheyCarry) {
+  // One upload sends a request per table, each naming the jobs it carries:
+  // table A's open answered 503 (job 1, retried), table B's insert 422 (job 2, failed).
+  auto build = [](Evidence& e, std::vector<JobId> again, bool carries) {
+    e.at(kSec, ev::UploadStart{1, 2, JobIds{{1, 2}}, kSec, 0, 1, 100});
+    ev::HttpRequest a{1, "POST", "api", "/channels", 10};
+    ev::HttpRequest b{2, "POST", "api", "/channels/ch-1/insert", 10};
+    if (carries) {
+      a.carries = JobIds{{1}};
+      b.carries = JobIds{{2}};
+    }
+    e.at(kSec, a);
+    e.at(kSec, ev::HttpResponse{1, 503, 10, false, std::nullopt, std::nullopt});
+    e.at(kSec, b);
+    e.at(2 * kSec, ev::HttpResponse{2, 422, 10, false, std::nullopt, std::nullopt});
+    e.at(2 * kSec, ev::UploadResult{"m", 1, 2, "completed", "", 0, 2, 0, 0, 0, std::nullopt});
+    e.at(2 * kSec, ev::ImportEnd{1});
+    e.end(2, JobState::failed, "HTTP 422", 2 * kSec);
+    e.upload_answered(2, 20 * kSec, std::move(again), "completed", 21 * kSec, 3, 200, 2);
+  };
+  Evidence good(true);
+  build(good, {1}, true);
+  good.end(1, JobState::succeeded, "", 21 * kSec);
+  EXPECT_PASS(good, "C1");
+  // The job the 422 decided, uploaded again.
+  Evidence resent(true);
+  build(resent, {1, 2}, true);
+  EXPECT_FAIL(resent, "C1");
+  // Without the per-request jobs the upload's last answer (the 422) decides
+  // both jobs: the retry of job 1 reads as a retried permanent answer.
+  Evidence whole(true);
+  build(whole, {1}, false);
+  whole.end(1, JobState::succeeded, "", 21 * kSec);
+  EXPECT_FAIL(whole, "C1");
+  // A permanent answer the manager went past in the same upload (a 404 on an
+  // insert, the channel reopened and the insert answered 503): the 503 decided.
+  Evidence superseded(true);
+  superseded.at(kSec, ev::UploadStart{1, 1, JobIds{{1}}, kSec, 0, 1, 100});
+  ev::HttpRequest first{1, "POST", "api", "/channels/ch-1/insert", 10, JobIds{{1}}};
+  ev::HttpRequest second{2, "POST", "api", "/channels/ch-2/insert", 10, JobIds{{1}}};
+  superseded.at(kSec, first);
+  superseded.at(kSec, ev::HttpResponse{1, 404, 10, false, std::nullopt, std::nullopt});
+  superseded.at(kSec, second);
+  superseded.at(2 * kSec, ev::HttpResponse{2, 503, 10, false, std::nullopt, std::nullopt});
+  superseded.at(2 * kSec, ev::UploadResult{"m", 1, 1, "completed", "", 0, 1, 0, 0, 0, std::nullopt});
+  superseded.at(2 * kSec, ev::ImportEnd{1});
+  superseded.upload_answered(2, 20 * kSec, {1}, "completed", 21 * kSec, 3, 200, 2);
+  superseded.end(1, JobState::succeeded, "", 21 * kSec);
+  EXPECT_PASS(superseded, "C1");
+}
+
 TEST(PropertyCheckers, C2BoundedAttempts) {
   Evidence good(false);
   good.batch(kSec, {1}, 3, "cannot_retry", 503);

@@ -11,6 +11,7 @@
 #include "destinations/iterable/iterable.h"
 #include "destinations/klaviyo/klaviyo.h"
 #include "destinations/marketo/marketo.h"
+#include "destinations/snowpipe_streaming/snowpipe_streaming.h"
 #include "destinations/staged_table/staged_table.h"
 #include "destinations/sftp/sftp.h"
 #include "destinations/yandex_metrica/yandex_metrica.h"
@@ -31,6 +32,7 @@ const std::vector<DestinationEntry>& destination_registry() {
         bingads_audience_destination(),
         bingads_offline_conversions_destination(),
         lytics_bulk_upload_destination(),
+        snowpipe_streaming_destination(),
         canary_destination(),  // not shipped: certify must fail it
     };
     // Not shipped either: one classic bug each, each failing its property.

@@ -13,6 +13,7 @@
 #include "fakes/klaviyo/klaviyo_api.h"
 #include "fakes/marketo/marketo_api.h"
 #include "fakes/scripted/scripted_api.h"
+#include "fakes/snowpipe/snowpipe_api.h"
 #include "fakes/warehouse/warehouse_api.h"
 #include "fakes/yandex_metrica/yandex_metrica_api.h"
 #include "fakes/fake_options.h"
@@ -233,6 +234,35 @@ FakeEntry lytics_entry() {
   return e;
 }
 
+// The sidecar answers its failures as HTTP 200 with success:false and a code
+// (APIS.md §8), so certify injects those beside every status class: on any
+// call (an open, an insert, a status read), and an unknown error sometimes
+// after the sidecar applied the call.
+FakeEntry snowpipe_entry() {
+  FakeEntry e = http_fake("snowpipe",
+                          "Snowpipe Streaming through RudderStack's sidecar: channels, inserts under offset tokens, "
+                          "committed vs latest-inserted status, bulk status, delete; typed tables, SQL API, discards",
+                          make_api<SnowpipeApi, SnowpipeApiOptions>);
+  e.error_bodies = {R"({"success":false,"code":"ERR_UNKNOWN_ERROR","error":"injected"})",
+                    R"({"success":false,"error":"injected"})"};
+  e.error_table = http_error_table();
+  auto coded = [](const char* code) {
+    return std::string(R"({"success":false,"code":")") + code + R"(","error":"injected","errors":[],)" +
+           R"("snowflakeAPIHttpCode":0,"snowflakeAPIMessage":"injected"})";
+  };
+  e.error_table.push_back({"sidecar ERR_UNKNOWN_ERROR", 200, coded("ERR_UNKNOWN_ERROR"), true});
+  e.error_table.push_back({"sidecar ERR_SCHEMA_CONFLICT", 200, coded("ERR_SCHEMA_CONFLICT"), false});
+  e.error_table.push_back({"sidecar ERR_AUTHENTICATION_FAILED", 200, coded("ERR_AUTHENTICATION_FAILED"), false});
+  e.hostile = {{"lost inserts", {{"lose_every", 3}}},
+               {"channels turn invalid", {{"invalidate_every", 4}}},
+               {"sidecar restarts", {{"restart_every", 5}}},
+               {"stalled commits", {{"stall_every", 6}}},
+               {"ON_ERROR ABORT", {{"on_error", "abort"}}},
+               {"slow commits", {{"commit_delay", "90s"}}},
+               {"empty warehouse", {{"schemas", nlohmann::json::array()}, {"tables", nlohmann::json::array()}}}};
+  return e;
+}
+
 FakeEntry sftp_entry() {
   FakeEntry e;
   e.name = "sftp";
@@ -285,6 +315,7 @@ const std::vector<FakeEntry>& fake_catalog() {
       eloqua_entry(),
       bingads_entry(),
       lytics_entry(),
+      snowpipe_entry(),
       sftp_entry(),
   };
   return catalog;

@@ -98,24 +98,27 @@ struct HttpRequestView {
   std::int64_t req;
   std::string_view method, host, path;
   std::int64_t bytes;
+  std::optional<JobIds> carries;  // always absent here (a request that carries goes the typed way)
 };
 struct ViewWriter {
   Trace::Event& e;
   void operator()(std::string_view k, std::string_view v) { e.str(k, v); }
   void operator()(std::string_view k, std::int64_t v) { e.num(k, v); }
+  void operator()(std::string_view, const std::optional<JobIds>&) {}
 };
 }  // namespace
 
 void trace_http_request(Trace& trace, Time at, std::uint64_t id, const Request& request) {
-  if (trace.observer()) {
-    emit(trace, at,
-         ev::HttpRequest{static_cast<std::int64_t>(id), request.method, request.host, std::string(request.path_only()),
-                         static_cast<std::int64_t>(request.body.size())});
+  if (trace.observer() || !request.carries.empty()) {
+    ev::HttpRequest e{static_cast<std::int64_t>(id), request.method, request.host, std::string(request.path_only()),
+                      static_cast<std::int64_t>(request.body.size())};
+    if (!request.carries.empty()) e.carries = JobIds{request.carries};
+    emit(trace, at, e);
     return;
   }
   // Nothing reads the typed event: the line alone.
   const HttpRequestView view{static_cast<std::int64_t>(id), request.method, request.host, request.path_only(),
-                             static_cast<std::int64_t>(request.body.size())};
+                             static_cast<std::int64_t>(request.body.size()), std::nullopt};
   Trace::Event line = trace.event(at, ev::HttpRequest::kind);
   ViewWriter w{line};
   ev::HttpRequest::fields(view, w);

@@ -8,6 +8,7 @@
 // `outcome_unknown` rather than guess.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +54,11 @@ struct Request {
   std::string path;  // target: "/api/events/trackBulk?x=1"
   Headers headers;
   std::string body;
+  /// Not sent: the jobs whose fate this request's answer decides, traced with
+  /// it (ev::HttpRequest::carries) so checkers attribute an answer to the
+  /// jobs it decided when one bulk upload sends several requests (a channel
+  /// per table). Empty: the whole upload's.
+  std::vector<std::uint64_t> carries;
 
   /// The path without its query string.
   std::string_view path_only() const;

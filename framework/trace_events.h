@@ -49,8 +49,13 @@ struct HttpRequest {
   std::int64_t req = 0;
   std::string method, host, path;
   std::int64_t bytes = 0;
+  /// The jobs whose fate this request's answer decides, when a bulk manager
+  /// sends several requests per upload (Request::carries); absent otherwise
+  /// (the upload's jobs).
+  std::optional<JobIds> carries = std::nullopt;
   template <class S, class V> static void fields(S& s, V& v) {
-    v("req", s.req), v("method", s.method), v("host", s.host), v("path", s.path), v("bytes", s.bytes);
+    v("req", s.req), v("method", s.method), v("host", s.host), v("path", s.path), v("bytes", s.bytes),
+        v("carries", s.carries);
   }
   bool operator==(const HttpRequest&) const = default;
 };

@@ -607,6 +607,10 @@ Status read_own_options(const JsonIn& in, SnowpipeApiOptions& o) {
         !std::all_of(v.begin(), v.end(), [](char c) { return c > 0x20 && c < 0x7f; }))
       return in.at(key).expected("1-255 printable ASCII characters, no spaces");
   }
+  if (in.has("private_key")) {
+    DS_TRY(o.private_key, in.at("private_key").string());
+    if (o.private_key.size() > 65'536) return in.at("private_key").expected("at most 65536 bytes");
+  }
   if (in.has("sql_host")) {
     DS_TRY(o.sql_host, in.at("sql_host").string());
     if (o.sql_host.empty() || o.sql_host.size() > 253 || !std::all_of(o.sql_host.begin(), o.sql_host.end(), [](char c) {
@@ -831,7 +835,7 @@ SnowpipeApi::~SnowpipeApi() = default;
 
 Result<SnowpipeApiOptions> SnowpipeApiOptions::from_json(const nlohmann::json& j, const std::string& where) {
   return read_fake_options(j, where, "sql_token", &SnowpipeApiOptions::sql_token,
-                           {"account", "user", "role", "sql_host", "databases", "schemas", "tables", "commit_delay",
+                           {"account", "user", "role", "private_key", "sql_host", "databases", "schemas", "tables", "commit_delay",
                             "on_error", "insert_bytes_max", "insert_rows_max", "lose_every", "invalidate_every",
                             "stall_every", "restart_every"},
                            read_own_options);
@@ -1140,8 +1144,9 @@ Response SnowpipeApi::Impl::open_channel(const Request& request) {
     return fail("ERR_AUTHENTICATION_FAILED", 401, "authentication failed for account " + shown(account));
   if (!iequals(user, options_.user))
     return fail("ERR_AUTHENTICATION_FAILED", 401, "authentication failed for user " + shown(user));
-  if (key.rfind("-----BEGIN", 0) != 0)
-    return fail("ERR_AUTHENTICATION_FAILED", 401, "privateKey is not a PEM private key (no \"-----BEGIN\")");
+  if (key.empty()) return fail("ERR_AUTHENTICATION_FAILED", 401, "authentication failed: empty privateKey");
+  if (!options_.private_key.empty() && key != options_.private_key)
+    return fail("ERR_AUTHENTICATION_FAILED", 401, "authentication failed: privateKey is not the user's key");
   // 3-6. role, database, schema, table
   if (!iequals(role, options_.role))
     return fail("ERR_ROLE_DOES_NOT_EXIST_OR_NOT_AUTHORIZED", 403,
@@ -1527,21 +1532,34 @@ Status SnowpipeApi::control(const JsonIn& op, Time now) {
     return Status::success();
   }
   if (which == "invalidate" || which == "lose_pending") {
+    // One channel by id, or every open channel on a table (a scenario
+    // rarely knows the ids the client was given).
     DS_CHECK(arg.object());
-    DS_CHECK(arg.only_keys({"channel"}));
-    DS_CHECK(arg.require("channel"));
-    DS_TRY(std::string id, arg.at("channel").string());
-    const auto it = s.channels.find(channel_n(id));
-    if (it == s.channels.end() || it->second.closed) return arg.at("channel").fail("no open channel \"" + id + "\"");
-    const std::int64_t n = it->first;
-    impl.commit_due(now);
-    const auto again = s.channels.find(n);
-    DS_ASSERT(again != s.channels.end());  // commits erase closed channels only
-    if (which == "invalidate") {
-      if (again->second.valid) impl.invalidate_channel(again->second);
+    DS_CHECK(arg.only_keys({"channel", "table"}));
+    if (arg.has("channel") == arg.has("table")) return arg.fail("give exactly one of \"channel\" or \"table\"");
+    std::vector<std::int64_t> targets;
+    if (arg.has("channel")) {
+      DS_TRY(std::string id, arg.at("channel").string());
+      const auto it = s.channels.find(channel_n(id));
+      if (it == s.channels.end() || it->second.closed) return arg.at("channel").fail("no open channel \"" + id + "\"");
+      targets.push_back(it->first);
     } else {
-      s.lost_inserts += static_cast<std::int64_t>(again->second.pending.size());
-      again->second.pending.clear();
+      std::string table;
+      DS_CHECK(read_identifier_string(arg.at("table"), 3, table, "\"DB.SCHEMA.TABLE\""));
+      for (const auto& [n, ch] : s.channels)
+        if (!ch.closed && ch.table == table) targets.push_back(n);
+      if (targets.empty()) return arg.at("table").fail("no open channel on table \"" + table + "\"");
+    }
+    impl.commit_due(now);
+    for (const std::int64_t n : targets) {
+      const auto again = s.channels.find(n);
+      DS_ASSERT(again != s.channels.end());  // commits erase closed channels only
+      if (which == "invalidate") {
+        if (again->second.valid) impl.invalidate_channel(again->second);
+      } else {
+        s.lost_inserts += static_cast<std::int64_t>(again->second.pending.size());
+        again->second.pending.clear();
+      }
     }
     return Status::success();
   }

@@ -48,7 +48,9 @@
 //     1. an identifier or rudderIdentifier/partition of the wrong form, or
 //        enableIceberg true → ERR_VALIDATION_ERROR, snowflakeAPIHttpCode 400;
 //     2. account ≠ option `account` (ASCII case ignored), user ≠ option `user`
-//        (case ignored), or privateKey not starting with "-----BEGIN" →
+//        (case ignored), an empty privateKey, or — with option `private_key`
+//        set — another key (exact bytes; the fake checks no signature, and a
+//        certify failure file's redacted "***" key reruns as the same key) →
 //        ERR_AUTHENTICATION_FAILED, snowflakeAPIHttpCode 401;
 //     3. role ≠ option `role` (case ignored) → ERR_ROLE_DOES_NOT_EXIST_OR_NOT_AUTHORIZED;
 //     4. the database does not exist → ERR_DATABASE_DOES_NOT_EXIST_OR_NOT_AUTHORIZED;
@@ -224,8 +226,9 @@
 //
 // ─── Control operations (Fake::control) ──────────────────────────────────────
 //   {"restart": {}}                       the sidecar restarts (as above)
-//   {"invalidate": {"channel": id}}       that channel turns invalid now
-//   {"lose_pending": {"channel": id}}     its pending inserts are lost now
+//   {"invalidate": {"channel": id}}       that channel turns invalid now ({"table":
+//                                         "DB.S.T"}: every open channel on it)
+//   {"lose_pending": {"channel": id}}     its pending inserts are lost now (or {"table"})
 //   {"drop_table": {"table": "DB.S.T"}}   the table and its rows go (the
 //                                         oracle keeps counting them); channels
 //                                         on it turn invalid; committed tokens
@@ -237,6 +240,7 @@
 // the inserts due by `now` commit, then the operation applies.
 //
 // ─── Options (from_json; errors name the key) ────────────────────────────────
+//   private_key ("": any non-empty key; at most 64 KiB);
 //   account ("DESTSIM-ACCOUNT"), user ("DESTSIM_USER"), role ("DESTSIM_ROLE"):
 //   1–255 printable ASCII, no spaces; sql_host (1–253 of letters, digits,
 //   '.', '-', ':'; matched ignoring case and a port), sql_token ("", or
@@ -270,6 +274,7 @@ struct SnowpipeApiOptions {
   std::string account = "DESTSIM-ACCOUNT";
   std::string user = "DESTSIM_USER";
   std::string role = "DESTSIM_ROLE";
+  std::string private_key;  // the user's key; empty: any non-empty key
   std::string sql_host = "destsim.snowflakecomputing.com";
   std::string sql_token;  // empty: any non-empty token without spaces
   std::vector<std::string> databases = {"DESTSIM"};
@@ -301,7 +306,7 @@ class SnowpipeApi final : public FakeApi {
  public:
   explicit SnowpipeApi(SnowpipeApiOptions options = {});
   ~SnowpipeApi() override;
-  std::string name() const override { return "snowpipe_streaming"; }
+  std::string name() const override { return "snowpipe"; }
   Response handle(const Request& request, Time now) override;
   nlohmann::json accepted() const override;
   void reset() override;

@@ -258,8 +258,20 @@ TEST(SnowpipeChannels, EachFormAndAuthFailure) {
   b["account"]["user"] = "destsim_user";
   EXPECT_EQ(code(b), "");
   b = open_body();
-  b["account"]["privateKey"] = "MIIE";
+  b["account"]["privateKey"] = "";
   EXPECT_EQ(code(b), "ERR_AUTHENTICATION_FAILED");
+  {
+    SnowpipeApiOptions keyed = opts();
+    keyed.private_key = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----";
+    SnowpipeApi strict(keyed);
+    nlohmann::json other = open_body();
+    other["account"]["privateKey"] = "-----BEGIN PRIVATE KEY-----\nOTHER\n-----END PRIVATE KEY-----";
+    EXPECT_EQ(strict.handle(req("POST", "/channels", other.dump()), kTimeZero).status, 200);
+    EXPECT_NE(strict.handle(req("POST", "/channels", other.dump()), kTimeZero).body.find("ERR_AUTHENTICATION_FAILED"),
+              std::string::npos);
+    EXPECT_NE(strict.handle(req("POST", "/channels", open_body().dump()), kTimeZero).body.find("\"success\":true"),
+              std::string::npos);
+  }
   b = open_body();
   b["account"]["privateKeyPassphrase"] = "secret";
   EXPECT_EQ(code(b), "");
@@ -1285,7 +1297,7 @@ TEST(SnowpipeControl, MalformedOperationsLeaveTheStateUnchanged) {
   } cases[] = {
       {json::object(), "x.json: /fake/seed/0: expected exactly one operation"},
       {json{{"restart", json::object()}, {"invalidate", json::object()}}, "expected exactly one operation"},
-      {json{{"drop_schema", "DESTSIM.RUDDER"}}, "/fake/seed/0/drop_schema: fake snowpipe_streaming has no operation"},
+      {json{{"drop_schema", "DESTSIM.RUDDER"}}, "/fake/seed/0/drop_schema: fake snowpipe has no operation"},
       {json{{"restart", json{{"now", true}}}}, "/fake/seed/0/restart: expected {}"},
       {json{{"restart", 1}}, "/fake/seed/0/restart: expected {}"},
       {json{{"invalidate", {{"channel", 7}}}}, "/fake/seed/0/invalidate/channel: expected a string"},
@@ -1308,6 +1320,9 @@ TEST(SnowpipeControl, MalformedOperationsLeaveTheStateUnchanged) {
               {"columns", {{{"name", "A"}, {"type", "INT"}}, {{"name", "A"}, {"type", "INT"}}}}}}},
        "/fake/seed/0/create_table/columns/1/name: column \"A\" is listed twice"},
       {json{{"request", {{"method", "GET"}, {"path", "/channels/ch-9"}}}}, "/fake/seed/0/request: the fake answered 404"},
+      {json{{"invalidate", json::object()}}, "/fake/seed/0/invalidate: give exactly one of \"channel\" or \"table\""},
+      {json{{"lose_pending", {{"table", "DESTSIM.RUDDER.NOPE"}}}},
+       "/fake/seed/0/lose_pending/table: no open channel on table \"DESTSIM.RUDDER.NOPE\""},
   };
   for (const auto& c : cases) {
     const Status s = api.control(JsonIn(c.op, "x.json: /fake/seed/0"), at(1h));
@@ -1452,7 +1467,7 @@ TEST(SnowpipeReset, ReseedsFromTheOptionsAndForgetsTheRest) {
 
 TEST(SnowpipeApi, NameHostsAndOperations) {
   SnowpipeApi api;
-  EXPECT_EQ(api.name(), "snowpipe_streaming");
+  EXPECT_EQ(api.name(), "snowpipe");
   EXPECT_EQ(api.extra_hosts(), (std::vector<std::string>{kSqlHost}));
   EXPECT_EQ(api.http(), &api);
   EXPECT_EQ(api.accepted()["tables"].size(), 0u);
