@@ -155,6 +155,7 @@ struct Events {
   std::map<std::int64_t, std::size_t> current;
   std::vector<Interval> in_flight;         // per upload slot: start .. end (or crash)
   std::vector<std::int64_t> crashes, restarts;  // process ends (crashes and clean stops), and the starts after them
+  std::vector<std::int64_t> operator_acts;      // the scenario changed the fake's state (a `fake` control event)
   std::int64_t settled_ok = 0, unmentioned = 0;
 };
 
@@ -325,8 +326,10 @@ Events parse_events(const Outcome& o) {
             // ends here and what it had in flight is abandoned; the checkers
             // treat both as a process end (`crashes`), and a start or a
             // restart follows each.
-            if constexpr (std::is_same_v<E, ev::RunControl>)
+            if constexpr (std::is_same_v<E, ev::RunControl>) {
+              if (e.what == "fake" && !e.skipped) ev.operator_acts.push_back(t);
               if (e.what != "stop" || e.skipped) return;
+            }
             ev.crashes.push_back(t);
             for (auto& [k, from] : open) {
               ev.in_flight.push_back({from, t});
@@ -580,6 +583,16 @@ std::map<JobId, std::string> hiding_faults(const Events& ev) {
              (f.fault == "outage" && f.op != "connect") || (f.fault == "respond" && f.status == 4 && changes(f.op))))
           mark(u.ids, name + ": a " + f.fault + " fault on " + f.op + " at " + format_duration(Duration(f.t)));
     }
+    // An operator changed the API's state (dropped a table, rotated a key)
+    // while the upload or its import was in flight: what the API did with it
+    // may be gone or unknowable (rows committed into a table then dropped).
+    if (u.start >= 0)
+      for (std::int64_t t : ev.operator_acts)
+        if (t >= u.start && (u.end_t < 0 || t <= u.end_t)) {
+          mark(u.ids, name + " was in flight when the scenario changed the API's state at " +
+                          format_duration(Duration(t)));
+          break;
+        }
     if (u.crashed && u.accepted < 0) mark(u.ids, name + " was in flight at a crash");
     if (u.resumed && u.resumed_import.empty()) mark(u.ids, name + "'s import id was lost in a crash");
     if (u.timed_out) mark(u.ids, name + "'s import was ended by the poll timeout");
@@ -2058,8 +2071,7 @@ Duration quiescence_bound(const Outcome& o, const Scenario& s, const Events& ev)
     const std::int64_t file_bytes = std::max<std::int64_t>(
         1, run_limit(o, {"file_bytes_max", "bytes_max"}, o.entry->capabilities.limits.bytes_max, true).value);
     std::int64_t by_bytes = 0, filled = 0;
-    for (const Record& r : o.records) {
-      const std::int64_t b = static_cast<std::int64_t>(dump_size(r.payload));
+    for (const std::int64_t b : o.payload_sizes()) {
       if (filled > 0 && filled + b > file_bytes) {
         ++by_bytes;
         filled = 0;

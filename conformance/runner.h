@@ -14,6 +14,7 @@
 #include "destinations/destination.h"
 #include "fakes/fake_api.h"
 #include "fakes/sim_transport.h"
+#include "framework/oracle.h"
 #include "framework/config.h"
 #include "framework/job_store.h"
 #include "framework/trace_events.h"
@@ -63,6 +64,16 @@ struct Outcome {
   /// The input records, in input order (built once per run, when kept).
   std::vector<Record> records;
   std::vector<Duration> arrivals;  // arrival time of each input record (when kept)
+  /// dump_size of each kept record's payload, measured once when first asked
+  /// (a padded record's megabytes are scanned once, not by every bound).
+  const std::vector<std::int64_t>& payload_sizes() const {
+    if (payload_sizes_.size() != records.size()) {
+      payload_sizes_.clear();
+      payload_sizes_.reserve(records.size());
+      for (const Record& r : records) payload_sizes_.push_back(static_cast<std::int64_t>(dump_size(r.payload)));
+    }
+    return payload_sizes_;
+  }
   std::uint64_t crashes = 0;       // crashes of the framework during the run
   /// Under a Sync: how the last sync ended, and every checkpoint released
   /// during the run (across restarts), in order.
@@ -83,6 +94,9 @@ struct Outcome {
   ~Outcome();
   Outcome(Outcome&&) noexcept;
   Outcome& operator=(Outcome&&) noexcept;
+
+ private:
+  mutable std::vector<std::int64_t> payload_sizes_;
 };
 
 /// Record `id` of a generated input (independent per record: random access).

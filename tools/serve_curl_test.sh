@@ -185,6 +185,50 @@ st=$(curl_status "$tmp/ly4.json" -H 'Authorization: wrong' -H 'Content-Type: tex
   "$base/collect/bulk/people")
 [ "$st" = "401" ] || fail "a wrong key answered $st"
 
+# --- Snowpipe Streaming (the sidecar, and the SQL API by its Host) -------------------
+DESTSIM_ADMIN_TOKEN=curl-admin "$bin" serve snowpipe --port 0 --max-requests 9 --max-lifetime 60s \
+  --options '{"commit_delay": "0s", "sql_token": "sql-curl"}' > "$tmp/sp.log" 2>&1 &
+pids+=($!)
+base=$(wait_for_url "$tmp/sp.log") || fail "snowpipe: serve printed no URL: $(cat "$tmp/sp.log")"
+open_body='{"rudderIdentifier": "curl", "partition": "1", "account": {"account": "DESTSIM-ACCOUNT", "user": "DESTSIM_USER",
+  "role": "DESTSIM_ROLE", "privateKey": "-----BEGIN PRIVATE KEY-----\nMIIcurl\n-----END PRIVATE KEY-----",
+  "privateKeyPassphrase": ""}, "table": {"database": "DESTSIM", "schema": "RUDDER", "table": "TRACKS"}}'
+# The table does not exist yet: HTTP 200, success false, the code the destination creates it on.
+st=$(curl_status "$tmp/sp1.json" -H 'Content-Type: application/json' --data "$open_body" "$base/channels")
+[ "$st" = "200" ] || fail "snowpipe open answered $st: $(cat "$tmp/sp1.json")"
+[ "$(json "$tmp/sp1.json" "['code']")" = "ERR_TABLE_DOES_NOT_EXIST_OR_NOT_AUTHORIZED" ] || fail "open: $(cat "$tmp/sp1.json")"
+st=$(curl_status "$tmp/sp2.json" -H 'Host: destsim.snowflakecomputing.com' -H 'Authorization: Bearer sql-curl' \
+  -H 'X-Snowflake-Authorization-Token-Type: KEYPAIR_JWT' -H 'Content-Type: application/json' \
+  --data '{"statement": "CREATE TABLE IF NOT EXISTS DESTSIM.RUDDER.TRACKS (ID VARCHAR NOT NULL, AMOUNT FLOAT)"}' \
+  "$base/api/v2/statements")
+[ "$st" = "200" ] || fail "SQL CREATE TABLE answered $st: $(cat "$tmp/sp2.json")"
+st=$(curl_status "$tmp/sp3.json" -H 'Content-Type: application/json' --data "$open_body" "$base/channels")
+[ "$(json "$tmp/sp3.json" "['success']")" = "True" ] || fail "reopen: $(cat "$tmp/sp3.json")"
+ch=$(json "$tmp/sp3.json" "['channelId']")
+[ "$(json "$tmp/sp3.json" "['tableSchema']['AMOUNT']['type']")" = "FLOAT" ] || fail "tableSchema: $(cat "$tmp/sp3.json")"
+printf '{"rows": [{"ID": "m1", "AMOUNT": 1.5}, {"ID": "m2", "AMOUNT": "2.25"}], "offset": "7"}' | gzip -c > "$tmp/ins.json.gz"
+st=$(curl_status "$tmp/sp4.json" -H 'Content-Type: application/json' -H 'Content-Encoding: gzip' \
+  --data-binary "@$tmp/ins.json.gz" "$base/channels/$ch/insert")
+[ "$st" = "200" ] && [ "$(json "$tmp/sp4.json" "['success']")" = "True" ] || fail "insert answered $st: $(cat "$tmp/sp4.json")"
+# Committed (commit_delay 0s): the status says offset 7 for the channel.
+st=$(curl_status "$tmp/sp5.json" "$base/channels/bulk-status?channelIds=$ch&channelIds=ch-99")
+[ "$(json "$tmp/sp5.json" "['statuses']['$ch']['offset']")" = "7" ] || fail "status: $(cat "$tmp/sp5.json")"
+[ "$(json "$tmp/sp5.json" "['notFound']")" = "['ch-99']" ] || fail "notFound: $(cat "$tmp/sp5.json")"
+# The same token again: a no-op (exactly once by offset token).
+st=$(curl_status "$tmp/sp6.json" -H 'Content-Type: application/json' -H 'Content-Encoding: gzip' \
+  --data-binary "@$tmp/ins.json.gz" "$base/channels/$ch/insert")
+[ "$(json "$tmp/sp6.json" "['noop']")" = "True" ] || fail "re-insert: $(cat "$tmp/sp6.json")"
+# A row whose value the column cannot take: refused with its rowIndex.
+st=$(curl_status "$tmp/sp7.json" -H 'Content-Type: application/json' \
+  --data '{"rows": [{"ID": "m3", "AMOUNT": "lots"}], "offset": "8"}' "$base/channels/$ch/insert")
+[ "$(json "$tmp/sp7.json" "['errors'][0]['rowIndex']")" = "0" ] || fail "bad row: $(cat "$tmp/sp7.json")"
+st=$(curl_status "$tmp/acc.json" -H "X-Destsim-Token: curl-admin" "$base/_destsim/accepted")
+[ "$(json "$tmp/acc.json" "['tables']['DESTSIM.RUDDER.TRACKS']['rows']")" = "2" ] || fail "rows: $(cat "$tmp/acc.json")"
+# An unknown channel: 404 (the destination reopens on it).
+st=$(curl_status "$tmp/sp8.json" -H 'Content-Type: application/json' --data '{"rows": [{"ID": "x"}], "offset": "9"}' \
+  "$base/channels/ch-99/insert")
+[ "$st" = "404" ] || fail "an unknown channel answered $st"
+
 for p in "${pids[@]}"; do wait "$p" || fail "a bounded server exited $?"; done
 pids=()
 echo "serve_curl_test: ok"

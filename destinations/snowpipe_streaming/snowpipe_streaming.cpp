@@ -204,13 +204,22 @@ struct Row {
   std::vector<std::pair<std::string, WhType>> columns;  // declared, in key order
 };
 
+// A record read as a row without copying its values: the table, the values
+// by upper-cased column (in key order, as the item's JSON has them) and the
+// declared types.
+struct RowView {
+  std::string table;
+  std::map<std::string, const nlohmann::json*> data;
+  std::map<std::string, WhType> types;
+  const nlohmann::json* id = nullptr;
+};
+
 // A record as the row it becomes, or why it cannot be one.
-Result<Row> row_of(const Record& r) {
+Result<RowView> row_of(const Record& r) {
   auto bad = [&](const std::string& what) { return Error::bad_input("record " + std::to_string(r.id) + ": " + what); };
   const nlohmann::json& p = r.payload;
   if (!p.is_object()) return bad("payload: expected an object {table?, data, columns}");
-  Row row;
-  row.id = r.id;
+  RowView row;
   if (p.contains("table")) {
     if (!p["table"].is_string()) return bad("table: expected a string");
     row.table = upper(p["table"].get<std::string>());
@@ -222,7 +231,6 @@ Result<Row> row_of(const Record& r) {
                kDiscards);
   if (!p.contains("data") || !p["data"].is_object()) return bad("data: expected an object of column values");
   if (!p.contains("columns") || !p["columns"].is_object()) return bad("columns: expected an object of column types");
-  std::map<std::string, WhType> types;
   for (auto it = p["columns"].begin(); it != p["columns"].end(); ++it) {
     const std::string col = upper(it.key());
     if (!identifier(col)) return bad("columns/" + it.key() + ": not a Snowflake identifier");
@@ -230,31 +238,49 @@ Result<Row> row_of(const Record& r) {
     auto t = wh_type_from(it->get<std::string>());
     if (!t) return bad("columns/" + it.key() + ": unknown type \"" + it->get<std::string>() +
                        "\" (expected string, int, float, boolean, datetime or json)");
-    if (!types.emplace(col, *t).second) return bad("columns: " + col + " is declared twice (names are upper-cased)");
+    if (!row.types.emplace(col, *t).second) return bad("columns: " + col + " is declared twice (names are upper-cased)");
   }
-  row.data = nlohmann::json::object();
   for (auto it = p["data"].begin(); it != p["data"].end(); ++it) {
     const std::string col = upper(it.key());
-    auto t = types.find(col);
-    if (t == types.end()) return bad("data/" + it.key() + ": no type declared in columns");
-    if (row.data.contains(col)) return bad("data: " + col + " is given twice (names are upper-cased)");
+    if (!row.types.count(col)) return bad("data/" + it.key() + ": no type declared in columns");
     const std::size_t bytes = it->is_string() ? it->get_ref<const std::string&>().size() : dump_size(*it);
     if (static_cast<std::int64_t>(bytes) > kValueBytesMax)
       return bad("data/" + it.key() + ": " + std::to_string(bytes) + " bytes exceeds Snowflake's largest value (" +
                  std::to_string(kValueBytesMax) + " bytes)");
-    row.data[col] = *it;
+    if (!row.data.emplace(col, &*it).second) return bad("data: " + col + " is given twice (names are upper-cased)");
   }
   const auto id = row.data.find("ID");
-  if (id == row.data.end() || !id->is_string() || id->get_ref<const std::string&>().empty())
+  if (id == row.data.end() || !id->second->is_string() || id->second->get_ref<const std::string&>().empty())
     return bad("data/ID: expected a non-empty string (every row is named by its ID)");
-  for (const auto& [col, t] : types) row.columns.emplace_back(col, t);
+  row.id = id->second;
   return row;
 }
 
-nlohmann::json item_json(const Row& row) {
-  nlohmann::json c = nlohmann::json::object();
-  for (const auto& [col, t] : row.columns) c[col] = wh_type_name(t);
-  return {{"t", row.table}, {"d", row.data}, {"c", std::move(c)}};
+// The item's text: {"c":{COL:type},"d":{COL:value},"t":TABLE}, written
+// straight from the record (a padded value is copied once, into the item).
+std::string item_text(const RowView& row) {
+  std::string out = "{\"c\":{";
+  bool first = true;
+  for (const auto& [col, t] : row.types) {
+    if (!first) out += ',';
+    first = false;
+    append_dumped_string(out, col);
+    out += ':';
+    append_dumped_string(out, wh_type_name(t));
+  }
+  out += "},\"d\":{";
+  first = true;
+  for (const auto& [col, v] : row.data) {
+    if (!first) out += ',';
+    first = false;
+    append_dumped_string(out, col);
+    out += ':';
+    append_dump(out, *v);
+  }
+  out += "},\"t\":";
+  append_dumped_string(out, row.table);
+  out += '}';
+  return out;
 }
 
 Row row_from_item(const BulkItem& item) {
@@ -277,9 +303,12 @@ std::int64_t token_of(const nlohmann::json& s) {
   return std::strtoll(t.c_str(), nullptr, 10);
 }
 
-// The statuses asked again (Capabilities::retryable_statuses).
+// The statuses asked again (Capabilities::retryable_statuses). The sidecar's
+// 404 means "no such channel" (it restarted, or the channel was dropped): the
+// channel is opened again and the call repeated, as the peer does.
 bool retryable(int status) {
-  return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+  return status == 404 || status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
+         status == 504;
 }
 
 // The kind of cause behind a retry, from the answer's status: no answer →
@@ -348,8 +377,8 @@ class SnowpipeManager final : public AsyncDestinationManager {
   }
 
   Result<BulkItem> transform(const Record& record) override {
-    DS_TRY(Row row, row_of(record));
-    return BulkItem{record.id, item_json(row).dump()};
+    DS_TRY(RowView row, row_of(record));
+    return BulkItem{record.id, item_text(row)};
   }
 
   Task<UploadOutcome> upload(const std::vector<const BulkItem*>& items) override {
@@ -474,7 +503,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
       o.retry_after = retry_after(*res, ctx_.loop);
       co_return o;
     }
-    o.kind = Opened::Kind::fail;  // 400/401/403/404/422: the same statement cannot succeed
+    o.kind = Opened::Kind::fail;  // 400/401/403/422: the same statement cannot succeed
     o.reason_kind = reason_kind_of_status(res->status);
     co_return o;
   }
@@ -503,8 +532,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
         if (!str(b, "error").empty()) o.reason += ": " + str(b, "error");
         o.retry_after = retry_after(*res, ctx_.loop);
         if (res->status != 200 && !retryable(res->status)) {
-          // 400, 401/403, 404 (no such endpoint: the host is not a sidecar),
-          // 409, 422: the same request cannot succeed (C1).
+          // 400, 401/403, 409, 422: the same request cannot succeed (C1).
           o.kind = Opened::Kind::fail;
           o.reason_kind = reason_kind_of_status(res->status);
         }
@@ -534,7 +562,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
           o.reason = "open channel " + table + ": its status could not be read";
           co_return o;
         }
-        auto& last = last_token_[key];
+        auto& last = last_token_.try_emplace(key, INT64_MIN).first->second;
         last = std::max({last, st.committed, st.latest});
         channels_[key] = o.channel;
         o.kind = Opened::Kind::ok;
@@ -702,7 +730,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
         if (!dropped.empty()) discards.push_back({{"job", r.id}, {"rows", std::move(dropped)}});
       }
       std::int64_t token = static_cast<std::int64_t>(rows.back().id);
-      auto& last = last_token_[table];
+      auto& last = last_token_.try_emplace(table, INT64_MIN).first->second;
       token = std::max(token, last == INT64_MIN ? token : last + 1);
       last = token;
 
@@ -815,10 +843,9 @@ class SnowpipeManager final : public AsyncDestinationManager {
     if (!str(b, "code").empty()) ins.reason += " " + str(b, "code");
     if (!str(b, "error").empty()) ins.reason += ": " + str(b, "error");
     if (res->status == 404) {
-      // The sidecar forgot the channel (a restart). Once more after reopening;
-      // a second 404 on a channel just opened is not a restart: permanent.
-      ins.gone = ins.refused = ins.permanent = true;
-      ins.reason_kind = ReasonKind::rejected_by_api;
+      // The sidecar forgot the channel (a restart): once more after
+      // reopening, then in a later upload.
+      ins.gone = ins.refused = true;
       channels_.erase(channel_key_of(channel_id));
       co_return ins;
     }
@@ -952,6 +979,14 @@ class SnowpipeManager final : public AsyncDestinationManager {
       }
       std::vector<JobId> jobs;
       for (const auto& j : e["jobs"]) jobs.push_back(j.get<JobId>());
+      // A channel name's committed token only grows — unless its table was
+      // dropped (and made again), which forgets it. Seen going back, the
+      // history is gone: a dead channel's insert may have committed (into the
+      // table that was dropped) before it died, and nothing can tell.
+      std::int64_t& seen = committed_seen_.try_emplace(table, INT64_MIN).first->second;
+      const std::int64_t seen_before = seen;
+      const bool history_lost = s.committed < seen_before;
+      seen = history_lost ? s.committed : std::max(seen, s.committed);
       if (s.committed >= token) {
         auto d = co_await discards_done(table, token, e["discards"]);
         if (!d.ok()) co_return d.error();
@@ -966,6 +1001,18 @@ class SnowpipeManager final : public AsyncDestinationManager {
       if (alive && s.latest >= token) {
         running = true;
         r.why = table + "@" + std::to_string(token) + " still flushing (committed " + token_text(s.committed) + ")";
+        continue;
+      }
+      if (history_lost && !alive) {
+        const std::string reason = "insert " + std::to_string(token) + " into " + table + ": its channel died (" + dead +
+                                   ") and the committed token went back from " + token_text(seen_before) + " to " +
+                                   token_text(s.committed) +
+                                   " (the table was dropped?): whether it committed is unknown, so it is not sent again";
+        for (JobId j : jobs) {
+          MessageResult m{j, Verdict::retry, reason, ReasonKind::unknown_outcome};
+          m.maybe_applied = true;
+          r.results.push_back(std::move(m));
+        }
         continue;
       }
       const std::string reason = "insert " + std::to_string(token) + " into " + table + " was not committed (" +
@@ -1009,7 +1056,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
     for (const auto& d : discards)
       for (const auto& row : d["rows"]) rows.push_back(row);
     Inserted ins = co_await insert(id, rows, token);
-    last_token_[key] = std::max(last_token_[key], token);
+    last_token_[key] = std::max(last_token_.try_emplace(key, INT64_MIN).first->second, token);
     if (ins.refused && ins.permanent && !ins.gone) {
       refused_status_ = ins.http_status;
       co_return Error::bad_input("discards of " + table + ": " + ins.reason);
@@ -1032,6 +1079,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
   HttpCaller caller_;
   std::map<std::string, Channel> channels_;         // table (or "discards:<table>") → its open channel
   std::map<std::string, std::int64_t> last_token_;  // the largest token used or seen per channel name
+  std::map<std::string, std::int64_t> committed_seen_;  // the committed token a poll last read per table
   std::map<std::pair<std::string, std::int64_t>, std::string> sent_discards_;  // (table, token) → channel sent on
   std::map<std::string, std::vector<MessageResult>> results_;                 // import id → per-job results
 };
@@ -1041,7 +1089,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
 std::vector<ConfigKey> schema() {
   BulkConfig d;
   d.upload_interval = std::chrono::seconds(10);
-  d.poll_interval = std::chrono::seconds(2);  // Snowflake commits about a second after an insert
+  d.poll_interval = std::chrono::seconds(5);  // Snowflake commits about a second after an insert
   d.poll_timeout = std::chrono::minutes(15);  // the peer's stuck-pipeline threshold
   d.imports_in_flight = 1;
   d.max_buffer_size = 100'000;
@@ -1194,7 +1242,7 @@ DestinationEntry snowpipe_streaming_destination() {
       "commits read from channel status, schema/table/column creation over SQL, discards table",
       schema(),
       {.limits = {.records_max = kRowsMax, .bytes_max = kInsertBytesMax},
-       .retryable_statuses = {408, 429, 500, 502, 503, 504},
+       .retryable_statuses = {404, 408, 429, 500, 502, 503, 504},
        .idempotent_writes = false,
        .bulk = true,
        .import_concurrency = 1});
@@ -1206,7 +1254,7 @@ DestinationEntry snowpipe_streaming_destination() {
     if (!row.ok()) return {};
     return {oracle_key(kEffect, nlohmann::json{{"table", config.string("database") + "." + config.string("namespace") +
                                                               "." + row->table},
-                                               {"id", row->data["ID"]}})};
+                                               {"id", *row->id}})};
   };
   e.generate = generate;
   e.fake_options = [](const Config& config) -> nlohmann::json {
