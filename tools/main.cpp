@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "conformance/certify_cli.h"
+#include "tools/connector.h"
 #include "conformance/expect.h"
 #include "conformance/runner.h"
 #include "conformance/scenario.h"
@@ -332,6 +333,34 @@ int run(int argc, char** argv) {
   auto* certify = app.add_subcommand(
       "certify", "Certify destinations against the conformance suite (CONFORMANCE.md); exit 0 certified, 1 a property failed");
   add_certify_options(*certify, certify_args);
+  // Black-box: a connector process in any language (tools/connector.h).
+  ConnectorArgs connector_args;
+  std::int64_t case_timeout_ms = 60'000;
+  certify->add_option("--connector", connector_args.command,
+                      "Certify this connector command (run with sh -c) over the Airbyte protocol against --fake, in "
+                      "real time (docs/certify_a_connector.md)");
+  certify->add_option("--fake", connector_args.fake, "With --connector: the fake it delivers to (see `destsim list`)");
+  certify->add_option("--fake-options", connector_args.fake_options, "With --connector: the fake's options (JSON object)");
+  certify->add_option("--config-template", connector_args.config_template,
+                      "With --connector: the connector's config, {{base_url}} and {{api_key}} filled in")
+      ->check(CLI::ExistingFile);
+  certify->add_option("--mode", connector_args.mode,
+                      "With --connector: airbyte (write --config --catalog, AirbyteMessages) or generic (record JSON "
+                      "lines on stdin, DESTSIM_BASE_URL)");
+  certify->add_option("--case", connector_args.case_file, "With --connector: rerun one written connector case")
+      ->check(CLI::ExistingFile);
+  certify->add_option("--records-max", connector_args.records_max,
+                      "With --connector: the records per request it declares (B1; 0 = none)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{100'000'000}));
+  certify->add_option("--bytes-max", connector_args.bytes_max,
+                      "With --connector: the request bytes it declares (B1; 0 = none)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40));
+  certify->add_option("--concurrency-max", connector_args.concurrency_max,
+                      "With --connector: the requests in flight it declares (B4; 0 = none; default 1)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{10'000}));
+  certify->add_option("--case-timeout-ms", case_timeout_ms,
+                      "With --connector: a run must end within this (G1), default 60000")
+      ->check(CLI::Range(std::int64_t{100}, std::int64_t{3'600'000}));
 
   try {
     app.parse(argc, argv);
@@ -346,6 +375,20 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
   if (*list) return cmd_list();
+  if (*certify && !connector_args.command.empty()) {
+    connector_args.case_timeout = std::chrono::milliseconds(case_timeout_ms);
+    connector_args.seed = certify_args.seed;
+    connector_args.cases = certify->count("--cases") > 0 ? certify_args.cases : 12;
+    connector_args.report_json = certify_args.report_json;
+    connector_args.junit_xml = certify_args.junit_xml;
+    connector_args.html_file = certify_args.html_dir;
+    connector_args.out_dir = certify_args.out_dir;
+    if (connector_args.fake.empty()) {
+      std::fprintf(stderr, "destsim certify: --connector needs --fake NAME\n");
+      return kExitUsage;
+    }
+    return run_connector_certify(connector_args);
+  }
   if (*certify) return run_certify(certify_args);
   if (*serve) return cmd_serve(serve_flags);
   if (*deliver) return run_deliver(deliver_args);

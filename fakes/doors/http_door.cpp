@@ -187,6 +187,7 @@ struct HttpDoor::Impl {
 
   // Lifecycle. start() and stop() are serialised by life_mu; the rest by mu.
   std::mutex life_mu;              // determinism-ok: start/stop from any thread
+  std::mutex log_mu;               // determinism-ok: serialises on_exchange reports
   mutable std::mutex mu;           // determinism-ok: door state shared with server threads
   std::condition_variable cv;      // determinism-ok: wakes the watchdog, holds and wait()
   bool started = false;            // guarded by mu
@@ -263,18 +264,39 @@ void HttpDoor::Impl::serve(const httplib::Request& req, httplib::Response& res) 
       cv.notify_all();  // wakes the watchdog at the request bound
     }
   }
+  Request request = to_request(req);
+  DoorExchange exchange;
+  if (options.on_exchange) {
+    exchange.arrived = std::chrono::steady_clock::now();  // determinism-ok: the black-box request log
+    exchange.method = request.method;
+    exchange.path = std::string(request.path_only());
+    exchange.body = request.body;
+    std::lock_guard<std::mutex> lock(mu);  // determinism-ok: read the count
+    exchange.in_flight = in_flight;
+  }
   struct Served {
     Impl& d;
+    DoorExchange& ex;
+    httplib::Response& res;
     ~Served() {
       {
         std::lock_guard<std::mutex> lock(d.mu);  // determinism-ok: the request is answered
         --d.in_flight;
       }
       d.cv.notify_all();  // wakes wait_quiet()
+      if (d.options.on_exchange) {
+        ex.answered = std::chrono::steady_clock::now();  // determinism-ok: the black-box request log
+        ex.injected = res.get_header_value(HttpDoor::kInjectedHeader);
+        // A cut connection (drop_connection) carries the kind, never an answer.
+        const bool cut = ex.injected == "reset" || ex.injected == "timeout" || ex.injected == "refused";
+        ex.status = cut ? 0 : res.status;
+        ex.retry_after = res.get_header_value("Retry-After");
+        std::lock_guard<std::mutex> lock(d.log_mu);  // determinism-ok: one report at a time
+        d.options.on_exchange(ex);
+      }
     }
-  } served{*this};
+  } served{*this, exchange, res};
 
-  Request request = to_request(req);
   std::optional<FaultRule> rule;  // a copy: a PUT /_destsim/faults may replace the plan meanwhile
   Duration latency{0};
   {

@@ -49,6 +49,21 @@
 
 namespace destsim {
 
+/// One fake request the door served, as a black-box checker sees it on the
+/// wire: when it arrived and was answered (the door's steady clock), what it
+/// was, what it was answered (status 0: the connection was cut short — a
+/// reset, a timeout, a refusal), the fault that produced or altered the
+/// answer, and how many fake requests were being served when it arrived (it
+/// included).
+struct DoorExchange {
+  std::chrono::steady_clock::time_point arrived, answered;  // determinism-ok: a real-mode log
+  std::string method, path, body;
+  int status = 0;
+  std::string injected;     // the fault kind ("" = the fake's own answer)
+  std::string retry_after;  // the answer's Retry-After header ("" = none)
+  std::int64_t in_flight = 0;
+};
+
 struct HttpDoorOptions {
   std::string bind_host = "127.0.0.1";
   /// 0 = any free port.
@@ -74,6 +89,9 @@ struct HttpDoorOptions {
   /// reaching the fake (the admin surface still works; a reset clears it).
   std::int64_t state_requests_max = 1'000'000;
   std::int64_t state_bytes_max = 1LL << 30;
+  /// Called (on a server thread, never two at once) for each fake request
+  /// once it is answered; admin requests are not reported.
+  std::function<void(const DoorExchange&)> on_exchange;
 };
 
 class HttpDoor {
