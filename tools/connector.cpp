@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -57,8 +58,8 @@ std::string marker_of(const nlohmann::json& record_message) {
   return record_message["record"]["data"]["destsim_id"].get<std::string>();
 }
 
-bool is_record(const nlohmann::json& m) { return m.value("type", "") == "RECORD"; }
-bool is_state(const nlohmann::json& m) { return m.value("type", "") == "STATE"; }
+bool is_record(const nlohmann::json& m) { return m.is_object() && m.value("type", "") == "RECORD"; }
+bool is_state(const nlohmann::json& m) { return m.is_object() && m.value("type", "") == "STATE"; }
 
 // Faults that make sense in real time: a case takes seconds. Every fourth
 // case in turn carries a rate limit, a permanent refusal, a cut connection,
@@ -338,8 +339,10 @@ class Runner {
 
     auto run_from = [&](std::size_t first, std::int64_t kill_after) {
       std::string input;
-      for (std::size_t i = first; i < c.messages.size(); ++i)
-        input += (airbyte ? c.messages[i] : c.messages[i]["record"]["data"]).dump() + "\n";
+      for (std::size_t i = first; i < c.messages.size(); ++i) {
+        if (airbyte) input += c.messages[i].dump() + "\n";
+        else if (is_record(c.messages[i])) input += c.messages[i].at("record").at("data").dump() + "\n";  // generic: records only
+      }
       std::size_t next_state = 0;  // echoes are matched to input states in order
       while (next_state < state_pos.size() && static_cast<std::size_t>(state_pos[next_state]) < first) ++next_state;
       return run_process(command, env, input, kill_after, a_.case_timeout, (dir / "stderr.txt").string(),
@@ -558,14 +561,31 @@ int run_connector_certify(const ConnectorArgs& a) {
       return bad(a.case_file + ": /case: expected a written connector case {index, seed, messages, faults, kill_after_ms}");
     Case c;
     const auto& cj = j["case"];
-    c.index = cj.value("index", std::int64_t{0});
-    c.seed = cj.value("seed", std::uint64_t{1});
+    auto integer = [&](const char* key, std::int64_t fallback) -> std::optional<std::int64_t> {
+      if (!cj.contains(key)) return fallback;
+      if (!cj[key].is_number_integer()) return std::nullopt;
+      return cj[key].get<std::int64_t>();
+    };
+    const auto index = integer("index", 0), seed = integer("seed", 1), kill = integer("kill_after_ms", -1);
+    if (!index || !seed || !kill || *kill > 3'600'000)
+      return bad(a.case_file + ": /case: index, seed and kill_after_ms must be integers (kill_after_ms at most 3600000)");
+    c.index = *index;
+    c.seed = static_cast<std::uint64_t>(*seed);
     c.messages = cj["messages"];
     c.faults = cj["faults"];
-    c.kill_after_ms = cj.value("kill_after_ms", std::int64_t{-1});
-    for (std::size_t i = 0; i < c.messages.size(); ++i)
-      if (!c.messages[i].is_object() || (is_record(c.messages[i]) && !c.messages[i]["record"]["data"].contains("destsim_id")))
-        return bad(a.case_file + ": /case/messages/" + std::to_string(i) + ": expected a RECORD with data.destsim_id or a STATE");
+    c.kill_after_ms = *kill;
+    if (!c.faults.is_array()) return bad(a.case_file + ": /case/faults: expected an array of fault rules");
+    if (c.messages.size() > 100'000) return bad(a.case_file + ": /case/messages: more than 100000 messages, the limit");
+    for (std::size_t i = 0; i < c.messages.size(); ++i) {
+      const nlohmann::json& m = c.messages[i];
+      const bool record = m.is_object() && is_record(m) && m.contains("record") && m["record"].is_object() &&
+                          m["record"].contains("data") && m["record"]["data"].is_object() &&
+                          m["record"]["data"].contains("destsim_id") && m["record"]["data"]["destsim_id"].is_string();
+      const bool state = m.is_object() && is_state(m) && m.contains("state") && m["state"].is_object();
+      if (!record && !state)
+        return bad(a.case_file + ": /case/messages/" + std::to_string(i) +
+                   ": expected a RECORD whose record.data has a string destsim_id, or a STATE with a state object");
+    }
     cases.push_back(std::move(c));
   } else {
     for (std::int64_t i = 0; i < a.cases; ++i) cases.push_back(make_case(a.seed, i, a.mode == "airbyte"));

@@ -7,6 +7,7 @@
 #                  case reruns with --case (failing again; the good one passes it)
 #   generic        the generic-mode connector (JSON lines, DESTSIM_BASE_URL) is certified
 #   bad_input      bad flags and files exit 2 naming what is wrong
+#   checkers       C1, B4, B1, F1, G1 each seen failing on a connector built to break it
 #   selftest       the example's own stdlib test suite
 set -u
 bin=$1 root=$2 what=$3
@@ -77,6 +78,61 @@ assert all(v['verdict']=='pass' for v in r['properties'].values()), r; assert 'k
     # A connector that exits at once, reading nothing: not certified (A3, no STATE), not a crash of destsim.
     "$bin" certify --connector "true" --fake iterable --config-template "$tmp/t2.json" --cases 2 > "$tmp/o6" 2>&1
     [ $? -eq 1 ] || fail "a connector that does nothing was not refused: $(cat "$tmp/o6")"
+    ;;
+  checkers)
+    # Each black-box check seen failing on a connector built to break it, on a
+    # hand-written case: three records, a STATE, one 400 to the first POST.
+    "$py" - "$tmp/case.json" <<'PY'
+import json, sys
+recs = [{"type": "RECORD", "record": {"stream": "users", "emitted_at": 1,
+         "data": {"email": "c%d@example.com" % i, "destsim_id": "dsm-check-%d" % i}}} for i in (1, 2, 3)]
+state = {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"},
+                                                                   "stream_state": {"cursor": 3}}}}
+case = {"index": 0, "seed": 5, "messages": recs + [state], "kill_after_ms": -1,
+        "faults": [{"match": {"method": "POST"}, "times": 1, "respond": {"status": 400}}]}
+json.dump({"connector": "hand-written", "fake": "iterable", "case": case}, open(sys.argv[1], "w"))
+PY
+    cat > "$tmp/resend.py" <<'PY'
+import json, os, sys, urllib.request, urllib.error
+# C1: sends each record until it is taken, whatever the answer (a 400 too).
+for line in sys.stdin:
+    d = json.loads(line)
+    body = json.dumps({"users": [{"email": d["email"], "dataFields": d}]}).encode()
+    for _ in range(3):
+        req = urllib.request.Request(os.environ["DESTSIM_BASE_URL"] + "/api/users/bulkUpdate", data=body,
+                                     headers={"Api-Key": os.environ["DESTSIM_API_KEY"], "Content-Type": "application/json"})
+        try:
+            urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=5).read()
+            break
+        except urllib.error.HTTPError:
+            pass
+PY
+    cat > "$tmp/parallel.py" <<'PY'
+import json, os, sys, threading, urllib.request
+# B4: every record in a request of its own, all at once.
+def post(d):
+    body = json.dumps({"users": [{"email": d["email"], "dataFields": d}]}).encode()
+    req = urllib.request.Request(os.environ["DESTSIM_BASE_URL"] + "/api/users/bulkUpdate", data=body,
+                                 headers={"Api-Key": os.environ["DESTSIM_API_KEY"], "Content-Type": "application/json"})
+    try:
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=5).read()
+    except Exception:
+        pass
+ts = [threading.Thread(target=post, args=(json.loads(l),)) for l in sys.stdin]
+[t.start() for t in ts]
+[t.join() for t in ts]
+PY
+    expect_fail() {  # PROPERTY ARGS… — the run exits 1 naming PROPERTY
+      "$bin" certify --fake iterable --case "$tmp/case.json" --out "$tmp/failures" "${@:2}" > "$tmp/o" 2>&1
+      local rc=$?
+      [ $rc -eq 1 ] && grep -q "^$1: FAIL" "$tmp/o" || { cat "$tmp/o"; fail "$1 was not seen failing (exit $rc)"; }
+    }
+    expect_fail C1 --connector "$py $tmp/resend.py" --mode generic
+    expect_fail B4 --connector "$py $tmp/parallel.py" --mode generic --concurrency-max 1
+    expect_fail B1 --connector "$py $ex/iterable_py/destination.py" --config-template "$ex/iterable_py/config.template.json" \
+      --records-max 2 --fake-options '{"latency": "1ms"}'
+    expect_fail F1 --connector "sh -c 'cat > /dev/null; exit 3'" --config-template "$ex/iterable_py/config.template.json"
+    expect_fail G1 --connector "sh -c 'sleep 30'" --config-template "$ex/iterable_py/config.template.json" --case-timeout-ms 1000
     ;;
   selftest)
     "$py" "$ex/iterable_py/test_destination.py" > "$tmp/out" 2>&1 || { cat "$tmp/out"; fail "the example's self-test failed"; }
