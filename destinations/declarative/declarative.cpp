@@ -6,7 +6,7 @@
 #include <set>
 
 #include "destinations/bulk_destination.h"
-#include "destinations/sftp/file_format.h"
+#include "framework/gzip.h"
 #include "framework/http_call.h"
 #include "framework/json_in.h"
 #include "framework/oracle.h"

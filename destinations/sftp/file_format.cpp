@@ -1,7 +1,5 @@
 #include "destinations/sftp/file_format.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <map>
 #include <set>
@@ -153,48 +151,6 @@ Result<std::string> build_file(const std::vector<std::string_view>& rows, const 
     }
     line(cells);
   }
-  return out;
-}
-
-Result<std::string> gzip_compress(std::string_view data, int level) {
-  if (level < 1 || level > 9) return Error::bad_input("gzip level: expected 1..9, got " + std::to_string(level));
-  z_stream z{};
-  // windowBits 15 + 16: a gzip wrapper with a zeroed header (no name, mtime 0).
-  if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    return Error::internal("gzip: deflateInit2 failed");
-  std::string out;
-  out.resize(deflateBound(&z, static_cast<uLong>(data.size())) + 32);
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&z, Z_FINISH);
-  const auto produced = z.total_out;
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) return Error::internal("gzip: deflate did not finish (" + std::to_string(rc) + ")");
-  out.resize(produced);
-  return out;
-}
-
-Result<std::string> gzip_decompress(std::string_view data) {
-  z_stream z{};
-  if (inflateInit2(&z, 15 + 16) != Z_OK) return Error::internal("gunzip: inflateInit2 failed");
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  std::string out;
-  char buf[65536];
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - z.avail_out);
-    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;  // input ended mid-stream
-  }
-  const bool trailing = z.avail_in != 0;
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END) return Error::bad_input("gunzip: not a complete gzip stream (zlib " + std::to_string(rc) + ")");
-  if (trailing) return Error::bad_input("gunzip: bytes after the end of the gzip stream");
   return out;
 }
 

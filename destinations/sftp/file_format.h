@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "framework/csv.h"  // csv_cell, parse_csv (used with these files)
+#include "framework/gzip.h"  // gzip_compress (a file's .gz form), gzip_decompress
 #include "framework/job.h"
 #include "framework/result.h"
 
@@ -69,9 +70,5 @@ std::string row_effect_key(const nlohmann::json& row, FileFormat format);
 /// of a megabyte record into a row and then into its cells first).
 Result<std::string> record_effect_key(const Record& record, const RowOptions& options);
 
-/// Deflates `data` into a gzip stream (level 1–9).
-Result<std::string> gzip_compress(std::string_view data, int level = 6);
-/// Inflates a gzip stream; an error for anything that is not one complete stream.
-Result<std::string> gzip_decompress(std::string_view data);
 
 }  // namespace destsim

@@ -1,7 +1,6 @@
 #include "fakes/doors/http_door.h"
 
 #include <httplib.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -10,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "framework/gzip.h"
 #include "framework/json_in.h"
 #include "framework/real/real_clock.h"
 #include "framework/rng.h"
@@ -49,17 +49,8 @@ bool is_httplib_meta_header(std::string_view name) {
 // gzip bodies sees one. "" when deflate fails (the fake then sees the header
 // with an empty body and refuses it).
 std::string gzip_again(const std::string& data) {
-  z_stream z{};
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
-  std::string out(deflateBound(&z, static_cast<uLong>(data.size())) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return rc == Z_STREAM_END ? out : std::string();
+  auto z = gzip_compress(data);
+  return z.ok() ? std::move(z).value() : std::string();
 }
 
 Request to_request(const httplib::Request& req) {

@@ -1,13 +1,12 @@
 #include "fakes/lytics/lytics_api.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <map>
 #include <set>
 #include <utility>
 
 #include "fakes/fake_options.h"
+#include "fakes/gunzip.h"
 #include "framework/http.h"
 #include "framework/json_in.h"
 #include "framework/multipart.h"
@@ -73,60 +72,6 @@ std::string bare_host(std::string_view host) {
   const auto colon = host.rfind(':');
   if (colon != std::string_view::npos && host.find(']') == std::string_view::npos) host = host.substr(0, colon);
   return lower(host);
-}
-
-// ------------------------------------------------------------------ gzip
-
-enum class Inflated { ok, corrupt, too_large };
-
-// Inflates one or more gzip members filling all of `data` into `out`, at most
-// `limit` bytes. Anything but whole members (a truncated stream, garbage after
-// one) is corrupt, `why` saying how.
-Inflated gunzip(std::string_view data, std::int64_t limit, std::string& out, std::string& why) {
-  z_stream z{};
-  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
-    why = "zlib could not start";
-    return Inflated::corrupt;
-  }
-  // zlib counts input in 32 bits: a body past 4 GB is fed in pieces.
-  std::size_t fed = 0;
-  auto feed = [&] {
-    const std::size_t n = std::min<std::size_t>(data.size() - fed, std::size_t{1} << 30);
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data() + fed));
-    z.avail_in = static_cast<uInt>(n);
-    fed += n;
-  };
-  feed();
-  char buf[65536];
-  Inflated result = Inflated::ok;
-  while (true) {
-    if (z.avail_in == 0 && fed < data.size()) feed();
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof(buf);
-    const int rc = inflate(&z, Z_NO_FLUSH);
-    const std::size_t got = sizeof(buf) - z.avail_out;
-    if (static_cast<std::int64_t>(out.size() + got) > limit) {
-      result = Inflated::too_large;
-      break;
-    }
-    out.append(buf, got);
-    const bool input_left = z.avail_in > 0 || fed < data.size();
-    if (rc == Z_STREAM_END) {
-      if (!input_left) break;  // the last member
-      if (inflateReset(&z) != Z_OK) {
-        why = "zlib could not read the next member";
-        result = Inflated::corrupt;
-        break;
-      }
-      continue;
-    }
-    if (rc == Z_OK || (rc == Z_BUF_ERROR && input_left)) continue;
-    why = rc == Z_BUF_ERROR ? "the gzip stream is truncated" : z.msg ? z.msg : "not a gzip stream";
-    result = Inflated::corrupt;
-    break;
-  }
-  inflateEnd(&z);
-  return result;
 }
 
 // ------------------------------------------------------------------- CSV
@@ -503,10 +448,10 @@ Response LyticsApi::upload(const Request& request, const Query& query, const std
     const std::int64_t limit =
         api_host ? std::min(options_.api_bytes_max, options_.inflated_bytes_max) : options_.inflated_bytes_max;
     std::string why;
-    const Inflated r = gunzip(request.body, limit, inflated, why);
-    if (r == Inflated::too_large)
+    const Gunzip r = gunzip_members(request.body, limit, inflated, why);
+    if (r == Gunzip::too_large)
       return refuse(413, "The gzip body inflates to more than " + std::to_string(limit) + " bytes");
-    if (r == Inflated::corrupt) return refuse(400, "The body is not valid gzip: " + why);
+    if (r == Gunzip::corrupt) return refuse(400, "The body is not valid gzip: " + why);
   }
   const std::string_view text = gzip ? std::string_view(inflated) : std::string_view(request.body);
 

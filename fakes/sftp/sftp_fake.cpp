@@ -3,11 +3,11 @@
 #include "framework/trace_events.h"
 
 #include <libssh/libssh.h>
-#include <zlib.h>
 
 #include <algorithm>
 
 #include "fakes/fake_options.h"
+#include "fakes/gunzip.h"
 #include "framework/json_in.h"
 #include "framework/loop.h"
 #include "framework/oracle.h"
@@ -296,24 +296,10 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Inflates a gzip stream; nullopt when it is not one.
+// Inflates a .gz file (whole members, at most 1 GiB inflated); nullopt when it is not one.
 std::optional<std::string> gunzip(std::string_view data) {
-  z_stream z{};
-  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return std::nullopt;
-  std::string out;
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  char buf[65536];
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof(buf);
-    rc = inflate(&z, Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END) break;
-    out.append(buf, sizeof(buf) - z.avail_out);
-  }
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END) return std::nullopt;
+  std::string out, why;
+  if (gunzip_members(data, std::int64_t{1} << 30, out, why) != Gunzip::ok) return std::nullopt;
   return out;
 }
 

@@ -1,13 +1,12 @@
 #include "fakes/snowpipe/snowpipe_api.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <deque>
 #include <set>
 #include <utility>
 
 #include "fakes/fake_options.h"
+#include "fakes/gunzip.h"
 #include "framework/http.h"
 #include "framework/json_in.h"
 #include "framework/oracle.h"
@@ -96,60 +95,6 @@ std::optional<std::vector<std::string>> dotted(std::string_view s, std::size_t p
   }
   if (out.size() != parts) return std::nullopt;
   return out;
-}
-
-// ------------------------------------------------------------------ gzip
-
-enum class Inflated { ok, corrupt, too_large };
-
-// Inflates one or more gzip members filling all of `data` into `out`, at most
-// `limit` bytes (as the Lytics fake does; a fake does not share the code of
-// another). Anything but whole members is corrupt, `why` saying how.
-Inflated gunzip(std::string_view data, std::int64_t limit, std::string& out, std::string& why) {
-  z_stream z{};
-  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
-    why = "zlib could not start";
-    return Inflated::corrupt;
-  }
-  // zlib counts input in 32 bits: a body past 4 GB is fed in pieces.
-  std::size_t fed = 0;
-  auto feed = [&] {
-    const std::size_t n = std::min<std::size_t>(data.size() - fed, std::size_t{1} << 30);
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data() + fed));
-    z.avail_in = static_cast<uInt>(n);
-    fed += n;
-  };
-  feed();
-  char buf[65536];
-  Inflated result = Inflated::ok;
-  while (true) {
-    if (z.avail_in == 0 && fed < data.size()) feed();
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof(buf);
-    const int rc = inflate(&z, Z_NO_FLUSH);
-    const std::size_t got = sizeof(buf) - z.avail_out;
-    if (static_cast<std::int64_t>(out.size() + got) > limit) {
-      result = Inflated::too_large;
-      break;
-    }
-    out.append(buf, got);
-    const bool input_left = z.avail_in > 0 || fed < data.size();
-    if (rc == Z_STREAM_END) {
-      if (!input_left) break;  // the last member
-      if (inflateReset(&z) != Z_OK) {
-        why = "zlib could not read the next member";
-        result = Inflated::corrupt;
-        break;
-      }
-      continue;
-    }
-    if (rc == Z_OK || (rc == Z_BUF_ERROR && input_left)) continue;
-    why = rc == Z_BUF_ERROR ? "the gzip stream is truncated" : z.msg ? z.msg : "not a gzip stream";
-    result = Inflated::corrupt;
-    break;
-  }
-  inflateEnd(&z);
-  return result;
 }
 
 // ------------------------------------------------------------- column types
@@ -1020,10 +965,10 @@ std::optional<std::pair<int, std::string>> SnowpipeApi::Impl::read_body(const Re
   }
   if (enc != "gzip") return std::make_pair(400, "Content-Encoding must be gzip or identity, not " + shown(enc));
   std::string why;
-  switch (gunzip(request.body, cap, out, why)) {
-    case Inflated::ok: return std::nullopt;
-    case Inflated::too_large: return too_large("the gzip body inflates");
-    case Inflated::corrupt: return std::make_pair(400, "the body is not valid gzip: " + why);
+  switch (gunzip_members(request.body, cap, out, why)) {
+    case Gunzip::ok: return std::nullopt;
+    case Gunzip::too_large: return too_large("the gzip body inflates");
+    case Gunzip::corrupt: return std::make_pair(400, "the body is not valid gzip: " + why);
   }
   return std::nullopt;
 }
