@@ -64,7 +64,7 @@ bool is_state(const nlohmann::json& m) { return m.is_object() && m.value("type",
 // Faults that make sense in real time: a case takes seconds. Every fourth
 // case in turn carries a rate limit, a permanent refusal, a cut connection,
 // a kill — so even a few cases reach each.
-Case make_case(std::uint64_t run_seed, std::int64_t index, bool airbyte) {
+Case make_case(std::uint64_t run_seed, std::int64_t index, bool airbyte, const FakeEntry& fake) {
   Case c;
   c.index = index;
   c.seed = derive_seed(run_seed, "connector", static_cast<std::uint64_t>(index));
@@ -97,16 +97,34 @@ Case make_case(std::uint64_t run_seed, std::int64_t index, bool airbyte) {
     r2["match"] = {{"method", "POST"}};
     c.faults.push_back(std::move(r2));
   };
+  // Answers from the fake's own error table (its statuses, its error bodies).
+  std::vector<FakeEntry::ErrorAnswer> server, refusal;
+  for (const auto& e : error_table_of(fake)) {
+    if (e.status >= 500) server.push_back(e);
+    if (e.status == 400 || e.status == 401 || e.status == 403 || e.status == 404 || e.status == 409 || e.status == 422)
+      refusal.push_back(e);
+  }
+  auto answer = [&](const FakeEntry::ErrorAnswer& e, bool after) {
+    nlohmann::json a = {{"status", e.status}};
+    if (!e.body.empty()) a["body"] = e.body;
+    else if (!fake.error_bodies.empty()) a["body"] = fake.error_bodies[r.below(fake.error_bodies.size())];
+    if (a.contains("body")) a["headers"] = {{"Content-Type", "application/json"}};
+    if (after) a["after"] = true;
+    return a;
+  };
   switch (index % 4) {
-    case 0:  // server errors and a gateway error after applying
-      rule({{"times", 1 + r.below(2)}, {"respond", {{"status", r.chance(1, 2) ? 500 : 503}}}});
-      if (r.chance(1, 2)) rule({{"times", 1}, {"respond", {{"status", 502}, {"after", true}}}});
+    case 0:  // server errors, sometimes after the fake applied the request
+      if (!server.empty()) {
+        const auto& e = server[r.below(server.size())];
+        rule({{"times", 1 + r.below(2)}, {"respond", answer(e, e.may_apply && r.chance(1, 2))}});
+      }
       break;
     case 1:  // a rate limit with a short Retry-After
       rule({{"times", 1 + r.below(2)}, {"rate_limit", {{"retry_after", "1s"}}}});
       break;
     case 2:  // a permanent refusal, after a few good requests
-      rule({{"probability", "1/3"}, {"times", 1}, {"respond", {{"status", r.chance(1, 2) ? 400 : 422}}}});
+      if (!refusal.empty())
+        rule({{"probability", "1/3"}, {"times", 1}, {"respond", answer(refusal[r.below(refusal.size())], false)}});
       break;
     default:  // a cut connection, before or after the fake applied the request
       rule({{"times", 1}, {r.chance(1, 2) ? "reset" : "timeout", r.chance(1, 2) ? "after" : "before"}});
@@ -445,7 +463,10 @@ class Runner {
     std::sort(log.begin(), log.end(), [](const DoorExchange& x, const DoorExchange& y) { return x.arrived < y.arrived; });
     for (std::size_t i = 0; i < log.size(); ++i) {
       const DoorExchange& e = log[i];
-      if (!e.injected.empty()) out.reached.insert(e.injected == "respond" ? "respond " + std::to_string(e.status) : e.injected);
+      if (e.injected == "respond")
+        out.reached.insert(permanent(e.status) ? "a permanent 4xx" : e.status >= 500 ? "a 5xx" : "respond");
+      else if (!e.injected.empty())
+        out.reached.insert(e.injected);
       const std::int64_t ra = (e.status == 429 || e.status == 503) ? retry_after_ms(e.retry_after) : -1;
       for (std::size_t k = i + 1; k < log.size(); ++k) {
         const DoorExchange& n = log[k];
@@ -588,7 +609,7 @@ int run_connector_certify(const ConnectorArgs& a) {
     }
     cases.push_back(std::move(c));
   } else {
-    for (std::int64_t i = 0; i < a.cases; ++i) cases.push_back(make_case(a.seed, i, a.mode == "airbyte"));
+    for (std::int64_t i = 0; i < a.cases; ++i) cases.push_back(make_case(a.seed, i, a.mode == "airbyte", *fake));
   }
 
   Runner runner(a, *fake, options, config_template);
@@ -627,7 +648,7 @@ int run_connector_certify(const ConnectorArgs& a) {
     }
   }
   // What a certified connector must have met: every fault kind the cases draw.
-  std::vector<std::string> required = {"rate_limit", "respond 400|respond 422", "respond 500|respond 503"};
+  std::vector<std::string> required = {"rate_limit", "a permanent 4xx", "a 5xx"};
   if (a.mode == "airbyte" && a.case_file.empty()) required.push_back("kill");
   if (a.case_file.empty()) required.push_back("reset|timeout");
   std::vector<std::string> unreached;
