@@ -61,9 +61,10 @@ std::string marker_of(const nlohmann::json& record_message) {
 bool is_record(const nlohmann::json& m) { return m.is_object() && m.value("type", "") == "RECORD"; }
 bool is_state(const nlohmann::json& m) { return m.is_object() && m.value("type", "") == "STATE"; }
 
-// Faults that make sense in real time: a case takes seconds. Every fourth
-// case in turn carries a rate limit, a permanent refusal, a cut connection,
-// a kill — so even a few cases reach each.
+// Faults that make sense in real time: a case takes seconds. Statuses come
+// from the fake's error table (with its error bodies). Cases take turns:
+// server errors, a rate limit, a permanent refusal, a cut connection and a
+// kill — so even a few cases reach each.
 Case make_case(std::uint64_t run_seed, std::int64_t index, bool airbyte, const FakeEntry& fake) {
   Case c;
   c.index = index;
