@@ -4,7 +4,7 @@
 // the accepted state always dumps as JSON.
 //
 // Input: one byte picks the fake (catalog order), then requests separated by
-// 0x1E, each "METHOD PATH\nName: value\n...\n\nBODY".
+// 0x1E, each "METHOD PATH\nName: value\n...\n\nBODY" (a Host header sets the host).
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -36,6 +36,9 @@ Request parse_request(std::string_view text) {
     if (colon == std::string_view::npos) continue;
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    // A Host header routes the request as the doors do (a fake with a second
+    // host, such as Snowpipe's SQL API, is reached through it).
+    if (line.substr(0, colon) == "Host") r.host = std::string(value);
     r.headers.add(std::string(line.substr(0, colon)), std::string(value));
   }
   r.body = std::string(text);
