@@ -1089,7 +1089,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
 std::vector<ConfigKey> schema() {
   BulkConfig d;
   d.upload_interval = std::chrono::seconds(10);
-  d.poll_interval = std::chrono::seconds(5);  // Snowflake commits about a second after an insert
+  d.poll_interval = std::chrono::seconds(5);  // commits come about a second after an insert
   d.poll_timeout = std::chrono::minutes(15);  // the peer's stuck-pipeline threshold
   d.imports_in_flight = 1;
   d.max_buffer_size = 100'000;

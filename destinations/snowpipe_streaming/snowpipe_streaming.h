@@ -39,7 +39,9 @@
 //     decided the same way, never assumed;
 //   - a channel that answers 404 is reopened and the insert tried once more;
 //     an invalid channel is reopened at the next use; a status call that
-//     finds the stored channel gone reads the reopened one's committed token;
+//     finds the stored channel gone reads the reopened one's committed token —
+//     and when that token went back (the table was dropped, its history with
+//     it), a dead channel's insert ends outcome unknown, never sent again;
 //   - a row the API refuses (its own error for that row) fails that job alone;
 //     a row naming columns the channel does not know (a stale cached schema)
 //     is retried after reopening the channel;
