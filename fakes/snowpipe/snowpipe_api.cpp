@@ -1462,7 +1462,8 @@ nlohmann::json SnowpipeApi::accepted() const {
 // ------------------------------------------------------------------ control
 
 Status SnowpipeApi::control(const JsonIn& op, Time now) {
-  DS_TRY(std::string which, control_key(op, {"restart", "invalidate", "lose_pending", "drop_table", "create_schema",
+  DS_TRY(std::string which, control_key(op, {"restart", "invalidate", "lose_pending", "drop_table", "replace_table",
+                                             "create_schema",
                                              "create_table", "request"}));
   if (which == "request") return FakeApi::control(op, now);
   const JsonIn arg = op.at(which);
@@ -1508,15 +1509,23 @@ Status SnowpipeApi::control(const JsonIn& op, Time now) {
     }
     return Status::success();
   }
-  if (which == "drop_table") {
+  if (which == "drop_table" || which == "replace_table") {
     DS_CHECK(arg.object());
     DS_CHECK(arg.only_keys({"table"}));
     DS_CHECK(arg.require("table"));
     std::string table;
     DS_CHECK(read_identifier_string(arg.at("table"), 3, table, "\"DB.SCHEMA.TABLE\""));
-    if (!s.tables.count(table)) return arg.at("table").fail("no table \"" + table + "\"");
+    if (!s.tables.count(table)) {
+      if (which == "replace_table") return Status::success();  // nothing to replace yet
+      return arg.at("table").fail("no table \"" + table + "\"");
+    }
     impl.commit_due(now);
+    // CREATE OR REPLACE TABLE … LIKE itself: the same columns, no rows, no
+    // channel history; drop_table leaves nothing.
+    State::Table fresh;
+    fresh.columns = s.tables[table].columns;
     s.tables.erase(table);
+    if (which == "replace_table") s.tables[table] = std::move(fresh);
     for (auto it = s.channels.begin(); it != s.channels.end();) {
       if (it->second.table != table) {
         ++it;

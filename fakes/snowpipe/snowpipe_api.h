@@ -229,6 +229,9 @@
 //   {"invalidate": {"channel": id}}       that channel turns invalid now ({"table":
 //                                         "DB.S.T"}: every open channel on it)
 //   {"lose_pending": {"channel": id}}     its pending inserts are lost now (or {"table"})
+//   {"replace_table": {"table": "DB.S.T"}} CREATE OR REPLACE TABLE as itself: as
+//                                         drop_table, then the same columns, empty
+//                                         (no table yet: nothing happens)
 //   {"drop_table": {"table": "DB.S.T"}}   the table and its rows go (the
 //                                         oracle keeps counting them); channels
 //                                         on it turn invalid; committed tokens
@@ -314,7 +317,7 @@ class SnowpipeApi final : public FakeApi {
   std::int64_t applied(const std::string& key) const override;
   Status control(const JsonIn& op, Time now) override;
   std::string control_ops() const override {
-    return "restart, invalidate, lose_pending, drop_table, create_schema, create_table, request";
+    return "restart, invalidate, lose_pending, drop_table, replace_table, create_schema, create_table, request";
   }
   std::vector<std::string> extra_hosts() const override { return {options_.sql_host}; }
   const SnowpipeApiOptions& options() const { return options_; }

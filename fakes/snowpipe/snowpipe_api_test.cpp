@@ -1249,6 +1249,29 @@ TEST(SnowpipeControl, DropTableInvalidatesItsChannelsAndForgetsTheirTokens) {
   EXPECT_EQ(api.accepted()["tables"][kEvents]["rows"], 1);
 }
 
+TEST(SnowpipeControl, ReplaceTableKeepsItsColumnsAndForgetsRowsChannelsAndTokens) {
+  SnowpipeApi api(opts());
+  // No table yet: nothing to replace, and no error (an operator act a run may meet at any point).
+  ASSERT_TRUE(api.control(JsonIn(json{{"replace_table", {{"table", "DESTSIM.RUDDER.NOPE"}}}}, "t"), kTimeZero).ok());
+  EXPECT_FALSE(api.accepted()["tables"].contains("DESTSIM.RUDDER.NOPE"));
+  const std::string id = open_id(api);
+  const json columns = columns_of(api, kEvents);
+  ASSERT_EQ(parse(insert(api, id, json::array({good_row("a")}), "5"))["success"], true);
+  api.catch_up(at(1s));
+  ASSERT_EQ(status(api, id, at(1s))["offset"], "5");
+  ASSERT_TRUE(api.control(JsonIn(json{{"replace_table", {{"table", kEvents}}}}, "t"), at(1s)).ok());
+  EXPECT_EQ(columns_of(api, kEvents), columns);
+  EXPECT_EQ(api.accepted()["tables"][kEvents]["rows"], 0);
+  EXPECT_EQ(status(api, id, at(1s))["valid"], false);
+  const std::string again = open_id(api, "EVENTS", at(2s));
+  EXPECT_EQ(status(api, again, at(2s))["offset"], "");
+  EXPECT_EQ(parse(insert(api, again, json::array({good_row("a")}), "5", at(2s)))["noop"], nullptr);  // history gone
+  api.catch_up(at(1h));
+  EXPECT_EQ(api.applied(id_key(kEvents, "a")), 2);  // the oracle counts both commits
+  const Status bad = api.control(JsonIn(json{{"replace_table", {{"table", "lower.case.t"}}}}, "x: /op"), at(1h));
+  EXPECT_FALSE(bad.ok());
+}
+
 TEST(SnowpipeControl, CreateSchemaAndTableAsTheSqlWould) {
   SnowpipeApi api(opts());
   ASSERT_TRUE(api.control(JsonIn(json{{"create_schema", "DESTSIM.NEW"}}, "t"), kTimeZero).ok());
