@@ -1,5 +1,7 @@
 #include "fakes/fake_api.h"
 
+#include <algorithm>
+
 #include "fakes/fault_plan.h"
 #include "framework/oracle.h"
 
@@ -73,19 +75,38 @@ Result<Response> FakeApi::seed_request(const JsonIn& op, Time now) {
   return resp;
 }
 
-void AppliedLedger::add(std::string_view key) {
+std::uint64_t AppliedLedger::add(std::string_view key) {
   const std::uint64_t h = fnv1a64(key);
   std::uint8_t& n = counts_[h];
   if (n < 255) ++n;
   if (n == 255) ++many_[h];  // the 255th and later applications
+  return h;
 }
 
-std::int64_t AppliedLedger::count(std::string_view key) const {
-  const std::uint64_t h = fnv1a64(key);
+std::int64_t AppliedLedger::total(std::uint64_t h) const {
   const std::uint8_t* n = counts_.find(h);
   if (!n) return 0;
   if (*n < 255) return *n;
   return 254 + many_.at(h);
+}
+
+std::int64_t AppliedLedger::count(std::string_view key) const {
+  const std::uint64_t h = fnv1a64(key);
+  const std::int64_t n = total(h);
+  const auto w = wiped_.find(h);
+  if (w == wiped_.end()) return n;
+  // Copies held now are the applications since the last wipe.
+  return std::max(w->second.peak, n - w->second.gone);
+}
+
+void AppliedLedger::wipe(std::string_view key) { wipe_hashed(fnv1a64(key)); }
+
+void AppliedLedger::wipe_hashed(std::uint64_t h) {
+  const std::int64_t n = total(h);
+  if (n == 0) return;
+  Wiped& w = wiped_[h];
+  w.peak = std::max(w.peak, n - w.gone);
+  w.gone = n;
 }
 
 bool fake_valid_email(std::string_view e, std::string_view forbidden) {

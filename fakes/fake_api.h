@@ -141,20 +141,41 @@ class FileFake : public Fake {
 /// The oracle's ledger: how often each effect (an oracle key, framework/oracle.h)
 /// was applied. Keys are kept as their FNV-1a hash in a flat table, so a
 /// million applied records cost 32 MB of integers, not a tree of nodes.
+///
+/// An operator may wipe applied effects (drop or replace a table): wipe(key)
+/// removes every copy the store holds now. From then on count() is the most
+/// copies the store ever held at once, so an effect applied, wiped by the
+/// operator and applied again counts once (one copy at any moment: not a
+/// duplicate), an effect applied twice before the wipe still counts twice,
+/// and an applied effect stays applied after the wipe (it was delivered).
 class AppliedLedger {
  public:
-  /// Counts one more application of `key`.
-  void add(std::string_view key);
-  /// How often `key` was applied (0 when never).
+  /// Counts one more application of `key`; returns its hash (for wipe_hashed).
+  std::uint64_t add(std::string_view key);
+  /// How often `key` was applied (0 when never); after a wipe, the most copies
+  /// held at once.
   std::int64_t count(std::string_view key) const;
+  /// Every copy of `key` held now is gone (an operator's act, not the API's
+  /// answer to a request).
+  void wipe(std::string_view key);
+  /// wipe() by the hash add() returned (a fake keeps 8 bytes a row, not its key).
+  void wipe_hashed(std::uint64_t h);
   /// How many distinct effects were applied.
   std::size_t distinct() const { return counts_.size(); }
 
  private:
+  std::int64_t total(std::uint64_t h) const;
   // Nearly every effect is applied once: a one-byte count per key (9 bytes a
   // slot), and the keys counted 255 times or more in an ordered side map.
   FlatU64Map<std::uint8_t> counts_;
   std::map<std::uint64_t, std::int64_t> many_;
+  // Keys an operator wiped: applications gone with wipes, and the most copies
+  // held at once up to the last wipe.
+  struct Wiped {
+    std::int64_t gone = 0;
+    std::int64_t peak = 0;
+  };
+  std::map<std::uint64_t, Wiped> wiped_;
 };
 
 /// An HTTP fake with fixed options, one struct of mutable state and the oracle's

@@ -98,5 +98,45 @@ TEST(AppliedLedger, CountsPastOneByteExactly) {
   EXPECT_EQ(ledger.distinct(), 2u);
 }
 
+// An operator's wipe: what counts is the most copies held at once.
+TEST(AppliedLedger, WipeCountsTheMostCopiesHeldAtOnce) {
+  AppliedLedger ledger;
+  ledger.wipe("never");  // nothing held: nothing changes
+  EXPECT_EQ(ledger.count("never"), 0);
+  EXPECT_EQ(ledger.distinct(), 0u);
+  // Applied, wiped: still applied once (it was delivered).
+  ledger.add("a");
+  ledger.wipe("a");
+  EXPECT_EQ(ledger.count("a"), 1);
+  // Applied again after the wipe: one copy at any moment.
+  ledger.add("a");
+  EXPECT_EQ(ledger.count("a"), 1);
+  // A second copy beside it is a duplicate.
+  ledger.add("a");
+  EXPECT_EQ(ledger.count("a"), 2);
+  // Two copies before a wipe stay a duplicate after it, and after one more.
+  ledger.wipe("a");
+  ledger.add("a");
+  EXPECT_EQ(ledger.count("a"), 2);
+  ledger.add("a");
+  ledger.add("a");
+  EXPECT_EQ(ledger.count("a"), 3);
+  // Wiping twice in a row changes nothing more.
+  AppliedLedger twice;
+  twice.add("b");
+  twice.add("b");
+  twice.wipe("b");
+  twice.wipe("b");
+  EXPECT_EQ(twice.count("b"), 2);
+  twice.add("b");
+  EXPECT_EQ(twice.count("b"), 2);
+  // Past the one-byte count, wipes stay exact.
+  AppliedLedger many;
+  for (int i = 0; i < 300; ++i) many.add("c");
+  many.wipe("c");
+  for (int i = 0; i < 301; ++i) many.add("c");
+  EXPECT_EQ(many.count("c"), 301);
+}
+
 }  // namespace
 }  // namespace destsim

@@ -690,6 +690,7 @@ struct SnowpipeApiState {
     std::vector<Column> columns;
     std::int64_t rows = 0;  // committed
     std::vector<nlohmann::json> sample;
+    std::vector<std::uint64_t> keys;  // its rows' oracle keys, hashed (a drop wipes them)
   };
   struct Insert {
     std::int64_t seq = 0;  // the n-th buffered insert of the fake
@@ -752,6 +753,7 @@ struct SnowpipeApi::Impl {
   void commit_due(Time now);
   void commit_insert(SnowpipeApiState::Channel& ch, SnowpipeApiState::Insert& ins);
   void invalidate_channel(SnowpipeApiState::Channel& ch);
+  void drop_table(const std::string& table, bool replace);
   void restart();
   nlohmann::json status_json(const SnowpipeApiState::Channel& ch) const;
   std::optional<std::pair<int, std::string>> read_body(const Request& request, std::string& out) const;
@@ -820,12 +822,38 @@ void SnowpipeApi::Impl::commit_insert(SnowpipeApiState::Channel& ch, SnowpipeApi
     const bool by_id = id != row.end() && !id->is_null();
     const std::string key = by_id ? oracle_key("snowpipe.row", nlohmann::json{{"table", ch.table}, {"id", *id}})
                                   : oracle_key("snowpipe.row", nlohmann::json{{"table", ch.table}, {"row", row}});
-    ledger_.add(key);
+    t->second.keys.push_back(ledger_.add(key));
     ++s.applications;
     ++t->second.rows;
     if (t->second.sample.size() < kSampleRows) t->second.sample.push_back(std::move(row));
   }
   s.committed[name_key(ch.table, ch.name)] = ins.token;
+}
+
+// Drops `table` (it exists): its rows go, and the oracle's copies of them
+// (AppliedLedger::wipe); its channels turn invalid; its channel names'
+// committed tokens are forgotten. With `replace`, CREATE OR REPLACE TABLE …
+// LIKE itself: the same columns come back, empty.
+void SnowpipeApi::Impl::drop_table(const std::string& table, bool replace) {
+  State& s = *state_;
+  for (std::uint64_t key : s.tables[table].keys) ledger_.wipe_hashed(key);
+  State::Table fresh;
+  fresh.columns = s.tables[table].columns;
+  s.tables.erase(table);
+  if (replace) s.tables[table] = std::move(fresh);
+  for (auto it = s.channels.begin(); it != s.channels.end();) {
+    if (it->second.table != table) {
+      ++it;
+    } else if (it->second.closed) {
+      it = s.channels.erase(it);
+    } else {
+      if (it->second.valid) invalidate_channel(it->second);
+      ++it;
+    }
+  }
+  const std::string prefix = table + "/";
+  for (auto it = s.committed.begin(); it != s.committed.end();)
+    it = it->first.rfind(prefix, 0) == 0 ? s.committed.erase(it) : std::next(it);
 }
 
 // Turns a channel invalid: its pending inserts are discarded.
@@ -1463,8 +1491,7 @@ nlohmann::json SnowpipeApi::accepted() const {
 
 Status SnowpipeApi::control(const JsonIn& op, Time now) {
   DS_TRY(std::string which, control_key(op, {"restart", "invalidate", "lose_pending", "drop_table", "replace_table",
-                                             "create_schema",
-                                             "create_table", "request"}));
+                                             "replace_tables", "create_schema", "create_table", "request"}));
   if (which == "request") return FakeApi::control(op, now);
   const JsonIn arg = op.at(which);
   Impl impl(*this);
@@ -1509,6 +1536,14 @@ Status SnowpipeApi::control(const JsonIn& op, Time now) {
     }
     return Status::success();
   }
+  if (which == "replace_tables") {
+    if (!arg.json().is_object() || !arg.json().empty()) return arg.expected("{}");
+    impl.commit_due(now);
+    std::vector<std::string> names;
+    for (const auto& [name, t] : s.tables) names.push_back(name);
+    for (const auto& name : names) impl.drop_table(name, true);
+    return Status::success();
+  }
   if (which == "drop_table" || which == "replace_table") {
     DS_CHECK(arg.object());
     DS_CHECK(arg.only_keys({"table"}));
@@ -1520,25 +1555,7 @@ Status SnowpipeApi::control(const JsonIn& op, Time now) {
       return arg.at("table").fail("no table \"" + table + "\"");
     }
     impl.commit_due(now);
-    // CREATE OR REPLACE TABLE … LIKE itself: the same columns, no rows, no
-    // channel history; drop_table leaves nothing.
-    State::Table fresh;
-    fresh.columns = s.tables[table].columns;
-    s.tables.erase(table);
-    if (which == "replace_table") s.tables[table] = std::move(fresh);
-    for (auto it = s.channels.begin(); it != s.channels.end();) {
-      if (it->second.table != table) {
-        ++it;
-      } else if (it->second.closed) {
-        it = s.channels.erase(it);
-      } else {
-        if (it->second.valid) impl.invalidate_channel(it->second);
-        ++it;
-      }
-    }
-    const std::string prefix = table + "/";
-    for (auto it = s.committed.begin(); it != s.committed.end();)
-      it = it->first.rfind(prefix, 0) == 0 ? s.committed.erase(it) : std::next(it);
+    impl.drop_table(table, which == "replace_table");
     return Status::success();
   }
   Statement st;

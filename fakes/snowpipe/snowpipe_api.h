@@ -232,8 +232,12 @@
 //   {"replace_table": {"table": "DB.S.T"}} CREATE OR REPLACE TABLE as itself: as
 //                                         drop_table, then the same columns, empty
 //                                         (no table yet: nothing happens)
+//   {"replace_tables": {}}                replace_table of every table
 //   {"drop_table": {"table": "DB.S.T"}}   the table and its rows go (the
-//                                         oracle keeps counting them); channels
+//                                         oracle counts the most copies of a
+//                                         row held at once: AppliedLedger::
+//                                         wipe; a row committed again after
+//                                         the drop is one copy); channels
 //                                         on it turn invalid; committed tokens
 //                                         of its channel names are forgotten
 //   {"create_schema": "DB.S"}, {"create_table": {"table": "DB.S.T",
@@ -317,7 +321,8 @@ class SnowpipeApi final : public FakeApi {
   std::int64_t applied(const std::string& key) const override;
   Status control(const JsonIn& op, Time now) override;
   std::string control_ops() const override {
-    return "restart, invalidate, lose_pending, drop_table, replace_table, create_schema, create_table, request";
+    return "restart, invalidate, lose_pending, drop_table, replace_table, replace_tables, create_schema, create_table, "
+           "request";
   }
   std::vector<std::string> extra_hosts() const override { return {options_.sql_host}; }
   const SnowpipeApiOptions& options() const { return options_; }

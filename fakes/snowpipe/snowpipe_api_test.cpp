@@ -1267,9 +1267,45 @@ TEST(SnowpipeControl, ReplaceTableKeepsItsColumnsAndForgetsRowsChannelsAndTokens
   EXPECT_EQ(status(api, again, at(2s))["offset"], "");
   EXPECT_EQ(parse(insert(api, again, json::array({good_row("a")}), "5", at(2s)))["noop"], nullptr);  // history gone
   api.catch_up(at(1h));
-  EXPECT_EQ(api.applied(id_key(kEvents, "a")), 2);  // the oracle counts both commits
+  // One copy before the replace, one after: never two at once.
+  EXPECT_EQ(api.applied(id_key(kEvents, "a")), 1);
+  // A second copy in the new table is a duplicate.
+  ASSERT_EQ(parse(insert(api, again, json::array({good_row("a")}), "6", at(1h)))["success"], true);
+  api.catch_up(at(2h));
+  EXPECT_EQ(api.applied(id_key(kEvents, "a")), 2);
   const Status bad = api.control(JsonIn(json{{"replace_table", {{"table", "lower.case.t"}}}}, "x: /op"), at(1h));
   EXPECT_FALSE(bad.ok());
+}
+
+// Every table at once (certify's operator act "tables replaced"): each keeps
+// its columns and loses its rows, channels and tokens; committed rows stay
+// delivered, and a row committed again afterwards is one copy.
+TEST(SnowpipeControl, ReplaceTablesReplacesEveryTable) {
+  SnowpipeApi api(opts());
+  const std::string a = open_id(api, "EVENTS", kTimeZero, "a");
+  const std::string b = open_id(api, "PLAIN", kTimeZero, "b");
+  ASSERT_EQ(parse(insert(api, a, json::array({good_row("1")}), "1", at(0s)))["success"], true);
+  ASSERT_EQ(parse(insert(api, b, json::array({{{"A", "x"}}}), "7", at(0s)))["success"], true);
+  api.catch_up(at(1s));
+  ASSERT_EQ(parse(insert(api, a, json::array({good_row("2")}), "2", at(1s)))["success"], true);  // still pending
+  const json plain_columns = columns_of(api, kPlain);
+  ASSERT_TRUE(api.control(JsonIn(json{{"replace_tables", json::object()}}, "t"), at(1s)).ok());
+  EXPECT_EQ(api.accepted()["tables"][kEvents]["rows"], 0);
+  EXPECT_EQ(api.accepted()["tables"][kPlain]["rows"], 0);
+  EXPECT_EQ(columns_of(api, kPlain), plain_columns);
+  EXPECT_EQ(status(api, a, at(1s))["valid"], false);
+  EXPECT_EQ(status(api, b, at(1s))["valid"], false);
+  api.catch_up(at(1h));
+  EXPECT_EQ(api.applied(id_key(kEvents, "1")), 1);
+  EXPECT_EQ(api.applied(id_key(kEvents, "2")), 0);  // pending when replaced: discarded
+  EXPECT_EQ(api.applied(row_key(kPlain, {{"A", "x"}})), 1);
+  const std::string again = open_id(api, "PLAIN", at(1h), "b");
+  EXPECT_EQ(status(api, again, at(1h))["offset"], "");
+  ASSERT_EQ(parse(insert(api, again, json::array({{{"A", "x"}}}), "7", at(1h)))["success"], true);
+  api.catch_up(at(2h));
+  EXPECT_EQ(api.applied(row_key(kPlain, {{"A", "x"}})), 1);
+  EXPECT_EQ(api.accepted()["tables"][kPlain]["rows"], 1);
+  EXPECT_FALSE(api.control(JsonIn(json{{"replace_tables", {{"table", kPlain}}}}, "x: /op"), at(2h)).ok());
 }
 
 TEST(SnowpipeControl, CreateSchemaAndTableAsTheSqlWould) {
