@@ -382,6 +382,17 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
       if (!d.ok() || *d > std::chrono::minutes(30)) c.config[k.name] = "30m";
     }
   }
+  // An eighth of the cases, and every eighth in turn, meet an operator act on
+  // the fake (a table replaced, tokens expired) at a drawn moment, early or
+  // while imports are polled: from a stream of its own.
+  if (fake && !fake->operator_acts.empty()) {
+    Rng ar(derive_seed(c.seed, "operator-act"));
+    if (index % 8 == 5 || ar.chance(1, 8)) {
+      c.act = fake->operator_acts[static_cast<std::size_t>(index / 8) % fake->operator_acts.size()].label;
+      c.act_at = ar.chance(1, 2) ? std::chrono::milliseconds(100 + ar.below(5'000))
+                                 : std::chrono::milliseconds(5'000 + ar.below(55'000));
+    }
+  }
   c.sync = r.chance(1, 2);
   if (c.sync) {
     c.state_every = 1 + static_cast<std::int64_t>(r.below(20));
@@ -454,6 +465,17 @@ Scenario case_scenario(const DestinationEntry& entry, const CaseSpec& c) {
     start.path = "/events/1";
     s.events = {stop, start};
   }
+  if (!c.act.empty())
+    if (const FakeEntry* fake = find_fake(entry.fake))
+      for (const auto& a : fake->operator_acts)
+        if (a.label == c.act) {
+          ControlEvent act;
+          act.kind = ControlEvent::Kind::fake;
+          act.at = c.act_at;
+          act.op = a.op;
+          act.path = "/events/" + std::to_string(s.events.size());
+          s.events.push_back(std::move(act));
+        }
   if (c.sync) {
     SyncInput in;
     std::set<std::string> streams;
@@ -494,8 +516,9 @@ const Path kPaths[] = {
     {"clean_stop", true, false, true},          // a stop (a deploy) met work in flight, and a start resumed it
 };
 
-void count_reached(const Outcome& o, const Scenario& s, const std::string& c_hostile,
+void count_reached(const Outcome& o, const Scenario& s, const CaseSpec& c,
                    std::map<std::string, std::int64_t>& reached) {
+  const std::string& c_hostile = c.hostile;
   for (const auto& [kind, n] : o.transport().faults) reached["fault." + kind] += static_cast<std::int64_t>(n);
   const auto& rules = s.faults.rules();
   const auto& st = o.destination_stats;
@@ -549,6 +572,17 @@ void count_reached(const Outcome& o, const Scenario& s, const std::string& c_hos
     }
     if (met) ++reached["hostile." + c_hostile];
   }
+  // An operator act is met when it was played while work was in flight:
+  // before the run drained.
+  if (!c.act.empty()) {
+    for (const TimedEvent& te : o.events) {
+      if (std::holds_alternative<ev::RunDrained>(te.event)) break;
+      if (const auto* rc = std::get_if<ev::RunControl>(&te.event); rc && rc->what == "fake") {
+        ++reached["act." + c.act];
+        break;
+      }
+    }
+  }
 }
 
 std::vector<std::string> applicable_paths(const DestinationEntry& e) {
@@ -598,7 +632,7 @@ CaseRun run_case(const DestinationEntry& entry, const CaseSpec& c, bool with_h1,
   cr.ran = true;
   cr.hung = !out->status.ok() &&
             (out->status.error().code == ErrorCode::hang || out->status.error().code == ErrorCode::step_bound);
-  if (reached) count_reached(*out, s, c.hostile, *reached);
+  if (reached) count_reached(*out, s, c, *reached);
   std::vector<std::string> ids;
   for (const auto& p : property_catalogue()) {
     if (!only.empty() && p.id != only) continue;
@@ -708,6 +742,11 @@ rc::Seq<CaseSpec> shrink_case(const CaseSpec& c) {
   if (!c.hostile.empty()) {
     CaseSpec s = c;
     s.hostile.clear();
+    out.push_back(std::move(s));
+  }
+  if (!c.act.empty()) {
+    CaseSpec s = c;
+    s.act.clear();
     out.push_back(std::move(s));
   }
   for (std::size_t i = 0; i < c.faults.size(); ++i) {
@@ -930,6 +969,7 @@ Result<CertifyReport> certify(const std::vector<const DestinationEntry*>& entrie
       }
       if (applied) required.push_back("answer.applied_then_failed");
       for (const auto& h : fake->hostile) required.push_back("hostile." + h.label);
+      for (const auto& a : fake->operator_acts) required.push_back("act." + a.label);
     }
     for (const auto& p : required) {
       if (d.reached[p] != 0) continue;

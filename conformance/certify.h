@@ -72,6 +72,10 @@ struct CaseSpec {
   nlohmann::json config = nlohmann::json::object();
   // A hostile variant of the fake (FakeEntry::hostile), by its label; "" = none.
   std::string hostile;
+  // An operator act on the fake (FakeEntry::operator_acts), by its label, at
+  // `act_at`; "" = none.
+  std::string act;
+  Duration act_at{0};
 };
 
 struct PropertyTally {

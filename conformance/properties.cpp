@@ -395,15 +395,35 @@ std::string ids_sample(const std::vector<JobId>& ids) {
 // it there); with none hidden, one to each known failure (a phantom), then
 // pending ones, then the first succeeded one (a duplicate), else the first. Under
 // idempotent writes one copy stands for every succeeded identical row. A
-// record alone in its group gets exactly its own applied count.
+// record alone in its group gets exactly its own applied count — less the
+// applications that only put back a copy an operator wiped (Fake::peak).
 std::vector<std::int64_t> attributed_copies(const Outcome& o) {
   std::vector<std::int64_t> share(static_cast<std::size_t>(o.input_size), 0);
   std::map<std::vector<std::string>, std::vector<std::int64_t>> groups;
   for (std::int64_t i = 0; i < o.input_size; ++i) groups[o.entry->effects(o.record(i), o.config)].push_back(i);
   for (const auto& [keys, members] : groups) {
     if (keys.empty()) continue;  // no effect (a record the API cannot take): nothing to attribute
-    std::int64_t left = 0;
-    for (const auto& key : keys) left += o.fake().applied(key);
+    std::int64_t left = 0, peak = 0;
+    for (const auto& key : keys) {
+      left += o.fake().applied(key);
+      peak += o.fake().peak(key);
+    }
+    // An operator wiped copies (a table replaced) and some were applied
+    // again: a copy applied again in place of a wiped one is not one more,
+    // unless the group's rows that may have been delivered (all but known
+    // failures) were more than one copy each at once.
+    if (peak < left) {
+      std::int64_t may = 0;
+      for (std::int64_t i : members) {
+        const JobId id = o.record(i).id;
+        const bool known_failure = o.jobs().contains(id) && [&] {
+          const JobOutcome out = o.jobs().outcome(id);
+          return (out.state == JobState::failed || out.state == JobState::aborted) && !out.outcome_unknown;
+        }();
+        if (!known_failure) ++may;
+      }
+      left = std::min(left, std::max(peak, may * static_cast<std::int64_t>(keys.size())));
+    }
     const std::int64_t applied = left;
     if (members.size() == 1) {
       share[static_cast<std::size_t>(members[0])] = left;
@@ -602,6 +622,17 @@ std::map<JobId, std::string> hiding_faults(const Events& ev) {
   return out;
 }
 
+// Every copy of the record's effect that the store held, an operator wiped
+// (a dropped or replaced table): it is not in the store now, so a job that
+// says it failed tells the truth about the store (a re-send is one copy).
+bool wiped_away(const Outcome& o, const Record& r) {
+  const std::vector<std::string> keys = o.entry->effects(r, o.config);
+  if (keys.empty()) return false;
+  for (const auto& key : keys)
+    if (o.fake().held(key) > 0) return false;
+  return true;
+}
+
 PropertyResult check_a2(const Outcome& o, const Events& ev) {
   std::vector<JobId> lost, phantom, unjustified;
   std::map<JobId, std::string> hidden;
@@ -613,7 +644,8 @@ PropertyResult check_a2(const Outcome& o, const Events& ev) {
     JobOutcome out = o.jobs().outcome(r.id);
     const std::int64_t n = copies[static_cast<std::size_t>(i)];
     if (out.state == JobState::succeeded && n == 0) lost.push_back(r.id);
-    if ((out.state == JobState::failed || out.state == JobState::aborted) && n > 0 && !out.outcome_unknown)
+    if ((out.state == JobState::failed || out.state == JobState::aborted) && n > 0 && !out.outcome_unknown &&
+        !wiped_away(o, r))
       phantom.push_back(r.id);
     if (out.outcome_unknown && out.state != JobState::succeeded) {
       if (!hidden_built) {

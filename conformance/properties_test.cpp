@@ -29,7 +29,17 @@ class CountingFake final : public Fake {
     auto it = applied_.find(key);
     return it == applied_.end() ? 0 : it->second;
   }
+  std::int64_t held(const std::string& key) const override {
+    auto it = held_.find(key);
+    return it == held_.end() ? applied(key) : it->second;
+  }
+  std::int64_t peak(const std::string& key) const override {
+    auto it = peak_.find(key);
+    return it == peak_.end() ? applied(key) : it->second;
+  }
   std::map<std::string, std::int64_t> applied_;
+  // Where an operator wiped copies: those held now, and the most held at once.
+  std::map<std::string, std::int64_t> held_, peak_;
 };
 
 DestinationEntry test_entry(bool bulk) {
@@ -101,6 +111,8 @@ struct Evidence {
       end(static_cast<JobId>(i), JobState::succeeded, "", t);
   }
   void applied(JobId id, std::int64_t n) { fake.applied_["rec:" + std::to_string(id)] = n; }
+  void held(JobId id, std::int64_t n) { fake.held_["rec:" + std::to_string(id)] = n; }
+  void peak(JobId id, std::int64_t n) { fake.peak_["rec:" + std::to_string(id)] = n; }
   // The run's config: `values` over the schema's defaults, with `extra` keys declared first.
   void configure(const nlohmann::json& values, std::vector<ConfigKey> extra = {}) {
     for (auto& k : extra) entry.schema.push_back(std::move(k));
@@ -237,6 +249,17 @@ TEST(PropertyCheckers, A2Truth) {
   phantom.end(3, JobState::failed, "HTTP 400");
   phantom.applied(3, 1);  // failed (outcome known) but applied
   EXPECT_FAIL(phantom, "A2");
+  // Applied, then an operator wiped it (a table replaced): not in the store
+  // now, so "failed" is true of the store. Still held: a phantom.
+  phantom.held(3, 0);
+  EXPECT_PASS(phantom, "A2");
+  phantom.held(3, 1);
+  EXPECT_FAIL(phantom, "A2");
+  // A succeeded job whose row was wiped was delivered: not lost.
+  Evidence wiped(false);
+  wiped.all_succeed();
+  wiped.held(2, 0);
+  EXPECT_PASS(wiped, "A2");
   Evidence unknown(false);
   unknown.end(1, JobState::succeeded);
   unknown.end(2, JobState::succeeded);
@@ -413,6 +436,39 @@ TEST(PropertyCheckers, A3Duplicates) {
   dup.all_succeed();
   dup.applied(1, 2);
   EXPECT_FAIL(dup, "A3");
+  // Applied, wiped by an operator (a table replaced), applied again: two
+  // applications, never two copies at once — not a duplicate, and still
+  // delivered. Two at once is.
+  dup.peak(1, 1);
+  EXPECT_PASS(dup, "A3");
+  EXPECT_PASS(dup, "A2");
+  dup.peak(1, 2);
+  EXPECT_FAIL(dup, "A3");
+  // Identical rows (records 1 and 2 share one effect): three applications,
+  // at most two copies at once, is each delivered once; three at once is a
+  // duplicate.
+  Evidence same(false);
+  same.entry.effects = [](const Record& r, const Config&) {
+    return std::vector<std::string>{r.id <= 2 ? std::string("rec:g") : "rec:" + std::to_string(r.id)};
+  };
+  same.all_succeed();
+  same.fake.applied_["rec:g"] = 3;
+  same.fake.peak_["rec:g"] = 2;
+  EXPECT_PASS(same, "A3");
+  EXPECT_PASS(same, "A2");
+  same.fake.peak_["rec:g"] = 3;
+  EXPECT_FAIL(same, "A3");
+  // Record 1 failed before it was sent; record 2 was applied, wiped and
+  // applied again: one copy at once is record 2's, not a phantom of 1.
+  Evidence one_failed(false);
+  one_failed.entry.effects = same.entry.effects;
+  one_failed.end(1, JobState::failed, "HTTP 401");
+  one_failed.all_succeed_from(2);
+  one_failed.fake.applied_["rec:g"] = 2;
+  one_failed.fake.peak_["rec:g"] = 1;
+  EXPECT_PASS(one_failed, "A2");
+  one_failed.fake.peak_["rec:g"] = 2;  // two at once: record 1's failure was a lie
+  EXPECT_FAIL(one_failed, "A2");
 }
 
 TEST(PropertyCheckers, A4AnUploadFailedOnA401IsAuth) {

@@ -260,6 +260,10 @@ FakeEntry snowpipe_entry() {
                {"ON_ERROR ABORT", {{"on_error", "abort"}}},
                {"slow commits", {{"commit_delay", "90s"}}},
                {"empty warehouse", {{"schemas", nlohmann::json::array()}, {"tables", nlohmann::json::array()}}}};
+  // An operator's CREATE OR REPLACE TABLE of every table (a migration, a
+  // restore) under the running connector: its channels turn invalid, its
+  // committed tokens are forgotten (rudder-server #5977/#5957).
+  e.operator_acts = {{"tables replaced", {{"replace_tables", nlohmann::json::object()}}}};
   return e;
 }
 

@@ -73,6 +73,17 @@ struct FakeEntry {
     nlohmann::json options;
   };
   std::vector<HostileOptions> hostile;
+  /// Operator acts certify plays on the fake at a drawn moment of a case: a
+  /// Fake::control operation that changes the world under the destination as
+  /// a person or another system would (every table replaced, the access
+  /// tokens expired). Each is labelled for reachability ("act.tables
+  /// replaced"): certify fails a destination when no case met one while work
+  /// was in flight.
+  struct OperatorAct {
+    std::string label;
+    nlohmann::json op;
+  };
+  std::vector<OperatorAct> operator_acts;
   /// Builds a fake; `options` is an object of fake-specific settings (see
   /// fakes/fake_options.h for the keys all share).
   std::function<Result<std::unique_ptr<Fake>>(const nlohmann::json& options, const std::string& where)> make;

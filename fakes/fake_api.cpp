@@ -90,13 +90,21 @@ std::int64_t AppliedLedger::total(std::uint64_t h) const {
   return 254 + many_.at(h);
 }
 
-std::int64_t AppliedLedger::count(std::string_view key) const {
+std::int64_t AppliedLedger::count(std::string_view key) const { return total(fnv1a64(key)); }
+
+std::int64_t AppliedLedger::peak(std::string_view key) const {
   const std::uint64_t h = fnv1a64(key);
   const std::int64_t n = total(h);
   const auto w = wiped_.find(h);
   if (w == wiped_.end()) return n;
   // Copies held now are the applications since the last wipe.
   return std::max(w->second.peak, n - w->second.gone);
+}
+
+std::int64_t AppliedLedger::held(std::string_view key) const {
+  const std::uint64_t h = fnv1a64(key);
+  const auto w = wiped_.find(h);
+  return total(h) - (w == wiped_.end() ? 0 : w->second.gone);
 }
 
 void AppliedLedger::wipe(std::string_view key) { wipe_hashed(fnv1a64(key)); }

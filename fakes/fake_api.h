@@ -67,6 +67,13 @@ class Fake {
     (void)key;
     return 0;
   }
+  /// The most copies of that effect the store held at once: applied() unless
+  /// an operator wiped some (a dropped table's rows: AppliedLedger::wipe) and
+  /// the effect was applied again.
+  virtual std::int64_t peak(const std::string& key) const { return applied(key); }
+  /// How many copies of that effect the store holds now: applied() unless an
+  /// operator wiped some.
+  virtual std::int64_t held(const std::string& key) const { return applied(key); }
   /// Changes the fake's state as the API's operator would (revoke a key,
   /// delete a list, fill a disk) or as a scenario seeds it before a run: `op`
   /// is an object with exactly one operation key; each fake's ACCEPTED.md
@@ -143,18 +150,20 @@ class FileFake : public Fake {
 /// million applied records cost 32 MB of integers, not a tree of nodes.
 ///
 /// An operator may wipe applied effects (drop or replace a table): wipe(key)
-/// removes every copy the store holds now. From then on count() is the most
-/// copies the store ever held at once, so an effect applied, wiped by the
-/// operator and applied again counts once (one copy at any moment: not a
-/// duplicate), an effect applied twice before the wipe still counts twice,
-/// and an applied effect stays applied after the wipe (it was delivered).
+/// removes every copy the store holds now. count() still counts every
+/// application (a wiped effect was delivered); peak() is the most copies held
+/// at once (an effect applied, wiped and applied again was never two copies)
+/// and held() the copies held now.
 class AppliedLedger {
  public:
   /// Counts one more application of `key`; returns its hash (for wipe_hashed).
   std::uint64_t add(std::string_view key);
-  /// How often `key` was applied (0 when never); after a wipe, the most copies
-  /// held at once.
+  /// How often `key` was applied (0 when never), wiped or not.
   std::int64_t count(std::string_view key) const;
+  /// The most copies of `key` held at once (count() until a wipe).
+  std::int64_t peak(std::string_view key) const;
+  /// How many copies of `key` are held now (count() until a wipe).
+  std::int64_t held(std::string_view key) const;
   /// Every copy of `key` held now is gone (an operator's act, not the API's
   /// answer to a request).
   void wipe(std::string_view key);
@@ -194,6 +203,8 @@ class StatefulFakeApi : public FakeApi {
     ledger_ = AppliedLedger{};
   }
   std::int64_t applied(const std::string& key) const override { return ledger_.count(key); }
+  std::int64_t peak(const std::string& key) const override { return ledger_.peak(key); }
+  std::int64_t held(const std::string& key) const override { return ledger_.held(key); }
   const Options& options() const { return options_; }
 
  protected:

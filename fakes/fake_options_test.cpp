@@ -98,44 +98,62 @@ TEST(AppliedLedger, CountsPastOneByteExactly) {
   EXPECT_EQ(ledger.distinct(), 2u);
 }
 
-// An operator's wipe: what counts is the most copies held at once.
-TEST(AppliedLedger, WipeCountsTheMostCopiesHeldAtOnce) {
+// An operator's wipe: every application still counts; peak() is the most
+// copies held at once, held() the copies held now.
+TEST(AppliedLedger, WipeKeepsTheCountAndTracksPeakAndHeldCopies) {
   AppliedLedger ledger;
   ledger.wipe("never");  // nothing held: nothing changes
   EXPECT_EQ(ledger.count("never"), 0);
+  EXPECT_EQ(ledger.peak("never"), 0);
   EXPECT_EQ(ledger.distinct(), 0u);
-  // Applied, wiped: still applied once (it was delivered).
+  // Applied, wiped: still applied once (it was delivered), none held.
   ledger.add("a");
+  EXPECT_EQ(ledger.held("a"), 1);
   ledger.wipe("a");
   EXPECT_EQ(ledger.count("a"), 1);
-  // Applied again after the wipe: one copy at any moment.
-  ledger.add("a");
-  EXPECT_EQ(ledger.count("a"), 1);
-  // A second copy beside it is a duplicate.
+  EXPECT_EQ(ledger.peak("a"), 1);
+  EXPECT_EQ(ledger.held("a"), 0);
+  // Applied again after the wipe: two applications, one copy at any moment.
   ledger.add("a");
   EXPECT_EQ(ledger.count("a"), 2);
-  // Two copies before a wipe stay a duplicate after it, and after one more.
+  EXPECT_EQ(ledger.peak("a"), 1);
+  EXPECT_EQ(ledger.held("a"), 1);
+  // A second copy beside it: two at once.
+  ledger.add("a");
+  EXPECT_EQ(ledger.peak("a"), 2);
+  EXPECT_EQ(ledger.held("a"), 2);
+  // Two copies before a wipe stay the peak after it, and three after it rise.
   ledger.wipe("a");
   ledger.add("a");
-  EXPECT_EQ(ledger.count("a"), 2);
+  EXPECT_EQ(ledger.peak("a"), 2);
   ledger.add("a");
   ledger.add("a");
-  EXPECT_EQ(ledger.count("a"), 3);
+  EXPECT_EQ(ledger.peak("a"), 3);
+  EXPECT_EQ(ledger.count("a"), 6);
   // Wiping twice in a row changes nothing more.
   AppliedLedger twice;
   twice.add("b");
   twice.add("b");
   twice.wipe("b");
   twice.wipe("b");
-  EXPECT_EQ(twice.count("b"), 2);
+  EXPECT_EQ(twice.peak("b"), 2);
+  EXPECT_EQ(twice.held("b"), 0);
   twice.add("b");
-  EXPECT_EQ(twice.count("b"), 2);
+  EXPECT_EQ(twice.peak("b"), 2);
+  // Never wiped: all three agree.
+  EXPECT_EQ(twice.count("e#1"), 0);
+  twice.add("c");
+  twice.add("c");
+  EXPECT_EQ(twice.peak("c"), 2);
+  EXPECT_EQ(twice.held("c"), 2);
   // Past the one-byte count, wipes stay exact.
   AppliedLedger many;
   for (int i = 0; i < 300; ++i) many.add("c");
   many.wipe("c");
   for (int i = 0; i < 301; ++i) many.add("c");
-  EXPECT_EQ(many.count("c"), 301);
+  EXPECT_EQ(many.peak("c"), 301);
+  EXPECT_EQ(many.count("c"), 601);
+  EXPECT_EQ(many.held("c"), 301);
 }
 
 }  // namespace

@@ -564,6 +564,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
         }
         auto& last = last_token_.try_emplace(key, INT64_MIN).first->second;
         last = std::max({last, st.committed, st.latest});
+        if (key == table) observe_committed(table, st.committed);
         channels_[key] = o.channel;
         o.kind = Opened::Kind::ok;
         co_return o;
@@ -769,6 +770,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
       co_return nlohmann::json{{"table", table},
                                {"channel", channel.id},
                                {"token", token},
+                               {"history", history_[table]},
                                {"jobs", std::move(jobs)},
                                {"uncertain", ins.uncertain},
                                {"discards", std::move(kept_discards)}};
@@ -878,6 +880,15 @@ class SnowpipeManager final : public AsyncDestinationManager {
     // opened afresh at its next use.
     ins.uncertain = true;
     const bool has_errors = b.contains("errors") && b["errors"].is_array() && !b["errors"].empty();
+    if (!has_errors && str(b, "code") == "ERR_CHANNEL_INVALID") {
+      // The channel turned invalid before this insert (its table replaced,
+      // dropped or altered): an invalid channel takes nothing, so nothing of
+      // it was buffered. Reopened and sent once more, as after a 404.
+      ins.uncertain = false;
+      ins.gone = ins.refused = true;
+      channels_.erase(channel_key_of(channel_id));
+      co_return ins;
+    }
     if (!has_errors) {
       channels_.erase(channel_key_of(channel_id));
       co_return ins;
@@ -980,13 +991,14 @@ class SnowpipeManager final : public AsyncDestinationManager {
       std::vector<JobId> jobs;
       for (const auto& j : e["jobs"]) jobs.push_back(j.get<JobId>());
       // A channel name's committed token only grows — unless its table was
-      // dropped (and made again), which forgets it. Seen going back, the
-      // history is gone: a dead channel's insert may have committed (into the
-      // table that was dropped) before it died, and nothing can tell.
-      std::int64_t& seen = committed_seen_.try_emplace(table, INT64_MIN).first->second;
-      const std::int64_t seen_before = seen;
-      const bool history_lost = s.committed < seen_before;
-      seen = history_lost ? s.committed : std::max(seen, s.committed);
+      // dropped (and made again), which forgets it. Seen going back since the
+      // insert was sent, the history it was sent into is gone: a dead
+      // channel's insert may have committed (into the table that was dropped)
+      // before it died, and nothing can tell. (An insert sent after the loss
+      // was seen went into the new history: not committed is not committed.)
+      observe_committed(table, s.committed);
+      const std::int64_t sent_in = e.value("history", history_[table]);
+      const bool history_lost = sent_in < history_[table];
       if (s.committed >= token) {
         auto d = co_await discards_done(table, token, e["discards"]);
         if (!d.ok()) co_return d.error();
@@ -1005,9 +1017,10 @@ class SnowpipeManager final : public AsyncDestinationManager {
       }
       if (history_lost && !alive) {
         const std::string reason = "insert " + std::to_string(token) + " into " + table + ": its channel died (" + dead +
-                                   ") and the committed token went back from " + token_text(seen_before) + " to " +
+                                   ") and the table's committed tokens were forgotten after it was sent (committed now " +
                                    token_text(s.committed) +
-                                   " (the table was dropped?): whether it committed is unknown, so it is not sent again";
+                                   "; the table was dropped or replaced?): whether it committed is unknown, so it is not "
+                                   "sent again";
         for (JobId j : jobs) {
           MessageResult m{j, Verdict::retry, reason, ReasonKind::unknown_outcome};
           m.maybe_applied = true;
@@ -1026,6 +1039,16 @@ class SnowpipeManager final : public AsyncDestinationManager {
   }
 
   static std::string token_text(std::int64_t t) { return t == INT64_MIN ? "none" : std::to_string(t); }
+
+  // A committed token of `table`'s channel name, read from an open or a
+  // status. It only grows — unless the table was dropped or replaced, which
+  // forgets it: seen going back, the table's history is a new one (history_
+  // counts them; an insert stores the history it was sent in).
+  void observe_committed(const std::string& table, std::int64_t committed) {
+    std::int64_t& seen = committed_seen_.try_emplace(table, INT64_MIN).first->second;
+    if (committed < seen) ++history_[table];
+    seen = committed < seen ? committed : std::max(seen, committed);
+  }
 
   // Whether the discard rows of the insert `token` of `table` are committed;
   // sends them (again) when they are not and cannot be pending.
@@ -1079,7 +1102,8 @@ class SnowpipeManager final : public AsyncDestinationManager {
   HttpCaller caller_;
   std::map<std::string, Channel> channels_;         // table (or "discards:<table>") → its open channel
   std::map<std::string, std::int64_t> last_token_;  // the largest token used or seen per channel name
-  std::map<std::string, std::int64_t> committed_seen_;  // the committed token a poll last read per table
+  std::map<std::string, std::int64_t> committed_seen_;  // the largest committed token read per table (this history)
+  std::map<std::string, std::int64_t> history_;  // per table: how often its committed token was seen going back
   std::map<std::pair<std::string, std::int64_t>, std::string> sent_discards_;  // (table, token) → channel sent on
   std::map<std::string, std::vector<MessageResult>> results_;                 // import id → per-job results
 };

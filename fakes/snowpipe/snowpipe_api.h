@@ -234,10 +234,9 @@
 //                                         (no table yet: nothing happens)
 //   {"replace_tables": {}}                replace_table of every table
 //   {"drop_table": {"table": "DB.S.T"}}   the table and its rows go (the
-//                                         oracle counts the most copies of a
-//                                         row held at once: AppliedLedger::
-//                                         wipe; a row committed again after
-//                                         the drop is one copy); channels
+//                                         oracle keeps counting them, and
+//                                         the most copies held at once:
+//                                         AppliedLedger::wipe); channels
 //                                         on it turn invalid; committed tokens
 //                                         of its channel names are forgotten
 //   {"create_schema": "DB.S"}, {"create_table": {"table": "DB.S.T",
@@ -319,6 +318,8 @@ class SnowpipeApi final : public FakeApi {
   void reset() override;
   void catch_up(Time now) override;
   std::int64_t applied(const std::string& key) const override;
+  std::int64_t peak(const std::string& key) const override;
+  std::int64_t held(const std::string& key) const override;
   Status control(const JsonIn& op, Time now) override;
   std::string control_ops() const override {
     return "restart, invalidate, lose_pending, drop_table, replace_table, replace_tables, create_schema, create_table, "
