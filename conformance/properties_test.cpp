@@ -7,10 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
 #include "conformance/certify.h"
+#include "fakes/catalog.h"
 #include "framework/bulk.h"
 
 namespace destsim {
@@ -1589,6 +1591,65 @@ TEST(PropertyCheckers, H1Replay) {
   o->trace_hash = "0000000000000000";
   PropertyResult r = check_property("H1", *o, s);
   EXPECT_EQ(r.verdict, Verdict3::fail) << r.detail;
+}
+
+// Certify plays the operator acts a fake declares: in an eighth of the cases
+// and every eighth in turn, as a `fake` event of the written case; an act no
+// case met while work was in flight fails certification. (Whichever shipped
+// destination's fake declares acts: this directory names none.)
+TEST(CertifyOperatorActs, DrawnPlayedAndRequired) {
+  const DestinationEntry* entry = nullptr;
+  const FakeEntry* fake = nullptr;
+  for (const auto* e : all_destinations())
+    if (const FakeEntry* f = find_fake(e->fake); e->shipped && f && !f->operator_acts.empty() && !entry) {
+      entry = e;
+      fake = f;
+    }
+  ASSERT_NE(entry, nullptr) << "no shipped destination's fake declares an operator act";
+  CertifyOptions opts;
+  int with_act = 0;
+  for (std::int64_t i = 0; i < 64; ++i) {
+    const CaseSpec c = generate_case(*entry, 3, i, opts);
+    if (i % 8 == 5) EXPECT_FALSE(c.act.empty()) << "case " << i << " must take an act in turn";
+    if (c.act.empty()) continue;
+    ++with_act;
+    EXPECT_GE(c.act_at, std::chrono::milliseconds(100));
+    EXPECT_LT(c.act_at, std::chrono::seconds(60));
+    const Scenario s = case_scenario(*entry, c);
+    int played = 0;
+    for (const ControlEvent& e : s.events)
+      if (e.kind == ControlEvent::Kind::fake && e.at == c.act_at) {
+        ++played;
+        bool known = false;
+        for (const auto& a : fake->operator_acts) known |= a.label == c.act && a.op == e.op;
+        EXPECT_TRUE(known) << e.op.dump();
+      }
+    EXPECT_EQ(played, 1) << "case " << i;
+    // Without the act (what shrinking tries), no fake event is left.
+    CaseSpec none = c;
+    none.act.clear();
+    for (const ControlEvent& e : case_scenario(*entry, none).events) EXPECT_NE(e.kind, ControlEvent::Kind::fake);
+  }
+  EXPECT_GE(with_act, 8);
+  EXPECT_LE(with_act, 24);
+  // Two cases (0 and 1 take no act in turn): the act is required and unreached.
+  opts.cases = 2;
+  opts.shrink = false;
+  opts.seed = 3;
+  auto few = certify({entry}, opts);
+  ASSERT_TRUE(few.ok()) << few.error().message;
+  const DestinationReport& d = few->destinations.at(0);
+  const std::string label = "act." + fake->operator_acts.front().label;
+  EXPECT_EQ(d.reached.count(label) ? d.reached.at(label) : 0, 0);
+  EXPECT_NE(std::find(d.unreached.begin(), d.unreached.end(), label), d.unreached.end());
+  EXPECT_FALSE(d.certified());
+  // Enough cases meet it.
+  opts.cases = 24;
+  auto more = certify({entry}, opts);
+  ASSERT_TRUE(more.ok()) << more.error().message;
+  EXPECT_GT(more->destinations.at(0).reached.at(label), 0);
+  EXPECT_EQ(std::find(more->destinations.at(0).unreached.begin(), more->destinations.at(0).unreached.end(), label),
+            more->destinations.at(0).unreached.end());
 }
 
 TEST(PropertyCheckers, EveryCatalogueIdHasACheckerHere) {
