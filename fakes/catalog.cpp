@@ -127,6 +127,9 @@ FakeEntry marketo_entry() {
   e.hostile = {{"undocumented Complete", {{"status_values", {{"Complete", "Completed"}}}}},
                {"undocumented Failed", {{"status_values", {{"Failed", "Aborted"}}}}},
                {"undocumented Importing", {{"status_values", {{"Importing", "Processing"}}}}}};
+  // An admin resets the API user's tokens (or Marketo's hour passes) while
+  // an import is queued or polled: the next call meets 602.
+  e.operator_acts = {{"tokens expired", {{"expire_tokens", true}}}};
   return e;
 }
 
@@ -281,6 +284,9 @@ FakeEntry sftp_entry() {
                    {"SFTP 3 permission denied", 3, "", false},
                    {"SFTP 4 failure", 4, "", true},
                    {"SFTP 14 no space", 14, "", false}};
+  // The disk fills under the running connector (another tenant's files):
+  // from then on a put writes what fits and fails no_space.
+  e.operator_acts = {{"disk filled", {{"set_quota", "64KB"}}}};
   e.make = make_sftp;
   return e;
 }
