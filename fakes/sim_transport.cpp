@@ -104,9 +104,19 @@ Task<HttpResult> SimTransport::send(Request request) {
   ++stats_.by_status[response.status];
   // Every answer is dated by the API's clock (an origin server with a clock
   // must send Date); a destination that reads API time measures against it.
-  if (!response.headers.get("Date")) response.headers.add("Date", format_http_date(api_unix_ms()));
+  if (!response.headers.get("Date")) response.headers.add("Date", http_date());
   trace_http_result(loop_.trace(), loop_.now(), id, response);
   co_return response;
+}
+
+const std::string& SimTransport::http_date() {
+  const std::int64_t ms = api_unix_ms();
+  const std::int64_t second = ms / 1000 - (ms % 1000 < 0 ? 1 : 0);  // floor: an HTTP date names whole seconds
+  if (second != date_second_) {
+    date_second_ = second;
+    date_text_ = format_http_date(ms);
+  }
+  return date_text_;
 }
 
 }  // namespace destsim

@@ -59,8 +59,13 @@ class SimTransport final : public Transport {
     return loop_.clock().unix_ms(loop_.now()) +
            std::chrono::duration_cast<std::chrono::milliseconds>(options_.api_clock_skew).count();
   }
+  /// format_http_date of api_unix_ms(), kept for the second it names (a
+  /// long incident dates thousands of answers within a few seconds each).
+  const std::string& http_date();
   Loop& loop_;
   SimTransportOptions options_;
+  std::int64_t date_second_ = INT64_MIN;
+  std::string date_text_;
   Rng fault_rng_;
   std::map<std::string, Route> routes_;
   SimTransportStats stats_;

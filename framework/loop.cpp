@@ -150,6 +150,7 @@ void Loop::post_external(std::function<void()> fn) {
   {
     std::lock_guard<std::mutex> lock(ext_mu_);  // determinism-ok: real-mode completions
     ext_.push_back(std::move(fn));
+    ext_posted_.store(true, std::memory_order_release);
   }
   clock_.wake();
 }
@@ -162,9 +163,11 @@ void Loop::end_external() {
 }
 
 bool Loop::drain_external() {
+  if (!ext_posted_.load(std::memory_order_acquire)) return false;
   std::vector<std::function<void()>> batch;
   {
     std::lock_guard<std::mutex> lock(ext_mu_);  // determinism-ok: real-mode completions
+    ext_posted_.store(false, std::memory_order_relaxed);
     if (ext_.empty()) return false;
     batch.swap(ext_);
   }

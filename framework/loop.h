@@ -11,6 +11,7 @@
 // after it is gone.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <cstdint>
 #include <deque>
@@ -149,6 +150,9 @@ class Loop {
 
   std::mutex ext_mu_;                       // determinism-ok: real-mode completions only
   std::vector<std::function<void()>> ext_;  // guarded by ext_mu_
+  // Whether ext_ may hold work: read without the lock at every step, so a
+  // simulated run (which never posts) takes no lock. determinism-ok: real-mode completions only
+  std::atomic<bool> ext_posted_{false};
   std::int64_t ext_pending_ = 0;            // loop thread only
 };
 
