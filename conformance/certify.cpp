@@ -53,6 +53,9 @@ namespace {
 
 // A `respond` rule answering `a` (the body drawn from the API's own error
 // bodies when the table gives none); sometimes after the fake applied it.
+// The label of certify's refusal of a results read (FakeEntry::results_reads).
+constexpr const char* kResultsRefused = "results read refused";
+
 FaultRule respond_rule(const FakeEntry::ErrorAnswer& a, Rng& r, const std::vector<std::string>& error_bodies) {
   FaultRule f;
   f.kind = FaultKind::respond;
@@ -427,6 +430,35 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
       if (schema_has(entry, "upload_interval")) c.config["upload_interval"] = kInterval[pr.below(3)];
       if (c.pace.count() == 0) c.pace = std::chrono::milliseconds(50);
       c.records = std::max<std::int64_t>(c.records, 20 + static_cast<std::int64_t>(pr.below(60)));
+    }
+  }
+  // Results refused: a sixth of a bulk destination's cases, every sixth in
+  // turn, refuse a read of an import's per-record results (the fake declares
+  // which requests those are) with a permanent 4xx of the API's error table.
+  // A swarm rule hits a results read in about one case in a hundred: polls
+  // come first and take the hit. (From a stream of its own.)
+  if (entry.capabilities.bulk && fake && !fake->results_reads.empty()) {
+    Rng rr(derive_seed(c.seed, "results-refused"));
+    if (index % 6 == 3 || rr.chance(1, 8)) {
+      std::vector<const FakeEntry::ErrorAnswer*> refusals;
+      for (const auto& a : table)
+        if (a.status >= 400 && a.status < 500 && a.status != 408 && a.status != 429 && !a.may_apply &&
+            std::find(entry.capabilities.retryable_statuses.begin(), entry.capabilities.retryable_statuses.end(),
+                      a.status) == entry.capabilities.retryable_statuses.end())
+          refusals.push_back(&a);
+      if (!refusals.empty()) {
+        const auto& read = fake->results_reads[rr.below(fake->results_reads.size())];
+        FaultRule f = respond_rule(*refusals[rr.below(refusals.size())], rr, bodies);
+        f.method = read.method;
+        f.path = read.path;
+        f.after = false;
+        f.note = kResultsRefused;
+        f.times = 1 + static_cast<std::int64_t>(rr.below(2));
+        c.faults.push_back(std::move(f));
+        // Some APIs list per-record results only when some failed (Klaviyo's
+        // import-errors, Marketo's failures file): records they reject.
+        if (c.invalid.num == 0) c.invalid = Ratio{1, 10};
+      }
     }
   }
   return c;
@@ -970,6 +1002,8 @@ Result<CertifyReport> certify(const std::vector<const DestinationEntry*>& entrie
       if (applied) required.push_back("answer.applied_then_failed");
       for (const auto& h : fake->hostile) required.push_back("hostile." + h.label);
       for (const auto& a : fake->operator_acts) required.push_back("act." + a.label);
+      if (entry->capabilities.bulk && !fake->results_reads.empty())
+        required.push_back(std::string("answer.") + kResultsRefused);
     }
     for (const auto& p : required) {
       if (d.reached[p] != 0) continue;

@@ -69,6 +69,10 @@ FakeEntry iterable_entry() {
                           make_api<IterableApi, IterableApiOptions>);
   for (const char* code : {"RequestFieldsTypesMismatched", "InvalidEmailAddressError", "BadParams", "GenericError"})
     e.error_bodies.push_back(nlohmann::json{{"msg", "injected"}, {"code", code}, {"params", nullptr}}.dump());
+  // An admin rotates the key and does not tell the connector: every request
+  // from then on is refused as unauthorized (nothing is retried for ever,
+  // nothing is lost, accepted imports end unknown).
+  e.operator_acts = {{"key rotated", {{"set_api_key", "rotated-by-operator"}}}};
   return e;
 }
 
@@ -82,6 +86,10 @@ FakeEntry async_job_entry() {
   e.hostile = {{"undocumented ready", {{"status_values", {{"ready", "complete_v2"}}}}},
                {"undocumented failure", {{"status_values", {{"failure", "exploded"}}}}},
                {"undocumented pending", {{"status_values", {{"pending", "queued_for_review"}}}}}};
+  // An admin rotates the key and does not tell the connector: every request
+  // from then on is refused as unauthorized (nothing is retried for ever,
+  // nothing is lost, accepted imports end unknown).
+  e.operator_acts = {{"key rotated", {{"set_api_key", "rotated-by-operator"}}}};
   return e;
 }
 
@@ -101,6 +109,9 @@ FakeEntry klaviyo_entry() {
   e.hostile = {{"undocumented complete", {{"status_values", {{"complete", "completed"}}}}},
                {"undocumented cancelled", {{"status_values", {{"cancelled", "canceled"}}}}},
                {"undocumented processing", {{"status_values", {{"processing", "in_progress"}}}}}};
+  // An admin rotates the private key and does not tell the connector.
+  e.operator_acts = {{"key rotated", {{"set_api_key", "pk_rotated_by_operator"}}}};
+  e.results_reads = {{"GET", "/api/profile-bulk-import-jobs/*/import-errors"}};
   return e;
 }
 
@@ -130,6 +141,7 @@ FakeEntry marketo_entry() {
   // An admin resets the API user's tokens (or Marketo's hour passes) while
   // an import is queued or polled: the next call meets 602.
   e.operator_acts = {{"tokens expired", {{"expire_tokens", true}}}};
+  e.results_reads = {{"GET", "/bulk/v1/leads/batch/*/failures.json"}, {"GET", "/bulk/v1/leads/batch/*/warnings.json"}};
   return e;
 }
 
@@ -156,6 +168,8 @@ FakeEntry yandex_metrica_entry() {
   e.hostile = {{"undocumented processed", {{"status_values", {{"PROCESSED", "PROCESSED_PARTIALLY"}}}}},
                {"undocumented uploaded", {{"status_values", {{"UPLOADED", "IN_PROGRESS"}}}}},
                {"quota as 420", {{"quota_status", 420}, {"requests_per_second", 2}}}};
+  // An admin revokes the OAuth token and does not tell the connector.
+  e.operator_acts = {{"key rotated", {{"set_api_key", "y0_rotated_by_operator"}}}};
   return e;
 }
 
@@ -178,6 +192,7 @@ FakeEntry eloqua_entry() {
   e.hostile = {{"undocumented success", {{"status_values", {{"success", "succeeded"}}}}},
                {"undocumented active", {{"status_values", {{"active", "processing"}}}}},
                {"small pages", {{"page_size_max", 3}}}};
+  e.results_reads = {{"GET", "*/syncs/*/rejects"}};
   return e;
 }
 
@@ -220,6 +235,7 @@ FakeEntry bingads_entry() {
   // Bing answering request statuses it never documented (D3).
   e.hostile = {{"undocumented in-progress", {{"status_values", {{"InProgress", "Processing"}}}}},
                {"undocumented completion", {{"status_values", {{"CompletedWithErrors", "CompletedWithWarnings"}}}}}};
+  e.results_reads = {{"GET", "/bulkuploadresultfiles/*"}};
   return e;
 }
 
@@ -234,6 +250,10 @@ FakeEntry lytics_entry() {
                     R"({"status":429,"message":"injected"})", R"({"status":401,"message":"injected"})"};
   // An account over a small request quota: 429 with Retry-After to the next minute.
   e.hostile = {{"one request a minute", {{"requests_per_minute", 1}}}};
+  // An admin rotates the key and does not tell the connector: every request
+  // from then on is refused as unauthorized (nothing is retried for ever,
+  // nothing is lost, accepted imports end unknown).
+  e.operator_acts = {{"key rotated", {{"set_api_key", "rotated-by-operator"}}}};
   return e;
 }
 

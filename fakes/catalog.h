@@ -84,6 +84,16 @@ struct FakeEntry {
     nlohmann::json op;
   };
   std::vector<OperatorAct> operator_acts;
+  /// The requests that read a finished import's per-record results (Klaviyo's
+  /// import-errors, Marketo's failures and warnings files), as a method and a
+  /// path glob (FaultRule's). Certify refuses them for good in some cases of a
+  /// bulk destination: results that cannot be read must not be taken for
+  /// success (D4), and nothing else reaches that path often.
+  struct ResultsRead {
+    std::string method;
+    std::string path;
+  };
+  std::vector<ResultsRead> results_reads;
   /// Builds a fake; `options` is an object of fake-specific settings (see
   /// fakes/fake_options.h for the keys all share).
   std::function<Result<std::unique_ptr<Fake>>(const nlohmann::json& options, const std::string& where)> make;
