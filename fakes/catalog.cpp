@@ -62,6 +62,19 @@ FakeEntry http_fake(std::string name, std::string about, decltype(FakeEntry::mak
   return e;
 }
 
+FakeEntry warehouse_entry() {
+  FakeEntry e = http_fake("warehouse",
+                          "bulk-loading warehouse: tables, staging areas, atomic commit (append, dedupe, truncate refresh)",
+                          [](const nlohmann::json& options, const std::string& where) -> Result<std::unique_ptr<Fake>> {
+                            DS_TRY(WarehouseApiOptions o, WarehouseApiOptions::from_json(options, where));
+                            return std::unique_ptr<Fake>(std::make_unique<WarehouseApi>(std::move(o)));
+                          });
+  // An admin rotates the key mid-sync: staged data must not be committed
+  // half, and a failed stream commits nothing (F2).
+  e.operator_acts = {{"key rotated", {{"set_api_key", "rotated-by-operator"}}}};
+  return e;
+}
+
 // Iterable answers its errors as {"msg", "code", "params"}; these codes mean a
 // permanent rejection on a 4xx (fakes/iterable/iterable_api.cpp).
 FakeEntry iterable_entry() {
@@ -335,12 +348,7 @@ const std::vector<FakeEntry>& fake_catalog() {
       klaviyo_entry(),
       async_job_entry(),
       marketo_entry(),
-      http_fake("warehouse",
-                "bulk-loading warehouse: tables, staging areas, atomic commit (append, dedupe, truncate refresh)",
-                [](const nlohmann::json& options, const std::string& where) -> Result<std::unique_ptr<Fake>> {
-                  DS_TRY(WarehouseApiOptions o, WarehouseApiOptions::from_json(options, where));
-                  return std::unique_ptr<Fake>(std::make_unique<WarehouseApi>(std::move(o)));
-                }),
+      warehouse_entry(),
       yandex_metrica_entry(),
       eloqua_entry(),
       bingads_entry(),
