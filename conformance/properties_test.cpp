@@ -1593,18 +1593,21 @@ TEST(PropertyCheckers, H1Replay) {
   EXPECT_EQ(r.verdict, Verdict3::fail) << r.detail;
 }
 
+// The first shipped destination (in registry order) whose entry and fake
+// pass `want`, and its fake: this directory names no destination or fake.
+template <class Want>
+std::pair<const DestinationEntry*, const FakeEntry*> shipped_with(Want want) {
+  for (const auto* e : all_destinations())
+    if (const FakeEntry* f = find_fake(e->fake); e->shipped && f && want(*e, *f)) return {e, f};
+  return {nullptr, nullptr};
+}
+
 // Certify plays the operator acts a fake declares: in an eighth of the cases
 // and every eighth in turn, as a `fake` event of the written case; an act no
 // case met while work was in flight fails certification. (Whichever shipped
 // destination's fake declares acts: this directory names none.)
 TEST(CertifyOperatorActs, DrawnPlayedAndRequired) {
-  const DestinationEntry* entry = nullptr;
-  const FakeEntry* fake = nullptr;
-  for (const auto* e : all_destinations())
-    if (const FakeEntry* f = find_fake(e->fake); e->shipped && f && !f->operator_acts.empty() && !entry) {
-      entry = e;
-      fake = f;
-    }
+  const auto [entry, fake] = shipped_with([](const DestinationEntry&, const FakeEntry& f) { return !f.operator_acts.empty(); });
   ASSERT_NE(entry, nullptr) << "no shipped destination's fake declares an operator act";
   CertifyOptions opts;
   int with_act = 0;
@@ -1661,14 +1664,9 @@ TEST(CertifyOperatorActs, DrawnPlayedAndRequired) {
 // fake declares as such) in a sixth of a bulk destination's cases, every sixth
 // in turn, with a permanent 4xx the destination does not retry.
 TEST(CertifyResultsRefused, DrawnOnTheDeclaredReads) {
-  const DestinationEntry* entry = nullptr;
-  const FakeEntry* fake = nullptr;
-  for (const auto* e : all_destinations())
-    if (const FakeEntry* f = find_fake(e->fake);
-        e->shipped && e->capabilities.bulk && f && !f->results_reads.empty() && !entry) {
-      entry = e;
-      fake = f;
-    }
+  const auto [entry, fake] = shipped_with([](const DestinationEntry& e, const FakeEntry& f) {
+    return e.capabilities.bulk && !f.results_reads.empty();
+  });
   ASSERT_NE(entry, nullptr) << "no shipped bulk destination's fake declares its results reads";
   CertifyOptions opts;
   int drawn = 0;

@@ -9,6 +9,15 @@ namespace destsim {
 namespace {
 // zlib counts bytes in 32 bits: larger buffers go in pieces of 1 GiB.
 constexpr std::size_t kPiece = std::size_t{1} << 30;
+
+// Hands zlib the next piece of `data` once it has taken the last one.
+void feed(z_stream& z, std::string_view data, std::size_t& fed) {
+  if (z.avail_in != 0 || fed >= data.size()) return;
+  const std::size_t n = std::min(data.size() - fed, kPiece);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data() + fed));
+  z.avail_in = static_cast<uInt>(n);
+  fed += n;
+}
 }  // namespace
 
 Result<std::string> gzip_compress(std::string_view data, int level) {
@@ -22,12 +31,7 @@ Result<std::string> gzip_compress(std::string_view data, int level) {
   std::size_t fed = 0;
   int rc = Z_OK;
   do {
-    if (z.avail_in == 0 && fed < data.size()) {
-      const std::size_t n = std::min(data.size() - fed, kPiece);
-      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data() + fed));
-      z.avail_in = static_cast<uInt>(n);
-      fed += n;
-    }
+    feed(z, data, fed);
     z.next_out = reinterpret_cast<Bytef*>(buf);
     z.avail_out = sizeof buf;
     rc = deflate(&z, fed == data.size() ? Z_FINISH : Z_NO_FLUSH);
@@ -46,12 +50,7 @@ Result<std::string> gzip_decompress(std::string_view data) {
   std::size_t fed = 0;
   int rc = Z_OK;
   while (true) {
-    if (z.avail_in == 0 && fed < data.size()) {
-      const std::size_t n = std::min(data.size() - fed, kPiece);
-      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data() + fed));
-      z.avail_in = static_cast<uInt>(n);
-      fed += n;
-    }
+    feed(z, data, fed);
     z.next_out = reinterpret_cast<Bytef*>(buf);
     z.avail_out = sizeof buf;
     rc = inflate(&z, Z_NO_FLUSH);
