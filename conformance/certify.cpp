@@ -394,6 +394,19 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
       c.act = fake->operator_acts[static_cast<std::size_t>(index / 8) % fake->operator_acts.size()].label;
       c.act_at = ar.chance(1, 2) ? std::chrono::milliseconds(100 + ar.below(5'000))
                                  : std::chrono::milliseconds(5'000 + ar.below(55'000));
+      // Half the acts of a destination with steps fall at one instead: right
+      // after the nth upload's answer or poll's answer (or before a staging
+      // commit), so the act lands between a request and the next, where a
+      // time rarely falls (a table replaced while one import of several is in
+      // flight, the next upload on a channel the act invalidated).
+      if (ar.chance(1, 2)) {
+        if (entry.capabilities.stages) {
+          c.act_step = "before_commit";
+        } else if (entry.capabilities.bulk) {
+          c.act_step = entry.capabilities.polls && ar.chance(1, 2) ? "mid_poll" : "upload_answered";
+        }
+        c.act_nth = 1 + static_cast<int>(ar.below(2));
+      }
     }
   }
   c.sync = r.chance(1, 2);
@@ -503,7 +516,9 @@ Scenario case_scenario(const DestinationEntry& entry, const CaseSpec& c) {
         if (a.label == c.act) {
           ControlEvent act;
           act.kind = ControlEvent::Kind::fake;
-          act.at = c.act_at;
+          act.at = c.act_step.empty() ? c.act_at : Duration(0);
+          act.step = c.act_step;
+          act.nth = c.act_nth;
           act.op = a.op;
           act.path = "/events/" + std::to_string(s.events.size());
           s.events.push_back(std::move(act));

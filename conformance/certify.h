@@ -73,9 +73,12 @@ struct CaseSpec {
   // A hostile variant of the fake (FakeEntry::hostile), by its label; "" = none.
   std::string hostile;
   // An operator act on the fake (FakeEntry::operator_acts), by its label, at
-  // `act_at`; "" = none.
+  // `act_at`, or at a step of the framework when `act_step` is set (the
+  // `act_nth` time it is reached, as a crash point); "" = none.
   std::string act;
   Duration act_at{0};
+  std::string act_step;
+  int act_nth = 1;
 };
 
 struct PropertyTally {

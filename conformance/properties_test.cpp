@@ -1621,7 +1621,7 @@ TEST(CertifyOperatorActs, DrawnPlayedAndRequired) {
     const Scenario s = case_scenario(*entry, c);
     int played = 0;
     for (const ControlEvent& e : s.events)
-      if (e.kind == ControlEvent::Kind::fake && e.at == c.act_at) {
+      if (e.kind == ControlEvent::Kind::fake && e.step == c.act_step && (!e.step.empty() || e.at == c.act_at)) {
         ++played;
         bool known = false;
         for (const auto& a : fake->operator_acts) known |= a.label == c.act && a.op == e.op;
@@ -1658,6 +1658,56 @@ TEST(CertifyOperatorActs, DrawnPlayedAndRequired) {
   EXPECT_GT(more->destinations.at(0).reached.at(label), 0);
   EXPECT_EQ(std::find(more->destinations.at(0).unreached.begin(), more->destinations.at(0).unreached.end(), label),
             more->destinations.at(0).unreached.end());
+}
+
+// A bulk destination's acts fall at a step of the framework in about half the
+// cases that draw one (after an upload's answer, or a poll's), the nth time it
+// is reached, as the written case's event says; the rest at a time.
+TEST(CertifyOperatorActs, HalfFallAtAStep) {
+  int destinations = 0;
+  for (const auto* entry : all_destinations()) {
+    const FakeEntry* fake = find_fake(entry->fake);
+    if (!entry->shipped || !fake || fake->operator_acts.empty() || !entry->capabilities.bulk) continue;
+    ++destinations;
+    CertifyOptions opts;
+    int at_step = 0, at_time = 0, played = 0;
+    std::set<std::string> steps;
+    for (std::int64_t i = 0; i < 160; ++i) {
+      const CaseSpec c = generate_case(*entry, 5, i, opts);
+      if (c.act.empty()) continue;
+      if (c.act_step.empty()) {
+        ++at_time;
+        continue;
+      }
+      ++at_step;
+      steps.insert(c.act_step);
+      EXPECT_GE(c.act_nth, 1);
+      EXPECT_LE(c.act_nth, 2);
+      const Scenario s = case_scenario(*entry, c);
+      const auto e = std::find_if(s.events.begin(), s.events.end(),
+                                  [](const ControlEvent& e) { return e.kind == ControlEvent::Kind::fake; });
+      ASSERT_NE(e, s.events.end());
+      EXPECT_EQ(e->step, c.act_step);
+      EXPECT_EQ(e->nth, c.act_nth);
+      // Played at most once, and only at its step (a step never reached plays nothing).
+      auto o = run_scenario(s);
+      ASSERT_TRUE(o.ok()) << o.error().message;
+      int acts = 0;
+      for (const auto& te : o->events)
+        if (const auto* rc = std::get_if<ev::RunControl>(&te.event); rc && rc->what == "fake") ++acts;
+      EXPECT_LE(acts, 1);
+      played += acts;
+    }
+    EXPECT_GE(at_step, 5) << entry->name;
+    EXPECT_GE(at_time, 5) << entry->name;
+    EXPECT_TRUE(steps.count("upload_answered")) << entry->name;
+    if (entry->capabilities.polls) EXPECT_TRUE(steps.count("mid_poll")) << entry->name;
+    // A case of one upload that completes at once reaches no poll and no
+    // second upload: not every drawn step is reached, but a good share is.
+    EXPECT_GE(played * 3, at_step) << entry->name << ": " << played << " of " << at_step << " acts at a step played";
+    std::cerr << entry->name << ": " << played << " of " << at_step << " acts at a step played\n";
+  }
+  EXPECT_GE(destinations, 3);
 }
 
 // Certify refuses a read of an import's per-record results (the requests a

@@ -1,5 +1,6 @@
 #include "conformance/runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <set>
@@ -114,6 +115,8 @@ struct Outcome::World {
   // Crashes (E1)
   std::vector<int> step_seen;        // per crash point: times its step was reached
   std::vector<bool> crash_done;
+  std::vector<int> act_seen;         // per control event at a step: times its step was reached
+  std::vector<bool> act_done;
   std::map<std::size_t, TimerId> crash_timers;
   std::int64_t arrived = 0;          // input records that have arrived so far
   std::uint64_t crashes = 0;
@@ -276,7 +279,7 @@ struct Crasher {
         for (const auto& secret : r->secret_values()) w.loop.trace().add_secret(secret);
     }
     for (const ControlEvent& e : s.events)
-      w.loop.call_at(kTimeZero + e.at, [this, &e] { control(e); });
+      if (e.step.empty()) w.loop.call_at(kTimeZero + e.at, [this, &e] { control(e); });
   }
 
   void control(const ControlEvent& e) {
@@ -346,6 +349,15 @@ struct Crasher {
 
   void install() {
     w.destination->set_crash_hook([this](std::string_view step) {
+      // An operator's act at this step is played now, before the framework
+      // acts on the answer it just had (and before a crash at the same step).
+      for (std::size_t i = 0; i < s.events.size(); ++i) {
+        const ControlEvent& e = s.events[i];
+        if (e.step != step || w.act_done[i]) continue;
+        if (++w.act_seen[i] < e.nth) continue;
+        w.act_done[i] = true;
+        control(e);
+      }
       for (std::size_t i = 0; i < s.crashes.size(); ++i) {
         const CrashPoint& c = s.crashes[i];
         if (w.crash_done[i] || c.at || c.step != step) continue;
@@ -467,9 +479,15 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
     w.jobs->set_autocommit(!w.destination->commits_at_durable_steps());
     w.step_seen.assign(s.crashes.size(), 0);
     w.crash_done.assign(s.crashes.size(), false);
-    crasher.install();
     crasher.schedule_timed();
   }
+  const bool acts_at_steps =
+      std::any_of(s.events.begin(), s.events.end(), [](const ControlEvent& e) { return !e.step.empty(); });
+  if (acts_at_steps) {
+    w.act_seen.assign(s.events.size(), 0);
+    w.act_done.assign(s.events.size(), false);
+  }
+  if (!s.crashes.empty() || acts_at_steps) crasher.install();
   const auto wall_start = std::chrono::steady_clock::now();  // determinism-ok: wall time of the run, reported only
   w.producer = std::make_unique<Scope>(w.loop);
   w.producer->spawn(drive(w, *w.destination, s, arrivals));

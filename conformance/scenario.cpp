@@ -372,11 +372,28 @@ Status parse_events(const JsonIn& es, Scenario& s) {
       s.crashes.push_back(std::move(cp));
       continue;
     }
-    if (e.has("step") || e.has("nth")) return e.at(e.has("step") ? "step" : "nth").fail("only a crash comes at a step");
-    DS_CHECK(e.require("at"));
     ControlEvent ce;
     ce.path = e.path();
-    DS_TRY(ce.at, e.at("at").duration());
+    if (e.has("fake") && (e.has("step") || e.has("nth"))) {
+      // An operator's act at a step of the framework, as a crash may come.
+      if (e.has("at") || !e.has("step"))
+        return e.fail("expected exactly one of \"at\" (a virtual time) or \"step\" (upload_answered, after_upload, "
+                      "mid_poll, mid_stats, before_commit)");
+      DS_TRY(ce.step, e.at("step").string());
+      bool known = false;
+      for (const char* k : kActSteps) known |= ce.step == k;
+      if (!known)
+        return e.at("step").expected("a step: upload_answered, after_upload, mid_poll, mid_stats or before_commit");
+      if (e.has("nth")) {
+        DS_TRY(std::int64_t nth, e.at("nth").integer(1, 1'000'000));
+        ce.nth = static_cast<int>(nth);
+      }
+    } else {
+      if (e.has("step") || e.has("nth"))
+        return e.at(e.has("step") ? "step" : "nth").fail("only a crash or a fake operation comes at a step");
+      DS_CHECK(e.require("at"));
+      DS_TRY(ce.at, e.at("at").duration());
+    }
     if (e.has("stop") || e.has("start")) {
       const char* k = e.has("stop") ? "stop" : "start";
       JsonIn v = e.at(k);
@@ -723,7 +740,13 @@ nlohmann::json scenario_to_json(const Scenario& s, bool with_secrets) {
   if (!s.crashes.empty() || !s.events.empty()) {
     nlohmann::json es = nlohmann::json::array();
     for (const auto& e : s.events) {
-      nlohmann::json j = {{"at", format_duration(e.at)}};
+      nlohmann::json j = nlohmann::json::object();
+      if (e.step.empty()) {
+        j["at"] = format_duration(e.at);
+      } else {
+        j["step"] = e.step;
+        j["nth"] = e.nth;
+      }
       switch (e.kind) {
         case ControlEvent::Kind::stop: j["stop"] = true; break;
         case ControlEvent::Kind::start: j["start"] = true; break;

@@ -139,11 +139,17 @@ struct CrashPoint {
 };
 
 /// A control event on the run's virtual timeline (v2 `events`; crashes are
-/// CrashPoints). Events at the same time apply in file order.
+/// CrashPoints). Events at the same time apply in file order. A `fake`
+/// operation (an operator's act) may instead come at a step, as a crash can:
+/// the `nth` time the framework reaches `step` (kCrashSteps), between that
+/// answer and whatever the framework does next.
 struct ControlEvent {
   enum class Kind { stop, start, config, fake, clock_skew };
   Kind kind = Kind::stop;
   Duration at{0};
+  /// fake only: played at this step instead of at `at` ("" = at a time).
+  std::string step;
+  int nth = 1;
   /// config: the change, merged over the config in force (a restart applies it).
   nlohmann::json config;
   /// fake: one control operation on the fake (Fake::control).

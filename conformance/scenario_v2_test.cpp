@@ -86,7 +86,18 @@ TEST(ScenarioV2, TimelineIsCheckedAtLoad) {
             std::string::npos);
   EXPECT_NE(error_of(with(R"([{"at": "5s", "stop": true, "start": true}])")).find("expected exactly one of"),
             std::string::npos);
-  EXPECT_NE(error_of(with(R"([{"step": "mid_poll", "stop": true}])")).find("/events/0/step: only a crash comes at a step"),
+  EXPECT_NE(error_of(with(R"([{"step": "mid_poll", "stop": true}])"))
+                .find("/events/0/step: only a crash or a fake operation comes at a step"),
+            std::string::npos);
+  EXPECT_NE(error_of(with(R"([{"at": "5s", "step": "mid_poll", "fake": {"set_api_key": "k"}}])"))
+                .find("/events/0: expected exactly one of \"at\" (a virtual time) or \"step\""),
+            std::string::npos);
+  EXPECT_NE(error_of(with(R"([{"nth": 2, "fake": {"set_api_key": "k"}}])")).find("/events/0: expected exactly one of"),
+            std::string::npos);
+  EXPECT_NE(error_of(with(R"([{"step": "mid_lunch", "fake": {"set_api_key": "k"}}])"))
+                .find("/events/0/step: expected a step: upload_answered, after_upload, mid_poll"),
+            std::string::npos);
+  EXPECT_NE(error_of(with(R"([{"step": "mid_poll", "nth": 0, "fake": {"set_api_key": "k"}}])")).find("/events/0/nth"),
             std::string::npos);
   EXPECT_NE(error_of(with(R"([{"at": "5s", "clock_skew": "2h"}])")).find("/events/0/clock_skew: expected a signed duration"),
             std::string::npos);
@@ -121,6 +132,51 @@ TEST(ScenarioV2, EventsRoundTrip) {
   EXPECT_EQ(scenario_to_json(*again, true), out);
   EXPECT_EQ(out["expect"]["job"]["3"]["sent_with"], nlohmann::json::parse("[1, 2, 3]"));
   EXPECT_EQ(out["fake"]["seed"][0]["create_list"], 3);
+}
+
+TEST(ScenarioV2, AnActAtAStepIsPlayedBetweenThatAnswerAndTheNextRequest) {
+  // Snowpipe Streaming: tables replaced right after the 2nd insert taken.
+  // The act comes after that UploadResult and before any other request, once.
+  auto s = load_scenario(std::string(DESTSIM_SOURCE_DIR) +
+                         "/scenarios/snowpipe_streaming/insert-into-a-replaced-tables-channel.json");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  ASSERT_EQ(s->events.size(), 1u);
+  s->events[0].at = Duration(0);
+  s->events[0].step = "after_upload";
+  s->events[0].nth = 2;
+  s->expect = Expectations{};
+  // Written and read back as a step.
+  const nlohmann::json written = scenario_to_json(*s, true);
+  EXPECT_EQ(written["events"][0]["step"], "after_upload");
+  EXPECT_EQ(written["events"][0]["nth"], 2);
+  EXPECT_FALSE(written["events"][0].contains("at"));
+  auto again = parse_scenario(written, "x.json");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(scenario_to_json(*again, true), written);
+  auto o = run_scenario(*again);
+  ASSERT_TRUE(o.ok()) << o.error().message;
+  int uploads = 0, acts = 0, requests_since_upload = 0;
+  for (const auto& te : o->events) {
+    // The step is an upload the API took into an import (an insert waiting to commit).
+    if (const auto* u = std::get_if<ev::UploadResult>(&te.event); u && u->outcome == "importing") {
+      ++uploads;
+      requests_since_upload = 0;
+    }
+    if (std::holds_alternative<ev::HttpRequest>(te.event)) ++requests_since_upload;
+    if (const auto* rc = std::get_if<ev::RunControl>(&te.event); rc && rc->what == "fake") {
+      ++acts;
+      EXPECT_EQ(uploads, 2) << "played after the 2nd upload's answer, not before or later";
+      EXPECT_EQ(requests_since_upload, 0) << "played before the next request";
+    }
+  }
+  EXPECT_EQ(acts, 1);
+  EXPECT_GE(uploads, 3);
+  EXPECT_TRUE(o->status.ok()) << o->status.error().message;
+  // Every property holds across the act (the destination noticed the new history).
+  std::vector<std::string> ids;
+  for (const auto& p : property_catalogue())
+    if (p.id != "H1") ids.push_back(p.id);
+  for (const auto& r : check_properties(ids, *o, *again)) EXPECT_NE(r.verdict, Verdict3::fail) << r.id << ": " << r.detail;
 }
 
 TEST(ScenarioV2, RevokedKeyFailsUntilTheConfigFollowsIt) {

@@ -404,6 +404,7 @@ Task<void> BulkRouter::run_upload(std::vector<Pending> items, Semaphore::Permit 
                          upload_bytes(static_cast<std::int64_t>(items.size()), item_bytes)});
   }
   UploadOutcome up = co_await manager_.upload(view);
+  reached("upload_answered");
   const char* kind = up.kind == UploadOutcome::Kind::importing   ? "importing"
                      : up.kind == UploadOutcome::Kind::completed ? "completed"
                      : up.kind == UploadOutcome::Kind::retry     ? "retry"

@@ -213,6 +213,10 @@ class BulkRouter {
   Task<void> resumed(std::uint64_t key, ImportRef import, std::vector<Pending> items, Time started);
   Task<void> halt();
   bool crash_at(std::string_view step);
+  /// Tells the hook of a step where nothing crashes (kActSteps).
+  void reached(std::string_view step) {
+    if (crash_hook_) (void)crash_hook_(step);
+  }
   void settle(std::vector<Pending>& items, const std::vector<MessageResult>& results, const std::string& reason,
               const char* source, std::uint64_t key);
   void requeue(std::vector<Pending> items, const std::string& reason, std::optional<Duration> retry_after,

@@ -53,10 +53,17 @@ struct JobCounts {
 ///   "after_upload" — the API accepted an upload; its import id is not stored yet
 ///   "mid_poll"     — a poll answered; nothing acted on yet
 ///   "mid_stats"    — the upload stats answered; no job settled yet
+/// The hook is also told of steps where nothing crashes, so a harness can act
+/// there (an operator's act on the fake, conformance/scenario.h):
+///   "upload_answered" — any upload answered (importing, completed, retry or
+///                       failed); nothing acted on yet
 using CrashHook = std::function<bool(std::string_view step)>;
 inline constexpr const char* kCrashSteps[] = {"after_upload", "mid_poll", "mid_stats", "before_commit"};
 /// The bulk path's steps (certify draws its crash points from these).
 inline constexpr int kBulkCrashSteps = 3;
+/// The steps an operator's act may come at: the crash steps and the ones
+/// where nothing crashes.
+inline constexpr const char* kActSteps[] = {"upload_answered", "after_upload", "mid_poll", "mid_stats", "before_commit"};
 
 /// Where a restarted component gets the record of a job it resumes (the
 /// upstream queue or source keeps records until their jobs are terminal).
