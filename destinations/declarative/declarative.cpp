@@ -707,12 +707,26 @@ Result<std::shared_ptr<const Spec>> select_spec(const Config& config, const std:
 
 // ---------------------------------------------------------------- the manager
 
-Result<nlohmann::json> transform_record(const Spec& spec, const nlohmann::json& cfg, const Record& r) {
-  nlohmann::json ctx = {{"config", cfg}, {"record", {{"id", r.id}, {"stream", r.stream}, {"payload", r.payload}}}};
+// The record template is the payload itself ("{{record.payload}}", the
+// default) and the payload an object: the item is the payload, with no
+// context built around it (a padded payload is megabytes, copied twice).
+bool item_is_payload(const Spec& spec, const Record& r) {
+  return r.payload.is_object() && spec.record_template.is_string() &&
+         spec.record_template.get_ref<const std::string&>() == "{{record.payload}}";
+}
+
+Status check_required(const Spec& spec, const Record& r) {
   for (const auto& f : spec.require) {
     if (!r.payload.is_object() || !r.payload.contains(f) || r.payload[f].is_null())
       return Error::bad_input("record " + std::to_string(r.id) + ": needs the field \"" + f + "\"");
   }
+  return Status::success();
+}
+
+Result<nlohmann::json> transform_record(const Spec& spec, const nlohmann::json& cfg, const Record& r) {
+  DS_CHECK(check_required(spec, r));
+  if (item_is_payload(spec, r)) return r.payload;
+  nlohmann::json ctx = {{"config", cfg}, {"record", {{"id", r.id}, {"stream", r.stream}, {"payload", r.payload}}}};
   auto item = render(spec.record_template, ctx, "record " + std::to_string(r.id), "");
   if (!item.ok())
     return Error::bad_input("record " + std::to_string(r.id) + ": the record template expected a value: " +
@@ -1392,6 +1406,12 @@ DestinationEntry make_entry(std::shared_ptr<const Spec> shown, std::shared_ptr<c
     if (!spec.ok()) return {};
     auto cfg = config_values(**spec, config, schema);
     if (!cfg.ok()) return {};
+    // The item is the payload and the effect the item: keyed straight from
+    // the record (what transform_record then effect_of give, without a copy).
+    if (item_is_payload(**spec, r) && (*spec)->effect_item == nlohmann::json("{{item}}")) {
+      if (!check_required(**spec, r).ok()) return {};
+      return {oracle_key((*spec)->effect_key, r.payload)};
+    }
     auto item = transform_record(**spec, *cfg, r);
     if (!item.ok()) return {};
     auto effect = effect_of(**spec, *cfg, r, *item);

@@ -146,6 +146,33 @@ TEST(DeclarativeSpec, EntryFromSpecTakesItsNameKeysAndCapabilities) {
   EXPECT_EQ(reg->capabilities.retryable_statuses, (std::vector<int>{408, 429, 500, 502, 503, 504}));
 }
 
+// The default record template ("{{record.payload}}") keys a record's effect
+// straight from its payload; a template spelling the same item out member by
+// member goes through the renderer. Both give the same key, and both refuse a
+// record missing a required field (no effect).
+TEST(DeclarativeSpec, PayloadItemKeysAsTheRenderedItemDoes) {
+  const nlohmann::json plain = shipped("sendgrid_contacts_import");
+  nlohmann::json spelled = plain;
+  spelled["record"]["template"] = {{"email", "{{record.payload.email}}"},
+                                   {"first_name", "{{record.payload.first_name}}"},
+                                   {"external_id", "{{record.payload.external_id}}"}};
+  auto a = declarative_entry_from_spec(plain, "plain.json");
+  auto b = declarative_entry_from_spec(spelled, "spelled.json");
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto config = Config::resolve(nlohmann::json{{"api_key", {{"secret", "k"}}}}, "plain", a->schema);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  Record r;
+  r.id = 7;
+  r.stream = "contacts";
+  r.payload = {{"email", "ada@example.com"}, {"first_name", "Ada \u00e9\"q"}, {"external_id", "rec-7"}};
+  const auto fast = a->effects(r, *config);
+  ASSERT_EQ(fast.size(), 1u);
+  EXPECT_EQ(fast, b->effects(r, *config));
+  r.payload.erase("email");  // required by the spec
+  EXPECT_TRUE(a->effects(r, *config).empty());
+  EXPECT_TRUE(b->effects(r, *config).empty());
+}
+
 TEST(DeclarativeTemplate, EmbedsWholeValuesAndInterpolatesText) {
   nlohmann::json ctx = {{"config", {{"api_key", "sk"}, {"n", 7}}},
                         {"records", {{{"email", "a@x.io"}}}},
