@@ -109,5 +109,39 @@ TEST(Oracle, AppendDumpOnTheEdgesOfUtf8) {
   expect_same({{"pad", big}, {"ctl", std::string("\0\x01\x1f", 3)}});
 }
 
+// The writer skips plain bytes eight at a time: every byte value, at every
+// offset of a word and across word edges, in a run of plain text, is still
+// written (or refused) as nlohmann writes it.
+TEST(Oracle, AppendDumpFindsEveryByteInsideAPlainRun) {
+  for (int b = 0; b < 256; ++b) {
+    for (std::size_t at = 0; at < 19; ++at) {
+      std::string text(19, 'a');
+      text[at] = static_cast<char>(b);
+      if (b == 0xC3 && at + 1 < text.size()) text[at + 1] = '\xA9';  // a whole two-byte character too
+      const nlohmann::json j = text;
+      std::string got;
+      bool threw = false;
+      try {
+        append_dump(got, j);
+      } catch (const nlohmann::json::type_error&) {
+        threw = true;
+      }
+      bool want_threw = false;
+      std::string want;
+      try {
+        want = j.dump();
+      } catch (const nlohmann::json::type_error&) {
+        want_threw = true;
+      }
+      ASSERT_EQ(threw, want_threw) << "byte " << b << " at " << at;
+      if (!threw) {
+        ASSERT_EQ(got, want) << "byte " << b << " at " << at;
+        ASSERT_EQ(dump_size(j), want.size());
+        ASSERT_EQ(content_hash_of_dump(j), content_hash(want));
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace destsim
