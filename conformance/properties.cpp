@@ -400,7 +400,8 @@ std::string ids_sample(const std::vector<JobId>& ids) {
 std::vector<std::int64_t> attributed_copies(const Outcome& o) {
   std::vector<std::int64_t> share(static_cast<std::size_t>(o.input_size), 0);
   std::map<std::vector<std::string>, std::vector<std::int64_t>> groups;
-  for (std::int64_t i = 0; i < o.input_size; ++i) groups[o.entry->effects(o.record(i), o.config)].push_back(i);
+  const auto effects = effects_with(*o.entry, o.config);
+  for (std::int64_t i = 0; i < o.input_size; ++i) groups[effects(o.record(i))].push_back(i);
   for (const auto& [keys, members] : groups) {
     if (keys.empty()) continue;  // no effect (a record the API cannot take): nothing to attribute
     std::int64_t left = 0, peak = 0;

@@ -179,6 +179,10 @@ struct DestinationEntry {
   std::function<Result<std::unique_ptr<Destination>>(DeliveryContext& ctx, const Config& config)> make;
   /// Oracle keys (framework/oracle.h) naming the effect a record has when delivered.
   std::function<std::vector<std::string>(const Record& record, const Config& config)> effects;
+  /// Optional: `effects` with the config read once, for every record of a run
+  /// (the checkers key thousands): prepare_effects(config)(record) must equal
+  /// effects(record, config). effects_with() picks it when set.
+  std::function<std::function<std::vector<std::string>(const Record& record)>(const Config& config)> prepare_effects;
   /// Generates record `id` of a seeded input.
   std::function<Record(Rng& rng, JobId id, const GenerateOptions& options)> generate;
   /// The record payloads one request of this destination carried (the shape
@@ -199,6 +203,13 @@ struct DestinationEntry {
   /// False for the canary: certifiable by name, never among the shipped ones.
   bool shipped = true;
 };
+
+/// The entry's effects for one config: prepared once when it can be, else
+/// `effects` with the config bound (the config must outlive the function).
+inline std::function<std::vector<std::string>(const Record&)> effects_with(const DestinationEntry& e, const Config& config) {
+  if (e.prepare_effects) return e.prepare_effects(config);
+  return [&e, &config](const Record& r) { return e.effects(r, config); };
+}
 
 /// An entry with its identity set: its name, the fake that models its API, the
 /// host it sends to and what it is, its config schema and what it declares

@@ -63,9 +63,11 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 std::string hex16(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
+  // What "%016llx" writes, without snprintf (every oracle key is named by one).
+  static const char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) out[static_cast<std::size_t>(i)] = kHex[v & 15];
+  return out;
 }
 
 namespace {

@@ -3,10 +3,23 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <sstream>
 
 namespace destsim {
 namespace {
+
+TEST(Trace, Hex16IsSixteenLowercaseDigits) {
+  EXPECT_EQ(hex16(0), "0000000000000000");
+  EXPECT_EQ(hex16(0xdeadbeefULL), "00000000deadbeef");
+  EXPECT_EQ(hex16(~0ULL), "ffffffffffffffff");
+  std::uint64_t v = 0x9e3779b97f4a7c15ULL;
+  for (int i = 0; i < 64; ++i, v = v * 6364136223846793005ULL + 1442695040888963407ULL) {
+    char want[17];
+    std::snprintf(want, sizeof want, "%016llx", static_cast<unsigned long long>(v));
+    EXPECT_EQ(hex16(v), want);
+  }
+}
 
 TEST(Trace, WritesOrderedFieldsAsJsonl) {
   Trace t;

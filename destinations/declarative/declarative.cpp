@@ -1401,23 +1401,27 @@ DestinationEntry make_entry(std::shared_ptr<const Spec> shown, std::shared_ptr<c
                                                         limit_from(config, "bytes_max", spec->bytes_max, true));
     return std::unique_ptr<Destination>(std::make_unique<BulkDestination>(ctx, std::move(manager), std::move(bulk)));
   };
-  e.effects = [schema, fixed, shown](const Record& r, const Config& config) -> std::vector<std::string> {
+  e.prepare_effects = [schema, fixed, shown](const Config& config) -> std::function<std::vector<std::string>(const Record&)> {
+    auto none = [](const Record&) { return std::vector<std::string>{}; };
     auto spec = select_spec(config, fixed, shown);
-    if (!spec.ok()) return {};
+    if (!spec.ok()) return none;
     auto cfg = config_values(**spec, config, schema);
-    if (!cfg.ok()) return {};
-    // The item is the payload and the effect the item: keyed straight from
-    // the record (what transform_record then effect_of give, without a copy).
-    if (item_is_payload(**spec, r) && (*spec)->effect_item == nlohmann::json("{{item}}")) {
-      if (!check_required(**spec, r).ok()) return {};
-      return {oracle_key((*spec)->effect_key, r.payload)};
-    }
-    auto item = transform_record(**spec, *cfg, r);
-    if (!item.ok()) return {};
-    auto effect = effect_of(**spec, *cfg, r, *item);
-    if (!effect.ok()) return {};
-    return {*effect};
+    if (!cfg.ok()) return none;
+    return [spec = *spec, cfg = std::move(cfg).value()](const Record& r) -> std::vector<std::string> {
+      // The item is the payload and the effect the item: keyed straight from
+      // the record (what transform_record then effect_of give, without a copy).
+      if (item_is_payload(*spec, r) && spec->effect_item == nlohmann::json("{{item}}")) {
+        if (!check_required(*spec, r).ok()) return {};
+        return {oracle_key(spec->effect_key, r.payload)};
+      }
+      auto item = transform_record(*spec, cfg, r);
+      if (!item.ok()) return {};
+      auto effect = effect_of(*spec, cfg, r, *item);
+      if (!effect.ok()) return {};
+      return {*effect};
+    };
   };
+  e.effects = [prepare = e.prepare_effects](const Record& r, const Config& config) { return prepare(config)(r); };
   e.generate = [](Rng& rng, JobId id, const GenerateOptions& o) {
     Record r;
     r.id = id;

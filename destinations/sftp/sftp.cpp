@@ -595,14 +595,17 @@ DestinationEntry sftp_destination() {
     return std::unique_ptr<Destination>(
         std::make_unique<SftpDestination>(ctx, std::move(own), *files, std::move(s), std::move(b)));
   };
-  e.effects = [](const Record& r, const Config& config) -> std::vector<std::string> {
+  e.prepare_effects = [](const Config& config) -> std::function<std::vector<std::string>(const Record&)> {
     // An invalid config makes no destination (make refuses it), so it has no run to judge.
     auto rows = rows_from(config);
-    if (!rows.ok()) return {};
-    auto key = record_effect_key(r, *rows);
-    if (!key.ok()) return {};
-    return {*key};
+    if (!rows.ok()) return [](const Record&) { return std::vector<std::string>{}; };
+    return [rows = std::move(rows).value()](const Record& r) -> std::vector<std::string> {
+      auto key = record_effect_key(r, rows);
+      if (!key.ok()) return {};
+      return {*key};
+    };
   };
+  e.effects = [prepare = e.prepare_effects](const Record& r, const Config& config) { return prepare(config)(r); };
   e.generate = generate;
   e.file_login = [](const Config& config) -> nlohmann::json {
     if (config.string("auth_method") == "key")
