@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <cstring>
 
+#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t held by value
+#include <xxhash.h>
+
 namespace destsim {
 
 // Length of the well-formed UTF-8 sequence at s[i], or 0 if it is not one.
@@ -130,7 +133,6 @@ Trace::Event::Event(Trace* trace, Time t, std::string_view kind) : trace_(trace)
   Piece p;
   p.add("{\"t\":");
   p.add_int(to_ns(t));
-  cut(p.size());
   p.add(",\"kind\":");
   if (p.fits(kind.size() + 2) && all_plain(kind)) {
     p.add('"');
@@ -144,8 +146,7 @@ Trace::Event::Event(Trace* trace, Time t, std::string_view kind) : trace_(trace)
 }
 
 Trace::Event::Event(Event&& o) noexcept
-    : trace_(o.trace_), ncuts_(o.ncuts_), line_(o.line_ == &o.own_ ? &own_ : o.line_), own_(std::move(o.own_)) {
-  std::memcpy(cuts_, o.cuts_, sizeof cuts_);
+    : trace_(o.trace_), line_(o.line_ == &o.own_ ? &own_ : o.line_), own_(std::move(o.own_)) {
   o.trace_ = nullptr;
 }
 
@@ -153,7 +154,7 @@ Trace::Event::~Event() {
   if (!trace_) return;
   line_->push_back('}');
   const bool scratch = line_ == &trace_->scratch_;
-  trace_->commit(*line_, !scratch, cuts_, ncuts_);
+  trace_->commit(*line_, !scratch);
   if (scratch) {
     trace_->scratch_.clear();
     trace_->scratch_busy_ = false;
@@ -188,16 +189,12 @@ Trace::Event& Trace::Event::str(std::string_view k, std::string_view value) {
 Trace::Event& Trace::Event::num(std::string_view k, std::int64_t value) {
   Piece p;
   if (p.add_key(k)) {
-    cut(line_->size() + p.size());
     p.add_int(value);
     p.flush(*line_);
-    cut(line_->size());
     return *this;
   }
   key(k);
-  cut(line_->size());
   append_int(*line_, value);
-  cut(line_->size());
   return *this;
 }
 
@@ -242,106 +239,29 @@ std::string Trace::redact(std::string_view s) const {
   return out;
 }
 
-namespace {
-constexpr std::uint64_t kFnvPrime = 0x100000001b3ULL;
-
-// FNV-1a 64 of `s` continued from `h`. In a local: the bytes are chars, which
-// may alias a member, so a member would be stored and loaded at every byte.
-std::uint64_t fnv1a(std::uint64_t h, std::string_view s) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= kFnvPrime;
-  }
-  return h;
-}
-
-std::uint64_t fnv_prime_pow(std::size_t n) {
-  std::uint64_t r = 1, b = kFnvPrime;
-  for (; n; n >>= 1, b *= b)
-    if (n & 1) r *= b;
-  return r;
-}
-
-// Segments shorter than this are hashed byte by byte (the cache costs about as much).
-constexpr std::size_t kSegmentMin = 24;
-constexpr std::size_t kSegmentSets = 32;  // two ways each
-}  // namespace
-
-// Why a run of text can be hashed in a few instructions, with the very same
-// result: one FNV-1a step is h' = (h ^ b) * P (mod 2^64), and since b < 256,
-// h ^ b = h + d where d = (l ^ b) - l depends only on l, the low byte of h.
-// The low byte of h' = (l ^ b) * P (mod 256) depends only on l and b too. By
-// induction, hashing the bytes s from h gives h * P^|s| + C_s(l): a term
-// linear in h plus a constant that depends on s and the low byte of h alone.
-// A segment met again (compared byte for byte) needs C_s(l), learnt the first
-// time the segment is hashed from a state with that low byte.
-struct Trace::Segment {
-  std::string bytes;
-  std::uint64_t pow = 1;           // P^|bytes|
-  std::uint64_t known[4] = {};     // bit l: c[l] holds C_s(l)
-  std::uint64_t used = 0;          // the trace's tick at the last use (two ways: the older goes)
-  std::uint64_t c[256];
+struct Trace::HashState {
+  XXH3_state_t state;
 };
 
-Trace::Trace() = default;
+Trace::Trace() : hash_(std::make_unique<HashState>()) { XXH3_64bits_reset(&hash_->state); }
 Trace::~Trace() = default;
 
-std::uint64_t Trace::hash_segment(std::uint64_t h, std::string_view s) {
-  if (s.size() < kSegmentMin) return fnv1a(h, s);
-  if (!segments_) segments_ = std::make_unique<Segment[]>(2 * kSegmentSets);
-  // The set: from the length and the first and last 8 bytes (segments are
-  // compared whole below; this only spreads them, cheaper than hashing all).
-  std::uint64_t head, tail;
-  std::memcpy(&head, s.data(), 8);
-  std::memcpy(&tail, s.data() + s.size() - 8, 8);
-  const std::uint64_t mix = (head ^ (tail * 0x9E3779B97F4A7C15ULL) ^ s.size()) * 0xBF58476D1CE4E5B9ULL;
-  Segment* set = &segments_[2 * ((mix >> 59) % kSegmentSets)];
-  Segment* g = set[0].bytes == s ? &set[0] : set[1].bytes == s ? &set[1] : nullptr;
-  if (!g) {
-    g = set[0].used <= set[1].used ? &set[0] : &set[1];
-    g->bytes.assign(s);
-    g->pow = fnv_prime_pow(s.size());
-    std::memset(g->known, 0, sizeof g->known);
-  }
-  g->used = ++segment_tick_;
-  const unsigned l = static_cast<unsigned>(h & 0xff);
-  const std::uint64_t bit = std::uint64_t{1} << (l & 63);
-  if (g->known[l >> 6] & bit) return h * g->pow + g->c[l];
-  const std::uint64_t out = fnv1a(h, s);
-  g->c[l] = out - h * g->pow;
-  g->known[l >> 6] |= bit;
-  return out;
-}
+std::uint64_t Trace::hash() const { return XXH3_64bits_digest(&hash_->state); }
 
-void Trace::commit(std::string& line, bool owned, const std::uint32_t* cuts, std::size_t ncuts) {
-  // Numbers (times, ids, counts) change from line to line; the text between
-  // them (kinds, keys, hosts, paths) mostly repeats, and goes through the cache.
-  const std::string_view all(line);
-  std::uint64_t h = hash_;
-  std::size_t at = 0;
-  bool number = true;  // the first part is `{"t":<time>`, short; then text and numbers alternate
-  for (std::size_t i = 0; i <= ncuts; ++i) {
-    const std::size_t end = i < ncuts ? std::min<std::size_t>(cuts[i], all.size()) : all.size();
-    if (end < at) continue;
-    const std::string_view part = all.substr(at, end - at);
-    h = number ? fnv1a(h, part) : hash_segment(h, part);
-    at = end;
-    number = !number;
-  }
-  h ^= static_cast<unsigned char>('\n');
-  h *= kFnvPrime;
-  hash_ = h;
+void Trace::commit(std::string& line, bool owned) {
+  // The line and its newline, as a JSONL file holds them: the hash is XXH3 of
+  // the file's bytes.
+  line.push_back('\n');
+  XXH3_64bits_update(&hash_->state, line.data(), line.size());
   ++count_;
-  if (sink_) {
-    sink_->write(line.data(), static_cast<std::streamsize>(line.size()));
-    sink_->put('\n');
-  }
+  if (sink_) sink_->write(line.data(), static_cast<std::streamsize>(line.size()));
+  line.pop_back();
   if (keep_lines_) {
     if (owned) lines_.push_back(std::move(line));
     else lines_.push_back(line);
   }
 }
 
-std::string Trace::hash_hex() const { return hex16(hash_); }
+std::string Trace::hash_hex() const { return hex16(hash()); }
 
 }  // namespace destsim

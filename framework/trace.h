@@ -2,8 +2,9 @@
 //
 // Each event is one JSON object on one line: {"t":<virtual ns>,"kind":"...",...}
 // with fields in the order they were added. The trace hashes its JSONL bytes with
-// 64-bit FNV-1a as it goes, so `hash_hex()` is stable across platforms and runs:
-// the determinism check compares hashes. Lines are kept in memory only when asked
+// XXH3-64 as it goes (`xxhsum -H3 trace.jsonl` prints the same value), so
+// `hash_hex()` is stable across platforms and runs: the determinism check
+// compares hashes. Lines are kept in memory only when asked
 // (`keep_lines`) or streamed to a sink, so million-record runs keep per-job state
 // only. Registered secrets are replaced by "***" in every string field.
 #pragma once
@@ -45,15 +46,7 @@ class Trace {
 
    private:
     void key(std::string_view k);
-    // Marks the end of a run of fixed text and the start of a number (or the
-    // reverse): the hash caches the text between marks (see Trace::commit).
-    void cut(std::size_t at) {
-      if (ncuts_ < kCuts) cuts_[ncuts_++] = static_cast<std::uint32_t>(at);
-    }
-    static constexpr std::size_t kCuts = 12;
     Trace* trace_;
-    std::uint32_t cuts_[kCuts];
-    std::size_t ncuts_ = 0;
     // The line being built: the trace's scratch buffer (reused from event to
     // event, so building a line allocates nothing), or `own_` while another
     // event holds the scratch buffer.
@@ -78,7 +71,7 @@ class Trace {
   /// A secret value that must never appear in the trace.
   void add_secret(std::string value);
 
-  std::uint64_t hash() const { return hash_; }
+  std::uint64_t hash() const;
   /// The hash as 16 lowercase hex digits.
   std::string hash_hex() const;
   std::uint64_t size() const { return count_; }
@@ -89,17 +82,14 @@ class Trace {
 
  private:
   /// Hashes, streams and (with keep_lines) keeps `line`; `owned`: it may be
-  /// moved from. `cuts`: ascending offsets into `line` where a number starts or
-  /// ends (where the text between them is most likely to repeat).
-  void commit(std::string& line, bool owned, const std::uint32_t* cuts, std::size_t ncuts);
-  /// FNV-1a of `s` continued from `h`, through the segment cache.
-  std::uint64_t hash_segment(std::uint64_t h, std::string_view s);
-  /// A run of text met before, and what FNV-1a makes of it: see hash_segment.
-  struct Segment;
+  /// moved from.
+  void commit(std::string& line, bool owned);
+  /// The XXH3 streaming state over every committed line and its '\n'.
+  struct HashState;
   /// Whether `s` contains a registered secret.
   bool has_secret(std::string_view s) const;
 
-  std::uint64_t hash_ = 0xcbf29ce484222325ULL;
+  std::unique_ptr<HashState> hash_;
   std::uint64_t count_ = 0;
   bool keep_lines_ = false;
   std::ostream* sink_ = nullptr;
@@ -108,8 +98,6 @@ class Trace {
   std::vector<std::string> secrets_;
   std::string scratch_;          // the line of the event being built (see Event)
   bool scratch_busy_ = false;
-  std::unique_ptr<Segment[]> segments_;  // allocated at the first long segment
-  std::uint64_t segment_tick_ = 0;
 };
 
 /// Formats a 64-bit value as 16 lowercase hex digits.

@@ -1,6 +1,7 @@
 #include "framework/trace.h"
 
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -56,10 +57,11 @@ TEST(Trace, HashIsStableAndOrderSensitive) {
   EXPECT_EQ(a.hash(), b.hash());
   EXPECT_NE(a.hash(), c.hash());
   EXPECT_EQ(a.hash_hex().size(), 16u);
-  // Pinned: FNV-1a 64 over the JSONL bytes of one known event.
+  // Pinned: XXH3-64 of the JSONL bytes of one known event,
+  // {"t":0,"kind":"x"} and its newline.
   Trace p;
   p.event(kTimeZero, "x");
-  EXPECT_EQ(p.hash_hex(), "2ee194d3498b424f");
+  EXPECT_EQ(p.hash_hex(), "4ceecd397e553816");
 }
 
 TEST(Trace, HashDoesNotDependOnKeepingLines) {
@@ -77,27 +79,28 @@ TEST(Trace, HashDoesNotDependOnKeepingLines) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 10);
 }
 
-// The hash caches runs of text it met before (trace.cpp's Segment): the result
-// must be FNV-1a over the bytes whatever the cache holds, evicts or learns.
-TEST(Trace, HashOfRepeatedTextIsPlainFnv1a) {
+// The hash is XXH3-64 of the JSONL bytes (every line and its newline), as
+// `xxhsum -H3` prints it for the trace file: whatever the lines hold, however
+// they were built (a short piece or the general path, escapes, secrets).
+TEST(Trace, HashIsXxh3OfTheJsonlBytes) {
   Trace t;
   t.set_keep_lines(true);
+  t.add_secret("s3cret");
   const std::string hosts[] = {"api.sendgrid.com", "api.iterable.com", "a.example", "x"};
   for (int i = 0; i < 20000; ++i) {
     const std::string path = "/v3/marketing/contacts/imports/job-" + std::to_string(i % 97);
     auto e = t.event(from_ns(1'000'000'007LL * i), i % 3 ? "http.request" : "bulk.polled");
     e.num("req", i).str("method", "GET").str("host", hosts[i % 4]).str("path", path);
     if (i % 5 == 0) e.num("bytes", i % 11).str("status", "running, still running, as before");
-    for (int k = 0; k < i % 17; ++k) e.num("n", k);  // more numbers than the event marks
+    if (i % 7 == 0) e.str("note", "key s3cret and \"quotes\" \x01 " + std::string(200, 'p'));
+    for (int k = 0; k < i % 17; ++k) e.num("n", k);
   }
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (const auto& line : t.lines()) {
-    for (unsigned char c : line + "\n") {
-      h ^= c;
-      h *= 0x100000001b3ULL;
-    }
-  }
-  EXPECT_EQ(t.hash(), h);
+  std::string file;
+  for (const auto& line : t.lines()) file += line + "\n";
+  EXPECT_EQ(file.find("s3cret"), std::string::npos);
+  EXPECT_EQ(t.hash(), XXH3_64bits(file.data(), file.size()));
+  Trace empty;
+  EXPECT_EQ(empty.hash(), XXH3_64bits("", 0));
 }
 
 TEST(Trace, RedactsSecretsInStringAndRawFields) {
