@@ -8,6 +8,7 @@
 
 #include "fakes/fake_options.h"
 #include "fakes/gunzip.h"
+#include "framework/flat_json.h"
 #include "framework/json_in.h"
 #include "framework/loop.h"
 #include "framework/oracle.h"
@@ -368,12 +369,26 @@ std::vector<std::string> sftp_row_keys(std::string_view name, std::string_view c
     auto rows = csv_records(content);
     if (rows.empty()) return keys;
     const auto& header = rows[0];
+    // A row's key is that of the object of its non-empty cells by column
+    // (a repeated column: its last non-empty cell), hashed from the cells in
+    // place: canonical_object_hash is content_hash_of_dump of that object.
+    std::vector<nlohmann::json> values;
+    std::vector<CanonicalMember> members;
     for (std::size_t r = 1; r < rows.size(); ++r) {
       if (rows[r].size() == 1 && rows[r][0].empty()) continue;  // a blank line
-      nlohmann::json cells = nlohmann::json::object();
-      for (std::size_t c = 0; c < rows[r].size() && c < header.size(); ++c)
-        if (!rows[r][c].empty()) cells[header[c]] = rows[r][c];
-      keys.push_back(oracle_key("sftp.row", cells));
+      const std::size_t n = std::min(rows[r].size(), header.size());
+      values.clear();
+      values.reserve(n);  // no reallocation below: members point into it
+      members.clear();
+      for (std::size_t c = 0; c < n; ++c) {
+        if (rows[r][c].empty()) continue;
+        values.emplace_back(rows[r][c]);
+        auto same = std::find_if(members.begin(), members.end(),
+                                 [&](const CanonicalMember& m) { return m.key == header[c]; });
+        if (same != members.end()) same->value = &values.back();
+        else members.push_back({header[c], &values.back()});
+      }
+      keys.push_back("sftp.row#" + hex16(canonical_object_hash(members)));
     }
     return keys;
   }
@@ -384,6 +399,7 @@ std::vector<std::string> sftp_row_keys(std::string_view name, std::string_view c
         if (e.is_object()) keys.push_back(oracle_key("sftp.row", e));
       return keys;
     }
+    FlatJson flat;
     std::size_t i = 0;
     while (i < content.size()) {
       std::size_t j = content.find('\n', i);
@@ -392,8 +408,11 @@ std::vector<std::string> sftp_row_keys(std::string_view name, std::string_view c
       i = j + 1;
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (line.empty()) continue;
-      auto row = parse_json_body(line);
-      if (!row.is_discarded() && row.is_object()) keys.push_back(oracle_key("sftp.row", row));
+      // FlatJson takes what parse_json_body takes, and its canonical hash is
+      // content_hash_of_dump of the row (straight from the nodes: a written
+      // row's keys are sorted).
+      if (flat.parse(line) && flat.root().is_object())
+        keys.push_back("sftp.row#" + hex16(flat.root().canonical_hash()));
     }
   }
   return keys;

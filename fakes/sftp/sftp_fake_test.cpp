@@ -26,6 +26,28 @@ using Kind = FileError::Kind;
 
 // ---------------------------------------------------------------- model
 
+// A delivered file's row keys are oracle_key("sftp.row", row) of each row as
+// a JSON object: for CSV the non-empty cells by column (a repeated column
+// keeps its last non-empty cell), for JSONL each line parsed (keys in any
+// order, a repeated key's last value, escapes, nesting). Hashed in place, they
+// must equal the keys of the objects built the slow way.
+TEST(SftpRowKeys, EqualTheKeysOfTheRowObjects) {
+  const std::string csv = "b,a,b,c\r\n1,,2,\r\n,x,,\"q\"\"\"\r\n\r\n3,4,,5\r\n";
+  auto keys = sftp_row_keys("f.csv", csv);
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_EQ(keys[0], oracle_key("sftp.row", nlohmann::json{{"b", "2"}}));
+  EXPECT_EQ(keys[1], oracle_key("sftp.row", nlohmann::json{{"a", "x"}, {"c", "q\""}}));
+  EXPECT_EQ(keys[2], oracle_key("sftp.row", nlohmann::json{{"a", "4"}, {"b", "3"}, {"c", "5"}}));
+  const std::string jsonl = "{\"z\":1,\"a\":[1,{\"y\":null,\"b\":true}]}\n"
+                            "{\"k\":\"first\",\"k\":\"last\",\"e\":\"\\u00e9\\n\"}\r\n"
+                            "not json\n[1,2]\n{\"n\":-1.5e3,\"u\":18446744073709551615}\n";
+  keys = sftp_row_keys("f.jsonl", jsonl);
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_EQ(keys[0], oracle_key("sftp.row", nlohmann::json::parse(R"({"z":1,"a":[1,{"y":null,"b":true}]})")));
+  EXPECT_EQ(keys[1], oracle_key("sftp.row", nlohmann::json{{"k", "last"}, {"e", "\u00e9\n"}}));
+  EXPECT_EQ(keys[2], oracle_key("sftp.row", nlohmann::json::parse(R"({"n":-1.5e3,"u":18446744073709551615})")));
+}
+
 TEST(RemoteFsModel, NormalizeKeepsPathsUnderTheRootAndRefusesEscapes) {
   EXPECT_EQ(*RemoteFs::normalize("/a/../b"), "/b");
   EXPECT_EQ(*RemoteFs::normalize("a/./b//c/"), "/a/b/c");
