@@ -82,27 +82,38 @@ RC_GTEST_PROP(Oracle, AppendDumpWritesWhatDumpWrites, (const std::vector<std::st
   }
 }
 
+// A value as written, or that the writer threw (a string that is not UTF-8).
+struct Written {
+  std::string text;
+  bool threw = false;
+};
+Written ours(const nlohmann::json& j) {
+  Written w;
+  try {
+    append_dump(w.text, j);
+  } catch (const nlohmann::json::type_error&) {
+    w.threw = true;
+  }
+  return w;
+}
+Written theirs(const nlohmann::json& j) {
+  Written w;
+  try {
+    w.text = j.dump();
+  } catch (const nlohmann::json::type_error&) {
+    w.threw = true;
+  }
+  return w;
+}
+
 TEST(Oracle, AppendDumpOnTheEdgesOfUtf8) {
   for (const char* s : {"\xc2\x80", "\xc1\xbf", "\xe0\xa0\x80", "\xe0\x9f\xbf", "\xed\x9f\xbf", "\xed\xa0\x80",
                         "\xef\xbf\xbf", "\xf0\x90\x80\x80", "\xf0\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf", "\xf4\x90\x80\x80",
                         "\xf5\x80\x80\x80", "\xc3", "\xe2\x82", "a\x7f\x1f\x08\x0c", "\x80", "\xff"}) {
     const nlohmann::json j = std::string(s);
-    std::string got;
-    bool threw = false;
-    try {
-      append_dump(got, j);
-    } catch (const nlohmann::json::type_error&) {
-      threw = true;
-    }
-    bool want_threw = false;
-    std::string want;
-    try {
-      want = j.dump();
-    } catch (const nlohmann::json::type_error&) {
-      want_threw = true;
-    }
-    EXPECT_EQ(threw, want_threw) << s;
-    if (!threw) EXPECT_EQ(got, want);
+    const Written got = ours(j), want = theirs(j);
+    EXPECT_EQ(got.threw, want.threw) << s;
+    if (!got.threw) EXPECT_EQ(got.text, want.text);
   }
   std::string big = "\"";
   for (int k = 0; k < 100000; ++k) big += "\xc3\xa9";  // a padded record's two-byte characters
@@ -119,25 +130,12 @@ TEST(Oracle, AppendDumpFindsEveryByteInsideAPlainRun) {
       text[at] = static_cast<char>(b);
       if (b == 0xC3 && at + 1 < text.size()) text[at + 1] = '\xA9';  // a whole two-byte character too
       const nlohmann::json j = text;
-      std::string got;
-      bool threw = false;
-      try {
-        append_dump(got, j);
-      } catch (const nlohmann::json::type_error&) {
-        threw = true;
-      }
-      bool want_threw = false;
-      std::string want;
-      try {
-        want = j.dump();
-      } catch (const nlohmann::json::type_error&) {
-        want_threw = true;
-      }
-      ASSERT_EQ(threw, want_threw) << "byte " << b << " at " << at;
-      if (!threw) {
-        ASSERT_EQ(got, want) << "byte " << b << " at " << at;
-        ASSERT_EQ(dump_size(j), want.size());
-        ASSERT_EQ(content_hash_of_dump(j), content_hash(want));
+      const Written got = ours(j), want = theirs(j);
+      ASSERT_EQ(got.threw, want.threw) << "byte " << b << " at " << at;
+      if (!got.threw) {
+        ASSERT_EQ(got.text, want.text) << "byte " << b << " at " << at;
+        ASSERT_EQ(dump_size(j), want.text.size());
+        ASSERT_EQ(content_hash_of_dump(j), content_hash(want.text));
       }
     }
   }
