@@ -51,11 +51,11 @@ nlohmann::json certify_base_config(const DestinationEntry& e) {
 
 namespace {
 
-// A `respond` rule answering `a` (the body drawn from the API's own error
-// bodies when the table gives none); sometimes after the fake applied it.
 // The label of certify's refusal of a results read (FakeEntry::results_reads).
 constexpr const char* kResultsRefused = "results read refused";
 
+// A `respond` rule answering `a` (the body drawn from the API's own error
+// bodies when the table gives none); sometimes after the fake applied it.
 FaultRule respond_rule(const FakeEntry::ErrorAnswer& a, Rng& r, const std::vector<std::string>& error_bodies) {
   FaultRule f;
   f.kind = FaultKind::respond;

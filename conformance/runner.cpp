@@ -481,12 +481,10 @@ Result<Outcome> run_scenario(const Scenario& s, const RunOptions& o) {
     w.crash_done.assign(s.crashes.size(), false);
     crasher.schedule_timed();
   }
+  w.act_seen.assign(s.events.size(), 0);
+  w.act_done.assign(s.events.size(), false);
   const bool acts_at_steps =
       std::any_of(s.events.begin(), s.events.end(), [](const ControlEvent& e) { return !e.step.empty(); });
-  if (acts_at_steps) {
-    w.act_seen.assign(s.events.size(), 0);
-    w.act_done.assign(s.events.size(), false);
-  }
   if (!s.crashes.empty() || acts_at_steps) crasher.install();
   const auto wall_start = std::chrono::steady_clock::now();  // determinism-ok: wall time of the run, reported only
   w.producer = std::make_unique<Scope>(w.loop);

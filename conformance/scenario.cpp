@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 
 #include "conformance/catalogue.h"
 #include "destinations/destination.h"
@@ -319,21 +320,37 @@ Result<SyncInput> parse_sync(const JsonIn& in) {
 
 namespace {
 
+// "a, b, c or d"
+template <std::size_t N>
+std::string step_names(const char* const (&steps)[N]) {
+  std::string out;
+  for (std::size_t i = 0; i < N; ++i) out += std::string(i == 0 ? "" : i + 1 == N ? " or " : ", ") + steps[i];
+  return out;
+}
+
+// When an event comes: exactly one of "at" (a virtual time, left to the
+// caller) and "step" (one of `steps`), then "nth" (the time the step is
+// reached; only with a step). Crashes and operator acts share it.
+template <std::size_t N>
+Status parse_step(const JsonIn& e, const char* const (&steps)[N], const char* noun, std::string& step, int& nth) {
+  if (e.has("at") == e.has("step") || (e.has("nth") && !e.has("step")))
+    return e.fail("expected exactly one of \"at\" (a virtual time) or \"step\" (" + step_names(steps) +
+                  ", with \"nth\")");
+  if (!e.has("step")) return Status::success();
+  DS_TRY(step, e.at("step").string());
+  if (std::none_of(std::begin(steps), std::end(steps), [&](const char* k) { return step == k; }))
+    return e.at("step").expected(std::string(noun) + ": " + step_names(steps));
+  if (e.has("nth")) {
+    DS_TRY(std::int64_t n, e.at("nth").integer(1, 1'000'000));
+    nth = static_cast<int>(n);
+  }
+  return Status::success();
+}
+
 Result<CrashPoint> parse_crash(const JsonIn& c, const JsonIn& args) {
   CrashPoint cp;
-  if (c.has("at") == c.has("step"))
-    return c.fail("expected exactly one of \"at\" (a virtual time) or \"step\" (after_upload, mid_poll, mid_stats, before_commit)");
+  DS_CHECK(parse_step(c, kCrashSteps, "a crash step", cp.step, cp.nth));
   if (c.has("at")) { DS_TRY(cp.at, c.at("at").duration()); }
-  if (c.has("step")) {
-    DS_TRY(cp.step, c.at("step").string());
-    bool known = false;
-    for (const char* k : kCrashSteps) known |= cp.step == k;
-    if (!known) return c.at("step").expected("a crash step: after_upload, mid_poll, mid_stats or before_commit");
-  }
-  if (c.has("nth")) {
-    DS_TRY(std::int64_t nth, c.at("nth").integer(1, 1'000'000));
-    cp.nth = static_cast<int>(nth);
-  }
   if (args.has("restart_after")) { DS_TRY(cp.restart_after, args.at("restart_after").duration()); }
   if (args.has("optional")) { DS_TRY(cp.optional, args.at("optional").boolean()); }
   return cp;
@@ -374,20 +391,10 @@ Status parse_events(const JsonIn& es, Scenario& s) {
     }
     ControlEvent ce;
     ce.path = e.path();
-    if (e.has("fake") && (e.has("step") || e.has("nth"))) {
-      // An operator's act at a step of the framework, as a crash may come.
-      if (e.has("at") || !e.has("step"))
-        return e.fail("expected exactly one of \"at\" (a virtual time) or \"step\" (upload_answered, after_upload, "
-                      "mid_poll, mid_stats, before_commit)");
-      DS_TRY(ce.step, e.at("step").string());
-      bool known = false;
-      for (const char* k : kActSteps) known |= ce.step == k;
-      if (!known)
-        return e.at("step").expected("a step: upload_answered, after_upload, mid_poll, mid_stats or before_commit");
-      if (e.has("nth")) {
-        DS_TRY(std::int64_t nth, e.at("nth").integer(1, 1'000'000));
-        ce.nth = static_cast<int>(nth);
-      }
+    if (e.has("fake")) {
+      // An operator's act: at a time, or at a step of the framework as a crash may come.
+      DS_CHECK(parse_step(e, kActSteps, "a step", ce.step, ce.nth));
+      if (e.has("at")) { DS_TRY(ce.at, e.at("at").duration()); }
     } else {
       if (e.has("step") || e.has("nth"))
         return e.at(e.has("step") ? "step" : "nth").fail("only a crash or a fake operation comes at a step");

@@ -99,6 +99,14 @@ TEST(ScenarioV2, TimelineIsCheckedAtLoad) {
             std::string::npos);
   EXPECT_NE(error_of(with(R"([{"step": "mid_poll", "nth": 0, "fake": {"set_api_key": "k"}}])")).find("/events/0/nth"),
             std::string::npos);
+  EXPECT_NE(error_of(with(R"([{"fake": {"set_api_key": "k"}}])")).find("/events/0: expected exactly one of"),
+            std::string::npos);
+  // Crashes share the rule: "nth" only with a step, the step one of theirs.
+  EXPECT_NE(error_of(with(R"([{"at": "5s", "nth": 2, "crash": true}])")).find("/events/0: expected exactly one of"),
+            std::string::npos);
+  EXPECT_NE(error_of(with(R"([{"step": "upload_answered", "crash": true}])"))
+                .find("/events/0/step: expected a crash step: after_upload, mid_poll, mid_stats or before_commit"),
+            std::string::npos);
   EXPECT_NE(error_of(with(R"([{"at": "5s", "clock_skew": "2h"}])")).find("/events/0/clock_skew: expected a signed duration"),
             std::string::npos);
   nlohmann::json seeded = iterable_doc();

@@ -1407,10 +1407,12 @@ DestinationEntry make_entry(std::shared_ptr<const Spec> shown, std::shared_ptr<c
     if (!spec.ok()) return none;
     auto cfg = config_values(**spec, config, schema);
     if (!cfg.ok()) return none;
-    return [spec = *spec, cfg = std::move(cfg).value()](const Record& r) -> std::vector<std::string> {
-      // The item is the payload and the effect the item: keyed straight from
-      // the record (what transform_record then effect_of give, without a copy).
-      if (item_is_payload(*spec, r) && spec->effect_item == nlohmann::json("{{item}}")) {
+    // The effect is the item (the default): a record whose item is its payload
+    // is keyed straight from it (what transform_record then effect_of give,
+    // without copying the payload).
+    const bool effect_is_item = (*spec)->effect_item == nlohmann::json("{{item}}");
+    return [spec = *spec, cfg = std::move(cfg).value(), effect_is_item](const Record& r) -> std::vector<std::string> {
+      if (effect_is_item && item_is_payload(*spec, r)) {
         if (!check_required(*spec, r).ok()) return {};
         return {oracle_key(spec->effect_key, r.payload)};
       }
