@@ -34,6 +34,13 @@ bool schema_has(const DestinationEntry& e, const char* key) {
   return false;
 }
 
+// `v` brought into the declared range of the integer key `key`.
+std::int64_t in_range(const DestinationEntry& e, const char* key, std::int64_t v) {
+  for (const auto& k : e.schema)
+    if (k.name == key) return std::clamp(v, k.min, k.max);
+  return v;
+}
+
 }  // namespace
 
 // The config a case runs with: the destination's certification config, or its
@@ -403,9 +410,25 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
         if (entry.capabilities.stages) {
           c.act_step = "before_commit";
         } else if (entry.capabilities.bulk) {
-          c.act_step = entry.capabilities.polls && ar.chance(1, 2) ? "mid_poll" : "upload_answered";
+          c.act_step = entry.capabilities.polls && ar.chance(2, 3) ? "mid_poll" : "upload_answered";
         }
         c.act_nth = 1 + static_cast<int>(ar.below(2));
+        // What an act at a step breaks shows when more requests follow it
+        // before the next poll: an upload already on its way, the next one on
+        // a channel the act invalidated. Half such bulk cases keep uploads
+        // coming (records arriving, small uploads, a short upload interval,
+        // several imports in flight) — drawn as the hidden-then-crash profile
+        // draws them, so the act falls among uploads, not after the last.
+        if (entry.capabilities.bulk && !entry.capabilities.stages && ar.chance(3, 4)) {
+          for (const char* key : {"records_max", "profiles_per_upload"})
+            if (schema_has(entry, key)) c.config[key] = in_range(entry, key, 2 + static_cast<std::int64_t>(ar.below(19)));
+          static const char* kInterval[] = {"5ms", "100ms", "1s"};
+          if (schema_has(entry, "upload_interval")) c.config["upload_interval"] = kInterval[ar.below(3)];
+          if (schema_has(entry, "imports_in_flight"))
+            c.config["imports_in_flight"] = in_range(entry, "imports_in_flight", 2 + static_cast<std::int64_t>(ar.below(3)));
+          if (c.pace.count() == 0) c.pace = std::chrono::milliseconds(50);
+          c.records = std::max<std::int64_t>(c.records, 20 + static_cast<std::int64_t>(ar.below(60)));
+        }
       }
     }
   }

@@ -86,6 +86,7 @@ struct Upload {
   std::int64_t result_t = -1;      // when the upload was answered
   std::int64_t answer_req = -1;    // the HTTP exchange whose answer the upload's result came from
   std::int64_t end_t = -1;         // the upload or import gave its slot back (ImportEnd)
+  std::size_t end_seq = SIZE_MAX;  // that ImportEnd's index in the trace
   std::vector<BulkAnswer> poll_answers, stats_answers;
   bool unmentioned = false;        // a Settle left some of its jobs unmentioned
   bool poll_failed = false;        // a poll answered the accepted import failed
@@ -155,7 +156,10 @@ struct Events {
   std::map<std::int64_t, std::size_t> current;
   std::vector<Interval> in_flight;         // per upload slot: start .. end (or crash)
   std::vector<std::int64_t> crashes, restarts;  // process ends (crashes and clean stops), and the starts after them
-  std::vector<std::int64_t> operator_acts;      // the scenario changed the fake's state (a `fake` control event)
+  // The scenario changed the fake's state (a `fake` control event): the
+  // index of each in the trace (an act at a step shares its virtual time
+  // with what the destination does next; the order tells them apart).
+  std::vector<std::pair<std::size_t, std::int64_t>> operator_acts;  // (trace index, time)
   std::int64_t settled_ok = 0, unmentioned = 0;
 };
 
@@ -315,7 +319,9 @@ Events parse_events(const Outcome& o) {
             upload(e.upload, false);
             open[e.upload] = t;
           } else if constexpr (std::is_same_v<E, ev::ImportEnd>) {
-            upload(e.upload, false).end_t = t;
+            Upload& ended = upload(e.upload, false);
+            ended.end_t = t;
+            ended.end_seq = seq;
             auto it = open.find(e.upload);
             if (it != open.end()) {
               ev.in_flight.push_back({it->second, t});
@@ -327,7 +333,7 @@ Events parse_events(const Outcome& o) {
             // treat both as a process end (`crashes`), and a start or a
             // restart follows each.
             if constexpr (std::is_same_v<E, ev::RunControl>) {
-              if (e.what == "fake" && !e.skipped) ev.operator_acts.push_back(t);
+              if (e.what == "fake" && !e.skipped) ev.operator_acts.emplace_back(seq, t);
               if (e.what != "stop" || e.skipped) return;
             }
             ev.crashes.push_back(t);
@@ -607,9 +613,12 @@ std::map<JobId, std::string> hiding_faults(const Events& ev) {
     // An operator changed the API's state (dropped a table, rotated a key)
     // while the upload or its import was in flight: what the API did with it
     // may be gone or unknowable (rows committed into a table then dropped).
+    // In flight is by trace order, not time: an upload that starts right
+    // after an act, at the same virtual instant, was sent to the changed API
+    // and its outcome is as knowable as any other's.
     if (u.start >= 0)
-      for (std::int64_t t : ev.operator_acts)
-        if (t >= u.start && (u.end_t < 0 || t <= u.end_t)) {
+      for (const auto& [a, t] : ev.operator_acts)
+        if (a > u.seq && a < u.end_seq) {
           mark(u.ids, name + " was in flight when the scenario changed the API's state at " +
                           format_duration(Duration(t)));
           break;

@@ -571,11 +571,12 @@ Record generate(Rng& rng, JobId id, const GenerateOptions& o) {
 
 DestinationEntry sftp_destination() {
   // Not idempotent: a file is idempotent by path, not by record (see sftp.h).
+  // A file is in place when its rename is answered: nothing is polled.
   DestinationEntry e = destination_entry(
       "sftp", "sftp", "sftp.example.com",
       "SFTP file drop: CSV/JSONL (gzip) files under a path template, atomic temp-then-rename uploads", schema(),
       {.limits = {.records_max = kRecordsCap, .bytes_max = kFileBytesCap},
-       .delivery = DeliverySemantics::at_least_once, .idempotent_writes = false, .bulk = true,
+       .delivery = DeliverySemantics::at_least_once, .idempotent_writes = false, .bulk = true, .polls = false,
        .import_concurrency = kImportsInFlightMax});
   e.make = [](DeliveryContext& ctx, const Config& config) -> Result<std::unique_ptr<Destination>> {
     DS_TRY(Settings s, settings_from(config));
