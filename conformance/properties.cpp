@@ -1092,8 +1092,17 @@ PropertyResult check_b5(const Outcome& o, const Events& ev) {
   }
   for (std::size_t seq : ev.restart_seqs) steps.emplace_back(seq, restart, 0);
   std::sort(steps.begin(), steps.end());
-  std::set<JobId> waiting;
-  std::map<JobId, std::size_t> deferred_by;  // waiting job → the first upload that left it out
+  // A staged job waits for an upload; the first upload after it was staged
+  // that does not carry it leaves it for a later one (defers it). Kept as the
+  // count of uploads seen when it was staged: deferred once more have been
+  // seen (the first upload after staging either carried it — and it waits no
+  // more — or deferred it), so an upload costs its own jobs, not every waiting one.
+  std::map<JobId, std::size_t> waiting;  // waiting job → uploads seen when it was staged
+  std::vector<std::size_t> upload_order;  // ev.uploads index of each upload, in trace order
+  auto deferred_by = [&](const std::pair<const JobId, std::size_t>& w) -> std::optional<std::size_t> {
+    if (w.second < upload_order.size()) return upload_order[w.second];
+    return std::nullopt;
+  };
   // A job aborted once the declared retry window had passed since its first
   // upload was ended by its time budget (C6), not for the overflow.
   const Duration window = config_duration(o, "retry_window", Duration(0));
@@ -1109,46 +1118,42 @@ PropertyResult check_b5(const Outcome& o, const Events& ev) {
   };
   for (const auto& [seq, kind, what] : steps) {
     if (kind == staged) {
-      for (JobId id : ev.staged[what].second) waiting.insert(id);
+      for (JobId id : ev.staged[what].second) waiting.try_emplace(id, upload_order.size());
     } else if (kind == upload) {
-      const Upload& u = ev.uploads[what];
-      for (JobId id : u.ids) {
-        waiting.erase(id);
-        deferred_by.erase(id);
-      }
-      for (JobId id : waiting) deferred_by.emplace(id, what);
+      for (JobId id : ev.uploads[what].ids) waiting.erase(id);
+      upload_order.push_back(what);
     } else if (kind == terminal) {
       const JobId id = ended[what];
-      auto d = deferred_by.find(id);
+      auto w = waiting.find(id);
+      if (w == waiting.end()) continue;
+      const std::optional<std::size_t> d = deferred_by(*w);
       // A job still waiting in the staging queue ends only by its window: one
       // ended before any upload carried it was cut from the upload being
       // filled (its end is traced before that upload starts).
-      if (d == deferred_by.end() && waiting.count(id) > 0 && !window_passed(id)) {
+      if (!d && !window_passed(id)) {
         const JobOutcome out = o.jobs().outcome(id);
         return fail("B5", "job " + std::to_string(id) + " was staged, then ended " + job_state_name(out.state) +
                               " at " + format_duration(Duration(ev.terminal_at.at(id))) +
                               " while waiting for an upload, without being uploaded (\"" + out.reason + "\")");
       }
-      if (d != deferred_by.end() && !window_passed(id)) {
+      if (d && !window_passed(id)) {
         const JobOutcome out = o.jobs().outcome(id);
         return fail("B5", "job " + std::to_string(id) + " was left for a later upload by " +
-                              upload_name(ev.uploads[d->second]) + " at " +
-                              format_duration(Duration(ev.uploads[d->second].start)) + ", then ended " +
-                              job_state_name(out.state) + " at " + format_duration(Duration(ev.terminal_at.at(id))) +
-                              " without being uploaded (\"" + out.reason + "\")");
+                              upload_name(ev.uploads[*d]) + " at " + format_duration(Duration(ev.uploads[*d].start)) +
+                              ", then ended " + job_state_name(out.state) + " at " +
+                              format_duration(Duration(ev.terminal_at.at(id))) + " without being uploaded (\"" +
+                              out.reason + "\")");
       }
-      if (d != deferred_by.end()) deferred_by.erase(d);  // its window ended it
-      waiting.erase(id);
+      waiting.erase(w);  // its window ended it
     } else {
       waiting.clear();  // the new process stages again
-      deferred_by.clear();
     }
   }
-  if (!deferred_by.empty()) {
-    const auto& [id, k] = *deferred_by.begin();
-    return fail("B5", "job " + std::to_string(id) + " was left for a later upload by " + upload_name(ev.uploads[k]) +
-                          " at " + format_duration(Duration(ev.uploads[k].start)) + " and never uploaded");
-  }
+  for (const auto& w : waiting)
+    if (const std::optional<std::size_t> k = deferred_by(w))
+      return fail("B5", "job " + std::to_string(w.first) + " was left for a later upload by " +
+                            upload_name(ev.uploads[*k]) + " at " + format_duration(Duration(ev.uploads[*k].start)) +
+                            " and never uploaded");
   return pass("B5");
 }
 

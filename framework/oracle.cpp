@@ -52,9 +52,12 @@ struct StringOut {
 };
 class HashOut {
  public:
-  HashOut() { XXH3_64bits_reset(&state_); }
+  // The XXH3 state is set up only when the bytes outgrow the buffer: most
+  // dumps hashed here (a row, an item) are a few hundred bytes, hashed in one
+  // call — the same digest as streamed (XXH3's streaming and one-shot forms
+  // agree by definition), without resetting a 576-byte state per hash.
   void put(const char* p, std::size_t n) {
-    if (used_ + n > sizeof buf_) flush();
+    if (used_ + n > sizeof buf_ || n >= sizeof buf_) flush();  // (starts the stream)
     if (n >= sizeof buf_) {
       XXH3_64bits_update(&state_, p, n);
       return;
@@ -62,18 +65,27 @@ class HashOut {
     std::memcpy(buf_ + used_, p, n);
     used_ += n;
   }
-  void put(char c) { put(&c, 1); }
+  void put(char c) {
+    if (used_ == sizeof buf_) flush();
+    buf_[used_++] = c;
+  }
   std::uint64_t digest() {
+    if (!streaming_) return XXH3_64bits(buf_, used_);
     flush();
     return XXH3_64bits_digest(&state_);
   }
 
  private:
   void flush() {
+    if (!streaming_) {
+      XXH3_64bits_reset(&state_);
+      streaming_ = true;
+    }
     if (used_) XXH3_64bits_update(&state_, buf_, used_);
     used_ = 0;
   }
   XXH3_state_t state_;
+  bool streaming_ = false;
   char buf_[8192];
   std::size_t used_ = 0;
 };

@@ -141,5 +141,19 @@ TEST(Oracle, AppendDumpFindsEveryByteInsideAPlainRun) {
   }
 }
 
+// The hash is taken in one call while the dump fits the 8 KiB buffer and
+// streamed past it: both give XXH3 of the whole dump, at every size around
+// the buffer's edge, written in one piece or in many.
+TEST(Oracle, DumpHashAgreesAcrossTheBufferEdge) {
+  for (std::size_t n : {0u, 1u, 8188u, 8189u, 8190u, 8191u, 8192u, 8193u, 8194u, 16382u, 16383u, 16384u, 16385u,
+                        70'000u}) {
+    const nlohmann::json one = std::string(n, 'x');
+    EXPECT_EQ(content_hash_of_dump(one), content_hash(one.dump())) << n;
+    nlohmann::json many = nlohmann::json::array();
+    for (std::size_t i = 0; i < n / 7; ++i) many.push_back(i % 3 ? nlohmann::json("ab") : nlohmann::json(i));
+    EXPECT_EQ(content_hash_of_dump(many), content_hash(many.dump())) << n;
+  }
+}
+
 }  // namespace
 }  // namespace destsim
