@@ -38,6 +38,13 @@ if(PkgConfig_FOUND)
 endif()
 destsim_require(XXHASH_FOUND "xxHash (pkg-config libxxhash)" libxxhash-dev)
 
+# The fakes parse every request body (1000-item bulk bodies) with simdjson
+# first (framework/flat_json.cpp), linked by name (-lsimdjson) as xxhash is.
+if(PkgConfig_FOUND)
+  pkg_check_modules(SIMDJSON QUIET simdjson)
+endif()
+destsim_require(SIMDJSON_FOUND "simdjson (pkg-config simdjson)" libsimdjson-dev)
+
 find_package(ZLIB QUIET)
 destsim_require(ZLIB_FOUND "zlib" zlib1g-dev)
 

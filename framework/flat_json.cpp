@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include <simdjson.h>
+
 #include "framework/json_in.h"
 #include "framework/oracle.h"
 
@@ -23,7 +25,7 @@ struct FlatJsonSax {
   std::vector<Open> open;
   std::uint32_t key_off = 0, key_len = 0;
 
-  std::uint32_t intern(const string_t& s) {
+  std::uint32_t intern(std::string_view s) {
     const auto off = static_cast<std::uint32_t>(d.strings_.size());
     d.strings_.append(s);
     return off;
@@ -77,7 +79,8 @@ struct FlatJsonSax {
     n.v.d = x;
     return add(n);
   }
-  bool string(string_t& s) {
+  bool string(string_t& s) { return string_view(s); }
+  bool string_view(std::string_view s) {
     Node n = scalar(Type::string);
     n.v.s.len = static_cast<std::uint32_t>(s.size());
     n.v.s.off = intern(s);
@@ -98,7 +101,8 @@ struct FlatJsonSax {
   }
   bool end_object() { return end(); }
   bool end_array() { return end(); }
-  bool key(string_t& k) {
+  bool key(string_t& k) { return key_view(k); }
+  bool key_view(std::string_view k) {
     key_len = static_cast<std::uint32_t>(k.size());
     key_off = intern(k);
     return true;
@@ -106,11 +110,70 @@ struct FlatJsonSax {
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
 };
 
+struct FlatJson::Simd {
+  simdjson::dom::parser parser;
+};
+
+FlatJson::FlatJson() = default;
+FlatJson::~FlatJson() = default;
+FlatJson::FlatJson(FlatJson&&) noexcept = default;
+FlatJson& FlatJson::operator=(FlatJson&&) noexcept = default;
+
+namespace {
+// A simdjson DOM element into FlatJson nodes, in document order.
+bool build(FlatJsonSax& b, simdjson::dom::element e) {
+  using T = simdjson::dom::element_type;
+  switch (e.type()) {
+    case T::ARRAY: {
+      if (!b.start(JsonView::Type::array)) return false;
+      for (simdjson::dom::element child : simdjson::dom::array(e))
+        if (!build(b, child)) return false;
+      return b.end();
+    }
+    case T::OBJECT: {
+      if (!b.start(JsonView::Type::object)) return false;
+      for (simdjson::dom::key_value_pair m : simdjson::dom::object(e)) {
+        b.key_view(m.key);
+        if (!build(b, m.value)) return false;
+      }
+      return b.end();
+    }
+    case T::INT64: {
+      const std::int64_t i = std::int64_t(e);
+      // nlohmann types a non-negative integer token unsigned, a negative one signed.
+      return i < 0 ? b.number_integer(i) : b.number_unsigned(static_cast<std::uint64_t>(i));
+    }
+    case T::UINT64: return b.number_unsigned(std::uint64_t(e));
+    case T::DOUBLE: {
+      FlatJsonSax::Node n = FlatJsonSax::scalar(JsonView::Type::floating);
+      n.v.d = double(e);
+      return b.add(n);
+    }
+    case T::STRING: return b.string_view(std::string_view(e));
+    case T::BOOL: return b.boolean(bool(e));
+    case T::NULL_VALUE: return b.null();
+  }
+  return false;
+}
+}  // namespace
+
+bool FlatJson::parse_simd(std::string_view text) {
+  if (!simd_) simd_ = std::make_unique<Simd>();
+  simdjson::dom::element root;
+  // (The parser copies the text into its own padded buffer.)
+  if (simd_->parser.parse(text.data(), text.size(), true).get(root) != simdjson::SUCCESS) return false;
+  FlatJsonSax b{*this, {}};
+  return build(b, root) && !nodes_.empty();
+}
+
 bool FlatJson::parse(std::string_view text) {
   nodes_.clear();
   strings_.clear();
   ok_ = false;
   if (json_text_refused(text)) return false;
+  if (parse_simd(text)) return ok_ = true;
+  nodes_.clear();
+  strings_.clear();
   FlatJsonSax sax{*this, {}};
   ok_ = nlohmann::json::sax_parse(text.begin(), text.end(), &sax) && !nodes_.empty();
   return ok_;

@@ -3,13 +3,18 @@
 //
 // nlohmann's DOM allocates a map node, a key string and a value per member and
 // frees them all again; on the batch path that was most of a fake's cost. A
-// FlatJson is parsed by nlohmann's own SAX parser — the same grammar, UTF-8
-// checks, number typing (negative → integer, non-negative → unsigned, anything
-// else or too large → float; a float that is not finite is refused) and the
-// same kJsonDepthMax / NUL pre-check as parse_json_body — into one vector of
-// nodes and one string buffer, both reused by the next parse. So a body a
-// FlatJson accepts is exactly a body parse_json_body accepts, and a view reads
-// the same values nlohmann's DOM would hold:
+// FlatJson is parsed into one vector of nodes and one string buffer, both
+// reused by the next parse, after the same kJsonDepthMax / NUL pre-check as
+// parse_json_body. simdjson (Debian's libsimdjson-dev) parses first: it takes
+// only RFC 8259 JSON with valid UTF-8 and paired surrogates, as nlohmann does,
+// and its number typing is mapped onto nlohmann's (negative → integer,
+// non-negative → unsigned, a fraction or exponent → float). What simdjson
+// refuses — an integer beyond 64 bits (a float to nlohmann), a depth over
+// its 1024, or a body nlohmann refuses too — goes to nlohmann's own SAX
+// parser, which decides. So a body a FlatJson accepts is exactly a body
+// parse_json_body accepts, and a view reads the same values nlohmann's DOM
+// would hold (one spelling aside: "-0" reads as unsigned 0, where nlohmann
+// holds a signed 0 — the same number, dump and type name):
 //  - an object's members are seen in key order, and a repeated key counts
 //    once, with its last value (as nlohmann's std::map keeps it);
 //  - `canonical_hash()` is `content_hash_of_dump(to_json())` (framework/oracle.h),
@@ -18,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,6 +99,10 @@ struct JsonMember {
 
 class FlatJson {
  public:
+  FlatJson();
+  ~FlatJson();
+  FlatJson(FlatJson&&) noexcept;
+  FlatJson& operator=(FlatJson&&) noexcept;
   /// Parses `text`; false when parse_json_body would give a discarded value.
   bool parse(std::string_view text);
   /// The document's root (absent() before a successful parse).
@@ -120,8 +130,12 @@ class FlatJson {
   };
   std::string_view key_of(std::uint32_t i) const { return {strings_.data() + nodes_[i].key_off, nodes_[i].key_len}; }
 
+  bool parse_simd(std::string_view text);
+
   std::vector<Node> nodes_;
   std::string strings_;
+  struct Simd;                  // simdjson's parser, its buffers reused
+  std::unique_ptr<Simd> simd_;
   mutable std::string scratch_;  // canonical_hash's dump, reused
   bool ok_ = false;
 };

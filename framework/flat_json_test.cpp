@@ -67,6 +67,9 @@ TEST(FlatJson, ReadsNumbersStringsAndKeysAsTheDomDoes) {
            R"({"b":1,"a":2})", R"({"a":1,"a":2})", R"({"a":1,"b":2,"a":3})", R"({"":0,"a":{"y":1,"x":[3,{"d":1,"c":2}]}})",
            R"({"é":1,"e":2,"z":3,"E":4})", R"({"a\u0000b":1,"a":2})", R"( { "k" : [ 1 , 2 ] } )",
            R"({"events":[{"email":"a@b.c","dataFields":{"n":1.5,"s":"x"}},{"userId":"u"}]})",
+           // simdjson refuses an integer past 64 bits: nlohmann parses the
+           // whole document instead (such an integer is a float to it).
+           R"({"a":[1,"x",{"b":2}],"c":18446744073709551616,"d":-9223372036854775809})",
        }) {
     expect_same_as_dom(text);
   }

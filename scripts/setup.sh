@@ -7,7 +7,7 @@ preset=${1:-default}
 
 packages=(build-essential clang libclang-rt-14-dev cmake ninja-build pkg-config
           libgtest-dev libgmock-dev librapidcheck-dev libcpp-httplib-dev nlohmann-json3-dev
-          libssh-dev libbenchmark-dev libcli11-dev libsqlite3-dev zlib1g-dev libxxhash-dev libzip-dev libpugixml-dev libssl-dev openssh-client curl
+          libssh-dev libbenchmark-dev libcli11-dev libsqlite3-dev zlib1g-dev libxxhash-dev libsimdjson-dev libzip-dev libpugixml-dev libssl-dev openssh-client curl
           chromium python3 python3-jsonschema)
 missing=()
 for p in "${packages[@]}"; do
