@@ -5,6 +5,7 @@
 #include <libssh/libssh.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "fakes/fake_options.h"
 #include "fakes/gunzip.h"
@@ -354,8 +355,8 @@ std::vector<std::vector<std::string>> csv_records(std::string_view text) {
 
 }  // namespace
 
-std::vector<std::string> sftp_row_keys(std::string_view name, std::string_view content) {
-  std::vector<std::string> keys;
+std::vector<std::uint64_t> sftp_row_hashes(std::string_view name, std::string_view content) {
+  std::vector<std::uint64_t> keys;
   if (name.empty() || name[0] == '.') return keys;
   std::string_view base = name;
   std::optional<std::string> inflated;
@@ -388,7 +389,7 @@ std::vector<std::string> sftp_row_keys(std::string_view name, std::string_view c
         if (same != members.end()) same->value = &values.back();
         else members.push_back({header[c], &values.back()});
       }
-      keys.push_back("sftp.row#" + hex16(canonical_object_hash(members)));
+      keys.push_back(canonical_object_hash(members));
     }
     return keys;
   }
@@ -396,7 +397,7 @@ std::vector<std::string> sftp_row_keys(std::string_view name, std::string_view c
     auto whole = parse_json_body(content);
     if (!whole.is_discarded() && whole.is_array()) {
       for (const auto& e : whole)
-        if (e.is_object()) keys.push_back(oracle_key("sftp.row", e));
+        if (e.is_object()) keys.push_back(content_hash_of_dump(e));
       return keys;
     }
     FlatJson flat;
@@ -412,9 +413,15 @@ std::vector<std::string> sftp_row_keys(std::string_view name, std::string_view c
       // content_hash_of_dump of the row (straight from the nodes: a written
       // row's keys are sorted).
       if (flat.parse(line) && flat.root().is_object())
-        keys.push_back("sftp.row#" + hex16(flat.root().canonical_hash()));
+        keys.push_back(flat.root().canonical_hash());
     }
   }
+  return keys;
+}
+
+std::vector<std::string> sftp_row_keys(std::string_view name, std::string_view content) {
+  std::vector<std::string> keys;
+  for (std::uint64_t h : sftp_row_hashes(name, content)) keys.push_back("sftp.row#" + hex16(h));
   return keys;
 }
 
@@ -508,17 +515,23 @@ nlohmann::json SftpFake::accepted() const {
 
 std::int64_t SftpFake::applied(const std::string& key) const {
   if (!key.empty() && key[0] == '/') return ledger_.commits_at(key);
-  if (key.rfind("sftp.row#", 0) != 0) return 0;
+  // "sftp.row#" and the row's 16 hex digits (sftp_row_keys); rows are counted by the hash itself.
+  constexpr std::string_view kPrefix = "sftp.row#";
+  if (key.size() != kPrefix.size() + 16 || key.compare(0, kPrefix.size(), kPrefix) != 0) return 0;
+  std::uint64_t hash = 0;
+  const char* digits = key.data() + kPrefix.size();
+  if (std::from_chars(digits, digits + 16, hash, 16).ptr != digits + 16 || hex16(hash) != key.substr(kPrefix.size()))
+    return 0;
   if (rows_version_ != fs_->version()) {
     rows_.clear();
     for (const auto& p : fs_->all_files()) {
       auto content = fs_->read_all(p);
       if (!content.ok()) continue;
-      for (auto& k : sftp_row_keys(p.substr(p.rfind('/') + 1), *content)) ++rows_[k];
+      for (std::uint64_t h : sftp_row_hashes(p.substr(p.rfind('/') + 1), *content)) ++rows_[h];
     }
     rows_version_ = fs_->version();
   }
-  auto it = rows_.find(key);
+  auto it = rows_.find(hash);
   return it == rows_.end() ? 0 : it->second;
 }
 

@@ -146,6 +146,8 @@ bool key_authorized(ssh_key_struct* key, const std::vector<std::string>& authori
 /// The oracle keys of the rows of one file (see the contract); empty for a
 /// file the oracle does not read. `name` is the file's base name.
 std::vector<std::string> sftp_row_keys(std::string_view name, std::string_view content);
+/// The same rows' hashes: each key is "sftp.row#" + hex16(hash).
+std::vector<std::uint64_t> sftp_row_hashes(std::string_view name, std::string_view content);
 
 /// What a fake server accepted: complete files committed, per-operation
 /// counts, logins. Shared by the sim door and the real server.
@@ -205,7 +207,7 @@ class SftpFake final : public FileFake {
   SftpLedger ledger_;
   // Row-key index over the files in place, rebuilt when the tree changed.
   mutable std::uint64_t rows_version_ = ~std::uint64_t{0};
-  mutable std::map<std::string, std::int64_t> rows_;
+  mutable std::map<std::uint64_t, std::int64_t> rows_;  // row hash (sftp_row_hashes) → copies in place
 };
 
 }  // namespace destsim

@@ -2,6 +2,8 @@
 // options, its oracle and its sim door in virtual time, fault by fault.
 #include "fakes/sftp/sftp_fake.h"
 
+#include <cctype>
+
 #include <gtest/gtest.h>
 #include <libssh/libssh.h>
 #include <sys/stat.h>
@@ -682,6 +684,14 @@ TEST(SftpOracle, RowKeysCountRowsOfFilesInPlace) {
   EXPECT_EQ(fake.applied(ann), 1);
   EXPECT_EQ(fake.applied(bb), 0);
   EXPECT_EQ(fake.applied("unrelated#0000000000000000"), 0);
+  // Rows are counted by hash: only the exact key spelling names one.
+  std::string upper = ann;
+  for (std::size_t i = std::string("sftp.row#").size(); i < upper.size(); ++i)
+    upper[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(upper[i])));
+  if (upper != ann) EXPECT_EQ(fake.applied(upper), 0);
+  EXPECT_EQ(fake.applied(ann + "0"), 0);
+  EXPECT_EQ(fake.applied(ann.substr(0, ann.size() - 1)), 0);
+  EXPECT_EQ(fake.applied("sftp.row#zzzzzzzzzzzzzzzz"), 0);
   fake.reset();
   EXPECT_EQ(fake.applied(three), 0);
   EXPECT_TRUE(fake.fs().all_files().empty());
