@@ -249,6 +249,11 @@ FakeEntry bingads_entry() {
   e.hostile = {{"undocumented in-progress", {{"status_values", {{"InProgress", "Processing"}}}}},
                {"undocumented completion", {{"status_values", {{"CompletedWithErrors", "CompletedWithWarnings"}}}}}};
   e.results_reads = {{"GET", "/bulkuploadresultfiles/*"}};
+  // The account's OAuth token expires under the running connector and no new
+  // one comes (the refresh failed, consent revoked): every call from then on
+  // answers AuthenticationTokenExpired (109) — nothing is retried for ever,
+  // nothing is lost, imports already accepted end unknown.
+  e.operator_acts = {{"token expired", {{"expire_token", true}}}};
   return e;
 }
 
