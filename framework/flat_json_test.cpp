@@ -182,5 +182,36 @@ RC_GTEST_PROP(FlatJson, HashesAsTheDomDumpForAnyDocument, (std::uint64_t seed)) 
   }
 }
 
+// Broken and odd texts: a document's dump with bytes flipped, cut short, or
+// spliced with tokens where the two parsers' edges are (integers past 64 bits,
+// -0, lone and paired surrogates, exponents, a BOM, control bytes, invalid
+// UTF-8, deep nesting). simdjson parses first and nlohmann decides what it
+// refuses: whatever the text, FlatJson accepts it exactly when
+// parse_json_body does and reads the same values.
+RC_GTEST_PROP(FlatJson, AgreesWithParseJsonBodyOnMangledText, (std::uint64_t seed)) {
+  static const char* const kSplices[] = {
+      "18446744073709551616", "-9223372036854775809", "-0", "1e400", "1E-400", "0.1e1", "\\ud800",
+      "\\ud83d\\ude80", "\\udc00", "\xef\xbb\xbf", "\x1f", "\xc3", "\xed\xa0\x80", "[[[[[[[[", "]]]]",
+      "{\"\":", ",", ":", "\"", "\\", "nul", "true", "  ", "\n", "123456789012345678901234567890"};
+  Rng rng(seed);
+  std::string text = random_value(rng, 0).dump();
+  for (std::uint64_t n = 1 + rng.below(3); n > 0; --n) {
+    const std::size_t at = text.empty() ? 0 : rng.below(text.size() + 1);
+    switch (rng.below(5)) {
+      case 0: text.insert(at, kSplices[rng.below(std::size(kSplices))]); break;
+      case 4: text.insert(at, 1, '\0'); break;
+      case 1: if (at < text.size()) text[at] = static_cast<char>(rng.below(256)); break;
+      case 2: text.resize(at); break;
+      default: if (at < text.size()) text.erase(at, 1 + rng.below(3)); break;
+    }
+  }
+  const nlohmann::json dom = parse_json_body(text);
+  FlatJson f;
+  RC_ASSERT(f.parse(text) == !dom.is_discarded());
+  if (dom.is_discarded()) return;
+  RC_ASSERT(f.root().to_json() == dom);
+  RC_ASSERT(f.root().canonical_hash() == content_hash_of_dump(dom));
+}
+
 }  // namespace
 }  // namespace destsim

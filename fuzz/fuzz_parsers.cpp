@@ -1,6 +1,7 @@
 // fuzz_parsers — the small parsers every input passes through: durations,
-// sizes, HTTP dates, ratios, CSV, fault-plan globs, UTF-8, and the SFTP jail's
-// path normalisation. Each either refuses or yields a value that holds its
+// sizes, HTTP dates, ratios, CSV, fault-plan globs, UTF-8, the SFTP jail's
+// path normalisation, and the fakes' JSON body parser (FlatJson) against
+// parse_json_body. Each either refuses or yields a value that holds its
 // contract: a duration within kDurationMax that formats and parses back to
 // itself, a size within kSizeMax, a normalised path that stays in the jail.
 #include <cstdint>
@@ -10,6 +11,9 @@
 #include "fakes/fault_plan.h"
 #include "fakes/sftp/remote_fs.h"
 #include "framework/csv.h"
+#include "framework/flat_json.h"
+#include "framework/json_in.h"
+#include "framework/oracle.h"
 #include "framework/rng.h"
 #include "framework/text.h"
 #include "framework/time.h"
@@ -45,6 +49,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string& n = *p;
     if (n.empty() || n[0] != '/' || n.find("/../") != std::string::npos || n.find('\0') != std::string::npos ||
         (n.size() >= 3 && n.compare(n.size() - 3, 3, "/..") == 0))
+      std::abort();
+  }
+  // The fakes' body parser (simdjson first, nlohmann deciding what it
+  // refuses) accepts exactly what parse_json_body accepts, with the same values.
+  {
+    const nlohmann::json dom = parse_json_body(text);
+    FlatJson flat;
+    if (flat.parse(text) != !dom.is_discarded()) std::abort();
+    if (!dom.is_discarded() && (flat.root().to_json() != dom || flat.root().canonical_hash() != content_hash_of_dump(dom)))
       std::abort();
   }
   return 0;
