@@ -33,6 +33,7 @@ struct Req {
   std::int64_t t = 0;
   std::string endpoint;  // host + path
   std::int64_t bytes = 0;
+  std::size_t seq = 0;  // its index in the trace
 };
 struct Resp {
   std::int64_t req = 0;
@@ -84,6 +85,7 @@ struct Upload {
   std::int64_t bytes = 0;          // the upload file's bytes
   std::size_t seq = 0;             // the UploadStart's index in the trace
   std::int64_t result_t = -1;      // when the upload was answered
+  std::size_t result_seq = SIZE_MAX;  // that UploadResult's index in the trace
   std::int64_t answer_req = -1;    // the HTTP exchange whose answer the upload's result came from
   std::int64_t end_t = -1;         // the upload or import gave its slot back (ImportEnd)
   std::size_t end_seq = SIZE_MAX;  // that ImportEnd's index in the trace
@@ -132,6 +134,7 @@ struct Events {
     std::string op, fault;
     bool after = false;
     std::int64_t status = 0;  // a respond fault's status
+    std::size_t seq = 0;      // its index in the trace
   };
   std::vector<FileFault> file_faults;
   std::vector<std::int64_t> batch_records;
@@ -200,7 +203,7 @@ Events parse_events(const Outcome& o) {
         [&](const auto& e) {
           using E = std::decay_t<decltype(e)>;
           if constexpr (std::is_same_v<E, ev::HttpRequest>) {
-            ev.requests.push_back({e.req, t, e.host + e.path, e.bytes});
+            ev.requests.push_back({e.req, t, e.host + e.path, e.bytes, seq});
             Http& h = ev.http[e.req];
             h.t = t;
             h.endpoint = e.host + e.path;
@@ -230,7 +233,7 @@ Events parse_events(const Outcome& o) {
             if (e.fault == "garble" || e.after.value_or(false)) ++ev.hidden_faults;
             if (e.req && e.fault == "garble") ev.http[*e.req].garbled = true;
             if (e.req && e.fault == "respond" && e.after.value_or(false)) ev.http[*e.req].answered_after = true;
-            if (e.op) ev.file_faults.push_back({t, *e.op, e.fault, e.after.value_or(false), e.status.value_or(0)});
+            if (e.op) ev.file_faults.push_back({t, *e.op, e.fault, e.after.value_or(false), e.status.value_or(0), seq});
           } else if constexpr (std::is_same_v<E, ev::JobTerminal>) {
             ev.terminal_at.emplace(static_cast<JobId>(e.id), t);
             ev.terminal_last[static_cast<JobId>(e.id)] = t;
@@ -280,6 +283,7 @@ Events parse_events(const Outcome& o) {
           } else if constexpr (std::is_same_v<E, ev::UploadResult>) {
             Upload& u = upload(e.upload, false);
             u.result_t = t;
+            u.result_seq = seq;
             u.answer_req = claim(t);
             u.outcome = e.outcome;
             u.import = e.import;
@@ -486,6 +490,15 @@ bool has_key(const Outcome& o, const char* key) {
   return false;
 }
 
+// The first request sent after upload `u` started: ev.requests is in trace
+// order, and an upload's requests are those traced between its start and its
+// result (by order, not time: the next upload may start, and send, at the very
+// instant this one is answered).
+std::vector<Req>::const_iterator requests_within(const Events& ev, const Upload& u) {
+  return std::upper_bound(ev.requests.begin(), ev.requests.end(), u.seq,
+                          [](std::size_t seq, const Req& r) { return seq < r.seq; });
+}
+
 // The answers that decided an upload's jobs. A manager that sends several
 // requests per upload (a channel per table) names on each the jobs its answer
 // decides (Request::carries): each such request sent while the upload ran
@@ -495,9 +508,7 @@ std::vector<std::pair<std::int64_t, std::vector<JobId>>> deciding_answers(const 
   std::vector<std::pair<std::int64_t, std::vector<JobId>>> out;
   if (u.start >= 0 && u.result_t >= 0) {
     const std::set<JobId> mine(u.ids.begin(), u.ids.end());
-    auto it = std::lower_bound(ev.requests.begin(), ev.requests.end(), u.start,
-                               [](const Req& r, std::int64_t t) { return r.t < t; });
-    for (; it != ev.requests.end() && it->t <= u.result_t; ++it) {
+    for (auto it = requests_within(ev, u); it != ev.requests.end() && it->seq < u.result_seq; ++it) {
       auto h = ev.http.find(it->id);
       if (h == ev.http.end() || !h->second.carries || h->second.status < 0) continue;
       std::vector<JobId> ids;
@@ -583,11 +594,8 @@ std::map<JobId, std::string> hiding_faults(const Events& ev) {
     // after a lost answer): a write sent while it ran whose answer hides
     // whether it was applied hides the upload's outcome too, even when a
     // later answer decided the upload (as for file operations below).
-    // (ev.requests is in sending order: the window is one range of it.)
     if (u.start >= 0 && u.result_t >= 0) {
-      auto from = std::lower_bound(ev.requests.begin(), ev.requests.end(), u.start,
-                                   [](const Req& r, std::int64_t t) { return r.t < t; });
-      for (auto it = from; it != ev.requests.end() && it->t <= u.result_t; ++it) {
+      for (auto it = requests_within(ev, u); it != ev.requests.end() && it->seq < u.result_seq; ++it) {
         if (it->id == u.answer_req) continue;
         auto h = ev.http.find(it->id);
         if (h != ev.http.end() && h->second.method == "POST")
@@ -602,10 +610,11 @@ std::map<JobId, std::string> hiding_faults(const Events& ev) {
       // changes the server — the protocol's generic failure, which like an
       // HTTP 5xx may come after the server did it. A refused connect, a
       // specific SFTP status and a refused size never hide anything.
-      const std::int64_t until = u.result_t >= 0 ? u.result_t : INT64_MAX;
+      // (Within is by trace order: the next upload's first operation may come
+      // at the very instant this one was answered, and is not of this one.)
       auto changes = [](const std::string& op) { return op == "put" || op == "rename" || op == "remove" || op == "mkdir"; };
       for (const auto& f : ev.file_faults)
-        if (f.t >= u.start && f.t <= until &&
+        if (f.seq > u.seq && f.seq < u.result_seq &&
             (f.after || f.fault == "garble" || f.fault == "reset" || f.fault == "timeout" || f.fault == "disconnect" ||
              (f.fault == "outage" && f.op != "connect") || (f.fault == "respond" && f.status == 4 && changes(f.op))))
           mark(u.ids, name + ": a " + f.fault + " fault on " + f.op + " at " + format_duration(Duration(f.t)));

@@ -385,6 +385,18 @@ TEST(PropertyCheckers, A2UnknownOutcomesMustBeJustified) {
   two_clean.end(1, JobState::failed, "HTTP 400", 3 * kSec, true);
   two_clean.all_succeed_from(2);
   EXPECT_FAIL(two_clean, "A2");
+  // A post sent at the instant the upload was answered, traced after its
+  // answer, is the next upload's: its lost answer hides nothing of this one
+  // (old A2 took it as within: the times were equal).
+  Evidence next_post(true);
+  next_post.at(kSec, ev::UploadStart{1, 1, JobIds{{1}}, kSec, 0, 1, 100});
+  next_post.exchange(1, kSec, 3 * kSec, 400);
+  next_post.at(3 * kSec, ev::UploadResult{"m", 1, 1, "failed", "", 0, 0, 0, 0, 0, std::nullopt});
+  next_post.at(3 * kSec, ev::ImportEnd{1});
+  next_post.exchange(2, 3 * kSec, 3 * kSec, 0);
+  next_post.end(1, JobState::failed, "HTTP 400", 3 * kSec, true);
+  next_post.all_succeed_from(2);
+  EXPECT_FAIL(next_post, "A2");
   // A staged table's commit decides its staged jobs: a garbled commit answer
   // hides their outcome; with no commit traced for them, nothing did.
   Evidence commit_garbled(false);
@@ -403,14 +415,21 @@ TEST(PropertyCheckers, A2UnknownOutcomesMustBeJustified) {
   // File operations: a generic SSH_FX_FAILURE (4) on a rename, or an outage
   // dropping the session with the rename sent, hides whether it happened; a
   // specific status (3, permission denied) or a refused connect does not.
-  auto file_case = [](std::string op, std::string fault, std::int64_t status) {
+  // The fault is traced inside the upload (after its start, before its
+  // answer) — or, with `after_answer`, at the instant the upload was answered
+  // but traced after it: the next upload's operation, which hides nothing of
+  // this one (old A2 took it as within: the times were equal).
+  auto file_case = [](std::string op, std::string fault, std::int64_t status, bool after_answer = false) {
     Evidence e(true);
     ev::Fault f;
     f.op = op;
     f.fault = fault;
     if (status) f.status = status;
-    e.at(kSec / 2, f);
-    e.upload_answered(1, 0, {1}, "retry", kSec);
+    e.at(0, ev::UploadStart{1, 1, JobIds{{1}}, 0, 0, 1, 100});
+    if (!after_answer) e.at(kSec / 2, f);
+    e.at(kSec, ev::UploadResult{"m", 1, 1, "retry", "", 0, 0, 0, 0, 0, std::nullopt});
+    e.at(kSec, ev::ImportEnd{1});
+    if (after_answer) e.at(kSec, f);
     e.end(1, JobState::aborted, "attempts exhausted", kSec, true);
     e.all_succeed_from(2);
     return e;
@@ -420,6 +439,8 @@ TEST(PropertyCheckers, A2UnknownOutcomesMustBeJustified) {
   EXPECT_FAIL(file_case("rename", "respond", 3), "A2");
   EXPECT_FAIL(file_case("list", "respond", 4), "A2");
   EXPECT_FAIL(file_case("connect", "outage", 0), "A2");
+  EXPECT_FAIL(file_case("rename", "respond", 4, true), "A2");
+  EXPECT_FAIL(file_case("rename", "outage", 0, true), "A2");
 }
 
 // Identical rows: records 1 and 2 have one effect ("row:a"), record 3 its own.
