@@ -41,6 +41,24 @@ std::int64_t in_range(const DestinationEntry& e, const char* key, std::int64_t v
   return v;
 }
 
+// Uploads that go out as records come, so whatever a case puts in the middle
+// of the bulk path (a crash, an operator act) falls among uploads, not after
+// the last: records arriving at a pace, 2 to 1 + `per_upload_span` records per
+// upload, a 5 ms–1 s upload interval, with `several_in_flight` 2–4 imports in
+// flight (each within its declared range), at least 20 records.
+void keep_uploads_coming(const DestinationEntry& entry, CaseSpec& c, Rng& r, std::uint64_t per_upload_span,
+                         bool several_in_flight) {
+  for (const char* key : {"records_max", "profiles_per_upload"})
+    if (schema_has(entry, key))
+      c.config[key] = in_range(entry, key, 2 + static_cast<std::int64_t>(r.below(per_upload_span)));
+  static const char* kInterval[] = {"5ms", "100ms", "1s"};
+  if (schema_has(entry, "upload_interval")) c.config["upload_interval"] = kInterval[r.below(3)];
+  if (several_in_flight && schema_has(entry, "imports_in_flight"))
+    c.config["imports_in_flight"] = in_range(entry, "imports_in_flight", 2 + static_cast<std::int64_t>(r.below(3)));
+  if (c.pace.count() == 0) c.pace = std::chrono::milliseconds(50);
+  c.records = std::max<std::int64_t>(c.records, 20 + static_cast<std::int64_t>(r.below(60)));
+}
+
 }  // namespace
 
 // The config a case runs with: the destination's certification config, or its
@@ -415,20 +433,10 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
         c.act_nth = 1 + static_cast<int>(ar.below(2));
         // What an act at a step breaks shows when more requests follow it
         // before the next poll: an upload already on its way, the next one on
-        // a channel the act invalidated. Half such bulk cases keep uploads
-        // coming (records arriving, small uploads, a short upload interval,
-        // several imports in flight) — drawn as the hidden-then-crash profile
-        // draws them, so the act falls among uploads, not after the last.
-        if (entry.capabilities.bulk && !entry.capabilities.stages && ar.chance(3, 4)) {
-          for (const char* key : {"records_max", "profiles_per_upload"})
-            if (schema_has(entry, key)) c.config[key] = in_range(entry, key, 2 + static_cast<std::int64_t>(ar.below(19)));
-          static const char* kInterval[] = {"5ms", "100ms", "1s"};
-          if (schema_has(entry, "upload_interval")) c.config["upload_interval"] = kInterval[ar.below(3)];
-          if (schema_has(entry, "imports_in_flight"))
-            c.config["imports_in_flight"] = in_range(entry, "imports_in_flight", 2 + static_cast<std::int64_t>(ar.below(3)));
-          if (c.pace.count() == 0) c.pace = std::chrono::milliseconds(50);
-          c.records = std::max<std::int64_t>(c.records, 20 + static_cast<std::int64_t>(ar.below(60)));
-        }
+        // a channel the act invalidated. Three quarters of such bulk cases
+        // keep uploads coming, with several imports in flight.
+        if (entry.capabilities.bulk && !entry.capabilities.stages && ar.chance(3, 4))
+          keep_uploads_coming(entry, c, ar, 19, true);
       }
     }
   }
@@ -459,13 +467,7 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
       p.restart_after = std::chrono::seconds(1 + pr.below(30));
       p.optional = true;
       c.crashes = {p};
-      for (const char* key : {"records_max", "profiles_per_upload"})
-        if (schema_has(entry, key)) c.config[key] = 2 + pr.below(9);
-      // Uploads go out as records come, so re-sent jobs meet fresh ones.
-      static const char* kInterval[] = {"5ms", "100ms", "1s"};
-      if (schema_has(entry, "upload_interval")) c.config["upload_interval"] = kInterval[pr.below(3)];
-      if (c.pace.count() == 0) c.pace = std::chrono::milliseconds(50);
-      c.records = std::max<std::int64_t>(c.records, 20 + static_cast<std::int64_t>(pr.below(60)));
+      keep_uploads_coming(entry, c, pr, 9, false);  // so re-sent jobs meet fresh ones
     }
   }
   // Results refused: a sixth of a bulk destination's cases, every sixth in

@@ -9,9 +9,8 @@
 // only RFC 8259 JSON with valid UTF-8 and paired surrogates, as nlohmann does,
 // and its number typing is mapped onto nlohmann's (negative → integer,
 // non-negative → unsigned, a fraction or exponent → float). What simdjson
-// refuses — an integer beyond 64 bits (a float to nlohmann), a depth over
-// its 1024, or a body nlohmann refuses too — goes to nlohmann's own SAX
-// parser, which decides. So a body a FlatJson accepts is exactly a body
+// refuses — an integer beyond 64 bits (a float to nlohmann), or a body
+// nlohmann refuses too — goes to nlohmann's own SAX parser, which decides. So a body a FlatJson accepts is exactly a body
 // parse_json_body accepts, and a view reads the same values nlohmann's DOM
 // would hold (one spelling aside: "-0" reads as unsigned 0, where nlohmann
 // holds a signed 0 — the same number, dump and type name):

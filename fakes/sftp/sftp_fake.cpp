@@ -419,9 +419,13 @@ std::vector<std::uint64_t> sftp_row_hashes(std::string_view name, std::string_vi
   return keys;
 }
 
+namespace {
+constexpr std::string_view kRowKeyPrefix = "sftp.row#";  // a row's key: this and its hash in 16 hex digits
+}  // namespace
+
 std::vector<std::string> sftp_row_keys(std::string_view name, std::string_view content) {
   std::vector<std::string> keys;
-  for (std::uint64_t h : sftp_row_hashes(name, content)) keys.push_back("sftp.row#" + hex16(h));
+  for (std::uint64_t h : sftp_row_hashes(name, content)) keys.push_back(std::string(kRowKeyPrefix) + hex16(h));
   return keys;
 }
 
@@ -515,12 +519,12 @@ nlohmann::json SftpFake::accepted() const {
 
 std::int64_t SftpFake::applied(const std::string& key) const {
   if (!key.empty() && key[0] == '/') return ledger_.commits_at(key);
-  // "sftp.row#" and the row's 16 hex digits (sftp_row_keys); rows are counted by the hash itself.
-  constexpr std::string_view kPrefix = "sftp.row#";
-  if (key.size() != kPrefix.size() + 16 || key.compare(0, kPrefix.size(), kPrefix) != 0) return 0;
+  // A row key (sftp_row_keys) names its row by hash: only its exact spelling.
+  if (key.size() != kRowKeyPrefix.size() + 16 || key.compare(0, kRowKeyPrefix.size(), kRowKeyPrefix) != 0) return 0;
   std::uint64_t hash = 0;
-  const char* digits = key.data() + kPrefix.size();
-  if (std::from_chars(digits, digits + 16, hash, 16).ptr != digits + 16 || hex16(hash) != key.substr(kPrefix.size()))
+  const char* digits = key.data() + kRowKeyPrefix.size();
+  if (std::from_chars(digits, digits + 16, hash, 16).ptr != digits + 16 ||
+      hex16(hash) != key.substr(kRowKeyPrefix.size()))
     return 0;
   if (rows_version_ != fs_->version()) {
     rows_.clear();
