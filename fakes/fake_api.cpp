@@ -83,6 +83,23 @@ std::uint64_t AppliedLedger::add(std::string_view key) {
   return h;
 }
 
+std::uint64_t AppliedLedger::add(std::string_view effect, std::uint64_t content_hash) {
+  // The key's bytes as oracle_key writes them: the effect, '#', 16 lowercase hex digits.
+  static const char kHex[] = "0123456789abcdef";
+  char key[17];
+  key[0] = '#';
+  for (int i = 16; i >= 1; --i, content_hash >>= 4) key[i] = kHex[content_hash & 15];
+  std::uint64_t h = fnv1a64(effect);
+  for (char c : key) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;  // FNV-1a's prime, continuing fnv1a64(effect)
+  }
+  std::uint8_t& n = counts_[h];
+  if (n < 255) ++n;
+  if (n == 255) ++many_[h];
+  return h;
+}
+
 std::int64_t AppliedLedger::total(std::uint64_t h) const {
   const std::uint8_t* n = counts_.find(h);
   if (!n) return 0;

@@ -158,6 +158,9 @@ class AppliedLedger {
  public:
   /// Counts one more application of `key`; returns its hash (for wipe_hashed).
   std::uint64_t add(std::string_view key);
+  /// add(effect + "#" + hex16(content_hash)), the oracle key of an item
+  /// (framework/oracle.h), without building the key's string.
+  std::uint64_t add(std::string_view effect, std::uint64_t content_hash);
   /// How often `key` was applied (0 when never), wiped or not.
   std::int64_t count(std::string_view key) const;
   /// The most copies of `key` held at once (count() until a wipe).

@@ -6,6 +6,8 @@
 #include "fakes/catalog.h"
 #include "fakes/iterable/iterable_api.h"
 #include "fakes/marketo/marketo_api.h"
+#include "framework/oracle.h"
+#include "framework/trace.h"
 
 namespace destsim {
 namespace {
@@ -96,6 +98,21 @@ TEST(AppliedLedger, CountsPastOneByteExactly) {
   ledger.add("e#2");
   EXPECT_EQ(ledger.count("e#2"), 1);
   EXPECT_EQ(ledger.distinct(), 2u);
+}
+
+// An item's effect and content hash count as its oracle key spelled out.
+TEST(AppliedLedger, EffectAndHashCountAsTheKeySpelledOut) {
+  AppliedLedger ledger;
+  for (std::uint64_t h : {0ULL, 1ULL, 0xabcdef0123456789ULL, ~0ULL}) {
+    const std::string key = "iterable.event#" + hex16(h);
+    EXPECT_EQ(ledger.add("iterable.event", h), fnv1a64(key));
+    EXPECT_EQ(ledger.count(key), 1) << key;
+    ledger.add(key);
+    EXPECT_EQ(ledger.count(key), 2) << key;
+  }
+  EXPECT_EQ(ledger.count("iterable.event#" + hex16(2)), 0);
+  EXPECT_EQ(ledger.count("iterable.events#" + hex16(1)), 0);
+  EXPECT_EQ(ledger.distinct(), 4u);
 }
 
 // An operator's wipe: every application still counts; peak() is the most

@@ -88,6 +88,9 @@ struct FlatJsonSax {
   }
   bool binary(binary_t&) { return false; }  // not JSON text
   bool start(Type t) {
+    // Past kJsonDepthMax: refused (the simdjson walk meets it here; the
+    // fallback's pre-check has refused such a text before nlohmann reads it).
+    if (open.size() >= kJsonDepthMax) return false;
     if (!add(scalar(t))) return false;
     open.push_back({static_cast<std::uint32_t>(d.nodes_.size() - 1), UINT32_MAX});
     return true;
@@ -170,10 +173,14 @@ bool FlatJson::parse(std::string_view text) {
   nodes_.clear();
   strings_.clear();
   ok_ = false;
-  if (json_text_refused(text)) return false;
+  // simdjson first, with no pre-check: it refuses a NUL byte anywhere (outside
+  // a string it is no token, inside one an unescaped control character), and
+  // the walk refuses nesting past kJsonDepthMax. Whatever it refuses goes
+  // through parse_json_body's own path: the pre-check, then nlohmann.
   if (parse_simd(text)) return ok_ = true;
   nodes_.clear();
   strings_.clear();
+  if (json_text_refused(text)) return false;
   FlatJsonSax sax{*this, {}};
   ok_ = nlohmann::json::sax_parse(text.begin(), text.end(), &sax) && !nodes_.empty();
   return ok_;

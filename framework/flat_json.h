@@ -4,13 +4,15 @@
 // nlohmann's DOM allocates a map node, a key string and a value per member and
 // frees them all again; on the batch path that was most of a fake's cost. A
 // FlatJson is parsed into one vector of nodes and one string buffer, both
-// reused by the next parse, after the same kJsonDepthMax / NUL pre-check as
-// parse_json_body. simdjson (Debian's libsimdjson-dev) parses first: it takes
+// reused by the next parse, refusing what parse_json_body refuses (nesting
+// past kJsonDepthMax, a NUL byte). simdjson (Debian's libsimdjson-dev) parses
+// first, the depth limit checked as its DOM is walked: it takes
 // only RFC 8259 JSON with valid UTF-8 and paired surrogates, as nlohmann does,
 // and its number typing is mapped onto nlohmann's (negative → integer,
 // non-negative → unsigned, a fraction or exponent → float). What simdjson
-// refuses — an integer beyond 64 bits (a float to nlohmann), or a body
-// nlohmann refuses too — goes to nlohmann's own SAX parser, which decides. So a body a FlatJson accepts is exactly a body
+// refuses — an integer beyond 64 bits (a float to nlohmann), nesting past the
+// limit, a NUL, or a body nlohmann refuses too — goes to parse_json_body's
+// path (its pre-check, then nlohmann's SAX parser), which decides. So a body a FlatJson accepts is exactly a body
 // parse_json_body accepts, and a view reads the same values nlohmann's DOM
 // would hold (one spelling aside: "-0" reads as unsigned 0, where nlohmann
 // holds a signed 0 — the same number, dump and type name):

@@ -113,7 +113,7 @@ void AsyncJobApi::finish(Job& job, JobState state, Time at) {
       job.results.push_back(std::move(res));
     }
     if (ok) {
-      ledger_.add(oracle_key(kEffect, r));
+      ledger_.add(kEffect, content_hash_of_dump(r));
       ++job.applied;
       ++state_.records_applied;
     }

@@ -1393,8 +1393,8 @@ void BingAdsApi::settle_customer_list(Upload& u) {
     if (!r.error.empty()) continue;
     if (action == "Remove") members.erase(r.cells[12]);
     else members.insert(r.cells[12]);
-    ledger_.add(oracle_key("bingads.customer_list_item",
-                           nlohmann::json{{"audience", id}, {"action", action}, {"hash", r.cells[12]}}));
+    ledger_.add("bingads.customer_list_item",
+                content_hash_of_dump(nlohmann::json{{"audience", id}, {"action", action}, {"hash", r.cells[12]}}));
     ++u.applied;
     ++state_.applications;
   }
@@ -1500,8 +1500,9 @@ void BingAdsApi::settle_conversions(Upload& u) {
       if (name == "Type" || name == "Status" || name == "Id" || name == "Parent Id" || name == "Client Id") continue;
       if (!r.cells[i].empty()) row[name] = r.cells[i];
     }
-    ledger_.add(oracle_key("bingads.offline_conversion",
-                           nlohmann::json{{"action", insert ? "insert" : restate ? "restate" : "retract"}, {"row", row}}));
+    ledger_.add("bingads.offline_conversion",
+                content_hash_of_dump(nlohmann::json{{"action", insert ? "insert" : restate ? "restate" : "retract"},
+                                                    {"row", row}}));
     ++u.applied;
     ++state_.applications;
   }

@@ -1011,7 +1011,7 @@ void EloquaApi::settle(Sync& sync) {
       }
     }
     ++c.updates;
-    ledger_.add(oracle_key("eloqua.contact", applied));
+    ledger_.add("eloqua.contact", content_hash_of_dump(applied));
     ++state_.applications;
     ++sync.applied;
   }

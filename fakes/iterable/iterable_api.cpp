@@ -98,7 +98,7 @@ Result<IterableApiOptions> IterableApiOptions::from_json(const nlohmann::json& j
 
 // The item's canonical hash straight from the parsed body (framework/flat_json.h).
 void IterableApi::count(std::string_view effect, std::uint64_t content_hash) {
-  ledger_.add(std::string(effect) + "#" + hex16(content_hash));
+  ledger_.add(effect, content_hash);
   ++state_.applications;
 }
 

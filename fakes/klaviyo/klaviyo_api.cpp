@@ -547,7 +547,7 @@ void KlaviyoApi::settle(Job& job) {
     for (const auto& l : job.lists) target->lists.insert(l);
     ++target->updates;
     ++job.completed;
-    ledger_.add(oracle_key("klaviyo.profile", a));
+    ledger_.add("klaviyo.profile", content_hash_of_dump(a));
     ++state_.applications;
   }
   job.profiles.clear();

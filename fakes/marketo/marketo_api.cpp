@@ -565,7 +565,7 @@ void MarketoApi::apply_rows(Import& im) {
     ++im.processed;
     nlohmann::json item = nlohmann::json::object();
     for (std::size_t c = 0; c < im.header.size(); ++c) item[im.header[c]] = row.values[c];
-    ledger_.add(oracle_key("marketo.lead", item));
+    ledger_.add("marketo.lead", content_hash_of_dump(item));
     ++state_.applications;
   }
 }

@@ -434,8 +434,8 @@ void YandexMetricaApi::settle(Uploading& u) {
   if (!u.linkage_failure) {
     const std::int64_t processed_s = floor_div(unix_ms(done_at(u)), 1000);
     for (const Row& row : u.rows) {
-      ledger_.add(oracle_key("yandex_metrica.conversion",
-                             nlohmann::json{{"client_id_type", u.client_id_type}, {"cells", row.cells}}));
+      ledger_.add("yandex_metrica.conversion",
+                  content_hash_of_dump(nlohmann::json{{"client_id_type", u.client_id_type}, {"cells", row.cells}}));
       ++state_.conversions_applied;
       if (row.date_time >= processed_s - kLinkWindowS && !options_.unlinked_ids.count(row.cells[0]))
         ++u.linked_quantity;
