@@ -137,6 +137,13 @@ Result<Ratio> JsonIn::ratio() const {
   return *r;
 }
 
+std::string string_member(const nlohmann::json& j, std::string_view key) {
+  if (!j.is_object()) return {};
+  const auto& o = j.get_ref<const nlohmann::json::object_t&>();
+  auto it = o.find(key);
+  return it != o.end() && it->second.is_string() ? it->second.get_ref<const std::string&>() : std::string();
+}
+
 std::string json_line_column(std::string_view text, std::size_t offset) {
   std::size_t line = 1, col = 1;
   for (std::size_t i = 0; i < offset && i < text.size(); ++i) {

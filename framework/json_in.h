@@ -63,6 +63,10 @@ class JsonIn {
 /// Escapes a key for a JSON pointer (RFC 6901: "~" → "~0", "/" → "~1").
 std::string json_pointer_escape(std::string_view key);
 
+/// The string `j` holds at `key` when `j` is an object with a string there;
+/// "" otherwise (a missing member, another type, `j` not an object). One lookup.
+std::string string_member(const nlohmann::json& j, std::string_view key);
+
 /// A short description of a JSON value for error messages ("\"500\"", "an object").
 std::string json_summary(const nlohmann::json& j);
 

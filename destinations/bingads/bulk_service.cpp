@@ -69,10 +69,6 @@ bool is_nil(pugi::xml_node n) {
   return false;
 }
 
-std::string str(const nlohmann::json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-}
-
 // "https://host[:port]/path?query" → host and path (with the query).
 bool split_url(const std::string& url, std::string& host, std::string& path) {
   const auto scheme = url.find("://");
@@ -382,7 +378,7 @@ class BulkServiceManager final : public AsyncDestinationManager {
     }
     bool unread = false;
     for (const auto& file : files) {
-      const std::string id = str(file, "request_id");
+      const std::string id = string_member(file, "request_id");
       std::map<std::string, JobId> jobs;  // Client Id → job
       if (file.contains("jobs") && file["jobs"].is_array())
         for (const auto& j : file["jobs"])
@@ -531,10 +527,10 @@ class BulkServiceManager final : public AsyncDestinationManager {
     }
     const nlohmann::json b = parse_json_body(r.body);
     if (b.is_object() && b.contains("ErrorCode")) {
-      a.code = str(b, "ErrorCode");
+      a.code = string_member(b, "ErrorCode");
       a.reason += " " + a.code;
       if (b.contains("Code") && b["Code"].is_number_integer()) a.reason += " (" + std::to_string(b["Code"].get<int>()) + ")";
-      if (std::string m = str(b, "Message"); !m.empty()) a.reason += ": " + m;
+      if (std::string m = string_member(b, "Message"); !m.empty()) a.reason += ": " + m;
     } else if (!r.body.empty() && r.body.size() <= 300 && valid_utf8(r.body)) {
       a.reason += ": " + r.body;
     }

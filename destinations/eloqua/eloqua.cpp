@@ -26,10 +26,6 @@ constexpr std::int64_t kFieldsMax = 100;                // fields per import def
 constexpr std::int64_t kPageLimit = 1'000;              // items per page asked for
 constexpr std::int64_t kPagesMax = 10'000;              // pages read from one listing (bound)
 
-std::string str(const nlohmann::json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-}
-
 std::int64_t integer(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<std::int64_t>() : -1;
 }
@@ -97,10 +93,10 @@ std::optional<Duration> severity_wait(const nlohmann::json& b) {
 std::string describe_response(const Response& r) {
   std::string out = "HTTP " + std::to_string(r.status);
   const nlohmann::json b = parse_json_body(r.body);
-  if (std::string e = str(b, "error"); !e.empty()) out += ": " + e;
+  if (std::string e = string_member(b, "error"); !e.empty()) out += ": " + e;
   if (b.is_object() && b.contains("failures") && b["failures"].is_array() && !b["failures"].empty()) {
     const nlohmann::json& f = b["failures"][0];
-    out += ": " + str(f, "field") + " " + str(f, "constraint");
+    out += ": " + string_member(f, "field") + " " + string_member(f, "constraint");
     if (b["failures"].size() > 1) out += " (+" + std::to_string(b["failures"].size() - 1) + " more)";
   }
   return out;
@@ -175,7 +171,7 @@ class EloquaManager final : public AsyncDestinationManager {
       created.into(out);
       co_return out;
     }
-    const std::string import_uri = str(created.body, "uri");
+    const std::string import_uri = string_member(created.body, "uri");
     if (import_uri.rfind("/contacts/imports/", 0) != 0) {
       out.kind = UploadOutcome::Kind::retry;
       out.reason = "HTTP 201 without a readable import definition uri";
@@ -218,7 +214,7 @@ class EloquaManager final : public AsyncDestinationManager {
       if (!out.maybe_applied) doomed_.push_back(import_uri);
       co_return out;
     }
-    const std::string sync_uri = str(sync.body, "uri");
+    const std::string sync_uri = string_member(sync.body, "uri");
     if (sync_uri.rfind("/syncs/", 0) != 0) {
       out.kind = UploadOutcome::Kind::retry;
       out.maybe_applied = true;  // a sync may be running: upserts make uploading again safe
@@ -270,7 +266,7 @@ class EloquaManager final : public AsyncDestinationManager {
         out.reason = a.reason;
         co_return out;
       }
-      const std::string status = str(a.body, "status");
+      const std::string status = string_member(a.body, "status");
       if (status == "pending" || status == "active") {
         out.status = ImportStatus::running;
         co_return out;
@@ -283,7 +279,7 @@ class EloquaManager final : public AsyncDestinationManager {
       }
       if (round == 0) {
         // Terminal: the definition is not needed any more (the sync's rejects stay readable).
-        co_await remove_definition(str(import.params, "import_uri"));
+        co_await remove_definition(string_member(import.params, "import_uri"));
         if (status == "error") logs = co_await error_logs(import.import_id);
         continue;
       }
@@ -334,8 +330,8 @@ class EloquaManager final : public AsyncDestinationManager {
           ++bad_index;
           continue;
         }
-        std::string why = str(item, "statusCode");
-        if (std::string m = str(item, "message"); !m.empty()) why += (why.empty() ? "" : ": ") + m;
+        std::string why = string_member(item, "statusCode");
+        if (std::string m = string_member(item, "message"); !m.empty()) why += (why.empty() ? "" : ": ") + m;
         if (item.contains("invalidFields") && item["invalidFields"].is_array() && !item["invalidFields"].empty())
           why += " (" + item["invalidFields"].dump() + ")";
         rejected[index] = "rejected by Eloqua: " + why;
@@ -429,7 +425,7 @@ class EloquaManager final : public AsyncDestinationManager {
       id.into(out);
       co_return "GET /id: " + id.reason;
     }
-    const std::string base = id.body.is_object() && id.body.contains("urls") ? str(id.body["urls"], "base") : "";
+    const std::string base = id.body.is_object() && id.body.contains("urls") ? string_member(id.body["urls"], "base") : "";
     const auto scheme = base.find("://");
     if (scheme == std::string::npos || base.size() <= scheme + 3) {
       out.kind = UploadOutcome::Kind::retry;
@@ -455,7 +451,7 @@ class EloquaManager final : public AsyncDestinationManager {
         co_return "fields: an unreadable or endless listing";
       }
       for (const auto& item : items) {
-        const std::string internal = str(item, "internalName");
+        const std::string internal = string_member(item, "internalName");
         if (!internal.empty())
           unique[internal] = item.contains("hasUniquenessConstraint") && item["hasUniquenessConstraint"] == true;
       }
@@ -496,7 +492,7 @@ class EloquaManager final : public AsyncDestinationManager {
     std::string out;
     if (a.ok(200) && a.body.contains("items") && a.body["items"].is_array()) {
       for (const auto& item : a.body["items"])
-        if (str(item, "severity") == "error") out += ": " + str(item, "statusCode") + " " + str(item, "message");
+        if (string_member(item, "severity") == "error") out += ": " + string_member(item, "statusCode") + " " + string_member(item, "message");
     }
     co_return out;
   }
@@ -525,11 +521,11 @@ class EloquaManager final : public AsyncDestinationManager {
     auto syncs = co_await list("/syncs");
     if (!syncs) co_return;
     std::map<std::string, std::string> sync_status;  // import uri → its sync's status
-    for (const auto& s : *syncs) sync_status[str(s, "syncedInstanceUri")] = str(s, "status");
+    for (const auto& s : *syncs) sync_status[string_member(s, "syncedInstanceUri")] = string_member(s, "status");
     const std::string prefix = s_.name_prefix + "-";
     for (const auto& d : *defs) {
-      const std::string uri = str(d, "uri");
-      if (str(d, "name").rfind(prefix, 0) != 0 || uri.empty() || staging_.count(uri)) continue;
+      const std::string uri = string_member(d, "uri");
+      if (string_member(d, "name").rfind(prefix, 0) != 0 || uri.empty() || staging_.count(uri)) continue;
       auto it = sync_status.find(uri);
       if (it == sync_status.end() || terminal(it->second)) co_await remove_definition(uri);
     }

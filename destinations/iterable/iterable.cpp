@@ -36,10 +36,6 @@ const Endpoint& endpoint(Kind k) {
   return eps[static_cast<int>(k)];
 }
 
-std::string str(const nlohmann::json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-}
-
 // The item a record becomes, or an error naming what is wrong with it. The
 // item is kept as it is sent: nlohmann's dump of the object, written member by
 // member from the payload (canonical_object), never a copy of the payload's
@@ -66,12 +62,12 @@ Status transform(const Record& r, Transformed& t) {
     return Error::bad_input("record " + std::to_string(r.id) + ": " + what);
   };
   if (!p.is_object()) return bad("payload: expected an object");
-  std::string type = str(p, "type");
+  std::string type = string_member(p, "type");
   std::vector<CanonicalMember>& members = t.members;
   nlohmann::json &email = t.own.email, &user_id = t.own.user_id, &name = t.own.name, &id = t.own.id;
   auto identity = [&]() -> Status {
-    t.email = str(p, "email");
-    t.user_id = str(p, "userId");
+    t.email = string_member(p, "email");
+    t.user_id = string_member(p, "userId");
     if (t.email.empty() && t.user_id.empty()) return bad("needs an email or a userId");
     if (!t.email.empty()) members.push_back({"email", &(email = t.email)});
     if (!t.user_id.empty()) members.push_back({"userId", &(user_id = t.user_id)});
@@ -84,7 +80,7 @@ Status transform(const Record& r, Transformed& t) {
   if (type == "track") {
     t.kind = Kind::track;
     DS_CHECK(identity());
-    name = str(p, "eventName");
+    name = string_member(p, "eventName");
     if (name.get_ref<const std::string&>().empty()) return bad("track needs an eventName");
     members.push_back({"eventName", &name});
     auto given = p.find("id");
@@ -132,7 +128,7 @@ std::string effect_of(const Transformed& t) {
 
 // "HTTP 400 code: msg" from an Iterable error body, tolerating anything.
 std::string describe_error(const HttpAnswer& a, std::string* code_out) {
-  std::string code = str(a.body, "code"), msg = str(a.body, "msg");
+  std::string code = string_member(a.body, "code"), msg = string_member(a.body, "msg");
   *code_out = code;
   std::string out = "HTTP " + std::to_string(a.status);
   if (!code.empty()) out += " " + code;
@@ -325,7 +321,7 @@ class IterableHandler final : public BatchHandler {
       }
       if (mr.verdict == Verdict::ok && !disallowed.empty()) {
         nlohmann::json item = parse_json_body(m->body);
-        std::string name = str(item, "eventName");
+        std::string name = string_member(item, "eventName");
         if (disallowed.count(name)) {
           is_named = true;
           mr.verdict = Verdict::fail;
@@ -370,7 +366,7 @@ class IterableHandler final : public BatchHandler {
     }
     OneResult out = one_success(a);
     const nlohmann::json& b = a.body;
-    std::string msg = str(b, "msg");
+    std::string msg = string_member(b, "msg");
     if (msg.find("is disallowed from tracking") != std::string::npos) {
       out.verdict = Verdict::fail;
       out.reason = "disallowed event name: " + msg;

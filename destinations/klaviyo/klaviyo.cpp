@@ -34,10 +34,6 @@ const std::set<std::string>& location_keys() {
   return keys;
 }
 
-std::string str(const nlohmann::json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-}
-
 // The profile attributes a record becomes, or an error naming what is wrong.
 Result<nlohmann::json> attributes_of(const Record& r) {
   const nlohmann::json& p = r.payload;
@@ -79,9 +75,9 @@ nlohmann::json profile_of(const nlohmann::json& attributes) {
 
 // What the API upserts a profile by: email, else external_id, else phone_number.
 std::string identity_of(const nlohmann::json& attributes) {
-  if (std::string e = str(attributes, "email"); !e.empty()) return "email:" + e;
-  if (std::string x = str(attributes, "external_id"); !x.empty()) return "external_id:" + x;
-  if (std::string p = str(attributes, "phone_number"); !p.empty()) return "phone_number:" + p;
+  if (std::string e = string_member(attributes, "email"); !e.empty()) return "email:" + e;
+  if (std::string x = string_member(attributes, "external_id"); !x.empty()) return "external_id:" + x;
+  if (std::string p = string_member(attributes, "phone_number"); !p.empty()) return "phone_number:" + p;
   return "";
 }
 
@@ -102,13 +98,13 @@ std::int64_t profile_index(const std::string& pointer) {
 // "code invalid: Invalid input.: detail (pointer)" from one JSON:API error.
 std::string describe_error(const nlohmann::json& e) {
   std::string out;
-  std::string code = str(e, "code"), title = str(e, "title"), detail = str(e, "detail");
+  std::string code = string_member(e, "code"), title = string_member(e, "title"), detail = string_member(e, "detail");
   if (!code.empty()) out += "code " + code;
   if (!title.empty()) out += (out.empty() ? "" : ": ") + title;
   if (!detail.empty()) out += (out.empty() ? "" : " ") + detail;
   if (e.contains("source") && e["source"].is_object()) {
-    std::string where = str(e["source"], "pointer");
-    if (where.empty()) where = str(e["source"], "parameter");
+    std::string where = string_member(e["source"], "pointer");
+    if (where.empty()) where = string_member(e["source"], "parameter");
     if (!where.empty()) out += " (" + where + ")";
   }
   return out;
@@ -234,7 +230,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
       out.retry_after = note_retry_after(r, "create");
       if (r.status == 202 || r.status == 200 || r.status == 201) {
         nlohmann::json b = parse_json_body(r.body);
-        std::string id = b.is_object() && b.contains("data") ? str(b["data"], "id") : "";
+        std::string id = b.is_object() && b.contains("data") ? string_member(b["data"], "id") : "";
         if (id.empty()) {
           // Accepted, but we cannot follow it: upload again (upserts make that safe).
           out.kind = UploadOutcome::Kind::retry;
@@ -273,7 +269,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
       std::string other_reason;
       if (!other) {
         for (const auto& e : b["errors"]) {
-          std::string pointer = e.is_object() && e.contains("source") ? str(e["source"], "pointer") : "";
+          std::string pointer = e.is_object() && e.contains("source") ? string_member(e["source"], "pointer") : "";
           std::int64_t n = profile_index(pointer);
           if (n < 0 || n >= static_cast<std::int64_t>(alive.size())) {
             other = true;
@@ -416,7 +412,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
     };
     const std::int64_t total = count("total_count"), completed = count("completed_count"),
                        failed = count("failed_count");
-    if (total < 0 || completed < 0 || failed < 0 || str(*attrs, "status") != "complete")
+    if (total < 0 || completed < 0 || failed < 0 || string_member(*attrs, "status") != "complete")
       co_return fault("HTTP " + std::to_string(res->status) + ": job counts unreadable or job not complete");
     if (completed + failed != total)
       co_return fault("counts not final: completed_count " + std::to_string(completed) + " + failed_count " +
@@ -455,7 +451,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
         }
         path.clear();
         if (p.contains("links") && p["links"].is_object()) {
-          std::string next = str(p["links"], "next");
+          std::string next = string_member(p["links"], "next");
           if (!next.empty()) {
             path = path_of(next);
             if (path.empty()) co_return fault("import-errors links.next unreadable: " + next);
@@ -521,7 +517,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
       const nlohmann::json& op = a["original_payload"];
       identity = identity_of(op.contains("attributes") && op["attributes"].is_object() ? op["attributes"] : op);
     }
-    std::string pointer = a.contains("source") && a["source"].is_object() ? str(a["source"], "pointer") : "";
+    std::string pointer = a.contains("source") && a["source"].is_object() ? string_member(a["source"], "pointer") : "";
     std::int64_t n = profile_index(pointer);
     if (n >= 0 && n < static_cast<std::int64_t>(keys.size()) &&
         (identity.empty() || keys[static_cast<std::size_t>(n)] == identity))

@@ -321,10 +321,6 @@ ReasonKind retry_kind(int http_status) {
   return k == ReasonKind::none ? ReasonKind::server_error : k;
 }
 
-std::string str(const nlohmann::json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-}
-
 // ─── Settings ───────────────────────────────────────────────────────────────
 
 struct Settings {
@@ -497,8 +493,8 @@ class SnowpipeManager final : public AsyncDestinationManager {
     }
     const nlohmann::json b = parse_json_body(res->body);
     o.reason = "SQL " + what + ": HTTP " + std::to_string(res->status);
-    if (!str(b, "code").empty()) o.reason += " " + str(b, "code");
-    if (!str(b, "message").empty()) o.reason += ": " + str(b, "message");
+    if (!string_member(b, "code").empty()) o.reason += " " + string_member(b, "code");
+    if (!string_member(b, "message").empty()) o.reason += ": " + string_member(b, "message");
     if (retryable(res->status)) {
       o.retry_after = retry_after(*res, ctx_.loop);
       co_return o;
@@ -529,7 +525,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
       if (res->status != 200 || !b.is_object() || !b.contains("success") || !b["success"].is_boolean()) {
         o.reason = "open channel " + table + ": HTTP " + std::to_string(res->status) +
                    (res->status == 200 ? " with an unreadable body" : "");
-        if (!str(b, "error").empty()) o.reason += ": " + str(b, "error");
+        if (!string_member(b, "error").empty()) o.reason += ": " + string_member(b, "error");
         o.retry_after = retry_after(*res, ctx_.loop);
         if (res->status != 200 && !retryable(res->status)) {
           // 400, 401/403, 409, 422: the same request cannot succeed (C1).
@@ -539,7 +535,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
         co_return o;
       }
       if (b["success"].get<bool>()) {
-        const std::string id = str(b, "channelId");
+        const std::string id = string_member(b, "channelId");
         if (id.empty()) {
           o.reason = "open channel " + table + ": success without a channelId";
           co_return o;
@@ -569,9 +565,9 @@ class SnowpipeManager final : public AsyncDestinationManager {
         o.kind = Opened::Kind::ok;
         co_return o;
       }
-      const std::string code = str(b, "code");
+      const std::string code = string_member(b, "code");
       o.reason = "open channel " + table + ": " + (code.empty() ? "success:false" : code);
-      const std::string message = !str(b, "snowflakeAPIMessage").empty() ? str(b, "snowflakeAPIMessage") : str(b, "error");
+      const std::string message = !string_member(b, "snowflakeAPIMessage").empty() ? string_member(b, "snowflakeAPIMessage") : string_member(b, "error");
       if (!message.empty()) o.reason += ": " + message;
       const bool schema_missing = code == "ERR_SCHEMA_DOES_NOT_EXIST_OR_NOT_AUTHORIZED";
       if ((schema_missing || code == "ERR_TABLE_DOES_NOT_EXIST_OR_NOT_AUTHORIZED") && attempt == 0 && !create.empty()) {
@@ -842,8 +838,8 @@ class SnowpipeManager final : public AsyncDestinationManager {
     ins.http_status = res->status;
     const nlohmann::json b = parse_json_body(res->body);
     ins.reason = what + ": HTTP " + std::to_string(res->status);
-    if (!str(b, "code").empty()) ins.reason += " " + str(b, "code");
-    if (!str(b, "error").empty()) ins.reason += ": " + str(b, "error");
+    if (!string_member(b, "code").empty()) ins.reason += " " + string_member(b, "code");
+    if (!string_member(b, "error").empty()) ins.reason += ": " + string_member(b, "error");
     if (res->status == 404) {
       // The sidecar forgot the channel (a restart): once more after
       // reopening, then in a later upload.
@@ -880,7 +876,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
     // opened afresh at its next use.
     ins.uncertain = true;
     const bool has_errors = b.contains("errors") && b["errors"].is_array() && !b["errors"].empty();
-    if (!has_errors && str(b, "code") == "ERR_CHANNEL_INVALID") {
+    if (!has_errors && string_member(b, "code") == "ERR_CHANNEL_INVALID") {
       // The channel turned invalid before this insert (its table replaced,
       // dropped or altered): an invalid channel takes nothing, so nothing of
       // it was buffered. Reopened and sent once more, as after a 404.
@@ -912,7 +908,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
       if (!extra.empty()) re.reason += "; columns unknown to the channel: " + extra;
       if (!missing.empty()) re.reason += "; NOT NULL columns missing: " + missing;
       if (!nulls.empty()) re.reason += "; null for NOT NULL columns: " + nulls;
-      if (!str(e, "message").empty()) re.reason += "; " + str(e, "message");
+      if (!string_member(e, "message").empty()) re.reason += "; " + string_member(e, "message");
       // Columns the channel does not know (its schema is older than the
       // table's): the channel is reopened and the row sent again.
       re.retry = !extra.empty() && missing.empty() && nulls.empty();
@@ -957,14 +953,14 @@ class SnowpipeManager final : public AsyncDestinationManager {
       if (!id.empty() && asked.insert(id).second) ids.push_back(id);
     };
     for (const auto& e : entries) {
-      ask(str(e, "channel"));
-      const std::string table = str(e, "table");
+      ask(string_member(e, "channel"));
+      const std::string table = string_member(e, "table");
       if (channels_.count(table)) ask(channels_[table].id);
     }
     std::map<std::string, ChannelStatus> st = co_await statuses(ids);
     bool running = false;
     for (const auto& e : entries) {
-      const std::string table = str(e, "table"), id = str(e, "channel");
+      const std::string table = string_member(e, "table"), id = string_member(e, "channel");
       const std::int64_t token = e.value("token", std::int64_t{0});
       auto it = st.find(id);
       if (!refused_.empty()) co_return Error::bad_input(refused_);

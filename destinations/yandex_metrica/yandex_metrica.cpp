@@ -124,14 +124,10 @@ Result<std::vector<std::string>> cells_of(const Record& r, const IdType& type, s
   return cells;
 }
 
-std::string str(const nlohmann::json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-}
-
 // Yandex's error document: {"errors":[{"error_type","message"}],"code","message"}.
 std::string error_type_of(const nlohmann::json& b) {
   if (b.is_object() && b.contains("errors") && b["errors"].is_array() && !b["errors"].empty())
-    return str(b["errors"][0], "error_type");
+    return string_member(b["errors"][0], "error_type");
   return "";
 }
 
@@ -139,9 +135,9 @@ std::string describe_response(const Response& r) {
   std::string out = "HTTP " + std::to_string(r.status);
   const nlohmann::json b = parse_json_body(r.body);
   const std::string type = error_type_of(b);
-  std::string message = str(b, "message");
+  std::string message = string_member(b, "message");
   if (message.empty() && b.is_object() && b.contains("errors") && b["errors"].is_array() && !b["errors"].empty())
-    message = str(b["errors"][0], "message");
+    message = string_member(b["errors"][0], "message");
   if (!type.empty()) out += " " + type;
   if (!message.empty()) out += ": " + message;
   return out;
@@ -289,7 +285,7 @@ class YandexMetricaManager final : public AsyncDestinationManager {
       co_return out;
     }
     const nlohmann::json* u = uploading(b);
-    const std::string status = u ? str(*u, "status") : "";
+    const std::string status = u ? string_member(*u, "status") : "";
     if (status.empty()) {
       out.transient = true;
       out.reason = "HTTP 200 with an unreadable body (no uploading.status)";
