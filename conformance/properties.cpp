@@ -416,8 +416,9 @@ std::vector<std::int64_t> attributed_copies(const Outcome& o) {
     if (keys.empty()) continue;  // no effect (a record the API cannot take): nothing to attribute
     std::int64_t left = 0, peak = 0;
     for (const auto& key : keys) {
-      left += o.fake().applied(key);
-      peak += o.fake().peak(key);
+      const std::int64_t applied = o.fake().applied(key);
+      left += applied;
+      peak += o.fake().peak(key, applied);
     }
     // An operator wiped copies (a table replaced) and some were applied
     // again: a copy applied again in place of a wiped one is not one more,

@@ -35,9 +35,9 @@ class CountingFake final : public Fake {
     auto it = held_.find(key);
     return it == held_.end() ? applied(key) : it->second;
   }
-  std::int64_t peak(const std::string& key) const override {
+  std::int64_t peak(const std::string& key, std::int64_t applied) const override {
     auto it = peak_.find(key);
-    return it == peak_.end() ? applied(key) : it->second;
+    return it == peak_.end() ? applied : it->second;
   }
   std::map<std::string, std::int64_t> applied_;
   // Where an operator wiped copies: those held now, and the most held at once.

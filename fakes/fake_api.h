@@ -67,10 +67,14 @@ class Fake {
     (void)key;
     return 0;
   }
-  /// The most copies of that effect the store held at once: applied() unless
-  /// an operator wiped some (a dropped table's rows: AppliedLedger::wipe) and
-  /// the effect was applied again.
-  virtual std::int64_t peak(const std::string& key) const { return applied(key); }
+  /// The most copies of that effect the store held at once, given its
+  /// `applied` count (read by the caller, so a fake that keeps no wipes is not
+  /// asked twice): `applied` unless an operator wiped some (a dropped table's
+  /// rows: AppliedLedger::wipe) and the effect was applied again.
+  virtual std::int64_t peak(const std::string& key, std::int64_t applied) const {
+    (void)key;
+    return applied;
+  }
   /// How many copies of that effect the store holds now: applied() unless an
   /// operator wiped some.
   virtual std::int64_t held(const std::string& key) const { return applied(key); }
@@ -206,7 +210,7 @@ class StatefulFakeApi : public FakeApi {
     ledger_ = AppliedLedger{};
   }
   std::int64_t applied(const std::string& key) const override { return ledger_.count(key); }
-  std::int64_t peak(const std::string& key) const override { return ledger_.peak(key); }
+  std::int64_t peak(const std::string& key, std::int64_t) const override { return ledger_.peak(key); }
   std::int64_t held(const std::string& key) const override { return ledger_.held(key); }
   const Options& options() const { return options_; }
 

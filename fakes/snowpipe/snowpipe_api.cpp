@@ -809,7 +809,7 @@ void SnowpipeApi::reset() {
 }
 
 std::int64_t SnowpipeApi::applied(const std::string& key) const { return ledger_.count(key); }
-std::int64_t SnowpipeApi::peak(const std::string& key) const { return ledger_.peak(key); }
+std::int64_t SnowpipeApi::peak(const std::string& key, std::int64_t) const { return ledger_.peak(key); }
 std::int64_t SnowpipeApi::held(const std::string& key) const { return ledger_.held(key); }
 
 void SnowpipeApi::catch_up(Time now) { Impl(*this).commit_due(now); }

@@ -318,7 +318,7 @@ class SnowpipeApi final : public FakeApi {
   void reset() override;
   void catch_up(Time now) override;
   std::int64_t applied(const std::string& key) const override;
-  std::int64_t peak(const std::string& key) const override;
+  std::int64_t peak(const std::string& key, std::int64_t applied) const override;
   std::int64_t held(const std::string& key) const override;
   Status control(const JsonIn& op, Time now) override;
   std::string control_ops() const override {
