@@ -93,7 +93,7 @@ class Input {
 // Keeps every typed event the trace commits.
 struct EventLog final : TraceObserver {
   std::vector<TimedEvent> events;
-  void on_event(const TimedEvent& e) override { events.push_back(e); }
+  void on_event(TimedEvent&& e) override { events.push_back(std::move(e)); }
 };
 
 }  // namespace

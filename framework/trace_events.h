@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -485,6 +486,9 @@ struct TimedEvent {
   TraceEvent event;
 };
 
+// A kept trace's vector moves its events when it grows, never copies them.
+static_assert(std::is_nothrow_move_constructible_v<TimedEvent>);
+
 /// The kind string of a typed event.
 std::string_view event_kind(const TraceEvent& e);
 
@@ -492,7 +496,8 @@ std::string_view event_kind(const TraceEvent& e);
 class TraceObserver {
  public:
   virtual ~TraceObserver() = default;
-  virtual void on_event(const TimedEvent& e) = 0;
+  /// The event is the observer's to keep (moved in: a kept trace copies each event once).
+  virtual void on_event(TimedEvent&& e) = 0;
 };
 
 namespace trace_detail {

@@ -80,7 +80,7 @@ std::vector<TraceEvent> samples() {
 
 struct Collect : TraceObserver {
   std::vector<TimedEvent> seen;
-  void on_event(const TimedEvent& e) override { seen.push_back(e); }
+  void on_event(TimedEvent&& e) override { seen.push_back(std::move(e)); }
 };
 
 TEST(TraceEvents, EveryKindRoundTripsThroughItsLine) {

@@ -236,6 +236,50 @@ TEST(MarketoApi, HostileStatusValuesRenameOnlyTheWire) {
   EXPECT_NE(empty.error().message.find("non-empty status"), std::string::npos);
 }
 
+// The status answer is written straight, not through a DOM: it must be the
+// bytes nlohmann's dump of the same document writes (members in key order,
+// compact, the same escapes), every field in it; a status value that is not
+// UTF-8 still becomes U+FFFD, as the DOM writes it.
+TEST(MarketoApi, StatusAnswerIsTheCanonicalDumpOfItsDocument) {
+  for (const std::string& wire : {std::string("Completed \"\u00e9\\\n\x01"), std::string("Bad\xff")}) {
+    MarketoApiOptions o = opts();
+    o.stall_imports = {2};
+    auto renamed = MarketoApiOptions::from_json({{"status_values", {{"Complete", "x"}}}}, "o");
+    ASSERT_TRUE(renamed.ok()) << renamed.error().message;
+    o.status_values = renamed->status_values;
+    for (auto& [name, value] : o.status_values)
+      if (value == "x") value = wire;
+    MarketoApi api(o);
+    std::string tok = get_token(api, at(0s));
+    std::int64_t a = batch_of(api.handle(upload_request(tok, "email\na@x.io\nbad\n"), at(0s)));
+    std::int64_t b = batch_of(api.handle(upload_request(tok, "email\nb@x.io\n"), at(0s)));
+    for (std::int64_t batch : {a, b}) {
+      Response r = api.handle(get(tok, "/bulk/v1/leads/batch/" + std::to_string(batch) + ".json"), at(1h));
+      ASSERT_EQ(r.status, 200);
+      EXPECT_EQ(r.headers.get("Content-Type").value_or(""), "application/json");
+      const nlohmann::json doc = nlohmann::json::parse(r.body);
+      EXPECT_EQ(r.body, doc.dump()) << r.body;
+      EXPECT_EQ(doc["success"], true);
+      EXPECT_EQ(doc["requestId"].get<std::string>().rfind("fake#", 0), 0u);
+      const nlohmann::json& res = doc["result"][0];
+      EXPECT_EQ(doc["result"].size(), 1u);
+      EXPECT_EQ(res.size(), 7u) << res.dump();
+      EXPECT_EQ(res["batchId"], batch);
+      EXPECT_EQ(res["importId"], std::to_string(batch));
+      for (const char* k : {"numOfLeadsProcessed", "numOfRowsFailed", "numOfRowsWithWarning"})
+        EXPECT_TRUE(res[k].is_number_integer()) << k;
+      EXPECT_TRUE(res["message"].is_string());
+      if (batch == a) {
+        EXPECT_EQ(res["status"], wire == "Bad\xff" ? std::string("Bad\xef\xbf\xbd") : wire);
+        EXPECT_EQ(res["numOfLeadsProcessed"], 1);  // the applied row; the bad one is counted failed
+        EXPECT_EQ(res["numOfRowsFailed"], 1);
+      } else {
+        EXPECT_EQ(res["status"], "Importing");
+      }
+    }
+  }
+}
+
 TEST(MarketoApi, FailuresAndWarningsFilesEchoRowsExactly) {
   MarketoApiOptions o = opts();
   o.field_max_length = 5;
