@@ -100,6 +100,21 @@ TEST(AppliedLedger, CountsPastOneByteExactly) {
   EXPECT_EQ(ledger.distinct(), 2u);
 }
 
+// A fake's JSON answer is nlohmann's dump of the document, byte for byte, and
+// a string that is not UTF-8 is written with U+FFFD, not thrown.
+TEST(JsonResponse, WritesTheDumpAndReplacesBytesThatAreNotUtf8) {
+  const nlohmann::json doc = {{"z", {1, -2, 3.25, 1e300, nullptr, true}},
+                              {"a", {{"s", "q\"\\\n\u00e9\U0001f680\x01"}, {"u", 18446744073709551615ULL}}},
+                              {"m", nlohmann::json::object()}};
+  Response r = json_response(201, doc);
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(r.headers.get("Content-Type").value_or(""), "application/json");
+  EXPECT_EQ(r.body, doc.dump());
+  const nlohmann::json bad = {{"error", "got \xff\xfe here"}, {"n", 1}};
+  Response b = json_response(400, bad);
+  EXPECT_EQ(b.body, "{\"error\":\"got \xef\xbf\xbd\xef\xbf\xbd here\",\"n\":1}");
+}
+
 // An item's effect and content hash count as its oracle key spelled out.
 TEST(AppliedLedger, EffectAndHashCountAsTheKeySpelledOut) {
   AppliedLedger ledger;
