@@ -1841,23 +1841,24 @@ PropertyResult check_c6(const Outcome& o, const Events& ev) {
   const RetryPolicy p = configured_retry(o);
   if (p.elapsed_max.count() == 0) return na("C6", "retry_window is 0 (unbounded) in this configuration");
   std::map<JobId, std::int64_t> first;
-  auto check = [&](JobId id, std::int64_t at, const std::string& what) -> std::optional<PropertyResult> {
+  // `what` names the send or upload, built only for a failure (not per job).
+  auto check = [&](JobId id, std::int64_t at, const auto& what) -> std::optional<PropertyResult> {
     auto [it, fresh] = first.emplace(id, at);
     // The job store keeps no first-attempt time: a restarted process starts a
     // job's window again (a restart loop is G1's business, not C6's).
     if (!fresh && !same_process(ev, it->second, at)) it->second = at;
     if (!fresh && at - it->second > p.elapsed_max.count())
-      return fail("C6", what + ": job " + std::to_string(id) + " sent " + format_duration(Duration(at - it->second)) +
+      return fail("C6", what() + ": job " + std::to_string(id) + " sent " + format_duration(Duration(at - it->second)) +
                             " after its first attempt, past the retry window " + format_duration(p.elapsed_max));
     return std::nullopt;
   };
   for (const auto& s : ev.sends)
     for (JobId id : s.ids)
-      if (auto r = check(id, s.sent, send_name(s))) return *r;
+      if (auto r = check(id, s.sent, [&] { return send_name(s); })) return *r;
   for (const auto& u : ev.uploads)
     if (u.start >= 0)
       for (JobId id : u.ids)
-        if (auto r = check(id, u.start, upload_name(u))) return *r;
+        if (auto r = check(id, u.start, [&] { return upload_name(u); })) return *r;
   return pass("C6");
 }
 
