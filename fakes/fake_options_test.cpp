@@ -113,6 +113,10 @@ TEST(JsonResponse, WritesTheDumpAndReplacesBytesThatAreNotUtf8) {
   const nlohmann::json bad = {{"error", "got \xff\xfe here"}, {"n", 1}};
   Response b = json_response(400, bad);
   EXPECT_EQ(b.body, "{\"error\":\"got \xef\xbf\xbd\xef\xbf\xbd here\",\"n\":1}");
+  // A key that is not UTF-8 (a fake quoting a field name the client sent).
+  const nlohmann::json bad_key = {{"a", 1}, {"k\xc3", {{"b", true}}}};
+  Response k = json_response(400, bad_key);
+  EXPECT_EQ(k.body, "{\"a\":1,\"k\xef\xbf\xbd\":{\"b\":true}}");
 }
 
 // An item's effect and content hash count as its oracle key spelled out.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 #include <simdjson.h>
 
@@ -177,7 +178,9 @@ bool FlatJson::parse(std::string_view text) {
   // a string it is no token, inside one an unescaped control character), and
   // the walk refuses nesting past kJsonDepthMax. Whatever it refuses goes
   // through parse_json_body's own path: the pre-check, then nlohmann.
-  if (parse_simd(text)) return ok_ = true;
+  // (A NUL is checked for again where simdjson accepted, with memchr: our
+  // refusal does not rest on a library's reading of it.)
+  if (parse_simd(text) && std::memchr(text.data(), 0, text.size()) == nullptr) return ok_ = true;
   nodes_.clear();
   strings_.clear();
   if (json_text_refused(text)) return false;

@@ -53,8 +53,25 @@ TEST(FlatJson, AcceptsAndRefusesWhatParseJsonBodyDoes) {
   }
   expect_same_as_dom(std::string("[\"a\0b\"]", 7));    // a NUL inside a string: nlohmann refuses it
   expect_same_as_dom(std::string("[1]\0[2]", 7));      // one outside: the pre-check refuses it
+  // A NUL after a whole document (nlohmann alone stops reading there and accepts it).
+  for (const std::string& text : {std::string("[1]\0", 4), std::string("1\0", 2), std::string("true\0", 5),
+                                 std::string("{}\n\0", 4), std::string("\"x\"\0", 4)}) {
+    FlatJson flat;
+    EXPECT_FALSE(flat.parse(text)) << text.size();
+    expect_same_as_dom(text);
+  }
   expect_same_as_dom(std::string(kJsonDepthMax, '[') + std::string(kJsonDepthMax, ']'));
   expect_same_as_dom(std::string(kJsonDepthMax + 1, '[') + std::string(kJsonDepthMax + 1, ']'));
+  // Objects nest to the same limit (the simdjson walk counts both kinds).
+  auto objects = [](std::size_t n) {
+    std::string s;
+    for (std::size_t i = 0; i < n; ++i) s += "{\"k\":";
+    return s + "1" + std::string(n, '}');
+  };
+  expect_same_as_dom(objects(kJsonDepthMax));
+  expect_same_as_dom(objects(kJsonDepthMax + 1));
+  expect_same_as_dom("[" + objects(kJsonDepthMax - 1) + "]");
+  expect_same_as_dom("[" + objects(kJsonDepthMax) + "]");
 }
 
 TEST(FlatJson, ReadsNumbersStringsAndKeysAsTheDomDoes) {

@@ -13,6 +13,7 @@
 #include "framework/json_in.h"
 #include "framework/oracle.h"
 
+#include <functional>
 #include <set>
 
 namespace destsim {
@@ -213,6 +214,75 @@ TEST(IterableDestination, RecordsComeBackFromTheRequestsThatCarriedThem) {
 // The item is written member by member from the payload (no copy of its
 // values): byte for byte what dumping the item as a DOM gives, for every record
 // type, hostile text and padding included, and its oracle key likewise.
+// generate() builds its payload member by member (for speed); it must give
+// the records the initializer-list form gave (the same values and number
+// types, the same draws in the same order), or every saved case and trace
+// hash of a generated Iterable input would change.
+TEST(IterableDestination, GeneratesTheRecordsOfTheInitializerListForm) {
+  const DestinationEntry* e = find_destination("iterable");
+  ASSERT_NE(e, nullptr);
+  auto reference = [](Rng& rng, JobId id, const GenerateOptions& o) {
+    static const char* kTypes[] = {"track", "track", "track", "identify", "subscribe", "subscriptions"};
+    std::string type = o.type.empty() ? kTypes[rng.below(6)] : o.type;
+    Record r;
+    r.id = id;
+    r.stream = type == "track" ? "events" : "users";
+    std::string email = "user" + std::to_string(id) + "@example.com";
+    if (rng.chance(o.invalid)) email = "user" + std::to_string(id) + "-at-example.com";
+    nlohmann::json p = {{"type", type}, {"email", email}};
+    if (type == "track") {
+      static const char* kEvents[] = {"purchase", "page_view", "signup", "cart_add"};
+      p["eventName"] = kEvents[rng.below(4)];
+      p["createdAt"] = 1'704'067'200 + static_cast<std::int64_t>(id);
+      p["dataFields"] = {{"amount", static_cast<std::int64_t>(rng.below(10000))}, {"seq", id}};
+      if (o.odd_text) p["dataFields"]["note"] = odd_text_or(o, id, 1, "note");
+    } else if (type == "identify") {
+      p["dataFields"] = {{"plan", odd_text_or(o, id, 2, rng.chance(1, 2) ? "pro" : "free")}, {"seq", id}};
+    } else if (type == "subscribe") {
+      p["listId"] = 100 + static_cast<std::int64_t>(rng.below(3));
+    } else if (type == "subscriptions") {
+      p["emailListIds"] = {100 + static_cast<std::int64_t>(rng.below(3))};
+    }
+    return padded_record(std::move(r), std::move(p), o, "/dataFields/pad");
+  };
+  // The same JSON with the same number types (nlohmann's == calls 1 and 1u equal).
+  std::function<bool(const nlohmann::json&, const nlohmann::json&)> same = [&](const nlohmann::json& a,
+                                                                              const nlohmann::json& b) {
+    if (a.type() != b.type() || a.size() != b.size()) return false;
+    if (a.is_object()) {
+      for (auto it = a.begin(); it != a.end(); ++it)
+        if (!b.contains(it.key()) || !same(it.value(), b[it.key()])) return false;
+      return true;
+    }
+    if (a.is_array()) {
+      for (std::size_t i = 0; i < a.size(); ++i)
+        if (!same(a[i], b[i])) return false;
+      return true;
+    }
+    return a == b;
+  };
+  std::set<std::string> types;
+  for (const bool odd : {false, true}) {
+    for (const std::string& type : {std::string(), std::string("track"), std::string("identify")}) {
+      GenerateOptions o;
+      o.type = type;
+      o.invalid = Ratio{1, 5};
+      o.odd_text = odd;
+      o.payload_bytes = odd ? 40 : 0;
+      Rng mine(7), theirs(7);
+      for (JobId id = 1; id <= 200; ++id) {
+        const Record got = e->generate(mine, id, o), want = reference(theirs, id, o);
+        ASSERT_TRUE(same(got.payload, want.payload)) << id << ": " << got.payload.dump() << " vs " << want.payload.dump();
+        ASSERT_EQ(got.stream, want.stream);
+        ASSERT_EQ(got.id, want.id);
+        types.insert(got.payload["type"].get<std::string>());
+      }
+      EXPECT_EQ(mine.below(1'000'000), theirs.below(1'000'000));  // the streams are still in step
+    }
+  }
+  EXPECT_EQ(types.size(), 4u);  // track, identify, subscribe, subscriptions
+}
+
 TEST(IterableDestination, SendsExactlyTheDumpOfTheItemItDescribes) {
   IterableApi api(IterableApiOptions{.api_key = "k"});
   Recorder recorder(api);
