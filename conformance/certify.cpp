@@ -396,12 +396,12 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
   }
   // A fifth of the cases, and every fifth in turn, meet a hostile variant of
   // the fake (statuses outside its documented set).
-  if (fake && !fake->hostile.empty() && (index % 5 == 2 || r.chance(1, 5))) {
-    c.hostile = fake->hostile[static_cast<std::size_t>(index / 5) % fake->hostile.size()].label;
-    // An import under an undocumented status is polled to its timeout: keep
-    // such cases to at most 100 records and a poll timeout of at most 30
-    // minutes, or one case polls millions of times (a case of 1,839 records in
-    // uploads of 5 under a 9-hour timeout ran out of memory).
+  // An import under an undocumented status is polled to its timeout: a case
+  // under a hostile variant keeps to at most 100 records and a poll timeout of
+  // at most 30 minutes, or one case polls millions of times (a case of 1,839
+  // records in uploads of 5 under a 9-hour timeout ran out of memory).
+  auto take_hostile = [&](const std::string& label) {
+    c.hostile = label;
     c.records = std::min<std::int64_t>(c.records, 100);
     for (const ConfigKey& k : entry.schema) {
       if (k.name != "poll_timeout") continue;
@@ -409,22 +409,30 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
       auto d = v.is_string() ? parse_duration(v.get<std::string>()) : Result<Duration>(Error::bad_input("none"));
       if (!d.ok() || *d > std::chrono::minutes(30)) c.config[k.name] = "30m";
     }
-  }
+  };
+  if (fake && !fake->hostile.empty() && (index % 5 == 2 || r.chance(1, 5)))
+    take_hostile(fake->hostile[static_cast<std::size_t>(index / 5) % fake->hostile.size()].label);
   // An eighth of the cases, and every eighth in turn, meet an operator act on
   // the fake (a table replaced, tokens expired) at a drawn moment, early or
   // while imports are polled: from a stream of its own.
   if (fake && !fake->operator_acts.empty()) {
     Rng ar(derive_seed(c.seed, "operator-act"));
     if (index % 8 == 5 || ar.chance(1, 8)) {
-      c.act = fake->operator_acts[static_cast<std::size_t>(index / 8) % fake->operator_acts.size()].label;
+      const FakeEntry::OperatorAct& act = fake->operator_acts[static_cast<std::size_t>(index / 8) % fake->operator_acts.size()];
+      c.act = act.label;
       c.act_at = ar.chance(1, 2) ? std::chrono::milliseconds(100 + ar.below(5'000))
                                  : std::chrono::milliseconds(5'000 + ar.below(55'000));
+      // Every other act in turn of a fake whose act has companions falls at
+      // a step under one of them, in turn (unless a hostile variant was
+      // drawn already); the rest as below.
+      const std::size_t companions = act.companions.size();
+      const bool companion_turn = companions > 0 && index % 8 == 5;
       // Half the acts of a destination with steps fall at one instead: right
       // after the nth upload's answer or poll's answer (or before a staging
       // commit), so the act lands between a request and the next, where a
       // time rarely falls (a table replaced while one import of several is in
       // flight, the next upload on a channel the act invalidated).
-      if (ar.chance(1, 2)) {
+      if (companion_turn || ar.chance(1, 2)) {
         if (entry.capabilities.stages) {
           c.act_step = "before_commit";
         } else if (entry.capabilities.bulk) {
@@ -437,6 +445,16 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
         // keep uploads coming, with several imports in flight.
         if (entry.capabilities.bulk && !entry.capabilities.stages && ar.chance(3, 4))
           keep_uploads_coming(entry, c, ar, 19, true);
+        // Half of them, unless one was drawn already, meet a hostile variant
+        // under which the act's damage shows (OperatorAct::companions): a
+        // channel opened after a table was replaced dying before its first
+        // commit is read. At the usual variants' rates, among the others,
+        // such a case came about once in 500.
+        if (companions > 0 && c.hostile.empty() && (companion_turn || ar.chance(1, 2))) {
+          const std::size_t k = companion_turn ? static_cast<std::size_t>(index / 8) % companions
+                                               : static_cast<std::size_t>(ar.below(companions));
+          take_hostile(act.companions[k].label);
+        }
       }
     }
   }
@@ -511,8 +529,7 @@ Scenario case_scenario(const DestinationEntry& entry, const CaseSpec& c) {
   s.config = certify_base_config(entry);
   if (!c.hostile.empty())
     if (const FakeEntry* fake = find_fake(entry.fake))
-      for (const auto& h : fake->hostile)
-        if (h.label == c.hostile) s.fake_options = h.options;
+      if (const nlohmann::json* o = fake->hostile_options(c.hostile)) s.fake_options = *o;
   for (auto it = c.config.begin(); it != c.config.end(); ++it) s.config[it.key()] = it.value();
   if (c.short_poll_timeout) {
     // An import that outlives this is ended (D2): the poll-timeout path.
@@ -1041,6 +1058,8 @@ Result<CertifyReport> certify(const std::vector<const DestinationEntry*>& entrie
       }
       if (applied) required.push_back("answer.applied_then_failed");
       for (const auto& h : fake->hostile) required.push_back("hostile." + h.label);
+      for (const auto& a : fake->operator_acts)
+        for (const auto& h : a.companions) required.push_back("hostile." + h.label);
       for (const auto& a : fake->operator_acts) required.push_back("act." + a.label);
       if (entry->capabilities.bulk && !fake->results_reads.empty())
         required.push_back(std::string("answer.") + kResultsRefused);

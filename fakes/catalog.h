@@ -82,8 +82,17 @@ struct FakeEntry {
   struct OperatorAct {
     std::string label;
     nlohmann::json op;
+    /// Hostile variants under which the act's damage shows, beside `hostile`
+    /// (whose turns they do not take): certify runs about half the acts it
+    /// plays at a step under one of them, and requires each met. A table
+    /// replaced harms a connector that then meets a channel dying before its
+    /// next poll, which the usual variants' rates seldom bring.
+    std::vector<HostileOptions> companions;
   };
   std::vector<OperatorAct> operator_acts;
+  /// The options of the hostile variant `label`: of `hostile` or an act's
+  /// companions; nullptr when the fake has none of that label.
+  const nlohmann::json* hostile_options(const std::string& label) const;
   /// The requests that read a finished import's per-record results (Klaviyo's
   /// import-errors, Marketo's failures and warnings files), as a method and a
   /// path glob (FaultRule's). Certify refuses them for good in some cases of a

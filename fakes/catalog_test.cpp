@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "fakes/scripted/scripted_api.h"
 
 namespace destsim {
@@ -71,6 +73,37 @@ TEST(FakeCatalog, EveryEntrysDoorMatchesWhatItMakes) {
   ASSERT_NE(find_fake("sftp"), nullptr);
   EXPECT_EQ(find_fake("sftp")->door, FakeDoor::file);
   for (FaultKind k : find_fake("sftp")->fault_kinds) EXPECT_NE(k, FaultKind::rate_limit);
+}
+
+// Every hostile variant of a fake, of its own list or an operator act's
+// companions, has a label of its own and options the fake takes; certify finds
+// its options by that label.
+TEST(FakeCatalog, HostileVariantsAndCompanionsAreTakenByTheirFake) {
+  int companions = 0;
+  for (const FakeEntry* e : all_fakes()) {
+    std::set<std::string> labels;
+    auto check = [&](const FakeEntry::HostileOptions& h) {
+      EXPECT_TRUE(labels.insert(h.label).second) << e->name << ": \"" << h.label << "\" twice";
+      auto made = e->make(h.options, "t");
+      EXPECT_TRUE(made.ok()) << e->name << " " << h.label << ": " << made.error().message;
+      const nlohmann::json* found = e->hostile_options(h.label);
+      ASSERT_NE(found, nullptr) << h.label;
+      EXPECT_EQ(*found, h.options);
+    };
+    for (const auto& h : e->hostile) check(h);
+    for (const auto& a : e->operator_acts)
+      for (const auto& h : a.companions) {
+        check(h);
+        ++companions;
+      }
+    EXPECT_EQ(e->hostile_options("no such variant"), nullptr);
+  }
+  // Snowpipe's "tables replaced" pairs with channels that die soon after.
+  EXPECT_GE(companions, 2);
+  const FakeEntry* snowpipe = find_fake("snowpipe");
+  ASSERT_NE(snowpipe, nullptr);
+  ASSERT_NE(snowpipe->hostile_options("sidecar restarts often"), nullptr);
+  EXPECT_EQ(snowpipe->hostile_options("sidecar restarts often")->value("restart_every", 0), 2);
 }
 
 std::unique_ptr<Fake> make(const char* name) {
