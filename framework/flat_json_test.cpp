@@ -1,7 +1,8 @@
 // FlatJson accepts exactly what parse_json_body accepts, reads the values
 // nlohmann's DOM would hold, and hashes every value as content_hash_of_dump of
 // that DOM — on hand-picked edge cases and on generated documents written
-// canonically, reordered, repeated and indented.
+// canonically, reordered, repeated and indented. parse_json_body (simdjson
+// first) is held to its reference, nlohmann alone, on the same texts.
 #include "framework/flat_json.h"
 
 #include <gtest/gtest.h>
@@ -14,9 +15,17 @@
 namespace destsim {
 namespace {
 
+// parse_json_body (simdjson first) reads what its reference (nlohmann alone)
+// reads, and refuses what it refuses.
+bool body_as_reference(std::string_view text) {
+  const nlohmann::json fast = parse_json_body(text), reference = parse_json_body_reference(text);
+  return fast.is_discarded() == reference.is_discarded() && json_same_typed(fast, reference);
+}
+
 // Parses `text` both ways and compares everything a reader can see.
 void expect_same_as_dom(std::string_view text) {
   SCOPED_TRACE(std::string(text.substr(0, 200)));
+  EXPECT_TRUE(body_as_reference(text));
   const nlohmann::json dom = parse_json_body(text);
   FlatJson flat;
   const bool ok = flat.parse(text);
@@ -87,6 +96,8 @@ TEST(FlatJson, ReadsNumbersStringsAndKeysAsTheDomDoes) {
            // simdjson refuses an integer past 64 bits: nlohmann parses the
            // whole document instead (such an integer is a float to it).
            R"({"a":[1,"x",{"b":2}],"c":18446744073709551616,"d":-9223372036854775809})",
+           // -0 is a signed 0 to nlohmann, 0 unsigned; "-0" in a string is text.
+           "[0,-0]", R"({"a":-0})", "-0 ", R"({"d":"2024-01-05","n":0})", R"({"k":"\"-0","v":0})", "[-0.0,0,-0e1,-0E+1]",
        }) {
     expect_same_as_dom(text);
   }
@@ -192,6 +203,7 @@ RC_GTEST_PROP(FlatJson, HashesAsTheDomDumpForAnyDocument, (std::uint64_t seed)) 
   std::string scrambled;
   write_scrambled(j, scrambled, rng);
   for (const std::string& text : {j.dump(), j.dump(2), scrambled}) {
+    RC_ASSERT(body_as_reference(text));
     FlatJson f;
     RC_ASSERT(f.parse(text));
     RC_ASSERT(f.root().to_json() == j);
@@ -222,6 +234,7 @@ RC_GTEST_PROP(FlatJson, AgreesWithParseJsonBodyOnMangledText, (std::uint64_t see
       default: if (at < text.size()) text.erase(at, 1 + rng.below(3)); break;
     }
   }
+  RC_ASSERT(body_as_reference(text));
   const nlohmann::json dom = parse_json_body(text);
   FlatJson f;
   RC_ASSERT(f.parse(text) == !dom.is_discarded());

@@ -1,9 +1,12 @@
 #include "framework/json_in.h"
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+
+#include <simdjson.h>
 
 namespace destsim {
 
@@ -218,9 +221,110 @@ Result<nlohmann::json> parse_json_text(std::string_view text, const std::string&
   }
 }
 
+namespace {
+// Whether JSON text holds the token -0 (outside a string): nlohmann types it
+// a signed integer, and simdjson reads it as it reads 0.
+bool has_minus_zero(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"') {
+      for (++i; i < text.size() && text[i] != '"'; ++i)
+        if (text[i] == '\\') ++i;
+    } else if (c == '-' && i + 1 < text.size() && text[i + 1] == '0' &&
+               (i + 2 == text.size() || (text[i + 2] != '.' && text[i + 2] != 'e' && text[i + 2] != 'E'))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A simdjson DOM element as the nlohmann DOM nlohmann's parser builds of the
+// same text: a non-negative integer token unsigned, a negative one signed, a
+// fraction or exponent a float; of a key given twice, the last value. False
+// past kJsonDepthMax (`depth` counts the containers around `e`). `zero` is set
+// when an integer 0 was read (the token may have been -0).
+bool nlohmann_of(simdjson::dom::element e, nlohmann::json& out, std::size_t depth, bool& zero) {
+  using T = simdjson::dom::element_type;
+  switch (e.type()) {
+    case T::ARRAY: {
+      if (depth >= kJsonDepthMax) return false;
+      out = nlohmann::json::array();
+      auto& a = out.get_ref<nlohmann::json::array_t&>();
+      const simdjson::dom::array in(e);
+      a.reserve(in.size());
+      for (simdjson::dom::element child : in)
+        if (!nlohmann_of(child, a.emplace_back(), depth + 1, zero)) return false;
+      return true;
+    }
+    case T::OBJECT: {
+      if (depth >= kJsonDepthMax) return false;
+      out = nlohmann::json::object();
+      auto& o = out.get_ref<nlohmann::json::object_t&>();
+      for (simdjson::dom::key_value_pair m : simdjson::dom::object(e)) {
+        nlohmann::json& slot = o[std::string(m.key)];
+        slot = nlohmann::json();  // a key given again: its last value, as nlohmann keeps
+        if (!nlohmann_of(m.value, slot, depth + 1, zero)) return false;
+      }
+      return true;
+    }
+    case T::INT64: {
+      const std::int64_t i = std::int64_t(e);
+      if (i < 0) out = i;
+      else out = static_cast<std::uint64_t>(i);
+      zero |= i == 0;
+      return true;
+    }
+    case T::UINT64: out = std::uint64_t(e); return true;
+    case T::DOUBLE: out = double(e); return true;
+    case T::STRING: out = std::string(std::string_view(e)); return true;
+    case T::BOOL: out = bool(e); return true;
+    case T::NULL_VALUE: out = nullptr; return true;
+  }
+  return false;
+}
+}  // namespace
+
 nlohmann::json parse_json_body(std::string_view text) {
+  // simdjson first (answers are read on every poll: nlohmann's parser was a
+  // fifth of a poll-bound certify case), building the DOM nlohmann would.
+  // Whatever it refuses — a NUL, nesting past the limit, an integer past 64
+  // bits, a syntax error — goes the reference path: the pre-check, then
+  // nlohmann, which decides; so does a text with the token -0 (simdjson
+  // reads it as 0, nlohmann as a signed 0). A NUL is checked for where
+  // simdjson accepted, so the refusal does not rest on the library. (One parser per thread:
+  // certify --jobs runs cases on threads; its buffers are reused.)
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(text.data(), text.size(), true).get(root) == simdjson::SUCCESS &&
+      std::memchr(text.data(), 0, text.size()) == nullptr) {
+    nlohmann::json out;
+    bool zero = false;
+    if (nlohmann_of(root, out, 0, zero) && !(zero && has_minus_zero(text))) return out;
+  }
+  return parse_json_body_reference(text);
+}
+
+nlohmann::json parse_json_body_reference(std::string_view text) {
   if (json_text_refused(text)) return nlohmann::json(nlohmann::json::value_t::discarded);
   return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+bool json_same_typed(const nlohmann::json& a, const nlohmann::json& b) {
+  if (a.type() != b.type()) return false;
+  if (a.is_object()) {
+    if (a.size() != b.size()) return false;
+    for (auto i = a.begin(), j = b.begin(); i != a.end(); ++i, ++j)
+      if (i.key() != j.key() || !json_same_typed(i.value(), j.value())) return false;
+    return true;
+  }
+  if (a.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (!json_same_typed(a[i], b[i])) return false;
+    return true;
+  }
+  if (a.is_number_float()) return std::signbit(a.get<double>()) == std::signbit(b.get<double>()) && a == b;
+  return a.is_discarded() || a == b;
 }
 
 Result<std::string> read_text_file(const std::string& path, std::int64_t limit_bytes, std::string_view what) {

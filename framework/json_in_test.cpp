@@ -89,6 +89,45 @@ TEST(ParseJsonBody, DiscardsWhatAFakeCannotTake) {
   EXPECT_EQ(parse_json_body("{\"a\": [1]}"), nlohmann::json({{"a", {1}}}));
 }
 
+// The nesting limit holds on the fast path too: 128 levels of arrays or
+// objects read, 129 refused.
+TEST(ParseJsonBody, NestsToTheLimitOnEitherKind) {
+  for (const auto& kind : {std::pair{"[", "]"}, std::pair{"{\"k\":", "}"}}) {
+    const char* open = kind.first;
+    const char* close = kind.second;
+    auto nested = [&](int n) {
+      std::string t;
+      for (int i = 0; i < n; ++i) t += open;
+      t += "0";
+      for (int i = 0; i < n; ++i) t += close;
+      return t;
+    };
+    const nlohmann::json at = parse_json_body(nested(128));
+    EXPECT_FALSE(at.is_discarded()) << open;
+    EXPECT_TRUE(json_same_typed(at, parse_json_body_reference(nested(128)))) << open;
+    EXPECT_TRUE(parse_json_body(nested(129)).is_discarded()) << open;
+  }
+}
+
+// The strict comparison the fast parser is held to sees number types, the
+// sign of a float zero, and a difference anywhere down a document.
+TEST(JsonSameTyped, TellsNumberTypesApart) {
+  using nlohmann::json;
+  EXPECT_TRUE(json_same_typed(json::parse(R"({"a":[0,-1,1.5,"x",null,true]})"),
+                              json::parse(R"({"a":[0,-1,1.5,"x",null,true]})")));
+  EXPECT_FALSE(json_same_typed(json(std::uint64_t{0}), json(std::int64_t{0})));
+  EXPECT_EQ(json(std::uint64_t{0}), json(std::int64_t{0}));  // what == misses
+  EXPECT_FALSE(json_same_typed(json(1), json(1.0)));
+  EXPECT_FALSE(json_same_typed(json(-0.0), json(0.0)));
+  EXPECT_FALSE(json_same_typed(json::parse(R"({"a":[1,{"b":0}]})"), json::parse(R"({"a":[1,{"b":-0}]})")));
+  EXPECT_FALSE(json_same_typed(json::parse(R"({"a":1})"), json::parse(R"({"b":1})")));
+  EXPECT_FALSE(json_same_typed(json::parse("[1,2]"), json::parse("[1]")));
+  // And parse_json_body keeps -0 a signed integer, as nlohmann does.
+  EXPECT_TRUE(parse_json_body(R"({"n":-0,"d":"2024-01-05"})")["n"].is_number_integer());
+  EXPECT_FALSE(parse_json_body(R"({"n":-0,"d":"2024-01-05"})")["n"].is_number_unsigned());
+  EXPECT_TRUE(parse_json_body(R"({"n":0,"d":"2024-01-05"})")["n"].is_number_unsigned());
+}
+
 TEST(ReadJsonFile, RefusesDirectoriesFifosAndFilesOverTheLimit) {
   const std::string dir = ::testing::TempDir();
   auto d = read_json_file(dir);

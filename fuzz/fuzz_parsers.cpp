@@ -1,9 +1,10 @@
 // fuzz_parsers — the small parsers every input passes through: durations,
 // sizes, HTTP dates, ratios, CSV, fault-plan globs, UTF-8, the SFTP jail's
-// path normalisation, and the fakes' JSON body parser (FlatJson) against
-// parse_json_body. Each either refuses or yields a value that holds its
-// contract: a duration within kDurationMax that formats and parses back to
-// itself, a size within kSizeMax, a normalised path that stays in the jail.
+// path normalisation, parse_json_body against its reference (nlohmann alone),
+// and the fakes' JSON body parser (FlatJson) against parse_json_body. Each
+// either refuses or yields a value that holds its contract: a duration within
+// kDurationMax that formats and parses back to itself, a size within
+// kSizeMax, a normalised path that stays in the jail.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -53,6 +54,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   // The fakes' body parser (simdjson first, nlohmann deciding what it
   // refuses) accepts exactly what parse_json_body accepts, with the same values.
+  // parse_json_body (simdjson first) reads the DOM its reference (nlohmann
+  // alone) reads, number types included, and refuses what it refuses.
+  {
+    const nlohmann::json fast = parse_json_body(text), reference = parse_json_body_reference(text);
+    if (fast.is_discarded() != reference.is_discarded() || !json_same_typed(fast, reference)) std::abort();
+  }
   {
     const nlohmann::json dom = parse_json_body(text);
     FlatJson flat;
