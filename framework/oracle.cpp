@@ -246,6 +246,12 @@ void append_dump(std::string& out, const nlohmann::json& j) {
   put_value(o, j);
 }
 
+std::string dump_of(const nlohmann::json& j) {
+  std::string out;
+  append_dump(out, j);
+  return out;
+}
+
 std::uint64_t content_hash_of_dump(const nlohmann::json& j) {
   HashOut o;
   put_value(o, j);

@@ -63,7 +63,17 @@ RC_GTEST_PROP(Oracle, AppendDumpWritesWhatDumpWrites, (const std::vector<std::st
     got_throw = true;
   }
   RC_ASSERT(got_throw == want_throw);
+  // dump_of, what destinations write items and bodies with, the same.
+  std::string of;
+  bool of_throw = false;
+  try {
+    of = dump_of(j);
+  } catch (const nlohmann::json::type_error&) {
+    of_throw = true;
+  }
+  RC_ASSERT(of_throw == want_throw);
   if (!want_throw) {
+    RC_ASSERT(of == want);
     RC_ASSERT(got == want);
     RC_ASSERT(content_hash_of_dump(j) == content_hash(want));
     RC_ASSERT(dump_size(j) == want.size());

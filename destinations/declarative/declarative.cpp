@@ -820,7 +820,7 @@ class DeclarativeManager final : public AsyncDestinationManager {
   Result<BulkItem> transform(const Record& record) override {
     DS_TRY(nlohmann::json item, transform_record(*spec_, cfg_, record));
     if (spec_->csv) return BulkItem{record.id, csv_text(csv_cells(*spec_, item), spec_->delimiter)};
-    return BulkItem{record.id, item.dump()};
+    return BulkItem{record.id, dump_of(item)};
   }
 
   Task<UploadOutcome> upload(const std::vector<const BulkItem*>& items) override {

@@ -191,7 +191,7 @@ class KlaviyoManager final : public AsyncDestinationManager {
 
   Result<BulkItem> transform(const Record& record) override {
     DS_TRY(nlohmann::json a, attributes_of(record));
-    std::string data = profile_of(a).dump();
+    std::string data = dump_of(profile_of(a));
     if (static_cast<std::int64_t>(data.size()) > kProfileBytesMax) {
       return Error::bad_input("record " + std::to_string(record.id) + ": profile too large: " +
                               std::to_string(data.size()) + " bytes exceeds Klaviyo's limit of " +

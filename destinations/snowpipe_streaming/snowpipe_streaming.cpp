@@ -811,7 +811,7 @@ class SnowpipeManager final : public AsyncDestinationManager {
   Task<Inserted> insert(std::string channel_id, const nlohmann::json& rows, std::int64_t token,
                         std::vector<JobId> carries = {}) {
     Inserted ins;
-    std::string body = nlohmann::json{{"rows", rows}, {"offset", std::to_string(token)}}.dump();
+    std::string body = dump_of(nlohmann::json{{"rows", rows}, {"offset", std::to_string(token)}});
     Request r = sidecar("POST", "/channels/" + url_encode(channel_id) + "/insert");
     r.carries = std::move(carries);
     r.headers.set("Content-Type", "application/json");
