@@ -149,6 +149,10 @@ class KlaviyoApi final : public StatefulFakeApi<KlaviyoApiOptions, KlaviyoApiSta
   std::int64_t requests() const { return state_.requests; }
   std::int64_t profiles() const { return static_cast<std::int64_t>(state_.profiles.size()); }
   std::int64_t jobs() const { return static_cast<std::int64_t>(state_.jobs.size()); }
+  /// The import job `id` as a JSON:API document at `now`, {"data": …}, built
+  /// as a DOM (null when there is no such job): the status answer is written
+  /// straight as text, and tests hold it to this document's dump.
+  nlohmann::json job_document(const std::string& id, Time now) const;
 
  private:
   using Profile = KlaviyoApiState::Profile;
@@ -172,6 +176,16 @@ class KlaviyoApi final : public StatefulFakeApi<KlaviyoApiOptions, KlaviyoApiSta
   Profile* find(const std::string& key_kind, const std::string& value);
   std::string iso(Time t) const;
   nlohmann::json job_json(const Job& job, Time now) const;
+  /// What a job shows at `now`: its status on the wire, counts, times.
+  struct JobShown {
+    std::string status;
+    std::int64_t completed = 0, failed = 0;
+    std::optional<std::string> started_at, completed_at;
+  };
+  JobShown shown(const Job& job, Time now) const;
+  /// Appends job_json's dump; false (`out` as it was) when an id or the
+  /// status is not UTF-8, which the DOM writes with replacements.
+  bool append_job_json(std::string& out, const Job& job, Time now) const;
 
 };
 

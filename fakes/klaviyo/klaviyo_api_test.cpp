@@ -189,6 +189,39 @@ TEST(KlaviyoApi, HostileStatusValuesRenameOnlyTheWire) {
       << bad.error().message;
 }
 
+// The status answer is written straight, not through a DOM: it must be the
+// bytes of the job's document as nlohmann dumps it (members in key order,
+// compact, the same escapes), in every phase, with lists, a cancelled job and
+// renamed statuses; a status that is not UTF-8 becomes U+FFFD, as the DOM
+// writes it.
+TEST(KlaviyoApi, StatusAnswerIsTheDumpOfTheJobDocument) {
+  for (const std::string& wire : {std::string("completed \"\u00e9\\\n\x01/"), std::string("Bad\xff")}) {
+    KlaviyoApiOptions o = opts();
+    o.cancel_jobs = {2};
+    o.list_ids = {"GOOD01"};
+    o.status_values = {{"processing", "in_progress"}, {"complete", wire}};
+    KlaviyoApi api(o);
+    const std::string a =
+        created_id(api, job_body({profile({{"email", "a@x.io"}}), profile({{"email", "b@x.io"}})}, "GOOD01"));
+    const std::string b = created_id(api, job_body({profile({{"email", "c@x.io"}})}));
+    int phases = 0;
+    for (Duration t : {Duration(0s), Duration(1s), Duration(6s), Duration(15s), Duration(24s), Duration(1h)}) {
+      for (const std::string& id : {a, b}) {
+        SCOPED_TRACE(id + " at " + std::to_string(t.count()));
+        Response r = api.handle(req("GET", "/api/profile-bulk-import-jobs/" + id), kTimeZero + t);
+        ASSERT_EQ(r.status, 200) << r.body;
+        EXPECT_EQ(r.headers.get("Content-Type").value_or(""), "application/vnd.api+json");
+        const nlohmann::json doc = api.job_document(id, kTimeZero + t);
+        ASSERT_TRUE(doc.is_object());
+        EXPECT_EQ(r.body, doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        phases += doc["data"]["attributes"]["started_at"].is_string() + doc["data"]["attributes"]["completed_at"].is_string();
+      }
+    }
+    EXPECT_GT(phases, 4);  // processing and complete were met, not only queued
+    EXPECT_TRUE(api.job_document("no-such-job", kTimeZero).is_null());
+  }
+}
+
 TEST(KlaviyoApi, CancelledJobsApplyNothing) {
   KlaviyoApiOptions o = opts();
   o.cancel_jobs = {1};
