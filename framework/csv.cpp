@@ -4,22 +4,40 @@
 
 namespace destsim {
 
-std::string csv_cell(std::string_view value) {
-  if (value.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(value);
-  std::string out = "\"";
-  for (char c : value) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
+namespace {
+// Appends csv_cell(value): runs of bytes copied whole (a padded cell is
+// megabytes), each quote doubled.
+void append_cell(std::string& out, std::string_view value) {
+  if (value.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out.append(value);
+    return;
   }
   out.push_back('"');
+  std::size_t from = 0;
+  for (std::size_t q = value.find('"'); q != std::string_view::npos; q = value.find('"', q + 1)) {
+    out.append(value.substr(from, q + 1 - from));  // through the quote, then its double
+    out.push_back('"');
+    from = q + 1;
+  }
+  out.append(value.substr(from));
+  out.push_back('"');
+}
+}  // namespace
+
+std::string csv_cell(std::string_view value) {
+  std::string out;
+  append_cell(out, value);
   return out;
 }
 
 std::string csv_line(const std::vector<std::string>& cells) {
+  std::size_t size = cells.size();
+  for (const auto& c : cells) size += c.size() + 2;
   std::string out;
+  out.reserve(size);
   for (std::size_t i = 0; i < cells.size(); ++i) {
     if (i) out.push_back(',');
-    out += csv_cell(cells[i]);
+    append_cell(out, cells[i]);
   }
   return out;
 }

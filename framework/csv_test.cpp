@@ -14,6 +14,35 @@ TEST(Csv, QuotesOnlyWhatRfc4180Requires) {
   EXPECT_EQ(csv_line({"id", "a,b", ""}), "id,\"a,b\",");
 }
 
+// The writer copies runs between quotes whole: held to the byte-at-a-time
+// rule (every quote doubled, the cell quoted when RFC 4180 requires it) on
+// every string of up to six bytes from the bytes that matter.
+TEST(Csv, QuotesAsTheByteAtATimeRuleDoes) {
+  auto reference = [](const std::string& v) {
+    if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+    std::string out = "\"";
+    for (char c : v) {
+      if (c == '"') out.push_back('"');
+      out.push_back(c);
+    }
+    return out + "\"";
+  };
+  const char alphabet[] = {'a', ',', '"', '\r', '\n', '\xc3'};
+  int checked = 0;
+  for (int len = 0; len <= 6; ++len) {
+    int n = 1;
+    for (int i = 0; i < len; ++i) n *= 6;
+    for (int k = 0; k < n; ++k) {
+      std::string v;
+      for (int i = 0, x = k; i < len; ++i, x /= 6) v.push_back(alphabet[x % 6]);
+      ASSERT_EQ(csv_cell(v), reference(v)) << v;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 1 + 6 + 36 + 216 + 1296 + 7776 + 46656);
+  EXPECT_EQ(csv_line({"\"", "\"\"", "a\"", ""}), "\"\"\"\",\"\"\"\"\"\",\"a\"\"\",");
+}
+
 TEST(Csv, ParsesWhatItWritesBackCellForCell) {
   const std::vector<std::vector<std::string>> rows = {
       {"id", "name", "note"}, {"1", "Ann, B", "said \"hi\""}, {"2", "", "multi\r\nline"}, {"3", "x", ""}};
