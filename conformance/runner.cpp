@@ -92,7 +92,7 @@ class Input {
 
 // Keeps every typed event the trace commits.
 struct EventLog final : TraceObserver {
-  std::vector<TimedEvent> events;
+  SegmentedVector<TimedEvent> events;  // never relocated as it grows (an event is 248 bytes)
   void on_event(TimedEvent&& e) override { events.push_back(std::move(e)); }
 };
 

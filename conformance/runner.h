@@ -14,6 +14,7 @@
 #include "destinations/destination.h"
 #include "fakes/fake_api.h"
 #include "fakes/sim_transport.h"
+#include "framework/flat_map.h"
 #include "framework/oracle.h"
 #include "framework/config.h"
 #include "framework/job_store.h"
@@ -56,8 +57,9 @@ struct Outcome {
   std::uint64_t steps = 0;
   std::string trace_hash;
   std::uint64_t trace_events = 0;
-  /// The typed trace (framework/trace_events.h), in order, when kept.
-  std::vector<TimedEvent> events;
+  /// The typed trace (framework/trace_events.h), in order, when kept (in
+  /// blocks that never move: a vector relocated each event about twice).
+  SegmentedVector<TimedEvent> events;
   std::vector<std::string> trace_lines;  // when kept
   nlohmann::json destination_stats;
   std::int64_t input_size = 0;

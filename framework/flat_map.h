@@ -12,15 +12,18 @@
 // before probing, so sequential ids spread out as well as hashes do.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -106,31 +109,101 @@ class FlatU64Map {
   V empty_key_value_{};
 };
 
-/// A sequence that only grows, in blocks of 65,536 elements that never move:
-/// a million-element sequence never holds a doubling copy of itself, and a
-/// reference to an element stays valid while more are appended.
+/// A sequence that only grows, in blocks that never move: 64 elements, then
+/// 128, doubling to 65,536, then 65,536 at a time. A million-element sequence
+/// never holds a doubling copy of itself (nor relocates its elements, which a
+/// growing vector does about twice each), a reference to an element stays
+/// valid while more are appended, and a small one stays small.
 template <class T>
 class SegmentedVector {
+  static constexpr std::size_t kFirstShift = 6;
+  static constexpr std::size_t kFirst = std::size_t{1} << kFirstShift;
+
  public:
   static constexpr std::size_t kBlockShift = 16;
   static constexpr std::size_t kBlock = std::size_t{1} << kBlockShift;
 
   T& push_back(T value) {
-    if (size_ % kBlock == 0) blocks_.emplace_back().reserve(kBlock);  // reserved, not filled: pages are touched as used
+    if (blocks_.empty() || blocks_.back().size() == capacity(blocks_.size() - 1))
+      blocks_.emplace_back().reserve(capacity(blocks_.size()));  // reserved, not filled: pages are touched as used
     ++size_;
     return blocks_.back().emplace_back(std::move(value));
   }
-  T& operator[](std::size_t i) { return blocks_[i >> kBlockShift][i & (kBlock - 1)]; }
-  const T& operator[](std::size_t i) const { return blocks_[i >> kBlockShift][i & (kBlock - 1)]; }
+  T& operator[](std::size_t i) {
+    const auto [b, at] = locate(i);
+    return blocks_[b][at];
+  }
+  const T& operator[](std::size_t i) const {
+    const auto [b, at] = locate(i);
+    return blocks_[b][at];
+  }
+  T& back() { return blocks_.back().back(); }
+  const T& back() const { return blocks_.back().back(); }
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   template <class F>
   void for_each(F&& f) const {
-    for (std::size_t i = 0; i < size_; ++i) f((*this)[i]);
+    for (const auto& block : blocks_)
+      for (const T& x : block) f(x);
   }
 
+  /// Forward iteration in order (block by block).
+  template <bool Const>
+  class Iter {
+    using Owner = std::conditional_t<Const, const SegmentedVector, SegmentedVector>;
+
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    using pointer = std::conditional_t<Const, const T*, T*>;
+    using reference = std::conditional_t<Const, const T&, T&>;
+    Iter() = default;
+    Iter(Owner* v, std::size_t block, std::size_t at) : v_(v), block_(block), at_(at) {}
+    reference operator*() const { return v_->blocks_[block_][at_]; }
+    pointer operator->() const { return &**this; }
+    Iter& operator++() {
+      if (++at_ == v_->blocks_[block_].size()) {
+        ++block_;
+        at_ = 0;
+      }
+      return *this;
+    }
+    Iter operator++(int) {
+      Iter was = *this;
+      ++*this;
+      return was;
+    }
+    bool operator==(const Iter& o) const { return block_ == o.block_ && at_ == o.at_; }
+
+   private:
+    Owner* v_ = nullptr;
+    std::size_t block_ = 0, at_ = 0;
+  };
+  using iterator = Iter<false>;
+  using const_iterator = Iter<true>;
+  iterator begin() { return {this, 0, 0}; }
+  iterator end() { return {this, blocks_.size(), 0}; }
+  const_iterator begin() const { return {this, 0, 0}; }
+  const_iterator end() const { return {this, blocks_.size(), 0}; }
+
  private:
-  std::vector<std::vector<T>> blocks_;  // each holds kBlock elements at most, so it never reallocates
+  // Block b holds kFirst << b elements up to kBlock, then kBlock each.
+  static std::size_t capacity(std::size_t b) {
+    return b < kBlockShift - kFirstShift ? kFirst << b : kBlock;
+  }
+  // The block and place of element i.
+  static std::pair<std::size_t, std::size_t> locate(std::size_t i) {
+    constexpr std::size_t kGrown = kBlock - kFirst;  // elements in the doubling blocks before the first full-size one
+    if (i < kGrown) {
+      const std::size_t b = static_cast<std::size_t>(std::bit_width((i >> kFirstShift) + 1)) - 1;
+      return {b, i - ((std::size_t{1} << b) - 1) * kFirst};
+    }
+    const std::size_t j = i - kGrown;
+    return {kBlockShift - kFirstShift + (j >> kBlockShift), j & (kBlock - 1)};
+  }
+
+  std::vector<std::vector<T>> blocks_;  // each reserved to its capacity once, so it never reallocates
   std::size_t size_ = 0;
 };
 

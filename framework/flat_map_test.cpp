@@ -3,6 +3,9 @@
 #include "framework/flat_map.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <iterator>
 #include <rapidcheck/gtest.h>
 
 #include <map>
@@ -62,6 +65,43 @@ TEST(SegmentedVector, GrowsInBlocksThatNeverMove) {
   std::uint64_t sum = 0;
   v.for_each([&](std::uint64_t x) { sum += x; });
   EXPECT_EQ(sum, 41 + 3 * (n - 1) * n / 2);
+  // Iteration visits each element once, in order, across every block size.
+  std::size_t i = 0;
+  for (const std::uint64_t& x : v) {
+    ASSERT_EQ(&x, &v[i]) << i;
+    ++i;
+  }
+  EXPECT_EQ(i, n);
+  EXPECT_EQ(&v.back(), &v[n - 1]);
+  EXPECT_EQ(std::find(v.begin(), v.end(), 3u * 70'000), std::next(v.begin(), 70'000));
+}
+
+// Blocks of 64, 128, … 65,536 elements, then 65,536 each: element i is where
+// appending put it at every size around a block's edge, and a reference taken
+// early still reads it.
+TEST(SegmentedVector, SmallBlocksFirstAndEveryEdgeAddressed) {
+  SegmentedVector<std::uint32_t> v;
+  EXPECT_EQ(v.begin(), v.end());
+  std::vector<const std::uint32_t*> at;
+  const std::size_t n = 3 * SegmentedVector<std::uint32_t>::kBlock;
+  for (std::size_t i = 0; i < n; ++i) at.push_back(&v.push_back(static_cast<std::uint32_t>(i)));
+  for (std::size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(&v[i], at[i]) << i;
+    ASSERT_EQ(v[i], i) << i;
+  }
+  // Contiguous within a block: 0..63, 64..191, 192..447, …
+  EXPECT_EQ(at[63] + 1, at[62] + 2);
+  EXPECT_EQ(at[65], at[64] + 1);
+  EXPECT_EQ(at[191], at[64] + 127);
+  EXPECT_EQ(at[447], at[192] + 255);
+  SegmentedVector<int> one;
+  one.push_back(7);
+  EXPECT_EQ(*one.begin(), 7);
+  EXPECT_EQ(std::next(one.begin()), one.end());
+  std::size_t mutated = 0;
+  for (std::uint32_t& x : v) x += 1, ++mutated;
+  EXPECT_EQ(mutated, n);
+  EXPECT_EQ(v[n - 1], n);
 }
 
 TEST(HashedStringIndex, FindsMovesAndKeepsCollidingTagsApart) {
