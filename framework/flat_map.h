@@ -123,11 +123,34 @@ class SegmentedVector {
   static constexpr std::size_t kBlockShift = 16;
   static constexpr std::size_t kBlock = std::size_t{1} << kBlockShift;
 
+  SegmentedVector() = default;
+  SegmentedVector(SegmentedVector&&) noexcept = default;
+  SegmentedVector& operator=(SegmentedVector&&) noexcept = default;
+  /// A copy reserves each block to its capacity too, so appending to it
+  /// moves nothing either.
+  SegmentedVector(const SegmentedVector& o) : size_(o.size_) {
+    blocks_.reserve(o.blocks_.size());
+    for (std::size_t b = 0; b < o.blocks_.size(); ++b) {
+      std::vector<T> block;
+      block.reserve(capacity(b));
+      block.insert(block.end(), o.blocks_[b].begin(), o.blocks_[b].end());
+      blocks_.push_back(std::move(block));
+    }
+  }
+  SegmentedVector& operator=(const SegmentedVector& o) {
+    if (this != &o) *this = SegmentedVector(o);
+    return *this;
+  }
+
   T& push_back(T value) {
-    if (blocks_.empty() || blocks_.back().size() == capacity(blocks_.size() - 1))
-      blocks_.emplace_back().reserve(capacity(blocks_.size()));  // reserved, not filled: pages are touched as used
+    if (blocks_.empty() || blocks_.back().size() == capacity(blocks_.size() - 1)) {
+      std::vector<T> block;
+      block.reserve(capacity(blocks_.size()));  // reserved, not filled: pages are touched as used
+      blocks_.push_back(std::move(block));      // added only once reserved (a failed reserve leaves none)
+    }
+    T& added = blocks_.back().emplace_back(std::move(value));
     ++size_;
-    return blocks_.back().emplace_back(std::move(value));
+    return added;
   }
   T& operator[](std::size_t i) {
     const auto [b, at] = locate(i);

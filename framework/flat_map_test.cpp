@@ -94,6 +94,18 @@ TEST(SegmentedVector, SmallBlocksFirstAndEveryEdgeAddressed) {
   EXPECT_EQ(at[65], at[64] + 1);
   EXPECT_EQ(at[191], at[64] + 127);
   EXPECT_EQ(at[447], at[192] + 255);
+  // A copy holds the same elements in blocks of the same capacities:
+  // appending to it moves none of its elements.
+  SegmentedVector<std::uint32_t> copy = v;
+  ASSERT_EQ(copy.size(), n);
+  const std::uint32_t* last = &copy[n - 1];
+  const std::uint32_t* first = &copy[0];
+  for (std::uint32_t k = 0; k < 1000; ++k) copy.push_back(k);
+  EXPECT_EQ(&copy[n - 1], last);
+  EXPECT_EQ(&copy[0], first);
+  EXPECT_EQ(copy[n - 1], n - 1);
+  EXPECT_EQ(copy[n + 999], 999u);
+  EXPECT_EQ(v.size(), n);  // the original is untouched
   SegmentedVector<int> one;
   one.push_back(7);
   EXPECT_EQ(*one.begin(), 7);
