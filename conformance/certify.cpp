@@ -422,9 +422,9 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
       c.act = act.label;
       c.act_at = ar.chance(1, 2) ? std::chrono::milliseconds(100 + ar.below(5'000))
                                  : std::chrono::milliseconds(5'000 + ar.below(55'000));
-      // Every other act in turn of a fake whose act has companions falls at
-      // a step under one of them, in turn (unless a hostile variant was
-      // drawn already); the rest as below.
+      // Every act in turn of a fake whose act has companions falls at a step
+      // under one of them, taken in turn (unless a hostile variant was drawn
+      // already); the rest as below.
       const std::size_t companions = act.companions.size();
       const bool companion_turn = companions > 0 && index % 8 == 5;
       // Half the acts of a destination with steps fall at one instead: right
@@ -445,7 +445,7 @@ CaseSpec generate_case(const DestinationEntry& entry, std::uint64_t seed, std::i
         // keep uploads coming, with several imports in flight.
         if (entry.capabilities.bulk && !entry.capabilities.stages && ar.chance(3, 4))
           keep_uploads_coming(entry, c, ar, 19, true);
-        // Half of them, unless one was drawn already, meet a hostile variant
+        // Half of the others, unless one was drawn already, meet a hostile variant
         // under which the act's damage shows (OperatorAct::companions): a
         // channel opened after a table was replaced dying before its first
         // commit is read. At the usual variants' rates, among the others,

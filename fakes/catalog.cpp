@@ -306,7 +306,8 @@ FakeEntry snowpipe_entry() {
   // committed tokens are forgotten (rudder-server #5977/#5957).
   // A channel opened into the replaced tables that dies before its first
   // commit must be sent again, not ended "outcome unknown" (the history rule
-  // fixed in fe4f476): half the acts at a step meet such deaths.
+  // fixed in fe4f476): acts in turn, and half the other acts at a step,
+  // meet such deaths.
   e.operator_acts = {{"tables replaced",
                       {{"replace_tables", nlohmann::json::object()}},
                       {{"sidecar restarts often", {{"restart_every", 2}}},

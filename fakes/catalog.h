@@ -83,8 +83,9 @@ struct FakeEntry {
     std::string label;
     nlohmann::json op;
     /// Hostile variants under which the act's damage shows, beside `hostile`
-    /// (whose turns they do not take): certify runs about half the acts it
-    /// plays at a step under one of them, and requires each met. A table
+    /// (whose turns they do not take): certify plays every act in turn at a
+    /// step under one of them, and half the other acts at a step; it requires
+    /// each met. A table
     /// replaced harms a connector that then meets a channel dying before its
     /// next poll, which the usual variants' rates seldom bring.
     std::vector<HostileOptions> companions;

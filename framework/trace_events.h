@@ -486,7 +486,7 @@ struct TimedEvent {
   TraceEvent event;
 };
 
-// A kept trace's vector moves its events when it grows, never copies them.
+// An event is moved into a kept trace (TraceObserver::on_event), never copied.
 static_assert(std::is_nothrow_move_constructible_v<TimedEvent>);
 
 /// The kind string of a typed event.
